@@ -1,0 +1,41 @@
+"""TemplateDb: the minimal shape of a storage backend."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sessionary import Run, Session, SessionInfo, SessionPage, SessionType, Store
+from sessionary.storage.base import Capability, ListFilters
+
+
+class TemplateDb(Store):
+    name: ClassVar[str] = "template"
+    url_schemes: ClassVar[tuple[str, ...]] = ("template",)
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PERSISTENT})
+
+    def __init__(self, *, client: Any) -> None:
+        self._client = client  # no I/O here
+
+    @classmethod
+    def from_url(cls, url: str) -> TemplateDb:
+        raise NotImplementedError("connect, then return cls(client=...)")
+
+    # One short atomic write: insert the run, update the session summary
+    # (see sessionary.storage.base.summary_after_append), refuse another user's session.
+    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo: ...
+    def _update_run(self, run: Run, expected_version: int) -> SessionInfo: ...
+    def _update_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo: ...
+    def _import_session(self, session: Session, replace: bool) -> SessionInfo: ...
+    def _delete_session(self, session_id: str, user_id: str | None) -> bool: ...
+    def _erase_user(self, user_id: str) -> int: ...
+    def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None: ...
+    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None: ...
+    def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None: ...
+    def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage: ...

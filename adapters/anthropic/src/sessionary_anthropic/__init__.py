@@ -1,0 +1,1 @@
+"""Anthropic (Claude) model provider for Sessionary."""

@@ -1,0 +1,1 @@
+"""The sessionary-anthropic plugin: registers its classes through the sessionary hooks."""

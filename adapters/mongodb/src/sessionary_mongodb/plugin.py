@@ -1,0 +1,1 @@
+"""The sessionary-mongodb plugin: registers its classes through the sessionary hooks."""

@@ -1,0 +1,1 @@
+"""OpenAI model providers (Responses and Chat Completions) for Sessionary."""

@@ -1,0 +1,1 @@
+"""The sessionary-openai plugin: registers its classes through the sessionary hooks."""

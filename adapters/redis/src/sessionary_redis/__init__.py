@@ -1,0 +1,1 @@
+"""Redis storage adapter (and shared session cache) for Sessionary."""

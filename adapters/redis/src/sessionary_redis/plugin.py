@@ -1,0 +1,1 @@
+"""The sessionary-redis plugin: registers its classes through the sessionary hooks."""

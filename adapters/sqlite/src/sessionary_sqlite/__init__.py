@@ -1,0 +1,1 @@
+"""SQLite storage adapter for Sessionary: the embedded default."""

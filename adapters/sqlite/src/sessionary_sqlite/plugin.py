@@ -1,0 +1,1 @@
+"""The sessionary-sqlite plugin: registers its classes through the sessionary hooks."""

@@ -1,0 +1,187 @@
+"""``Agent``: a model, tools and instructions, running in sessions that persist."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any, Literal, overload
+
+from sessionary.agent.base import SessionOwner
+from sessionary.agent.engine import Engine, tools_by_name
+from sessionary.domain.messages import Message, Role
+from sessionary.domain.runs import Run, RunMetrics, RunStatus
+from sessionary.errors import InvalidInputError, StorageError
+from sessionary.ids import new_id
+from sessionary.models.base import ContentDelta, Model
+from sessionary.resolve import resolve_model
+from sessionary.storage.base import Store
+from sessionary.tools import Tool, as_tool
+
+__all__ = ["Agent"]
+
+
+class Agent(SessionOwner):
+    """An AI agent whose runs are kept in sessions.
+
+    ``model`` and ``db`` take objects or strings (``"openai:gpt-5.2"``,
+    ``"sqlite:///tmp/agent.db"``); with no ``db`` sessions live in memory for the
+    agent's lifetime. Tools are plain functions or :func:`~sessionary.tool` objects.
+    With ``add_history_to_context=True`` the last ``num_history_runs`` completed runs
+    of the session are sent to the model before the new input.
+
+    >>> from sessionary.testing import ScriptedModel
+    >>> agent = Agent(model=ScriptedModel("Hello! How can I help?"), db="memory://")
+    >>> agent.run("Hello", session_id="user_123_session_456").content
+    'Hello! How can I help?'
+    """
+
+    def __init__(
+        self,
+        model: Model | str | None = None,
+        db: Store | str | None = None,
+        *,
+        id: str | None = None,
+        name: str | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        instructions: str | Sequence[str] | None = None,
+        tools: Sequence[Tool | Callable[..., Any]] = (),
+        add_history_to_context: bool = False,
+        num_history_runs: int = 3,
+        max_steps: int = 10,
+    ) -> None:
+        super().__init__(db=db, id=id, name=name, session_id=session_id, user_id=user_id)
+        self.model = resolve_model(model)
+        self.instructions = _instructions(instructions)
+        self.tools = [as_tool(t) for t in tools]
+        self._tools = tools_by_name(self.tools)
+        if not isinstance(num_history_runs, int) or num_history_runs < 0:
+            raise InvalidInputError("num_history_runs must be a non-negative int")
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise InvalidInputError("max_steps must be a positive int")
+        self.add_history_to_context = add_history_to_context
+        self.num_history_runs = num_history_runs
+        self.max_steps = max_steps
+
+    # ------------------------------------------------------------------ running
+
+    @overload
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Run: ...
+
+    @overload
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> Iterator[ContentDelta | Run]: ...
+
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Run | Iterator[ContentDelta | Run]:
+        """Run the agent on ``input`` in a session and store the run.
+
+        Returns the run output (a :class:`~sessionary.Run`). With ``stream=True``,
+        returns an iterator of :class:`~sessionary.models.ContentDelta` ending with the
+        run output; the run is stored when the stream ends, with status ``cancelled``
+        if the caller abandons it and ``error`` if it breaks.
+
+        A failing model call stores the run with status ``error`` and raises a
+        :class:`~sessionary.errors.ModelError`; runs stored before are untouched.
+        """
+        if not isinstance(input, str):
+            raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
+        if self.model is None:
+            raise InvalidInputError("this agent has no model; pass model=... to Agent()")
+        sid = self._session_for_run(session_id)
+        uid = self._user(user_id)
+        steps = self._execute(input, sid, uid, stream=stream)
+        if stream:
+            return steps
+        result: ContentDelta | Run | None = None
+        for result in steps:  # noqa: B007 - the last item is the run
+            pass
+        assert isinstance(result, Run)
+        return result
+
+    def _context(self, session_id: str, user_id: str | None) -> list[Message]:
+        """Messages sent to the model before the new input: instructions and history."""
+        context: list[Message] = []
+        if self.instructions:
+            context.append(Message(role=Role.SYSTEM, content=self.instructions))
+        if self.add_history_to_context and self.num_history_runs:
+            for past in self.db.get_runs(session_id, user_id=user_id, last_n=self.num_history_runs):
+                if past.status is RunStatus.COMPLETED and past.parent_run_id is None:
+                    context.extend(m for m in past.messages if m.role is not Role.SYSTEM)
+        return context
+
+    def _execute(
+        self, input: str, session_id: str, user_id: str | None, *, stream: bool
+    ) -> Generator[ContentDelta | Run, None, None]:
+        assert self.model is not None
+        started = time.time()
+        clock = time.perf_counter()
+        context = self._context(session_id, user_id)
+        user_message = Message(role=Role.USER, content=input)
+        produced = [m for m in context if m.role is Role.SYSTEM]
+        produced.append(user_message)
+        context.append(user_message)
+        engine = Engine(self.model, self._tools, self.max_steps)
+        content: str | None = None
+        status, error = RunStatus.COMPLETED, None
+        failure: BaseException | None = None
+        try:
+            content = yield from engine.loop(context, produced, stream=stream)
+        except GeneratorExit as exc:
+            status, error, failure = RunStatus.CANCELLED, "the caller abandoned the stream", exc
+        except Exception as exc:
+            status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+        metrics = engine.metrics + RunMetrics(duration=time.perf_counter() - clock)
+        run = Run(
+            run_id=new_id(),
+            session_id=session_id,
+            user_id=user_id,
+            agent_id=self.id,
+            status=status,
+            input=input,
+            messages=tuple(produced),
+            content=content,
+            metrics=metrics,
+            error=error,
+            created_at=started,
+            updated_at=time.time(),
+        )
+        try:
+            info = self.db.append_run(run, session_type=self.session_type)
+        except StorageError as exc:
+            if failure is not None:
+                raise exc from failure
+            raise
+        self._saved(run, info)
+        if failure is not None:
+            raise failure
+        yield run
+
+
+def _instructions(value: str | Sequence[str] | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if all(isinstance(line, str) for line in value):
+        return "\n".join(value) or None
+    raise InvalidInputError("instructions must be a str or a list of str")

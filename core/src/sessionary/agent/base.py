@@ -1,0 +1,143 @@
+"""What agents and teams share: a store, session and user IDs, and the session API."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sessionary.domain.messages import Message
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import InvalidIdError
+from sessionary.ids import new_id, validate_id, validate_optional_id
+from sessionary.plugins.manager import get_plugin_host
+from sessionary.resolve import resolve_db
+from sessionary.storage.base import Store
+from sessionary.storage.memory import MemoryDb
+
+__all__ = ["SessionOwner"]
+
+
+class SessionOwner:
+    """Session handling common to :class:`~sessionary.Agent` and teams.
+
+    With no ``db`` the sessions live in a private in-memory store for the owner's
+    lifetime. ``session_id`` and ``user_id`` given here are the defaults of every call.
+    """
+
+    session_type: ClassVar[SessionType] = SessionType.AGENT
+
+    def __init__(
+        self,
+        *,
+        db: Store | str | None,
+        id: str | None,
+        name: str | None,
+        session_id: str | None,
+        user_id: str | None,
+    ) -> None:
+        self.id = validate_optional_id(id if id is not None else name, "id")
+        self.name = name
+        self.session_id = validate_optional_id(session_id, "session_id")
+        self.user_id = validate_optional_id(user_id, "user_id")
+        resolved = resolve_db(db)
+        self.db: Store = resolved if resolved is not None else MemoryDb()
+        self._events: Any = None
+
+    # ------------------------------------------------------------------ IDs
+
+    def _session_for_run(self, session_id: str | None) -> str:
+        """The session a run goes to: the argument, the default, or a new UUID kept as default."""
+        if session_id is not None:
+            return validate_id(session_id, "session_id")
+        if self.session_id is None:
+            self.session_id = new_id()
+        return self.session_id
+
+    def _session_for_read(self, session_id: str | None) -> str:
+        chosen = session_id if session_id is not None else self.session_id
+        if chosen is None:
+            raise InvalidIdError("no session_id given, and this agent has no default session_id")
+        return validate_id(chosen, "session_id")
+
+    def _user(self, user_id: str | None) -> str | None:
+        if user_id is not None:
+            return validate_id(user_id, "user_id")
+        return self.user_id
+
+    # ------------------------------------------------------------------ events
+
+    @property
+    def events(self) -> Any:
+        """The plugin hooks, for firing event hooks (loaded on first use)."""
+        if self._events is None:
+            self._events = get_plugin_host().hook
+        return self._events
+
+    def _saved(self, run: Run, info: SessionInfo) -> None:
+        self.events.sessionary_run_saved(run=run, session=info)
+
+    # ------------------------------------------------------------------ sessions
+
+    def get_session(
+        self, session_id: str | None = None, *, user_id: str | None = None
+    ) -> Session | None:
+        """The session with all its runs, or ``None`` if there is none (for that user).
+
+        >>> from sessionary import Agent
+        >>> from sessionary.testing import ScriptedModel
+        >>> agent = Agent(model=ScriptedModel("Hi!"), db="memory://")
+        >>> _ = agent.run("Hello", session_id="s1")
+        >>> [m.content for m in agent.get_session(session_id="s1").get_messages()]
+        ['Hello', 'Hi!']
+        """
+        return self.db.get_session(self._session_for_read(session_id), user_id=self._user(user_id))
+
+    def get_chat_history(
+        self,
+        session_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        last_n_runs: int | None = None,
+    ) -> list[Message]:
+        """The user and assistant messages with content, oldest first (empty if no session)."""
+        session = self.db.get_session(
+            self._session_for_read(session_id), user_id=self._user(user_id), last_n_runs=last_n_runs
+        )
+        return [] if session is None else session.get_chat_history()
+
+    def get_messages(
+        self, session_id: str | None = None, *, user_id: str | None = None
+    ) -> list[Message]:
+        """Every message of every run of the session (empty if no session)."""
+        session = self.get_session(session_id, user_id=user_id)
+        return [] if session is None else session.get_messages()
+
+    def list_sessions(
+        self,
+        *,
+        user_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        name_contains: str | None = None,
+    ) -> SessionPage:
+        """This agent's (or team's) sessions, newest first, one page at a time."""
+        owner: dict[str, Any] = (
+            {"team_id": self.id} if self.session_type is SessionType.TEAM else {"agent_id": self.id}
+        )
+        return self.db.list_sessions(
+            user_id=self._user(user_id),
+            limit=limit,
+            cursor=cursor,
+            name_contains=name_contains,
+            session_type=self.session_type,
+            **owner,
+        )
+
+    def delete_session(self, session_id: str | None = None, *, user_id: str | None = None) -> bool:
+        """Delete the session and its runs; returns whether it existed (for that user)."""
+        sid = self._session_for_read(session_id)
+        user = self._user(user_id)
+        deleted = self.db.delete_session(sid, user_id=user)
+        if deleted:
+            self.events.sessionary_session_deleted(session_id=sid, user_id=user)
+        return deleted

@@ -1,0 +1,5 @@
+"""Session caching: the cache contract."""
+
+from sessionary.caching.base import CacheStats, SessionCache
+
+__all__ = ["CacheStats", "SessionCache"]

@@ -1,0 +1,372 @@
+"""The one JSON codec for messages, runs and sessions.
+
+Every store serialises through these functions, so a session exported from one
+backend imports into any other. ``encode_*`` return plain JSON-compatible dicts and
+``decode_*`` take them back; :func:`dumps` and :func:`loads` wrap an object in an
+envelope that names its kind and stamps :data:`SCHEMA_VERSION`.
+
+Decoding is strict: a record that is not what it claims raises :class:`CodecError`
+(a :class:`ValueError`) that says which field was wrong. Stores turn that into a
+:class:`~sessionary.errors.CorruptRecordError` that names the session.
+
+Values in ``metadata`` and ``state`` must be JSON-compatible; tuples come back as lists.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
+from sessionary.domain.sessions import Session, SessionInfo, SessionType
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CodecError",
+    "decode_message",
+    "decode_run",
+    "decode_session",
+    "decode_session_info",
+    "dumps",
+    "encode_message",
+    "encode_run",
+    "encode_session",
+    "encode_session_info",
+    "loads",
+]
+
+#: Version of the encoded form. Bump it when the shape changes, and teach ``decode_*``
+#: to read the older shape.
+SCHEMA_VERSION = 1
+
+
+class CodecError(ValueError):
+    """An encoded record is not a valid message, run or session."""
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _encode_tool_call(call: ToolCall) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    if call.raw_arguments is not None:
+        data["raw_arguments"] = call.raw_arguments
+    return data
+
+
+def _decode_tool_call(data: Any) -> ToolCall:
+    return ToolCall(
+        id=_str(data, "id"),
+        name=_str(data, "name"),
+        arguments=_dict(data, "arguments"),
+        raw_arguments=_opt_str(data, "raw_arguments"),
+    )
+
+
+def encode_message(message: Message) -> dict[str, Any]:
+    """A message as a JSON-compatible dict; fields at their default are left out."""
+    data: dict[str, Any] = {"role": message.role.value, "created_at": message.created_at}
+    if message.content is not None:
+        data["content"] = message.content
+    if message.tool_calls:
+        data["tool_calls"] = [_encode_tool_call(call) for call in message.tool_calls]
+    if message.tool_call_id is not None:
+        data["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        data["name"] = message.name
+    if message.metadata:
+        data["metadata"] = message.metadata
+    return data
+
+
+def decode_message(data: Any) -> Message:
+    """The inverse of :func:`encode_message`."""
+    _require_dict(data, "message")
+    try:
+        role = Role(data["role"])
+    except (KeyError, ValueError) as exc:
+        raise CodecError(f"message has no valid role: {data.get('role')!r}") from exc
+    return Message(
+        role=role,
+        content=_opt_str(data, "content"),
+        tool_calls=tuple(_decode_tool_call(c) for c in _list(data, "tool_calls")),
+        tool_call_id=_opt_str(data, "tool_call_id"),
+        name=_opt_str(data, "name"),
+        created_at=_number(data, "created_at"),
+        metadata=_dict(data, "metadata"),
+    )
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _encode_requirement(req: Requirement) -> dict[str, Any]:
+    return {
+        "id": req.id,
+        "kind": req.kind.value,
+        "tool_call": _encode_tool_call(req.tool_call),
+        "user_input_fields": list(req.user_input_fields),
+        "resolution": req.resolution,
+        "note": req.note,
+        "user_input": req.user_input,
+        "external_result": req.external_result,
+    }
+
+
+def _decode_requirement(data: Any) -> Requirement:
+    _require_dict(data, "requirement")
+    try:
+        kind = RequirementKind(data["kind"])
+    except (KeyError, ValueError) as exc:
+        raise CodecError(f"requirement has no valid kind: {data.get('kind')!r}") from exc
+    fields = _list(data, "user_input_fields")
+    if not all(isinstance(f, str) for f in fields):
+        raise CodecError("requirement user_input_fields must be strings")
+    return Requirement(
+        id=_str(data, "id"),
+        kind=kind,
+        tool_call=_decode_tool_call(_require_dict(data.get("tool_call"), "tool_call")),
+        user_input_fields=tuple(fields),
+        resolution=_opt_str(data, "resolution"),
+        note=_opt_str(data, "note"),
+        user_input=_dict(data, "user_input"),
+        external_result=_opt_str(data, "external_result"),
+    )
+
+
+def encode_run(run: Run) -> dict[str, Any]:
+    """A run as a JSON-compatible dict."""
+    metrics = run.metrics
+    return {
+        "run_id": run.run_id,
+        "session_id": run.session_id,
+        "user_id": run.user_id,
+        "agent_id": run.agent_id,
+        "team_id": run.team_id,
+        "parent_run_id": run.parent_run_id,
+        "status": run.status.value,
+        "input": run.input,
+        "messages": [encode_message(m) for m in run.messages],
+        "content": run.content,
+        "requirements": [_encode_requirement(r) for r in run.requirements],
+        "metrics": {
+            "input_tokens": metrics.input_tokens,
+            "output_tokens": metrics.output_tokens,
+            "duration": metrics.duration,
+            "model_calls": metrics.model_calls,
+        },
+        "error": run.error,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "version": run.version,
+        "metadata": run.metadata,
+    }
+
+
+def decode_run(data: Any) -> Run:
+    """The inverse of :func:`encode_run`."""
+    _require_dict(data, "run")
+    try:
+        status = RunStatus(data["status"])
+    except (KeyError, ValueError) as exc:
+        raise CodecError(f"run has no valid status: {data.get('status')!r}") from exc
+    metrics = _require_dict(data.get("metrics", {}), "metrics")
+    return Run(
+        run_id=_str(data, "run_id"),
+        session_id=_str(data, "session_id"),
+        user_id=_opt_str(data, "user_id"),
+        agent_id=_opt_str(data, "agent_id"),
+        team_id=_opt_str(data, "team_id"),
+        parent_run_id=_opt_str(data, "parent_run_id"),
+        status=status,
+        input=_opt_str(data, "input"),
+        messages=tuple(decode_message(m) for m in _list(data, "messages")),
+        content=_opt_str(data, "content"),
+        requirements=tuple(_decode_requirement(r) for r in _list(data, "requirements")),
+        metrics=RunMetrics(
+            input_tokens=_int(metrics, "input_tokens"),
+            output_tokens=_int(metrics, "output_tokens"),
+            duration=_number(metrics, "duration"),
+            model_calls=_int(metrics, "model_calls"),
+        ),
+        error=_opt_str(data, "error"),
+        created_at=_number(data, "created_at"),
+        updated_at=_number(data, "updated_at"),
+        version=_int(data, "version", default=1),
+        metadata=_dict(data, "metadata"),
+    )
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def encode_session_info(info: SessionInfo) -> dict[str, Any]:
+    """A session's metadata and summary (no runs) as a JSON-compatible dict."""
+    return {
+        "session_id": info.session_id,
+        "session_type": info.session_type.value,
+        "user_id": info.user_id,
+        "agent_id": info.agent_id,
+        "team_id": info.team_id,
+        "name": info.name,
+        "name_source": info.name_source,
+        "state": info.state,
+        "metadata": info.metadata,
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+        "version": info.version,
+        "run_count": info.run_count,
+        "last_run_status": info.last_run_status.value if info.last_run_status else None,
+        "last_message_preview": info.last_message_preview,
+        "input_tokens": info.input_tokens,
+        "output_tokens": info.output_tokens,
+    }
+
+
+def decode_session_info(data: Any) -> SessionInfo:
+    """The inverse of :func:`encode_session_info`."""
+    _require_dict(data, "session")
+    try:
+        session_type = SessionType(data.get("session_type", "agent"))
+        status = data.get("last_run_status")
+        last_status = None if status is None else RunStatus(status)
+    except ValueError as exc:
+        raise CodecError(f"session has an invalid type or status: {exc}") from exc
+    return SessionInfo(
+        session_id=_str(data, "session_id"),
+        session_type=session_type,
+        user_id=_opt_str(data, "user_id"),
+        agent_id=_opt_str(data, "agent_id"),
+        team_id=_opt_str(data, "team_id"),
+        name=_opt_str(data, "name"),
+        name_source=_opt_str(data, "name_source"),
+        state=_dict(data, "state"),
+        metadata=_dict(data, "metadata"),
+        created_at=_number(data, "created_at"),
+        updated_at=_number(data, "updated_at"),
+        version=_int(data, "version"),
+        run_count=_int(data, "run_count"),
+        last_run_status=last_status,
+        last_message_preview=_opt_str(data, "last_message_preview"),
+        input_tokens=_int(data, "input_tokens"),
+        output_tokens=_int(data, "output_tokens"),
+    )
+
+
+def encode_session(session: Session) -> dict[str, Any]:
+    """A whole session, runs included, as a JSON-compatible dict."""
+    data = encode_session_info(session)
+    data["runs"] = [encode_run(run) for run in session.runs]
+    return data
+
+
+def decode_session(data: Any) -> Session:
+    """The inverse of :func:`encode_session`: an ``AgentSession`` or a ``TeamSession``."""
+    info = decode_session_info(data)
+    return Session.from_info(info, (decode_run(r) for r in _list(data, "runs")))
+
+
+# --------------------------------------------------------------------------- envelopes
+
+
+def dumps(obj: Message | Run | SessionInfo) -> str:
+    """Serialise a message, run, session info or session to JSON with a schema stamp.
+
+    >>> loads(dumps(Message(role="user", content="hi", created_at=1.0))).content
+    'hi'
+    """
+    if isinstance(obj, Session):
+        kind, data = "session", encode_session(obj)
+    elif isinstance(obj, SessionInfo):
+        kind, data = "session_info", encode_session_info(obj)
+    elif isinstance(obj, Run):
+        kind, data = "run", encode_run(obj)
+    elif isinstance(obj, Message):
+        kind, data = "message", encode_message(obj)
+    else:
+        raise TypeError(f"cannot serialise {type(obj).__name__}")
+    return json.dumps(
+        {"schema": SCHEMA_VERSION, "kind": kind, "data": data},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+
+
+def loads(text: str | bytes) -> Message | Run | SessionInfo:
+    """Read what :func:`dumps` wrote. Refuses a newer schema with a clear error."""
+    try:
+        envelope = json.loads(text)
+    except ValueError as exc:
+        raise CodecError(f"not JSON: {exc}") from exc
+    _require_dict(envelope, "envelope")
+    schema = envelope.get("schema")
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        raise CodecError("envelope has no integer 'schema' stamp")
+    if schema > SCHEMA_VERSION:
+        raise CodecError(
+            f"record has schema version {schema}, newer than this sessionary's "
+            f"{SCHEMA_VERSION}; upgrade sessionary to read it"
+        )
+    kind, data = envelope.get("kind"), envelope.get("data")
+    if kind == "session":
+        return decode_session(data)
+    if kind == "session_info":
+        return decode_session_info(data)
+    if kind == "run":
+        return decode_run(data)
+    if kind == "message":
+        return decode_message(data)
+    raise CodecError(f"unknown record kind {kind!r}")
+
+
+# --------------------------------------------------------------------------- field readers
+
+
+def _require_dict(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise CodecError(f"{what} must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise CodecError(f"field {key!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _opt_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise CodecError(f"field {key!r} must be a string or null, got {type(value).__name__}")
+    return value
+
+
+def _int(data: dict[str, Any], key: str, default: int = 0) -> int:
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CodecError(f"field {key!r} must be an integer, got {type(value).__name__}")
+    return value
+
+
+def _number(data: dict[str, Any], key: str) -> float:
+    value = data.get(key, 0.0)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise CodecError(f"field {key!r} must be a number, got {type(value).__name__}")
+    return value
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise CodecError(f"field {key!r} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise CodecError(f"field {key!r} must be an object, got {type(value).__name__}")
+    return value

@@ -1,0 +1,75 @@
+"""Messages and tool calls: what a run says and does."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+import attrs
+
+__all__ = ["Message", "Role", "ToolCall"]
+
+
+class Role(str, Enum):
+    """Who a message is from."""
+
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _to_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {} if value is None else dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class ToolCall:
+    """A model's request to call one tool.
+
+    ``arguments`` are the decoded JSON arguments. When the model sent arguments that
+    are not a JSON object, ``arguments`` is empty and ``raw_arguments`` keeps the text
+    so the agent can tell the model what was wrong.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
+    raw_arguments: str | None = None
+
+
+def _to_role(value: Role | str) -> Role:
+    return value if isinstance(value, Role) else Role(value)
+
+
+def _to_tool_calls(value: Any) -> tuple[ToolCall, ...]:
+    return value if type(value) is tuple else tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class Message:
+    """One message of a run.
+
+    >>> Message(role="user", content="Hello").role
+    <Role.USER: 'user'>
+    """
+
+    role: Role = attrs.field(converter=_to_role)
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tool_calls)
+    #: For a ``tool`` message, the ID of the call it answers.
+    tool_call_id: str | None = None
+    #: The tool's name (tool messages) or a participant's name.
+    name: str | None = None
+    created_at: float = attrs.field(factory=time.time)
+    metadata: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
+
+    @property
+    def is_chat(self) -> bool:
+        """True for the user and assistant messages with content: the chat history."""
+        return self.role in (Role.USER, Role.ASSISTANT) and bool(self.content)

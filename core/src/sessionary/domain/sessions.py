@@ -1,0 +1,143 @@
+"""Sessions: a conversation's identity, owner, name, state and runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any
+
+import attrs
+
+from sessionary.domain.messages import Message
+from sessionary.domain.runs import Run, RunStatus
+
+__all__ = ["AgentSession", "Session", "SessionInfo", "SessionPage", "SessionType", "TeamSession"]
+
+
+class SessionType(str, Enum):
+    """Whether a session belongs to an agent or to a team."""
+
+    AGENT = "agent"
+    TEAM = "team"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _to_dict(value: Any) -> dict[str, Any]:
+    return {} if value is None else dict(value)
+
+
+def _to_optional_status(value: RunStatus | str | None) -> RunStatus | None:
+    if value is None or isinstance(value, RunStatus):
+        return value
+    return RunStatus(value)
+
+
+@attrs.frozen(kw_only=True)
+class SessionInfo:
+    """A session's metadata and inbox summary, without its runs.
+
+    This is what listing returns: enough for an inbox row, never the runs. Every
+    write to the session bumps ``version``.
+    """
+
+    session_id: str
+    session_type: SessionType = attrs.field(default=SessionType.AGENT, converter=SessionType)
+    user_id: str | None = None
+    agent_id: str | None = None
+    team_id: str | None = None
+    name: str | None = None
+    #: Where the name came from: ``"manual"``, ``"model"``, or a fallback's name.
+    name_source: str | None = None
+    state: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
+    metadata: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
+    created_at: float = attrs.field(factory=time.time)
+    updated_at: float = attrs.field(factory=time.time)
+    version: int = 0
+    run_count: int = 0
+    last_run_status: RunStatus | None = attrs.field(default=None, converter=_to_optional_status)
+    #: The start of the last message with content, for an inbox row.
+    last_message_preview: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def owner_id(self) -> str | None:
+        """The agent's or the team's ID, whichever owns the session."""
+        return self.team_id if self.session_type is SessionType.TEAM else self.agent_id
+
+
+def _to_runs(value: Iterable[Run]) -> tuple[Run, ...]:
+    return value if type(value) is tuple else tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class Session(SessionInfo):
+    """A session with its runs, in the order they were stored.
+
+    Sessions are immutable: a later run never changes a session a caller holds.
+    """
+
+    runs: tuple[Run, ...] = attrs.field(default=(), converter=_to_runs)
+
+    def get_messages(self) -> list[Message]:
+        """Every message of every run in order: system, user, assistant, tool calls and results."""
+        return [message for run in self.runs for message in run.messages]
+
+    def get_chat_history(self) -> list[Message]:
+        """Only the user and assistant messages that carry content."""
+        return [message for run in self._conversation_runs() for message in run.chat_messages()]
+
+    def get_run(self, run_id: str) -> Run | None:
+        """The run with that ID, or ``None``."""
+        for run in self.runs:
+            if run.run_id == run_id:
+                return run
+        return None
+
+    def _conversation_runs(self) -> Iterable[Run]:
+        return self.runs
+
+    @property
+    def info(self) -> SessionInfo:
+        """The session without its runs."""
+        fields = attrs.fields(SessionInfo)
+        return SessionInfo(**{f.name: getattr(self, f.name) for f in fields})
+
+    @staticmethod
+    def from_info(info: SessionInfo, runs: Iterable[Run]) -> Session:
+        """An :class:`AgentSession` or :class:`TeamSession`, by the info's session type."""
+        cls = TeamSession if info.session_type is SessionType.TEAM else AgentSession
+        fields = attrs.fields(SessionInfo)
+        return cls(runs=tuple(runs), **{f.name: getattr(info, f.name) for f in fields})
+
+
+@attrs.frozen(kw_only=True)
+class AgentSession(Session):
+    """A session of an :class:`~sessionary.Agent`."""
+
+
+@attrs.frozen(kw_only=True)
+class TeamSession(Session):
+    """A session of a team: the team's runs and, under them, its members' runs.
+
+    ``get_messages()`` returns every message, members' included;
+    ``get_chat_history()`` returns the user-facing conversation, the team's own runs.
+    """
+
+    def _conversation_runs(self) -> Iterable[Run]:
+        return (run for run in self.runs if run.parent_run_id is None)
+
+
+def _to_infos(value: Iterable[SessionInfo]) -> tuple[SessionInfo, ...]:
+    return value if type(value) is tuple else tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class SessionPage:
+    """One page of a session listing; pass ``next_cursor`` back for the next page."""
+
+    items: tuple[SessionInfo, ...] = attrs.field(converter=_to_infos)
+    next_cursor: str | None = None

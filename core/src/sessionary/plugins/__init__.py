@@ -1,0 +1,6 @@
+"""The plugin system: markers, the manager and the registries."""
+
+from sessionary.plugins.manager import PluginHost, PluginRecord, get_plugin_host, reset_plugin_host
+from sessionary.plugins.markers import hookimpl
+
+__all__ = ["PluginHost", "PluginRecord", "get_plugin_host", "hookimpl", "reset_plugin_host"]

@@ -1,0 +1,23 @@
+"""The built-ins, registered as a plugin through the same hooks as everyone else's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sessionary.models.base import Model
+from sessionary.models.scripted import ScriptedModel
+from sessionary.plugins.markers import hookimpl
+from sessionary.storage.base import Store
+from sessionary.storage.memory import MemoryDb
+
+
+@hookimpl
+def sessionary_storage_backends() -> Sequence[type[Store]]:
+    """The in-memory store, ``memory://``."""
+    return [MemoryDb]
+
+
+@hookimpl
+def sessionary_model_providers() -> Sequence[type[Model]]:
+    """The scripted model, ``scripted:NAME``, for demos and tests."""
+    return [ScriptedModel]

@@ -1,0 +1,275 @@
+"""Loading plugins: entry points, then the built-ins, then ``check_pending()``.
+
+Nothing here runs at ``import sessionary``: the plugin host is made on first use of a
+registry (``open_db``, ``get_model``, an agent's first run).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import threading
+import warnings
+from typing import Any
+
+import attrs
+import pluggy
+
+from sessionary import hookspecs
+from sessionary.errors import PluginError, UnknownBackendError, UnknownProviderError
+from sessionary.plugins.markers import PROJECT
+from sessionary.plugins.registry import Registry
+
+__all__ = [
+    "DISABLE_ENV",
+    "PluginHost",
+    "PluginRecord",
+    "PluginWarning",
+    "get_plugin_host",
+    "reset_plugin_host",
+]
+
+#: Comma-separated plugin (entry point) names not to load.
+DISABLE_ENV = "SESSIONARY_DISABLE_PLUGINS"
+BUILTIN_NAME = "sessionary"
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to load and was skipped."""
+
+
+@attrs.frozen(kw_only=True)
+class PluginRecord:
+    """What ``sessionary plugins`` reports of one plugin."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    #: ``loaded``, ``failed`` or ``disabled``.
+    status: str
+    hooks: tuple[str, ...] = ()
+    error: str | None = None
+
+
+class PluginHost:
+    """The plugin manager and the registries built from its hooks."""
+
+    def __init__(self, pm: pluggy.PluginManager, records: list[PluginRecord]) -> None:
+        self.pm = pm
+        self.records = records
+        self._lock = threading.Lock()
+        self._registries: dict[str, Registry[Any]] = {}
+
+    @property
+    def hook(self) -> Any:
+        """``pm.hook``: call event hooks through this."""
+        return self.pm.hook
+
+    def storage_by_scheme(self) -> Registry[Any]:
+        """Storage backend classes by URL scheme."""
+        return self._registry(
+            "sessionary_storage_backends",
+            "storage scheme",
+            lambda cls: cls.url_schemes,
+            _unknown_scheme,
+            cache_key="storage-scheme",
+        )
+
+    def storage_by_name(self) -> Registry[Any]:
+        """Storage backend classes by backend name."""
+        return self._registry(
+            "sessionary_storage_backends",
+            "storage backend",
+            lambda cls: (cls.name,),
+            lambda key, known: UnknownBackendError(
+                f"no storage backend named {key!r} (known: {', '.join(known)})"
+            ),
+        )
+
+    def models(self) -> Registry[Any]:
+        """Model provider classes by provider name."""
+        return self._registry(
+            "sessionary_model_providers",
+            "model provider",
+            lambda cls: (cls.provider,),
+            lambda key, known: UnknownProviderError(
+                f"no model provider named {key!r} (known: {', '.join(known)}); "
+                f"install its adapter, e.g. 'pip install sessionary-{key.split('-')[0]}'"
+            ),
+        )
+
+    def naming_guardrails(self) -> Registry[Any]:
+        """Naming guardrail classes by name."""
+        return self._registry(
+            "sessionary_naming_guardrails",
+            "naming guardrail",
+            lambda cls: (cls.name,),
+            lambda key, known: PluginError(
+                f"no naming guardrail named {key!r} (known: {', '.join(known) or 'none'})"
+            ),
+        )
+
+    def naming_fallbacks(self) -> Registry[Any]:
+        """Naming fallback classes by name."""
+        return self._registry(
+            "sessionary_naming_fallbacks",
+            "naming fallback",
+            lambda cls: (cls.name,),
+            lambda key, known: PluginError(
+                f"no naming fallback named {key!r} (known: {', '.join(known) or 'none'})"
+            ),
+        )
+
+    def caches(self) -> Registry[Any]:
+        """Session cache classes by name."""
+        return self._registry(
+            "sessionary_cache_backends",
+            "cache backend",
+            lambda cls: (cls.name,),
+            lambda key, known: PluginError(
+                f"no cache backend named {key!r} (known: {', '.join(known) or 'none'})"
+            ),
+        )
+
+    def _registry(
+        self,
+        hook_name: str,
+        kind: str,
+        keys: Any,
+        missing: Any,
+        cache_key: str | None = None,
+    ) -> Registry[Any]:
+        key = cache_key or hook_name
+        with self._lock:
+            registry = self._registries.get(key)
+            if registry is None:
+                registry = Registry(kind, keys, missing)
+                caller = getattr(self.pm.hook, hook_name)
+                # Call each implementation on its own so every class is tied to its plugin.
+                for impl in reversed(caller.get_hookimpls()):
+                    for cls in impl.function() or ():
+                        registry.register(cls, impl.plugin_name)
+                self._registries[key] = registry
+            return registry
+
+
+_ADAPTER_OF_SCHEME = {
+    "sqlite": "sessionary-sqlite",
+    "redis": "sessionary-redis",
+    "rediss": "sessionary-redis",
+    "unix": "sessionary-redis",
+    "mongodb": "sessionary-mongodb",
+    "mongodb+srv": "sessionary-mongodb",
+}
+
+
+def _unknown_scheme(scheme: str, known: list[str]) -> Exception:
+    hint = _ADAPTER_OF_SCHEME.get(scheme)
+    install = f"; install it with 'pip install {hint}'" if hint else ""
+    return UnknownBackendError(
+        f"no storage backend for URL scheme {scheme + '://'!r} "
+        f"(installed: {', '.join(s + '://' for s in known)}){install}"
+    )
+
+
+def _disabled() -> set[str]:
+    raw = os.environ.get(DISABLE_ENV, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
+    callers = pm.get_hookcallers(plugin) or []
+    return tuple(sorted(caller.name for caller in callers))
+
+
+def _load() -> PluginHost:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    records: list[PluginRecord] = []
+    disabled = _disabled()
+    seen: set[str] = set()
+    for ep in importlib.metadata.entry_points(group=PROJECT):
+        if ep.name in seen:
+            continue  # the same distribution found twice on sys.path
+        seen.add(ep.name)
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        version = dist.version if dist is not None else None
+        record = functools.partial(
+            PluginRecord, name=ep.name, module=ep.value, distribution=dist_name, version=version
+        )
+        if ep.name in disabled:
+            pm.set_blocked(ep.name)
+            records.append(record(status="disabled"))
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:  # a broken plugin is reported and skipped, never half-loaded
+            if pm.has_plugin(ep.name):
+                pm.unregister(name=ep.name)
+            warnings.warn(
+                f"sessionary plugin {ep.name!r} ({ep.value}) failed to load and was skipped: "
+                f"{type(exc).__name__}: {exc}",
+                PluginWarning,
+                stacklevel=3,
+            )
+            records.append(record(status="failed", error=f"{type(exc).__name__}: {exc}"))
+            continue
+        records.append(record(status="loaded", hooks=_hooks_of(pm, plugin)))
+
+    from sessionary.plugins import builtins
+
+    if BUILTIN_NAME in disabled:
+        records.append(_builtin_record(status="disabled"))
+    else:
+        pm.register(builtins, name=BUILTIN_NAME)
+        records.append(_builtin_record(status="loaded", hooks=_hooks_of(pm, builtins)))
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(
+            f"{exc} (a misspelled hook name? block the plugin with {DISABLE_ENV}="
+            f"{getattr(exc.plugin, '__name__', exc.plugin)!s})"
+        ) from exc
+    return PluginHost(pm, records)
+
+
+def _builtin_record(status: str, hooks: tuple[str, ...] = ()) -> PluginRecord:
+    try:
+        version: str | None = importlib.metadata.version("sessionary")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    return PluginRecord(
+        name=BUILTIN_NAME,
+        module="sessionary.plugins.builtins",
+        distribution="sessionary",
+        version=version,
+        status=status,
+        hooks=hooks,
+    )
+
+
+_host: PluginHost | None = None
+_host_lock = threading.Lock()
+
+
+def get_plugin_host() -> PluginHost:
+    """The process-wide plugin host, loading plugins on first call."""
+    global _host
+    host = _host
+    if host is None:
+        with _host_lock:
+            if _host is None:
+                _host = _load()
+            host = _host
+    return host
+
+
+def reset_plugin_host() -> None:
+    """Forget loaded plugins, so the next use loads them again (for tests)."""
+    global _host
+    with _host_lock:
+        _host = None

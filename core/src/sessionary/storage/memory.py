@@ -1,0 +1,286 @@
+"""The built-in in-memory store, ``memory://``: the reference implementation of the contract.
+
+Records are kept encoded (JSON text through the core codec), exactly as a real
+backend would keep them, so a caller's objects and the stored ones never share
+mutable state, and a corrupt record behaves as it would anywhere else.
+
+``memory://`` opens a fresh, private store; ``memory://NAME`` opens the store of
+that name shared by everyone in this process who opens the same URL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, ClassVar
+
+import attrs
+
+from sessionary.codec import (
+    CodecError,
+    decode_run,
+    decode_session_info,
+    encode_run,
+    encode_session_info,
+)
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import (
+    ConflictError,
+    CorruptRecordError,
+    InvalidInputError,
+    OwnershipError,
+    RunNotFoundError,
+    SessionNotFoundError,
+)
+from sessionary.storage.base import (
+    ListFilters,
+    Store,
+    check_owner,
+    encode_cursor,
+    new_session_info,
+    sort_key,
+    summary_after_append,
+    summary_after_update,
+)
+
+__all__ = ["MemoryDb"]
+
+_NAMED: dict[str, MemoryDb] = {}
+_NAMED_LOCK = threading.Lock()
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class MemoryDb(Store):
+    """Sessions kept in this process's memory, gone when it exits.
+
+    >>> from sessionary.storage.memory import MemoryDb
+    >>> db = MemoryDb()
+    >>> db.get_session("nope") is None
+    True
+    """
+
+    name: ClassVar[str] = "memory"
+    url_schemes: ClassVar[tuple[str, ...]] = ("memory",)
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._sessions: dict[str, str] = {}
+        self._runs: dict[str, list[str]] = {}
+        # session_id -> run_id -> position in self._runs[session_id]
+        self._positions: dict[str, dict[str, int]] = {}
+
+    @classmethod
+    def from_url(cls, url: str) -> MemoryDb:
+        """``memory://`` for a private store, ``memory://NAME`` for a shared named one."""
+        if not url.startswith("memory://"):
+            raise InvalidInputError(f"not a memory:// URL: {url!r}")
+        store_name = url[len("memory://") :].strip("/")
+        if not store_name:
+            return cls()
+        with _NAMED_LOCK:
+            return _NAMED.setdefault(store_name, cls())
+
+    # ------------------------------------------------------------------ encoding
+
+    def _info(self, session_id: str) -> SessionInfo | None:
+        text = self._sessions.get(session_id)
+        if text is None:
+            return None
+        try:
+            return decode_session_info(json.loads(text))
+        except (CodecError, ValueError) as exc:
+            raise CorruptRecordError(session_id, str(exc)) from exc
+
+    def _decode_run(self, session_id: str, text: str) -> Run:
+        try:
+            return decode_run(json.loads(text))
+        except (CodecError, ValueError) as exc:
+            raise CorruptRecordError(session_id, str(exc)) from exc
+
+    def _put_info(self, info: SessionInfo) -> None:
+        self._sessions[info.session_id] = _dump(encode_session_info(info))
+
+    # ------------------------------------------------------------------ writes
+
+    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+        try:
+            encoded = _dump(encode_run(run))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
+        with self._lock:
+            now = time.time()
+            info = self._info(run.session_id)
+            if info is None:
+                info = new_session_info(run, session_type, now)
+            elif run.user_id is not None and info.user_id != run.user_id:
+                raise OwnershipError(run.session_id, run.user_id)
+            positions = self._positions.setdefault(run.session_id, {})
+            if run.run_id in positions:
+                raise ConflictError(
+                    f"run {run.run_id!r} already exists in session {run.session_id!r}"
+                )
+            runs = self._runs.setdefault(run.session_id, [])
+            info = summary_after_append(info, run, now)
+            runs.append(encoded)
+            positions[run.run_id] = len(runs) - 1
+            self._put_info(info)
+            return info
+
+    def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
+        new = attrs.evolve(run, version=expected_version + 1)
+        try:
+            encoded = _dump(encode_run(new))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
+        with self._lock:
+            info = self._info(run.session_id)
+            position = self._positions.get(run.session_id, {}).get(run.run_id)
+            if info is None or position is None:
+                raise RunNotFoundError(run.session_id, run.run_id)
+            if run.user_id is not None and info.user_id != run.user_id:
+                raise OwnershipError(run.session_id, run.user_id)
+            runs = self._runs[run.session_id]
+            old = self._decode_run(run.session_id, runs[position])
+            if old.version != expected_version:
+                raise ConflictError(
+                    f"run {run.run_id!r} of session {run.session_id!r} is at version "
+                    f"{old.version}, not {expected_version}: another writer updated it first"
+                )
+            info = summary_after_update(info, old, new, position == len(runs) - 1, time.time())
+            runs[position] = encoded
+            self._put_info(info)
+            return info
+
+    def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo:
+        with self._lock:
+            info = self._info(session_id)
+            if info is None or not check_owner(info, user_id):
+                raise SessionNotFoundError(session_id, user_id)
+            if expected_version is not None and info.version != expected_version:
+                raise ConflictError(
+                    f"session {session_id!r} is at version {info.version}, "
+                    f"not {expected_version}: it changed since it was read"
+                )
+            info = attrs.evolve(
+                info,
+                version=info.version + 1,
+                updated_at=max(time.time(), info.updated_at),
+                **changes,
+            )
+            self._put_info(info)
+            return info
+
+    def _import_session(self, session: Session, replace: bool) -> SessionInfo:
+        try:
+            encoded_runs = [_dump(encode_run(run)) for run in session.runs]
+            encoded_info = _dump(encode_session_info(session.info))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"session is not JSON-serialisable: {exc}") from exc
+        with self._lock:
+            if session.session_id in self._sessions:
+                if not replace:
+                    raise ConflictError(f"session {session.session_id!r} already exists")
+                self._delete_session(session.session_id, None)
+            self._sessions[session.session_id] = encoded_info
+            self._runs[session.session_id] = encoded_runs
+            self._positions[session.session_id] = {
+                run.run_id: position for position, run in enumerate(session.runs)
+            }
+            return session.info
+
+    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+        with self._lock:
+            text = self._sessions.get(session_id)
+            if text is None:
+                return False
+            if user_id is not None:
+                info = self._info(session_id)
+                if info is None or info.user_id != user_id:
+                    return False
+            del self._sessions[session_id]
+            self._runs.pop(session_id, None)
+            self._positions.pop(session_id, None)
+            return True
+
+    def _erase_user(self, user_id: str) -> int:
+        with self._lock:
+            doomed = [
+                session_id
+                for session_id in list(self._sessions)
+                if _user_of(session_id, self._sessions[session_id]) == user_id
+            ]
+            for session_id in doomed:
+                self._delete_session(session_id, None)
+            return len(doomed)
+
+    # ------------------------------------------------------------------ reads
+
+    def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None:
+        with self._lock:
+            info = self._info(session_id)
+            if info is None or not check_owner(info, user_id):
+                return None
+            encoded = self._runs.get(session_id, [])
+            if last_n_runs is not None:
+                encoded = encoded[len(encoded) - last_n_runs :] if last_n_runs else []
+            else:
+                encoded = list(encoded)
+        return Session.from_info(info, [self._decode_run(session_id, text) for text in encoded])
+
+    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
+        with self._lock:
+            info = self._info(session_id)
+        if info is None or not check_owner(info, user_id):
+            return None
+        return info
+
+    def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
+        with self._lock:
+            info = self._info(session_id)
+            position = self._positions.get(session_id, {}).get(run_id)
+            if info is None or position is None or not check_owner(info, user_id):
+                return None
+            text = self._runs[session_id][position]
+        return self._decode_run(session_id, text)
+
+    def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage:
+        with self._lock:
+            infos = []
+            for session_id in self._sessions:
+                try:
+                    info = self._info(session_id)
+                except CorruptRecordError:
+                    continue  # one bad record must not hide every other session
+                if info is not None and filters.matches(info):
+                    infos.append(info)
+        infos.sort(key=sort_key, reverse=True)
+        if after is not None:
+            infos = [info for info in infos if sort_key(info) < after]
+        page = infos[:limit]
+        more = len(infos) > limit
+        cursor = encode_cursor(*sort_key(page[-1])) if more and page else None
+        return SessionPage(items=tuple(page), next_cursor=cursor)
+
+
+def _user_of(session_id: str, text: str) -> str | None:
+    try:
+        value = json.loads(text).get("user_id")
+    except (ValueError, AttributeError) as exc:
+        # Erasing must not quietly skip a record it cannot attribute to a user.
+        raise CorruptRecordError(session_id, f"owner unreadable while erasing: {exc}") from exc
+    return value if isinstance(value, str) else None

@@ -1,0 +1,42 @@
+"""Test utilities for applications and plugin authors.
+
+``ScriptedModel`` and ``tool_call`` script a model offline. The conformance suites
+(``StorageConformance``) are pytest base classes: subclass one, give it a fixture
+that returns your backend, and pytest runs every clause of the contract on it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sessionary.models.scripted import ScriptedModel, ScriptedToolCall, tool_call
+
+# The suites import pytest, which an application using ScriptedModel may not have.
+_LAZY = {
+    "StorageConformance": "sessionary.testing.storage",
+    "ModelProviderConformance": "sessionary.testing.models",
+    "NamingPolicyConformance": "sessionary.testing.naming",
+}
+
+__all__ = [
+    "ModelProviderConformance",
+    "NamingPolicyConformance",
+    "ScriptedModel",
+    "ScriptedToolCall",
+    "StorageConformance",
+    "tool_call",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sessionary.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+if TYPE_CHECKING:
+    from sessionary.testing.models import ModelProviderConformance
+    from sessionary.testing.naming import NamingPolicyConformance
+    from sessionary.testing.storage import StorageConformance

@@ -1,0 +1,1 @@
+"""The sessionary-naming-fallbacks plugin: registers its classes through the sessionary hooks."""

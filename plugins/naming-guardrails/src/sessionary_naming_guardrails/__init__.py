@@ -1,0 +1,1 @@
+"""Naming guardrails for Sessionary: clean, bound and de-identify session names."""

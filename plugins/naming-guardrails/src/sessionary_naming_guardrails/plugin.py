@@ -1,0 +1,1 @@
+"""The sessionary-naming-guardrails plugin: registers its classes through the sessionary hooks."""
