@@ -1,0 +1,28 @@
+"""``sessionary migrate``: bring a store's schema up to date."""
+
+from __future__ import annotations
+
+import click
+
+from sessionary.cli.errors import handle_errors
+from sessionary.cli.options import db_option, open_store
+
+__all__ = ["migrate"]
+
+
+@click.command()
+@db_option
+@click.option("--check", is_flag=True, help="Only report whether a migration is needed.")
+@handle_errors
+def migrate(db_url: str | None, check: bool) -> None:
+    """Upgrade the store's schema to the one this version writes."""
+    with open_store(db_url) as store:
+        status = store.schema_status()
+        click.echo(f"schema version {status.current} (latest {status.latest})")
+        if check or not status.needs_migration:
+            if not status.needs_migration:
+                click.echo("up to date")
+            return
+        for step in store.migrate():
+            click.echo(f"  {step}")
+        click.echo(f"migrated to schema version {store.schema_status().current}")

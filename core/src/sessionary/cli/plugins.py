@@ -1,0 +1,31 @@
+"""``sessionary plugins``: what is installed, with versions and hooks."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import click
+from rich.console import Console
+from rich.table import Table
+
+from sessionary.plugins.manager import get_plugin_host
+
+__all__ = ["plugins"]
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: name, distribution, version, status and hooks."""
+    records = get_plugin_host().records
+    if as_json:
+        click.echo(json.dumps([attrs.asdict(r) for r in records], indent=2))
+        return
+    table = Table(title="Sessionary plugins")
+    for column in ("name", "distribution", "version", "status", "hooks"):
+        table.add_column(column)
+    for r in records:
+        status = r.status if r.error is None else f"{r.status}: {r.error}"
+        table.add_row(r.name, r.distribution or "", r.version or "", status, "\n".join(r.hooks))
+    Console().print(table)
