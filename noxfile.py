@@ -48,9 +48,13 @@ def _components() -> dict[str, Path]:
 
 
 COMPONENTS = _components()
+#: Test suites that are not one component's: they install every component.
+SUITES = {"e2e": ROOT / "tests" / "e2e"}
 
 
 def _tests_dir(name: str, path: Path) -> Path:
+    if name in SUITES:
+        return SUITES[name]
     return ROOT / "tests" / ("core" if name == "core" else path.relative_to(ROOT))
 
 
@@ -75,12 +79,16 @@ def _install(session: nox.Session, *paths: Path, groups: tuple[str, ...] = ("tes
 @nox.session(tags=["tests"])
 @nox.parametrize(
     ["python", "component"],
-    [nox.param(p, c, id=f"{p}, {c}", tags=[c]) for p in PYTHONS for c in COMPONENTS],
+    [nox.param(p, c, id=f"{p}, {c}", tags=[c]) for p in PYTHONS for c in [*COMPONENTS, *SUITES]],
 )
 def tests(session: nox.Session, component: str) -> None:
     """Run one component's tests on one Python."""
-    path = COMPONENTS[component]
-    _install(session, path)
+    if component in SUITES:
+        path = SUITES[component]
+        _install(session, *COMPONENTS.values())
+    else:
+        path = COMPONENTS[component]
+        _install(session, path)
     args = [str(_tests_dir(component, path))]
     if component == "core":
         args += ["--doctest-modules", str(ROOT / "core" / "src" / "sessionary")]
