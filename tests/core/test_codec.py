@@ -1,0 +1,159 @@
+"""The JSON codec round-trips every domain object exactly and refuses what it cannot read."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sessionary import codec
+from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
+from sessionary.domain.sessions import AgentSession, Session, SessionInfo, TeamSession
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False, allow_infinity=False)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+json_objects = st.dictionaries(st.text(), json_values, max_size=4)
+texts = st.text(max_size=40)
+opt_texts = st.none() | texts
+times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+
+tool_calls = st.builds(
+    ToolCall,
+    id=texts,
+    name=texts,
+    arguments=json_objects,
+    raw_arguments=opt_texts,
+)
+messages = st.builds(
+    Message,
+    role=st.sampled_from(Role),
+    content=opt_texts,
+    tool_calls=st.lists(tool_calls, max_size=2).map(tuple),
+    tool_call_id=opt_texts,
+    name=opt_texts,
+    created_at=times,
+    metadata=json_objects,
+)
+requirements = st.builds(
+    Requirement,
+    id=texts,
+    kind=st.sampled_from(RequirementKind),
+    tool_call=tool_calls,
+    user_input_fields=st.lists(texts, max_size=2).map(tuple),
+    resolution=opt_texts,
+    note=opt_texts,
+    user_input=json_objects,
+    external_result=opt_texts,
+)
+runs = st.builds(
+    Run,
+    run_id=texts,
+    session_id=texts,
+    user_id=opt_texts,
+    agent_id=opt_texts,
+    team_id=opt_texts,
+    parent_run_id=opt_texts,
+    status=st.sampled_from(RunStatus),
+    input=opt_texts,
+    messages=st.lists(messages, max_size=3).map(tuple),
+    content=opt_texts,
+    requirements=st.lists(requirements, max_size=2).map(tuple),
+    metrics=st.builds(
+        RunMetrics,
+        input_tokens=st.integers(0, 10**9),
+        output_tokens=st.integers(0, 10**9),
+        duration=st.floats(0, 1e6),
+        model_calls=st.integers(0, 100),
+    ),
+    error=opt_texts,
+    created_at=times,
+    updated_at=times,
+    version=st.integers(1, 10**6),
+    metadata=json_objects,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(runs)
+def test_runs_round_trip_exactly(run: Run) -> None:
+    assert codec.decode_run(json.loads(json.dumps(codec.encode_run(run)))) == run
+    assert codec.loads(codec.dumps(run)) == run
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(runs, max_size=3), st.sampled_from(["agent", "team"]), json_objects, opt_texts)
+def test_sessions_round_trip_exactly(
+    run_list: list[Run], kind: str, metadata: dict[str, Any], name: str | None
+) -> None:
+    info = SessionInfo(
+        session_id="s",
+        session_type=kind,
+        user_id="u",
+        name=name,
+        name_source="manual",
+        metadata=metadata,
+        state={"k": [1, 2]},
+        version=3,
+        run_count=len(run_list),
+        last_run_status=RunStatus.PAUSED,
+        created_at=1.5,
+        updated_at=2.5,
+    )
+    session = Session.from_info(info, run_list)
+    assert isinstance(session, TeamSession if kind == "team" else AgentSession)
+    back = codec.loads(codec.dumps(session))
+    assert back == session
+    assert type(back) is type(session)
+    assert codec.loads(codec.dumps(info)) == info
+
+
+def test_messages_round_trip() -> None:
+    message = Message(role="tool", content="ok", tool_call_id="c1", name="t", created_at=1.0)
+    assert codec.loads(codec.dumps(message)) == message
+
+
+def test_the_envelope_is_stamped_with_the_schema_version() -> None:
+    data = json.loads(codec.dumps(Message(role="user", content="x", created_at=0.0)))
+    assert data["schema"] == codec.SCHEMA_VERSION
+    assert data["kind"] == "message"
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message() -> None:
+    text = json.dumps({"schema": codec.SCHEMA_VERSION + 1, "kind": "message", "data": {}})
+    with pytest.raises(codec.CodecError, match="newer than this sessionary"):
+        codec.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ("not json", "not JSON"),
+        ("[]", "envelope must be a JSON object"),
+        ('{"kind": "run", "data": {}}', "schema"),
+        ('{"schema": 1, "kind": "robot", "data": {}}', "unknown record kind"),
+        ('{"schema": 1, "kind": "run", "data": {"status": "weird"}}', "status"),
+        ('{"schema": 1, "kind": "run", "data": {"status": "completed", "run_id": 5}}', "run_id"),
+        ('{"schema": 1, "kind": "message", "data": {"role": "user", "content": 3}}', "content"),
+        (
+            '{"schema": 1, "kind": "run", "data": {"status": "completed", "run_id": "r", '
+            '"session_id": "s", "messages": "nope"}}',
+            "messages",
+        ),
+    ],
+)
+def test_undecodable_records_say_what_is_wrong(record: str, message: str) -> None:
+    with pytest.raises(codec.CodecError, match=message):
+        codec.loads(record)
+
+
+def test_unknown_objects_are_not_serialised() -> None:
+    with pytest.raises(TypeError):
+        codec.dumps(object())  # type: ignore[arg-type]
