@@ -150,6 +150,11 @@ class Agent(SessionOwner):
             status, error, failure = RunStatus.CANCELLED, "the caller abandoned the stream", exc
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+        if failure is not None and engine.partial:
+            # Keep what a broken or abandoned stream delivered before it stopped.
+            content = "".join(engine.partial)
+            partial = Message(role=Role.ASSISTANT, content=content, metadata={"partial": True})
+            produced.append(partial)
         metrics = engine.metrics + RunMetrics(duration=time.perf_counter() - clock)
         run = Run(
             run_id=new_id(),

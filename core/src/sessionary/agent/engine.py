@@ -28,6 +28,8 @@ class Engine:
     tools: dict[str, Tool]
     max_steps: int
     metrics: RunMetrics = attrs.field(factory=RunMetrics)
+    #: Text streamed by the model call in progress; what arrived if the stream breaks.
+    partial: list[str] = attrs.field(factory=list)
 
     def loop(
         self, context: list[Message], produced: list[Message], *, stream: bool
@@ -61,11 +63,20 @@ class Engine:
         response: object = None
         try:
             if stream:
-                for event in self.model.stream(request):
-                    if isinstance(event, ContentDelta):
-                        yield event
-                    else:
-                        response = event
+                self.partial = []
+                events = self.model.stream(request)
+                try:
+                    for event in events:
+                        if isinstance(event, ContentDelta):
+                            self.partial.append(event.text)
+                            yield event
+                        else:
+                            response = event
+                finally:  # an abandoned stream closes the provider's connection now
+                    close = getattr(events, "close", None)
+                    if close is not None:
+                        close()
+                self.partial = []
             else:
                 response = self.model.respond(request)
         except (ModelError, GeneratorExit):
