@@ -1,0 +1,146 @@
+"""Rows to domain objects and back: session rows, run rows, and the errors of bad ones.
+
+A session row keeps its summary in columns (so SQL can filter and order by them) and
+its ``state`` and ``metadata`` as JSON text; a run row keeps the whole run as the core
+codec's JSON, plus the few fields the store needs without decoding it. Decoding goes
+through :mod:`sessionary.codec`, so a damaged row fails exactly as it would in any other
+store: with a :class:`~sessionary.errors.CorruptRecordError` naming the session.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sessionary.codec import CodecError, decode_run, decode_session_info, encode_run
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import SessionInfo
+from sessionary.errors import CorruptRecordError, InvalidInputError
+
+__all__ = [
+    "SESSION_COLUMNS",
+    "SessionRow",
+    "decode_run_row",
+    "dump_json",
+    "encode_run_text",
+    "info_params",
+    "session_row",
+]
+
+#: The columns of a session row, in the order :func:`session_row` reads them.
+SESSION_COLUMNS = (
+    "session_key, session_id, session_type, user_id, agent_id, team_id, name, name_source, "
+    "state, metadata, created_at, updated_at, version, run_count, last_run_status, "
+    "last_message_preview, input_tokens, output_tokens, last_seq"
+)
+
+
+class SessionRow:
+    """A decoded session row: the summary, the row's key and the last run's sequence."""
+
+    __slots__ = ("info", "key", "last_seq")
+
+    def __init__(self, info: SessionInfo, key: int, last_seq: int) -> None:
+        self.info = info
+        self.key = key
+        self.last_seq = last_seq
+
+
+def dump_json(value: Any, what: str) -> str:
+    """JSON text for a value, or an :class:`InvalidInputError` naming ``what``.
+
+    Text that cannot be stored as UTF-8 (a lone surrogate) is written with ASCII
+    escapes instead, so it still comes back exactly.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} is not JSON-serialisable: {exc}") from exc
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text
+
+
+def encode_run_text(run: Run) -> str:
+    """The run as the codec's JSON text."""
+    return dump_json(encode_run(run), f"run {run.run_id!r}")
+
+
+def _json_object(text: Any, column: str) -> Any:
+    if text == "{}":
+        return {}
+    if not isinstance(text, (str, bytes)):
+        raise CodecError(f"column {column!r} holds {type(text).__name__}, not JSON text")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CodecError(f"column {column!r} is not JSON: {exc}") from exc
+
+
+def session_row(row: tuple[Any, ...]) -> SessionRow:
+    """Decode a row selected with :data:`SESSION_COLUMNS`."""
+    session_id = row[1]
+    try:
+        info = decode_session_info(
+            {
+                "session_id": session_id,
+                "session_type": row[2],
+                "user_id": row[3],
+                "agent_id": row[4],
+                "team_id": row[5],
+                "name": row[6],
+                "name_source": row[7],
+                "state": _json_object(row[8], "state"),
+                "metadata": _json_object(row[9], "metadata"),
+                "created_at": row[10],
+                "updated_at": row[11],
+                "version": row[12],
+                "run_count": row[13],
+                "last_run_status": row[14],
+                "last_message_preview": row[15],
+                "input_tokens": row[16],
+                "output_tokens": row[17],
+            }
+        )
+        key, last_seq = row[0], row[18]
+        if type(last_seq) is not int:
+            raise CodecError(f"column 'last_seq' must be an integer, got {last_seq!r}")
+    except CodecError as exc:
+        raise CorruptRecordError(str(session_id), f"session row: {exc}") from exc
+    return SessionRow(info, key, last_seq)
+
+
+def info_params(info: SessionInfo) -> tuple[Any, ...]:
+    """The values of a session's columns, in the order of ``INSERT INTO sessions``."""
+    return (
+        info.session_id,
+        info.session_type.value,
+        info.user_id,
+        info.agent_id,
+        info.team_id,
+        info.name,
+        info.name_source,
+        dump_json(info.state, "state") if info.state else "{}",
+        dump_json(info.metadata, "metadata") if info.metadata else "{}",
+        info.created_at,
+        info.updated_at,
+        info.version,
+        info.run_count,
+        info.last_run_status.value if info.last_run_status is not None else None,
+        info.last_message_preview,
+        info.input_tokens,
+        info.output_tokens,
+    )
+
+
+def decode_run_row(session_id: str, seq: Any, data: Any) -> Run:
+    """Decode a run's JSON, or raise :class:`CorruptRecordError` naming the session."""
+    try:
+        if not isinstance(data, (str, bytes)):
+            raise CodecError(f"holds {type(data).__name__}, not JSON text")
+        return decode_run(json.loads(data))
+    except (CodecError, ValueError) as exc:
+        raise CorruptRecordError(session_id, f"run #{seq}: {exc}") from exc

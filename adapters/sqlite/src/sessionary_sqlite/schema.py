@@ -1,0 +1,185 @@
+"""The SQLite schema: its tables, its version, and the steps that upgrade older files.
+
+A file records the schema version it holds in the one-row table ``sessionary_schema``.
+:data:`LATEST` is the version this package writes; :data:`MIGRATIONS` holds one step per
+version, each run inside the same write transaction as the version bump, so a
+migration is applied whole or not at all, and two processes migrating at once apply
+it once.
+
+Version history:
+
+1. Sessions and runs, one row per run, ordered by a per-session sequence.
+2. Token totals in the session summary (and on each run row), backfilled from the
+   stored runs, and an index for "the sessions of a user by last update".
+
+No released package wrote version 1; it is kept so the migration path is exercised
+from the first release on (see ``docs/storage/sqlite.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+
+__all__ = [
+    "LATEST",
+    "MIGRATIONS",
+    "SCHEMA_TABLE",
+    "create_latest",
+    "create_version_1",
+    "foreign_tables",
+    "read_version",
+    "write_version",
+]
+
+#: The schema version this package writes.
+LATEST = 2
+SCHEMA_TABLE = "sessionary_schema"
+
+_SCHEMA_TABLE_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    written_by TEXT NOT NULL,
+    updated_at REAL NOT NULL
+)
+"""
+
+# Version 1: the tables without token totals. Columns added later go at the end, so
+# a migrated file and a fresh one have the same columns in the same order.
+_V1_DDL = (
+    """
+    CREATE TABLE sessions (
+        session_key INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL UNIQUE,
+        session_type TEXT NOT NULL,
+        user_id TEXT,
+        agent_id TEXT,
+        team_id TEXT,
+        name TEXT,
+        name_source TEXT,
+        state TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        version INTEGER NOT NULL,
+        run_count INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        last_run_status TEXT,
+        last_message_preview TEXT
+    )
+    """,
+    """
+    CREATE TABLE runs (
+        run_key INTEGER PRIMARY KEY,
+        session_key INTEGER NOT NULL REFERENCES sessions (session_key) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        UNIQUE (session_key, seq),
+        UNIQUE (session_key, run_id)
+    )
+    """,
+    "CREATE INDEX sessions_by_update ON sessions (updated_at DESC, session_id DESC)",
+)
+
+_V2_STEPS = (
+    "ALTER TABLE sessions ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE sessions ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE runs ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX sessions_by_user ON sessions (user_id, updated_at DESC, session_id DESC)",
+)
+
+
+def read_version(conn: sqlite3.Connection) -> int | None:
+    """The version the file holds, or ``None`` if it has no Sessionary schema yet."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SCHEMA_TABLE,)
+    ).fetchone()
+    if row is None:
+        return None
+    row = conn.execute(f"SELECT version FROM {SCHEMA_TABLE} WHERE id = 1").fetchone()
+    if row is None or not isinstance(row[0], int):
+        return 0
+    return int(row[0])
+
+
+def foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    """Tables named like ours in a file that has no Sessionary schema table."""
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('sessions', 'runs')"
+    ).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
+def write_version(conn: sqlite3.Connection, version: int, written_by: str) -> None:
+    """Record ``version`` as the file's schema version (inside the caller's transaction)."""
+    conn.execute(_SCHEMA_TABLE_DDL)
+    conn.execute(
+        f"INSERT INTO {SCHEMA_TABLE} (id, version, written_by, updated_at) VALUES (1, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+        "written_by = excluded.written_by, updated_at = excluded.updated_at",
+        (version, written_by, time.time()),
+    )
+
+
+def create_version_1(conn: sqlite3.Connection, written_by: str) -> None:
+    """Create the version 1 tables (for tests of the migration path)."""
+    for statement in _V1_DDL:
+        conn.execute(statement)
+    write_version(conn, 1, written_by)
+
+
+def create_latest(conn: sqlite3.Connection, written_by: str) -> None:
+    """Create the latest tables in an empty file (inside the caller's transaction)."""
+    for statement in _V1_DDL:
+        conn.execute(statement)
+    for statement in _V2_STEPS:
+        conn.execute(statement)
+    write_version(conn, LATEST, written_by)
+
+
+def _to_version_2(conn: sqlite3.Connection) -> list[str]:
+    for statement in _V2_STEPS:
+        conn.execute(statement)
+    notes: list[str] = []
+    totals: dict[int, list[int]] = {}
+    rows = conn.execute(
+        "SELECT r.run_key, r.session_key, r.seq, s.session_id, r.data "
+        "FROM runs r JOIN sessions s ON s.session_key = r.session_key"
+    ).fetchall()
+    for run_key, session_key, seq, session_id, data in rows:
+        try:
+            metrics = json.loads(data)["metrics"]
+            tokens_in, tokens_out = int(metrics["input_tokens"]), int(metrics["output_tokens"])
+        except (ValueError, TypeError, KeyError) as exc:
+            notes.append(
+                f"session {session_id!r}: run #{seq} cannot be decoded ({exc!r}); "
+                "its tokens count as 0"
+            )
+            continue
+        conn.execute(
+            "UPDATE runs SET input_tokens = ?, output_tokens = ? WHERE run_key = ?",
+            (tokens_in, tokens_out, run_key),
+        )
+        pair = totals.setdefault(session_key, [0, 0])
+        pair[0] += tokens_in
+        pair[1] += tokens_out
+    conn.executemany(
+        "UPDATE sessions SET input_tokens = ?, output_tokens = ? WHERE session_key = ?",
+        [(a, b, key) for key, (a, b) in totals.items()],
+    )
+    summary = (
+        f"version 2: added token totals to {len(totals)} session(s) from {len(rows)} run(s), "
+        "and the index of a user's sessions by last update"
+    )
+    return [summary, *notes]
+
+
+#: ``MIGRATIONS[n]`` upgrades a file from version ``n - 1`` to ``n``; returns notes.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], list[str]]] = {2: _to_version_2}

@@ -1,0 +1,630 @@
+"""``SqliteDb``: sessions in one SQLite file, runs appended one row each.
+
+Appending a run is one short ``BEGIN IMMEDIATE`` transaction that reads the session
+row, inserts the run row with the next per-session sequence number and updates the
+summary; earlier runs are never read or rewritten. The write lock is taken at
+``BEGIN``, so writers in other processes queue on SQLite's busy timeout instead of
+failing, and the sequence, the run count and the token totals never race.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import attrs
+
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import (
+    ConflictError,
+    CorruptRecordError,
+    InvalidInputError,
+    OwnershipError,
+    RunNotFoundError,
+    SchemaVersionError,
+    SessionNotFoundError,
+    StoreUnavailableError,
+)
+from sessionary.storage.base import (
+    Capability,
+    ListFilters,
+    SchemaStatus,
+    Store,
+    check_owner,
+    encode_cursor,
+    new_session_info,
+    summary_after_append,
+    summary_after_update,
+)
+from sessionary_sqlite import schema
+from sessionary_sqlite.connection import (
+    DEFAULT_SYNCHRONOUS,
+    DEFAULT_TIMEOUT,
+    Location,
+    connect,
+    location_of_file,
+    parse_url,
+    translate,
+)
+from sessionary_sqlite.rows import (
+    SESSION_COLUMNS,
+    SessionRow,
+    decode_run_row,
+    dump_json,
+    encode_run_text,
+    info_params,
+    session_row,
+)
+
+__all__ = ["SqliteDb"]
+
+_SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?"
+_INSERT_SESSION = (
+    "INSERT INTO sessions (session_id, session_type, user_id, agent_id, team_id, name, "
+    "name_source, state, metadata, created_at, updated_at, version, run_count, "
+    "last_run_status, last_message_preview, input_tokens, output_tokens, last_seq) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_RUN = (
+    "INSERT INTO runs (session_key, seq, run_id, status, version, data, input_tokens, "
+    "output_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_SUMMARY = (
+    "UPDATE sessions SET updated_at = ?, version = ?, run_count = ?, last_seq = ?, "
+    "last_run_status = ?, last_message_preview = ?, input_tokens = ?, output_tokens = ? "
+    "WHERE session_key = ?"
+)
+
+
+def _writer() -> str:
+    from sessionary_sqlite import __version__
+
+    return f"sessionary-sqlite {__version__}"
+
+
+class SqliteDb(Store):
+    """Sessions in a SQLite file: the embedded default store.
+
+    Give exactly one of ``db_file`` (a path; its parent folders are created) or
+    ``db_url`` (``sqlite:///relative.db``, ``sqlite:////absolute.db``,
+    ``sqlite:///:memory:``). ``synchronous`` is the durability of a commit:
+    ``"full"`` (the default: a run reported stored survives a power cut) or
+    ``"normal"`` (about four times cheaper per commit; survives a crash of the
+    process, but a power cut can lose the last commits). ``timeout`` is how many
+    seconds a write waits for another process's write.
+
+    The file is opened on first use; ``__init__`` does no I/O.
+
+    >>> db = SqliteDb(db_url="sqlite:///:memory:")
+    >>> db.get_session("nope") is None
+    True
+    """
+
+    name: ClassVar[str] = "sqlite"
+    url_schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.PERSISTENT, Capability.MULTIPROCESS}
+    )
+
+    def __init__(
+        self,
+        db_file: str | os.PathLike[str] | None = None,
+        db_url: str | None = None,
+        *,
+        synchronous: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        if (db_file is None) == (db_url is None):
+            raise InvalidInputError(
+                "give exactly one of db_file='tmp/agent.db' or db_url='sqlite:///tmp/agent.db'"
+            )
+        if db_url is not None:
+            self.location: Location = parse_url(db_url, synchronous, timeout)
+        else:
+            self.location = location_of_file(
+                db_file,
+                DEFAULT_SYNCHRONOUS if synchronous is None else synchronous,
+                DEFAULT_TIMEOUT if timeout is None else timeout,
+            )
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._version: int | None = None
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteDb:
+        """Open the database a ``sqlite://`` URL names (the file is opened now)."""
+        store = cls(db_url=url)
+        store.ping()
+        return store
+
+    @property
+    def url(self) -> str:
+        """A URL that opens this database again (in this or another process)."""
+        return self.location.url
+
+    @property
+    def path(self) -> str:
+        """The database file's path (``":memory:"`` for an in-memory database)."""
+        return self.location.path
+
+    def __repr__(self) -> str:
+        return f"SqliteDb(db_url={self.url!r})"
+
+    # ------------------------------------------------------------------ connection
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection (opened on first use, and again after a fork). Hold the lock."""
+        conn = self._conn
+        if conn is not None and self._pid == os.getpid():
+            return conn
+        if self._closed:
+            raise StoreUnavailableError(f"the store for {self.url!r} was closed")
+        conn = connect(self.location)
+        try:
+            conn.create_function("sessionary_name_contains", 2, _name_contains, deterministic=True)
+            self._version = self._prepare(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise translate(exc, self.location) from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> int:
+        """Create the schema in a file that has none; return the file's schema version."""
+        version = schema.read_version(conn)
+        if version is not None:
+            return version
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema.read_version(conn)  # another process may have won the race
+            if version is None:
+                foreign = schema.foreign_tables(conn)
+                if foreign:
+                    raise SchemaVersionError(
+                        f"the SQLite database {self.path!r} has table(s) {', '.join(foreign)} "
+                        "but no Sessionary schema; it belongs to another program. "
+                        "Point db at another file."
+                    )
+                schema.create_latest(conn, _writer())
+                version = schema.LATEST
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        return version
+
+    def _checked(self) -> sqlite3.Connection:
+        """The connection, once the file is known to hold the latest schema. Hold the lock."""
+        conn = self._connection()
+        if self._version != schema.LATEST:
+            self._version = schema.read_version(conn)  # migrated since we looked?
+            if self._version != schema.LATEST:
+                raise self._version_error(self._version or 0)
+        return conn
+
+    def _version_error(self, version: int) -> SchemaVersionError:
+        if version > schema.LATEST:
+            return SchemaVersionError(
+                f"the SQLite database {self.path!r} has schema version {version}, newer than "
+                f"version {schema.LATEST} that this {_writer()} reads; upgrade it "
+                "('pip install -U sessionary-sqlite') to open this file, or use another file"
+            )
+        return SchemaVersionError(
+            f"the SQLite database {self.path!r} has schema version {version}; this "
+            f"{_writer()} uses version {schema.LATEST}. Upgrade the file with "
+            f"'sessionary migrate --db {self.url}' (back it up first)"
+        )
+
+    @contextlib.contextmanager
+    def _writing(self, session_id: str | None) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding SQLite's write lock from its start."""
+        with self._lock:
+            try:
+                conn = self._checked()
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location, session_id) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise translate(exc, self.location, session_id) from exc
+            except UnicodeEncodeError as exc:
+                _rollback(conn)
+                raise InvalidInputError(f"text that is not valid UTF-8: {exc}") from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    @contextlib.contextmanager
+    def _reading(self, session_id: str | None) -> Iterator[sqlite3.Connection]:
+        """One read transaction: a consistent snapshot across its statements."""
+        with self._lock:
+            try:
+                conn = self._checked()
+                conn.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location, session_id) from exc
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise translate(exc, self.location, session_id) from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+            _rollback(conn)  # a read transaction ends without writing anything
+
+    # ------------------------------------------------------------------ writes
+
+    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+        data = encode_run_text(run)
+        session_id = run.session_id
+        metrics = run.metrics
+        with self._writing(session_id) as conn:
+            now = time.time()
+            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            if row is None:
+                info = summary_after_append(new_session_info(run, session_type, now), run, now)
+                key = conn.execute(_INSERT_SESSION, (*info_params(info), 1)).lastrowid
+                seq = 1
+            else:
+                current = session_row(row)
+                if run.user_id is not None and current.info.user_id != run.user_id:
+                    raise OwnershipError(session_id, run.user_id)
+                info = summary_after_append(current.info, run, now)
+                key, seq = current.key, current.last_seq + 1
+                conn.execute(_UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info), key))
+            try:
+                conn.execute(
+                    _INSERT_RUN,
+                    (
+                        key,
+                        seq,
+                        run.run_id,
+                        run.status.value,
+                        run.version,
+                        data,
+                        metrics.input_tokens,
+                        metrics.output_tokens,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(
+                    f"run {run.run_id!r} already exists in session {session_id!r}"
+                ) from exc
+        return info
+
+    def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
+        new = attrs.evolve(run, version=expected_version + 1)
+        data = encode_run_text(new)
+        session_id = run.session_id
+        with self._writing(session_id) as conn:
+            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(session_id, run.run_id)
+            current = session_row(row)
+            found = conn.execute(
+                "SELECT run_key, seq, data FROM runs WHERE session_key = ? AND run_id = ?",
+                (current.key, run.run_id),
+            ).fetchone()
+            if found is None:
+                raise RunNotFoundError(session_id, run.run_id)
+            if run.user_id is not None and current.info.user_id != run.user_id:
+                raise OwnershipError(session_id, run.user_id)
+            run_key, seq, old_data = found
+            old = decode_run_row(session_id, seq, old_data)
+            if old.version != expected_version:
+                raise ConflictError(
+                    f"run {run.run_id!r} of session {session_id!r} is at version "
+                    f"{old.version}, not {expected_version}: another writer updated it first"
+                )
+            is_last = seq == current.last_seq
+            info = summary_after_update(current.info, old, new, is_last, time.time())
+            conn.execute(
+                "UPDATE runs SET status = ?, version = ?, data = ?, input_tokens = ?, "
+                "output_tokens = ? WHERE run_key = ?",
+                (
+                    new.status.value,
+                    new.version,
+                    data,
+                    new.metrics.input_tokens,
+                    new.metrics.output_tokens,
+                    run_key,
+                ),
+            )
+            conn.execute(
+                _UPDATE_SUMMARY,
+                (*_summary_params(info), current.last_seq, *_last(info), current.key),
+            )
+        return info
+
+    def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo:
+        state = dump_json(changes["state"], "state") if "state" in changes else None
+        metadata = dump_json(changes["metadata"], "metadata") if "metadata" in changes else None
+        with self._writing(session_id) as conn:
+            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            current = None if row is None else session_row(row)
+            if current is None or not check_owner(current.info, user_id):
+                raise SessionNotFoundError(session_id, user_id)
+            info = current.info
+            if expected_version is not None and info.version != expected_version:
+                raise ConflictError(
+                    f"session {session_id!r} is at version {info.version}, "
+                    f"not {expected_version}: it changed since it was read"
+                )
+            info = attrs.evolve(
+                info,
+                version=info.version + 1,
+                updated_at=max(time.time(), info.updated_at),
+                **changes,
+            )
+            conn.execute(
+                "UPDATE sessions SET name = ?, name_source = ?, "
+                "state = coalesce(?, state), metadata = coalesce(?, metadata), "
+                "updated_at = ?, version = ? WHERE session_key = ?",
+                (
+                    info.name,
+                    info.name_source,
+                    state,
+                    metadata,
+                    info.updated_at,
+                    info.version,
+                    current.key,
+                ),
+            )
+        return info
+
+    def _import_session(self, session: Session, replace: bool) -> SessionInfo:
+        seen: set[str] = set()
+        for run in session.runs:
+            if run.run_id in seen:
+                raise InvalidInputError(
+                    f"session {session.session_id!r} holds run {run.run_id!r} twice"
+                )
+            seen.add(run.run_id)
+        encoded = [encode_run_text(run) for run in session.runs]
+        info = session.info
+        params = (*info_params(info), len(encoded))
+        with self._writing(session.session_id) as conn:
+            exists = conn.execute(
+                "SELECT session_key FROM sessions WHERE session_id = ?", (session.session_id,)
+            ).fetchone()
+            if exists is not None:
+                if not replace:
+                    raise ConflictError(f"session {session.session_id!r} already exists")
+                conn.execute("DELETE FROM sessions WHERE session_key = ?", (exists[0],))
+            key = conn.execute(_INSERT_SESSION, params).lastrowid
+            conn.executemany(
+                _INSERT_RUN,
+                [
+                    (
+                        key,
+                        seq,
+                        run.run_id,
+                        run.status.value,
+                        run.version,
+                        data,
+                        run.metrics.input_tokens,
+                        run.metrics.output_tokens,
+                    )
+                    for seq, (run, data) in enumerate(zip(session.runs, encoded), start=1)
+                ],
+            )
+        return info
+
+    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+        with self._writing(session_id) as conn:
+            if user_id is None:
+                cursor = conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+            else:
+                cursor = conn.execute(
+                    "DELETE FROM sessions WHERE session_id = ? AND user_id = ?",
+                    (session_id, user_id),
+                )
+            return cursor.rowcount > 0
+
+    def _erase_user(self, user_id: str) -> int:
+        with self._writing(None) as conn:
+            return conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
+
+    # ------------------------------------------------------------------ reads
+
+    def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None:
+        with self._reading(session_id) as conn:
+            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            if row is None:
+                return None
+            current = session_row(row)
+            if not check_owner(current.info, user_id):
+                return None
+            if last_n_runs is None:
+                rows = conn.execute(
+                    "SELECT seq, data FROM runs WHERE session_key = ? ORDER BY seq",
+                    (current.key,),
+                ).fetchall()
+            elif last_n_runs == 0:
+                rows = []
+            else:
+                rows = conn.execute(
+                    "SELECT seq, data FROM runs WHERE session_key = ? ORDER BY seq DESC LIMIT ?",
+                    (current.key, last_n_runs),
+                ).fetchall()
+                rows.reverse()
+        runs = [decode_run_row(session_id, seq, data) for seq, data in rows]
+        return Session.from_info(current.info, runs)
+
+    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
+        with self._lock:
+            conn = self._checked_for(session_id)
+            try:
+                row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location, session_id) from exc
+        if row is None:
+            return None
+        info = session_row(row).info
+        return info if check_owner(info, user_id) else None
+
+    def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
+        with self._lock:
+            conn = self._checked_for(session_id)
+            try:
+                row = conn.execute(
+                    "SELECT s.user_id, r.seq, r.data FROM sessions s "
+                    "JOIN runs r ON r.session_key = s.session_key "
+                    "WHERE s.session_id = ? AND r.run_id = ?",
+                    (session_id, run_id),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location, session_id) from exc
+        if row is None or (user_id is not None and row[0] != user_id):
+            return None
+        return decode_run_row(session_id, row[1], row[2])
+
+    def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("user_id", filters.user_id),
+            ("agent_id", filters.agent_id),
+            ("team_id", filters.team_id),
+            ("session_type", filters.session_type.value if filters.session_type else None),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if filters.name_contains is not None:
+            clauses.append("sessionary_name_contains(name, ?)")
+            params.append(filters.name_contains)
+        if after is not None:
+            clauses.append("(updated_at < ? OR (updated_at = ? AND session_id < ?))")
+            params += [after[0], after[0], after[1]]
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        sql = (
+            f"SELECT {SESSION_COLUMNS} FROM sessions {where}"
+            "ORDER BY updated_at DESC, session_id DESC"
+        )
+        infos: list[SessionInfo] = []
+        with self._reading(None) as conn:
+            for row in conn.execute(sql, params):
+                try:
+                    infos.append(session_row(row).info)
+                except CorruptRecordError:
+                    continue  # one bad record must not hide every other session
+                if len(infos) > limit:
+                    break
+        page = infos[:limit]
+        more = len(infos) > limit
+        cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
+        return SessionPage(items=tuple(page), next_cursor=cursor)
+
+    def _checked_for(self, session_id: str | None) -> sqlite3.Connection:
+        try:
+            return self._checked()
+        except sqlite3.Error as exc:
+            raise translate(exc, self.location, session_id) from exc
+
+    # ------------------------------------------------------------------ admin
+
+    def schema_status(self) -> SchemaStatus:
+        """The file's schema version against the one this package writes."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                version = schema.read_version(conn)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location) from exc
+        return SchemaStatus(current=version or 0, latest=schema.LATEST)
+
+    def migrate(self) -> list[str]:
+        """Upgrade the file to the latest schema in one transaction; a line per step.
+
+        A file already at the latest version is left alone (``[]``); one written by a
+        newer version raises :class:`~sessionary.errors.SchemaVersionError`.
+        """
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location) from exc
+            try:
+                version = schema.read_version(conn) or 0
+                if version > schema.LATEST or version < 1:
+                    raise self._version_error(version)
+                steps: list[str] = []
+                for target in range(version + 1, schema.LATEST + 1):
+                    steps += schema.MIGRATIONS[target](conn)
+                if steps:
+                    schema.write_version(conn, schema.LATEST, _writer())
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise translate(exc, self.location) from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+            self._version = schema.LATEST
+        return steps
+
+    def ping(self) -> None:
+        """Open the file (creating it and its schema if new) and check it answers."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location) from exc
+
+    def close(self) -> None:
+        """Close the connection. The store cannot be used after this."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            self._closed = True
+            if conn is not None and self._pid == os.getpid():
+                conn.close()
+
+
+def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
+    return (info.updated_at, info.version, info.run_count)
+
+
+def _last(info: SessionInfo) -> tuple[Any, ...]:
+    status = info.last_run_status.value if info.last_run_status is not None else None
+    return (status, info.last_message_preview, info.input_tokens, info.output_tokens)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _name_contains(name: object, needle: object) -> bool:
+    if not isinstance(name, str) or not isinstance(needle, str):
+        return False
+    return needle.casefold() in name.casefold()
+

@@ -1,0 +1,55 @@
+"""SqliteDb passes the whole storage conformance suite, on real files in tmp_path."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sessionary.storage.base import Capability, Store
+from sessionary.testing import StorageConformance
+from sessionary_sqlite import SqliteDb
+
+
+class TestSqliteDb(StorageConformance):
+    capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS})
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        with SqliteDb(db_file=tmp_path / "agent.db") as store:
+            yield store
+
+    @pytest.fixture
+    def store_url(self, store: Store) -> str:
+        assert isinstance(store, SqliteDb)
+        return store.url
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, SqliteDb)
+        with sqlite3.connect(store.path) as conn:
+            changed = conn.execute(
+                "UPDATE runs SET data = '{\"run_id\": 42' WHERE session_key = "
+                "(SELECT session_key FROM sessions WHERE session_id = ?)",
+                (session_id,),
+            ).rowcount
+        conn.close()
+        assert changed == 1
+
+
+class TestSqliteDbInMemory(StorageConformance):
+    """``sqlite:///:memory:``, the URL for tests: private to its store."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        with SqliteDb(db_url="sqlite:///:memory:") as store:
+            yield store
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, SqliteDb)
+        with store._lock:
+            conn = store._connection()
+            conn.execute(
+                "UPDATE sessions SET state = 'not json' WHERE session_id = ?", (session_id,)
+            )
