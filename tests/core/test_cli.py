@@ -25,8 +25,12 @@ def populated() -> str:
         """Weather."""
         return "sunny"
 
-    agent = Agent(model=ScriptedModel(tool_call("weather", city="Oslo"), "Sunny."), db=store,
-                  id="helper", tools=[weather])
+    agent = Agent(
+        model=ScriptedModel(tool_call("weather", city="Oslo"), "Sunny."),
+        db=store,
+        id="helper",
+        tools=[weather],
+    )
     agent.run("Weather in Oslo?", session_id="s-alice", user_id="alice")
     agent.run("Hello", session_id="s-bob", user_id="bob")
     store.update_session("s-alice", name="Oslo weather", name_source="manual")
@@ -58,7 +62,14 @@ def test_list_pages_with_a_cursor(populated: str) -> None:
     first = json.loads(out)
     assert len(first["sessions"]) == 1
     code, out, _ = run(
-        "sessions", "list", "--db", populated, "--limit", "1", "--cursor", first["next_cursor"],
+        "sessions",
+        "list",
+        "--db",
+        populated,
+        "--limit",
+        "1",
+        "--cursor",
+        first["next_cursor"],
         "--json",
     )
     second = json.loads(out)

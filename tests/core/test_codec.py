@@ -14,7 +14,13 @@ from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import AgentSession, Session, SessionInfo, TeamSession
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False, allow_infinity=False)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),

@@ -165,3 +165,24 @@ def test_the_plugins_command_lists_plugins_with_versions_and_hooks(
     table = CliRunner().invoke(main, ["plugins"])
     assert table.exit_code == 0
     assert "fakestore" in table.output
+
+
+def test_a_model_provider_plugin_is_found_by_name(install_plugin: MakePlugin) -> None:
+    install_plugin(
+        "fakemodel",
+        """
+        from sessionary import hookimpl
+        from sessionary.testing import ScriptedModel
+
+        class Parrot(ScriptedModel):
+            provider = "parrot"
+
+        @hookimpl
+        def sessionary_model_providers():
+            return [Parrot]
+        """,
+    )
+    model = get_model("parrot:polly-1")
+    assert type(model).__name__ == "Parrot"
+    assert model.id == "polly-1"
+    assert model.label == "parrot:polly-1"
