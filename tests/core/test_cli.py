@@ -122,7 +122,7 @@ def test_demo_runs_offline_and_shows_an_inbox_and_a_transcript() -> None:
     assert "Lisbon spring trip" in out
     assert "tool call order_status" in out
     assert "bob cannot see her session: True" in out
-    again, out_again, _ = run("demo", "--db", "memory://demo-test")
+    again, _, _ = run("demo", "--db", "memory://demo-test")
     assert again == 0
     sessions = open_db("memory://demo-test").list_sessions().items
     assert sorted(i.run_count for i in sessions) == [2, 2]

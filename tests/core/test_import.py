@@ -33,12 +33,10 @@ def test_names_load_on_first_use() -> None:
 
 
 def test_unknown_attributes_are_an_attribute_error() -> None:
+    import pytest
+
     import sessionary
 
-    try:
+    with pytest.raises(AttributeError, match="DoesNotExist"):
         sessionary.DoesNotExist  # noqa: B018
-    except AttributeError as exc:
-        assert "DoesNotExist" in str(exc)
-    else:
-        raise AssertionError("expected AttributeError")
     assert "Agent" in dir(sessionary)
