@@ -58,10 +58,10 @@ def test_list_prints_the_inbox_newest_first(populated: str) -> None:
 
 
 def test_list_pages_with_a_cursor(populated: str) -> None:
-    code, out, _ = run("sessions", "list", "--db", populated, "--limit", "1", "--json")
+    _, out, _ = run("sessions", "list", "--db", populated, "--limit", "1", "--json")
     first = json.loads(out)
     assert len(first["sessions"]) == 1
-    code, out, _ = run(
+    _, out, _ = run(
         "sessions",
         "list",
         "--db",

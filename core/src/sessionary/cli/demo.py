@@ -1,4 +1,4 @@
-"""``sessionary demo``: a short scripted conversation, offline, printed as an inbox and a transcript."""
+"""``sessionary demo``: a scripted conversation, offline, shown as an inbox and a transcript."""
 
 from __future__ import annotations
 
