@@ -23,7 +23,10 @@ __all__ = [
     "ModelTimeoutError",
     "OwnershipError",
     "PluginError",
+    "RunAlreadyContinuedError",
+    "RunExpiredError",
     "RunNotFoundError",
+    "RunNotPausedError",
     "SchemaVersionError",
     "SessionNotFoundError",
     "SessionaryError",
@@ -31,6 +34,7 @@ __all__ = [
     "StoreUnavailableError",
     "UnknownBackendError",
     "UnknownProviderError",
+    "UnresolvedRequirementError",
 ]
 
 
@@ -66,10 +70,12 @@ class SessionNotFoundError(StorageError, LookupError):
 class RunNotFoundError(StorageError, LookupError):
     """No run with that ID exists in the session."""
 
-    def __init__(self, session_id: str, run_id: str) -> None:
+    def __init__(self, session_id: str, run_id: str, user_id: str | None = None) -> None:
         self.session_id = session_id
         self.run_id = run_id
-        super().__init__(f"run {run_id!r} not found in session {session_id!r}")
+        self.user_id = user_id
+        whose = f" for user {user_id!r}" if user_id is not None else ""
+        super().__init__(f"run {run_id!r} not found in session {session_id!r}{whose}")
 
 
 class OwnershipError(StorageError):
@@ -102,6 +108,34 @@ class SchemaVersionError(StorageError):
 
 class StoreUnavailableError(StorageError):
     """The store's server or file could not be reached."""
+
+
+# --------------------------------------------------------------------------- paused runs
+
+
+class RunNotPausedError(InvalidInputError):
+    """Only a paused run can be continued; this one is not (or no longer) paused."""
+
+    def __init__(self, session_id: str, run_id: str, status: str, detail: str = "") -> None:
+        self.session_id = session_id
+        self.run_id = run_id
+        self.status = status
+        super().__init__(
+            f"run {run_id!r} of session {session_id!r} is {status}, not paused; "
+            f"only a paused run can be continued{detail}"
+        )
+
+
+class RunAlreadyContinuedError(ConflictError, RunNotPausedError):
+    """Another caller continued (or is continuing) this paused run first; this call did nothing."""
+
+
+class UnresolvedRequirementError(InvalidInputError):
+    """``continue_run`` was called while a requirement of the run still has no answer."""
+
+
+class RunExpiredError(SessionaryError):
+    """A paused run waited past its expiry; it is now stored as cancelled."""
 
 
 # --------------------------------------------------------------------------- models

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
+from datetime import timedelta
 from typing import Any, Literal, overload
 
 from sessionary.agent.base import SessionOwner
 from sessionary.agent.engine import Engine, tools_by_name
+from sessionary.agent.hitl import continue_agent_run, expiry_seconds, pause_metadata
+from sessionary.agent.hitl import read_run_output as _read_run_output
+from sessionary.caching.base import SessionCache
 from sessionary.domain.messages import Message, Role
-from sessionary.domain.runs import Run, RunMetrics, RunStatus
+from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.errors import InvalidInputError, StorageError
 from sessionary.ids import new_id
 from sessionary.models.base import ContentDelta, Model
+from sessionary.naming.pipeline import NamingPolicy
 from sessionary.resolve import resolve_model
 from sessionary.storage.base import Store
 from sessionary.tools import Tool, as_tool
@@ -49,8 +54,26 @@ class Agent(SessionOwner):
         add_history_to_context: bool = False,
         num_history_runs: int = 3,
         max_steps: int = 10,
+        pause_expires_after: float | timedelta | None = None,
+        cache_session: bool = False,
+        session_cache: SessionCache | str | None = None,
+        cache_trust_seconds: float = 0.0,
+        naming_model: Model | str | None = None,
+        naming: NamingPolicy | None = None,
+        strict_naming: bool = False,
+        auto_name_after_runs: int | None = None,
     ) -> None:
-        super().__init__(db=db, id=id, name=name, session_id=session_id, user_id=user_id)
+        super().__init__(
+            db=db,
+            id=id,
+            name=name,
+            session_id=session_id,
+            user_id=user_id,
+            cache_session=cache_session,
+            session_cache=session_cache,
+            cache_trust_seconds=cache_trust_seconds,
+        )
+        self.pause_expires_after = expiry_seconds(pause_expires_after)
         self.model = resolve_model(model)
         self.instructions = _instructions(instructions)
         self.tools = [as_tool(t) for t in tools]
@@ -62,6 +85,12 @@ class Agent(SessionOwner):
         self.add_history_to_context = add_history_to_context
         self.num_history_runs = num_history_runs
         self.max_steps = max_steps
+        self._configure_naming(
+            naming_model=naming_model,
+            naming=naming,
+            strict_naming=strict_naming,
+            auto_name_after_runs=auto_name_after_runs,
+        )
 
     # ------------------------------------------------------------------ running
 
@@ -156,12 +185,15 @@ class Agent(SessionOwner):
             partial = Message(role=Role.ASSISTANT, content=content, metadata={"partial": True})
             produced.append(partial)
         metrics = engine.metrics + RunMetrics(duration=time.perf_counter() - clock)
+        paused = failure is None and bool(engine.pending)
         run = Run(
             run_id=new_id(),
             session_id=session_id,
             user_id=user_id,
             agent_id=self.id,
-            status=status,
+            status=RunStatus.PAUSED if paused else status,
+            requirements=tuple(engine.pending),
+            metadata=pause_metadata(engine, self.pause_expires_after, started) if paused else {},
             input=input,
             messages=tuple(produced),
             content=content,
@@ -180,6 +212,29 @@ class Agent(SessionOwner):
         if failure is not None:
             raise failure
         yield run
+
+    # ------------------------------------------------------------------ human in the loop
+
+    def get_run_output(
+        self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
+    ) -> Run | None:
+        """A stored run (a paused one with its requirements), from any process; else ``None``."""
+        sid = self._session_for_read(session_id)
+        return _read_run_output(self.db, sid, run_id, self._user(user_id))
+
+    def continue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        """Finish a paused run with the answered ``requirements``; see the HITL guide.
+
+        Works in any process with the same store; the same run record is updated.
+        """
+        return continue_agent_run(self, run_id, session_id, requirements, user_id)
 
 
 def _instructions(value: str | Sequence[str] | None) -> str | None:

@@ -1,23 +1,54 @@
-"""The model/tool loop: ask the model, run the tools it calls, until it answers."""
+"""The model/tool loop: ask the model, run the tools it calls, until it answers.
+
+A tool that needs a person (confirmation, user input, external execution) is not
+run: the loop records a :class:`~sessionary.Requirement` for the call in
+:attr:`Engine.pending`, finishes the other calls of that turn, and stops. A tool may
+also pause the loop itself by raising :class:`PauseRun` (a team's delegation does
+when the member's run paused). :meth:`Engine.answer` turns a resolved requirement
+into the tool message the model gets when the run continues.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Generator, Sequence
+from typing import Any
 
 import attrs
 
 from sessionary.domain.messages import Message, Role, ToolCall
-from sessionary.domain.runs import RunMetrics
+from sessionary.domain.runs import (
+    CONFIRMED,
+    EXTERNAL_RESULT,
+    REJECTED,
+    USER_INPUT,
+    Requirement,
+    RequirementKind,
+    RunMetrics,
+)
 from sessionary.errors import InvalidInputError, ModelError, ModelResponseError, SessionaryError
+from sessionary.ids import new_id
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
 from sessionary.tools import Tool
 
-__all__ = ["Engine", "StepLimitError"]
+__all__ = ["Engine", "PauseRun", "StepLimitError", "requirement_for", "tool_message"]
 
 
 class StepLimitError(SessionaryError):
     """The model kept calling tools past the agent's ``max_steps``."""
+
+
+class PauseRun(Exception):
+    """Raised by a tool function to pause the run on requirements of its own.
+
+    ``details`` are kept with the suspended call (in the run's metadata) so the code
+    that continues the run knows how to finish the call; they must be JSON-compatible.
+    """
+
+    def __init__(self, requirements: Sequence[Requirement], details: dict[str, Any]) -> None:
+        super().__init__(f"paused on {len(requirements)} requirement(s)")
+        self.requirements = list(requirements)
+        self.details = details
 
 
 @attrs.define
@@ -30,13 +61,19 @@ class Engine:
     metrics: RunMetrics = attrs.field(factory=RunMetrics)
     #: Text streamed by the model call in progress; what arrived if the stream breaks.
     partial: list[str] = attrs.field(factory=list)
+    #: Requirements recorded in the last turn; non-empty means the run pauses.
+    pending: list[Requirement] = attrs.field(factory=list)
+    #: Calls a tool suspended with :class:`PauseRun`: ``call_id``, ``name``,
+    #: ``requirement_ids`` and the tool's ``details``.
+    suspended: list[dict[str, Any]] = attrs.field(factory=list)
 
     def loop(
         self, context: list[Message], produced: list[Message], *, stream: bool
     ) -> Generator[ContentDelta, None, str | None]:
         """Run model and tool steps, appending each new message to ``context`` and ``produced``.
 
-        Yields text deltas when streaming; returns the final assistant content.
+        Yields text deltas when streaming; returns the final assistant content, or
+        ``None`` when a turn's tool calls need a person (see :attr:`pending`).
         """
         specs = tuple(t.spec for t in self.tools.values())
         for _ in range(self.max_steps):
@@ -48,9 +85,12 @@ class Engine:
             if not message.tool_calls:
                 return message.content
             for call in message.tool_calls:
-                result = self.call_tool(call)
-                context.append(result)
-                produced.append(result)
+                result = self._step(call)
+                if result is not None:
+                    context.append(result)
+                    produced.append(result)
+            if self.pending:
+                return None
         raise StepLimitError(
             f"the model was still calling tools after {self.max_steps} model calls "
             f"(raise the agent's max_steps if this is expected)"
@@ -105,6 +145,52 @@ class Engine:
             metadata.setdefault("response_id", response.response_id)
         return attrs.evolve(response, message=attrs.evolve(response.message, metadata=metadata))
 
+    def _step(self, call: ToolCall) -> Message | None:
+        """Run one call, or record what it needs from a person (then ``None``)."""
+        tool = self.tools.get(call.name)
+        if tool is not None and tool.needs_person:
+            problem = _argument_problem(tool, call)
+            if problem is not None:  # never ask a person about a call that cannot run
+                return _tool_message(call, f"Error: {problem}", error=True)
+            self.pending.append(requirement_for(call, tool))
+            return None
+        try:
+            return self.call_tool(call)
+        except PauseRun as pause:
+            self.pending.extend(pause.requirements)
+            self.suspended.append(
+                {
+                    "call_id": call.id,
+                    "name": call.name,
+                    "requirement_ids": [r.id for r in pause.requirements],
+                    **pause.details,
+                }
+            )
+            return None
+
+    def answer(self, requirement: Requirement) -> Message:
+        """The tool message for a resolved requirement of one of this engine's tools.
+
+        A confirmed call runs now; one with user input runs with the input merged into
+        its arguments; an external result is passed on; a rejection tells the model.
+        """
+        call = requirement.tool_call
+        resolution = requirement.resolution
+        if resolution == CONFIRMED:
+            return self.call_tool(call)
+        if resolution == USER_INPUT:
+            merged = {**call.arguments, **requirement.user_input}
+            return self.call_tool(attrs.evolve(call, arguments=merged, raw_arguments=None))
+        if resolution == EXTERNAL_RESULT:
+            message = tool_message(call, requirement.external_result or "")
+            return attrs.evolve(message, metadata={"external_execution": True})
+        if resolution == REJECTED:
+            text = f"The user rejected the call to {call.name}; it was not run."
+            if requirement.note:
+                text += f" Note from the user: {requirement.note}"
+            return attrs.evolve(tool_message(call, text), metadata={"rejected": True})
+        raise InvalidInputError(f"requirement {requirement.id!r} has no answer")
+
     def call_tool(self, call: ToolCall) -> Message:
         """Run one tool call; any failure becomes an error message for the model."""
         tool = self.tools.get(call.name)
@@ -116,10 +202,45 @@ class Engine:
             )
         try:
             return _tool_message(call, tool.invoke(call.arguments))
+        except PauseRun:
+            raise
         except InvalidInputError as exc:
             return _tool_message(call, f"Error: {exc}", error=True)
         except Exception as exc:
             return _tool_message(call, f"Error: {type(exc).__name__}: {exc}", error=True)
+
+
+def requirement_for(call: ToolCall, tool: Tool) -> Requirement:
+    """What a call of a tool that needs a person waits for.
+
+    A tool with several flags gets one requirement: user input (a person filling the
+    fields also consents to the call), else external execution, else confirmation.
+    """
+    if tool.requires_user_input:
+        kind = RequirementKind.USER_INPUT
+    elif tool.external_execution:
+        kind = RequirementKind.EXTERNAL_EXECUTION
+    else:
+        kind = RequirementKind.CONFIRMATION
+    fields = tool.user_input_fields if kind is RequirementKind.USER_INPUT else ()
+    return Requirement(id=new_id(), kind=kind, tool_call=call, user_input_fields=fields)
+
+
+def _argument_problem(tool: Tool, call: ToolCall) -> str | None:
+    """What makes a call unfit to put to a person, or ``None`` if it is well-formed."""
+    if call.raw_arguments is not None and not call.arguments:
+        return f"the arguments are not a JSON object: {call.raw_arguments!r}"
+    later = set(tool.user_input_fields) if tool.requires_user_input else set()
+    required = tool.parameters.get("required", [])
+    missing = [name for name in required if name not in call.arguments and name not in later]
+    if missing:
+        return f"missing required argument(s): {', '.join(missing)}"
+    return None
+
+
+def tool_message(call: ToolCall, content: str, error: bool = False) -> Message:
+    """The tool message that answers ``call`` with ``content``."""
+    return _tool_message(call, content, error)
 
 
 def _tool_message(call: ToolCall, content: str, error: bool = False) -> Message:

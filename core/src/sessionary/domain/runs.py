@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import Enum
 from typing import Any
 
 import attrs
 
 from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.errors import InvalidInputError
 
 __all__ = [
     "Requirement",
@@ -53,12 +55,30 @@ def _to_tuple(value: Any) -> tuple[Any, ...]:
     return value if type(value) is tuple else tuple(value)
 
 
-@attrs.frozen(kw_only=True)
+#: The answers a requirement can get, as stored in :attr:`Requirement.resolution`.
+CONFIRMED = "confirmed"
+REJECTED = "rejected"
+USER_INPUT = "user_input"
+EXTERNAL_RESULT = "external_result"
+
+
+@attrs.define(kw_only=True, on_setattr=attrs.setters.frozen)
 class Requirement:
     """One thing a paused run waits for, and (once given) the answer.
 
     ``resolution`` is ``None`` while unresolved, else ``"confirmed"``, ``"rejected"``,
-    ``"user_input"`` or ``"external_result"``.
+    ``"user_input"`` or ``"external_result"``. The fields cannot be assigned; an
+    answer is recorded only through :meth:`confirm`, :meth:`reject`,
+    :meth:`provide_user_input` or :meth:`set_external_execution_result`, which check
+    it. The answer lives on the object the caller holds (a decoded copy of the stored
+    record): pass it to ``continue_run(..., requirements=[...])`` to act on it.
+
+    >>> from sessionary.domain.messages import ToolCall
+    >>> req = Requirement(id="r1", kind="confirmation", tool_call=ToolCall(id="c1", name="rm"))
+    >>> req.needs_confirmation
+    True
+    >>> req.confirm().resolution
+    'confirmed'
     """
 
     id: str
@@ -74,6 +94,133 @@ class Requirement:
     def is_resolved(self) -> bool:
         """True once an answer has been given."""
         return self.resolution is not None
+
+    @property
+    def tool_name(self) -> str:
+        """The name of the tool the model called."""
+        return self.tool_call.name
+
+    @property
+    def tool_args(self) -> dict[str, Any]:
+        """The arguments the model called the tool with."""
+        return self.tool_call.arguments
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """True while this requirement waits for :meth:`confirm` or :meth:`reject`."""
+        return self.kind is RequirementKind.CONFIRMATION and not self.is_resolved
+
+    @property
+    def needs_user_input(self) -> bool:
+        """True while this requirement waits for :meth:`provide_user_input`."""
+        return self.kind is RequirementKind.USER_INPUT and not self.is_resolved
+
+    @property
+    def needs_external_execution(self) -> bool:
+        """True while this requirement waits for :meth:`set_external_execution_result`."""
+        return self.kind is RequirementKind.EXTERNAL_EXECUTION and not self.is_resolved
+
+    @property
+    def is_confirmed(self) -> bool:
+        """True once confirmed."""
+        return self.resolution == CONFIRMED
+
+    @property
+    def is_rejected(self) -> bool:
+        """True once rejected."""
+        return self.resolution == REJECTED
+
+    def confirm(self) -> Requirement:
+        """Allow the tool call to run. Only for a ``confirmation`` requirement."""
+        self._expect(RequirementKind.CONFIRMATION, "confirm()")
+        self._answer(CONFIRMED, note=None, user_input={}, external_result=None)
+        return self
+
+    def reject(self, note: str | None = None) -> Requirement:
+        """Refuse the tool call; the model is told so, with ``note`` as the reason.
+
+        Any kind of requirement can be rejected.
+        """
+        if note is not None and not isinstance(note, str):
+            raise InvalidInputError(
+                f"{self._label()}: the rejection note must be a str or None, "
+                f"got {type(note).__name__}"
+            )
+        self._answer(REJECTED, note=note, user_input={}, external_result=None)
+        return self
+
+    def provide_user_input(self, values: Mapping[str, Any]) -> Requirement:
+        """Give the values of the tool's ``user_input_fields``; the tool then runs with them.
+
+        Every field must be given, and no other; values must be JSON-compatible.
+        """
+        self._expect(RequirementKind.USER_INPUT, "provide_user_input()")
+        if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
+            raise InvalidInputError(
+                f"{self._label()}: user input must be a mapping of field names to values, "
+                f"got {type(values).__name__}"
+            )
+        unknown = sorted(k for k in values if k not in self.user_input_fields)
+        if unknown:
+            raise InvalidInputError(
+                f"{self._label()}: unknown user input field(s) {', '.join(unknown)}; "
+                f"expected {', '.join(self.user_input_fields)}"
+            )
+        missing = [f for f in self.user_input_fields if f not in values]
+        if missing:
+            raise InvalidInputError(
+                f"{self._label()}: missing user input field(s) {', '.join(missing)}"
+            )
+        try:
+            copied = json.loads(json.dumps(dict(values), allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"{self._label()}: user input is not JSON-compatible: {exc}"
+            ) from exc
+        self._answer(USER_INPUT, note=None, user_input=copied, external_result=None)
+        return self
+
+    def set_external_execution_result(self, result: Any) -> Requirement:
+        """Give the result of running the tool outside the agent; the model receives it.
+
+        A ``str`` is passed on as is; anything else must be JSON-compatible and is sent
+        as JSON text.
+        """
+        self._expect(RequirementKind.EXTERNAL_EXECUTION, "set_external_execution_result()")
+        if not isinstance(result, str):
+            try:
+                result = json.dumps(result, ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(
+                    f"{self._label()}: the external result must be a str or JSON-compatible: {exc}"
+                ) from exc
+        self._answer(EXTERNAL_RESULT, note=None, user_input={}, external_result=result)
+        return self
+
+    def _label(self) -> str:
+        return f"requirement {self.id!r} ({self.kind.value} for tool {self.tool_call.name!r})"
+
+    def _expect(self, kind: RequirementKind, method: str) -> None:
+        if self.kind is not kind:
+            raise InvalidInputError(
+                f"{self._label()}: {method} answers a {kind.value} requirement, "
+                f"not a {self.kind.value} one"
+            )
+
+    def _answer(
+        self,
+        resolution: str,
+        *,
+        note: str | None,
+        user_input: dict[str, Any],
+        external_result: str | None,
+    ) -> None:
+        # The fields are frozen against plain assignment; answers go through the
+        # checked methods above, which write them here.
+        object.__setattr__(self, "resolution", resolution)
+        object.__setattr__(self, "note", note)
+        object.__setattr__(self, "user_input", user_input)
+        object.__setattr__(self, "external_result", external_result)
 
 
 @attrs.frozen(kw_only=True)
@@ -145,6 +292,12 @@ class Run:
         """The requirements of a paused run that are not resolved yet."""
         return [r for r in self.requirements if not r.is_resolved]
 
+    @property
+    def pause_expires_at(self) -> float | None:
+        """When a paused run stops being continuable (epoch seconds), if it expires."""
+        value = self.metadata.get(PAUSE_EXPIRES_AT)
+        return float(value) if isinstance(value, (int, float)) else None
+
     def chat_messages(self) -> Iterator[Message]:
         """The user and assistant messages of this run that carry content."""
         return (m for m in self.messages if m.is_chat)
@@ -157,6 +310,9 @@ class Run:
                 return message
         return None
 
+
+#: Key of :attr:`Run.metadata` that holds a paused run's expiry time.
+PAUSE_EXPIRES_AT = "pause_expires_at"
 
 #: The object ``Agent.run`` returns: the stored run record itself.
 RunOutput = Run

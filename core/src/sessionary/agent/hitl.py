@@ -1,0 +1,370 @@
+"""Human in the loop: paused runs read back and continued, in any process.
+
+A run pauses when the model calls a tool that needs a person (see
+:mod:`sessionary.agent.engine`); it is stored with status ``paused`` and its
+requirements. :func:`continue_paused` finishes it, in this process or any other that
+opens the same store:
+
+1. read the run and check it: it exists for this user, belongs to this agent or team,
+   is paused, has not expired (an expired one is stored as ``cancelled``);
+2. take the caller's answers, replaying each through the requirement's own checks
+   (so a forged kind or field is refused), and refuse to go on while one is missing;
+3. claim the run: ``paused`` to ``running`` with the store's optimistic version
+   check. Exactly one caller wins; the others get :class:`RunAlreadyContinuedError`
+   before any tool ran;
+4. turn the answers into tool messages (a confirmed tool runs now), let the model
+   go on, and write the same run record back as ``completed`` (or ``paused`` again
+   on a new requirement, or ``error``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+import attrs
+
+from sessionary.agent.base import SessionOwner
+from sessionary.agent.engine import Engine
+from sessionary.domain.messages import Message, Role
+from sessionary.domain.runs import (
+    PAUSE_EXPIRES_AT,
+    Requirement,
+    RequirementKind,
+    Run,
+    RunMetrics,
+    RunStatus,
+)
+from sessionary.domain.sessions import SessionInfo
+from sessionary.errors import (
+    ConflictError,
+    InvalidInputError,
+    RunAlreadyContinuedError,
+    RunExpiredError,
+    RunNotFoundError,
+    RunNotPausedError,
+    StorageError,
+    UnresolvedRequirementError,
+)
+from sessionary.ids import validate_id
+from sessionary.models.base import ContentDelta, Model
+from sessionary.storage.base import Store
+from sessionary.tools import Tool
+
+__all__ = [
+    "SUSPENDED_CALLS",
+    "AnswerFn",
+    "continue_agent_run",
+    "continue_paused",
+    "drain",
+    "expiry_seconds",
+    "pause_metadata",
+    "read_run_output",
+    "resolve_answers",
+]
+
+#: Key of :attr:`Run.metadata` listing the calls a tool suspended (team delegations).
+SUSPENDED_CALLS = "suspended_calls"
+_PAUSE_KEYS = (PAUSE_EXPIRES_AT, SUSPENDED_CALLS)
+
+#: Turns the answered requirements of a claimed run into tool messages, in order.
+AnswerFn = Callable[[Engine, Run, list[Requirement]], list[Message]]
+
+
+class _AgentLike(Protocol):
+    id: str | None
+    db: Store
+    model: Model | None
+    max_steps: int
+    pause_expires_after: float | None
+    _tools: dict[str, Tool]
+
+    def _context(self, session_id: str, user_id: str | None) -> list[Message]: ...
+
+
+def expiry_seconds(value: float | timedelta | None) -> float | None:
+    """``pause_expires_after`` as seconds: a positive number, a timedelta, or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidInputError(
+            f"pause_expires_after must be a positive number of seconds or a timedelta, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
+def pause_metadata(engine: Engine, expires_after: float | None, now: float) -> dict[str, Any]:
+    """What a paused run keeps in its metadata: its expiry and its suspended calls."""
+    metadata: dict[str, Any] = {}
+    if expires_after is not None:
+        metadata[PAUSE_EXPIRES_AT] = now + expires_after
+    if engine.suspended:
+        metadata[SUSPENDED_CALLS] = [dict(entry) for entry in engine.suspended]
+    return metadata
+
+
+def drain(steps: Generator[ContentDelta, None, str | None]) -> str | None:
+    """Run a non-streaming engine loop to its end and return its content."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            result: str | None = stop.value
+            return result
+
+
+def read_run_output(db: Store, session_id: str, run_id: str, user_id: str | None) -> Run | None:
+    """The stored run (with its requirements), or ``None`` if there is none for that user."""
+    run = db.get_run(session_id, validate_id(run_id, "run_id"), user_id=user_id)
+    if run is None or (user_id is not None and run.user_id not in (None, user_id)):
+        return None
+    return run
+
+
+def resolve_answers(stored: Run, given: Sequence[Requirement] | None) -> tuple[Requirement, ...]:
+    """The run's requirements with the caller's answers, checked; no I/O.
+
+    Answers are matched by requirement ID and replayed through the stored
+    requirement's own methods, so only the answer is taken from the caller, never
+    the kind, tool call or fields. Requirements answered in earlier rounds keep
+    their answers. A requirement still unanswered is an
+    :class:`UnresolvedRequirementError` that names it.
+    """
+    where = f"run {stored.run_id!r} of session {stored.session_id!r}"
+    if given is None:
+        given = ()
+    if isinstance(given, (Requirement, str, bytes)) or not isinstance(given, Sequence):
+        raise InvalidInputError(
+            f"requirements must be a list of Requirement objects, got {type(given).__name__}"
+        )
+    answers: dict[str, Requirement] = {}
+    for item in given:
+        if not isinstance(item, Requirement):
+            raise InvalidInputError(
+                f"requirements must be Requirement objects from the run output, "
+                f"got {type(item).__name__}"
+            )
+        if item.id in answers and answers[item.id] is not item:
+            raise InvalidInputError(f"requirement {item.id!r} is given twice")
+        answers[item.id] = item
+    known = {r.id for r in stored.requirements}
+    unknown = sorted(i for i in answers if i not in known)
+    if unknown:
+        raise InvalidInputError(f"{where} has no requirement {', '.join(map(repr, unknown))}")
+    resolved: list[Requirement] = []
+    missing: list[Requirement] = []
+    for requirement in stored.requirements:
+        if requirement.is_resolved:
+            resolved.append(requirement)
+            continue
+        answer = answers.get(requirement.id)
+        if answer is None or not answer.is_resolved:
+            missing.append(requirement)
+            continue
+        resolved.append(_replay(requirement, answer))
+    if missing:
+        waiting = "; ".join(
+            f"requirement {r.id!r} ({r.kind.value} for tool {r.tool_name!r})" for r in missing
+        )
+        raise UnresolvedRequirementError(
+            f"{where} still waits for {waiting}; answer each with confirm(), reject(), "
+            f"provide_user_input() or set_external_execution_result() and pass it in "
+            f"requirements=[...]"
+        )
+    return tuple(resolved)
+
+
+def _replay(stored: Requirement, answer: Requirement) -> Requirement:
+    copy = attrs.evolve(stored)
+    if answer.is_rejected:
+        return copy.reject(answer.note)
+    if copy.kind is RequirementKind.CONFIRMATION:
+        return copy.confirm()
+    if copy.kind is RequirementKind.USER_INPUT:
+        return copy.provide_user_input(answer.user_input)
+    return copy.set_external_execution_result(answer.external_result or "")
+
+
+def _load_paused(
+    db: Store,
+    session_id: str,
+    run_id: str,
+    user_id: str | None,
+    owner_field: str,
+    owner_id: str | None,
+) -> Run:
+    stored = read_run_output(db, session_id, run_id, user_id)
+    if stored is None:
+        raise RunNotFoundError(session_id, run_id, user_id)
+    made_by = getattr(stored, owner_field)
+    if made_by is not None and made_by != owner_id:
+        who = owner_field.removesuffix("_id")
+        raise InvalidInputError(
+            f"run {run_id!r} of session {session_id!r} was made by {who} {made_by!r}, "
+            f"not {owner_id!r}; continue it with that {who}"
+        )
+    if stored.status is not RunStatus.PAUSED:
+        if stored.requirements and stored.status is not RunStatus.CANCELLED:
+            raise RunAlreadyContinuedError(
+                session_id, run_id, stored.status.value, ": another caller already continued it"
+            )
+        detail = f" ({stored.error})" if stored.error else ""
+        raise RunNotPausedError(session_id, run_id, stored.status.value, detail)
+    return stored
+
+
+def _expire(db: Store, stored: Run, on_cancel: Callable[[Run], None] | None) -> None:
+    expired_at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stored.pause_expires_at))
+    reason = f"the pause expired at {expired_at} before the run was continued"
+    cancelled = attrs.evolve(
+        stored, status=RunStatus.CANCELLED, error=reason, updated_at=time.time()
+    )
+    try:
+        db.update_run(cancelled, expected_version=stored.version)
+    except ConflictError as exc:
+        raise RunAlreadyContinuedError(
+            stored.session_id, stored.run_id, "no longer paused", ": another caller got it first"
+        ) from exc
+    if on_cancel is not None:
+        on_cancel(stored)
+    raise RunExpiredError(
+        f"run {stored.run_id!r} of session {stored.session_id!r} cannot be continued: "
+        f"{reason}; it is now cancelled"
+    )
+
+
+def _claim(db: Store, stored: Run, requirements: tuple[Requirement, ...]) -> Run:
+    claimed = attrs.evolve(
+        stored, status=RunStatus.RUNNING, requirements=requirements, updated_at=time.time()
+    )
+    try:
+        db.update_run(claimed, expected_version=stored.version)
+    except ConflictError as exc:
+        raise RunAlreadyContinuedError(
+            stored.session_id,
+            stored.run_id,
+            "no longer paused",
+            ": another caller claimed it first, and this call ran nothing",
+        ) from exc
+    return attrs.evolve(claimed, version=stored.version + 1)
+
+
+def continue_paused(
+    owner: SessionOwner,
+    run_id: str | Run,
+    session_id: str | None,
+    requirements: Sequence[Requirement] | None,
+    user_id: str | None,
+    *,
+    owner_field: str,
+    engine: Engine,
+    history: Callable[[Run], list[Message]],
+    answer: AnswerFn,
+    expires_after: float | None,
+    on_cancel: Callable[[Run], None] | None = None,
+) -> Run:
+    """Finish a paused run of ``owner`` (an agent or a team); see the module docs.
+
+    ``run_id`` may be the run output itself, whose session and requirements are then
+    the defaults. ``history`` gives the earlier runs' messages the model sees,
+    ``answer`` the tool messages for the answered requirements.
+    """
+    if isinstance(run_id, Run):
+        session_id = run_id.session_id if session_id is None else session_id
+        requirements = run_id.requirements if requirements is None else requirements
+        run_id = run_id.run_id
+    validate_id(run_id, "run_id")
+    sid = owner._session_for_read(session_id)
+    uid = owner._user(user_id)
+    stored = _load_paused(owner.db, sid, run_id, uid, owner_field, owner.id)
+    expires_at = stored.pause_expires_at
+    if expires_at is not None and time.time() >= expires_at:
+        _expire(owner.db, stored, on_cancel)
+    answered = resolve_answers(stored, requirements)
+    fresh_ids = {r.id for r in stored.active_requirements}
+    clock = time.perf_counter()
+    claimed = _claim(owner.db, stored, answered)
+    fresh = [r for r in claimed.requirements if r.id in fresh_ids]
+    produced = list(claimed.messages)
+    context = [m for m in produced if m.role is Role.SYSTEM]
+    context += history(claimed)
+    context += [m for m in produced if m.role is not Role.SYSTEM]
+    content: str | None = None
+    status, error = RunStatus.COMPLETED, None
+    failure: BaseException | None = None
+    try:
+        for message in answer(engine, claimed, fresh):
+            context.append(message)
+            produced.append(message)
+        if not engine.pending:
+            content = drain(engine.loop(context, produced, stream=False))
+    except Exception as exc:
+        status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+    now = time.time()
+    paused = failure is None and bool(engine.pending)
+    metadata = {k: v for k, v in claimed.metadata.items() if k not in _PAUSE_KEYS}
+    if paused:
+        metadata.update(pause_metadata(engine, expires_after, now))
+    final = attrs.evolve(
+        claimed,
+        status=RunStatus.PAUSED if paused else status,
+        messages=tuple(produced),
+        content=content,
+        requirements=claimed.requirements + tuple(engine.pending),
+        metrics=claimed.metrics + engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
+        error=error,
+        updated_at=now,
+        metadata=metadata,
+    )
+    try:
+        info = owner.db.update_run(final, expected_version=claimed.version)
+    except StorageError as exc:
+        if failure is not None:
+            raise exc from failure
+        raise
+    final = attrs.evolve(final, version=claimed.version + 1)
+    _saved(owner, final, info)
+    if failure is not None:
+        raise failure
+    return final
+
+
+def _saved(owner: SessionOwner, run: Run, info: SessionInfo) -> None:
+    owner._saved(run, info)
+
+
+def continue_agent_run(
+    agent: _AgentLike,
+    run_id: str | Run,
+    session_id: str | None,
+    requirements: Sequence[Requirement] | None,
+    user_id: str | None,
+) -> Run:
+    """``Agent.continue_run``: confirmed tools run, the model goes on, the run is updated."""
+    if agent.model is None:
+        raise InvalidInputError("this agent has no model; pass model=... to Agent()")
+    assert isinstance(agent, SessionOwner)
+
+    def history(run: Run) -> list[Message]:
+        return [m for m in agent._context(run.session_id, run.user_id) if m.role is not Role.SYSTEM]
+
+    def answer(engine: Engine, run: Run, fresh: list[Requirement]) -> list[Message]:
+        return [engine.answer(requirement) for requirement in fresh]
+
+    return continue_paused(
+        agent,
+        run_id,
+        session_id,
+        requirements,
+        user_id,
+        owner_field="agent_id",
+        engine=Engine(agent.model, agent._tools, agent.max_steps),
+        history=history,
+        answer=answer,
+        expires_after=agent.pause_expires_after,
+    )
