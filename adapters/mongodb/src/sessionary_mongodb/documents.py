@@ -1,0 +1,176 @@
+"""How sessions and runs are laid out as MongoDB documents, and read back.
+
+A session is one document in ``sessions`` (``_id`` is the session ID); each run is one
+document in ``runs``. Everything a caller controls that could look like query syntax
+is stored as data MongoDB never interprets:
+
+- IDs are only ever compared by equality with a ``str`` (the core rejects anything
+  else before any I/O), so ``"$gt"`` or ``"a.b"`` are plain values.
+- ``state`` and ``metadata`` of a session and the whole run record are stored as JSON
+  text produced by the core codec, so keys beginning with ``$`` or containing ``.``
+  round-trip exactly and are never field paths or operators.
+
+The fields kept native are the ones the store queries, sorts or updates atomically
+(owner IDs, ``updated_at``, counters, the run sequence, the run version).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+import bson
+
+from sessionary.codec import CodecError, decode_run, decode_session_info, encode_run
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import SessionInfo
+from sessionary.errors import CorruptRecordError, InvalidInputError
+
+__all__ = [
+    "DEFAULT_MAX_DOCUMENT_BYTES",
+    "DocumentTooLargeError",
+    "check_run_size",
+    "check_session_size",
+    "dump_json",
+    "encode_run_text",
+    "fold_name",
+    "info_from_doc",
+    "run_doc",
+    "run_from_doc",
+    "session_doc",
+]
+
+#: MongoDB's largest BSON document, 16 MiB.
+DEFAULT_MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
+#: The largest sequence number, so the size check sees the widest encoding.
+_WIDEST_SEQ: Final = 2**62
+
+# Fields of SessionInfo stored natively under the same name.
+_NATIVE_INFO_FIELDS: Final = (
+    "session_type",
+    "user_id",
+    "agent_id",
+    "team_id",
+    "name",
+    "name_source",
+    "created_at",
+    "updated_at",
+    "version",
+    "run_count",
+    "last_run_status",
+    "last_message_preview",
+    "input_tokens",
+    "output_tokens",
+)
+
+
+class DocumentTooLargeError(InvalidInputError):
+    """A run (or session) would exceed MongoDB's document size limit; nothing was written."""
+
+    def __init__(
+        self, session_id: str, run_id: str | None, size: int, limit: int, what: str = "run"
+    ) -> None:
+        self.session_id = session_id
+        self.run_id = run_id
+        self.size = size
+        self.limit = limit
+        subject = (
+            f"run {run_id!r} of session {session_id!r}" if run_id else f"session {session_id!r}"
+        )
+        super().__init__(
+            f"{what} document for {subject} is {size:,} bytes, over MongoDB's limit of "
+            f"{limit:,} bytes; it was refused and nothing was written"
+        )
+
+
+def dump_json(data: Any) -> str:
+    """Compact JSON text, as the memory store writes it."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def encode_run_text(run: Run) -> str:
+    """The run as codec JSON text; an unserialisable run is an InvalidInputError."""
+    try:
+        return dump_json(encode_run(run))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
+
+
+def run_doc(run: Run, text: str, session_key: str, seq: int) -> dict[str, Any]:
+    """The ``runs`` document of a run whose codec JSON is ``text``."""
+    return {
+        "session_key": session_key,
+        "session_id": run.session_id,
+        "seq": seq,
+        "run_id": run.run_id,
+        "version": run.version,
+        "input_tokens": run.metrics.input_tokens,
+        "output_tokens": run.metrics.output_tokens,
+        "data": text,
+    }
+
+
+def check_run_size(run: Run, text: str, limit: int) -> int:
+    """The BSON size of the run's document; refuses one over ``limit`` before any write."""
+    size = len(bson.encode(run_doc(run, text, "0" * 32, _WIDEST_SEQ)))
+    if size > limit:
+        raise DocumentTooLargeError(run.session_id, run.run_id, size, limit)
+    return size
+
+
+def session_doc(info: SessionInfo, session_key: str, seq: int) -> dict[str, Any]:
+    """The whole ``sessions`` document of a session (for creation and import)."""
+    doc: dict[str, Any] = {"_id": info.session_id, "key": session_key}
+    for field in _NATIVE_INFO_FIELDS:
+        doc[field] = getattr(info, field)
+    doc["session_type"] = info.session_type.value
+    doc["last_run_status"] = info.last_run_status.value if info.last_run_status else None
+    doc["name_folded"] = fold_name(info.name)
+    doc["state"] = dump_json(info.state)
+    doc["metadata"] = dump_json(info.metadata)
+    doc["seq"] = seq
+    doc["last_seq"] = seq
+    return doc
+
+
+def check_session_size(session_id: str, doc: dict[str, Any], limit: int) -> None:
+    """Refuse a session document over ``limit`` (huge state or metadata)."""
+    size = len(bson.encode(doc))
+    if size > limit:
+        raise DocumentTooLargeError(session_id, None, size, limit, what="session")
+
+
+def fold_name(name: str | None) -> str | None:
+    """The name as ``name_contains`` matches it: case-folded."""
+    return None if name is None else name.casefold()
+
+
+def info_from_doc(doc: dict[str, Any]) -> SessionInfo:
+    """The SessionInfo a ``sessions`` document holds; a bad one is a CorruptRecordError."""
+    session_id = doc.get("_id")
+    if not isinstance(session_id, str):
+        raise CorruptRecordError(repr(session_id), "session document has no string _id")
+    data: dict[str, Any] = {"session_id": session_id}
+    for field in _NATIVE_INFO_FIELDS:
+        if field in doc:
+            data[field] = doc[field]
+    try:
+        for field in ("state", "metadata"):
+            text = doc.get(field, "{}")
+            if not isinstance(text, str):
+                raise CodecError(f"field {field!r} must be JSON text, got {type(text).__name__}")
+            data[field] = json.loads(text)
+        return decode_session_info(data)
+    except (CodecError, ValueError, TypeError) as exc:
+        raise CorruptRecordError(session_id, str(exc)) from exc
+
+
+def run_from_doc(session_id: str, doc: dict[str, Any]) -> Run:
+    """The Run a ``runs`` document holds; a bad one is a CorruptRecordError."""
+    text = doc.get("data")
+    try:
+        if not isinstance(text, str):
+            raise CodecError(f"run field 'data' must be JSON text, got {type(text).__name__}")
+        return decode_run(json.loads(text))
+    except (CodecError, ValueError, TypeError) as exc:
+        raise CorruptRecordError(session_id, f"run {doc.get('run_id')!r}: {exc}") from exc

@@ -1,0 +1,32 @@
+"""Fixtures of the MongoDB tests: mongomock by default, a real server when asked.
+
+With ``SESSIONARY_MONGODB_URL`` set (``nox -s "tests(mongodb-real)"`` requires it),
+every store is opened on that server in a database of its own, dropped afterwards,
+and an unreachable server fails the tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sessionary_mongodb.testing import StoreFactory
+
+REAL_URL = os.environ.get("SESSIONARY_MONGODB_URL") or None
+
+
+@pytest.fixture
+def factory() -> Iterator[StoreFactory]:
+    """Opens stores on the configured backend; cleans up after the test."""
+    made = StoreFactory(REAL_URL)
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[StoreFactory]:
+    """Always mongomock: for tests that inspect or count the adapter's own operations."""
+    made = StoreFactory(None)
+    yield made
+    made.cleanup()

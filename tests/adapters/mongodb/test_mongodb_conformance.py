@@ -1,0 +1,66 @@
+"""MongoDb passes the whole storage conformance suite.
+
+On mongomock by default; on the server named by ``SESSIONARY_MONGODB_URL`` when it is
+set (``nox -s "tests(mongodb-real)"``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+import pytest
+from sessionary_mongodb import MongoDb
+from sessionary_mongodb.testing import StoreFactory
+
+from sessionary.storage.base import Capability, Store
+from sessionary.testing import StorageConformance
+
+REAL = bool(os.environ.get("SESSIONARY_MONGODB_URL"))
+
+#: What mongomock cannot stand in for, and why; these run against a real server only.
+MONGOMOCK_LACKS: dict[Capability, str] = {
+    Capability.PERSISTENT: "each mongomock client keeps its data in its own memory, so a "
+    "second store opened from a URL cannot see it",
+    Capability.MULTIPROCESS: "mongomock lives inside one process",
+}
+
+
+class TestMongoDb(StorageConformance):
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL}
+        if REAL
+        else {Capability.TTL}
+    )
+
+    @pytest.fixture(autouse=True)
+    def _factory(self, factory: StoreFactory) -> None:
+        self.factory = factory
+
+    @pytest.fixture
+    def store(self) -> Store:
+        return self.factory.new_store()
+
+    @pytest.fixture
+    def store_url(self, store: Store) -> str:
+        assert isinstance(store, MongoDb)
+        return self.factory.url_for(store.db_name)
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, MongoDb)
+        result = store._runs.update_many(
+            {"session_id": session_id}, {"$set": {"data": '{"run_id": 42'}}
+        )
+        assert result.modified_count >= 1
+
+    def make_ttl_store(self, ttl: float) -> Store:
+        return self.factory.new_store(ttl=ttl)
+
+    def _require(self, capability: Capability) -> None:
+        if not REAL and capability in MONGOMOCK_LACKS:
+            pytest.skip(
+                f"capability {capability.value!r} cannot be tested on mongomock: "
+                f"{MONGOMOCK_LACKS[capability]}; it runs against a real server with "
+                f"SESSIONARY_MONGODB_URL=... nox -s 'tests(mongodb-real)'"
+            )
+        super()._require(capability)
