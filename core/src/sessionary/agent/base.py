@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
@@ -34,14 +35,27 @@ class SessionOwner:
         name: str | None,
         session_id: str | None,
         user_id: str | None,
+        cache_session: bool = False,
+        session_cache: SessionCache | str | None = None,
+        cache_trust_seconds: float = 0.0,
     ) -> None:
         self.id = validate_optional_id(id if id is not None else name, "id")
         self.name = name
         self.session_id = validate_optional_id(session_id, "session_id")
         self.user_id = validate_optional_id(user_id, "user_id")
         resolved = resolve_db(db)
-        self.db: Store = resolved if resolved is not None else MemoryDb()
+        self.db: Store = cached_store(
+            resolved if resolved is not None else MemoryDb(),
+            cache_session=cache_session,
+            session_cache=session_cache,
+            trust_seconds=cache_trust_seconds,
+        )
         self._events: Any = None
+
+    @property
+    def cache_stats(self) -> CacheStats | None:
+        """Session cache hits, misses, stale entries and evictions; ``None`` without caching."""
+        return self.db.stats() if isinstance(self.db, CachingStore) else None
 
     # ------------------------------------------------------------------ IDs
 

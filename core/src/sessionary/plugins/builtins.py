@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sessionary.caching.base import SessionCache
+from sessionary.caching.memory import MemoryCache
 from sessionary.models.base import Model
 from sessionary.models.scripted import ScriptedModel
 from sessionary.plugins.markers import hookimpl
@@ -21,3 +23,9 @@ def sessionary_storage_backends() -> Sequence[type[Store]]:
 def sessionary_model_providers() -> Sequence[type[Model]]:
     """The scripted model, ``scripted:NAME``, for demos and tests."""
     return [ScriptedModel]
+
+
+@hookimpl
+def sessionary_cache_backends() -> Sequence[type[SessionCache]]:
+    """The in-process LRU session cache, ``memory``."""
+    return [MemoryCache]
