@@ -278,13 +278,14 @@ class SqliteDb(Store):
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
             if row is None:
                 info = summary_after_append(new_session_info(run, session_type, now), run, now)
+                info = _storable(info)
                 key = conn.execute(_INSERT_SESSION, (*info_params(info), 1)).lastrowid
                 seq = 1
             else:
                 current = session_row(row)
                 if run.user_id is not None and current.info.user_id != run.user_id:
                     raise OwnershipError(session_id, run.user_id)
-                info = summary_after_append(current.info, run, now)
+                info = _storable(summary_after_append(current.info, run, now))
                 key, seq = current.key, current.last_seq + 1
                 conn.execute(_UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info), key))
             try:
@@ -332,7 +333,7 @@ class SqliteDb(Store):
                     f"{old.version}, not {expected_version}: another writer updated it first"
                 )
             is_last = seq == current.last_seq
-            info = summary_after_update(current.info, old, new, is_last, time.time())
+            info = _storable(summary_after_update(current.info, old, new, is_last, time.time()))
             conn.execute(
                 "UPDATE runs SET status = ?, version = ?, data = ?, input_tokens = ?, "
                 "output_tokens = ? WHERE run_key = ?",
@@ -358,6 +359,9 @@ class SqliteDb(Store):
         expected_version: int | None,
         changes: dict[str, Any],
     ) -> SessionInfo:
+        for key in ("name", "name_source"):
+            if isinstance(changes.get(key), str) and _unstorable(changes[key]):
+                raise InvalidInputError(f"{key} is not valid Unicode text (a lone surrogate)")
         state = dump_json(changes["state"], "state") if "state" in changes else None
         metadata = dump_json(changes["metadata"], "metadata") if "metadata" in changes else None
         with self._writing(session_id) as conn:
@@ -615,6 +619,25 @@ def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
 def _last(info: SessionInfo) -> tuple[Any, ...]:
     status = info.last_run_status.value if info.last_run_status is not None else None
     return (status, info.last_message_preview, info.input_tokens, info.output_tokens)
+
+
+def _unstorable(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _storable(info: SessionInfo) -> SessionInfo:
+    """The summary with a preview SQLite can store: lone surrogates become U+FFFD."""
+    preview = info.last_message_preview
+    if preview is None or not _unstorable(preview):
+        return info
+    clean = preview.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return attrs.evolve(info, last_message_preview=clean)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,359 @@
+"""What SqliteDb does beyond the shared contract: files, URLs, the schema, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import attrs
+import pytest
+
+from sessionary import Agent
+from sessionary.domain.runs import RunStatus
+from sessionary.errors import (
+    CorruptRecordError,
+    InvalidInputError,
+    SchemaVersionError,
+    StoreUnavailableError,
+)
+from sessionary.resolve import open_db
+from sessionary.testing import ScriptedModel
+from sessionary.testing.storage import make_run
+from sessionary_sqlite import SqliteDb
+
+
+def _sql(path: Path | str, statement: str, *args: object) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            return conn.execute(statement, args).fetchall()
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------------------- where it lives
+
+
+def test_db_file_creates_parent_folders_on_first_use_not_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = SqliteDb(db_file="tmp/nested/agent.db")
+    assert not (tmp_path / "tmp").exists()  # __init__ does no I/O
+    db.append_run(make_run("s1"))
+    assert (tmp_path / "tmp" / "nested" / "agent.db").is_file()
+    db.close()
+
+
+def test_urls_name_relative_absolute_and_memory_databases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert SqliteDb(db_url="sqlite:///tmp/agent.db").path == "tmp/agent.db"
+    assert SqliteDb(db_url=f"sqlite:///{tmp_path}/a.db").path == f"{tmp_path}/a.db"
+    assert SqliteDb(db_url="sqlite:///:memory:").path == ":memory:"
+    assert SqliteDb(db_url="sqlite://").path == ":memory:"
+    odd = tmp_path / "with space %25 and ?q"
+    db = SqliteDb(db_file=odd / "x.db", synchronous="normal", timeout=5)
+    again = SqliteDb(db_url=db.url)
+    assert (again.path, again.location.synchronous, again.location.timeout) == (
+        str(odd / "x.db"),
+        "normal",
+        5.0,
+    )
+
+
+def test_agent_opens_a_sqlite_url_through_the_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    agent = Agent(model=ScriptedModel("Hi!"), db="sqlite:///tmp/agent.db")
+    assert isinstance(agent.db, SqliteDb)
+    agent.run("Hello", session_id="s1", user_id="u1")
+    with open_db("sqlite:///tmp/agent.db") as other:
+        assert [m.content for m in other.get_session("s1").get_chat_history()] == [  # type: ignore[union-attr]
+            "Hello",
+            "Hi!",
+        ]
+    assert (tmp_path / "tmp" / "agent.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "exactly one of"),
+        ({"db_file": "a.db", "db_url": "sqlite:///a.db"}, "exactly one of"),
+        ({"db_file": 42}, "db_file must be a str or a path"),
+        ({"db_file": ""}, "must not be empty"),
+        ({"db_file": "a\x00b"}, "NUL"),
+        ({"db_url": "postgres://x/y"}, "not a SQLite URL"),
+        ({"db_url": "sqlite://host/x.db"}, "names a host"),
+        ({"db_url": "sqlite:///x.db?journal=off"}, "unknown option"),
+        ({"db_url": "sqlite:///x.db?timeout=soon"}, "timeout must be a number"),
+        ({"db_file": "a.db", "synchronous": "off"}, "synchronous must be one of"),
+        ({"db_file": "a.db", "timeout": -1}, "timeout must be"),
+        ({"db_url": 7}, "db_url must be a str"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_io(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        SqliteDb(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_folder_that_cannot_exist_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    db = SqliteDb(db_file=blocker / "sub" / "agent.db")
+    with pytest.raises(StoreUnavailableError, match="cannot create the folder") as caught:
+        db.append_run(make_run("s1"))
+    assert "not-a-folder" in str(caught.value)
+    with pytest.raises(StoreUnavailableError, match="not-a-folder"):
+        open_db(f"sqlite:///{blocker}/agent.db")
+
+
+def _try_to_write(paths: list[Path]) -> list[str]:
+    lines = []
+    for path in paths:
+        try:
+            SqliteDb(db_file=path).append_run(make_run("s1"))
+        except StoreUnavailableError as exc:
+            lines.append(f"refused: {exc}")
+        else:
+            lines.append(f"written: {path}")
+    return lines
+
+
+def _as_unprivileged_user(paths: list[Path]) -> list[str]:
+    """Root ignores permissions, so as root the probe runs in a child that drops them."""
+    if os.geteuid() != 0:
+        return _try_to_write(paths)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write_end, json.dumps(_try_to_write(paths)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        output = pipe.read()
+    os.waitpid(pid, 0)
+    lines: list[str] = json.loads(output)
+    return lines
+
+
+def test_a_read_only_folder_is_a_clear_error_and_nothing_is_written() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="sessionary-ro-"))
+    try:
+        existing = folder / "existing.db"
+        with SqliteDb(db_file=existing) as db:
+            db.append_run(make_run("kept"))
+        for name in os.listdir(folder):
+            if name != "existing.db":
+                os.remove(folder / name)
+        os.chmod(existing, 0o444)
+        os.chmod(folder, 0o555)
+        lines = _as_unprivileged_user([folder / "new.db", existing])
+        assert len(lines) == 2, lines
+        assert all(line.startswith("refused:") for line in lines), lines
+        assert str(folder / "new.db") in lines[0]
+        assert "writable" in lines[0]
+        assert str(existing) in lines[1]
+        assert not (folder / "new.db").exists()
+        assert _sql(existing, "SELECT count(*) FROM runs") == [(1,)]
+    finally:
+        os.chmod(folder, 0o755)
+        for name in os.listdir(folder):
+            os.remove(folder / name)
+        os.rmdir(folder)
+
+
+def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreUnavailableError, match="not a SQLite file"):
+        SqliteDb(db_file=path).get_session("s1")
+    assert path.read_bytes() == b"these are my notes, not a database\n" * 100
+
+
+def test_another_programs_tables_are_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "theirs.db"
+    _sql(path, "CREATE TABLE sessions (id INTEGER PRIMARY KEY, blob TEXT)")
+    with pytest.raises(SchemaVersionError, match="belongs to another program"):
+        SqliteDb(db_file=path).append_run(make_run("s1"))
+    assert _sql(path, "SELECT name FROM sqlite_master WHERE type = 'table'") == [("sessions",)]
+
+
+def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    db = SqliteDb(db_file=tmp_path / "a.db")
+    db.append_run(make_run("s1"))
+    db.close()
+    with pytest.raises(StoreUnavailableError, match="closed"):
+        db.get_session("s1")
+
+
+def test_a_write_blocked_by_another_writer_fails_loudly_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "busy.db"
+    db = SqliteDb(db_file=path, timeout=0.05)
+    db.append_run(make_run("s1"))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailableError, match="locked by another writer") as caught:
+            db.append_run(make_run("s1"))
+        assert "s1" in str(caught.value)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    info = db.get_session_info("s1")
+    assert info is not None and info.run_count == 1
+    db.append_run(make_run("s1"))  # the lock is gone, writes go on
+    assert len(db.get_runs("s1")) == 2
+
+
+# ---------------------------------------------------------------------------- the schema
+
+
+def test_the_file_uses_wal_foreign_keys_and_the_chosen_durability(tmp_path: Path) -> None:
+    db = SqliteDb(db_file=tmp_path / "a.db")
+    db.ping()
+    conn = db._connection()
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+    normal = SqliteDb(db_url=f"{db.url}?synchronous=normal&timeout=2")
+    normal.ping()
+    assert normal._connection().execute("PRAGMA synchronous").fetchone() == (1,)
+    assert normal._connection().execute("PRAGMA busy_timeout").fetchone() == (2000,)
+
+
+def test_appending_never_rewrites_earlier_runs(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    db = SqliteDb(db_file=path)
+    db.append_run(make_run("s1"))
+    _sql(path, "CREATE TABLE rewrites (run_key INTEGER)")
+    _sql(
+        path,
+        "CREATE TRIGGER watch AFTER UPDATE ON runs BEGIN "
+        "INSERT INTO rewrites VALUES (old.run_key); END",
+    )
+    for index in range(30):
+        db.append_run(make_run("s1", text=f"m{index}"))
+    assert _sql(path, "SELECT count(*) FROM rewrites") == [(0,)]
+    rows = _sql(path, "SELECT seq FROM runs ORDER BY seq")
+    assert [r[0] for r in rows] == list(range(1, 32))
+
+
+def test_reads_use_the_indexes_not_a_scan(tmp_path: Path) -> None:
+    db = SqliteDb(db_file=tmp_path / "a.db")
+    db.append_run(make_run("s1", user_id="alice"))
+    conn = db._connection()
+
+    def plan(sql: str, *args: object) -> str:
+        return " | ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+
+    last_n = plan("SELECT seq, data FROM runs WHERE session_key = ? ORDER BY seq DESC LIMIT ?", 1, 20)
+    assert "USING INDEX" in last_n and "TEMP B-TREE" not in last_n, last_n
+    by_user = plan(
+        "SELECT session_id FROM sessions WHERE user_id = ? "
+        "ORDER BY updated_at DESC, session_id DESC",
+        "alice",
+    )
+    assert "sessions_by_user" in by_user and "TEMP B-TREE" not in by_user, by_user
+    run = plan("SELECT data FROM runs WHERE session_key = ? AND run_id = ?", 1, "r")
+    assert "USING INDEX" in run, run
+
+
+def test_deleting_a_session_deletes_its_run_rows(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    db = SqliteDb(db_file=path)
+    for _ in range(3):
+        db.append_run(make_run("gone", user_id="alice"))
+    db.append_run(make_run("kept", user_id="bob"))
+    assert db.delete_session("gone")
+    assert _sql(path, "SELECT count(*) FROM runs") == [(1,)]
+    assert db.erase_user("bob") == 1
+    assert _sql(path, "SELECT count(*) FROM runs") == [(0,)]
+
+
+# ---------------------------------------------------------------------------- damaged rows
+
+
+def test_a_run_row_corrupted_by_hand_names_its_session(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    db = SqliteDb(db_file=path)
+    for sid in ("healthy", "broken"):
+        for index in range(3):
+            db.append_run(make_run(sid, user_id="alice", text=f"{sid} {index}"))
+    _sql(
+        path,
+        "UPDATE runs SET data = x'00ff10' WHERE seq = 2 AND session_key = "
+        "(SELECT session_key FROM sessions WHERE session_id = 'broken')",
+    )
+    with pytest.raises(CorruptRecordError, match=r"'broken'.*run #2") as caught:
+        db.get_session("broken")
+    assert caught.value.session_id == "broken"
+    assert len(db.get_runs("broken", last_n=1)) == 1  # the tail past the damage still reads
+    healthy = db.get_session("healthy")
+    assert healthy is not None and len(healthy.runs) == 3
+    assert {i.session_id for i in db.list_sessions(user_id="alice").items} == {"healthy", "broken"}
+    db.append_run(make_run("broken", user_id="alice"))  # appending never reads old runs
+    info = db.get_session_info("broken")
+    assert info is not None and info.run_count == 4
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("state", "{not json"), ("version", "seven"), ("session_type", "robot"), ("metadata", 5)],
+)
+def test_a_session_row_corrupted_by_hand_names_its_session(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    path = tmp_path / "a.db"
+    db = SqliteDb(db_file=path)
+    db.append_run(make_run("healthy", user_id="alice"))
+    db.append_run(make_run("broken", user_id="alice"))
+    _sql(path, f"UPDATE sessions SET {column} = ? WHERE session_id = 'broken'", value)
+    for read in (
+        lambda: db.get_session("broken"),
+        lambda: db.get_session_info("broken"),
+        lambda: db.append_run(make_run("broken", user_id="alice")),
+        lambda: db.update_session("broken", name="x", name_source="manual"),
+    ):
+        with pytest.raises(CorruptRecordError, match="'broken'"):
+            read()
+    assert _sql(path, "SELECT count(*) FROM runs") == [(2,)]  # the refused append wrote nothing
+    assert [i.session_id for i in db.list_sessions(user_id="alice").items] == ["healthy"]
+    assert db.get_session("healthy") is not None
+
+
+def test_text_that_is_not_utf8_round_trips(tmp_path: Path) -> None:
+    db = SqliteDb(db_file=tmp_path / "a.db")
+    run = attrs.evolve(make_run("s1", text="lone \ud800 surrogate"), metadata={"k": "\udfff"})
+    info = db.append_run(run)
+    assert db.get_run("s1", run.run_id) == run
+    assert info.last_message_preview == "re: lone \ufffd surrogate"  # a display string
+    assert db.get_session_info("s1") == info
+    with pytest.raises(InvalidInputError, match="lone surrogate"):
+        db.update_session("s1", name="bad \ud800 name", name_source="manual")
+    info = db.get_session_info("s1")
+    assert info is not None and info.name is None and info.version == 1
+
+
+def test_update_run_finishes_a_paused_run_in_place(tmp_path: Path) -> None:
+    db = SqliteDb(db_file=tmp_path / "a.db")
+    paused = make_run("s1", status=RunStatus.PAUSED)
+    db.append_run(paused)
+    with SqliteDb(db_url=db.url) as other:  # another process's view
+        info = other.update_run(attrs.evolve(paused, status=RunStatus.COMPLETED), expected_version=1)
+    assert info.last_run_status is RunStatus.COMPLETED
+    stored = db.get_run("s1", paused.run_id)
+    assert stored is not None and stored.version == 2 and stored.status is RunStatus.COMPLETED
