@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from sessionary.agent.naming import NamingMixin
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
@@ -18,7 +19,7 @@ from sessionary.storage.memory import MemoryDb
 __all__ = ["SessionOwner"]
 
 
-class SessionOwner:
+class SessionOwner(NamingMixin):
     """Session handling common to :class:`~sessionary.Agent` and teams.
 
     With no ``db`` the sessions live in a private in-memory store for the owner's
@@ -89,6 +90,7 @@ class SessionOwner:
 
     def _saved(self, run: Run, info: SessionInfo) -> None:
         self.events.sessionary_run_saved(run=run, session=info)
+        self._autoname_after_run(run, info)
 
     # ------------------------------------------------------------------ sessions
 

@@ -8,6 +8,8 @@ from sessionary.caching.base import SessionCache
 from sessionary.caching.memory import MemoryCache
 from sessionary.models.base import Model
 from sessionary.models.scripted import ScriptedModel
+from sessionary.naming.basic import BasicGuardrail
+from sessionary.naming.policy import NamingGuardrail
 from sessionary.plugins.markers import hookimpl
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
@@ -17,6 +19,12 @@ from sessionary.storage.memory import MemoryDb
 def sessionary_storage_backends() -> Sequence[type[Store]]:
     """The in-memory store, ``memory://``."""
     return [MemoryDb]
+
+
+@hookimpl
+def sessionary_naming_guardrails() -> Sequence[type[NamingGuardrail]]:
+    """The core's minimum, ``basic``: one printable line, never empty (always run last)."""
+    return [BasicGuardrail]
 
 
 @hookimpl

@@ -1,0 +1,209 @@
+"""Session naming for agents and teams: ``set_session_name`` and ``get_session_name``.
+
+:class:`NamingMixin` is a base of :class:`~sessionary.agent.base.SessionOwner`, so every
+agent and team has it. The work is done by :mod:`sessionary.naming.service`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sessionary.domain.runs import Run, RunStatus
+from sessionary.domain.sessions import Session, SessionInfo
+from sessionary.errors import InvalidInputError, SessionNotFoundError
+from sessionary.models.base import Model
+from sessionary.naming.pipeline import NamingPipeline, NamingPolicy, default_policy
+from sessionary.naming.service import autoname_session, rename_session
+from sessionary.resolve import resolve_model
+
+if TYPE_CHECKING:
+    from sessionary.storage.base import Store
+
+__all__ = ["NamingMixin"]
+
+log = logging.getLogger("sessionary.naming")
+
+
+class NamingMixin:
+    """Naming of the sessions of an agent or a team.
+
+    The settings have class-level defaults, so an owner that never calls
+    :meth:`_configure_naming` still names sessions with the global policy and its model.
+    """
+
+    #: A model used only for naming (a cheaper one, say); else the owner's ``model``.
+    naming_model: Model | None = None
+    #: This owner's naming policy; ``None`` uses the global default at naming time.
+    naming: NamingPolicy | None = None
+    #: Raise instead of falling back when the model's name is not usable.
+    strict_naming: bool = False
+    #: Name an unnamed session automatically after this many completed runs.
+    auto_name_after_runs: int | None = None
+
+    if TYPE_CHECKING:
+        db: Store
+
+        @property
+        def events(self) -> Any: ...
+
+        def _session_for_read(self, session_id: str | None) -> str: ...
+
+        def _user(self, user_id: str | None) -> str | None: ...
+
+    def _configure_naming(
+        self,
+        *,
+        naming_model: Model | str | None = None,
+        naming: NamingPolicy | None = None,
+        strict_naming: bool = False,
+        auto_name_after_runs: int | None = None,
+    ) -> None:
+        """Check and keep the naming settings given to the constructor."""
+        if naming is not None and not isinstance(naming, NamingPolicy):
+            raise InvalidInputError(
+                f"naming must be a NamingPolicy or None, got {type(naming).__name__}"
+            )
+        if not isinstance(strict_naming, bool):
+            raise InvalidInputError("strict_naming must be a bool")
+        if auto_name_after_runs is not None and (
+            not isinstance(auto_name_after_runs, int)
+            or isinstance(auto_name_after_runs, bool)
+            or auto_name_after_runs < 1
+        ):
+            raise InvalidInputError(
+                f"auto_name_after_runs must be a positive int or None, got {auto_name_after_runs!r}"
+            )
+        self.naming_model = resolve_model(naming_model)
+        if naming is not None:
+            naming.resolve()  # an unknown guardrail or fallback name fails here, not later
+        self.naming = naming
+        self.strict_naming = strict_naming
+        self.auto_name_after_runs = auto_name_after_runs
+
+    # ------------------------------------------------------------------ public API
+
+    def set_session_name(
+        self,
+        session_id: str | None = None,
+        session_name: str | None = None,
+        *,
+        autogenerate: bool = False,
+        user_id: str | None = None,
+    ) -> Session:
+        """Name a session, or with ``autogenerate=True`` have its model name it; returns it.
+
+        A manual name passes the naming guardrails (cleaned, or refused with
+        :class:`~sessionary.naming.InvalidNameError` and nothing stored) and is recorded
+        with ``name_source="manual"``. ``autogenerate=True`` asks the naming model
+        (``naming_model``, else ``model``) for a label from the first few messages; if
+        that fails the fallbacks propose, and the name's source is recorded. It does
+        not raise for a model failure unless the owner has ``strict_naming=True``.
+        A manual rename made while a name is being generated is never overwritten.
+
+        >>> from sessionary import Agent
+        >>> from sessionary.testing import ScriptedModel
+        >>> agent = Agent(model=ScriptedModel("Hi!", "Greeting Exchange"), db="memory://")
+        >>> _ = agent.run("Hello", session_id="s1")
+        >>> agent.set_session_name(session_id="s1", session_name="Product Launch Planning").name
+        'Product Launch Planning'
+        >>> session = agent.set_session_name(session_id="s1", autogenerate=True)
+        >>> (session.name, session.name_source)
+        ('Greeting Exchange', 'model')
+        """
+        sid = self._session_for_read(session_id)
+        user = self._user(user_id)
+        if not isinstance(autogenerate, bool):
+            raise InvalidInputError("autogenerate must be a bool")
+        if autogenerate:
+            if session_name is not None:
+                raise InvalidInputError("pass session_name or autogenerate=True, not both")
+            outcome = autoname_session(
+                self.db,
+                sid,
+                user_id=user,
+                model=self._naming_model(),
+                pipeline=self._naming_pipeline(),
+                strict=self.strict_naming,
+                events=self.events,
+            )
+            return outcome.session
+        if session_name is None:
+            raise InvalidInputError("pass session_name=..., or autogenerate=True")
+        rename_session(
+            self.db,
+            sid,
+            session_name,
+            user_id=user,
+            pipeline=self._naming_pipeline(),
+            events=self.events,
+        )
+        session = self.db.get_session(sid, user_id=user)
+        if session is None:  # deleted right after the rename
+            raise SessionNotFoundError(sid, user)
+        return session
+
+    def get_session_name(
+        self, session_id: str | None = None, *, user_id: str | None = None
+    ) -> str | None:
+        """The session's name (``None`` while unnamed); a missing session is an error.
+
+        Reads the session's summary only, never its runs.
+        """
+        sid = self._session_for_read(session_id)
+        user = self._user(user_id)
+        info = self.db.get_session_info(sid, user_id=user)
+        if info is None:
+            raise SessionNotFoundError(sid, user)
+        return info.name
+
+    # ------------------------------------------------------------------ internals
+
+    def _naming_model(self) -> Model | None:
+        if self.naming_model is not None:
+            return self.naming_model
+        model = getattr(self, "model", None)
+        return model if isinstance(model, Model) else None
+
+    def _naming_pipeline(self) -> NamingPipeline:
+        policy = self.naming if self.naming is not None else default_policy()
+        return policy.resolve()
+
+    def _autoname_after_run(self, run: Run, info: SessionInfo) -> None:
+        """Name an unnamed session once it has ``auto_name_after_runs`` completed runs.
+
+        Called after every stored run. Cheap when there is nothing to do (the summary
+        says the session is named, or has too few runs); never fails the run.
+        """
+        threshold = self.auto_name_after_runs
+        if threshold is None or info.name is not None or info.run_count < threshold:
+            return
+        if run.status is not RunStatus.COMPLETED or run.parent_run_id is not None:
+            return
+        try:
+            session = self.db.get_session(info.session_id, user_id=info.user_id)
+            if session is None or session.name is not None:
+                return
+            completed = sum(
+                1
+                for r in session.runs
+                if r.status is RunStatus.COMPLETED and r.parent_run_id is None
+            )
+            if completed < threshold:
+                return
+            autoname_session(
+                self.db,
+                info.session_id,
+                user_id=info.user_id,
+                model=self._naming_model(),
+                pipeline=self._naming_pipeline(),
+                strict=self.strict_naming,
+                only_unnamed=True,
+                events=self.events,
+            )
+        except Exception:
+            log.warning(
+                "automatic naming of session %r failed; the run is stored",
+                info.session_id,
+                exc_info=True,
+            )

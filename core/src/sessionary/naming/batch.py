@@ -1,0 +1,136 @@
+"""Naming many sessions at once, with bounded concurrency: what ``sessions autoname`` runs.
+
+Candidates are listed first (listing never loads runs), then named by a pool of
+``concurrency`` threads. One session failing is recorded and the batch goes on.
+Sessions already named are skipped, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import attrs
+
+from sessionary.domain.sessions import SessionInfo
+from sessionary.models.base import Model
+from sessionary.naming.pipeline import NamingPipeline
+from sessionary.naming.policy import MANUAL
+from sessionary.naming.service import AutonameOutcome, autoname_session
+from sessionary.storage.base import MAX_LIST_LIMIT, Store
+
+__all__ = ["BatchReport", "Failure", "autoname_many", "find_candidates"]
+
+
+@attrs.frozen
+class Failure:
+    """A session the batch could not name, and the error."""
+
+    session_id: str
+    error: str
+
+
+@attrs.define
+class BatchReport:
+    """What a batch did: names stored by source, sessions left as they were, failures."""
+
+    total: int = 0
+    named: Counter[str] = attrs.field(factory=Counter)
+    unchanged: int = 0
+    skipped: int = 0
+    superseded: int = 0
+    unnamed: int = 0
+    #: Sessions whose model answer was not used (error, timeout, empty, rejected).
+    model_fallbacks: int = 0
+    failures: list[Failure] = attrs.field(factory=list)
+
+    def add(self, outcome: AutonameOutcome) -> None:
+        """Count one session's outcome."""
+        if outcome.outcome == "named" and outcome.source is not None:
+            self.named[outcome.source] += 1
+        elif outcome.outcome == "unchanged":
+            self.unchanged += 1
+        elif outcome.outcome == "skipped":
+            self.skipped += 1
+        elif outcome.outcome == "superseded":
+            self.superseded += 1
+        elif outcome.outcome == "unnamed":
+            self.unnamed += 1
+        if outcome.decision is not None and outcome.decision.model_failure is not None:
+            self.model_fallbacks += 1
+
+
+def find_candidates(
+    store: Store, *, user_id: str | None = None, include_named: bool = False
+) -> list[SessionInfo]:
+    """Sessions to name: the unnamed ones (with ``include_named``, all but manual names)."""
+    found: list[SessionInfo] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_sessions(user_id=user_id, limit=MAX_LIST_LIMIT, cursor=cursor)
+        for info in page.items:
+            if info.name is None or (include_named and info.name_source != MANUAL):
+                found.append(info)
+        cursor = page.next_cursor
+        if cursor is None:
+            return found
+
+
+def autoname_many(
+    store: Store,
+    candidates: Sequence[SessionInfo],
+    *,
+    model: Model | None,
+    pipeline: NamingPipeline,
+    user_id: str | None = None,
+    include_named: bool = False,
+    concurrency: int = 4,
+    events: object = None,
+    on_done: Callable[[str, AutonameOutcome | Failure], None] | None = None,
+) -> BatchReport:
+    """Name ``candidates`` with ``concurrency`` threads; never stops for one failure.
+
+    Manual names are never replaced. Without ``include_named`` a session that got a
+    name since it was listed is skipped. ``on_done`` is called (one at a time,
+    in the calling thread) after each session, e.g. to advance a progress bar.
+    """
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ValueError("concurrency must be a positive int")
+    report = BatchReport(total=len(candidates))
+
+    def name_one(info: SessionInfo) -> AutonameOutcome:
+        return autoname_session(
+            store,
+            info.session_id,
+            user_id=user_id if user_id is not None else info.user_id,
+            model=model,
+            pipeline=pipeline,
+            only_unnamed=not include_named,
+            keep_manual=True,
+            events=events,
+        )
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="autoname") as pool:
+        futures = {pool.submit(name_one, info): info.session_id for info in candidates}
+        try:
+            for future in as_completed(futures):
+                session_id = futures[future]
+                result: AutonameOutcome | Failure
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    text = str(exc).splitlines()[0] if str(exc) else ""
+                    result = Failure(session_id, f"{type(exc).__name__}: {text}".rstrip(": "))
+                if isinstance(result, Failure):
+                    report.failures.append(result)
+                else:
+                    report.add(result)
+                if on_done is not None:
+                    on_done(session_id, result)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    report.failures.sort(key=lambda failure: failure.session_id)
+    return report
