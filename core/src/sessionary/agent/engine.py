@@ -143,7 +143,20 @@ class Engine:
         metadata["latency"] = round(time.perf_counter() - started, 6)
         if response.response_id is not None:
             metadata.setdefault("response_id", response.response_id)
-        return attrs.evolve(response, message=attrs.evolve(response.message, metadata=metadata))
+        message = response.message
+        return ModelResponse(
+            message=Message(
+                role=message.role,
+                content=message.content,
+                tool_calls=message.tool_calls,
+                tool_call_id=message.tool_call_id,
+                name=message.name,
+                created_at=message.created_at,
+                metadata=metadata,
+            ),
+            usage=response.usage,
+            response_id=response.response_id,
+        )
 
     def _step(self, call: ToolCall) -> Message | None:
         """Run one call, or record what it needs from a person (then ``None``)."""

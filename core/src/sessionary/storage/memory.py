@@ -1,8 +1,10 @@
 """The built-in in-memory store, ``memory://``: the reference implementation of the contract.
 
-Records are kept encoded (JSON text through the core codec), exactly as a real
-backend would keep them, so a caller's objects and the stored ones never share
-mutable state, and a corrupt record behaves as it would anywhere else.
+Runs are kept encoded (JSON text through the core codec), exactly as a real backend
+keeps them, so a caller's objects and the stored ones never share mutable state, and
+a corrupt record behaves as it would anywhere else. Session summaries are kept as
+frozen objects whose ``state`` and ``metadata`` are private copies, copied again on
+the way out.
 
 ``memory://`` opens a fresh, private store; ``memory://NAME`` opens the store of
 that name shared by everyone in this process who opens the same URL.
@@ -10,6 +12,7 @@ that name shared by everyone in this process who opens the same URL.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -50,9 +53,18 @@ __all__ = ["MemoryDb"]
 _NAMED: dict[str, MemoryDb] = {}
 _NAMED_LOCK = threading.Lock()
 
+_dump = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
 
-def _dump(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+def _private(info: SessionInfo) -> SessionInfo:
+    """A copy whose mutable fields are not shared with anyone."""
+    if not info.state and not info.metadata:
+        return info
+    return attrs.evolve(
+        info, state=copy.deepcopy(info.state), metadata=copy.deepcopy(info.metadata)
+    )
 
 
 class MemoryDb(Store):
@@ -69,7 +81,7 @@ class MemoryDb(Store):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._sessions: dict[str, str] = {}
+        self._sessions: dict[str, SessionInfo] = {}
         self._runs: dict[str, list[str]] = {}
         # session_id -> run_id -> position in self._runs[session_id]
         self._positions: dict[str, dict[str, int]] = {}
@@ -88,13 +100,7 @@ class MemoryDb(Store):
     # ------------------------------------------------------------------ encoding
 
     def _info(self, session_id: str) -> SessionInfo | None:
-        text = self._sessions.get(session_id)
-        if text is None:
-            return None
-        try:
-            return decode_session_info(json.loads(text))
-        except (CodecError, ValueError) as exc:
-            raise CorruptRecordError(session_id, str(exc)) from exc
+        return self._sessions.get(session_id)
 
     def _decode_run(self, session_id: str, text: str) -> Run:
         try:
@@ -103,7 +109,7 @@ class MemoryDb(Store):
             raise CorruptRecordError(session_id, str(exc)) from exc
 
     def _put_info(self, info: SessionInfo) -> None:
-        self._sessions[info.session_id] = _dump(encode_session_info(info))
+        self._sessions[info.session_id] = info
 
     # ------------------------------------------------------------------ writes
 
@@ -129,7 +135,7 @@ class MemoryDb(Store):
             runs.append(encoded)
             positions[run.run_id] = len(runs) - 1
             self._put_info(info)
-            return info
+            return _private(info)
 
     def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
         new = attrs.evolve(run, version=expected_version + 1)
@@ -154,7 +160,7 @@ class MemoryDb(Store):
             info = summary_after_update(info, old, new, position == len(runs) - 1, time.time())
             runs[position] = encoded
             self._put_info(info)
-            return info
+            return _private(info)
 
     def _update_session(
         self,
@@ -179,12 +185,12 @@ class MemoryDb(Store):
                 **changes,
             )
             self._put_info(info)
-            return info
+            return _private(info)
 
     def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         try:
             encoded_runs = [_dump(encode_run(run)) for run in session.runs]
-            encoded_info = _dump(encode_session_info(session.info))
+            info = decode_session_info(json.loads(_dump(encode_session_info(session.info))))
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"session is not JSON-serialisable: {exc}") from exc
         with self._lock:
@@ -192,22 +198,18 @@ class MemoryDb(Store):
                 if not replace:
                     raise ConflictError(f"session {session.session_id!r} already exists")
                 self._delete_session(session.session_id, None)
-            self._sessions[session.session_id] = encoded_info
+            self._sessions[session.session_id] = info
             self._runs[session.session_id] = encoded_runs
             self._positions[session.session_id] = {
                 run.run_id: position for position, run in enumerate(session.runs)
             }
-            return session.info
+            return _private(info)
 
     def _delete_session(self, session_id: str, user_id: str | None) -> bool:
         with self._lock:
-            text = self._sessions.get(session_id)
-            if text is None:
+            info = self._sessions.get(session_id)
+            if info is None or not check_owner(info, user_id):
                 return False
-            if user_id is not None:
-                info = self._info(session_id)
-                if info is None or info.user_id != user_id:
-                    return False
             del self._sessions[session_id]
             self._runs.pop(session_id, None)
             self._positions.pop(session_id, None)
@@ -215,11 +217,7 @@ class MemoryDb(Store):
 
     def _erase_user(self, user_id: str) -> int:
         with self._lock:
-            doomed = [
-                session_id
-                for session_id in list(self._sessions)
-                if _user_of(session_id, self._sessions[session_id]) == user_id
-            ]
+            doomed = [sid for sid, info in self._sessions.items() if info.user_id == user_id]
             for session_id in doomed:
                 self._delete_session(session_id, None)
             return len(doomed)
@@ -238,14 +236,15 @@ class MemoryDb(Store):
                 encoded = encoded[len(encoded) - last_n_runs :] if last_n_runs else []
             else:
                 encoded = list(encoded)
-        return Session.from_info(info, [self._decode_run(session_id, text) for text in encoded])
+        runs = [self._decode_run(session_id, text) for text in encoded]
+        return Session.from_info(_private(info), runs)
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         with self._lock:
             info = self._info(session_id)
         if info is None or not check_owner(info, user_id):
             return None
-        return info
+        return _private(info)
 
     def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
         with self._lock:
@@ -260,27 +259,11 @@ class MemoryDb(Store):
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage:
         with self._lock:
-            infos = []
-            for session_id in self._sessions:
-                try:
-                    info = self._info(session_id)
-                except CorruptRecordError:
-                    continue  # one bad record must not hide every other session
-                if info is not None and filters.matches(info):
-                    infos.append(info)
+            infos = [info for info in self._sessions.values() if filters.matches(info)]
         infos.sort(key=sort_key, reverse=True)
         if after is not None:
             infos = [info for info in infos if sort_key(info) < after]
-        page = infos[:limit]
+        page = [_private(info) for info in infos[:limit]]
         more = len(infos) > limit
         cursor = encode_cursor(*sort_key(page[-1])) if more and page else None
         return SessionPage(items=tuple(page), next_cursor=cursor)
-
-
-def _user_of(session_id: str, text: str) -> str | None:
-    try:
-        value = json.loads(text).get("user_id")
-    except (ValueError, AttributeError) as exc:
-        # Erasing must not quietly skip a record it cannot attribute to a user.
-        raise CorruptRecordError(session_id, f"owner unreadable while erasing: {exc}") from exc
-    return value if isinstance(value, str) else None
