@@ -1,0 +1,179 @@
+"""Making clients from URLs, naming the server in errors, and retrying with backoff."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+from sessionary.errors import (
+    CorruptRecordError,
+    InvalidInputError,
+    StorageError,
+    StoreUnavailableError,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "RetryPolicy",
+    "client_from_url",
+    "describe_client",
+    "split_url",
+]
+
+T = TypeVar("T")
+
+#: Where ``RedisDb()`` connects when given neither a URL nor a client.
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+#: Our own query parameters; everything else in the URL goes to redis-py.
+OUR_PARAMS = ("prefix", "ttl", "retries", "retry_backoff", "cluster")
+
+#: Errors that mean "the server could not be reached or did not answer in time".
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.RedisClusterException,
+    redis.exceptions.BusyLoadingError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """Separate our query parameters (prefix, ttl, ...) from the URL redis-py reads."""
+    if not isinstance(url, str):
+        raise InvalidInputError(f"db_url must be a str, got {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise InvalidInputError(
+            f"{_redact(url)!r} is not a Redis URL; expected redis://, rediss:// or unix://"
+        )
+    ours: dict[str, str] = {}
+    theirs = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in OUR_PARAMS:
+            ours[key] = value
+        else:
+            theirs.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(theirs))), ours
+
+
+def client_from_url(url: str, *, cluster: bool, socket_timeout: float) -> Any:
+    """A client for ``url`` that does no I/O yet and leaves retrying to :class:`RetryPolicy`."""
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": min(socket_timeout, 5.0),
+    }
+    try:
+        if cluster:
+            return RedisCluster.from_url(url, **options)
+        return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"cannot use Redis URL {_redact(url)!r}: {exc}") from exc
+    except redis.exceptions.RedisError as exc:
+        # RedisCluster.from_url connects at once to learn the slots.
+        raise StoreUnavailableError(
+            f"Redis cluster at {_redact(url)} is unreachable: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def describe_client(client: Any) -> str:
+    """``redis://host:port/db`` (or the socket path, or the cluster's nodes), no password."""
+    if isinstance(client, RedisCluster):
+        nodes = [f"{n.host}:{n.port}" for n in client.get_nodes()[:3]]
+        more = ", ..." if len(client.get_nodes()) > 3 else ""
+        return f"Redis cluster {', '.join(nodes)}{more}"
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+    if kwargs.get("path"):
+        return f"Redis at unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
+    return f"Redis at redis://{host}:{port}/{kwargs.get('db', 0)}"
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class RetryPolicy:
+    """Runs a Redis call, retrying connection errors and timeouts with exponential backoff.
+
+    ``retries`` is how many times a call is tried again (0: never); the n-th retry waits
+    ``backoff * 2**(n-1)`` seconds (capped at 2 s), with jitter. What is left after the
+    last retry becomes a :class:`~sessionary.errors.StoreUnavailableError` that names the
+    server and what failed.
+    """
+
+    def __init__(self, server: str, retries: int, backoff: float) -> None:
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise InvalidInputError(f"retries must be a non-negative int, got {retries!r}")
+        if (
+            not isinstance(backoff, (int, float))
+            or isinstance(backoff, bool)
+            or not 0 <= backoff <= 60
+        ):
+            raise InvalidInputError(f"retry_backoff must be 0 to 60 seconds, got {backoff!r}")
+        self.server = server
+        self.retries = retries
+        self.backoff = float(backoff)
+
+    def call(
+        self,
+        what: str,
+        fn: Callable[[int], T],
+        *,
+        session_id: str | None = None,
+        is_write: bool = False,
+    ) -> T:
+        """Call ``fn(attempt)``; ``attempt`` is 0 first, then 1, 2, ... on retries."""
+        attempt = 0
+        while True:
+            try:
+                return fn(attempt)
+            except UNAVAILABLE as exc:
+                if attempt >= self.retries:
+                    raise self._unavailable(what, exc, attempt, is_write) from exc
+                attempt += 1
+                delay = min(2.0, self.backoff * 2 ** (attempt - 1))
+                time.sleep(delay * (0.5 + random.random() / 2))
+            except redis.exceptions.ResponseError as exc:
+                if "WRONGTYPE" in str(exc) and session_id is not None:
+                    raise CorruptRecordError(session_id, f"a key has the wrong type: {exc}") from exc
+                raise StorageError(f"{self.server} refused to {what}: {exc}") from exc
+            except redis.exceptions.RedisError as exc:
+                raise StorageError(
+                    f"{self.server} failed to {what}: {type(exc).__name__}: {exc}"
+                ) from exc
+            except UnicodeDecodeError as exc:
+                if session_id is not None:
+                    raise CorruptRecordError(session_id, f"not UTF-8: {exc}") from exc
+                raise StorageError(f"{self.server}: undecodable reply to {what}: {exc}") from exc
+
+    def _unavailable(
+        self, what: str, exc: BaseException, attempt: int, is_write: bool
+    ) -> StoreUnavailableError:
+        tries = f" after {attempt + 1} attempts" if attempt else ""
+        timeout = isinstance(exc, (redis.exceptions.TimeoutError, TimeoutError))
+        kind = "timed out" if timeout else "is unreachable"
+        unknown = (
+            " If the server received the write before the connection failed it was applied "
+            "whole; retrying the same call on this RedisDb is safe."
+            if is_write
+            else ""
+        )
+        return StoreUnavailableError(
+            f"{self.server} {kind}: could not {what}{tries} ({type(exc).__name__}: {exc}).{unknown}"
+        )

@@ -1,0 +1,191 @@
+"""Encoding runs and session summaries to Redis values, and decoding them back strictly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sessionary.codec import SCHEMA_VERSION, CodecError, decode_run, encode_run
+from sessionary.domain.runs import Run, RunStatus
+from sessionary.domain.sessions import SessionInfo, SessionType
+from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersionError
+from sessionary_redis.scripts import INFO_FIELDS
+
+__all__ = [
+    "MAX_TOKENS",
+    "check_tokens",
+    "decode_info",
+    "decode_run_text",
+    "dump_json",
+    "dump_run",
+    "info_pairs",
+    "text",
+]
+
+#: Token counts are summed with HINCRBY, which is a signed 64-bit integer; a bound well
+#: inside it keeps a sum of many runs from overflowing half-way through a script.
+MAX_TOKENS = 2**40
+
+
+def text(value: Any) -> str | None:
+    """A reply value as ``str`` (clients may or may not decode responses)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON, exactly as the memory store writes it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dump_run(run: Run) -> str:
+    """A run as JSON through the core codec; an unserialisable run is bad input."""
+    try:
+        return dump_json(encode_run(run))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
+
+
+def check_tokens(run: Run) -> None:
+    """Token counts must be integers the server can add up (checked before any I/O)."""
+    for what in ("input_tokens", "output_tokens"):
+        value = getattr(run.metrics, what)
+        if type(value) is not int or not -MAX_TOKENS < value < MAX_TOKENS:
+            raise InvalidInputError(
+                f"run {run.run_id!r}: metrics.{what} must be an int below {MAX_TOKENS}, "
+                f"got {value!r}"
+            )
+
+
+def decode_run_text(session_id: str, value: Any) -> Run:
+    """A stored run, or :class:`CorruptRecordError` naming the session."""
+    try:
+        return decode_run(json.loads(value))
+    except (CodecError, ValueError, TypeError) as exc:
+        raise CorruptRecordError(session_id, f"a run cannot be decoded: {exc}") from exc
+
+
+def _json_field(fields: dict[str, str | None], key: str) -> Any:
+    raw = fields[key]
+    if raw is None:
+        raise ValueError(f"field {key!r} is missing")
+    return json.loads(raw)
+
+
+def _opt_str(value: Any, key: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"field {key!r} must be a string or null")
+    return value
+
+
+def _dict(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"field {key!r} must be an object")
+    return value
+
+
+def _int(fields: dict[str, str | None], key: str) -> int:
+    raw = fields[key]
+    if raw is None:
+        raise ValueError(f"field {key!r} is missing")
+    return int(raw)
+
+
+def _float(fields: dict[str, str | None], key: str) -> float:
+    raw = fields[key]
+    if raw is None:
+        raise ValueError(f"field {key!r} is missing")
+    return float(raw)
+
+
+def decode_info(session_id: str, values: list[Any]) -> tuple[SessionInfo, list[str]] | None:
+    """The session's summary and its index keys from the hash fields, ``None`` if absent.
+
+    Anything malformed raises :class:`CorruptRecordError` naming the session; a record
+    written by a newer schema raises :class:`SchemaVersionError`.
+    """
+    try:
+        fields = dict(zip(INFO_FIELDS, (text(v) for v in values)))
+    except UnicodeDecodeError as exc:
+        raise CorruptRecordError(session_id, f"a field is not UTF-8: {exc}") from exc
+    if all(v is None for v in fields.values()):
+        return None
+    try:
+        schema = _int(fields, "schema")
+    except ValueError as exc:
+        raise CorruptRecordError(session_id, f"no schema version: {exc}") from exc
+    if schema > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"session {session_id!r} was written with storage schema {schema}, newer than "
+            f"this sessionary-redis's {SCHEMA_VERSION}; upgrade sessionary to read it"
+        )
+    try:
+        status = fields["status"]
+        info = SessionInfo(
+            session_id=session_id,
+            session_type=SessionType(fields["type"]),
+            user_id=fields["user"],
+            agent_id=fields["agent"],
+            team_id=fields["team"],
+            name=_opt_str(_json_field(fields, "name"), "name"),
+            name_source=_opt_str(_json_field(fields, "name_source"), "name_source"),
+            state=_dict(_json_field(fields, "state"), "state"),
+            metadata=_dict(_json_field(fields, "metadata"), "metadata"),
+            created_at=_float(fields, "created"),
+            updated_at=_float(fields, "updated"),
+            version=_int(fields, "version"),
+            run_count=_int(fields, "runs"),
+            last_run_status=None if status is None else RunStatus(status),
+            last_message_preview=fields["preview"],
+            input_tokens=_int(fields, "in"),
+            output_tokens=_int(fields, "out"),
+        )
+    except (ValueError, TypeError) as exc:
+        raise CorruptRecordError(session_id, f"the session summary is malformed: {exc}") from exc
+    index_keys = (fields["idx"] or "").split("\n") if fields["idx"] else []
+    return info, index_keys
+
+
+def info_pairs(info: SessionInfo, index_keys: list[str]) -> list[str]:
+    """The hash fields (flattened field/value pairs) that store ``info`` whole."""
+    pairs = [
+        "schema",
+        str(SCHEMA_VERSION),
+        "type",
+        info.session_type.value,
+        "name",
+        dump_json(info.name),
+        "name_source",
+        dump_json(info.name_source),
+        "state",
+        dump_json(info.state),
+        "metadata",
+        dump_json(info.metadata),
+        "created",
+        repr(info.created_at),
+        "updated",
+        repr(info.updated_at),
+        "version",
+        str(info.version),
+        "runs",
+        str(info.run_count),
+        "in",
+        str(info.input_tokens),
+        "out",
+        str(info.output_tokens),
+        "idx",
+        "\n".join(index_keys),
+    ]
+    for key, value in (
+        ("user", info.user_id),
+        ("agent", info.agent_id),
+        ("team", info.team_id),
+        ("status", info.last_run_status.value if info.last_run_status else None),
+        ("preview", info.last_message_preview),
+    ):
+        if value is not None:
+            pairs += [key, value]
+    return pairs

@@ -1,0 +1,306 @@
+"""The Lua scripts behind every write and every multi-key read.
+
+Each script touches the two keys of one session (one hash slot in Redis Cluster),
+runs atomically on the server, and costs one round trip. A script checks everything
+before it writes anything (key types, owner, run ID, counters), because Redis does
+not roll back a script that fails half-way. On a single server, the append script
+also updates the listing indexes it is given as extra keys; in a cluster those live
+in other slots and are updated in a second step (see ``docs/storage/redis.md``).
+
+The session hash fields, in the order :data:`INFO_FIELDS` reads them back, are listed
+in ``docs/storage/redis.md``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APPEND",
+    "DELETE",
+    "FORGET_INDEX_ENTRY",
+    "IMPORT",
+    "INFO_FIELDS",
+    "READ_RUN",
+    "READ_SESSION",
+    "UPDATE_RUN",
+    "UPDATE_SESSION",
+]
+
+#: The session hash fields that make a SessionInfo, in the order the scripts return them.
+INFO_FIELDS: tuple[str, ...] = (
+    "schema",
+    "type",
+    "user",
+    "agent",
+    "team",
+    "name",
+    "name_source",
+    "state",
+    "metadata",
+    "created",
+    "updated",
+    "version",
+    "runs",
+    "in",
+    "out",
+    "status",
+    "preview",
+    "idx",
+)
+
+_FIELDS_LUA = "{" + ", ".join(f"'{f}'" for f in INFO_FIELDS) + "}"
+
+# Shared preamble: key type checks and helpers. A wrong key type is reported, not hit.
+_PRELUDE = f"""
+local FIELDS = {_FIELDS_LUA}
+local function key_types(h, l)
+  local th = redis.call('TYPE', h)['ok']
+  local tl = redis.call('TYPE', l)['ok']
+  if (th ~= 'none' and th ~= 'hash') or (tl ~= 'none' and tl ~= 'list') then
+    return nil, 'a session key has the wrong type (' .. th .. ', ' .. tl .. ')'
+  end
+  return th, tl
+end
+local function counters_ok(h)
+  local c = redis.call('HMGET', h, 'version', 'runs', 'in', 'out', 'updated')
+  for i = 1, 4 do
+    if not c[i] or not string.match(c[i], '^%-?%d+$') then
+      return 'summary field ' .. FIELDS[11 + i] .. ' is not an integer'
+    end
+  end
+  if not c[5] or not tonumber(c[5]) then return 'summary field updated is not a number' end
+  return nil
+end
+local function bump_updated(h, now)
+  local old = redis.call('HGET', h, 'updated')
+  if old and tonumber(old) > tonumber(now) then return old end
+  redis.call('HSET', h, 'updated', now)
+  return now
+end
+local function expire(ttl, ...)
+  if ttl ~= '0' then
+    for _, key in ipairs({{...}}) do redis.call('PEXPIRE', key, ttl) end
+  end
+end
+local function info(h)
+  return redis.call('HMGET', h, unpack(FIELDS))
+end
+"""
+
+#: KEYS: session hash, runs list, then (single server only) the indexes a new session
+#: joins. ARGV: now, run_id, run_json, user, type, agent, team, status, preview
+#: ('' or '=' .. text), input_tokens, output_tokens, ttl_ms ('0' for none), idx (the
+#: new session's index keys, newline-joined), member (raw session ID), cutoff ('' or
+#: the score at or below which index entries have expired), schema.
+APPEND = (
+    "#!lua\n"
+    + _PRELUDE
+    + """
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local th, err = key_types(h, l)
+if not th then return {'corrupt', err} end
+local rf = 'r:' .. a[2]
+if th == 'hash' then
+  local owner = redis.call('HGET', h, 'user')
+  if a[4] ~= '' and owner ~= a[4] then return {'owner'} end
+  local pos = redis.call('HGET', h, rf)
+  if pos then
+    if redis.call('LINDEX', l, tonumber(pos)) == a[3] then return {'same', 0, info(h)} end
+    return {'duplicate'}
+  end
+  local bad = counters_ok(h)
+  if bad then return {'corrupt', bad} end
+else
+  redis.call('DEL', l)
+  redis.call('HSET', h, 'schema', a[16], 'type', a[5], 'name', 'null', 'name_source', 'null',
+    'state', '{}', 'metadata', '{}', 'created', a[1], 'updated', a[1], 'version', 0,
+    'runs', 0, 'in', 0, 'out', 0, 'idx', a[13])
+  if a[4] ~= '' then redis.call('HSET', h, 'user', a[4]) end
+  if a[6] ~= '' then redis.call('HSET', h, 'agent', a[6]) end
+  if a[7] ~= '' then redis.call('HSET', h, 'team', a[7]) end
+end
+local n = redis.call('RPUSH', l, a[3])
+redis.call('HSET', h, rf, n - 1, 'status', a[8])
+redis.call('HINCRBY', h, 'version', 1)
+redis.call('HINCRBY', h, 'runs', 1)
+redis.call('HINCRBY', h, 'in', a[10])
+redis.call('HINCRBY', h, 'out', a[11])
+if a[9] ~= '' then redis.call('HSET', h, 'preview', string.sub(a[9], 2)) end
+local updated = bump_updated(h, a[1])
+expire(a[12], h, l)
+local indexed = 0
+if #KEYS > 2 and redis.call('HGET', h, 'idx') == a[13] then
+  for i = 3, #KEYS do
+    redis.call('ZADD', KEYS[i], 'GT', updated, a[14])
+    if a[15] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', a[15]) end
+    expire(a[12], KEYS[i])
+  end
+  indexed = 1
+end
+return {'ok', indexed, info(h)}
+"""
+)
+
+#: KEYS: session hash, runs list. ARGV: user, n ('-1' for every run).
+READ_SESSION = (
+    "#!lua flags=no-writes\n"
+    + _PRELUDE
+    + """
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local th, err = key_types(h, l)
+if not th then return {'corrupt', err} end
+if th == 'none' then return {'missing'} end
+local fields = info(h)
+if a[1] ~= '' and fields[3] ~= a[1] then return {'missing'} end
+local n = tonumber(a[2])
+local runs = {}
+if n < 0 then runs = redis.call('LRANGE', l, 0, -1)
+elseif n > 0 then runs = redis.call('LRANGE', l, -n, -1) end
+return {'ok', fields, runs}
+"""
+)
+
+#: KEYS: session hash, runs list. ARGV: user, run_id.
+#: Returns the run's position, its JSON, the number of runs, and the session fields.
+READ_RUN = (
+    "#!lua flags=no-writes\n"
+    + _PRELUDE
+    + """
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local th, err = key_types(h, l)
+if not th then return {'corrupt', err} end
+if th == 'none' then return {'missing'} end
+local fields = info(h)
+if a[1] ~= '' and fields[3] ~= a[1] then return {'missing'} end
+local pos = redis.call('HGET', h, 'r:' .. a[2])
+if not pos then return {'norun', fields} end
+local text = redis.call('LINDEX', l, tonumber(pos))
+if not text then return {'corrupt', 'run position ' .. pos .. ' is past the end of the runs'} end
+return {'ok', fields, pos, text, redis.call('LLEN', l)}
+"""
+)
+
+#: KEYS: session hash, runs list. ARGV: user, run_id, old_json, new_json, now, status,
+#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token.
+UPDATE_RUN = (
+    "#!lua\n"
+    + _PRELUDE
+    + """
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local th, err = key_types(h, l)
+if not th then return {'corrupt', err} end
+if th == 'none' then return {'norun'} end
+if redis.call('HGET', h, 'op') == a[11] then return {'ok', info(h)} end
+local owner = redis.call('HGET', h, 'user')
+if a[1] ~= '' and owner ~= a[1] then return {'owner'} end
+local pos = redis.call('HGET', h, 'r:' .. a[2])
+if not pos then return {'norun'} end
+if redis.call('LINDEX', l, tonumber(pos)) ~= a[3] then return {'conflict'} end
+local bad = counters_ok(h)
+if bad then return {'corrupt', bad} end
+redis.call('LSET', l, tonumber(pos), a[4])
+redis.call('HINCRBY', h, 'version', 1)
+redis.call('HINCRBY', h, 'in', a[8])
+redis.call('HINCRBY', h, 'out', a[9])
+if tonumber(pos) == redis.call('LLEN', l) - 1 then
+  redis.call('HSET', h, 'status', a[6])
+  if a[7] ~= '' then redis.call('HSET', h, 'preview', string.sub(a[7], 2)) end
+end
+bump_updated(h, a[5])
+redis.call('HSET', h, 'op', a[11])
+expire(a[10], h, l)
+return {'ok', info(h)}
+"""
+)
+
+#: KEYS: session hash, runs list. ARGV: user, expected version (''), now, ttl_ms, op
+#: token, then field/value pairs (name, name_source, state, metadata as JSON).
+UPDATE_SESSION = (
+    "#!lua\n"
+    + _PRELUDE
+    + """
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local th, err = key_types(h, l)
+if not th then return {'corrupt', err} end
+if th == 'none' then return {'missing'} end
+if redis.call('HGET', h, 'op') == a[5] then return {'ok', info(h)} end
+if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
+local bad = counters_ok(h)
+if bad then return {'corrupt', bad} end
+local version = redis.call('HGET', h, 'version')
+if a[2] ~= '' and version ~= a[2] then return {'conflict', version} end
+for i = 6, #a, 2 do redis.call('HSET', h, a[i], a[i + 1]) end
+redis.call('HINCRBY', h, 'version', 1)
+bump_updated(h, a[3])
+redis.call('HSET', h, 'op', a[5])
+expire(a[4], h, l)
+return {'ok', info(h)}
+"""
+)
+
+#: KEYS: session hash, runs list. ARGV: user. Returns the deleted session's index keys.
+DELETE = (
+    "#!lua\n"
+    + _PRELUDE
+    + """
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local th = redis.call('TYPE', h)['ok']
+if th == 'none' then
+  redis.call('DEL', l)
+  return {'missing'}
+end
+if th == 'hash' then
+  if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
+  local idx = redis.call('HGET', h, 'idx') or ''
+  redis.call('DEL', h, l)
+  return {'ok', idx}
+end
+if a[1] ~= '' then return {'missing'} end
+redis.call('DEL', h, l)
+return {'ok', ''}
+"""
+)
+
+#: KEYS: session hash, runs list, then (single server only) the session's index keys.
+#: ARGV: replace ('0'/'1'), ttl_ms, member, updated (score), cutoff, number of
+#: field/value pairs, the pairs, then the runs' JSON in order.
+#: Returns the index keys of the session it replaced ('' if none).
+IMPORT = (
+    "#!lua\n"
+    + _PRELUDE
+    + """
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local th, err = key_types(h, l)
+local old = ''
+if th == 'hash' then
+  if a[1] ~= '1' then return {'exists'} end
+  old = redis.call('HGET', h, 'idx') or ''
+elseif not th then
+  if a[1] ~= '1' then return {'exists'} end
+end
+redis.call('DEL', h, l)
+local npairs = tonumber(a[6])
+local first, last = 7, 6 + 2 * npairs
+for i = first, last, 1000 do
+  redis.call('HSET', h, unpack(a, i, math.min(i + 999, last)))
+end
+for i = last + 1, #a, 1000 do
+  redis.call('RPUSH', l, unpack(a, i, math.min(i + 999, #a)))
+end
+expire(a[2], h, l)
+for i = 3, #KEYS do
+  redis.call('ZADD', KEYS[i], a[4], a[3])
+  if a[5] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', a[5]) end
+  expire(a[2], KEYS[i])
+end
+return {'ok', old}
+"""
+)
+
+#: KEYS: one index. ARGV: member, score. Removes a dangling entry unless it moved since.
+FORGET_INDEX_ENTRY = """#!lua
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
