@@ -35,6 +35,7 @@ _LAZY: dict[str, str] = {
     "SessionPage": "sessionary.domain.sessions",
     "SessionType": "sessionary.domain.sessions",
     "Store": "sessionary.storage.base",
+    "Team": "sessionary.agent.team",
     "TeamSession": "sessionary.domain.sessions",
     "Tool": "sessionary.tools",
     "ToolCall": "sessionary.domain.messages",
@@ -60,6 +61,7 @@ __all__ = [
     "SessionPage",
     "SessionType",
     "Store",
+    "Team",
     "TeamSession",
     "Tool",
     "ToolCall",
@@ -86,6 +88,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from sessionary.agent.agent import Agent
+    from sessionary.agent.team import Team
     from sessionary.domain.messages import Message, Role, ToolCall
     from sessionary.domain.runs import Requirement, Run, RunMetrics, RunOutput, RunStatus
     from sessionary.domain.sessions import (

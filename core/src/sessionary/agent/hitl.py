@@ -63,6 +63,7 @@ __all__ = [
     "pause_metadata",
     "read_run_output",
     "resolve_answers",
+    "split_run_reference",
 ]
 
 #: Key of :attr:`Run.metadata` listing the calls a tool suspended (team delegations).
@@ -255,40 +256,35 @@ def _claim(db: Store, stored: Run, requirements: tuple[Requirement, ...]) -> Run
 
 
 def continue_paused(
-    owner: SessionOwner,
-    run_id: str | Run,
-    session_id: str | None,
+    db: Store,
+    run_id: str,
+    session_id: str,
     requirements: Sequence[Requirement] | None,
     user_id: str | None,
     *,
     owner_field: str,
+    owner_id: str | None,
     engine: Engine,
     history: Callable[[Run], list[Message]],
     answer: AnswerFn,
     expires_after: float | None,
+    saved: Callable[[Run, SessionInfo], None],
     on_cancel: Callable[[Run], None] | None = None,
 ) -> Run:
-    """Finish a paused run of ``owner`` (an agent or a team); see the module docs.
+    """Finish a paused run made by ``owner_id`` (an agent or a team); see the module docs.
 
-    ``run_id`` may be the run output itself, whose session and requirements are then
-    the defaults. ``history`` gives the earlier runs' messages the model sees,
-    ``answer`` the tool messages for the answered requirements.
+    ``history`` gives the earlier runs' messages the model sees, ``answer`` the tool
+    messages for the answered requirements, ``saved`` is told about the final write.
     """
-    if isinstance(run_id, Run):
-        session_id = run_id.session_id if session_id is None else session_id
-        requirements = run_id.requirements if requirements is None else requirements
-        run_id = run_id.run_id
     validate_id(run_id, "run_id")
-    sid = owner._session_for_read(session_id)
-    uid = owner._user(user_id)
-    stored = _load_paused(owner.db, sid, run_id, uid, owner_field, owner.id)
+    stored = _load_paused(db, session_id, run_id, user_id, owner_field, owner_id)
     expires_at = stored.pause_expires_at
     if expires_at is not None and time.time() >= expires_at:
-        _expire(owner.db, stored, on_cancel)
+        _expire(db, stored, on_cancel)
     answered = resolve_answers(stored, requirements)
     fresh_ids = {r.id for r in stored.active_requirements}
     clock = time.perf_counter()
-    claimed = _claim(owner.db, stored, answered)
+    claimed = _claim(db, stored, answered)
     fresh = [r for r in claimed.requirements if r.id in fresh_ids]
     produced = list(claimed.messages)
     context = [m for m in produced if m.role is Role.SYSTEM]
@@ -322,20 +318,33 @@ def continue_paused(
         metadata=metadata,
     )
     try:
-        info = owner.db.update_run(final, expected_version=claimed.version)
+        info = db.update_run(final, expected_version=claimed.version)
     except StorageError as exc:
         if failure is not None:
             raise exc from failure
         raise
     final = attrs.evolve(final, version=claimed.version + 1)
-    _saved(owner, final, info)
+    saved(final, info)
     if failure is not None:
         raise failure
     return final
 
 
-def _saved(owner: SessionOwner, run: Run, info: SessionInfo) -> None:
-    owner._saved(run, info)
+def split_run_reference(
+    owner: SessionOwner,
+    run_id: str | Run,
+    session_id: str | None,
+    requirements: Sequence[Requirement] | None,
+    user_id: str | None,
+) -> tuple[str, str, Sequence[Requirement] | None, str | None]:
+    """``continue_run``'s arguments, resolved: a run output stands for its ID, session
+    and requirements; the owner's defaults fill the session and user."""
+    if isinstance(run_id, Run):
+        session_id = run_id.session_id if session_id is None else session_id
+        requirements = run_id.requirements if requirements is None else requirements
+        run_id = run_id.run_id
+    rid = validate_id(run_id, "run_id")
+    return rid, owner._session_for_read(session_id), requirements, owner._user(user_id)
 
 
 def continue_agent_run(
@@ -356,15 +365,18 @@ def continue_agent_run(
     def answer(engine: Engine, run: Run, fresh: list[Requirement]) -> list[Message]:
         return [engine.answer(requirement) for requirement in fresh]
 
+    rid, sid, answers, uid = split_run_reference(agent, run_id, session_id, requirements, user_id)
     return continue_paused(
-        agent,
-        run_id,
-        session_id,
-        requirements,
-        user_id,
+        agent.db,
+        rid,
+        sid,
+        answers,
+        uid,
         owner_field="agent_id",
+        owner_id=agent.id,
         engine=Engine(agent.model, agent._tools, agent.max_steps),
         history=history,
         answer=answer,
         expires_after=agent.pause_expires_after,
+        saved=agent._saved,
     )

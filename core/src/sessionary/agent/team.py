@@ -1,0 +1,463 @@
+"""``Team``: a model that leads member agents, in sessions that persist.
+
+The team's model delegates through one tool, ``delegate_task_to_member(member_id,
+task)``, as Agno's teams do, so scripted tests and prompts carry over. ``member_id``
+is a member's ``id`` or its ``name`` (also matched case-insensitively, with spaces
+and hyphens alike). Each delegation is a member run, stored in the team's session
+with ``parent_run_id`` set to the team run and ``team_id`` to the team, before the
+team run itself. A member whose tool needs a person pauses its run, and with it
+the team run; :meth:`Team.continue_run` resumes both, in any process.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import attrs
+
+from sessionary.agent.agent import Agent
+from sessionary.agent.base import SessionOwner
+from sessionary.agent.engine import Engine, PauseRun, tool_message, tools_by_name
+from sessionary.agent.hitl import (
+    SUSPENDED_CALLS,
+    continue_paused,
+    drain,
+    expiry_seconds,
+    pause_metadata,
+    read_run_output,
+    split_run_reference,
+)
+from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
+from sessionary.domain.sessions import SessionInfo, SessionType
+from sessionary.errors import ConflictError, InvalidInputError, StorageError
+from sessionary.ids import new_id
+from sessionary.models.base import Model
+from sessionary.resolve import resolve_model
+from sessionary.storage.base import Store
+from sessionary.tools import Tool, tool
+
+__all__ = ["DELEGATE_TOOL", "Team"]
+
+#: The name of the tool the team's model delegates with (Agno's name).
+DELEGATE_TOOL = "delegate_task_to_member"
+
+_LEADER = (
+    "You lead a team. Give a member a task with the tool {tool}(member_id, task); the "
+    "member's answer comes back as the tool result. Answer the user yourself once you "
+    "have what you need. The members:"
+)
+
+
+@attrs.define
+class _Scope:
+    """The team run a delegation belongs to."""
+
+    run_id: str
+    session_id: str
+    user_id: str | None
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\s_-]+", "-", text.strip().casefold())
+
+
+class Team(SessionOwner):
+    """A team of agents led by a model, whose runs are kept in sessions.
+
+    ``members`` are :class:`~sessionary.Agent` objects, each with an ``id`` or a
+    ``name``. Member runs go to the team's store (``db``), not the members' own.
+    ``team.run``, ``get_session``, ``get_chat_history`` (the user-facing
+    conversation: the team's own runs), ``set_session_name`` and
+    ``get_session_name`` work as an agent's do.
+
+    >>> from sessionary import Agent
+    >>> from sessionary.testing import ScriptedModel, tool_call
+    >>> writer = Agent(name="Writer", model=ScriptedModel("A haiku."))
+    >>> team = Team(
+    ...     model=ScriptedModel(tool_call("delegate_task_to_member", member_id="Writer",
+    ...                                   task="Write a haiku"), "Here it is: A haiku."),
+    ...     members=[writer],
+    ...     db="memory://",
+    ... )
+    >>> team.run("A poem, please", session_id="s1").content
+    'Here it is: A haiku.'
+    >>> [run.agent_id for run in team.get_session(session_id="s1").runs]
+    ['Writer', None]
+    """
+
+    session_type: ClassVar[SessionType] = SessionType.TEAM
+
+    def __init__(
+        self,
+        model: Model | str | None = None,
+        members: Sequence[Agent] = (),
+        db: Store | str | None = None,
+        *,
+        instructions: str | Sequence[str] | None = None,
+        id: str | None = None,
+        name: str | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        add_history_to_context: bool = False,
+        num_history_runs: int = 3,
+        max_steps: int = 10,
+        pause_expires_after: float | timedelta | None = None,
+        cache_session: bool = False,
+    ) -> None:
+        super().__init__(
+            db=db,
+            id=id,
+            name=name,
+            session_id=session_id,
+            user_id=user_id,
+            cache_session=cache_session,
+        )
+        self.model = resolve_model(model)
+        self.instructions = _instructions(instructions)
+        self.members = _check_members(members)
+        if not isinstance(num_history_runs, int) or num_history_runs < 0:
+            raise InvalidInputError("num_history_runs must be a non-negative int")
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise InvalidInputError("max_steps must be a positive int")
+        self.add_history_to_context = add_history_to_context
+        self.num_history_runs = num_history_runs
+        self.max_steps = max_steps
+        self.pause_expires_after = expiry_seconds(pause_expires_after)
+
+    # ------------------------------------------------------------------ members
+
+    def get_member(self, member_id: object) -> Agent | None:
+        """The member with that ``id`` or ``name`` (exact first, then loosely), or ``None``."""
+        if not isinstance(member_id, str):
+            return None
+        for member in self.members:
+            if member_id in (member.id, member.name):
+                return member
+        wanted = _key(member_id)
+        for member in self.members:
+            if wanted in {_key(n) for n in (member.id, member.name) if n}:
+                return member
+        return None
+
+    def _system_message(self) -> Message:
+        lines = [self.instructions, ""] if self.instructions else []
+        lines.append(_LEADER.format(tool=DELEGATE_TOOL))
+        for member in self.members:
+            label = f"- member_id {member.id!r}"
+            if member.name and member.name != member.id:
+                label += f" (name {member.name!r})"
+            if member.instructions:
+                label += ": " + " ".join(member.instructions.split())[:300]
+            lines.append(label)
+        return Message(role=Role.SYSTEM, content="\n".join(lines))
+
+    def _delegate_tool(self, scope: _Scope) -> Tool:
+        def delegate_task_to_member(member_id: str, task: str) -> str:
+            """Give one member of the team a task and get the member's answer back.
+
+            Args:
+                member_id: The member's id (or name), from the list of members.
+                task: What the member should do, with everything it needs to know.
+            """
+            return self._delegate(scope, member_id, task)
+
+        made: Tool = tool(delegate_task_to_member)
+        return made
+
+    def _delegate(self, scope: _Scope, member_id: str, task: str) -> str:
+        if not isinstance(member_id, str) or not isinstance(task, str):
+            raise InvalidInputError("member_id and task must be strings")
+        member = self.get_member(member_id)
+        if member is None:
+            known = ", ".join(repr(m.id) for m in self.members)
+            raise InvalidInputError(f"there is no member {member_id!r}; the members are {known}")
+        run = self._run_member(member, task, scope)
+        if run.is_paused:
+            details = {"member_id": member.id, "member_run_id": run.run_id}
+            raise PauseRun(run.active_requirements, details)
+        return run.content or ""
+
+    def _run_member(self, member: Agent, task: str, scope: _Scope) -> Run:
+        assert member.model is not None
+        started = time.time()
+        clock = time.perf_counter()
+        produced: list[Message] = []
+        if member.instructions:
+            produced.append(Message(role=Role.SYSTEM, content=member.instructions))
+        produced.append(Message(role=Role.USER, content=task))
+        context = list(produced)
+        engine = Engine(member.model, tools_by_name(member.tools), member.max_steps)
+        content: str | None = None
+        status, error = RunStatus.COMPLETED, None
+        failure: Exception | None = None
+        try:
+            content = drain(engine.loop(context, produced, stream=False))
+        except Exception as exc:
+            status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+        paused = failure is None and bool(engine.pending)
+        run = Run(
+            run_id=new_id(),
+            session_id=scope.session_id,
+            user_id=scope.user_id,
+            agent_id=member.id,
+            team_id=self.id,
+            parent_run_id=scope.run_id,
+            status=RunStatus.PAUSED if paused else status,
+            input=task,
+            messages=tuple(produced),
+            content=content,
+            requirements=tuple(engine.pending),
+            metrics=engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
+            error=error,
+            created_at=started,
+            updated_at=time.time(),
+            metadata=pause_metadata(engine, None, started) if paused else {},
+        )
+        info = self.db.append_run(run, session_type=SessionType.TEAM)
+        self._member_saved(run, info)
+        if failure is not None:
+            raise failure
+        return run
+
+    def _member_saved(self, run: Run, info: SessionInfo) -> None:
+        # Only the event: naming looks at the team's own runs, not its members'.
+        self.events.sessionary_run_saved(run=run, session=info)
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, input: str, *, session_id: str | None = None, user_id: str | None = None) -> Run:
+        """Run the team on ``input`` in a session and store the run (after its members').
+
+        Returns the team's run output. If a member's tool needs a person, the team run
+        is stored ``paused`` with that member's requirements; see :meth:`continue_run`.
+        A failing model call stores the run with status ``error`` and raises.
+        """
+        if not isinstance(input, str):
+            raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
+        if self.model is None:
+            raise InvalidInputError("this team has no model; pass model=... to Team()")
+        sid = self._session_for_run(session_id)
+        uid = self._user(user_id)
+        scope = _Scope(run_id=new_id(), session_id=sid, user_id=uid)
+        started = time.time()
+        clock = time.perf_counter()
+        context = [self._system_message(), *self._history(sid, uid, None)]
+        user_message = Message(role=Role.USER, content=input)
+        context.append(user_message)
+        produced = [context[0], user_message]
+        engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
+        content: str | None = None
+        status, error = RunStatus.COMPLETED, None
+        failure: Exception | None = None
+        try:
+            content = drain(engine.loop(context, produced, stream=False))
+        except Exception as exc:
+            status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+        paused = failure is None and bool(engine.pending)
+        run = Run(
+            run_id=scope.run_id,
+            session_id=sid,
+            user_id=uid,
+            team_id=self.id,
+            status=RunStatus.PAUSED if paused else status,
+            input=input,
+            messages=tuple(produced),
+            content=content,
+            requirements=tuple(engine.pending),
+            metrics=engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
+            error=error,
+            created_at=started,
+            updated_at=time.time(),
+            metadata=pause_metadata(engine, self.pause_expires_after, started) if paused else {},
+        )
+        try:
+            info = self.db.append_run(run, session_type=self.session_type)
+        except StorageError as exc:
+            if failure is not None:
+                raise exc from failure
+            raise
+        self._saved(run, info)
+        if failure is not None:
+            raise failure
+        return run
+
+    def _history(self, session_id: str, user_id: str | None, skip: str | None) -> list[Message]:
+        """The user-facing messages of the last ``num_history_runs`` completed team runs."""
+        if not self.add_history_to_context or not self.num_history_runs:
+            return []
+        wanted = self.num_history_runs
+        fetch = wanted * (len(self.members) + 1)
+        while True:
+            runs = self.db.get_runs(session_id, user_id=user_id, last_n=fetch)
+            own = [
+                r
+                for r in runs
+                if r.parent_run_id is None and r.status is RunStatus.COMPLETED and r.run_id != skip
+            ]
+            if len(own) >= wanted or len(runs) < fetch:
+                break
+            fetch *= 2
+        return [m for r in own[-wanted:] for m in r.messages if m.role is not Role.SYSTEM]
+
+    # ------------------------------------------------------------------ human in the loop
+
+    def get_run_output(
+        self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
+    ) -> Run | None:
+        """A stored run of this team's session (team or member run), from any process."""
+        sid = self._session_for_read(session_id)
+        return read_run_output(self.db, sid, run_id, self._user(user_id))
+
+    def continue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        """Finish a paused team run, in any process with the same store.
+
+        The answered requirements go to the paused member runs, which continue and
+        are updated in place; their answers reach the team's model as the results of
+        its delegations, and the same team run record is updated.
+        """
+        if self.model is None:
+            raise InvalidInputError("this team has no model; pass model=... to Team()")
+        rid, sid, answers, uid = split_run_reference(
+            self, run_id, session_id, requirements, user_id
+        )
+        scope = _Scope(run_id=rid, session_id=sid, user_id=uid)
+        engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
+
+        def history(run: Run) -> list[Message]:
+            return self._history(run.session_id, run.user_id, run.run_id)
+
+        def answer(engine: Engine, run: Run, fresh: list[Requirement]) -> list[Message]:
+            scope.user_id = run.user_id
+            return self._answer(engine, run, fresh, scope)
+
+        return continue_paused(
+            self.db,
+            rid,
+            sid,
+            answers,
+            uid,
+            owner_field="team_id",
+            owner_id=self.id,
+            engine=engine,
+            history=history,
+            answer=answer,
+            expires_after=self.pause_expires_after,
+            saved=self._saved,
+            on_cancel=self._cancel_members,
+        )
+
+    def _answer(
+        self, engine: Engine, run: Run, fresh: list[Requirement], scope: _Scope
+    ) -> list[Message]:
+        answers = {r.id: r for r in run.requirements}
+        handled: set[str] = set()
+        messages: list[Message] = []
+        for entry in _suspended(run):
+            ids = list(entry["requirement_ids"])
+            handled.update(ids)
+            call = ToolCall(id=entry["call_id"], name=entry["name"])
+            try:
+                member_run = self._continue_member(entry, [answers[i] for i in ids], scope)
+            except Exception as exc:
+                messages.append(tool_message(call, f"Error: {type(exc).__name__}: {exc}", True))
+                continue
+            if member_run.is_paused:
+                again = member_run.active_requirements
+                engine.pending.extend(again)
+                engine.suspended.append({**entry, "requirement_ids": [r.id for r in again]})
+            else:
+                messages.append(tool_message(call, member_run.content or ""))
+        messages.extend(engine.answer(r) for r in fresh if r.id not in handled)
+        return messages
+
+    def _continue_member(
+        self, entry: dict[str, Any], answers: list[Requirement], scope: _Scope
+    ) -> Run:
+        member = self.get_member(entry["member_id"])
+        if member is None:
+            raise InvalidInputError(f"this team has no member {entry['member_id']!r} any more")
+        assert member.model is not None
+        return continue_paused(
+            self.db,
+            entry["member_run_id"],
+            scope.session_id,
+            answers,
+            scope.user_id,
+            owner_field="agent_id",
+            owner_id=member.id,
+            engine=Engine(member.model, tools_by_name(member.tools), member.max_steps),
+            history=lambda run: [],
+            answer=lambda engine, run, fresh: [engine.answer(r) for r in fresh],
+            expires_after=None,
+            saved=self._member_saved,
+        )
+
+    def _cancel_members(self, team_run: Run) -> None:
+        """Cancel the paused member runs of an expired team run (best effort)."""
+        for entry in _suspended(team_run):
+            member_run = self.db.get_run(team_run.session_id, entry["member_run_id"])
+            if member_run is None or not member_run.is_paused:
+                continue
+            cancelled = attrs.evolve(
+                member_run,
+                status=RunStatus.CANCELLED,
+                error=f"the team run {team_run.run_id!r} expired while paused",
+                updated_at=time.time(),
+            )
+            try:
+                self.db.update_run(cancelled, expected_version=member_run.version)
+            except ConflictError:
+                continue
+
+
+def _suspended(run: Run) -> list[dict[str, Any]]:
+    entries = run.metadata.get(SUSPENDED_CALLS, [])
+    if not isinstance(entries, list):
+        return []
+    return [e for e in entries if isinstance(e, dict)]
+
+
+def _check_members(members: object) -> list[Agent]:
+    if isinstance(members, (str, bytes)) or not isinstance(members, Sequence):
+        raise InvalidInputError(f"members must be a list of agents, got {type(members).__name__}")
+    seen: dict[str, Agent] = {}
+    for index, member in enumerate(members):
+        if not isinstance(member, Agent):
+            raise InvalidInputError(
+                f"member {index} must be an Agent, got {type(member).__name__}"
+                " (teams of teams are not supported)"
+            )
+        if member.id is None:
+            raise InvalidInputError(
+                f"member {index} has no id or name; give it one so the team's model can "
+                f"delegate to it"
+            )
+        if member.model is None:
+            raise InvalidInputError(f"member {member.id!r} has no model")
+        key = _key(member.id)
+        if key in seen:
+            raise InvalidInputError(f"two members are called {member.id!r}")
+        seen[key] = member
+    return list(members)
+
+
+def _instructions(value: str | Sequence[str] | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if all(isinstance(line, str) for line in value):
+        return "\n".join(value) or None
+    raise InvalidInputError("instructions must be a str or a list of str")
