@@ -12,7 +12,7 @@ import abc
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from types import TracebackType
 from typing import Any, ClassVar, Final
@@ -21,7 +21,7 @@ import attrs
 
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
-from sessionary.errors import InvalidInputError
+from sessionary.errors import InvalidInputError, StorageError
 from sessionary.ids import validate_id, validate_optional_id
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "preview_of",
     "sort_key",
     "summary_after_append",
+    "summary_after_trim",
     "summary_after_update",
 ]
 
@@ -197,6 +198,18 @@ class Store(abc.ABC):
         validate_id(user_id, "user_id")
         return self._erase_user(user_id)
 
+    def trim_runs(self, session_id: str, *, keep_last: int, user_id: str | None = None) -> int:
+        """Delete all but the last ``keep_last`` runs of a session; returns how many went.
+
+        The summary stays equal to the sum of the remaining runs (run count, tokens) and
+        the version is bumped when anything was deleted. A missing session (or another
+        user's) raises :class:`~sessionary.errors.SessionNotFoundError`.
+        """
+        validate_id(session_id, "session_id")
+        validate_optional_id(user_id, "user_id")
+        _validate_count(keep_last, "keep_last")
+        return self._trim_runs(session_id, keep_last, user_id)
+
     # ------------------------------------------------------------------ reads
 
     def get_session(
@@ -329,6 +342,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _erase_user(self, user_id: str) -> int: ...
+
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        raise StorageError(f"the {self.name} store cannot trim runs")
 
     @abc.abstractmethod
     def _get_session(
@@ -464,6 +480,23 @@ def summary_after_append(info: SessionInfo, run: Run, now: float) -> SessionInfo
         last_message_preview=preview if preview is not None else info.last_message_preview,
         input_tokens=info.input_tokens + run.metrics.input_tokens,
         output_tokens=info.output_tokens + run.metrics.output_tokens,
+    )
+
+
+def summary_after_trim(
+    info: SessionInfo, removed: Iterable[Run], remaining: int, now: float
+) -> SessionInfo:
+    """The summary once ``removed`` runs are deleted and ``remaining`` runs are left."""
+    removed = list(removed)
+    if not removed:
+        return info
+    return attrs.evolve(
+        info,
+        version=info.version + 1,
+        updated_at=max(now, info.updated_at),
+        run_count=remaining,
+        input_tokens=info.input_tokens - sum(r.metrics.input_tokens for r in removed),
+        output_tokens=info.output_tokens - sum(r.metrics.output_tokens for r in removed),
     )
 
 

@@ -45,6 +45,7 @@ from sessionary.storage.base import (
     new_session_info,
     sort_key,
     summary_after_append,
+    summary_after_trim,
     summary_after_update,
 )
 
@@ -221,6 +222,26 @@ class MemoryDb(Store):
             for session_id in doomed:
                 self._delete_session(session_id, None)
             return len(doomed)
+
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        with self._lock:
+            info = self._info(session_id)
+            if info is None or not check_owner(info, user_id):
+                raise SessionNotFoundError(session_id, user_id)
+            runs = self._runs.get(session_id, [])
+            cut = max(0, len(runs) - keep_last)
+            if not cut:
+                return 0
+            removed = [self._decode_run(session_id, text) for text in runs[:cut]]
+            kept = runs[cut:]
+            self._runs[session_id] = kept
+            self._positions[session_id] = {
+                run_id: position - cut
+                for run_id, position in self._positions[session_id].items()
+                if position >= cut
+            }
+            self._put_info(summary_after_trim(info, removed, len(kept), time.time()))
+            return cut
 
     # ------------------------------------------------------------------ reads
 

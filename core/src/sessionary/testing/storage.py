@@ -459,6 +459,27 @@ class StorageConformance:
         assert store.get_session("b1") is not None
         assert store.erase_user("alice") == 0
 
+    def test_trim_keeps_the_last_runs_and_an_exact_summary(self, store: Store) -> None:
+        runs = [make_run("s1", user_id="alice", input_tokens=i, output_tokens=1) for i in range(6)]
+        for run in runs:
+            store.append_run(run)
+        assert store.trim_runs("s1", keep_last=2, user_id="alice") == 4
+        assert store.get_runs("s1") == runs[-2:]
+        info = store.get_session_info("s1")
+        assert info is not None
+        assert (info.run_count, info.input_tokens, info.output_tokens) == (2, 4 + 5, 2)
+        assert info.version == 7
+        assert store.get_run("s1", runs[0].run_id) is None
+        assert store.trim_runs("s1", keep_last=5) == 0
+        assert store.get_session_info("s1") == info
+        with pytest.raises(SessionNotFoundError):
+            store.trim_runs("s1", keep_last=1, user_id="mallory")
+        with pytest.raises(InvalidInputError):
+            store.trim_runs("s1", keep_last=-1)
+        follow = store.append_run(make_run("s1", user_id="alice"))
+        assert follow.run_count == 3
+        assert [r.run_id for r in store.get_runs("s1")][:2] == [r.run_id for r in runs[-2:]]
+
     # ------------------------------------------------------------------ user scoping
 
     def test_another_users_session_is_not_found(self, store: Store) -> None:
