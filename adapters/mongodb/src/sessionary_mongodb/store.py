@@ -120,7 +120,9 @@ class MongoDb(Store):
                     f"db_url must be a mongodb:// or mongodb+srv:// URL, got {db_url!r}"
                 )
             url_db = split_url(db_url)[1]
-        self.db_name = _validate_db_name(db_name or url_db or DEFAULT_DB_NAME)
+        self.db_name = _validate_db_name(
+            db_name if db_name is not None else (url_db or DEFAULT_DB_NAME)
+        )
         for what, value in (
             ("sessions_collection", sessions_collection),
             ("runs_collection", runs_collection),
@@ -530,6 +532,46 @@ class MongoDb(Store):
                 return False
             self._runs.delete_many({"session_key": doc.get("key")})
             return not (self.ttl is not None and _expired(doc))
+
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        self._ensure()
+        with self._do(f"trimming the runs of session {session_id!r}"):
+            doc = self._find_session(session_id, user_id)
+            if doc is None:
+                raise SessionNotFoundError(session_id, user_id)
+            key = self._key_of(doc)
+            doomed = list(
+                self._runs.find(
+                    {"session_key": key},
+                    {"_id": 1},
+                    sort=[("seq", -1)],
+                    skip=keep_last,
+                )
+            )
+            removed = input_tokens = output_tokens = 0
+            for run in doomed:
+                # One at a time, so a concurrent trim never makes us subtract a run twice.
+                gone = self._runs.find_one_and_delete(
+                    {"_id": run["_id"]}, projection={"input_tokens": 1, "output_tokens": 1}
+                )
+                if gone is not None:
+                    removed += 1
+                    input_tokens += _int(gone, "input_tokens")
+                    output_tokens += _int(gone, "output_tokens")
+            if removed:
+                self._sessions.update_one(
+                    {"_id": session_id, "key": key},
+                    {
+                        "$inc": {
+                            "version": 1,
+                            "run_count": -removed,
+                            "input_tokens": -input_tokens,
+                            "output_tokens": -output_tokens,
+                        },
+                        "$max": {"updated_at": time.time()},
+                    },
+                )
+        return removed
 
     def _purge(self, session_id: str, doc: dict[str, Any]) -> None:
         """Delete an expired session the TTL monitor has not removed yet."""
