@@ -270,6 +270,15 @@ class CachingStore(Store):
                 for user in {None, user_id}:
                     self._cache_invalidate(user, session_id)
 
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        with self._lock_for(session_id):
+            self._distrust(session_id)
+            try:
+                return self.store.trim_runs(session_id, keep_last=keep_last, user_id=user_id)
+            finally:
+                for user in {None, user_id}:
+                    self._cache_invalidate(user, session_id)
+
     def _erase_user(self, user_id: str) -> int:
         try:
             return self.store.erase_user(user_id)
@@ -330,9 +339,14 @@ class CachingStore(Store):
 
     def _keep(self, user_id: str | None, session: Session) -> None:
         key = (user_id, session.session_id)
-        if self._cache_put(user_id, session):
+        try:
+            kept = self.cache.put(user_id, session)
+        except Exception as exc:
+            self._cache_failed("put", exc)
+            return
+        if kept:
             self._trust(user_id, session)
-        elif self.cache.get(user_id, session.session_id) is None:
+        elif self._cache_get(user_id, session.session_id) is None:
             # Refused and nothing newer is there: too large, so stop hydrating it whole.
             if len(self._passthrough) >= _MAX_PASSTHROUGH:
                 self._passthrough.clear()
