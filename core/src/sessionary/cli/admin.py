@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sessionary.cli.errors import handle_errors
+from sessionary.cli.errors import ExitCode, fail, handle_errors
 from sessionary.cli.options import db_option, open_store
 
 __all__ = ["migrate"]
@@ -19,10 +19,11 @@ def migrate(db_url: str | None, check: bool) -> None:
     with open_store(db_url) as store:
         status = store.schema_status()
         click.echo(f"schema version {status.current} (latest {status.latest})")
-        if check or not status.needs_migration:
-            if not status.needs_migration:
-                click.echo("up to date")
+        if not status.needs_migration:
+            click.echo("up to date")
             return
+        if check:
+            fail("the store needs a migration: run sessionary migrate", ExitCode.SCHEMA)
         for step in store.migrate():
             click.echo(f"  {step}")
         click.echo(f"migrated to schema version {store.schema_status().current}")

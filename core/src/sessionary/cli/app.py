@@ -18,6 +18,7 @@ DB_OPTION_HELP = "Store URL, e.g. sqlite:///tmp/agent.db (default: $SESSIONARY_D
         "plugins": "sessionary.cli.plugins:plugins",
         "sessions": "sessionary.cli.sessions:sessions",
         "migrate": "sessionary.cli.admin:migrate",
+        "doctor": "sessionary.cli.doctor:doctor",
         "demo": "sessionary.cli.demo:demo",
     },
 )

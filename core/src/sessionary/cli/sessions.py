@@ -17,7 +17,19 @@ from sessionary.errors import SessionNotFoundError
 __all__ = ["sessions"]
 
 
-@click.group(cls=LazyGroup, lazy={})
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "rename": "sessionary.cli.manage:rename",
+        "delete": "sessionary.cli.manage:delete",
+        "erase-user": "sessionary.cli.manage:erase_user",
+        "export": "sessionary.cli.transfer:export_sessions",
+        "import": "sessionary.cli.transfer:import_sessions",
+        "prune": "sessionary.cli.prune:prune",
+        "migrate": "sessionary.cli.admin:migrate",
+        "doctor": "sessionary.cli.doctor:doctor",
+    },
+)
 def sessions() -> None:
     """List, show and manage sessions in a store."""
 
