@@ -1,0 +1,177 @@
+"""What both OpenAI providers share: options, the lazily made client, calling the SDK."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sessionary.domain.messages import ToolCall
+from sessionary.errors import InvalidInputError, ModelAuthenticationError, ModelError
+from sessionary.models.base import Model
+from sessionary_openai.errors import translate
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["OpenAIBase", "decode_arguments"]
+
+#: Client options that supply credentials other than an API key.
+_OTHER_CREDENTIALS = frozenset({"workload_identity", "admin_api_key", "provider"})
+
+
+class OpenAIBase(Model):
+    """Options and the SDK client common to :class:`OpenAIResponses` and :class:`OpenAIChat`.
+
+    Nothing here does I/O or imports the SDK until the first call.
+    """
+
+    provider: ClassVar[str]
+    #: Request fields the provider sets itself; ``request_params`` may not override them.
+    _reserved: ClassVar[frozenset[str]]
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        request_params: Mapping[str, Any] | None = None,
+        client_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(id, str) or not id.strip():
+            raise InvalidInputError(f"{type(self).__name__}: id must be a non-empty model name")
+        if api_key is not None and not isinstance(api_key, str):
+            raise InvalidInputError(f"{type(self).__name__}: api_key must be a str")
+        if base_url is not None and not isinstance(base_url, str):
+            raise InvalidInputError(f"{type(self).__name__}: base_url must be a str")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise InvalidInputError(f"{type(self).__name__}: timeout must be a positive number")
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+        ):
+            raise InvalidInputError(f"{type(self).__name__}: max_retries must be an int >= 0")
+        params = dict(request_params or {})
+        clash = sorted(self._reserved & params.keys())
+        if clash:
+            raise InvalidInputError(
+                f"{type(self).__name__}: request_params may not set {', '.join(clash)} "
+                f"(the agent sets them)"
+            )
+        self.id = id
+        self.api_key = api_key
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.request_params = params
+        self.client_params = dict(client_params or {})
+        self._client: openai.OpenAI | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = f", base_url={self.base_url!r}" if self.base_url else ""
+        return f"{type(self).__name__}(id={self.id!r}{where})"
+
+    # ------------------------------------------------------------------ client
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The SDK client, made (and the SDK imported) on first use."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client()
+                client = self._client
+        return client
+
+    def _make_client(self) -> openai.OpenAI:
+        has_other_credentials = bool(_OTHER_CREDENTIALS & self.client_params.keys())
+        if not (self.api_key or os.environ.get("OPENAI_API_KEY") or has_other_credentials):
+            raise ModelAuthenticationError(
+                f"{self.label}: no OpenAI API key; pass api_key=... or set OPENAI_API_KEY "
+                f"(an OpenAI-compatible server that needs no key takes any placeholder)"
+            )
+        import openai
+
+        options: dict[str, Any] = dict(self.client_params)
+        if self.api_key is not None:
+            options["api_key"] = self.api_key
+        if self.base_url is not None:
+            options["base_url"] = self.base_url  # else the SDK reads OPENAI_BASE_URL
+        if self.timeout is not None:
+            options["timeout"] = float(self.timeout)
+        if self.max_retries is not None:
+            options["max_retries"] = self.max_retries
+        try:
+            return openai.OpenAI(**options)
+        except openai.OpenAIError as exc:
+            cls = ModelAuthenticationError if "credential" in str(exc).lower() else ModelError
+            raise cls(f"{self.label}: cannot make the OpenAI client: {exc}") from exc
+        except TypeError as exc:
+            raise InvalidInputError(f"{self.label}: bad client_params: {exc}") from exc
+
+    # ------------------------------------------------------------------ calling
+
+    def _call(self, method: Callable[..., Any], body: dict[str, Any]) -> Any:
+        """Call an SDK method with the request ``body`` plus ``request_params``."""
+        try:
+            return method(**self._arguments(method, body))
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    def _arguments(self, method: Callable[..., Any], body: dict[str, Any]) -> dict[str, Any]:
+        """Named SDK parameters go by name; the rest of ``request_params`` into ``extra_body``.
+
+        So a parameter this SDK version does not know (or one only an OpenAI-compatible
+        server understands) still reaches the server.
+        """
+        accepted = _parameters(method)
+        arguments = dict(body)
+        extra: dict[str, Any] = {}
+        for key, value in self.request_params.items():
+            if key == "tools":
+                arguments["tools"] = [*arguments.get("tools", []), *value]
+            elif key == "extra_body":
+                extra.update(value)
+            elif key in accepted:
+                arguments[key] = value
+            else:
+                extra[key] = value
+        if extra:
+            arguments["extra_body"] = extra
+        return arguments
+
+    def _translate(self, exc: BaseException) -> ModelError:
+        return translate(exc, self.label)
+
+
+def _parameters(method: Callable[..., Any]) -> frozenset[str]:
+    return _names(getattr(method, "__func__", method))
+
+
+@functools.lru_cache(maxsize=16)
+def _names(function: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(function).parameters)
+
+
+def decode_arguments(call_id: str, name: str, raw: str | None) -> ToolCall:
+    """A tool call from the model's JSON argument text; bad JSON is kept raw for the agent."""
+    text = raw or ""
+    try:
+        decoded = json.loads(text) if text.strip() else {}
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict):
+        return ToolCall(id=call_id, name=name, arguments=decoded)
+    return ToolCall(id=call_id, name=name, arguments={}, raw_arguments=text)

@@ -1,0 +1,232 @@
+"""A local HTTP server for testing model providers against their official SDKs.
+
+:class:`FakeHTTPServer` listens on ``127.0.0.1`` on a free port, records every request
+it receives, and answers each one with whatever its ``responder`` returns: a JSON body,
+a raw (possibly malformed) body, or a stream of server-sent events, optionally after a
+delay (to provoke client timeouts) and optionally cut off mid-stream (to provoke broken
+streams). Point an SDK at :attr:`FakeHTTPServer.url` with its ``base_url`` option.
+
+Only the standard library is used, so provider authors can reuse it for any SDK that
+speaks HTTP::
+
+    def responder(request: RecordedRequest) -> HTTPReply:
+        return HTTPReply(json={"echo": request.json()})
+
+    with FakeHTTPServer(responder) as server:
+        ...  # client = MySDK(base_url=server.url)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import attrs
+
+__all__ = ["FakeHTTPServer", "HTTPReply", "RecordedRequest", "SSEEvent"]
+
+
+@attrs.frozen(kw_only=True)
+class RecordedRequest:
+    """One request the fake server received, as it arrived."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return json.loads(self.body.decode("utf-8"))
+
+    def header(self, name: str) -> str | None:
+        """A header's value, looked up case-insensitively."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@attrs.frozen
+class SSEEvent:
+    """One server-sent event: an optional ``event:`` name and its ``data:`` payload.
+
+    ``data`` that is not a ``str`` is sent as JSON.
+    """
+
+    data: Any
+    event: str | None = None
+
+    def encode(self) -> bytes:
+        """The event as it goes over the wire."""
+        payload = self.data if isinstance(self.data, str) else json.dumps(self.data)
+        lines = [f"event: {self.event}"] if self.event is not None else []
+        lines += [f"data: {line}" for line in payload.split("\n")]
+        return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+@attrs.frozen(kw_only=True)
+class HTTPReply:
+    """What the fake server answers to one request.
+
+    Exactly one of ``json``, ``body`` and ``events`` is used, in that order of
+    preference. ``events`` are streamed with chunked transfer encoding; with
+    ``break_after=N`` the server sends the first N events and then drops the
+    connection without finishing the body, as a failing network would. ``delay``
+    seconds pass before anything is sent.
+    """
+
+    status: int = 200
+    json: Any = None
+    body: bytes | None = None
+    content_type: str | None = None
+    events: Sequence[SSEEvent] | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    delay: float = 0.0
+    break_after: int | None = None
+
+
+Responder = Callable[[RecordedRequest], HTTPReply]
+
+
+class FakeHTTPServer:
+    """A threaded HTTP server on ``127.0.0.1:0`` that records requests and answers scripts.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(self, responder: Responder) -> None:
+        self.responder = responder
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``, without a trailing slash."""
+        if self._server is None:
+            raise RuntimeError("the fake server is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeHTTPServer:
+        """Start serving in a daemon thread."""
+        handler = _handler_for(self)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.02,), name="fake-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; delayed replies still waiting are cut short."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeHTTPServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _record(self, request: RecordedRequest) -> HTTPReply:
+        with self._lock:
+            self.requests.append(request)
+        return self.responder(request)
+
+
+def _handler_for(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep test output quiet."""
+
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            recorded = RecordedRequest(
+                method=self.command,
+                path=self.path,
+                headers=dict(self.headers.items()),
+                body=body,
+            )
+            try:
+                reply = server._record(recorded)
+            except Exception as exc:  # a broken responder is a 599 the test will see
+                reply = HTTPReply(status=599, json={"error": {"message": f"responder: {exc!r}"}})
+            if reply.delay and server._stopping.wait(reply.delay):
+                return
+            try:
+                if reply.events is not None and reply.json is None and reply.body is None:
+                    self._send_events(reply)
+                else:
+                    self._send_body(reply)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away (a timeout, an abandoned stream)
+
+        def _send_body(self, reply: HTTPReply) -> None:
+            if reply.json is not None:
+                data = json.dumps(reply.json).encode("utf-8")
+                content_type = reply.content_type or "application/json"
+            else:
+                data = reply.body or b""
+                content_type = reply.content_type or "application/octet-stream"
+            self.send_response(reply.status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+
+        def _send_events(self, reply: HTTPReply) -> None:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type or "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Cache-Control", "no-cache")
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            events = list(reply.events or ())
+            for index, event in enumerate(events):
+                if reply.break_after is not None and index >= reply.break_after:
+                    self._drop_connection()
+                    return
+                chunk = event.encode()
+                self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.flush()
+            if reply.break_after is not None:
+                self._drop_connection()
+                return
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        def _drop_connection(self) -> None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+    return Handler

@@ -1,0 +1,565 @@
+"""The model-provider conformance suite: what every provider must do, as pytest tests.
+
+A provider is tested through its real SDK against a local fake server that speaks the
+provider's wire format. The suite is written in provider-neutral terms; a provider's
+tests supply a :class:`ProviderHarness` that scripts the fake server ("answer with this
+text", "call these tools", "fail with a rate limit") and reports what the server
+received in neutral form (:class:`SentRequest`). Then a subclass is a few lines::
+
+    class TestMyProvider(ModelProviderConformance):
+        @pytest.fixture
+        def harness(self, my_fake_server):
+            return my_fake_server      # a ProviderHarness
+
+:class:`~sessionary.testing.fake_http.FakeHTTPServer` is a ready local HTTP server to
+build the harness on. A subclass must not delete or weaken a suite test; one that
+cannot pass is marked ``xfail`` with the reason.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import pytest
+
+from sessionary.agent.agent import Agent
+from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.domain.runs import Run, RunStatus
+from sessionary.errors import (
+    ModelAuthenticationError,
+    ModelBadRequestError,
+    ModelConnectionError,
+    ModelError,
+    ModelRateLimitError,
+    ModelResponseError,
+    ModelServerError,
+    ModelTimeoutError,
+)
+from sessionary.models.base import ContentDelta, Model, ToolSpec
+from sessionary.resolve import get_model
+from sessionary.storage.memory import MemoryDb
+from sessionary.testing.fake_http import HTTPReply
+from sessionary.tools import tool
+
+__all__ = [
+    "ERROR_CLASSES",
+    "ErrorKind",
+    "ModelProviderConformance",
+    "ProviderHarness",
+    "ScriptedReply",
+    "SentMessage",
+    "SentRequest",
+]
+
+
+class ErrorKind(str, enum.Enum):
+    """HTTP-level failures a harness can script."""
+
+    AUTHENTICATION = "authentication"  # 401
+    RATE_LIMIT = "rate_limit"  # 429
+    BAD_REQUEST = "bad_request"  # 400
+    SERVER = "server"  # 500
+
+
+#: The sessionary error each scripted failure must become.
+ERROR_CLASSES: dict[ErrorKind, type[ModelError]] = {
+    ErrorKind.AUTHENTICATION: ModelAuthenticationError,
+    ErrorKind.RATE_LIMIT: ModelRateLimitError,
+    ErrorKind.BAD_REQUEST: ModelBadRequestError,
+    ErrorKind.SERVER: ModelServerError,
+}
+
+
+@attrs.frozen(kw_only=True)
+class SentMessage:
+    """A non-system message as the provider received it, in neutral form.
+
+    Tool calls of one assistant turn are one message with several ``tool_calls``;
+    each tool result is a ``tool`` message with the ``tool_call_id`` it answers.
+    """
+
+    role: str
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SentRequest:
+    """One request the fake server received, in neutral form.
+
+    ``raw`` is the decoded request body, for wire-level assertions.
+    """
+
+    model: str
+    system: str | None
+    messages: tuple[SentMessage, ...]
+    tools: tuple[ToolSpec, ...]
+    stream: bool
+    raw: dict[str, Any] = attrs.field(factory=dict, eq=False)
+
+
+@attrs.frozen
+class ScriptedReply:
+    """What a scripted answer will carry: the response ID and the tool-call IDs."""
+
+    response_id: str
+    call_ids: tuple[str, ...] = ()
+
+
+class ProviderHarness(abc.ABC):
+    """A provider's fake server, scripted in provider-neutral terms.
+
+    Scripted replies are consumed in order, one per HTTP request. A reply answers
+    a streaming request as the provider streams (server-sent events), and a plain
+    request with one JSON body.
+    """
+
+    #: ``provider:model-id`` as :func:`sessionary.get_model` takes it.
+    model_name: str
+
+    @abc.abstractmethod
+    def make_model(self, **options: Any) -> Model:
+        """A model pointed at the fake server with valid credentials and no SDK retries.
+
+        ``options`` (``timeout``, ``max_retries``, ...) override the harness's defaults.
+        """
+
+    @abc.abstractmethod
+    def make_model_without_credentials(self) -> Model:
+        """A model pointed at the fake server with no API key anywhere (argument or env)."""
+
+    @abc.abstractmethod
+    def connection_options(self) -> dict[str, Any]:
+        """The options ``get_model(model_name, **options)`` needs to reach the fake server."""
+
+    @abc.abstractmethod
+    def reply_text(
+        self,
+        text: str,
+        *,
+        chunks: Sequence[str] | None = None,
+        input_tokens: int = 11,
+        output_tokens: int = 7,
+    ) -> ScriptedReply:
+        """Answer the next request with assistant text (streamed as ``chunks``)."""
+
+    @abc.abstractmethod
+    def reply_tool_calls(
+        self,
+        calls: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        input_tokens: int = 13,
+        output_tokens: int = 5,
+    ) -> ScriptedReply:
+        """Answer the next request with tool calls, all in one assistant turn."""
+
+    @abc.abstractmethod
+    def reply_error(self, kind: ErrorKind, message: str) -> None:
+        """Answer the next request with the provider's HTTP error of that kind."""
+
+    @abc.abstractmethod
+    def reply_slowly(self, seconds: float) -> None:
+        """Answer the next request only after ``seconds`` (past the client's timeout)."""
+
+    @abc.abstractmethod
+    def reply_malformed(self) -> None:
+        """Answer the next request with HTTP 200 and a body that is not a usable response."""
+
+    @abc.abstractmethod
+    def reply_broken_stream(self, chunks: Sequence[str]) -> None:
+        """Stream ``chunks`` of text, then drop the connection before the stream ends."""
+
+    @abc.abstractmethod
+    def sent(self) -> list[SentRequest]:
+        """Every model request the fake server received, oldest first."""
+
+    def reply_raw(self, reply: HTTPReply) -> None:
+        """Answer the next request with exactly ``reply`` (for provider-specific tests)."""
+        raise NotImplementedError(f"{type(self).__name__} does not script raw replies")
+
+
+def _weather(city: str) -> str:
+    """Get the weather in a city.
+
+    Args:
+        city: The city's name.
+    """
+    if city == "Atlantis":
+        raise LookupError("no such city")
+    return f"Sunny in {city}"
+
+
+WEATHER = tool(name="get_weather")(_weather)
+
+
+def _drain(steps: Iterator[ContentDelta | Run]) -> tuple[list[str], Run]:
+    deltas: list[str] = []
+    run: Run | None = None
+    for item in steps:
+        if isinstance(item, ContentDelta):
+            deltas.append(item.text)
+        else:
+            run = item
+    assert run is not None, "the stream did not end with the run output"
+    return deltas, run
+
+
+def _collect(steps: Iterator[ContentDelta | Run], deltas: list[str]) -> None:
+    for item in steps:
+        assert isinstance(item, ContentDelta), "a broken stream must not end with a run"
+        deltas.append(item.text)
+
+
+def _user(text: str) -> SentMessage:
+    return SentMessage(role="user", content=text)
+
+
+class ModelProviderConformance:
+    """Every clause of the model-provider contract, against a provider's fake server.
+
+    Subclasses provide the ``harness`` fixture (a :class:`ProviderHarness`).
+    """
+
+    @pytest.fixture
+    def harness(self) -> ProviderHarness:
+        """The provider's scripted fake server; every subclass overrides this."""
+        raise NotImplementedError("override the `harness` fixture to return a ProviderHarness")
+
+    @pytest.fixture
+    def db(self) -> MemoryDb:
+        """The store the suite's agents write to."""
+        return MemoryDb()
+
+    # ------------------------------------------------------------------ plain answers
+
+    def test_text_answer_maps_instructions_input_usage_and_response_id(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        reply = harness.reply_text("Hello! How can I help?", input_tokens=12, output_tokens=7)
+        model = harness.make_model()
+        agent = Agent(model=model, db=db, instructions="You are terse.")
+        run = agent.run("Hello", session_id="s1", user_id="u1")
+
+        assert run.status is RunStatus.COMPLETED
+        assert run.content == "Hello! How can I help?"
+        assert (run.metrics.input_tokens, run.metrics.output_tokens) == (12, 7)
+        assert run.metrics.model_calls == 1
+        answer = run.last_assistant_message
+        assert answer is not None
+        assert answer.metadata["response_id"] == reply.response_id
+        assert isinstance(answer.metadata["latency"], float)
+        [sent] = harness.sent()
+        assert sent.model == model.id
+        assert sent.system == "You are terse."
+        assert sent.messages == (_user("Hello"),)
+        assert not sent.stream
+        stored = agent.get_session(session_id="s1", user_id="u1")
+        assert stored is not None
+        assert [m.content for m in stored.get_messages()] == [
+            "You are terse.",
+            "Hello",
+            "Hello! How can I help?",
+        ]
+
+    def test_no_instructions_sends_no_system_prompt(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        harness.reply_text("Hi.")
+        Agent(model=harness.make_model(), db=db).run("Hello", session_id="s1")
+        [sent] = harness.sent()
+        assert not sent.system
+        assert sent.messages == (_user("Hello"),)
+
+    def test_constructing_a_model_does_no_io(self, harness: ProviderHarness) -> None:
+        harness.make_model()
+        harness.make_model_without_credentials()
+        assert harness.sent() == []
+
+    def test_get_model_builds_the_same_provider(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        model = get_model(harness.model_name, **harness.connection_options())
+        expected = harness.make_model()
+        assert type(model) is type(expected)
+        assert model.label == harness.model_name
+        harness.reply_text("Built by name.")
+        run = Agent(model=model, db=db).run("Hello", session_id="s1")
+        assert run.content == "Built by name."
+        assert harness.sent()[0].model == harness.model_name.partition(":")[2]
+
+    # ------------------------------------------------------------------ tools
+
+    def test_tool_call_round_trip(self, harness: ProviderHarness, db: MemoryDb) -> None:
+        call = harness.reply_tool_calls([("get_weather", {"city": "Paris"})])
+        harness.reply_text("It is sunny in Paris.")
+        agent = Agent(model=harness.make_model(), db=db, tools=[WEATHER])
+        run = agent.run("Weather in Paris?", session_id="s1")
+
+        assert run.content == "It is sunny in Paris."
+        assert run.metrics.model_calls == 2
+        first, second = harness.sent()
+        [spec] = first.tools
+        assert spec.name == "get_weather"
+        assert spec.description == WEATHER.description
+        assert spec.parameters["properties"] == WEATHER.parameters["properties"]
+        assert spec.parameters.get("required") == ["city"]
+        [call_id] = call.call_ids
+        assert second.messages == (
+            _user("Weather in Paris?"),
+            SentMessage(
+                role="assistant",
+                tool_calls=(ToolCall(id=call_id, name="get_weather", arguments={"city": "Paris"}),),
+            ),
+            SentMessage(role="tool", content="Sunny in Paris", tool_call_id=call_id),
+        )
+        roles = [m.role for m in run.messages]
+        assert roles == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+        assert run.messages[1].tool_calls[0].id == call_id
+
+    def test_several_tool_calls_in_one_turn(self, harness: ProviderHarness, db: MemoryDb) -> None:
+        call = harness.reply_tool_calls(
+            [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Tokyo"})]
+        )
+        harness.reply_text("Sunny in both.")
+        agent = Agent(model=harness.make_model(), db=db, tools=[WEATHER])
+        run = agent.run("Paris and Tokyo?", session_id="s1")
+
+        assert run.content == "Sunny in both."
+        paris, tokyo = call.call_ids
+        second = harness.sent()[1]
+        assert second.messages[1] == SentMessage(
+            role="assistant",
+            tool_calls=(
+                ToolCall(id=paris, name="get_weather", arguments={"city": "Paris"}),
+                ToolCall(id=tokyo, name="get_weather", arguments={"city": "Tokyo"}),
+            ),
+        )
+        assert second.messages[2:] == (
+            SentMessage(role="tool", content="Sunny in Paris", tool_call_id=paris),
+            SentMessage(role="tool", content="Sunny in Tokyo", tool_call_id=tokyo),
+        )
+
+    def test_failing_tool_result_is_sent_back(self, harness: ProviderHarness, db: MemoryDb) -> None:
+        call = harness.reply_tool_calls([("get_weather", {"city": "Atlantis"})])
+        harness.reply_text("I could not find Atlantis.")
+        run = Agent(model=harness.make_model(), db=db, tools=[WEATHER]).run("Atlantis?")
+        assert run.status is RunStatus.COMPLETED
+        result = harness.sent()[1].messages[2]
+        assert result.tool_call_id == call.call_ids[0]
+        assert result.content is not None
+        assert "no such city" in result.content
+
+    # ------------------------------------------------------------------ history
+
+    def test_history_runs_are_sent_before_the_new_input(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        call = harness.reply_tool_calls([("get_weather", {"city": "Oslo"})])
+        harness.reply_text("Sunny in Oslo, Ada.")
+        harness.reply_text("Your name is Ada.")
+        agent = Agent(
+            model=harness.make_model(),
+            db=db,
+            tools=[WEATHER],
+            instructions="Be kind.",
+            add_history_to_context=True,
+        )
+        agent.run("I am Ada. Weather in Oslo?", session_id="s1")
+        run = agent.run("What is my name?", session_id="s1")
+
+        assert run.content == "Your name is Ada."
+        last = harness.sent()[-1]
+        assert last.system == "Be kind."
+        [call_id] = call.call_ids
+        assert last.messages == (
+            _user("I am Ada. Weather in Oslo?"),
+            SentMessage(
+                role="assistant",
+                tool_calls=(ToolCall(id=call_id, name="get_weather", arguments={"city": "Oslo"}),),
+            ),
+            SentMessage(role="tool", content="Sunny in Oslo", tool_call_id=call_id),
+            SentMessage(role="assistant", content="Sunny in Oslo, Ada."),
+            _user("What is my name?"),
+        )
+
+    def test_history_is_not_sent_without_add_history_to_context(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        harness.reply_text("One.")
+        harness.reply_text("Two.")
+        agent = Agent(model=harness.make_model(), db=db)
+        agent.run("First", session_id="s1")
+        agent.run("Second", session_id="s1")
+        assert harness.sent()[-1].messages == (_user("Second"),)
+
+    # ------------------------------------------------------------------ errors
+
+    @pytest.mark.parametrize("kind", list(ErrorKind), ids=[k.value for k in ErrorKind])
+    def test_provider_errors_become_distinct_model_errors(
+        self, harness: ProviderHarness, db: MemoryDb, kind: ErrorKind
+    ) -> None:
+        harness.reply_text("Earlier answer.")
+        agent = Agent(model=harness.make_model(), db=db)
+        agent.run("Earlier", session_id="s1")
+        before = db.get_session("s1")
+        assert before is not None
+
+        harness.reply_error(kind, f"the provider says no ({kind.value})")
+        with pytest.raises(ERROR_CLASSES[kind]) as caught:
+            agent.run("Now", session_id="s1")
+        assert caught.value.provider_message is not None
+        assert f"the provider says no ({kind.value})" in caught.value.provider_message
+        self._assert_failed_run_stored(db, before, RunStatus.ERROR, "Now")
+
+    def test_timeout_is_a_model_timeout_error(self, harness: ProviderHarness, db: MemoryDb) -> None:
+        harness.reply_slowly(5.0)
+        agent = Agent(model=harness.make_model(timeout=0.3, max_retries=0), db=db)
+        with pytest.raises(ModelTimeoutError):
+            agent.run("Hello", session_id="s1")
+        [run] = agent.get_session(session_id="s1").runs  # type: ignore[union-attr]
+        assert run.status is RunStatus.ERROR
+
+    def test_malformed_response_is_a_model_response_error(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        harness.reply_malformed()
+        agent = Agent(model=harness.make_model(), db=db)
+        with pytest.raises(ModelResponseError):
+            agent.run("Hello", session_id="s1")
+        [run] = agent.get_session(session_id="s1").runs  # type: ignore[union-attr]
+        assert run.status is RunStatus.ERROR
+
+    def test_missing_api_key_fails_at_the_first_call(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        model = harness.make_model_without_credentials()  # no error here
+        agent = Agent(model=model, db=db)
+        with pytest.raises(ModelAuthenticationError, match=r"(?i)api key"):
+            agent.run("Hello", session_id="s1")
+        assert harness.sent() == []
+        [run] = agent.get_session(session_id="s1").runs  # type: ignore[union-attr]
+        assert run.status is RunStatus.ERROR
+
+    def test_sdk_retries_are_used(self, harness: ProviderHarness, db: MemoryDb) -> None:
+        harness.reply_error(ErrorKind.SERVER, "try again")
+        harness.reply_text("Second time lucky.")
+        run = Agent(model=harness.make_model(max_retries=1), db=db).run("Hello")
+        assert run.content == "Second time lucky."
+        assert len(harness.sent()) == 2
+        assert harness.sent()[0] == harness.sent()[1]
+
+    def test_no_sdk_retries_when_disabled(self, harness: ProviderHarness, db: MemoryDb) -> None:
+        harness.reply_error(ErrorKind.SERVER, "down")
+        with pytest.raises(ModelServerError):
+            Agent(model=harness.make_model(max_retries=0), db=db).run("Hello")
+        assert len(harness.sent()) == 1
+
+    # ------------------------------------------------------------------ streaming
+
+    def test_streaming_yields_deltas_then_the_run(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        chunks = ["Hello", " there,", " friend!"]
+        reply = harness.reply_text("".join(chunks), chunks=chunks, input_tokens=9, output_tokens=4)
+        agent = Agent(model=harness.make_model(), db=db, instructions="Stream it.")
+        deltas, run = _drain(agent.run("Hi", session_id="s1", stream=True))
+
+        assert deltas == chunks
+        assert run.status is RunStatus.COMPLETED
+        assert run.content == "Hello there, friend!"
+        assert (run.metrics.input_tokens, run.metrics.output_tokens) == (9, 4)
+        answer = run.last_assistant_message
+        assert answer is not None
+        assert answer.metadata["response_id"] == reply.response_id
+        [sent] = harness.sent()
+        assert sent.stream
+        assert sent.system == "Stream it."
+        stored = agent.get_session(session_id="s1")
+        assert stored is not None
+        assert stored.runs == (run,)
+
+    def test_streaming_tool_calls(self, harness: ProviderHarness, db: MemoryDb) -> None:
+        call = harness.reply_tool_calls(
+            [("get_weather", {"city": "Lima"}), ("get_weather", {"city": "Rome"})]
+        )
+        harness.reply_text("Sunny in Lima and Rome.", chunks=["Sunny in Lima", " and Rome."])
+        agent = Agent(model=harness.make_model(), db=db, tools=[WEATHER])
+        deltas, run = _drain(agent.run("Lima and Rome?", session_id="s1", stream=True))
+
+        assert deltas == ["Sunny in Lima", " and Rome."]
+        assert run.content == "Sunny in Lima and Rome."
+        lima, rome = call.call_ids
+        tool_messages = [m for m in run.messages if m.role is Role.TOOL]
+        assert [(m.tool_call_id, m.content) for m in tool_messages] == [
+            (lima, "Sunny in Lima"),
+            (rome, "Sunny in Rome"),
+        ]
+        second = harness.sent()[1]
+        assert second.stream
+        assert second.messages[2:] == (
+            SentMessage(role="tool", content="Sunny in Lima", tool_call_id=lima),
+            SentMessage(role="tool", content="Sunny in Rome", tool_call_id=rome),
+        )
+
+    def test_broken_stream_is_stored_as_error_with_what_arrived(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        harness.reply_text("Earlier answer.")
+        agent = Agent(model=harness.make_model(), db=db)
+        agent.run("Earlier", session_id="s1")
+        before = db.get_session("s1")
+        assert before is not None
+
+        harness.reply_broken_stream(["Hel", "lo"])
+        deltas: list[str] = []
+        with pytest.raises(ModelConnectionError):
+            _collect(agent.run("Now", session_id="s1", stream=True), deltas)
+        assert deltas == ["Hel", "lo"]
+        run = self._assert_failed_run_stored(db, before, RunStatus.ERROR, "Now")
+        assert run.content == "Hello"
+
+    def test_abandoned_stream_is_stored_as_cancelled_with_what_arrived(
+        self, harness: ProviderHarness, db: MemoryDb
+    ) -> None:
+        harness.reply_text("Earlier answer.")
+        agent = Agent(model=harness.make_model(), db=db)
+        agent.run("Earlier", session_id="s1")
+        before = db.get_session("s1")
+        assert before is not None
+
+        harness.reply_text("Hello there, friend!", chunks=["Hello", " there,", " friend!"])
+        steps = agent.run("Now", session_id="s1", stream=True)
+        first = next(steps)
+        assert first == ContentDelta("Hello")
+        steps.close()  # type: ignore[attr-defined]
+        run = self._assert_failed_run_stored(db, before, RunStatus.CANCELLED, "Now")
+        assert run.content == "Hello"
+
+    def test_stream_error_is_stored_as_error(self, harness: ProviderHarness, db: MemoryDb) -> None:
+        harness.reply_error(ErrorKind.RATE_LIMIT, "slow down")
+        agent = Agent(model=harness.make_model(), db=db)
+        with pytest.raises(ModelRateLimitError) as caught:
+            _drain(agent.run("Hello", session_id="s1", stream=True))
+        assert "slow down" in (caught.value.provider_message or "")
+        [run] = agent.get_session(session_id="s1").runs  # type: ignore[union-attr]
+        assert run.status is RunStatus.ERROR
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _assert_failed_run_stored(db: MemoryDb, before: Any, status: RunStatus, text: str) -> Run:
+        after = db.get_session(before.session_id)
+        assert after is not None
+        assert after.runs[: len(before.runs)] == before.runs, "earlier runs were touched"
+        [failed] = after.runs[len(before.runs) :]
+        assert failed.status is status
+        assert failed.input == text
+        assert failed.error
+        assert [m.role for m in failed.messages][:1] == [Role.USER]
+        assert all(isinstance(m, Message) for m in failed.messages)
+        return failed

@@ -1,0 +1,526 @@
+"""A local server that speaks OpenAI's Responses and Chat Completions wire formats.
+
+Tests get it through the ``responses_fake`` and ``chat_fake`` fixtures: a
+:class:`~sessionary.testing.models.ProviderHarness` whose model is the real provider
+class, on the real ``openai`` SDK, pointed at the server by ``base_url``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import pytest
+from sessionary_openai import OpenAIChat, OpenAIResponses
+
+from sessionary.domain.messages import ToolCall
+from sessionary.models.base import Model, ToolSpec
+from sessionary.testing.fake_http import FakeHTTPServer, HTTPReply, RecordedRequest, SSEEvent
+from sessionary.testing.models import (
+    ErrorKind,
+    ProviderHarness,
+    ScriptedReply,
+    SentMessage,
+    SentRequest,
+)
+
+API_KEY = "sk-test-local"
+_STATUS = {
+    ErrorKind.AUTHENTICATION: (401, "invalid_request_error", "invalid_api_key"),
+    ErrorKind.RATE_LIMIT: (429, "requests", "rate_limit_exceeded"),
+    ErrorKind.BAD_REQUEST: (400, "invalid_request_error", None),
+    ErrorKind.SERVER: (500, "server_error", None),
+}
+
+
+@attrs.frozen
+class _Text:
+    response_id: str
+    text: str
+    chunks: tuple[str, ...]
+    input_tokens: int
+    output_tokens: int
+
+
+@attrs.frozen
+class _Calls:
+    response_id: str
+    calls: tuple[tuple[str, str, dict[str, Any]], ...]  # (call_id, name, arguments)
+    input_tokens: int
+    output_tokens: int
+
+
+@attrs.frozen
+class _Broken:
+    response_id: str
+    chunks: tuple[str, ...]
+
+
+_Turn = _Text | _Calls | _Broken | HTTPReply
+
+
+def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
+    """OpenAI's error body."""
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+class OpenAIFake(ProviderHarness):
+    """One fake OpenAI server, scripted for the Responses or the Chat Completions API."""
+
+    def __init__(self, api: str) -> None:
+        self.api = api
+        self.model_cls: type[OpenAIResponses | OpenAIChat] = (
+            OpenAIResponses if api == "responses" else OpenAIChat
+        )
+        self.model_name = f"{self.model_cls.provider}:gpt-5.2"
+        self.script: deque[_Turn] = deque()
+        self._turns = itertools.count(1)
+        self._lock = threading.Lock()
+        self.server = FakeHTTPServer(self._respond)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url + "/v1"
+
+    # ------------------------------------------------------------------ harness
+
+    def make_model(self, **options: Any) -> Model:
+        options.setdefault("max_retries", 0)
+        options.setdefault("timeout", 10.0)
+        return self.model_cls(id="gpt-5.2", api_key=API_KEY, base_url=self.base_url, **options)
+
+    def make_model_without_credentials(self) -> Model:
+        return self.model_cls(id="gpt-5.2", base_url=self.base_url, max_retries=0)
+
+    def connection_options(self) -> dict[str, Any]:
+        return {"api_key": API_KEY, "base_url": self.base_url, "max_retries": 0}
+
+    def reply_text(
+        self,
+        text: str,
+        *,
+        chunks: Sequence[str] | None = None,
+        input_tokens: int = 11,
+        output_tokens: int = 7,
+    ) -> ScriptedReply:
+        parts = tuple(chunks) if chunks is not None else (text,)
+        assert "".join(parts) == text
+        response_id = self._next_response_id()
+        self.script.append(_Text(response_id, text, parts, input_tokens, output_tokens))
+        return ScriptedReply(response_id)
+
+    def reply_tool_calls(
+        self,
+        calls: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        input_tokens: int = 13,
+        output_tokens: int = 5,
+    ) -> ScriptedReply:
+        response_id = self._next_response_id()
+        scripted = tuple(
+            (f"call_{response_id[-4:]}_{index}", name, dict(arguments))
+            for index, (name, arguments) in enumerate(calls)
+        )
+        self.script.append(_Calls(response_id, scripted, input_tokens, output_tokens))
+        return ScriptedReply(response_id, tuple(c[0] for c in scripted))
+
+    def reply_error(self, kind: ErrorKind, message: str) -> None:
+        status, type_, code = _STATUS[kind]
+        self.script.append(
+            HTTPReply(
+                status=status,
+                json=error_body(message, type_, code),
+                headers={"retry-after-ms": "1", "x-request-id": "req_fake"},
+            )
+        )
+
+    def reply_slowly(self, seconds: float) -> None:
+        self.script.append(HTTPReply(json={"late": True}, delay=seconds))
+
+    def reply_malformed(self) -> None:
+        self.script.append(HTTPReply(json={"unexpected": ["shape"]}))
+
+    def reply_broken_stream(self, chunks: Sequence[str]) -> None:
+        self.script.append(_Broken(self._next_response_id(), tuple(chunks)))
+
+    def reply_raw(self, reply: HTTPReply) -> None:
+        self.script.append(reply)
+
+    def sent(self) -> list[SentRequest]:
+        return [_neutral(r.json()) for r in self.server.requests if r.method == "POST"]
+
+    # ------------------------------------------------------------------ serving
+
+    def _next_response_id(self) -> str:
+        prefix = "resp_" if self.api == "responses" else "chatcmpl-"
+        return f"{prefix}{next(self._turns):04d}"
+
+    def _respond(self, request: RecordedRequest) -> HTTPReply:
+        expected = "/v1/responses" if self.api == "responses" else "/v1/chat/completions"
+        if request.path != expected:
+            return HTTPReply(status=404, json=error_body(f"no route {request.path}", "x", None))
+        with self._lock:
+            turn = self.script.popleft() if self.script else None
+        if turn is None:
+            return HTTPReply(
+                status=400,
+                json=error_body("fake server: no scripted reply left", "invalid_request", None),
+            )
+        if isinstance(turn, HTTPReply):
+            return turn
+        render = _responses if self.api == "responses" else _chat
+        return render(turn, request.json())
+
+
+# ---------------------------------------------------------------------- Responses API
+
+
+def _responses(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPReply:
+    model = body.get("model", "?")
+    response_id = turn.response_id
+    if isinstance(turn, _Broken):
+        events = [_ev("response.created", response=_response(response_id, model, [], None))]
+        events += [_text_delta(response_id, chunk) for chunk in turn.chunks]
+        return HTTPReply(events=_numbered(events), break_after=len(events))
+    output: list[dict[str, Any]]
+    if isinstance(turn, _Text):
+        output = [_message_item(response_id, turn.text)]
+    else:
+        assert isinstance(turn, _Calls)
+        output = [
+            {
+                "type": "function_call",
+                "id": f"fc_{call_id}",
+                "call_id": call_id,
+                "name": name,
+                "arguments": json.dumps(arguments),
+                "status": "completed",
+            }
+            for call_id, name, arguments in turn.calls
+        ]
+    usage = (turn.input_tokens, turn.output_tokens)
+    final = _response(response_id, model, output, usage)
+    if not body.get("stream"):
+        return HTTPReply(json=final)
+    events = [_ev("response.created", response=_response(response_id, model, [], None))]
+    for index, item in enumerate(output):
+        started = {**item, "status": "in_progress"}
+        if item["type"] == "message":
+            started["content"] = []
+        else:
+            started["arguments"] = ""
+        events.append(_ev("response.output_item.added", output_index=index, item=started))
+        if item["type"] == "message":
+            assert isinstance(turn, _Text)
+            events.append(
+                _ev(
+                    "response.content_part.added",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    part={"type": "output_text", "text": "", "annotations": []},
+                )
+            )
+            events += [_text_delta(response_id, chunk, index) for chunk in turn.chunks]
+            events.append(
+                _ev(
+                    "response.output_text.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    text=turn.text,
+                    logprobs=[],
+                )
+            )
+        else:
+            arguments = item["arguments"]
+            for piece in (arguments[: len(arguments) // 2], arguments[len(arguments) // 2 :]):
+                events.append(
+                    _ev(
+                        "response.function_call_arguments.delta",
+                        item_id=item["id"],
+                        output_index=index,
+                        delta=piece,
+                    )
+                )
+        events.append(_ev("response.output_item.done", output_index=index, item=item))
+    events.append(_ev("response.completed", response=final))
+    return HTTPReply(events=_numbered(events))
+
+
+def _ev(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, **fields}
+
+
+def _numbered(events: list[dict[str, Any]]) -> list[SSEEvent]:
+    return [
+        SSEEvent({**event, "sequence_number": n}, event=event["type"])
+        for n, event in enumerate(events)
+    ]
+
+
+def _text_delta(response_id: str, chunk: str, index: int = 0) -> dict[str, Any]:
+    return _ev(
+        "response.output_text.delta",
+        item_id=f"msg_{response_id}",
+        output_index=index,
+        content_index=0,
+        delta=chunk,
+        logprobs=[],
+    )
+
+
+def _message_item(response_id: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": f"msg_{response_id}",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+
+
+def _response(
+    response_id: str, model: str, output: list[dict[str, Any]], usage: tuple[int, int] | None
+) -> dict[str, Any]:
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": 1_760_000_000,
+        "status": "completed" if usage is not None else "in_progress",
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "metadata": {},
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "usage": None
+        if usage is None
+        else {
+            "input_tokens": usage[0],
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": usage[1],
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": sum(usage),
+        },
+    }
+
+
+# ---------------------------------------------------------------------- Chat Completions
+
+
+def _chat(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPReply:
+    model = body.get("model", "?")
+    response_id = turn.response_id
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> SSEEvent:
+        return SSEEvent(
+            {
+                "id": response_id,
+                "object": "chat.completion.chunk",
+                "created": 1_760_000_000,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+        )
+
+    if isinstance(turn, _Broken):
+        events = [chunk({"role": "assistant", "content": ""})]
+        events += [chunk({"content": piece}) for piece in turn.chunks]
+        return HTTPReply(events=events, break_after=len(events))
+    assert isinstance(turn, (_Text, _Calls))
+    usage = {
+        "prompt_tokens": turn.input_tokens,
+        "completion_tokens": turn.output_tokens,
+        "total_tokens": turn.input_tokens + turn.output_tokens,
+    }
+    finish = "stop" if isinstance(turn, _Text) else "tool_calls"
+    calls: list[dict[str, Any]] = [
+        {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)},
+        }
+        for call_id, name, arguments in (turn.calls if isinstance(turn, _Calls) else ())
+    ]
+    if not body.get("stream"):
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": turn.text if isinstance(turn, _Text) else None,
+            "refusal": None,
+        }
+        if calls:
+            message["tool_calls"] = calls
+        return HTTPReply(
+            json={
+                "id": response_id,
+                "object": "chat.completion",
+                "created": 1_760_000_000,
+                "model": model,
+                "choices": [
+                    {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+                ],
+                "usage": usage,
+            }
+        )
+    events = [chunk({"role": "assistant", "content": ""})]
+    if isinstance(turn, _Text):
+        events += [chunk({"content": piece}) for piece in turn.chunks]
+    for index, call in enumerate(calls):
+        head = {
+            **call,
+            "index": index,
+            "function": {"name": call["function"]["name"], "arguments": ""},
+        }
+        events.append(chunk({"tool_calls": [head]}))
+        arguments = call["function"]["arguments"]
+        for piece in (arguments[: len(arguments) // 2], arguments[len(arguments) // 2 :]):
+            events.append(
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            )
+    events.append(chunk({}, finish))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        events.append(
+            SSEEvent(
+                {
+                    "id": response_id,
+                    "object": "chat.completion.chunk",
+                    "created": 1_760_000_000,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        )
+    events.append(SSEEvent("[DONE]"))
+    return HTTPReply(events=events)
+
+
+# ---------------------------------------------------------------------- neutral view
+
+
+def _neutral(body: dict[str, Any]) -> SentRequest:
+    if "input" in body:
+        return _neutral_responses(body)
+    return _neutral_chat(body)
+
+
+def _text_of(content: Any) -> str | None:
+    if content is None or isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content)
+
+
+def _neutral_responses(body: dict[str, Any]) -> SentRequest:
+    messages: list[SentMessage] = []
+    for item in body["input"]:
+        kind = item.get("type", "message")
+        if kind == "function_call":
+            call = ToolCall(
+                id=item["call_id"], name=item["name"], arguments=json.loads(item["arguments"])
+            )
+            last = messages[-1] if messages else None
+            if last is not None and last.role == "assistant":
+                messages[-1] = attrs.evolve(last, tool_calls=(*last.tool_calls, call))
+            else:
+                messages.append(SentMessage(role="assistant", tool_calls=(call,)))
+        elif kind == "function_call_output":
+            messages.append(
+                SentMessage(role="tool", content=item["output"], tool_call_id=item["call_id"])
+            )
+        else:
+            messages.append(SentMessage(role=item["role"], content=_text_of(item["content"])))
+    tools = tuple(
+        ToolSpec(name=t["name"], description=t.get("description", ""), parameters=t["parameters"])
+        for t in body.get("tools", [])
+        if t.get("type") == "function"
+    )
+    return SentRequest(
+        model=body["model"],
+        system=body.get("instructions"),
+        messages=tuple(messages),
+        tools=tools,
+        stream=bool(body.get("stream")),
+        raw=body,
+    )
+
+
+def _neutral_chat(body: dict[str, Any]) -> SentRequest:
+    system: list[str] = []
+    messages: list[SentMessage] = []
+    for item in body["messages"]:
+        role = item["role"]
+        if role in ("system", "developer"):
+            system.append(_text_of(item["content"]) or "")
+        elif role == "tool":
+            messages.append(
+                SentMessage(role="tool", content=item["content"], tool_call_id=item["tool_call_id"])
+            )
+        else:
+            calls = tuple(
+                ToolCall(
+                    id=c["id"],
+                    name=c["function"]["name"],
+                    arguments=json.loads(c["function"]["arguments"]),
+                )
+                for c in item.get("tool_calls") or ()
+            )
+            messages.append(
+                SentMessage(role=role, content=_text_of(item.get("content")), tool_calls=calls)
+            )
+    tools = tuple(
+        ToolSpec(
+            name=t["function"]["name"],
+            description=t["function"].get("description", ""),
+            parameters=t["function"]["parameters"],
+        )
+        for t in body.get("tools", [])
+    )
+    return SentRequest(
+        model=body["model"],
+        system="\n\n".join(system) or None,
+        messages=tuple(messages),
+        tools=tools,
+        stream=bool(body.get("stream")),
+        raw=body,
+    )
+
+
+# ---------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(autouse=True)
+def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees a real key, base URL or custom headers from the environment."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ADMIN_KEY", "OPENAI_CUSTOM_HEADERS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OPENAI_ORG_ID", raising=False)
+    monkeypatch.delenv("OPENAI_PROJECT_ID", raising=False)
+
+
+def _fake(api: str) -> Iterator[OpenAIFake]:
+    fake = OpenAIFake(api)
+    with fake.server:
+        yield fake
+
+
+@pytest.fixture
+def responses_fake() -> Iterator[ProviderHarness]:
+    """A fake OpenAI server scripted for the Responses API."""
+    yield from _fake("responses")
+
+
+@pytest.fixture
+def chat_fake() -> Iterator[ProviderHarness]:
+    """A fake OpenAI server scripted for Chat Completions."""
+    yield from _fake("chat")
