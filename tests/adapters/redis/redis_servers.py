@@ -101,6 +101,13 @@ class RedisServer:
         self.process = None
 
 
+def _cluster_info(client: redis.Redis) -> bytes:
+    reply = client.execute_command("CLUSTER", "INFO")
+    if isinstance(reply, dict):
+        return b"\n".join(f"{k}:{v}".encode() for k, v in reply.items())
+    return reply if isinstance(reply, bytes) else str(reply).encode()
+
+
 def start_cluster(workdir: Path, nodes: int = 3) -> list[RedisServer]:
     """Three ``--cluster-enabled yes`` nodes joined by ``redis-cli --cluster create``."""
     servers: list[RedisServer] = []
@@ -127,7 +134,7 @@ def start_cluster(workdir: Path, nodes: int = 3) -> list[RedisServer]:
         for server in servers:
             client = redis.Redis(port=server.port)
             try:
-                while b"cluster_state:ok" not in client.execute_command("CLUSTER INFO", NEVER_DECODE=True):
+                while b"cluster_state:ok" not in _cluster_info(client):
                     if time.monotonic() > deadline:
                         raise RuntimeError("the test cluster did not reach cluster_state:ok")
                     time.sleep(0.1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sessionary import Store, hookimpl
+from sessionary.caching.base import SessionCache
 
 
 @hookimpl
@@ -16,3 +17,11 @@ def sessionary_storage_backends() -> Sequence[type[Store]]:
     from sessionary_redis.store import RedisDb
 
     return [RedisDb]
+
+
+@hookimpl
+def sessionary_cache_backends() -> Sequence[type[SessionCache]]:
+    """``RedisSessionCache``, the ``redis`` cache shared between processes."""
+    from sessionary_redis.cache import RedisSessionCache
+
+    return [RedisSessionCache]

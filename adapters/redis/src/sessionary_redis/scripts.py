@@ -21,6 +21,7 @@ __all__ = [
     "INFO_FIELDS",
     "READ_RUN",
     "READ_SESSION",
+    "TRIM",
     "UPDATE_RUN",
     "UPDATE_SESSION",
 ]
@@ -81,6 +82,9 @@ local function expire(ttl, ...)
     for _, key in ipairs({{...}}) do redis.call('PEXPIRE', key, ttl) end
   end
 end
+local function index_of(h, seq)
+  return tonumber(seq) - tonumber(redis.call('HGET', h, 'base') or '0')
+end
 local function info(h)
   return redis.call('HMGET', h, unpack(FIELDS))
 end
@@ -104,7 +108,7 @@ if th == 'hash' then
   if a[4] ~= '' and owner ~= a[4] then return {'owner'} end
   local pos = redis.call('HGET', h, rf)
   if pos then
-    if redis.call('LINDEX', l, tonumber(pos)) == a[3] then return {'same', 0, info(h)} end
+    if redis.call('LINDEX', l, index_of(h, pos)) == a[3] then return {'same', 0, info(h)} end
     return {'duplicate'}
   end
   local bad = counters_ok(h)
@@ -119,7 +123,7 @@ else
   if a[7] ~= '' then redis.call('HSET', h, 'team', a[7]) end
 end
 local n = redis.call('RPUSH', l, a[3])
-redis.call('HSET', h, rf, n - 1, 'status', a[8])
+redis.call('HSET', h, rf, n - 1 + tonumber(redis.call('HGET', h, 'base') or '0'), 'status', a[8])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'runs', 1)
 redis.call('HINCRBY', h, 'in', a[10])
@@ -173,7 +177,7 @@ local fields = info(h)
 if a[1] ~= '' and fields[3] ~= a[1] then return {'missing'} end
 local pos = redis.call('HGET', h, 'r:' .. a[2])
 if not pos then return {'norun', fields} end
-local text = redis.call('LINDEX', l, tonumber(pos))
+local text = redis.call('LINDEX', l, index_of(h, pos))
 if not text then return {'corrupt', 'run position ' .. pos .. ' is past the end of the runs'} end
 return {'ok', fields, pos, text, redis.call('LLEN', l)}
 """
@@ -194,14 +198,15 @@ local owner = redis.call('HGET', h, 'user')
 if a[1] ~= '' and owner ~= a[1] then return {'owner'} end
 local pos = redis.call('HGET', h, 'r:' .. a[2])
 if not pos then return {'norun'} end
-if redis.call('LINDEX', l, tonumber(pos)) ~= a[3] then return {'conflict'} end
+pos = index_of(h, pos)
+if redis.call('LINDEX', l, pos) ~= a[3] then return {'conflict'} end
 local bad = counters_ok(h)
 if bad then return {'corrupt', bad} end
-redis.call('LSET', l, tonumber(pos), a[4])
+redis.call('LSET', l, pos, a[4])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'in', a[8])
 redis.call('HINCRBY', h, 'out', a[9])
-if tonumber(pos) == redis.call('LLEN', l) - 1 then
+if pos == redis.call('LLEN', l) - 1 then
   redis.call('HSET', h, 'status', a[6])
   if a[7] ~= '' then redis.call('HSET', h, 'preview', string.sub(a[7], 2)) end
 end
@@ -234,6 +239,47 @@ bump_updated(h, a[3])
 redis.call('HSET', h, 'op', a[5])
 expire(a[4], h, l)
 return {'ok', info(h)}
+"""
+)
+
+#: KEYS: session hash, runs list. ARGV: user, keep_last, now, ttl_ms.
+#: Deletes the oldest runs; run positions are sequence numbers minus the hash's 'base',
+#: so the runs kept are not renumbered. Returns how many went, and the session fields.
+TRIM = (
+    "#!lua\n"
+    + _PRELUDE
+    + """
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local th, err = key_types(h, l)
+if not th then return {'corrupt', err} end
+if th == 'none' then return {'missing'} end
+if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
+local bad = counters_ok(h)
+if bad then return {'corrupt', bad} end
+local cut = redis.call('LLEN', l) - tonumber(a[2])
+if cut <= 0 then return {'ok', 0, info(h)} end
+local doomed = redis.call('LRANGE', l, 0, cut - 1)
+local ids, tin, tout = {}, 0, 0
+for i, raw in ipairs(doomed) do
+  local ok, run = pcall(cjson.decode, raw)
+  if not ok or type(run) ~= 'table' or type(run['run_id']) ~= 'string'
+      or type(run['metrics']) ~= 'table' then
+    return {'corrupt', 'run ' .. (i - 1) .. ' cannot be decoded'}
+  end
+  ids[#ids + 1] = 'r:' .. run['run_id']
+  tin = tin + (tonumber(run['metrics']['input_tokens']) or 0)
+  tout = tout + (tonumber(run['metrics']['output_tokens']) or 0)
+end
+redis.call('LTRIM', l, cut, -1)
+for i = 1, #ids, 1000 do redis.call('HDEL', h, unpack(ids, i, math.min(i + 999, #ids))) end
+redis.call('HINCRBY', h, 'base', cut)
+redis.call('HSET', h, 'runs', redis.call('LLEN', l))
+redis.call('HINCRBY', h, 'in', string.format('%d', -tin))
+redis.call('HINCRBY', h, 'out', string.format('%d', -tout))
+redis.call('HINCRBY', h, 'version', 1)
+bump_updated(h, a[3])
+expire(a[4], h, l)
+return {'ok', cut, info(h)}
 """
 )
 

@@ -137,6 +137,7 @@ class RedisDb(Store):
         self._delete = register(scripts.DELETE)
         self._import = register(scripts.IMPORT)
         self._forget = register(scripts.FORGET_INDEX_ENTRY)
+        self._trim = register(scripts.TRIM)
         # Runs whose append failed without a clear outcome: if one of them is found
         # stored, byte for byte, when it is appended again, that append succeeds.
         self._uncertain: set[tuple[str, str]] = set()
@@ -458,6 +459,27 @@ class RedisDb(Store):
                 None,
                 True,
             )
+
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        reply = self._call(
+            f"trim the runs of session {session_id!r}",
+            lambda _: self._trim(
+                keys=self._session_keys(session_id),
+                args=[user_id or "", keep_last, repr(time.time()), self._ttl_ms],
+            ),
+            session_id,
+            True,
+        )
+        status = text(reply[0])
+        if status == "missing":
+            raise SessionNotFoundError(session_id, user_id)
+        if status == "corrupt":
+            raise CorruptRecordError(session_id, str(text(reply[1])))
+        removed = int(reply[1])
+        if removed:
+            info, index_keys = self._info(session_id, reply[2])
+            self._reindex(index_keys, info.updated_at, session_id)
+        return removed
 
     # ------------------------------------------------------------------ reads
 

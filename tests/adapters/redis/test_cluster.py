@@ -1,0 +1,88 @@
+"""The whole storage contract against a three-node Redis Cluster started for this module.
+
+Three ``redis-server --cluster-enabled yes`` nodes on free loopback ports, joined with
+``redis-cli --cluster create``; the suite runs through ``redis.cluster.RedisCluster``,
+then the nodes are shut down.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis.cluster import ClusterNode, RedisCluster
+
+from redis_helpers import with_params
+from redis_servers import RedisServer, start_cluster
+from sessionary.storage.base import Capability, Store
+from sessionary.testing import StorageConformance
+from sessionary.testing.storage import make_run
+from sessionary_redis import RedisDb
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisServer]]:
+    servers = start_cluster(Path(tmp_path_factory.mktemp("redis-cluster")))
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _client(servers: list[RedisServer]) -> RedisCluster:
+    return RedisCluster(
+        startup_nodes=[ClusterNode("127.0.0.1", s.port) for s in servers], socket_timeout=5
+    )
+
+
+class TestRedisClusterDb(StorageConformance):
+    capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, cluster: list[RedisServer]) -> Iterator[None]:
+        self.servers = cluster
+        self.client = _client(cluster)
+        self.prefix = f"t-{uuid.uuid4().hex[:12]}"
+        yield
+        self.client.close()
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        with RedisDb(client=self.client, prefix=self.prefix) as store:
+            yield store
+
+    @pytest.fixture
+    def store_url(self, store: Store) -> str:
+        url = f"redis://127.0.0.1:{self.servers[0].port}/0"
+        return with_params(url, prefix=self.prefix, cluster="true")
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, RedisDb)
+        store.client.lset(store.keys.runs(session_id), 0, b"\xff{not json")
+
+    def make_ttl_store(self, ttl: float) -> Store:
+        return RedisDb(client=self.client, prefix=f"ttl-{uuid.uuid4().hex[:12]}", ttl=ttl)
+
+
+def test_a_sessions_keys_share_one_slot_and_sessions_spread_over_nodes(
+    cluster: list[RedisServer],
+) -> None:
+    client = _client(cluster)
+    try:
+        db = RedisDb(client=client, prefix=f"t-{uuid.uuid4().hex[:12]}")
+        assert db.is_cluster
+        nodes = set()
+        for index in range(30):
+            sid = f"user:{index}:{{tag}}*"
+            db.append_run(make_run(sid, user_id="alice"))
+            slot = client.keyslot(db.keys.session(sid))
+            assert client.keyslot(db.keys.runs(sid)) == slot
+            nodes.add(client.get_node_from_key(db.keys.session(sid)).name)
+        assert len(nodes) == 3  # the hash tag is the session, not something shared
+        listed = db.list_sessions(user_id="alice", limit=1000).items
+        assert len(listed) == 30
+    finally:
+        client.close()
