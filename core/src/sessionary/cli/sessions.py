@@ -21,6 +21,7 @@ __all__ = ["sessions"]
     cls=LazyGroup,
     lazy={
         "rename": "sessionary.cli.manage:rename",
+        "autoname": "sessionary.cli.autoname:autoname",
         "delete": "sessionary.cli.manage:delete",
         "erase-user": "sessionary.cli.manage:erase_user",
         "export": "sessionary.cli.transfer:export_sessions",
