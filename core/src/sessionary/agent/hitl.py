@@ -198,10 +198,16 @@ def _load_paused(
     user_id: str | None,
     owner_field: str,
     owner_id: str | None,
+    parent_run_id: str | None,
 ) -> Run:
     stored = read_run_output(db, session_id, run_id, user_id)
     if stored is None:
         raise RunNotFoundError(session_id, run_id, user_id)
+    if stored.parent_run_id != parent_run_id:
+        raise InvalidInputError(
+            f"run {run_id!r} of session {session_id!r} is a member run of team run "
+            f"{stored.parent_run_id!r}; continue the team run with team.continue_run"
+        )
     made_by = getattr(stored, owner_field)
     if made_by is not None and made_by != owner_id:
         who = owner_field.removesuffix("_id")
@@ -270,14 +276,16 @@ def continue_paused(
     expires_after: float | None,
     saved: Callable[[Run, SessionInfo], None],
     on_cancel: Callable[[Run], None] | None = None,
+    parent_run_id: str | None = None,
 ) -> Run:
     """Finish a paused run made by ``owner_id`` (an agent or a team); see the module docs.
 
     ``history`` gives the earlier runs' messages the model sees, ``answer`` the tool
     messages for the answered requirements, ``saved`` is told about the final write.
+    A team member's run is continued only with its team run's ID as ``parent_run_id``.
     """
     validate_id(run_id, "run_id")
-    stored = _load_paused(db, session_id, run_id, user_id, owner_field, owner_id)
+    stored = _load_paused(db, session_id, run_id, user_id, owner_field, owner_id, parent_run_id)
     expires_at = stored.pause_expires_at
     if expires_at is not None and time.time() >= expires_at:
         _expire(db, stored, on_cancel)

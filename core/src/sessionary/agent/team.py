@@ -402,6 +402,7 @@ class Team(SessionOwner):
             answer=lambda engine, run, fresh: [engine.answer(r) for r in fresh],
             expires_after=None,
             saved=self._member_saved,
+            parent_run_id=scope.run_id,
         )
 
     def _cancel_members(self, team_run: Run) -> None:
