@@ -15,9 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+from sessionary_sqlite import SqliteDb
+
 from sessionary.domain.runs import Run
 from sessionary.testing.storage import make_run
-from sessionary_sqlite import SqliteDb
 
 
 def _run(session_id: str, worker: int, index: int) -> Run:

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sessionary_sqlite import SqliteDb
 
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
-from sessionary_sqlite import SqliteDb
 
 
 class TestSqliteDb(StorageConformance):

@@ -10,8 +10,12 @@ for another writer).
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import attrs
@@ -25,8 +29,11 @@ __all__ = [
     "Location",
     "connect",
     "parse_url",
+    "retry_busy",
     "translate",
 ]
+
+T = TypeVar("T")
 
 MEMORY = ":memory:"
 #: Durability by default: every commit is on disk before the call returns.
@@ -71,7 +78,9 @@ def check_settings(synchronous: object, timeout: object) -> tuple[str, float]:
             f"synchronous must be one of {', '.join(_SYNCHRONOUS)}; got {synchronous!r}"
         )
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise InvalidInputError(f"timeout must be a non-negative number of seconds, got {timeout!r}")
+        raise InvalidInputError(
+            f"timeout must be a non-negative number of seconds, got {timeout!r}"
+        )
     return synchronous.lower(), float(timeout)
 
 
@@ -146,9 +155,12 @@ def connect(location: Location) -> sqlite3.Connection:
                 f"the SQLite database {path!r} cannot be opened: {str(parent)!r} is not a folder"
             )
     try:
+        # SQLite's own busy handler sleeps 1, 2, 5, 10, ... ms between tries, so a
+        # queue of writers would wait far longer than the writes take; retry_busy
+        # waits in steps of a tenth of a millisecond instead.
         conn = sqlite3.connect(
             path,
-            timeout=location.timeout,
+            timeout=0,
             isolation_level=None,
             check_same_thread=False,
             cached_statements=64,
@@ -158,7 +170,7 @@ def connect(location: Location) -> sqlite3.Connection:
     try:
         conn.execute("PRAGMA foreign_keys = ON")
         if not location.is_memory:
-            _wal(conn, location)
+            retry_busy(lambda: _wal(conn, location), location.timeout)
         conn.execute(f"PRAGMA synchronous = {location.synchronous.upper()}")
     except sqlite3.Error as exc:
         conn.close()
@@ -167,6 +179,37 @@ def connect(location: Location) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused because another connection holds a lock."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def retry_busy(action: Callable[[], T], timeout: float) -> T:
+    """Run ``action``, retrying while the database is locked, for up to ``timeout`` s.
+
+    Waits start at 0.1 ms and double up to 5 ms, with jitter, so queued writers take
+    turns about as fast as the writes finish.
+    """
+    try:
+        return action()
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc) or timeout <= 0:
+            raise
+    deadline = time.monotonic() + timeout
+    delay = 0.0001
+    while True:
+        time.sleep(delay * (0.5 + random.random()))
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise
+        delay = min(delay * 2, 0.005)
 
 
 def _wal(conn: sqlite3.Connection, location: Location) -> None:

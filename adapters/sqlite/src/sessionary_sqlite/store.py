@@ -9,17 +9,13 @@ failing, and the sequence, the run count and the token totals never race.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import attrs
 
-from sessionary.domain.runs import Run
+from sessionary.domain.runs import Run, RunMetrics
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
     ConflictError,
@@ -27,34 +23,23 @@ from sessionary.errors import (
     InvalidInputError,
     OwnershipError,
     RunNotFoundError,
-    SchemaVersionError,
     SessionNotFoundError,
-    StoreUnavailableError,
 )
 from sessionary.storage.base import (
     Capability,
     ListFilters,
-    SchemaStatus,
     Store,
     check_owner,
     encode_cursor,
     new_session_info,
     summary_after_append,
+    summary_after_trim,
     summary_after_update,
 )
-from sessionary_sqlite import schema
-from sessionary_sqlite.connection import (
-    DEFAULT_SYNCHRONOUS,
-    DEFAULT_TIMEOUT,
-    Location,
-    connect,
-    location_of_file,
-    parse_url,
-    translate,
-)
+from sessionary_sqlite.connection import retry_busy, translate
+from sessionary_sqlite.database import SqliteDatabase
 from sessionary_sqlite.rows import (
     SESSION_COLUMNS,
-    SessionRow,
     decode_run_row,
     dump_json,
     encode_run_text,
@@ -82,13 +67,7 @@ _UPDATE_SUMMARY = (
 )
 
 
-def _writer() -> str:
-    from sessionary_sqlite import __version__
-
-    return f"sessionary-sqlite {__version__}"
-
-
-class SqliteDb(Store):
+class SqliteDb(SqliteDatabase, Store):
     """Sessions in a SQLite file: the embedded default store.
 
     Give exactly one of ``db_file`` (a path; its parent folders are created) or
@@ -112,160 +91,12 @@ class SqliteDb(Store):
         {Capability.PERSISTENT, Capability.MULTIPROCESS}
     )
 
-    def __init__(
-        self,
-        db_file: str | os.PathLike[str] | None = None,
-        db_url: str | None = None,
-        *,
-        synchronous: str | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        if (db_file is None) == (db_url is None):
-            raise InvalidInputError(
-                "give exactly one of db_file='tmp/agent.db' or db_url='sqlite:///tmp/agent.db'"
-            )
-        if db_url is not None:
-            self.location: Location = parse_url(db_url, synchronous, timeout)
-        else:
-            self.location = location_of_file(
-                db_file,
-                DEFAULT_SYNCHRONOUS if synchronous is None else synchronous,
-                DEFAULT_TIMEOUT if timeout is None else timeout,
-            )
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
-        self._version: int | None = None
-        self._closed = False
-
     @classmethod
     def from_url(cls, url: str) -> SqliteDb:
         """Open the database a ``sqlite://`` URL names (the file is opened now)."""
         store = cls(db_url=url)
         store.ping()
         return store
-
-    @property
-    def url(self) -> str:
-        """A URL that opens this database again (in this or another process)."""
-        return self.location.url
-
-    @property
-    def path(self) -> str:
-        """The database file's path (``":memory:"`` for an in-memory database)."""
-        return self.location.path
-
-    def __repr__(self) -> str:
-        return f"SqliteDb(db_url={self.url!r})"
-
-    # ------------------------------------------------------------------ connection
-
-    def _connection(self) -> sqlite3.Connection:
-        """The open connection (opened on first use, and again after a fork). Hold the lock."""
-        conn = self._conn
-        if conn is not None and self._pid == os.getpid():
-            return conn
-        if self._closed:
-            raise StoreUnavailableError(f"the store for {self.url!r} was closed")
-        conn = connect(self.location)
-        try:
-            conn.create_function("sessionary_name_contains", 2, _name_contains, deterministic=True)
-            self._version = self._prepare(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise translate(exc, self.location) from exc
-        except BaseException:
-            conn.close()
-            raise
-        self._conn, self._pid = conn, os.getpid()
-        return conn
-
-    def _prepare(self, conn: sqlite3.Connection) -> int:
-        """Create the schema in a file that has none; return the file's schema version."""
-        version = schema.read_version(conn)
-        if version is not None:
-            return version
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = schema.read_version(conn)  # another process may have won the race
-            if version is None:
-                foreign = schema.foreign_tables(conn)
-                if foreign:
-                    raise SchemaVersionError(
-                        f"the SQLite database {self.path!r} has table(s) {', '.join(foreign)} "
-                        "but no Sessionary schema; it belongs to another program. "
-                        "Point db at another file."
-                    )
-                schema.create_latest(conn, _writer())
-                version = schema.LATEST
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
-        return version
-
-    def _checked(self) -> sqlite3.Connection:
-        """The connection, once the file is known to hold the latest schema. Hold the lock."""
-        conn = self._connection()
-        if self._version != schema.LATEST:
-            self._version = schema.read_version(conn)  # migrated since we looked?
-            if self._version != schema.LATEST:
-                raise self._version_error(self._version or 0)
-        return conn
-
-    def _version_error(self, version: int) -> SchemaVersionError:
-        if version > schema.LATEST:
-            return SchemaVersionError(
-                f"the SQLite database {self.path!r} has schema version {version}, newer than "
-                f"version {schema.LATEST} that this {_writer()} reads; upgrade it "
-                "('pip install -U sessionary-sqlite') to open this file, or use another file"
-            )
-        return SchemaVersionError(
-            f"the SQLite database {self.path!r} has schema version {version}; this "
-            f"{_writer()} uses version {schema.LATEST}. Upgrade the file with "
-            f"'sessionary migrate --db {self.url}' (back it up first)"
-        )
-
-    @contextlib.contextmanager
-    def _writing(self, session_id: str | None) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from its start."""
-        with self._lock:
-            try:
-                conn = self._checked()
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise translate(exc, self.location, session_id) from exc
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                raise translate(exc, self.location, session_id) from exc
-            except UnicodeEncodeError as exc:
-                _rollback(conn)
-                raise InvalidInputError(f"text that is not valid UTF-8: {exc}") from exc
-            except BaseException:
-                _rollback(conn)
-                raise
-
-    @contextlib.contextmanager
-    def _reading(self, session_id: str | None) -> Iterator[sqlite3.Connection]:
-        """One read transaction: a consistent snapshot across its statements."""
-        with self._lock:
-            try:
-                conn = self._checked()
-                conn.execute("BEGIN")
-            except sqlite3.Error as exc:
-                raise translate(exc, self.location, session_id) from exc
-            try:
-                yield conn
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                raise translate(exc, self.location, session_id) from exc
-            except BaseException:
-                _rollback(conn)
-                raise
-            _rollback(conn)  # a read transaction ends without writing anything
 
     # ------------------------------------------------------------------ writes
 
@@ -430,7 +261,9 @@ class SqliteDb(Store):
                         run.metrics.input_tokens,
                         run.metrics.output_tokens,
                     )
-                    for seq, (run, data) in enumerate(zip(session.runs, encoded), start=1)
+                    for seq, (run, data) in enumerate(
+                        zip(session.runs, encoded, strict=True), start=1
+                    )
                 ],
             )
         return info
@@ -449,6 +282,41 @@ class SqliteDb(Store):
     def _erase_user(self, user_id: str) -> int:
         with self._writing(None) as conn:
             return conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
+
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        with self._writing(session_id) as conn:
+            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            current = None if row is None else session_row(row)
+            if current is None or not check_owner(current.info, user_id):
+                raise SessionNotFoundError(session_id, user_id)
+            doomed = conn.execute(
+                "SELECT run_id, input_tokens, output_tokens FROM runs WHERE session_key = ? "
+                "ORDER BY seq DESC LIMIT -1 OFFSET ?",
+                (current.key, keep_last),
+            ).fetchall()
+            if not doomed:
+                return 0
+            # The token columns stand in for the runs: no need to decode what is deleted.
+            removed = [
+                Run(
+                    run_id=run_id,
+                    session_id=session_id,
+                    metrics=RunMetrics(input_tokens=tokens_in, output_tokens=tokens_out),
+                )
+                for run_id, tokens_in, tokens_out in doomed
+            ]
+            conn.execute(
+                "DELETE FROM runs WHERE session_key = ? AND seq <= "
+                "(SELECT seq FROM runs WHERE session_key = ? ORDER BY seq DESC "
+                "LIMIT 1 OFFSET ?)",
+                (current.key, current.key, keep_last),
+            )
+            info = summary_after_trim(current.info, removed, keep_last, time.time())
+            conn.execute(
+                _UPDATE_SUMMARY,
+                (*_summary_params(info), current.last_seq, *_last(info), current.key),
+            )
+        return len(removed)
 
     # ------------------------------------------------------------------ reads
 
@@ -482,7 +350,10 @@ class SqliteDb(Store):
         with self._lock:
             conn = self._checked_for(session_id)
             try:
-                row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+                row = retry_busy(
+                    lambda: conn.execute(_SELECT_SESSION, (session_id,)).fetchone(),
+                    self.location.timeout,
+                )
             except sqlite3.Error as exc:
                 raise translate(exc, self.location, session_id) from exc
         if row is None:
@@ -494,12 +365,15 @@ class SqliteDb(Store):
         with self._lock:
             conn = self._checked_for(session_id)
             try:
-                row = conn.execute(
-                    "SELECT s.user_id, r.seq, r.data FROM sessions s "
-                    "JOIN runs r ON r.session_key = s.session_key "
-                    "WHERE s.session_id = ? AND r.run_id = ?",
-                    (session_id, run_id),
-                ).fetchone()
+                row = retry_busy(
+                    lambda: conn.execute(
+                        "SELECT s.user_id, r.seq, r.data FROM sessions s "
+                        "JOIN runs r ON r.session_key = s.session_key "
+                        "WHERE s.session_id = ? AND r.run_id = ?",
+                        (session_id, run_id),
+                    ).fetchone(),
+                    self.location.timeout,
+                )
             except sqlite3.Error as exc:
                 raise translate(exc, self.location, session_id) from exc
         if row is None or (user_id is not None and row[0] != user_id):
@@ -545,72 +419,6 @@ class SqliteDb(Store):
         cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
         return SessionPage(items=tuple(page), next_cursor=cursor)
 
-    def _checked_for(self, session_id: str | None) -> sqlite3.Connection:
-        try:
-            return self._checked()
-        except sqlite3.Error as exc:
-            raise translate(exc, self.location, session_id) from exc
-
-    # ------------------------------------------------------------------ admin
-
-    def schema_status(self) -> SchemaStatus:
-        """The file's schema version against the one this package writes."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                version = schema.read_version(conn)
-            except sqlite3.Error as exc:
-                raise translate(exc, self.location) from exc
-        return SchemaStatus(current=version or 0, latest=schema.LATEST)
-
-    def migrate(self) -> list[str]:
-        """Upgrade the file to the latest schema in one transaction; a line per step.
-
-        A file already at the latest version is left alone (``[]``); one written by a
-        newer version raises :class:`~sessionary.errors.SchemaVersionError`.
-        """
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise translate(exc, self.location) from exc
-            try:
-                version = schema.read_version(conn) or 0
-                if version > schema.LATEST or version < 1:
-                    raise self._version_error(version)
-                steps: list[str] = []
-                for target in range(version + 1, schema.LATEST + 1):
-                    steps += schema.MIGRATIONS[target](conn)
-                if steps:
-                    schema.write_version(conn, schema.LATEST, _writer())
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                raise translate(exc, self.location) from exc
-            except BaseException:
-                _rollback(conn)
-                raise
-            self._version = schema.LATEST
-        return steps
-
-    def ping(self) -> None:
-        """Open the file (creating it and its schema if new) and check it answers."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.Error as exc:
-                raise translate(exc, self.location) from exc
-
-    def close(self) -> None:
-        """Close the connection. The store cannot be used after this."""
-        with self._lock:
-            conn, self._conn = self._conn, None
-            self._closed = True
-            if conn is not None and self._pid == os.getpid():
-                conn.close()
-
 
 def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
     return (info.updated_at, info.version, info.run_count)
@@ -638,16 +446,3 @@ def _storable(info: SessionInfo) -> SessionInfo:
         return info
     clean = preview.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return attrs.evolve(info, last_message_preview=clean)
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-
-
-def _name_contains(name: object, needle: object) -> bool:
-    if not isinstance(name, str) or not isinstance(needle, str):
-        return False
-    return needle.casefold() in name.casefold()
-
