@@ -23,6 +23,7 @@ from sessionary.errors import (
     RunNotFoundError,
     SessionNotFoundError,
     StorageError,
+    StoreUnavailableError,
 )
 from sessionary.ids import new_id
 from sessionary.storage.base import (
@@ -250,11 +251,14 @@ class RedisDb(Store):
         marker = (sid, run.run_id)
         try:
             reply = self._call(f"append run {run.run_id!r} to session {sid!r}", send, sid, True)
-        except StorageError:
+        except StoreUnavailableError:
             with self._uncertain_lock:
                 if len(self._uncertain) < _UNCERTAIN_LIMIT:
                     self._uncertain.add(marker)
             raise
+        with self._uncertain_lock:  # the outcome is known now
+            was_uncertain = marker in self._uncertain
+            self._uncertain.discard(marker)
         status = text(reply[0])
         if status == "owner":
             raise OwnershipError(sid, run.user_id)
@@ -262,12 +266,8 @@ class RedisDb(Store):
             raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
         if status == "corrupt":
             raise CorruptRecordError(sid, str(text(reply[1])))
-        if status == "same":
-            with self._uncertain_lock:
-                was_uncertain = marker in self._uncertain
-                self._uncertain.discard(marker)
-            if not was_uncertain and attempts[-1] == 0:
-                raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
+        if status == "same" and not was_uncertain and attempts[-1] == 0:
+            raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
         info, stored_keys = self._info(sid, reply[2])
         if not int(reply[1]):
             self._reindex(stored_keys, info.updated_at, sid)
