@@ -529,3 +529,13 @@ def test_an_agent_keeps_its_conversation_in_mongodb(mock: MongoDb) -> None:
     history = agent.get_chat_history(session_id="chat", user_id="alice", last_n_runs=2)
     assert [m.content for m in history] == ["two", "echo: two", "three", "echo: three"]
     assert agent.get_session(session_id="chat", user_id="bob") is None
+
+
+def test_the_real_server_harness_fails_loudly_when_unreachable() -> None:
+    url = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200"
+    made = StoreFactory(url)
+    assert made.mode == "real"
+    for _ in range(2):  # the second time from the remembered reason, without waiting again
+        with pytest.raises(StoreUnavailableError, match="SESSIONARY_MONGODB_URL"):
+            made.new_store()
+    made.cleanup()

@@ -80,4 +80,6 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc)
     line = text.split("\n", 1)[0]
     # Server selection errors append the whole topology; the first line says enough.
-    return line.split(", Timeout:", 1)[0][:500]
+    for noise in (", Timeout:", " (configured timeouts:"):
+        line = line.split(noise, 1)[0]
+    return line[:500]

@@ -42,6 +42,9 @@ __all__ = [
     "url_with_db",
 ]
 
+# URL -> why it could not be reached, so later tests fail fast with the same reason.
+_UNREACHABLE: dict[str, str] = {}
+
 # Operations whose result is a cursor: materialised under the lock, like a server's batch.
 _CURSORS = frozenset({"find", "aggregate", "list_indexes"})
 
@@ -210,19 +213,24 @@ class StoreFactory:
         from sessionary_mongodb.store import MongoDb
 
         db_name = f"sessionary_test_{uuid.uuid4().hex[:12]}"
-        self.databases.append(db_name)
         if self.url is None:
             store = MongoDb(client=server_like_mongomock(), db_name=db_name, **options)
         else:
+            known = _UNREACHABLE.get(self.url)
+            if known is not None:  # fail at once, not after another selection timeout
+                raise StoreUnavailableError(known)
             store = MongoDb(db_url=self.url_for(db_name), **options)
             try:
                 store.ping()
             except StoreUnavailableError as exc:
                 store.close()
-                raise StoreUnavailableError(
-                    f"a real MongoDB server was asked for (SESSIONARY_MONGODB_URL) but cannot "
-                    f"be reached: {exc}"
-                ) from exc
+                message = (
+                    "a real MongoDB server was asked for (SESSIONARY_MONGODB_URL) but "
+                    f"cannot be reached: {exc}"
+                )
+                _UNREACHABLE[self.url] = message
+                raise StoreUnavailableError(message) from exc
+            self.databases.append(db_name)
         self.stores.append(store)
         return store
 
