@@ -95,6 +95,28 @@ def tests(session: nox.Session, component: str) -> None:
     session.run("pytest", *args, *session.posargs)
 
 
+@nox.session(name="tests(mongodb-real)", python="3.11", default=False)
+def tests_mongodb_real(session: nox.Session) -> None:
+    """The MongoDB suite against the server at SESSIONARY_MONGODB_URL (not run by default).
+
+    Fails, never skips, when the variable is unset or the server cannot be reached.
+    """
+    url = os.environ.get("SESSIONARY_MONGODB_URL")
+    if not url:
+        session.error(
+            "SESSIONARY_MONGODB_URL is not set; point it at a MongoDB server, e.g. "
+            "SESSIONARY_MONGODB_URL=mongodb://localhost:27017 nox -s 'tests(mongodb-real)'"
+        )
+    path = COMPONENTS["mongodb"]
+    _install(session, path)
+    session.run(
+        "pytest",
+        str(_tests_dir("mongodb", path)),
+        *session.posargs,
+        env={"SESSIONARY_MONGODB_URL": url},
+    )
+
+
 @nox.session(python=PYTHONS[-1] if "3.12" not in PYTHONS else "3.12")
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole tree."""
