@@ -1,0 +1,249 @@
+"""``Claude``: Anthropic models on the Messages API (``POST /v1/messages``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sessionary.domain.messages import Message, Role
+from sessionary.errors import (
+    InvalidInputError,
+    ModelAuthenticationError,
+    ModelError,
+    ModelResponseError,
+)
+from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
+from sessionary_anthropic.convert import (
+    THINKING_KEY,
+    StreamState,
+    parse_blocks,
+    request_body,
+    usage_of,
+)
+from sessionary_anthropic.errors import translate
+
+if TYPE_CHECKING:
+    import anthropic
+
+__all__ = ["Claude"]
+
+_RESERVED = frozenset({"model", "messages", "system", "stream", "max_tokens"})
+
+
+class Claude(Model):
+    """An Anthropic model on the Messages API, through the official ``anthropic`` SDK.
+
+    ``api_key`` and ``base_url`` default to the SDK's ``ANTHROPIC_API_KEY`` and
+    ``ANTHROPIC_BASE_URL`` (and its other credential sources); ``timeout`` (seconds)
+    and ``max_retries`` go to the SDK client, whose retries are the ones used.
+    ``max_tokens`` bounds each answer (the API requires it). ``request_params`` are
+    added to every request (``{"temperature": 0.2}``); names the SDK does not know
+    travel in ``extra_body``. ``client_params`` go to ``anthropic.Anthropic``.
+
+    >>> Claude(id="claude-sonnet-4-5").label
+    'anthropic:claude-sonnet-4-5'
+    """
+
+    provider: ClassVar[str] = "anthropic"
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_tokens: int = 8192,
+        request_params: Mapping[str, Any] | None = None,
+        client_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        name = type(self).__name__
+        if not isinstance(id, str) or not id.strip():
+            raise InvalidInputError(f"{name}: id must be a non-empty model name")
+        for option, value in (("api_key", api_key), ("base_url", base_url)):
+            if value is not None and not isinstance(value, str):
+                raise InvalidInputError(f"{name}: {option} must be a str")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise InvalidInputError(f"{name}: timeout must be a positive number")
+        if max_retries is not None and (
+            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+        ):
+            raise InvalidInputError(f"{name}: max_retries must be an int >= 0")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise InvalidInputError(f"{name}: max_tokens must be a positive int")
+        params = dict(request_params or {})
+        clash = sorted(_RESERVED & params.keys())
+        if clash:
+            raise InvalidInputError(
+                f"{name}: request_params may not set {', '.join(clash)} "
+                f"(the agent sets them; max_tokens is an argument of its own)"
+            )
+        self.id = id
+        self.api_key = api_key
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_tokens = max_tokens
+        self.request_params = params
+        self.client_params = dict(client_params or {})
+        self._client: anthropic.Anthropic | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = f", base_url={self.base_url!r}" if self.base_url else ""
+        return f"Claude(id={self.id!r}{where})"
+
+    # ------------------------------------------------------------------ client
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        """The SDK client, made (and the SDK imported) on first use."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client()
+                client = self._client
+        return client
+
+    def _make_client(self) -> anthropic.Anthropic:
+        import anthropic
+
+        options: dict[str, Any] = dict(self.client_params)
+        if self.api_key is not None:
+            options["api_key"] = self.api_key
+        if self.base_url is not None:
+            options["base_url"] = self.base_url  # else the SDK reads ANTHROPIC_BASE_URL
+        if self.timeout is not None:
+            options["timeout"] = float(self.timeout)
+        if self.max_retries is not None:
+            options["max_retries"] = self.max_retries
+        try:
+            client = anthropic.Anthropic(**options)
+        except anthropic.AnthropicError as exc:
+            raise translate(exc, self.label) from exc
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{self.label}: bad client options: {exc}") from exc
+        if not (client.api_key or client.auth_token or client.credentials):
+            raise ModelAuthenticationError(
+                f"{self.label}: no Anthropic API key; pass api_key=... or set ANTHROPIC_API_KEY"
+            )
+        return client
+
+    # ------------------------------------------------------------------ calling
+
+    def respond(self, request: ModelRequest) -> ModelResponse:
+        """Ask the model once and wait for the whole answer."""
+        message = self._call(self._body(request))
+        try:
+            blocks = message.content
+            message_id = message.id
+            if not isinstance(message_id, str) or not isinstance(blocks, list):
+                raise TypeError("no id or no content list")
+            content, calls, thinking = parse_blocks(blocks)
+        except Exception as exc:
+            raise ModelResponseError(
+                f"{self.label}: the server's answer is not a Messages API message "
+                f"({type(exc).__name__}: {exc}): {_preview(message)}"
+            ) from exc
+        return self._build(
+            message_id,
+            getattr(message, "model", None),
+            (content, calls, thinking),
+            usage=getattr(message, "usage", None),
+            stop_reason=getattr(message, "stop_reason", None),
+        )
+
+    def stream(self, request: ModelRequest) -> Iterator[ContentDelta | ModelResponse]:
+        """Yield text deltas as the server sends them, then the complete response."""
+        body = self._body(request)
+        body["stream"] = True
+        events = self._call(body)
+        state = StreamState()
+        with events:
+            try:
+                for event in events:
+                    text = state.add(event)
+                    if text:
+                        yield ContentDelta(text)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise translate(exc, self.label) from exc
+        if not state.stopped or state.message_id is None:
+            raise ModelResponseError(f"{self.label}: the stream ended before the message stopped")
+        yield self._build(
+            state.message_id,
+            state.model,
+            parse_blocks(state.content_blocks()),
+            usage=state.usage,
+            stop_reason=state.stop_reason,
+        )
+
+    def _body(self, request: ModelRequest) -> dict[str, Any]:
+        body = request_body(self.id, self.max_tokens, request)
+        extra: dict[str, Any] = {}
+        for key, value in self.request_params.items():
+            if key == "tools":
+                body["tools"] = [*body.get("tools", []), *value]
+            elif key == "extra_body":
+                extra.update(value)
+            elif key in _create_parameters():
+                body[key] = value
+            else:
+                extra[key] = value
+        if extra:
+            body["extra_body"] = extra
+        return body
+
+    def _call(self, body: dict[str, Any]) -> Any:
+        try:
+            return self.client.messages.create(**body)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self.label) from exc
+
+    def _build(
+        self,
+        message_id: str,
+        model: Any,
+        parsed: tuple[str | None, tuple[Any, ...], list[dict[str, Any]]],
+        *,
+        usage: Any,
+        stop_reason: Any,
+    ) -> ModelResponse:
+        content, calls, thinking = parsed
+        metadata: dict[str, Any] = {"response_id": message_id}
+        if isinstance(model, str):
+            metadata["model"] = model
+        if isinstance(stop_reason, str):
+            metadata["stop_reason"] = stop_reason
+        if thinking:
+            metadata[THINKING_KEY] = thinking
+        message = Message(role=Role.ASSISTANT, content=content, tool_calls=calls, metadata=metadata)
+        return ModelResponse(message=message, usage=usage_of(usage), response_id=message_id)
+
+
+_PARAMETERS: frozenset[str] | None = None
+
+
+def _create_parameters() -> frozenset[str]:
+    """The named parameters of ``Messages.create`` in the installed SDK."""
+    global _PARAMETERS
+    if _PARAMETERS is None:
+        import inspect
+
+        from anthropic.resources.messages import Messages
+
+        _PARAMETERS = frozenset(inspect.signature(Messages.create).parameters)
+    return _PARAMETERS
+
+
+def _preview(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
