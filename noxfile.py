@@ -50,6 +50,11 @@ def _components() -> dict[str, Path]:
 COMPONENTS = _components()
 #: Test suites that are not one component's: they install every component.
 SUITES = {"e2e": ROOT / "tests" / "e2e"}
+#: The Agno importer's tests, each with the real Agno it reads (installed only there).
+AGNO_IMPORT = {
+    "agno-import-2": ["agno==2.9.0", "sqlalchemy[asyncio]>=2", "openai>=1.99"],
+    "agno-import-3": ["agno==3.1.10", "sqlalchemy[asyncio]>=2", "openai>=1.99"],
+}
 
 
 def _tests_dir(name: str, path: Path) -> Path:
@@ -79,10 +84,16 @@ def _install(session: nox.Session, *paths: Path, groups: tuple[str, ...] = ("tes
 @nox.session(tags=["tests"])
 @nox.parametrize(
     ["python", "component"],
-    [nox.param(p, c, id=f"{p}, {c}", tags=[c]) for p in PYTHONS for c in [*COMPONENTS, *SUITES]],
+    [nox.param(p, c, id=f"{p}, {c}", tags=[c]) for p in PYTHONS for c in [*COMPONENTS, *SUITES]]
+    + [nox.param("3.11", name, id=name, tags=["agno"]) for name in AGNO_IMPORT],
 )
 def tests(session: nox.Session, component: str) -> None:
     """Run one component's tests on one Python."""
+    if component in AGNO_IMPORT:
+        _install(session)
+        session.install(*AGNO_IMPORT[component])
+        session.run("pytest", str(ROOT / "tests" / "agno_import"), *session.posargs)
+        return
     if component in SUITES:
         path = SUITES[component]
         _install(session, *COMPONENTS.values())

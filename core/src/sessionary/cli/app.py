@@ -19,6 +19,7 @@ DB_OPTION_HELP = "Store URL, e.g. sqlite:///tmp/agent.db (default: $SESSIONARY_D
         "sessions": "sessionary.cli.sessions:sessions",
         "migrate": "sessionary.cli.admin:migrate",
         "doctor": "sessionary.cli.doctor:doctor",
+        "import-agno": "sessionary.cli.agno_import:import_agno",
         "demo": "sessionary.cli.demo:demo",
     },
 )

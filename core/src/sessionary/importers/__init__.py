@@ -1,0 +1,1 @@
+"""Importers that bring sessions from other frameworks into any Sessionary store."""
