@@ -18,7 +18,7 @@ from agno.db.base import SessionType
 from agno.db.sqlite import SqliteDb
 from agno.models.openai import OpenAIChat
 from agno.team import Team
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI  # type: ignore[import-not-found]
 
 
 def get_weather(city: str) -> str:
