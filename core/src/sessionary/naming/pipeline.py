@@ -34,6 +34,9 @@ __all__ = [
     "set_default_policy",
 ]
 
+#: Characters of a proposal the guardrails see; the rest is dropped unread.
+MAX_PROPOSAL_CHARS: Final = 4000
+
 #: How many user and assistant messages the naming model reads by default.
 DEFAULT_MAX_MESSAGES: Final = 6
 
@@ -175,7 +178,8 @@ class NamingPipeline:
         A guardrail that fails with anything but :class:`NameRejected` rejects the
         name too, and the reason names it: a broken plugin never lets a name through.
         """
-        name = proposal
+        # No label needs more; the cut bounds what every guardrail's patterns scan.
+        name = proposal[:MAX_PROPOSAL_CHARS] if isinstance(proposal, str) else proposal
         for guardrail in self.guardrails:
             try:
                 result = guardrail.check(name, context)

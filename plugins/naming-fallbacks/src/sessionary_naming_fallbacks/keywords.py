@@ -33,7 +33,8 @@ STOPWORDS = frozenset(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
-_NOISE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+|\S*\d\S*")
+#: Whole tokens holding an address, a link or a digit: never keywords, maybe personal.
+_NOISE = re.compile(r"(?<!\S)(?:\S*[@\d]\S*|(?:https?://|www\.)\S*)")
 _WORD = re.compile(r"[^\W\d_][\w'\u2019-]*[^\W_]|[^\W\d_]")
 
 
