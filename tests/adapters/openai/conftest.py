@@ -421,14 +421,19 @@ def _text_of(content: Any) -> str | None:
     return "".join(part.get("text", "") for part in content)
 
 
+def _call(call_id: str, name: str, arguments: str) -> ToolCall:
+    try:
+        return ToolCall(id=call_id, name=name, arguments=json.loads(arguments))
+    except ValueError:
+        return ToolCall(id=call_id, name=name, raw_arguments=arguments)
+
+
 def _neutral_responses(body: dict[str, Any]) -> SentRequest:
     messages: list[SentMessage] = []
     for item in body["input"]:
         kind = item.get("type", "message")
         if kind == "function_call":
-            call = ToolCall(
-                id=item["call_id"], name=item["name"], arguments=json.loads(item["arguments"])
-            )
+            call = _call(item["call_id"], item["name"], item["arguments"])
             last = messages[-1] if messages else None
             if last is not None and last.role == "assistant":
                 messages[-1] = attrs.evolve(last, tool_calls=(*last.tool_calls, call))
@@ -468,11 +473,7 @@ def _neutral_chat(body: dict[str, Any]) -> SentRequest:
             )
         else:
             calls = tuple(
-                ToolCall(
-                    id=c["id"],
-                    name=c["function"]["name"],
-                    arguments=json.loads(c["function"]["arguments"]),
-                )
+                _call(c["id"], c["function"]["name"], c["function"]["arguments"])
                 for c in item.get("tool_calls") or ()
             )
             messages.append(
