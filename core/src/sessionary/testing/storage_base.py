@@ -1,0 +1,51 @@
+"""What the storage conformance suite asks of an adapter's test class."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+import pytest
+
+from sessionary.storage.base import Capability, Store
+
+__all__ = ["SuiteBase"]
+
+
+class SuiteBase:
+    """Fixtures and hooks an adapter's test class overrides; the clauses build on them."""
+
+    #: Optional capabilities the backend under test has.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: Runs each thread appends in the concurrency test.
+    concurrent_runs_per_thread: ClassVar[int] = 25
+
+    # ------------------------------------------------------------------ to override
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        """An empty store. Override in the subclass."""
+        raise NotImplementedError("override the 'store' fixture to return your backend")
+
+    @pytest.fixture
+    def store_url(self, store: Store) -> str:
+        """A URL that opens the same data as ``store`` (PERSISTENT and MULTIPROCESS)."""
+        raise NotImplementedError("override 'store_url' when declaring PERSISTENT or MULTIPROCESS")
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        """Damage a stored record of the session so that it cannot be decoded."""
+        raise NotImplementedError("override corrupt_session to damage one stored record")
+
+    def make_ttl_store(self, ttl: float) -> Store:
+        """An empty store whose sessions expire ``ttl`` seconds after their last write."""
+        raise NotImplementedError("override make_ttl_store when declaring TTL")
+
+    #: The TTL the expiry test uses, and how long past it expiry may take.
+    ttl_seconds: ClassVar[float] = 2.0
+    ttl_grace: ClassVar[float] = 0.5
+
+    def _require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            pytest.skip(
+                f"{type(self).__name__} does not declare the capability {capability.value!r}"
+            )
