@@ -122,28 +122,37 @@ class CachingStore(Store):
     ) -> Session | None:
         if (user_id, session_id) in self._passthrough:
             return self.store.get_session(session_id, user_id=user_id, last_n_runs=last_n_runs)
-        session = self._trusted_entry(user_id, session_id)
+        session = self._trusted_entry(user_id, session_id, last_n_runs)
         if session is None:
             with self._lock_for(session_id):
-                session = self._current(user_id, session_id)
-        return None if session is None else tail(session, last_n_runs)
+                session = self._current(user_id, session_id, last_n_runs)
+        return session
 
-    def _trusted_entry(self, user_id: str | None, session_id: str) -> Session | None:
+    def _trusted_entry(
+        self, user_id: str | None, session_id: str, last_n_runs: int | None
+    ) -> Session | None:
         """The cached session if this process checked it less than ``trust_seconds`` ago."""
         if not self.trust_seconds:
             return None
         mark = self._trusted.get(session_id, {}).get(user_id)
         if mark is None or time.monotonic() - mark[2] >= self.trust_seconds:
             return None
-        cached = self._cache_get(user_id, session_id)
+        cached = self._cache_get(user_id, session_id, last_n_runs)
         if cached is None or (cached.version, cached.created_at) != mark[:2]:
             return None
         self._count("_hits")
         return cached
 
-    def _current(self, user_id: str | None, session_id: str) -> Session | None:
-        """The session as the store has it now, from the cache when the cache is current."""
-        cached = self._cache_get(user_id, session_id)
+    def _current(
+        self, user_id: str | None, session_id: str, last_n_runs: int | None
+    ) -> Session | None:
+        """The session as the store has it now, from the cache when the cache is current.
+
+        Only the runs asked for are read from the cache (a shared cache sends no more
+        than that over the network); the summary an entry carries is the whole
+        session's, so it is checked against the store's all the same.
+        """
+        cached = self._cache_get(user_id, session_id, last_n_runs)
         info = self.store.get_session_info(session_id, user_id=user_id)
         if info is None:
             if cached is not None:
@@ -157,10 +166,11 @@ class CachingStore(Store):
                 self._trust(user_id, cached)
                 return cached
             self._count("_stale")
-            caught_up = self._catch_up(cached, info, user_id)
+            whole = cached if last_n_runs is None else self._cache_get(user_id, session_id)
+            caught_up = None if whole is None else self._catch_up(whole, info, user_id)
             if caught_up is not None:
                 self._keep(user_id, caught_up)
-                return caught_up
+                return tail(caught_up, last_n_runs)
         else:
             self._count("_misses")
         session = self.store.get_session(session_id, user_id=user_id)
@@ -168,7 +178,7 @@ class CachingStore(Store):
             self._cache_invalidate(user_id, session_id)
             return None
         self._keep(user_id, session)
-        return session
+        return tail(session, last_n_runs)
 
     def _catch_up(self, cached: Session, info: SessionInfo, user_id: str | None) -> Session | None:
         """The cached session plus the runs other writers appended, if appends are all they did.
@@ -346,15 +356,17 @@ class CachingStore(Store):
             return
         if kept:
             self._trust(user_id, session)
-        elif self._cache_get(user_id, session.session_id) is None:
+        elif self._cache_get(user_id, session.session_id, 0) is None:
             # Refused and nothing newer is there: too large, so stop hydrating it whole.
             if len(self._passthrough) >= _MAX_PASSTHROUGH:
                 self._passthrough.clear()
             self._passthrough[key] = None
 
-    def _cache_get(self, user_id: str | None, session_id: str) -> Session | None:
+    def _cache_get(
+        self, user_id: str | None, session_id: str, last_n_runs: int | None = None
+    ) -> Session | None:
         try:
-            return self.cache.get(user_id, session_id)
+            return self.cache.get(user_id, session_id, last_n_runs=last_n_runs)
         except Exception as exc:
             self._cache_failed("get", exc)
             return None
