@@ -70,8 +70,12 @@ def demo(db_url: str | None) -> None:
         planner = Agent(model=model, db=store, id="travel-planner", add_history_to_context=True)
         planner.run("Is Lisbon nice in April?", session_id=DEMO_SESSIONS[1], user_id="bob")
         planner.run("Plan three days for me.", session_id=DEMO_SESSIONS[1], user_id="bob")
-        store.update_session(DEMO_SESSIONS[0], name="Damaged order refund", name_source="manual")
-        store.update_session(DEMO_SESSIONS[1], name="Lisbon spring trip", name_source="manual")
+        support.set_session_name(
+            session_id=DEMO_SESSIONS[0], session_name="Damaged order refund", user_id="alice"
+        )
+        planner.set_session_name(
+            session_id=DEMO_SESSIONS[1], session_name="Lisbon spring trip", user_id="bob"
+        )
         console.print(f"store: {url}\n")
         console.print(inbox_table(store.list_sessions(limit=10).items, title="Inbox"))
         session = store.get_session(DEMO_SESSIONS[0], user_id="alice")
