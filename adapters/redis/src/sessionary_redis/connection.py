@@ -65,7 +65,9 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
             ours[key] = value
         else:
             theirs.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(theirs))), ours
+    # Not urlunsplit: it turns "unix:///path" into "unix:/path", which redis-py refuses.
+    base = url.partition("?")[0]
+    return (f"{base}?{urlencode(theirs)}" if theirs else base), ours
 
 
 def client_from_url(url: str, *, cluster: bool, socket_timeout: float) -> Any:

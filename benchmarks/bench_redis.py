@@ -1,0 +1,353 @@
+"""Redis storage: sessionary-redis's RedisDb beside Agno 3.1.10's RedisDb, on one server.
+
+Run from the repository root (Redis at SESSIONARY_REDIS_URL, default
+redis://127.0.0.1:6379/0; every key goes under a fresh prefix and is deleted at the end):
+
+    python3 -m uv run --with agno==3.1.10 python benchmarks/bench_redis.py
+
+Without agno installed only our side is measured. ``--quick`` uses smaller sessions.
+
+What it measures, with an instant model (answers at once, so only the framework and
+the store are timed):
+
+- the cost of ``Agent.run`` at run N for N = 10, 1,000 and 10,000 (median of several runs
+  at that size), for us and for Agno (Agno also with ``cache_session=True`` at 1,000);
+- beside it, one bare pipelined MULTI/EXEC that writes the same payload (the run's JSON
+  and the summary fields), the floor any Redis store pays per run;
+- ``get_chat_history(last_n_runs=20)`` on a 10,000-run session;
+- Redis round trips per ``Agent.run`` (client ``send_packed_command`` calls);
+- memory used in Redis per run (``MEMORY USAGE`` of every key, divided by the runs);
+- runs lost when 4 processes append to one session at once, and whether the session
+  summary (run count, tokens) is exact.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.connection import AbstractConnection
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import Stats, machine, measure, ms, print_table, save_results
+from redis_agno import agno_agent, agno_available, agno_db, agno_prefill
+from sessionary_redis import RedisDb
+from sessionary_redis.keys import KeyLayout
+
+from sessionary import Agent
+from sessionary.testing import ScriptedModel
+from sessionary.testing.storage import make_run
+
+URL = os.environ.get("SESSIONARY_REDIS_URL", "redis://127.0.0.1:6379/0")
+QUICK = "--quick" in sys.argv
+SIZES = (10, 100, 1_000) if QUICK else (10, 1_000, 10_000)
+BIG = SIZES[-1]
+AGENT_ID = "bench-agent"
+
+
+@contextmanager
+def round_trips() -> Iterator[list[int]]:
+    """Count the requests every redis-py connection sends (one per round trip)."""
+    count = [0]
+    original = AbstractConnection.send_packed_command
+
+    def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        count[0] += 1
+        original(self, command, check_health)
+
+    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        yield count
+    finally:
+        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> int:
+    keys = list(client.scan_iter(match=KeyLayout(prefix).pattern(), count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+    return len(keys)
+
+
+def memory_of(client: redis.Redis, prefix: str) -> int:
+    """Bytes used by every key under a prefix (``MEMORY USAGE ... SAMPLES 0``)."""
+    return sum(
+        int(client.memory_usage(key, samples=0) or 0)
+        for key in client.scan_iter(match=KeyLayout(prefix).pattern(), count=1000)
+    )
+
+
+def runs_under(client: redis.Redis, pattern: str, size: Callable[[bytes], int]) -> int:
+    """How many runs are stored under a prefix, summed over its per-session keys."""
+    return sum(size(key) for key in client.scan_iter(match=pattern, count=1000))
+
+
+# --------------------------------------------------------------------------- ours
+
+
+def ours_prefill(db: RedisDb, session_id: str, runs: int) -> None:
+    for index in range(runs):
+        db.append_run(
+            make_run(session_id, user_id="bench-user", agent_id=AGENT_ID, text=f"message {index}")
+        )
+
+
+def ours_run_cost(db: RedisDb, size: int, repeat: int) -> Stats:
+    """Median cost of ``Agent.run`` into a session that holds ``size`` runs.
+
+    Small sizes use a fresh session per sample (so every sample is at run ``size``); big
+    ones time consecutive runs of one session. One warmed-up agent does all of it.
+    """
+    agent = Agent(model=ScriptedModel(), db=db, id=AGENT_ID, user_id="bench-user")
+    agent.run("warm up", session_id=f"warm-{size}")
+    if size <= 100:
+        samples = []
+        for index in range(repeat):
+            sid = f"n{size}-{index}"
+            ours_prefill(db, sid, size)
+            start = time.perf_counter()
+            agent.run("next", session_id=sid)
+            samples.append(time.perf_counter() - start)
+        return Stats(samples)
+    sid = f"n{size}"
+    ours_prefill(db, sid, size)
+    return measure(lambda: agent.run("next", session_id=sid), repeat=repeat, warmup=0)
+
+
+def bare_multi_exec(client: redis.Redis, prefix: str) -> Callable[[], None]:
+    """The floor: one pipelined MULTI/EXEC writing a run's JSON and the summary fields."""
+    agent = Agent(model=ScriptedModel(), db="memory://", session_id="payload")
+    from sessionary_redis.records import dump_run
+
+    payload = dump_run(agent.run("next"))
+    keys = KeyLayout(prefix)
+    counter = [0]
+
+    def write() -> None:
+        counter[0] += 1
+        pipe = client.pipeline(transaction=True)
+        pipe.rpush(keys.runs("bare"), payload)
+        pipe.hset(
+            keys.session("bare"),
+            mapping={
+                f"r:{counter[0]}": counter[0],
+                "status": "completed",
+                "updated": repr(time.time()),
+                "preview": "ok",
+            },
+        )
+        pipe.hincrby(keys.session("bare"), "version", 1)
+        pipe.hincrby(keys.session("bare"), "runs", 1)
+        pipe.hincrby(keys.session("bare"), "in", 3)
+        pipe.hincrby(keys.session("bare"), "out", 5)
+        pipe.zadd(keys.user_index("bench-user"), {"bare": time.time()})
+        pipe.execute()
+
+    return write
+
+
+def ours_writer(url: str, prefix: str, worker: int, count: int) -> None:
+    db = RedisDb(url, prefix=prefix)
+    agent = Agent(
+        model=ScriptedModel(), db=db, id=AGENT_ID, session_id="contended", user_id="bench-user"
+    )
+    for index in range(count):
+        agent.run(f"{worker}:{index}")
+    db.close()
+
+
+def agno_writer(url: str, prefix: str, worker: int, count: int) -> None:
+    agent = agno_agent(agno_db(url, prefix), session_id="contended")
+    for index in range(count):
+        agent.run(f"{worker}:{index}")
+
+
+def concurrent_writers(target: Callable[..., None], prefix: str, per_process: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=target, args=(URL, prefix, w, per_process)) for w in range(4)
+    ]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+    if any(p.exitcode != 0 for p in processes):
+        raise RuntimeError(f"a writer process failed: {[p.exitcode for p in processes]}")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    client = redis.Redis.from_url(URL)
+    client.ping()
+    ours_prefix = f"bench-ours-{uuid.uuid4().hex[:8]}"
+    agno_prefix = f"bench-agno-{uuid.uuid4().hex[:8]}"
+    bare_prefix = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    with_agno = agno_available()
+    results: dict[str, Any] = {"url": URL, "sizes": SIZES, "agno": with_agno}
+    rows: list[list[Any]] = []
+    try:
+        db = RedisDb(URL, prefix=ours_prefix)
+        bare = measure(bare_multi_exec(client, bare_prefix), repeat=300)
+        results["bare_multi_exec_ms"] = bare.median * 1000
+        ours_costs: dict[int, Stats] = {}
+        for size in SIZES:
+            ours_costs[size] = ours_run_cost(db, size, repeat=30 if size <= 100 else 200)
+
+        # round trips per Agent.run, at the biggest size
+        agent = Agent(
+            model=ScriptedModel(), db=db, id=AGENT_ID, session_id=f"n{BIG}", user_id="bench-user"
+        )
+        with round_trips() as count:
+            agent.run("counted")
+        results["ours_round_trips_per_run"] = count[0]
+
+        history = measure(
+            lambda: agent.get_chat_history(session_id=f"n{BIG}", last_n_runs=20), repeat=200
+        )
+        results["ours_history_ms"] = history.median * 1000
+
+        per_process = 250
+        concurrent_writers(ours_writer, ours_prefix, per_process)
+        runs = db.get_runs("contended")
+        contended = db.get_session_info("contended")
+        assert contended is not None
+        exact = (
+            contended.run_count == len(runs)
+            and contended.input_tokens == sum(r.metrics.input_tokens for r in runs)
+            and contended.output_tokens == sum(r.metrics.output_tokens for r in runs)
+        )
+        results["ours_lost"] = 4 * per_process - len(runs)
+        stored_runs = runs_under(client, f"{ours_prefix}:r:*", lambda k: int(client.llen(k)))
+        results["ours_bytes_per_run"] = memory_of(client, ours_prefix) / stored_runs
+        results["ours_summary_exact"] = exact
+
+        agno_costs: dict[int, Stats] = {}
+        agno_cached: Stats | None = None
+        if with_agno:
+            adb = agno_db(URL, agno_prefix)
+            for size in SIZES:
+                repeat = 10 if size <= 1_000 else 3
+                if size <= 100:
+                    samples = []
+                    a = agno_agent(adb, session_id=f"warm-{size}")
+                    a.run("warm up")
+                    for index in range(repeat):
+                        sid = f"n{size}-{index}"
+                        agno_prefill(adb, sid, size)
+                        start = time.perf_counter()
+                        a.run("next", session_id=sid)
+                        samples.append(time.perf_counter() - start)
+                    agno_costs[size] = Stats(samples)
+                else:
+                    agno_prefill(adb, f"n{size}", size)
+                    a = agno_agent(adb, session_id=f"n{size}")
+                    agno_costs[size] = measure(lambda a=a: a.run("next"), repeat=repeat, warmup=0)
+                    if size == SIZES[1]:
+                        cached = agno_agent(adb, session_id=f"n{size}", cache_session=True)
+                        agno_cached = measure(
+                            lambda c=cached: c.run("next"), repeat=repeat, warmup=1
+                        )
+            a = agno_agent(adb, session_id=f"n{BIG}")
+            with round_trips() as count:
+                a.run("counted")
+            results["agno_round_trips_per_run"] = count[0]
+            agno_history = measure(
+                lambda: a.get_chat_history(session_id=f"n{BIG}", last_n_runs=20), repeat=5, warmup=1
+            )
+            results["agno_history_ms"] = agno_history.median * 1000
+            agno_runs = runs_under(
+                client, f"{agno_prefix}:runs:by_session:*", lambda k: int(client.zcard(k))
+            )
+            results["agno_bytes_per_run"] = memory_of(client, agno_prefix) / agno_runs
+            agno_per_process = 50
+            concurrent_writers(agno_writer, agno_prefix + "-mp", agno_per_process)
+            session_type = __import__("agno.db.base", fromlist=["SessionType"]).SessionType
+            session = agno_db(URL, agno_prefix + "-mp").get_session(
+                session_id="contended", session_type=session_type.AGENT
+            )
+            stored = len(session.runs) if session is not None else 0
+            results["agno_lost"] = 4 * agno_per_process - stored
+            results["agno_writers_total"] = 4 * agno_per_process
+
+        for size in SIZES:
+            row = [f"`Agent.run` at run {size:,}", ms(ours_costs[size].median)]
+            if with_agno:
+                ratio = agno_costs[size].median / ours_costs[size].median
+                row += [ms(agno_costs[size].median), f"{ratio:,.0f}x"]
+            rows.append(row)
+            results[f"ours_run_{size}_ms"] = ours_costs[size].median * 1000
+            if with_agno:
+                results[f"agno_run_{size}_ms"] = agno_costs[size].median * 1000
+        if agno_cached is not None:
+            rows.append(
+                [f"Agno `cache_session=True` at run {SIZES[1]:,}", "", ms(agno_cached.median), ""]
+            )
+            results["agno_cached_ms"] = agno_cached.median * 1000
+        flat = ours_costs[BIG].median / ours_costs[SIZES[0]].median
+        rows.append([f"run {BIG:,} / run {SIZES[0]:,}", f"{flat:.2f}", "", ""])
+        rows.append(["bare pipelined MULTI/EXEC, same payload", ms(bare.median), "", ""])
+        rows.append(
+            [
+                "`Agent.run` / bare MULTI/EXEC",
+                f"{ours_costs[SIZES[1]].median / bare.median:.2f}",
+                "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                f"`get_chat_history(last_n_runs=20)` at {BIG:,} runs",
+                ms(history.median),
+                ms(results["agno_history_ms"] / 1000) if with_agno else "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "Redis round trips per `Agent.run`",
+                results["ours_round_trips_per_run"],
+                results.get("agno_round_trips_per_run", ""),
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "Redis memory per run",
+                f"{results['ours_bytes_per_run']:,.0f} B",
+                f"{results['agno_bytes_per_run']:,.0f} B" if with_agno else "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "runs lost, 4 writer processes",
+                f"{results['ours_lost']} of {4 * per_process} (summary exact: {exact})",
+                f"{results['agno_lost']} of {results['agno_writers_total']}" if with_agno else "",
+                "",
+            ]
+        )
+        header = ["measure", "sessionary-redis", "Agno 3.1.10 RedisDb", "Agno / ours"]
+        print_table(f"Redis storage ({machine()}, server {URL})", header, rows)
+        print(f"\nsaved to {save_results('bench_redis', results)}")
+    finally:
+        delete_prefix(client, ours_prefix)
+        delete_prefix(client, bare_prefix)
+        for prefix in (agno_prefix, agno_prefix + "-mp"):
+            for key in client.scan_iter(match=prefix + "*", count=1000):
+                client.delete(key)
+        client.close()
+
+
+if __name__ == "__main__":
+    main()
