@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Any, ClassVar
 
-from sessionary.naming import NameRejected, NamingContext, NamingGuardrail
+from sessionary.naming import MANUAL, NameRejected, NamingContext, NamingGuardrail
 from sessionary.naming.basic import clean_text
 
 __all__ = ["CleanGuardrail", "LengthGuardrail", "clean_label", "trim_edges"]
@@ -104,7 +104,8 @@ class CleanGuardrail(NamingGuardrail):
     Removes surrounding whitespace and quotes, markdown (headings, emphasis, code,
     links, list marks), ``Title:``-style prefixes and lead-ins ("Sure! Here's a
     title:"), and trailing punctuation; keeps the first line that holds a label.
-    Rejects a proposal with nothing left.
+    Rejects a proposal with nothing left. A manual name is only put on one line:
+    what a person typed is kept as meant.
     """
 
     name: ClassVar[str] = "clean"
@@ -112,6 +113,12 @@ class CleanGuardrail(NamingGuardrail):
 
     def check(self, proposal: str, context: NamingContext) -> str:
         """The cleaned label, or :class:`NameRejected` if nothing is left."""
+        if context.source == MANUAL:
+            # A person's name is taken as meant: only put on one line, never cut to a line.
+            label = clean_text(proposal)
+            if not label:
+                raise NameRejected("the name is blank")
+            return label
         label = clean_label(proposal)
         if not label:
             raise NameRejected("nothing is left once quotes, markdown and prefixes are removed")
