@@ -485,6 +485,16 @@ def test_urls_and_agents_open_mongodb_without_io() -> None:
     default = MongoDb()
     assert default.db_name == "sessionary"
     default.close()
+    srv = open_db("mongodb+srv://user:pw@cluster0.example.invalid/app")
+    assert isinstance(srv, MongoDb) and srv.db_name == "app"
+    assert srv._client is None  # no client, so no DNS lookup, until the first operation
+    srv.close()
+
+
+def test_a_malformed_url_is_refused_at_once_without_its_password() -> None:
+    with pytest.raises(InvalidInputError, match="not a valid MongoDB URL") as caught:
+        MongoDb(db_url="mongodb://admin:hunter2@host:notaport/app")
+    assert "hunter2" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ import attrs
 import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.uri_parser import parse_uri
 
 from sessionary.codec import SCHEMA_VERSION
 from sessionary.domain.runs import Run
@@ -97,6 +98,10 @@ class MongoDb(Store):
         {Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL}
     )
 
+    _sessions: Any
+    _runs: Any
+    _meta: Any
+
     def __init__(
         self,
         db_url: str | None = None,
@@ -138,25 +143,46 @@ class MongoDb(Store):
         self.ttl = None if ttl is None else float(ttl)
         self.max_document_bytes = max_document_bytes
         self._owns_client = client is None
+        self._url = db_url
+        self._timeout_ms = server_selection_timeout_ms
+        self._collection_names = (sessions_collection, runs_collection)
+        self._client_lock = threading.Lock()
+        self._client: Any = None
         if client is None:
             assert db_url is not None
-            # connect=False: no I/O until the first operation.
-            client = pymongo.MongoClient(
-                db_url,
-                connect=False,
-                serverSelectionTimeoutMS=_option(db_url, "serverSelectionTimeoutMS")
-                or server_selection_timeout_ms,
-            )
+            if db_url.startswith("mongodb://"):
+                _check_url(db_url)  # mongodb+srv:// cannot be parsed without a DNS lookup
             self._where = f"at {describe_url(db_url)} (database {self.db_name!r})"
         else:
             self._where = f"(database {self.db_name!r})"
-        self.client = client
-        database = client[self.db_name]
-        self._sessions = database[sessions_collection]
-        self._runs = database[runs_collection]
-        self._meta = database["sessionary_meta"]
+            self._bind(client)
         self._ready = threading.Event()
         self._ready_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The pymongo (or mongomock) client, created on first use from ``db_url``."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    with self._do("connecting"):
+                        client: Any = pymongo.MongoClient(
+                            self._url,
+                            connect=False,
+                            serverSelectionTimeoutMS=_option(
+                                self._url or "", "serverSelectionTimeoutMS"
+                            )
+                            or self._timeout_ms,
+                        )
+                    self._bind(client)
+        return self._client
+
+    def _bind(self, client: Any) -> None:
+        database = client[self.db_name]
+        self._sessions = database[self._collection_names[0]]
+        self._runs = database[self._collection_names[1]]
+        self._meta = database["sessionary_meta"]
+        self._client = client
 
     @classmethod
     def from_url(cls, url: str) -> MongoDb:
@@ -172,6 +198,7 @@ class MongoDb(Store):
         """Create indexes and check the schema once per store object (idempotent)."""
         if self._ready.is_set():
             return
+        self.client  # noqa: B018 - connects the collections on first use
         with self._ready_lock:
             if self._ready.is_set():
                 return
@@ -219,8 +246,8 @@ class MongoDb(Store):
 
     def close(self) -> None:
         """Close the client if this store created it (a client you passed stays open)."""
-        if self._owns_client:
-            self.client.close()
+        if self._owns_client and self._client is not None:
+            self._client.close()
 
     # ------------------------------------------------------------------ helpers
 
@@ -682,6 +709,17 @@ def _validate_db_name(name: object) -> str:
             f'(at most 63 bytes, none of / \\ . space " $ or NUL)'
         )
     return name
+
+
+def _check_url(url: str) -> None:
+    """Refuse a malformed ``mongodb://`` URL now, naming no credentials."""
+    try:
+        parse_uri(url)
+    except (PyMongoError, ValueError) as exc:
+        message = str(exc).replace(url, describe_url(url))
+        raise InvalidInputError(
+            f"{describe_url(url)} is not a valid MongoDB URL: {message}"
+        ) from exc
 
 
 def _option(url: str, name: str) -> int | None:
