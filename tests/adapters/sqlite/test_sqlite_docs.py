@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sessionary_sqlite import SqliteDb
 
 from sessionary import Agent
 from sessionary.testing import ScriptedModel
-from sessionary_sqlite import SqliteDb
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "storage" / "sqlite.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -34,7 +34,8 @@ from sessionary_sqlite import SqliteDb
 
 agent = Agent(db=SqliteDb(db_file="tmp/agent.db"))
 session = agent.get_session(session_id="user_123_session_456")
-print(session.run_count, [m.content for m in agent.get_chat_history(session_id="user_123_session_456")])
+history = agent.get_chat_history(session_id="user_123_session_456")
+print(session.run_count, [m.content for m in history])
 """
 
 

@@ -149,3 +149,21 @@ def test_two_stores_on_one_new_file_share_one_schema(tmp_path: Path) -> None:
     second.append_run(make_run("b"))
     assert second.schema_status().current == schema.LATEST
     assert {i.session_id for i in first.list_sessions().items} == {"a", "b"}
+
+
+def test_sessionary_migrate_upgrades_a_sqlite_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sessionary.cli import main
+
+    path = tmp_path / "old.db"
+    _version_1_file(path)
+    url = SqliteDb(db_file=path).url
+    check = CliRunner().invoke(main, ["migrate", "--db", url, "--check"])
+    assert check.exit_code != 0
+    assert "schema version 1 (latest 2)" in check.stdout
+    result = CliRunner().invoke(main, ["migrate", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert "version 2: added token totals to 2 session(s) from 6 run(s)" in result.stdout
+    info = SqliteDb(db_file=path).get_session_info("s1")
+    assert info is not None and info.input_tokens == 6
