@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -523,3 +525,10 @@ def test_team_sessions_are_cached_as_team_sessions() -> None:
     session = db.get_session("t1")
     assert session is not None and session.session_type is SessionType.TEAM
     assert type(session).__name__ == "TeamSession"
+
+
+def test_the_first_snippet_of_the_caching_guide_runs_on_core_alone() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "guides" / "caching.md"
+    first = re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)[0]
+    assert "cache_session=True" in first and "db=" not in first
+    exec(compile(first, str(page), "exec"), {"__name__": "docs_caching"})

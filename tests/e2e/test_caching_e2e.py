@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -421,3 +422,24 @@ def test_the_caching_store_over_real_stores_writes_through(
     assert cached == stored  # the cache's copy is what the store holds, field for field
     info: SessionInfo | None = inner.get_session_info("s1", user_id="u1")
     assert info is not None and cached.version == info.version == 3
+
+
+# --------------------------------------------------------------------------- docs
+
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "caching.md"
+
+
+def test_the_caching_docs_page_runs_as_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str, prefix: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = DOCS_PAGE.read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
+    assert len(blocks) >= 4
+    namespace: dict[str, Any] = {"__name__": "docs_caching"}
+    for block in blocks:
+        # The page's Redis URL and prefix, pointed at this test's server and own prefix.
+        code = block.replace("redis://localhost:6379/0", redis_url)
+        code = code.replace("myapp-cache", f"{prefix}-docs")
+        exec(compile(code, str(DOCS_PAGE), "exec"), namespace)
+    namespace["cache"].close()
