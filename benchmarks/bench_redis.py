@@ -23,6 +23,7 @@ the store are timed):
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
@@ -62,7 +63,7 @@ def round_trips() -> Iterator[list[int]]:
 
     def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
         count[0] += 1
-        original(self, command, check_health)
+        original(self, command, check_health)  # type: ignore[no-untyped-call]
 
     AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
     try:
@@ -252,11 +253,13 @@ def main() -> None:
                 else:
                     agno_prefill(adb, f"n{size}", size)
                     a = agno_agent(adb, session_id=f"n{size}")
-                    agno_costs[size] = measure(lambda a=a: a.run("next"), repeat=repeat, warmup=0)
+                    agno_costs[size] = measure(
+                        functools.partial(a.run, "next"), repeat=repeat, warmup=0
+                    )
                     if size == SIZES[1]:
                         cached = agno_agent(adb, session_id=f"n{size}", cache_session=True)
                         agno_cached = measure(
-                            lambda c=cached: c.run("next"), repeat=repeat, warmup=1
+                            functools.partial(cached.run, "next"), repeat=repeat, warmup=1
                         )
             a = agno_agent(adb, session_id=f"n{BIG}")
             with round_trips() as count:

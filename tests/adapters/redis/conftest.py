@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-
-from redis_helpers import delete_prefix
+from sessionary_redis.testing import delete_prefix
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from sessionary_redis import RedisDb
+from sessionary_redis.testing import delete_prefix, with_params
 
-from redis_helpers import delete_prefix, with_params
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
-from sessionary_redis import RedisDb
 
 
 class TestRedisDb(StorageConformance):
@@ -37,11 +37,12 @@ class TestRedisDb(StorageConformance):
 
     @pytest.fixture
     def store_url(self, store: Store) -> str:
-        return with_params(self.url, prefix=self.prefix)
+        url: str = with_params(self.url, prefix=self.prefix)
+        return url
 
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, RedisDb)
-        store.client.lset(store.keys.runs(session_id), 0, b"\xff{not json")
+        store.client.lset(store.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
 
     def make_ttl_store(self, ttl: float) -> Store:
         prefix = f"sessionary-test-ttl-{uuid.uuid4().hex[:12]}"

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import redis
+from sessionary_redis import RedisDb
+from sessionary_redis.testing import RedisServer
 
-from redis_servers import RedisServer
 from sessionary import Agent
 from sessionary.errors import ConflictError, StorageError, StoreUnavailableError
 from sessionary.testing import ScriptedModel
 from sessionary.testing.storage import make_run
-from sessionary_redis import RedisDb
 
 pytestmark = pytest.mark.slow
 
@@ -122,13 +122,13 @@ def test_a_timed_out_append_is_reported_and_retrying_the_same_run_is_safe(
     first = make_run("s1", user_id="alice")
     db.append_run(first)
     pauser = redis.Redis(port=server.port)
-    pauser.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+    pauser.execute_command("CLIENT", "PAUSE", 1500, "ALL")  # type: ignore[no-untyped-call]
     stalled = make_run("s1", user_id="alice", text="stalled")
     try:
         with pytest.raises(StoreUnavailableError) as raised:
             db.append_run(stalled)
     finally:
-        pauser.execute_command("CLIENT", "UNPAUSE")
+        pauser.execute_command("CLIENT", "UNPAUSE")  # type: ignore[no-untyped-call]
         pauser.close()
     assert "timed out" in str(raised.value)
     assert "append run" in str(raised.value)

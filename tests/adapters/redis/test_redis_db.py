@@ -15,20 +15,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.connection import AbstractConnection
 from redis.crc import key_slot
+from sessionary_redis import RedisDb
+from sessionary_redis.keys import KeyLayout, escape_id
+from sessionary_redis.testing import RedisServer, with_params
 
-from redis_helpers import with_params
-from redis_servers import RedisServer
 from sessionary import Agent, open_db
 from sessionary.errors import (
     CorruptRecordError,
     InvalidInputError,
     SchemaVersionError,
+    StoreUnavailableError,
 )
 from sessionary.ids import MAX_ID_LENGTH
 from sessionary.testing import ScriptedModel
 from sessionary.testing.storage import make_run
-from sessionary_redis import RedisDb
-from sessionary_redis.keys import KeyLayout, escape_id
 
 ids = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
@@ -39,8 +39,9 @@ ids = st.text(
 
 @pytest.fixture
 def db(redis_url: str, prefix: str) -> Iterator[RedisDb]:
-    with RedisDb(redis_url, prefix=prefix) as store:
-        yield store
+    store = RedisDb(redis_url, prefix=prefix)
+    yield store
+    store.close()
 
 
 # --------------------------------------------------------------------------- key layout
@@ -142,7 +143,7 @@ def test_url_options_and_open_db(redis_url: str, prefix: str) -> None:
         store.append_run(make_run("s1"))
         assert store.client.pttl(store.keys.session("s1")) > 0
     with RedisDb("redis://user:secret@127.0.0.1:1/0", retries=0) as guarded:
-        with pytest.raises(Exception) as raised:
+        with pytest.raises(StoreUnavailableError) as raised:
             guarded.ping()
         assert "secret" not in str(raised.value)
 
@@ -204,7 +205,7 @@ class Requests:
 
         def counting(conn: AbstractConnection, command: Any, check_health: bool = True) -> None:
             self.count += 1
-            original(conn, command, check_health)
+            original(conn, command, check_health)  # type: ignore[no-untyped-call]
 
         monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
 
@@ -338,8 +339,9 @@ def test_a_record_from_a_newer_schema_is_refused_clearly(
 
 @pytest.mark.parametrize("tokens", [1.5, 2**41, "3", True])
 def test_token_counts_the_server_cannot_add_are_refused(db: RedisDb, tokens: Any) -> None:
-    from sessionary import RunMetrics
     import attrs
+
+    from sessionary import RunMetrics
 
     db.append_run(make_run("s1"))
     bad = attrs.evolve(make_run("s1"), metrics=RunMetrics(input_tokens=tokens))

@@ -92,8 +92,9 @@ def client_from_url(url: str, *, cluster: bool, socket_timeout: float) -> Any:
 def describe_client(client: Any) -> str:
     """``redis://host:port/db`` (or the socket path, or the cluster's nodes), no password."""
     if isinstance(client, RedisCluster):
-        nodes = [f"{n.host}:{n.port}" for n in client.get_nodes()[:3]]
-        more = ", ..." if len(client.get_nodes()) > 3 else ""
+        every = client.get_nodes()  # type: ignore[no-untyped-call]
+        nodes = [f"{n.host}:{n.port}" for n in every[:3]]
+        more = ", ..." if len(every) > 3 else ""
         return f"Redis cluster {', '.join(nodes)}{more}"
     kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
     if kwargs.get("path"):
@@ -153,7 +154,9 @@ class RetryPolicy:
                 time.sleep(delay * (0.5 + random.random() / 2))
             except redis.exceptions.ResponseError as exc:
                 if "WRONGTYPE" in str(exc) and session_id is not None:
-                    raise CorruptRecordError(session_id, f"a key has the wrong type: {exc}") from exc
+                    raise CorruptRecordError(
+                        session_id, f"a key has the wrong type: {exc}"
+                    ) from exc
                 raise StorageError(f"{self.server} refused to {what}: {exc}") from exc
             except redis.exceptions.RedisError as exc:
                 raise StorageError(

@@ -74,7 +74,7 @@ def list_page(
             candidates.append((session_id, float(score)))
         if candidates:
             replies = db._read_infos([sid for sid, _ in candidates])
-            for (session_id, score), values in zip(candidates, replies):
+            for (session_id, score), values in zip(candidates, replies, strict=True):
                 info = _decode(db, index, session_id, score, values, field, filters)
                 if info is not None and filters.matches(info):
                     found.append((info, score, session_id))

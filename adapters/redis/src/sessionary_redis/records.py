@@ -108,7 +108,7 @@ def decode_info(session_id: str, values: list[Any]) -> tuple[SessionInfo, list[s
     written by a newer schema raises :class:`SchemaVersionError`.
     """
     try:
-        fields = dict(zip(INFO_FIELDS, (text(v) for v in values)))
+        fields = dict(zip(INFO_FIELDS, [text(v) for v in values], strict=True))
     except UnicodeDecodeError as exc:
         raise CorruptRecordError(session_id, f"a field is not UTF-8: {exc}") from exc
     if all(v is None for v in fields.values()):

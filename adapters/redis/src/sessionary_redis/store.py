@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -30,7 +31,6 @@ from sessionary.storage.base import (
     Capability,
     ListFilters,
     Store,
-    encode_cursor,
     preview_of,
 )
 from sessionary_redis import scripts
@@ -117,9 +117,7 @@ class RedisDb(Store):
         self.prefix = prefix if prefix is not None else options.get("prefix", "sessionary")
         self.keys = KeyLayout(self.prefix)
         raw_ttl: Any = ttl if ttl is not None else options.get("ttl")
-        self.ttl: float | None = (
-            None if raw_ttl is None else _number(raw_ttl, "ttl", minimum=0.001)
-        )
+        self.ttl: float | None = None if raw_ttl is None else _number(raw_ttl, "ttl", minimum=0.001)
         self._ttl_ms = "0" if self.ttl is None else str(max(1, round(self.ttl * 1000)))
         self.server = describe_client(client)
         self._policy = RetryPolicy(
@@ -191,7 +189,9 @@ class RedisDb(Store):
         except StorageError as exc:
             # The session itself is stored; only its place in the listing lags until the
             # next write to it. Raising would invite a caller to store the run twice.
-            log.warning("session %r is stored but its listing index was not updated: %s", member, exc)
+            log.warning(
+                "session %r is stored but its listing index was not updated: %s", member, exc
+            )
 
     def _unindex(self, index_keys: Sequence[str], member: str) -> None:
         if not index_keys:
@@ -206,7 +206,11 @@ class RedisDb(Store):
         try:
             self._call(f"unindex session {member!r}", send, member, write=True)
         except StorageError as exc:
-            log.warning("session %r is deleted; its index entries are left for listing to clean: %s", member, exc)
+            log.warning(
+                "session %r is deleted; its index entries are left for listing to clean: %s",
+                member,
+                exc,
+            )
 
     # ------------------------------------------------------------------ writes
 
@@ -455,7 +459,7 @@ class RedisDb(Store):
                     erased += 1
             self._call(
                 f"clear the index of user {user_id!r}",
-                lambda _: self.client.zrem(index, *members),
+                functools.partial(_zrem, self.client, index, list(members)),
                 None,
                 True,
             )
@@ -515,7 +519,9 @@ class RedisDb(Store):
     def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
         reply = self._call(
             f"read run {run_id!r} of session {session_id!r}",
-            lambda _: self._read_run(keys=self._session_keys(session_id), args=[user_id or "", run_id]),
+            lambda _: self._read_run(
+                keys=self._session_keys(session_id), args=[user_id or "", run_id]
+            ),
             session_id,
         )
         status = text(reply[0])
@@ -574,6 +580,10 @@ def _number(value: Any, what: str, *, minimum: float) -> float:
     if number == float("inf"):
         raise InvalidInputError(f"{what} must be finite")
     return float(number)
+
+
+def _zrem(client: Any, key: str, members: list[Any], _attempt: int) -> Any:
+    return client.zrem(key, *members)
 
 
 def _int_option(options: dict[str, str], key: str, default: int) -> int:

@@ -1,4 +1,14 @@
-"""Private redis-server processes for the fault and cluster tests, on free loopback ports."""
+"""Test helpers for Redis: private ``redis-server`` processes, and cleaning a prefix.
+
+The adapter's own fault and cluster tests use these, and so can an application's:
+
+- :class:`RedisServer` runs one ``redis-server`` on a free loopback port in a directory
+  of yours, and can be stopped and started again on the same port (an outage);
+- :func:`start_cluster` starts three ``--cluster-enabled yes`` nodes and joins them
+  with ``redis-cli --cluster create``;
+- :func:`delete_prefix` deletes every key under a prefix you made for a test, so tests
+  that share a server clean exactly their own keys (never FLUSHDB).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +20,27 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 import redis
 
-__all__ = ["RedisServer", "free_port", "redis_binary", "start_cluster"]
+from sessionary_redis.keys import KeyLayout
+
+__all__ = [
+    "RedisServer",
+    "delete_prefix",
+    "free_port",
+    "redis_binary",
+    "start_cluster",
+    "with_params",
+]
 
 
 def redis_binary(name: str = "redis-server") -> str:
     """The path of ``redis-server`` or ``redis-cli``; fails the test run if there is none."""
-    found = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+    found = shutil.which(name) or (
+        f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None
+    )
     if found is None:
-        pytest.fail(f"{name} is not installed; the Redis fault and cluster tests need it")
+        raise RuntimeError(f"{name} is not installed; the Redis fault and cluster tests need it")
     return found
 
 
@@ -47,7 +67,9 @@ def free_port(*, with_bus: bool = False) -> int:
 class RedisServer:
     """One redis-server on 127.0.0.1, started, stopped and started again on the same port."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self, workdir: Path, *, port: int | None = None, extra: Sequence[str] = ()
+    ) -> None:
         self.workdir = workdir
         self.port = port if port is not None else free_port(with_bus=True)
         self.extra = list(extra)
@@ -63,11 +85,16 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 redis_binary(),
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.workdir),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
                 *self.extra,
             ],
             stdout=log,
@@ -83,7 +110,9 @@ class RedisServer:
             except redis.RedisError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     tail = (self.workdir / "redis.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"redis-server on port {self.port} did not start:\n{tail}")
+                    raise RuntimeError(
+                        f"redis-server on port {self.port} did not start:\n{tail}"
+                    ) from None
                 time.sleep(0.05)
             finally:
                 client.close()
@@ -102,7 +131,7 @@ class RedisServer:
 
 
 def _cluster_info(client: redis.Redis) -> bytes:
-    reply = client.execute_command("CLUSTER", "INFO")
+    reply = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
     if isinstance(reply, dict):
         return b"\n".join(f"{k}:{v}".encode() for k, v in reply.items())
     return reply if isinstance(reply, bytes) else str(reply).encode()
@@ -116,16 +145,26 @@ def start_cluster(workdir: Path, nodes: int = 3) -> list[RedisServer]:
             server = RedisServer(
                 workdir / f"node{index}",
                 extra=[
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf",
-                    "--cluster-node-timeout", "5000",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
                 ],
             )
             servers.append(server.start())
         addresses = [f"127.0.0.1:{s.port}" for s in servers]
         subprocess.run(
-            [redis_binary("redis-cli"), "--cluster", "create", *addresses,
-             "--cluster-replicas", "0", "--cluster-yes"],
+            [
+                redis_binary("redis-cli"),
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
             check=True,
             capture_output=True,
             timeout=60,
@@ -145,3 +184,21 @@ def start_cluster(workdir: Path, nodes: int = 3) -> list[RedisServer]:
             server.stop()
         raise
     return servers
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
+    """Delete every key under a test's own prefix (made and escaped by us, never an ID)."""
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=KeyLayout(prefix).pattern(), count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)
+
+
+def with_params(url: str, **params: object) -> str:
+    """``url`` with extra query parameters."""
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return f"{url}{'&' if '?' in url else '?'}{query}"
