@@ -365,3 +365,57 @@ def test_update_run_finishes_a_paused_run_in_place(tmp_path: Path) -> None:
     assert info.last_run_status is RunStatus.COMPLETED
     stored = db.get_run("s1", paused.run_id)
     assert stored is not None and stored.version == 2 and stored.status is RunStatus.COMPLETED
+
+
+def test_a_file_deleted_while_open_is_not_written_into(tmp_path: Path) -> None:
+    path = tmp_path / "gone.db"
+    db = SqliteDb(db_file=path)
+    db.append_run(make_run("s1"))
+    for name in ("gone.db", "gone.db-wal", "gone.db-shm"):
+        if (tmp_path / name).exists():
+            os.remove(tmp_path / name)
+    with pytest.raises(StoreUnavailableError, match="deleted or replaced") as caught:
+        db.append_run(make_run("s1"))
+    assert "nothing was written" in str(caught.value)
+    assert db.get_session("s1") is None  # the next call opened a new, empty file
+    db.append_run(make_run("s1"))
+    assert SqliteDb(db_file=path).get_session_info("s1") is not None
+
+
+def test_trim_keeps_the_tail_in_order_and_an_exact_summary(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    db = SqliteDb(db_file=path)
+    runs = [make_run("s1", input_tokens=i, output_tokens=2 * i) for i in range(10)]
+    for run in runs:
+        db.append_run(run)
+    db.append_run(make_run("other"))
+    assert db.trim_runs("s1", keep_last=3) == 7
+    after = db.append_run(make_run("s1", input_tokens=100, output_tokens=0))
+    kept = db.get_runs("s1")
+    assert [r.run_id for r in kept[:3]] == [r.run_id for r in runs[-3:]]
+    assert (after.run_count, after.input_tokens, after.output_tokens) == (
+        4,
+        7 + 8 + 9 + 100,
+        2 * (7 + 8 + 9),
+    )
+    seqs = _sql(
+        path,
+        "SELECT seq FROM runs JOIN sessions USING (session_key) "
+        "WHERE session_id = 's1' ORDER BY seq",
+    )
+    assert [s[0] for s in seqs] == [8, 9, 10, 11]  # the sequence goes on after a trim
+    assert db.trim_runs("s1", keep_last=0) == 4
+    info = db.get_session_info("s1")
+    assert info is not None and (info.run_count, info.input_tokens) == (0, 0)
+    assert len(db.get_runs("other")) == 1
+
+
+def test_an_imported_session_with_a_run_twice_is_refused(tmp_path: Path) -> None:
+    from sessionary.domain.sessions import Session, SessionInfo
+
+    run = make_run("s1")
+    session = Session.from_info(SessionInfo(session_id="s1", run_count=2), [run, run])
+    db = SqliteDb(db_file=tmp_path / "a.db")
+    with pytest.raises(InvalidInputError, match="twice"):
+        db.import_session(session)
+    assert db.get_session("s1") is None

@@ -64,6 +64,7 @@ class SqliteDatabase:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        self._file_id: tuple[int, int] | None = None
         self._version: int | None = None
         self._closed = False
 
@@ -100,7 +101,26 @@ class SqliteDatabase:
             conn.close()
             raise
         self._conn, self._pid = conn, os.getpid()
+        self._file_id = None if self.location.is_memory else _file_id(self.path)
         return conn
+
+    def _check_file(self, conn: sqlite3.Connection, session_id: str | None) -> None:
+        """Refuse to write into a file that was deleted or replaced since it was opened.
+
+        SQLite would go on writing into the deleted file (through its WAL) and report
+        success for runs that vanish when the connection closes. Hold the write lock.
+        """
+        if self._file_id is None or _file_id(self.path) == self._file_id:
+            return
+        _rollback(conn)
+        self._conn = None  # the next call opens whatever file is at the path now
+        conn.close()
+        about = f" (session {session_id!r})" if session_id is not None else ""
+        raise StoreUnavailableError(
+            f"the SQLite database {self.path!r} was deleted or replaced while this store "
+            f"had it open; nothing was written{about}. The next call opens the file at "
+            "that path again (a new, empty one if it is gone)"
+        )
 
     def _prepare(self, conn: sqlite3.Connection) -> int:
         """Create the schema in a file that has none; return the file's schema version."""
@@ -172,6 +192,7 @@ class SqliteDatabase:
                 self._begin(conn, "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise translate(exc, self.location, session_id) from exc
+            self._check_file(conn, session_id)
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -271,6 +292,14 @@ class SqliteDatabase:
             self._closed = True
             if conn is not None and self._pid == os.getpid():
                 conn.close()
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
