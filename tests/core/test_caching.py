@@ -350,6 +350,19 @@ def test_a_session_too_large_for_the_cache_is_read_from_the_store() -> None:
     assert seen_by_model(agent)[-1] == "last"
 
 
+def test_a_large_session_deleted_and_started_again_is_cached_again() -> None:
+    db = CountingDb()
+    agent = agent_on(db, session_cache=MemoryCache(max_bytes=20_000))
+    for index in range(30):
+        agent.run("x" * 200 + str(index), session_id="s1")
+    agent.get_session("s1")
+    assert agent.delete_session("s1")
+    agent.run("small again", session_id="s1")
+    db.session_reads.clear()
+    agent.run("and again", session_id="s1")
+    assert db.session_reads == []  # cached once more, not read from the store
+
+
 def test_approx_size_grows_with_content() -> None:
     small = new_session(runs=1)
     bigger = attrs.evolve(small, runs=(attrs.evolve(small.runs[0], content="y" * 100_000),))

@@ -268,8 +268,7 @@ class CachingStore(Store):
             try:
                 return self.store.import_session(session, replace=replace)
             finally:
-                for user in {None, session.user_id}:
-                    self._cache_invalidate(user, session.session_id)
+                self._forget(session.session_id, {None, session.user_id})
 
     def _delete_session(self, session_id: str, user_id: str | None) -> bool:
         with self._lock_for(session_id):
@@ -277,8 +276,7 @@ class CachingStore(Store):
             try:
                 return self.store.delete_session(session_id, user_id=user_id)
             finally:
-                for user in {None, user_id}:
-                    self._cache_invalidate(user, session_id)
+                self._forget(session_id, {None, user_id})
 
     def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
         with self._lock_for(session_id):
@@ -286,8 +284,7 @@ class CachingStore(Store):
             try:
                 return self.store.trim_runs(session_id, keep_last=keep_last, user_id=user_id)
             finally:
-                for user in {None, user_id}:
-                    self._cache_invalidate(user, session_id)
+                self._forget(session_id, {None, user_id})
 
     def _erase_user(self, user_id: str) -> int:
         try:
@@ -318,6 +315,12 @@ class CachingStore(Store):
             else:
                 self._cache_invalidate(user_id, session_id)
         self._invalidate_other(user_id, info)
+
+    def _forget(self, session_id: str, users: set[str | None]) -> None:
+        """Drop the entries of a session that was deleted, trimmed or replaced."""
+        for user in users:
+            self._passthrough.pop((user, session_id), None)  # it may fit the cache now
+            self._cache_invalidate(user, session_id)
 
     def _invalidate_other(self, user_id: str | None, info: SessionInfo) -> None:
         """Drop the entry of the session's other key: the owner's for ``None``, else ``None``'s."""
