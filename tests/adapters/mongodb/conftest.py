@@ -30,3 +30,10 @@ def mock_factory() -> Iterator[StoreFactory]:
     made = StoreFactory(None)
     yield made
     made.cleanup()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # mongomock calls datetime.utcnow(), deprecated on Python 3.12+; not our code.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:datetime.datetime.utcnow:DeprecationWarning:mongomock"
+    )

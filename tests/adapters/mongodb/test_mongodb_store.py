@@ -22,7 +22,7 @@ from sessionary_mongodb.store import DEFAULT_SERVER_SELECTION_TIMEOUT_MS
 from sessionary_mongodb.testing import StoreFactory, url_with_db
 
 from sessionary import Agent, open_db
-from sessionary.domain.runs import RunStatus
+from sessionary.domain.runs import RunMetrics, RunStatus
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
@@ -549,3 +549,32 @@ def test_the_real_server_harness_fails_loudly_when_unreachable() -> None:
         with pytest.raises(StoreUnavailableError, match="SESSIONARY_MONGODB_URL"):
             made.new_store()
     made.cleanup()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"metrics": RunMetrics(input_tokens=10**20)},
+        {"content": "lone surrogate \ud800"},
+    ],
+    ids=["int-too-wide", "surrogate"],
+)
+def test_values_bson_cannot_hold_are_refused_before_writing(
+    store: MongoDb, change: dict[str, Any]
+) -> None:
+    store.append_run(make_run("s1"))
+    bad = attrs.evolve(make_run("s1"), **change)
+    with pytest.raises(InvalidInputError, match="s1"):
+        store.append_run(bad)
+    info = store.get_session_info("s1")
+    assert info is not None and (info.run_count, info.version) == (1, 1)
+    assert store.get_run("s1", bad.run_id) is None
+
+
+def test_numbers_bson_cannot_hold_round_trip_inside_json_text(store: MongoDb) -> None:
+    run = attrs.evolve(make_run("s1"), metadata={"n": 2**70, "$x": -(2**80)})
+    store.append_run(run)
+    assert store.get_run("s1", run.run_id) == run
+    store.update_session("s1", metadata={"big": 10**30})
+    info = store.get_session_info("s1")
+    assert info is not None and info.metadata == {"big": 10**30}

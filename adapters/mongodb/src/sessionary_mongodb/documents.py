@@ -20,6 +20,7 @@ import json
 from typing import Any, Final
 
 import bson
+import bson.errors
 
 from sessionary.codec import CodecError, decode_run, decode_session_info, encode_run
 from sessionary.domain.runs import Run
@@ -111,8 +112,13 @@ def run_doc(run: Run, text: str, session_key: str, seq: int) -> dict[str, Any]:
 
 
 def check_run_size(run: Run, text: str, limit: int) -> int:
-    """The BSON size of the run's document; refuses one over ``limit`` before any write."""
-    size = len(bson.encode(run_doc(run, text, "0" * 32, _WIDEST_SEQ)))
+    """The BSON size of the run's document; refuses one over ``limit`` before any write.
+
+    Also refuses, as InvalidInputError, what BSON cannot hold at all: integers wider
+    than 8 bytes, and text with lone surrogates.
+    """
+    doc = {"_id": bson.ObjectId(), **run_doc(run, text, "0" * 32, _WIDEST_SEQ)}
+    size = len(_encode(doc, f"run {run.run_id!r} of session {run.session_id!r}"))
     if size > limit:
         raise DocumentTooLargeError(run.session_id, run.run_id, size, limit)
     return size
@@ -133,11 +139,30 @@ def session_doc(info: SessionInfo, session_key: str, seq: int) -> dict[str, Any]
     return doc
 
 
-def check_session_size(session_id: str, doc: dict[str, Any], limit: int) -> None:
-    """Refuse a session document over ``limit`` (huge state or metadata)."""
-    size = len(bson.encode(doc))
+#: Room left for the session fields an update does not rewrite (IDs, summary, counters).
+SESSION_FIELDS_ALLOWANCE: Final = 8 * 1024
+
+
+def check_session_size(
+    session_id: str, doc: dict[str, Any], limit: int, *, partial: bool = False
+) -> None:
+    """Refuse a session document over ``limit`` (huge state or metadata).
+
+    With ``partial``, ``doc`` holds only the fields being changed, and the size counts
+    :data:`SESSION_FIELDS_ALLOWANCE` for the rest.
+    """
+    size = len(_encode(doc, f"session {session_id!r}"))
+    if partial:
+        size += SESSION_FIELDS_ALLOWANCE
     if size > limit:
         raise DocumentTooLargeError(session_id, None, size, limit, what="session")
+
+
+def _encode(doc: dict[str, Any], what: str) -> bytes:
+    try:
+        return bson.encode(doc)
+    except (OverflowError, ValueError, bson.errors.InvalidDocument) as exc:
+        raise InvalidInputError(f"{what} cannot be stored in MongoDB: {exc}") from exc
 
 
 def fold_name(name: str | None) -> str | None:

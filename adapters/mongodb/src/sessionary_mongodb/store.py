@@ -479,7 +479,9 @@ class MongoDb(Store):
                 fields[field] = value
             if field == "name":
                 fields["name_folded"] = fold_name(value)
-        check_session_size(session_id, {"_id": session_id, **fields}, self.max_document_bytes)
+        check_session_size(
+            session_id, {"_id": session_id, **fields}, self.max_document_bytes, partial=True
+        )
         self._ensure()
         query = self._session_filter(session_id, user_id)
         if expected_version is not None:
