@@ -7,6 +7,7 @@ mongomock, because they inspect stored documents or count operations, or inject 
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -578,3 +579,27 @@ def test_numbers_bson_cannot_hold_round_trip_inside_json_text(store: MongoDb) ->
     store.update_session("s1", metadata={"big": 10**30})
     info = store.get_session_info("s1")
     assert info is not None and info.metadata == {"big": 10**30}
+
+
+def test_an_expired_session_is_gone_for_every_reader_before_the_ttl_monitor(
+    factory: StoreFactory,
+) -> None:
+    with_ttl = factory.new_store(ttl=3600)
+    without_ttl = MongoDb(client=with_ttl.client, db_name=with_ttl.db_name)
+    without_ttl.append_run(make_run("no-expiry", user_id="alice"))
+    with_ttl.append_run(make_run("expiring", user_id="alice", text="old"))
+    listed = [i.session_id for i in with_ttl.list_sessions(user_id="alice").items]
+    assert listed == ["expiring", "no-expiry"]  # one without expires_at is never expired
+    past = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+    with_ttl._sessions.update_one({"_id": "expiring"}, {"$set": {"expires_at": past}})
+    for reader in (with_ttl, without_ttl):
+        assert reader.get_session("expiring") is None
+        assert reader.get_session_info("expiring") is None
+        assert reader.get_runs("expiring") == []
+        assert [i.session_id for i in reader.list_sessions().items] == ["no-expiry"]
+    assert without_ttl.delete_session("expiring") is False
+    with_ttl.append_run(make_run("no-expiry", user_id="alice"))
+    with_ttl.append_run(make_run("expiring", user_id="bob", text="new"))
+    fresh = with_ttl.get_session("expiring")
+    assert fresh is not None and fresh.user_id == "bob"
+    assert [r.input for r in fresh.runs] == ["new"]

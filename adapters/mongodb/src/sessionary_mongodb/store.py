@@ -258,10 +258,13 @@ class MongoDb(Store):
         return {"expires_at": moment}
 
     def _live(self) -> dict[str, Any]:
-        """A filter that hides sessions past their expiry before the TTL monitor runs."""
-        if self.ttl is None:
-            return {}
-        return {"expires_at": {"$gt": datetime.datetime.now(tz=datetime.timezone.utc)}}
+        """A filter that hides sessions past their expiry before the TTL monitor runs.
+
+        Applied whether or not this store has a TTL: a session another store wrote
+        with an expiry is gone for every reader once it passes.
+        """
+        now = datetime.datetime.now(tz=datetime.timezone.utc)
+        return {"expires_at": {"$not": {"$lte": now}}}
 
     def _session_filter(self, session_id: str, user_id: str | None) -> dict[str, Any]:
         query: dict[str, Any] = {"_id": session_id, **self._live()}
@@ -340,7 +343,7 @@ class MongoDb(Store):
                 existing = self._sessions.find_one({"_id": sid})
                 if existing is None:
                     continue
-                if self.ttl is not None and _expired(existing):
+                if _expired(existing):
                     self._purge(sid, existing)
                     continue
                 if run.user_id is not None and existing.get("user_id") != run.user_id:
@@ -521,7 +524,7 @@ class MongoDb(Store):
         sid = session.session_id
         with self._do(f"importing session {sid!r}"):
             existing = self._sessions.find_one({"_id": sid}, {"key": 1, "expires_at": 1})
-            if existing is not None and self.ttl is not None and _expired(existing):
+            if existing is not None and _expired(existing):
                 self._purge(sid, existing)
             elif existing is not None:
                 if not replace:
@@ -556,11 +559,11 @@ class MongoDb(Store):
             query: dict[str, Any] = {"_id": session_id}
             if user_id is not None:
                 query["user_id"] = user_id
-            doc = self._sessions.find_one_and_delete(query, projection={"key": 1})
+            doc = self._sessions.find_one_and_delete(query, projection={"key": 1, "expires_at": 1})
             if doc is None:
                 return False
             self._runs.delete_many({"session_key": doc.get("key")})
-            return not (self.ttl is not None and _expired(doc))
+            return not _expired(doc)
 
     def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
         self._ensure()
@@ -616,11 +619,12 @@ class MongoDb(Store):
         with self._do(f"erasing the sessions of user {user_id!r}"):
             for doc in list(self._sessions.find({"user_id": user_id}, {"key": 1})):
                 gone = self._sessions.find_one_and_delete(
-                    {"_id": doc["_id"], "key": doc.get("key")}, projection={"key": 1}
+                    {"_id": doc["_id"], "key": doc.get("key")},
+                    projection={"key": 1, "expires_at": 1},
                 )
                 if gone is not None:
                     self._runs.delete_many({"session_key": gone.get("key")})
-                    if not (self.ttl is not None and _expired(gone)):
+                    if not _expired(gone):
                         count += 1
         return count
 
