@@ -92,6 +92,25 @@ return 0
 """
 
 
+# KEYS: meta, runs. ARGV: ttl_ms, count (-1: every run). Returns ids, info, length, runs.
+_READ = """
+local meta = redis.call('HMGET', KEYS[1], 'ids', 'info')
+if not meta[2] then
+  return {}
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+local count = tonumber(ARGV[2])
+local runs = {}
+if count < 0 then
+  runs = redis.call('LRANGE', KEYS[2], 0, -1)
+elseif count > 0 then
+  runs = redis.call('LRANGE', KEYS[2], -count, -1)
+end
+return {meta[1] or '', meta[2], redis.call('LLEN', KEYS[2]), runs}
+"""
+
+
 class RedisSessionCache(SessionCache):
     """Sessions cached in Redis, shared between processes.
 
@@ -157,6 +176,7 @@ class RedisSessionCache(SessionCache):
         self.server = describe_client(client)
         self._put = client.register_script(_PUT)
         self._append = client.register_script(_APPEND)
+        self._read = client.register_script(_READ)
         self._lock = threading.Lock()
         self._evictions = 0
 
@@ -183,36 +203,22 @@ class RedisSessionCache(SessionCache):
     ) -> Session | None:
         """The cached session (its last ``last_n_runs`` runs if given), or ``None``."""
         keys, ids = self._keys(user_id, session_id)
-        start = 0 if last_n_runs is None else -last_n_runs
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hmget(keys[0], "ids", "info")
-        if last_n_runs == 0:
-            pipe.llen(keys[1])
-        else:
-            pipe.lrange(keys[1], start, -1)
-        pipe.pexpire(keys[0], self._ttl_ms)
-        pipe.pexpire(keys[1], self._ttl_ms)
-        (stored_ids, info_text), runs, _, _ = pipe.execute()
-        if info_text is None:
+        count = -1 if last_n_runs is None else last_n_runs
+        reply = self._read(keys=keys, args=[self._ttl_ms, count])
+        if not reply:
             return None
+        stored_ids, info_text, length, runs = reply
         try:
             if _text(stored_ids) != ids:
                 raise CodecError("entry belongs to another key")  # a digest collision
             info = decode_session_info(json.loads(info_text))
-            if last_n_runs == 0:
-                decoded: list[Run] = []
-                held, expected = int(runs), info.run_count
-            else:
-                decoded = [decode_run(json.loads(r)) for r in runs]
-                held = len(decoded)
-                expected = (
-                    info.run_count if last_n_runs is None else min(last_n_runs, info.run_count)
-                )
+            decoded = [decode_run(json.loads(r)) for r in runs]
         except (CodecError, ValueError, TypeError):
             self.invalidate(user_id, session_id)  # a damaged entry is a miss, never an error
             return None
-        if held != expected:  # a partial entry (expired list, damaged data)
-            self.invalidate(user_id, session_id)
+        wanted = info.run_count if last_n_runs is None else min(last_n_runs, info.run_count)
+        if int(length) != info.run_count or len(decoded) != wanted:
+            self.invalidate(user_id, session_id)  # a partial entry: expired list, damage
             return None
         return Session.from_info(info, decoded)
 
