@@ -10,10 +10,13 @@ Without agno installed only our side is measured. ``--quick`` uses smaller sessi
 What it measures, with an instant model (answers at once, so only the framework and
 the store are timed):
 
-- the cost of ``Agent.run`` at run N for N = 10, 1,000 and 10,000 (median of several runs
-  at that size), for us and for Agno (Agno also with ``cache_session=True`` at 1,000);
+- the cost of ``Agent.run`` at run N for N = 10, 1,000 and 10,000, for us and for Agno
+  (Agno also with ``cache_session=True`` at 1,000). Ours is the median of 200 rounds that
+  interleave every kind of sample, so all of them see the same machine load; the median
+  CPU time of our process is printed beside the wall time where it matters;
 - beside it, one bare pipelined MULTI/EXEC that writes the same payload (the run's JSON
-  and the summary fields), the floor any Redis store pays per run;
+  and the summary fields), the floor any Redis store pays per run, timed in the same
+  rounds;
 - ``get_chat_history(last_n_runs=20)`` on a 10,000-run session;
 - Redis round trips per ``Agent.run`` (client ``send_packed_command`` calls);
 - memory used in Redis per run (``MEMORY USAGE`` of every key, divided by the runs);
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import random
 import os
 import sys
 import time
@@ -102,26 +106,45 @@ def ours_prefill(db: RedisDb, session_id: str, runs: int) -> None:
         )
 
 
-def ours_run_cost(db: RedisDb, size: int, repeat: int) -> Stats:
-    """Median cost of ``Agent.run`` into a session that holds ``size`` runs.
+def ours_interleaved(
+    db: RedisDb, bare: Callable[[], None], repeat: int
+) -> tuple[dict[str, Stats], dict[str, float]]:
+    """Our costs, sampled round-robin so every kind sees the same machine load.
 
-    Small sizes use a fresh session per sample (so every sample is at run ``size``); big
-    ones time consecutive runs of one session. One warmed-up agent does all of it.
+    Each round times, in a shuffled order: a run at run ``SIZES[0]`` (a fresh prefilled session per round),
+    a run into the ``SIZES[1]`` and the ``BIG`` session, the bare MULTI/EXEC, and
+    ``get_chat_history(last_n_runs=20)`` on the ``BIG`` session. Returns wall-time
+    stats and the median CPU time of this process per kind.
     """
     agent = Agent(model=ScriptedModel(), db=db, id=AGENT_ID, user_id="bench-user")
-    agent.run("warm up", session_id=f"warm-{size}")
-    if size <= 100:
-        samples = []
-        for index in range(repeat):
-            sid = f"n{size}-{index}"
-            ours_prefill(db, sid, size)
-            start = time.perf_counter()
-            agent.run("next", session_id=sid)
-            samples.append(time.perf_counter() - start)
-        return Stats(samples)
-    sid = f"n{size}"
-    ours_prefill(db, sid, size)
-    return measure(lambda: agent.run("next", session_id=sid), repeat=repeat, warmup=0)
+    for size in SIZES[1:]:
+        ours_prefill(db, f"n{size}", size)
+    small = [f"n{SIZES[0]}-{index}" for index in range(repeat)]
+    for sid in small:
+        ours_prefill(db, sid, SIZES[0])
+    kinds: dict[str, Callable[[int], Any]] = {
+        f"run {SIZES[0]}": lambda i: agent.run("next", session_id=small[i]),
+        f"run {SIZES[1]}": lambda i: agent.run("next", session_id=f"n{SIZES[1]}"),
+        f"run {BIG}": lambda i: agent.run("next", session_id=f"n{BIG}"),
+        "bare": lambda i: bare(),
+        "history": lambda i: agent.get_chat_history(session_id=f"n{BIG}", last_n_runs=20),
+    }
+    agent.run("warm up", session_id="warm")
+    wall: dict[str, list[float]] = {kind: [] for kind in kinds}
+    cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
+    order = list(kinds)
+    for index in range(repeat):
+        random.Random(index).shuffle(order)  # no kind always goes first in a round
+        for kind in order:
+            fn = kinds[kind]
+            start_cpu, start = time.process_time(), time.perf_counter()
+            fn(index)
+            wall[kind].append(time.perf_counter() - start)
+            cpu[kind].append(time.process_time() - start_cpu)
+    return (
+        {kind: Stats(samples) for kind, samples in wall.items()},
+        {kind: Stats(samples).median for kind, samples in cpu.items()},
+    )
 
 
 def bare_multi_exec(client: redis.Redis, prefix: str) -> Callable[[], None]:
@@ -199,23 +222,20 @@ def main() -> None:
     rows: list[list[Any]] = []
     try:
         db = RedisDb(URL, prefix=ours_prefix)
-        bare = measure(bare_multi_exec(client, bare_prefix), repeat=300)
+        stats, cpu = ours_interleaved(db, bare_multi_exec(client, bare_prefix), repeat=200)
+        bare, history = stats["bare"], stats["history"]
+        ours_costs = {size: stats[f"run {size}"] for size in SIZES}
         results["bare_multi_exec_ms"] = bare.median * 1000
-        ours_costs: dict[int, Stats] = {}
-        for size in SIZES:
-            ours_costs[size] = ours_run_cost(db, size, repeat=30 if size <= 100 else 200)
+        results["ours_cpu_ms"] = {kind: value * 1000 for kind, value in cpu.items()}
 
         # round trips per Agent.run, at the biggest size
         agent = Agent(
             model=ScriptedModel(), db=db, id=AGENT_ID, session_id=f"n{BIG}", user_id="bench-user"
         )
+        agent.run("warm up")
         with round_trips() as count:
             agent.run("counted")
         results["ours_round_trips_per_run"] = count[0]
-
-        history = measure(
-            lambda: agent.get_chat_history(session_id=f"n{BIG}", last_n_runs=20), repeat=200
-        )
         results["ours_history_ms"] = history.median * 1000
 
         per_process = 250
@@ -266,7 +286,7 @@ def main() -> None:
                 a.run("counted")
             results["agno_round_trips_per_run"] = count[0]
             agno_history = measure(
-                lambda: a.get_chat_history(session_id=f"n{BIG}", last_n_runs=20), repeat=5, warmup=1
+                lambda: a.get_chat_history(session_id=f"n{BIG}", last_n_runs=20), repeat=3, warmup=0
             )
             results["agno_history_ms"] = agno_history.median * 1000
             agno_runs = runs_under(
@@ -303,7 +323,8 @@ def main() -> None:
         rows.append(
             [
                 "`Agent.run` / bare MULTI/EXEC",
-                f"{ours_costs[SIZES[1]].median / bare.median:.2f}",
+                f"{ours_costs[SIZES[1]].median / bare.median:.2f} (CPU of our process per run: "
+                f"{ms(cpu[f'run {SIZES[1]}'])})",
                 "",
                 "",
             ]
@@ -311,7 +332,7 @@ def main() -> None:
         rows.append(
             [
                 f"`get_chat_history(last_n_runs=20)` at {BIG:,} runs",
-                ms(history.median),
+                f"{ms(history.median)} (CPU {ms(cpu['history'])})",
                 ms(results["agno_history_ms"] / 1000) if with_agno else "",
                 "",
             ]
