@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-import random
 import os
+import random
 import sys
 import time
 import uuid
@@ -111,9 +111,9 @@ def ours_interleaved(
 ) -> tuple[dict[str, Stats], dict[str, float]]:
     """Our costs, sampled round-robin so every kind sees the same machine load.
 
-    Each round times, in a shuffled order: a run at run ``SIZES[0]`` (a fresh prefilled session per round),
-    a run into the ``SIZES[1]`` and the ``BIG`` session, the bare MULTI/EXEC, and
-    ``get_chat_history(last_n_runs=20)`` on the ``BIG`` session. Returns wall-time
+    Each round times, in a shuffled order: a run at run ``SIZES[0]`` (a fresh prefilled
+    session per round), a run into the ``SIZES[1]`` and the ``BIG`` session, the bare
+    MULTI/EXEC, and ``get_chat_history(last_n_runs=20)`` on the ``BIG`` session. Returns wall-time
     stats and the median CPU time of this process per kind.
     """
     agent = Agent(model=ScriptedModel(), db=db, id=AGENT_ID, user_id="bench-user")
