@@ -316,6 +316,25 @@ def test_a_model_failure_while_continuing_stores_the_run_as_error(
     assert stored is not None and stored.status is RunStatus.ERROR
     assert "boom" in (stored.error or "")
     assert ledger.calls == [("delete_file", {"path": "/tmp/x"})]
+    with pytest.raises(RunAlreadyContinuedError, match="already continued and it failed.*boom"):
+        agent.continue_run(run.run_id, "s1", requirements=run.requirements)
+
+
+def test_pausing_and_continuing_with_a_session_cache(ledger: Ledger) -> None:
+    db = MemoryDb()
+    cached = make_agent(db, ledger, tool_call("delete_file", path="/a"), cache_session=True)
+    run = cached.run("Delete", session_id="s1")
+    assert cached.get_session(session_id="s1").runs[0].is_paused  # type: ignore[union-attr]
+    run.active_requirements[0].confirm()
+    other = make_agent(db, ledger, "Deleted.", cache_session=True)
+    done = other.continue_run(run.run_id, "s1", requirements=run.requirements)
+    assert done.status is RunStatus.COMPLETED
+    # The first agent's cache must not serve the paused run it saw before.
+    stored = cached.get_session(session_id="s1").runs[0]  # type: ignore[union-attr]
+    assert stored.status is RunStatus.COMPLETED and stored.version == done.version
+    with pytest.raises(RunAlreadyContinuedError):
+        cached.continue_run(run.run_id, "s1", requirements=run.requirements)
+    assert len(ledger.calls) == 1
 
 
 # --------------------------------------------------------------------------- refusals

@@ -95,12 +95,25 @@ WORKER = textwrap.dedent(
                 handle.write(text + "\\n")
             return f"wrote {text}"
 
+        @tool(requires_user_input=True, user_input_fields=["label"])
+        def label_line(text: str, label: str) -> str:
+            """Append a labelled line; a person gives the label."""
+            with effects.open("a") as handle:
+                handle.write(f"{label}: {text}\\n")
+            return f"labelled {text}"
+
+        @tool(external_execution=True)
+        def remote_line(text: str) -> str:
+            """Append a line on another machine (never here)."""
+            raise RuntimeError("external tools do not run in the agent")
+
+        tools = [write_line, label_line, remote_line]
         arm = lambda: None
         if cmd.get("barrier"):
             arm = hold_next_read(db, cmd["barrier"], cmd["name"], cmd["parties"])
         if cmd["kind"] == "agent":
             owner = Agent(
-                model=script(cmd["replies"]), db=db, id="writer-agent", tools=[write_line]
+                model=script(cmd["replies"]), db=db, id="writer-agent", tools=tools
             )
         else:
             member = Agent(name="Scribe", model=script(cmd["member_replies"]), tools=[write_line])
@@ -116,8 +129,16 @@ WORKER = textwrap.dedent(
                 stored = owner.get_run_output(
                     run_id=cmd["run_id"], session_id=cmd["session_id"], user_id="u1"
                 )
+                answer = cmd.get("answer", "confirm")
                 for requirement in stored.active_requirements:
-                    requirement.confirm()
+                    if answer == "confirm":
+                        requirement.confirm()
+                    elif "reject" in answer:
+                        requirement.reject(answer["reject"])
+                    elif "input" in answer:
+                        requirement.provide_user_input(answer["input"])
+                    else:
+                        requirement.set_external_execution_result(answer["external"])
                 arm()  # the read continue_run makes is the one the racers line up on
                 out = owner.continue_run(
                     run_id=cmd["run_id"],
@@ -323,6 +344,40 @@ def test_four_processes_racing_without_a_barrier_still_have_one_winner(
     assert sum(a.get("status") == "completed" for a in answers) == 1, answers
     assert all(a["conflict"] for a in answers if "error" in a), answers
     assert procs.lines() == ["hello"]
+
+
+@pytest.mark.parametrize(
+    ("call", "answer", "lines"),
+    [
+        ({"tool": "write_line", "args": {"text": "hi"}}, {"reject": "not today"}, []),
+        (
+            {"tool": "label_line", "args": {"text": "hi"}},
+            {"input": {"label": "urgent"}},
+            ["urgent: hi"],
+        ),
+        ({"tool": "remote_line", "args": {"text": "hi"}}, {"external": "appended remotely"}, []),
+    ],
+    ids=["reject", "user-input", "external"],
+)
+def test_every_kind_of_answer_from_another_process(
+    procs: Processes, call: dict[str, Any], answer: dict[str, Any], lines: list[str]
+) -> None:
+    paused = procs.run(action="run", input="Write", session_id="s1", replies=[call])
+    assert paused["status"] == "paused"
+    done = procs.run(
+        action="continue", run_id=paused["run_id"], session_id="s1", answer=answer, replies=["ok"]
+    )
+    assert done["status"] == "completed" and procs.lines() == lines
+    with open_db(procs.db_url) as db:
+        [stored] = db.get_runs("s1")
+        [requirement] = stored.requirements
+        result = next(m for m in stored.messages if m.role is Role.TOOL).content or ""
+    if "reject" in answer:
+        assert requirement.is_rejected and "not today" in result
+    elif "input" in answer:
+        assert requirement.user_input == {"label": "urgent"} and result == "labelled hi"
+    else:
+        assert requirement.external_result == result == "appended remotely"
 
 
 # --------------------------------------------------------------------------- teams

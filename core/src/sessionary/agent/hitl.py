@@ -217,8 +217,9 @@ def _load_paused(
         )
     if stored.status is not RunStatus.PAUSED:
         if stored.requirements and stored.status is not RunStatus.CANCELLED:
+            failed = f" and it failed: {stored.error}" if stored.error else ""
             raise RunAlreadyContinuedError(
-                session_id, run_id, stored.status.value, ": another caller already continued it"
+                session_id, run_id, stored.status.value, f": it was already continued{failed}"
             )
         detail = f" ({stored.error})" if stored.error else ""
         raise RunNotPausedError(session_id, run_id, stored.status.value, detail)
