@@ -141,7 +141,8 @@ def types(session: nox.Session) -> None:
     """mypy --strict over every component's source and the tests."""
     _install(session, *COMPONENTS.values(), groups=("types", "test"))
     sources = [str(p / "src") for p in COMPONENTS.values()]
-    env = {"MYPYPATH": os.pathsep.join(sources)}
+    # benchmarks/ too: the scripts import their helpers (common, *_agno) by plain name.
+    env = {"MYPYPATH": os.pathsep.join([*sources, str(ROOT / "benchmarks")])}
     session.run("mypy", *sources, "tests", "benchmarks", env=env)
 
 
