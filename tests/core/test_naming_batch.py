@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import pytest
@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sessionary import Agent, open_db
 from sessionary.cli import main
 from sessionary.cli.errors import ExitCode
+from sessionary.errors import ModelAuthenticationError
 from sessionary.models.base import Model, ModelRequest, ModelResponse
 from sessionary.naming import NamingContext, NamingFallback, NamingPolicy, set_default_policy
 from sessionary.naming.batch import autoname_many, find_candidates
@@ -98,6 +99,55 @@ def test_with_a_model_the_model_names_the_sessions(url: str) -> None:
     stored = names(open_db(url))
     # The scripted model echoes the last user message: the quoted excerpt's first line.
     assert stored["s0"][1] == "model" and stored["s0"][0] is not None
+
+
+def test_a_model_that_fails_every_time_is_reported_once_with_its_reason(url: str) -> None:
+    code, out, err = autoname("--db", url, "--model", "nope-provider:x")
+    assert code == ExitCode.BAD_INPUT  # an unknown provider stops before any session
+
+    store = open_db(url)
+    report = autoname_many(
+        store,
+        find_candidates(store),
+        model=ScriptedModel(*[ModelAuthenticationError("invalid API key")] * 5),
+        pipeline=POLICY.resolve(),
+        concurrency=2,
+    )
+    assert report.named == {"first-words": 5}
+    assert report.model_fallbacks == 5
+    assert report.model_failure_reasons == {"ModelAuthenticationError: invalid API key": 5}
+
+
+FAILING_PROVIDER = """
+from sessionary import hookimpl
+from sessionary.errors import ModelAuthenticationError
+from sessionary.models.base import Model
+
+
+class Locked(Model):
+    provider = "locked"
+
+    def __init__(self, id):
+        self.id = id
+
+    def respond(self, request):
+        raise ModelAuthenticationError("invalid API key")
+
+
+@hookimpl
+def sessionary_model_providers():
+    return [Locked]
+"""
+
+
+def test_the_command_says_why_the_model_was_not_used(
+    url: str, install_plugin: Callable[[str, str], None]
+) -> None:
+    install_plugin("locked-provider", FAILING_PROVIDER)
+    code, out, err = autoname("--db", url, "--model", "locked:x")
+    assert code == ExitCode.OK  # every session still got a name, from the fallback
+    assert "named by first-words" in out and "model answer not used, fell back" in out
+    assert "model answer not used (5x): ModelAuthenticationError: invalid API key" in err
 
 
 def test_user_scopes_the_batch_to_one_users_sessions(url: str) -> None:

@@ -95,6 +95,8 @@ def autoname(
                 on_done=lambda _sid, _result: progress.advance(task),
             )
     out.print(summary_table(report))
+    for reason, count in report.model_failure_reasons.most_common(3):
+        err.print(f"model answer not used ({count}x): {reason}", highlight=False, markup=False)
     for failure in report.failures:
         err.print(f"failed: {failure.session_id}: {failure.error}", highlight=False, markup=False)
     if report.failures:

@@ -43,6 +43,8 @@ class BatchReport:
     unnamed: int = 0
     #: Sessions whose model answer was not used (error, timeout, empty, rejected).
     model_fallbacks: int = 0
+    #: Why the model's answers were not used, by reason, so a systematic failure shows.
+    model_failure_reasons: Counter[str] = attrs.field(factory=Counter)
     failures: list[Failure] = attrs.field(factory=list)
 
     def add(self, outcome: AutonameOutcome) -> None:
@@ -57,8 +59,10 @@ class BatchReport:
             self.superseded += 1
         elif outcome.outcome == "unnamed":
             self.unnamed += 1
-        if outcome.decision is not None and outcome.decision.model_failure is not None:
+        failure = None if outcome.decision is None else outcome.decision.model_failure
+        if failure is not None:
             self.model_fallbacks += 1
+            self.model_failure_reasons[failure[:160]] += 1
 
 
 def find_candidates(
