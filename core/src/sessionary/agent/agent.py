@@ -9,7 +9,7 @@ from typing import Any, Literal, overload
 
 from sessionary.agent.base import SessionOwner
 from sessionary.agent.engine import Engine, tools_by_name
-from sessionary.agent.hitl import continue_agent_run, expiry_seconds, pause_metadata
+from sessionary.agent.hitl import continue_agent_run, detached, expiry_seconds, pause_metadata
 from sessionary.agent.hitl import read_run_output as _read_run_output
 from sessionary.caching.base import SessionCache
 from sessionary.domain.messages import Message, Role
@@ -33,6 +33,8 @@ class Agent(SessionOwner):
     agent's lifetime. Tools are plain functions or :func:`~sessionary.tool` objects.
     With ``add_history_to_context=True`` the last ``num_history_runs`` completed runs
     of the session are sent to the model before the new input.
+    ``naming_model``, ``naming``, ``strict_naming`` and ``auto_name_after_runs`` set how
+    sessions are named (see ``docs/guides/naming.md``).
 
     >>> from sessionary.testing import ScriptedModel
     >>> agent = Agent(model=ScriptedModel("Hello! How can I help?"), db="memory://")
@@ -211,7 +213,7 @@ class Agent(SessionOwner):
         self._saved(run, info)
         if failure is not None:
             raise failure
-        yield run
+        yield detached(run)
 
     # ------------------------------------------------------------------ human in the loop
 
