@@ -337,6 +337,24 @@ def test_pausing_and_continuing_with_a_session_cache(ledger: Ledger) -> None:
     assert len(ledger.calls) == 1
 
 
+def test_answering_never_changes_what_a_session_cache_holds(ledger: Ledger) -> None:
+    agent = make_agent(
+        MemoryDb(),
+        ledger,
+        tool_call("delete_file", path="/a"),
+        tool_call("delete_file", path="/b"),
+        cache_session=True,
+    )
+    run = agent.run("Delete", session_id="s1")
+    run.active_requirements[0].confirm()
+    cached = agent.get_session(session_id="s1")
+    assert cached is not None and cached.runs[0].active_requirements  # still unanswered
+    again = agent.continue_run(run.run_id, "s1", requirements=run.requirements)
+    again.active_requirements[0].reject()
+    cached = agent.get_session(session_id="s1")
+    assert cached is not None and len(cached.runs[0].active_requirements) == 1
+
+
 # --------------------------------------------------------------------------- refusals
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal, overload
 
 from sessionary.agent.base import SessionOwner
 from sessionary.agent.engine import Engine, tools_by_name
-from sessionary.agent.hitl import continue_agent_run, expiry_seconds, pause_metadata
+from sessionary.agent.hitl import continue_agent_run, detached, expiry_seconds, pause_metadata
 from sessionary.agent.hitl import read_run_output as _read_run_output
 from sessionary.caching.base import SessionCache
 from sessionary.domain.messages import Message, Role
@@ -213,7 +213,7 @@ class Agent(SessionOwner):
         self._saved(run, info)
         if failure is not None:
             raise failure
-        yield run
+        yield detached(run)
 
     # ------------------------------------------------------------------ human in the loop
 

@@ -58,6 +58,7 @@ __all__ = [
     "AnswerFn",
     "continue_agent_run",
     "continue_paused",
+    "detached",
     "drain",
     "expiry_seconds",
     "pause_metadata",
@@ -107,6 +108,17 @@ def pause_metadata(engine: Engine, expires_after: float | None, now: float) -> d
     if engine.suspended:
         metadata[SUSPENDED_CALLS] = [dict(entry) for entry in engine.suspended]
     return metadata
+
+
+def detached(run: Run) -> Run:
+    """``run`` with copies of its requirements, for a caller to answer.
+
+    The objects handed to a store may be kept by it (a session cache keeps hydrated
+    sessions); answering a requirement must never change what the store holds.
+    """
+    if not run.requirements:
+        return run
+    return attrs.evolve(run, requirements=tuple(attrs.evolve(r) for r in run.requirements))
 
 
 def drain(steps: Generator[ContentDelta, None, str | None]) -> str | None:
@@ -336,7 +348,7 @@ def continue_paused(
     saved(final, info)
     if failure is not None:
         raise failure
-    return final
+    return detached(final)
 
 
 def split_run_reference(

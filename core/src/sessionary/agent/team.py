@@ -25,6 +25,7 @@ from sessionary.agent.engine import Engine, PauseRun, tool_message, tools_by_nam
 from sessionary.agent.hitl import (
     SUSPENDED_CALLS,
     continue_paused,
+    detached,
     drain,
     expiry_seconds,
     pause_metadata,
@@ -284,7 +285,7 @@ class Team(SessionOwner):
         self._saved(run, info)
         if failure is not None:
             raise failure
-        return run
+        return detached(run)
 
     def _history(self, session_id: str, user_id: str | None, skip: str | None) -> list[Message]:
         """The user-facing messages of the last ``num_history_runs`` completed team runs."""
