@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -349,3 +350,32 @@ def test_token_counts_the_server_cannot_add_are_refused(db: RedisDb, tokens: Any
         db.append_run(bad)
     info = db.get_session_info("s1")
     assert info is not None and info.run_count == 1
+
+
+# --------------------------------------------------------------------------- the suite itself
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "1 error"), ("", "1 skipped")])
+def test_an_unreachable_server_fails_in_ci_and_skips_elsewhere(ci: str, outcome: str) -> None:
+    here = Path(__file__).parent
+    env = {**os.environ, "CI": ci, "SESSIONARY_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            str(here / "test_redis_docs.py::test_the_redis_page_code_runs"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=here.parents[2],
+        timeout=120,
+    )
+    assert outcome in result.stdout, result.stdout[-2000:]
+    assert "redis://127.0.0.1:1/0 is unreachable" in result.stdout
+    assert (result.returncode != 0) is (ci == "true")
