@@ -37,7 +37,7 @@ from sessionary.domain.runs import (
     RunMetrics,
     RunStatus,
 )
-from sessionary.domain.sessions import SessionInfo
+from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import (
     ConflictError,
     InvalidInputError,
@@ -219,6 +219,15 @@ def _load_paused(
         raise InvalidInputError(
             f"run {run_id!r} of session {session_id!r} is a member run of team run "
             f"{stored.parent_run_id!r}; continue the team run with team.continue_run"
+        )
+    # Agents continue runs of agent sessions, teams (and their members) of team sessions.
+    wanted = SessionType.TEAM if owner_field == "team_id" or parent_run_id else SessionType.AGENT
+    info = db.get_session_info(session_id, user_id=user_id)
+    if info is not None and info.session_type is not wanted:
+        how = "team.continue_run" if info.session_type is SessionType.TEAM else "agent.continue_run"
+        raise InvalidInputError(
+            f"run {run_id!r} is in the {info.session_type.value} session {session_id!r}; "
+            f"continue it with {how}"
         )
     made_by = getattr(stored, owner_field)
     if made_by is not None and made_by != owner_id:
