@@ -13,14 +13,23 @@ The command line itself cannot be given a model with a delay, so the benchmark c
 the functions the command calls; it also runs the real command once (offline
 fallbacks, no model) to check the numbers come from the same path.
 
+Side by side, when Agno 3.1.10 is importable (``autoname_agno.py``): Agno has no batch
+command, and its documentation says to loop over the sessions calling
+``set_session_name(autogenerate=True)``; that loop is timed on the same sessions in
+Agno's own SQLite file, one at a time and on 8 threads, with a model that also takes
+100 ms per naming call.
+
 Measured on Linux x86_64, 2 cores, Python 3.11.7 (2026-11-25): concurrency 1 110.91 s,
 4 29.02 s, 8 13.83 s (8.02x), 16 7.83 s; the command, offline, concurrency 8: 4.56 s.
 
-Run it (about two and a half minutes):
+Run it (about two and a half minutes; six with Agno):
 
     cd /work/main && python3 -m uv sync && .venv/bin/python benchmarks/bench_autoname.py
+    cd /work/main && python3 -m uv run --with agno==3.1.10 --with 'sqlalchemy[asyncio]' \
+        python benchmarks/bench_autoname.py
 
-Options: ``--sessions N`` (1000), ``--delay SECONDS`` (0.1), ``--concurrency 1,4,8,16``.
+Options: ``--sessions N`` (1000), ``--delay SECONDS`` (0.1), ``--concurrency 1,4,8,16``,
+``--no-agno``.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import autoname_agno
 from click.testing import CliRunner
 from common import machine, print_table, save_results
 from sessionary_sqlite import SqliteDb
@@ -104,7 +114,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.1)
     parser.add_argument("--concurrency", default="1,4,8,16")
+    parser.add_argument("--no-agno", action="store_true", help="skip the Agno side")
     args = parser.parse_args()
+    agno = not args.no_agno and autoname_agno.available()
     levels = [int(c) for c in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         template = Path(tmp) / "template.db"
@@ -119,6 +131,15 @@ def main() -> None:
         offline_copy = Path(tmp) / "offline.db"
         shutil.copy(template, offline_copy)
         offline = command_check(offline_copy, args.sessions)
+        agno_results: dict[int, float] = {}
+        if agno:
+            agno_template = Path(tmp) / "agno-template.db"
+            ids = autoname_agno.build(agno_template, TOPICS, args.sessions)
+            for workers in (1, 8):
+                copy = Path(tmp) / f"agno-{workers}.db"
+                autoname_agno.copy_db(agno_template, copy)
+                agno_results[workers] = autoname_agno.name_all(copy, ids, args.delay, workers)
+                print(f"Agno, {workers} thread(s): {agno_results[workers]:7.2f} s", flush=True)
 
     base = results.get(1)
     rows = []
@@ -141,6 +162,21 @@ def main() -> None:
         ],
         rows,
     )
+    if agno_results:
+        agno_rows = [
+            [
+                f"Agno {autoname_agno.version()}, set_session_name loop, {w} thread(s)",
+                f"{t:.2f} s",
+                f"{results[w]:.2f} s" if w in results else "-",
+                f"{t / results[w]:.2f}x" if w in results else "-",
+            ]
+            for w, t in agno_results.items()
+        ]
+        print_table(
+            f"Side by side: the same sessions named with a {args.delay * 1000:.0f} ms model",
+            ["Agno", "Agno wall time", "Sessionary, same width", "Sessionary faster by"],
+            agno_rows,
+        )
     print(f"\nThe command itself, offline fallbacks, concurrency 8: {offline:.2f} s")
     if base and 8 in results:
         verdict = "met" if base / results[8] >= 6 else "NOT met"
@@ -152,6 +188,7 @@ def main() -> None:
             "delay": args.delay,
             "seconds_by_concurrency": results,
             "offline_command_seconds": offline,
+            "agno_seconds_by_threads": agno_results,
         },
     )
     print(f"saved {path}")
