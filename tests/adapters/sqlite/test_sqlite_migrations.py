@@ -167,3 +167,16 @@ def test_sessionary_migrate_upgrades_a_sqlite_file(tmp_path: Path) -> None:
     assert "version 2: added token totals to 2 session(s) from 6 run(s)" in result.stdout
     info = SqliteDb(db_file=path).get_session_info("s1")
     assert info is not None and info.input_tokens == 6
+
+
+def test_a_damaged_schema_table_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    SqliteDb(db_file=path).append_run(make_run("s1"))
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE sessionary_schema SET version = 'two'")
+    conn.close()
+    db = SqliteDb(db_file=path)
+    for call in (lambda: db.get_session("s1"), db.migrate):
+        with pytest.raises(SchemaVersionError, match="damaged schema table.*backup"):
+            call()

@@ -171,6 +171,12 @@ class SqliteDatabase:
         return conn
 
     def _version_error(self, version: int) -> SchemaVersionError:
+        if version < 1:
+            return SchemaVersionError(
+                f"the SQLite database {self.path!r} has a damaged schema table (no valid "
+                f"version; this {_writer()} uses version {schema.LATEST}); restore the "
+                "file from a backup"
+            )
         if version > schema.LATEST:
             return SchemaVersionError(
                 f"the SQLite database {self.path!r} has schema version {version}, newer than "

@@ -98,13 +98,13 @@ _V2_STEPS = (
 
 def read_version(conn: sqlite3.Connection) -> int | None:
     """The version the file holds, or ``None`` if it has no Sessionary schema yet."""
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SCHEMA_TABLE,)
-    ).fetchone()
-    if row is None:
-        return None
-    row = conn.execute(f"SELECT version FROM {SCHEMA_TABLE} WHERE id = 1").fetchone()
-    if row is None or not isinstance(row[0], int):
+    try:
+        row = conn.execute(f"SELECT version FROM {SCHEMA_TABLE} WHERE id = 1").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc).lower():
+            return None
+        raise
+    if row is None or type(row[0]) is not int:
         return 0
     return int(row[0])
 
