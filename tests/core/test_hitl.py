@@ -14,6 +14,7 @@ from sessionary.domain.messages import Role, ToolCall
 from sessionary.domain.runs import RequirementKind
 from sessionary.errors import (
     ConflictError,
+    CorruptRecordError,
     InvalidIdError,
     InvalidInputError,
     ModelServerError,
@@ -21,6 +22,7 @@ from sessionary.errors import (
     RunExpiredError,
     RunNotFoundError,
     RunNotPausedError,
+    StoreUnavailableError,
     UnresolvedRequirementError,
 )
 from sessionary.storage.base import Store
@@ -524,6 +526,68 @@ def test_a_run_within_its_expiry_continues(db: MemoryDb, ledger: Ledger) -> None
 def test_pause_expires_after_is_checked(bad: Any) -> None:
     with pytest.raises(InvalidInputError, match="pause_expires_after"):
         Agent(model=ScriptedModel(), pause_expires_after=bad)
+
+
+# --------------------------------------------------------------------------- broken stores
+
+
+class FailingDb(MemoryDb):
+    """Fails the ``fail_on``-th run update (1 = the claim, 2 = the final write)."""
+
+    def __init__(self, fail_on: int) -> None:
+        super().__init__()
+        self.fail_on = fail_on
+        self.updates = 0
+
+    def _update_run(self, run: Run, expected_version: int) -> Any:
+        self.updates += 1
+        if self.updates == self.fail_on:
+            raise StoreUnavailableError("memory://broken went away")
+        return super()._update_run(run, expected_version)
+
+
+def test_a_store_failing_at_the_claim_runs_nothing_and_keeps_the_run_paused(
+    ledger: Ledger,
+) -> None:
+    db = FailingDb(fail_on=1)
+    run = pause_on_delete(db, ledger)
+    run.active_requirements[0].confirm()
+    with pytest.raises(StoreUnavailableError, match="went away"):
+        make_agent(db, ledger, "ok").continue_run(run.run_id, "s1", requirements=run.requirements)
+    assert ledger.calls == []
+    assert db.get_run("s1", run.run_id).is_paused  # type: ignore[union-attr]
+    done = make_agent(db, ledger, "ok").continue_run(
+        run.run_id, "s1", requirements=run.requirements
+    )
+    assert done.status is RunStatus.COMPLETED and len(ledger.calls) == 1
+
+
+def test_a_store_failing_at_the_final_write_is_never_silent(ledger: Ledger) -> None:
+    db = FailingDb(fail_on=2)
+    run = pause_on_delete(db, ledger)
+    run.active_requirements[0].confirm()
+    with pytest.raises(StoreUnavailableError, match="went away"):
+        make_agent(db, ledger, "ok").continue_run(run.run_id, "s1", requirements=run.requirements)
+    stored = db.get_run("s1", run.run_id)
+    # The claim stands: no one else can run the tool a second time.
+    assert stored is not None and stored.status is RunStatus.RUNNING
+    with pytest.raises(RunAlreadyContinuedError, match="is running"):
+        make_agent(db, ledger, "ok").continue_run(run.run_id, "s1", requirements=run.requirements)
+    assert len(ledger.calls) == 1
+
+
+def test_a_corrupt_paused_run_names_its_session_and_changes_nothing(
+    db: MemoryDb, ledger: Ledger
+) -> None:
+    run = pause_on_delete(db, ledger)
+    run.active_requirements[0].confirm()
+    db._runs["s1"][0] = db._runs["s1"][0].replace('"kind":"confirmation"', '"kind":"psychic"')
+    agent = make_agent(db, ledger, "ok")
+    with pytest.raises(CorruptRecordError, match="'s1'.*psychic"):
+        agent.continue_run(run.run_id, "s1", requirements=run.requirements)
+    with pytest.raises(CorruptRecordError):
+        agent.get_run_output(run.run_id, "s1")
+    assert ledger.calls == []
 
 
 # --------------------------------------------------------------------------- races
