@@ -153,6 +153,9 @@ class FakeHTTPServer:
 def _handler_for(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go in separate writes; without this, Nagle's algorithm and
+        # the client's delayed ACK add ~40 ms to every reply.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Keep test output quiet."""
