@@ -463,6 +463,16 @@ def test_a_forged_answer_cannot_change_the_tool_call(db: MemoryDb, ledger: Ledge
     assert ledger.calls == [("delete_file", {"path": "/tmp/x"})]
 
 
+def test_an_answer_of_another_kind_is_refused(db: MemoryDb, ledger: Ledger) -> None:
+    agent = make_agent(db, ledger, tool_call("run_shell", command="rm -rf /"))
+    run = agent.run("Clean up", session_id="s1")
+    stored = run.requirements[0]
+    forged = Requirement(id=stored.id, kind="confirmation", tool_call=stored.tool_call).confirm()
+    with pytest.raises(InvalidInputError, match=r"answered with 'confirmed'.*external_execution"):
+        agent.continue_run(run.run_id, "s1", requirements=[forged])
+    assert db.get_run("s1", run.run_id).is_paused  # type: ignore[union-attr]
+
+
 def test_answers_are_checked_when_given(ledger: Ledger) -> None:
     call = ToolCall(id="c1", name="send_email", arguments={"subject": "Hi"})
     user_input = Requirement(id="r1", kind="user_input", tool_call=call, user_input_fields=["to"])

@@ -30,7 +30,10 @@ from sessionary.agent.base import SessionOwner
 from sessionary.agent.engine import Engine
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import (
+    CONFIRMED,
+    EXTERNAL_RESULT,
     PAUSE_EXPIRES_AT,
+    USER_INPUT,
     Requirement,
     RequirementKind,
     Run,
@@ -192,10 +195,23 @@ def resolve_answers(stored: Run, given: Sequence[Requirement] | None) -> tuple[R
     return tuple(resolved)
 
 
+_ANSWER_FOR = {
+    RequirementKind.CONFIRMATION: CONFIRMED,
+    RequirementKind.USER_INPUT: USER_INPUT,
+    RequirementKind.EXTERNAL_EXECUTION: EXTERNAL_RESULT,
+}
+
+
 def _replay(stored: Requirement, answer: Requirement) -> Requirement:
     copy = attrs.evolve(stored)
     if answer.is_rejected:
         return copy.reject(answer.note)
+    if answer.resolution != _ANSWER_FOR[copy.kind]:
+        raise InvalidInputError(
+            f"requirement {copy.id!r} ({copy.kind.value} for tool {copy.tool_name!r}) "
+            f"was answered with {answer.resolution!r}, which does not answer a "
+            f"{copy.kind.value} requirement"
+        )
     if copy.kind is RequirementKind.CONFIRMATION:
         return copy.confirm()
     if copy.kind is RequirementKind.USER_INPUT:
