@@ -374,3 +374,47 @@ def test_agents_and_teams_do_not_continue_each_others_runs(db: MemoryDb) -> None
     assert deployments.done == []
     assert db.get_run("s1", team_run.run_id).is_paused  # type: ignore[union-attr]
     assert db.get_run("a1", agent_run.run_id).is_paused  # type: ignore[union-attr]
+
+
+def test_two_delegations_in_one_turn_pause_and_resume_together(db: MemoryDb) -> None:
+    deployments = Deployments()
+    ops = deployments.agent(tool_call("deploy", env="prod"))
+
+    @tool(requires_confirmation=True)
+    def announce(text: str) -> str:
+        """Announce a release."""
+        deployments.done.append(f"announced {text}")
+        return "announced"
+
+    comms = Agent(
+        name="Comms", model=ScriptedModel(tool_call("announce", text="v2")), tools=[announce]
+    )
+    notes = Agent(name="Notes", model=ScriptedModel("Release notes written."))
+    turn = [delegate("Ops", "Deploy"), delegate("Comms", "Announce"), delegate("Notes", "Write")]
+    team = make_team(db, [turn], [ops, comms, notes])
+
+    run = team.run("Release v2", session_id="s1")
+
+    assert run.is_paused
+    assert [r.tool_name for r in run.active_requirements] == ["deploy", "announce"]
+    assert [m.content for m in run.messages if m.role is Role.TOOL] == ["Release notes written."]
+    for requirement in run.active_requirements:
+        requirement.confirm()
+    ops_after = deployments.agent("Deployed.")
+    comms_after = Agent(name="Comms", model=ScriptedModel("Announced."), tools=[announce])
+    team = make_team(db, ["Released, announced, documented."], [ops_after, comms_after, notes])
+
+    done = team.continue_run(run.run_id, "s1", requirements=run.requirements)
+
+    assert done.status is RunStatus.COMPLETED
+    assert deployments.done == ["prod", "announced v2"]
+    results = {m.tool_call_id: m.content for m in done.messages if m.role is Role.TOOL}
+    calls = done.messages[2].tool_calls
+    assert [results[c.id] for c in calls] == ["Deployed.", "Announced.", "Release notes written."]
+    statuses = [(r.agent_id, r.status) for r in db.get_runs("s1")]
+    assert statuses == [
+        ("Ops", RunStatus.COMPLETED),
+        ("Comms", RunStatus.COMPLETED),
+        ("Notes", RunStatus.COMPLETED),
+        (None, RunStatus.COMPLETED),
+    ]
