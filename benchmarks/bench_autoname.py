@@ -19,8 +19,10 @@ command, and its documentation says to loop over the sessions calling
 Agno's own SQLite file, one at a time and on 8 threads, with a model that also takes
 100 ms per naming call.
 
-Measured on Linux x86_64, 2 cores, Python 3.11.7 (2026-11-25): concurrency 1 110.91 s,
-4 29.02 s, 8 13.83 s (8.02x), 16 7.83 s; the command, offline, concurrency 8: 4.56 s.
+Measured on Linux x86_64, 2 cores, Python 3.11.7 (2026-11-25), two runs: concurrency 1
+110.91 / 112.68 s, 4 29.02 / 28.23 s, 8 13.83 / 15.15 s (8.02x / 7.44x), 16 7.83 / 8.47 s.
+Agno 3.1.10 on the same sessions (second run): 125.22 s one at a time, 20.00 s on 8
+threads.
 
 Run it (about two and a half minutes; six with Agno):
 

@@ -235,6 +235,18 @@ def test_a_model_that_does_not_answer_in_time_is_abandoned_for_the_fallbacks() -
     assert (session.name, session.name_source) == ("Fixed Name", "fixed")
 
 
+def test_a_session_without_chat_messages_is_not_sent_to_the_model() -> None:
+    namer = ScriptedModel("Invented Name")
+    agent = Agent(naming_model=namer, db="memory://", naming=policy(Fixed()))
+    agent.db.append_run(Run(run_id="r1", session_id="s1", status="error", input="hi"))
+    session = agent.set_session_name(session_id="s1", autogenerate=True)
+    assert (session.name, session.name_source) == ("Fixed Name", "fixed")
+    assert namer.requests == []
+    strict = Agent(naming_model=namer, db=agent.db, naming=policy(Fixed()), strict_naming=True)
+    with pytest.raises(NamingError, match="no user or assistant message"):
+        strict.set_session_name(session_id="s1", autogenerate=True)
+
+
 def test_with_no_model_at_all_the_fallbacks_name_the_session() -> None:
     agent = Agent(db="memory://", naming=policy(Fixed()))
     ScriptedModel()  # the agent has none; its sessions come from elsewhere

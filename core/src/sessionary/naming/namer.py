@@ -149,13 +149,22 @@ def decide_name(
 ) -> NameDecision:
     """Ask the model (if any), guard its answer, else let the fallbacks propose in order.
 
-    With ``strict``, a model that fails, times out, answers nothing or is rejected by a
-    guardrail raises :class:`~sessionary.naming.policy.NamingError` (the cause chained)
+    A session without user or assistant messages is not sent to the model. With
+    ``strict``, that, or a model that fails, times out, answers nothing or is rejected by a
+    guardrail, raises :class:`~sessionary.naming.policy.NamingError` (the cause chained)
     and no fallback is asked. Otherwise nothing raises: a decision with no name means
     neither the model nor any fallback produced one that passed the guardrails.
     """
     attempts: list[Attempt] = []
-    if model is not None:
+    if model is not None and not context.messages:
+        # Nothing to read: a model call would only invent a name.
+        if strict:
+            raise NamingError(
+                f"strict naming: session {context.session.session_id!r} has no user or "
+                "assistant message to name it from"
+            )
+        attempts.append(Attempt(MODEL, None, "no user or assistant message to name from"))
+    elif model is not None:
         request = naming_request(context, pipeline.policy)
         raw: str | None = None
         try:

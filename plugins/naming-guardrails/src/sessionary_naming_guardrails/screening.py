@@ -22,7 +22,7 @@ _REFUSAL = re.compile(
     r"^(?:i'?m sorry|i am sorry|sorry\b|i apologi[sz]e|(?:my )?apologies|unfortunately|"
     r"i (?:can(?:'|\u2019)?t|cannot|can not|won(?:'|\u2019)?t|will not|am unable|am not able|"
     r"do not|don(?:'|\u2019)?t|must decline)\b|i(?:'|\u2019)m (?:unable|not able)\b|"
-    r"as an ai\b|as a (?:large )?language model\b|no\b|n/?a$|none$|null$|unknown$|"
+    r"as an ai\b|as a (?:large )?language model\b|no[.!]?$|n/?a$|none$|null$|unknown$|"
     r"untitled$|no title\b|title$|name$)",
     re.IGNORECASE,
 )
