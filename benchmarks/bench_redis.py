@@ -362,6 +362,9 @@ def main() -> None:
             ]
         )
         header = ["measure", "sessionary-redis", "Agno 3.1.10 RedisDb", "Agno / ours"]
+        if not with_agno:
+            header = header[:2]
+        rows = [(row + [""] * len(header))[: len(header)] for row in rows]
         print_table(f"Redis storage ({machine()}, server {URL})", header, rows)
         print(f"\nsaved to {save_results('bench_redis', results)}")
     finally:
