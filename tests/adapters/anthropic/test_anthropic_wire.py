@@ -325,3 +325,94 @@ def test_no_sdk_until_the_first_call(claude_fake: ProviderHarness) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Imported late."
+
+
+def test_streamed_thinking_is_kept_and_sent_back(claude_fake: ProviderHarness) -> None:
+    thinking_start = {"type": "thinking", "thinking": "", "signature": ""}
+    tool_start = {"type": "tool_use", "id": "toolu_s", "name": "get_weather", "input": {}}
+    events: list[SSEEvent | dict[str, Any]] = [
+        _start(),
+        {"type": "content_block_start", "index": 0, "content_block": thinking_start},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "Weather, "},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "so call the tool."},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "signature_delta", "signature": "sig-9"},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": tool_start},
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": '{"city": '},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": '"Lima"}'},
+        },
+        {"type": "content_block_stop", "index": 1},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+            "usage": {"output_tokens": 30},
+        },
+        {"type": "message_stop"},
+    ]
+    wire = [e if isinstance(e, SSEEvent) else SSEEvent(e, event=e["type"]) for e in events]
+    claude_fake.reply_raw(HTTPReply(events=wire))
+    claude_fake.reply_text("Sunny in Lima.", chunks=["Sunny", " in Lima."])
+    agent = Agent(model=claude_fake.make_model(), tools=[get_weather])
+    items = list(agent.run("Lima?", stream=True))
+
+    run = items[-1]
+    assert not isinstance(run, str)
+    called = run.messages[1]  # type: ignore[union-attr]
+    assert called.tool_calls[0].arguments == {"city": "Lima"}
+    sent_back = _raw(claude_fake)["messages"][1]["content"]
+    assert sent_back[0] == {
+        "type": "thinking",
+        "thinking": "Weather, so call the tool.",
+        "signature": "sig-9",
+    }
+    assert sent_back[1]["type"] == "tool_use"
+
+
+def test_consecutive_messages_of_one_role_are_merged(claude_fake: ProviderHarness) -> None:
+    from sessionary.domain.messages import Message
+    from sessionary.models.base import ModelRequest
+
+    claude_fake.reply_text("Both noted.")
+    model = claude_fake.make_model()
+    request = ModelRequest(
+        messages=[
+            Message(role="system", content="Rule one."),
+            Message(role="system", content="Rule two."),
+            Message(role="user", content="First."),
+            Message(role="user", content="Second."),
+        ]
+    )
+    assert model.respond(request).message.content == "Both noted."
+    body = _raw(claude_fake)
+    assert body["system"] == "Rule one.\n\nRule two."
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "First."}, {"type": "text", "text": "Second."}],
+        }
+    ]
+
+
+@pytest.mark.parametrize("option", ["request_params", "client_params"])
+def test_params_must_be_mappings(option: str) -> None:
+    with pytest.raises(ValueError, match=option):
+        Claude(id="m", **{option: [("temperature", 1)]})  # type: ignore[arg-type]

@@ -369,3 +369,9 @@ def test_streamed_run_metadata(responses_fake: ProviderHarness) -> None:
     assert answer.metadata["response_id"] == reply.response_id
     assert answer.metadata["model"] == "gpt-5.2"
     assert _raw(responses_fake)["stream"] is True
+
+
+@pytest.mark.parametrize("option", ["request_params", "client_params"])
+def test_params_must_be_mappings(option: str) -> None:
+    with pytest.raises(ValueError, match=option):
+        OpenAIResponses(id="m", **{option: [("temperature", 1)]})  # type: ignore[arg-type]

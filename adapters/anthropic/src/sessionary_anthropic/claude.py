@@ -75,6 +75,14 @@ class Claude(Model):
             raise InvalidInputError(f"{name}: max_retries must be an int >= 0")
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
             raise InvalidInputError(f"{name}: max_tokens must be a positive int")
+        for params_name, given in (
+            ("request_params", request_params),
+            ("client_params", client_params),
+        ):
+            if given is not None and not isinstance(given, Mapping):
+                raise InvalidInputError(
+                    f"{name}: {params_name} must be a mapping, got {type(given).__name__}"
+                )
         params = dict(request_params or {})
         clash = sorted(_RESERVED & params.keys())
         if clash:

@@ -59,6 +59,11 @@ class OpenAIBase(Model):
             isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
         ):
             raise InvalidInputError(f"{type(self).__name__}: max_retries must be an int >= 0")
+        for option, value in (("request_params", request_params), ("client_params", client_params)):
+            if value is not None and not isinstance(value, Mapping):
+                raise InvalidInputError(
+                    f"{type(self).__name__}: {option} must be a mapping, got {type(value).__name__}"
+                )
         params = dict(request_params or {})
         clash = sorted(self._reserved & params.keys())
         if clash:

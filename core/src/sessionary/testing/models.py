@@ -253,6 +253,7 @@ class ModelProviderConformance:
         assert answer is not None
         assert answer.metadata["response_id"] == reply.response_id
         assert isinstance(answer.metadata["latency"], float)
+        assert 0 <= answer.metadata["latency"] <= run.metrics.duration
         [sent] = harness.sent()
         assert sent.model == model.id
         assert sent.system == "You are terse."
