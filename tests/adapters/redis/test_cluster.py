@@ -17,6 +17,7 @@ from redis.crc import key_slot
 from sessionary_redis import RedisDb
 from sessionary_redis.testing import RedisServer, start_cluster, with_params
 
+from sessionary.errors import StoreUnavailableError
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
 from sessionary.testing.storage import make_run
@@ -87,3 +88,28 @@ def test_a_sessions_keys_share_one_slot_and_sessions_spread_over_nodes(
         assert len(listed) == 30
     finally:
         client.close()
+
+
+def test_a_node_going_away_is_a_clear_error_and_the_same_store_recovers(
+    tmp_path: Path,
+) -> None:
+    servers = start_cluster(tmp_path / "fault-cluster")
+    client = _client(servers)
+    try:
+        db = RedisDb(client=client, prefix="fault", retries=0)
+        db.append_run(make_run("s1", user_id="alice"))
+        owner = client.get_node_from_key(db.keys.session("s1"))  # type: ignore[no-untyped-call]
+        victim = next(s for s in servers if owner.name.endswith(f":{s.port}"))
+        victim.stop()
+        with pytest.raises(StoreUnavailableError) as raised:
+            db.append_run(make_run("s1", user_id="alice"))
+        assert "Redis cluster" in str(raised.value) and "'s1'" in str(raised.value)
+        victim.start()  # same port and nodes.conf: it takes its slots back, empty
+        patient = RedisDb(client=client, prefix="fault", retries=12, retry_backoff=0.2)
+        info = patient.append_run(make_run("s1", user_id="alice", text="after"))
+        assert info.run_count == 1
+        assert [r.input for r in db.get_runs("s1")] == ["after"]  # the first store too
+    finally:
+        client.close()
+        for server in servers:
+            server.stop()

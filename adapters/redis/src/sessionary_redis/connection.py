@@ -40,6 +40,7 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.ClusterDownError,
+    redis.exceptions.ClusterError,
     redis.exceptions.TryAgainError,
     redis.exceptions.MasterDownError,
     redis.exceptions.RedisClusterException,
