@@ -336,6 +336,8 @@ def test_a_record_from_a_newer_schema_is_refused_clearly(
     redis_client.hset(db.keys.session("s1"), "schema", 99)
     with pytest.raises(SchemaVersionError, match="schema 99"):
         db.get_session_info("s1")
+    status = db.schema_status()
+    assert (status.current, status.latest) == (99, 1) and not status.needs_migration
 
 
 @pytest.mark.parametrize("tokens", [1.5, 2**41, "3", True])

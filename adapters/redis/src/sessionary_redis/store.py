@@ -30,6 +30,7 @@ from sessionary.ids import new_id
 from sessionary.storage.base import (
     Capability,
     ListFilters,
+    SchemaStatus,
     Store,
     preview_of,
 )
@@ -539,6 +540,32 @@ class RedisDb(Store):
         return list_page(self, filters, limit, after)
 
     # ------------------------------------------------------------------ admin
+
+    def schema_status(self) -> SchemaStatus:
+        """The storage schema of the most recently written sessions against this code's.
+
+        Every session hash records the schema it was written with; the newest 100
+        sessions are sampled (one pipelined read). A session from a newer schema shows
+        as ``current > latest``, and reading it raises ``SchemaVersionError``.
+        """
+        newest = self._call(
+            "read the newest sessions",
+            lambda _: self.client.zrevrange(self.keys.all_index, 0, 99),
+            None,
+        )
+
+        def send(_: int) -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for member in newest:
+                pipe.hget(self.keys.session(str(text(member))), "schema")
+            return list(pipe.execute(raise_on_error=False))
+
+        found = [SCHEMA_VERSION]
+        for value in self._call("read session schemas", send, None) if newest else []:
+            raw = None if isinstance(value, Exception) else text(value)
+            if raw is not None and raw.isdigit():
+                found.append(int(raw))
+        return SchemaStatus(current=max(found), latest=SCHEMA_VERSION)
 
     def ping(self) -> None:
         """Check the server answers; a :class:`StoreUnavailableError` names it if not."""
