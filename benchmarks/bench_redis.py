@@ -21,7 +21,8 @@ the store are timed):
 - Redis round trips per ``Agent.run`` (client ``send_packed_command`` calls);
 - memory used in Redis per run (``MEMORY USAGE`` of every key, divided by the runs);
 - runs lost when 4 processes append to one session at once, and whether the session
-  summary (run count, tokens) is exact.
+  summary (run count, tokens) is exact;
+- index entries left (listed or stored) once 100 sessions with a 1 s TTL have expired.
 """
 
 from __future__ import annotations
@@ -179,6 +180,21 @@ def bare_multi_exec(client: redis.Redis, prefix: str) -> Callable[[], None]:
     return write
 
 
+def dangling_after_ttl(client: redis.Redis, prefix: str) -> int:
+    """Index entries left, listed or not, once 100 sessions with a 1 s TTL have expired."""
+    db = RedisDb(URL, prefix=prefix, ttl=1.0)
+    for index in range(100):
+        db.append_run(make_run(f"t{index}", user_id="bench-user", agent_id=AGENT_ID))
+    time.sleep(1.5)
+    listed = len(db.list_sessions(user_id="bench-user", limit=1000).items)
+    listed += len(db.list_sessions(agent_id=AGENT_ID, limit=1000).items)
+    listed += len(db.list_sessions(limit=1000).items)
+    entries = sum(
+        int(client.zcard(key)) for key in client.scan_iter(match=f"{prefix}:x:*", count=1000)
+    )
+    return listed + entries
+
+
 def ours_writer(url: str, prefix: str, worker: int, count: int) -> None:
     db = RedisDb(url, prefix=prefix)
     agent = Agent(
@@ -217,6 +233,7 @@ def main() -> None:
     ours_prefix = f"bench-ours-{uuid.uuid4().hex[:8]}"
     agno_prefix = f"bench-agno-{uuid.uuid4().hex[:8]}"
     bare_prefix = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    ttl_prefix = f"bench-ttl-{uuid.uuid4().hex[:8]}"
     with_agno = agno_available()
     results: dict[str, Any] = {"url": URL, "sizes": SIZES, "agno": with_agno}
     rows: list[list[Any]] = []
@@ -237,6 +254,8 @@ def main() -> None:
             agent.run("counted")
         results["ours_round_trips_per_run"] = count[0]
         results["ours_history_ms"] = history.median * 1000
+
+        results["ours_dangling_after_ttl"] = dangling_after_ttl(client, ttl_prefix)
 
         per_process = 250
         concurrent_writers(ours_writer, ours_prefix, per_process)
@@ -361,6 +380,14 @@ def main() -> None:
                 "",
             ]
         )
+        rows.append(
+            [
+                "dangling index entries after TTL expiry (100 sessions)",
+                results["ours_dangling_after_ttl"],
+                "",
+                "",
+            ]
+        )
         header = ["measure", "sessionary-redis", "Agno 3.1.10 RedisDb", "Agno / ours"]
         if not with_agno:
             header = header[:2]
@@ -370,6 +397,7 @@ def main() -> None:
     finally:
         delete_prefix(client, ours_prefix)
         delete_prefix(client, bare_prefix)
+        delete_prefix(client, ttl_prefix)
         for prefix in (agno_prefix, agno_prefix + "-mp"):
             for key in client.scan_iter(match=prefix + "*", count=1000):
                 client.delete(key)
