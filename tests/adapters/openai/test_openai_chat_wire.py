@@ -108,6 +108,13 @@ def test_compatible_server_without_stream_options(chat_fake: ProviderHarness) ->
     assert run.metrics.input_tokens == 0  # the server sent no usage chunk
 
 
+def test_stream_options_are_not_sent_on_plain_requests(chat_fake: ProviderHarness) -> None:
+    chat_fake.reply_text("Plain.")
+    model = chat_fake.make_model(request_params={"stream_options": {"include_usage": False}})
+    Agent(model=model).run("Hello")
+    assert "stream_options" not in _raw(chat_fake)
+
+
 def test_get_model_openai_chat_with_a_compatible_base_url(chat_fake: ProviderHarness) -> None:
     server = chat_fake.server  # type: ignore[attr-defined]
     model = get_model(

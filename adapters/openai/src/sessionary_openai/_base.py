@@ -144,7 +144,10 @@ class OpenAIBase(Model):
         accepted = _parameters(method)
         arguments = dict(body)
         extra: dict[str, Any] = {}
+        streaming = bool(body.get("stream"))
         for key, value in self.request_params.items():
+            if key == "stream_options" and not streaming:
+                continue  # the API refuses stream_options on a plain request
             if key == "tools":
                 arguments["tools"] = [*arguments.get("tools", []), *value]
             elif key == "extra_body":
