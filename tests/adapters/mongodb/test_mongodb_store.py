@@ -29,6 +29,7 @@ from sessionary.errors import (
     CorruptRecordError,
     InvalidIdError,
     InvalidInputError,
+    OwnershipError,
     SchemaVersionError,
     StorageError,
     StoreUnavailableError,
@@ -603,3 +604,52 @@ def test_an_expired_session_is_gone_for_every_reader_before_the_ttl_monitor(
     fresh = with_ttl.get_session("expiring")
     assert fresh is not None and fresh.user_id == "bob"
     assert [r.input for r in fresh.runs] == ["new"]
+
+
+def test_an_import_that_fails_halfway_leaves_nothing(
+    mock: MongoDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mock.append_run(make_run("s1", user_id="alice", text="one"))
+    mock.append_run(make_run("s1", user_id="alice", text="two"))
+    exported = mock.get_session("s1")
+    assert exported is not None and mock.delete_session("s1")
+    with monkeypatch.context() as patch:
+        _break(patch, mock, "sessions", "insert_one", AutoReconnect("gone mid-import"))
+        with pytest.raises(StoreUnavailableError, match="importing session 's1'"):
+            mock.import_session(exported)
+    assert mock.get_session("s1") is None
+    assert list(mock._runs.find({"session_id": "s1"})) == []  # the runs went with it
+    mock.import_session(exported)
+    assert mock.get_session("s1") == exported
+
+
+def test_update_run_for_another_user_is_refused(store: MongoDb) -> None:
+    paused = make_run("s1", user_id="alice", status=RunStatus.PAUSED)
+    store.append_run(paused)
+    with pytest.raises(OwnershipError):
+        store.update_run(attrs.evolve(paused, user_id="mallory", content="x"), expected_version=1)
+    assert store.get_run("s1", paused.run_id) == paused
+
+
+def test_concurrent_trims_keep_the_summary_exact(store: MongoDb, fast_switching: None) -> None:
+    for i in range(40):
+        store.append_run(make_run("s1", input_tokens=i, output_tokens=1))
+    barrier = threading.Barrier(4)
+    removed: list[int] = []
+
+    def trim(keep: int) -> None:
+        barrier.wait()
+        removed.append(store.trim_runs("s1", keep_last=keep))
+
+    threads = [threading.Thread(target=trim, args=(k,)) for k in (30, 20, 10, 25)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runs = store.get_runs("s1")
+    assert sum(removed) == 40 - len(runs)
+    info = store.get_session_info("s1")
+    assert info is not None
+    assert info.run_count == len(runs) == 10  # the newest 10, whichever trim ran last
+    assert info.input_tokens == sum(r.metrics.input_tokens for r in runs)
+    assert info.output_tokens == len(runs)
