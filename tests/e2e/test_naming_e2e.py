@@ -1,17 +1,27 @@
 """Naming with every component installed: the full default pipeline (both naming plugins)
-against hostile model answers, and ``sessionary sessions autoname`` on SQLite files, run
-as the installed command in a subprocess."""
+against hostile model answers, and ``sessionary sessions autoname`` on SQLite files and
+on the Redis server, run as the installed command in a subprocess.
+
+The Redis server is the one at ``SESSIONARY_REDIS_URL`` (``redis://127.0.0.1:6379/0`` by
+default); the test writes under a prefix of its own and deletes exactly those keys. An
+unreachable server fails the test, never skips it.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 import unicodedata
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+from sessionary_redis import RedisDb
 from sessionary_sqlite import SqliteDb
 
 from sessionary import Agent
@@ -94,6 +104,9 @@ def sessionary_command() -> list[str]:
     return [found] if found else [sys.executable, "-c", "from sessionary.cli import main; main()"]
 
 
+REDIS_URL = os.environ.get("SESSIONARY_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
 def autoname(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*sessionary_command(), "sessions", "autoname", "--db", url, *args],
@@ -164,3 +177,39 @@ def test_a_policy_names_plugins_by_their_registered_names() -> None:
     pipeline = policy.resolve()
     assert [g.name for g in pipeline.guardrails] == ["clean", "pii", "basic"]
     assert [f.name for f in pipeline.fallbacks] == ["ticket", "untitled"]
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    prefix = f"naming-e2e-{uuid.uuid4().hex}"
+    sep = "&" if "?" in REDIS_URL else "?"
+    url = f"{REDIS_URL}{sep}prefix={prefix}"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        yield url
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def test_autoname_on_redis_names_everything_once(redis_url: str) -> None:
+    store = RedisDb(redis_url)
+    agent = Agent(model=ScriptedModel(), db=store, id="support")
+    for index in range(12):
+        agent.run(f"Help with my password reset email {index}", session_id=f"r{index}")
+    agent.set_session_name(session_id="r0", session_name="Named By Hand")
+
+    first = autoname(redis_url, "--concurrency", "8")
+    assert first.returncode == 0, first.stderr
+    assert "Named 11 of 11 session(s)" in first.stdout
+    infos = {i.session_id: i for i in store.list_sessions(limit=100).items}
+    assert (infos["r0"].name, infos["r0"].name_source) == ("Named By Hand", "manual")
+    assert {infos[f"r{i}"].name_source for i in range(1, 12)} == {"keywords"}
+    versions = {sid: info.version for sid, info in infos.items()}
+
+    second = autoname(redis_url, "--concurrency", "8")
+    assert second.returncode == 0 and "Nothing to name" in second.stdout
+    assert {i.session_id: i.version for i in store.list_sessions(limit=100).items} == versions
+    store.close()
