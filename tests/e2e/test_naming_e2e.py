@@ -213,3 +213,9 @@ def test_autoname_on_redis_names_everything_once(redis_url: str) -> None:
     assert second.returncode == 0 and "Nothing to name" in second.stdout
     assert {i.session_id: i.version for i in store.list_sessions(limit=100).items} == versions
     store.close()
+
+
+def test_autoname_against_a_redis_server_that_is_not_there_is_a_clear_error() -> None:
+    result = autoname("redis://127.0.0.1:1/0?prefix=naming-e2e-nowhere")
+    assert result.returncode == 5  # ExitCode.UNREACHABLE
+    assert result.stderr.startswith("error: Redis at redis://127.0.0.1:1/0 is unreachable")
