@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from sessionary import Agent, open_db
 from sessionary.cli import main
 from sessionary.cli.errors import ExitCode
-from sessionary.errors import ModelAuthenticationError
+from sessionary.domain.sessions import SessionInfo
+from sessionary.errors import ModelAuthenticationError, StoreUnavailableError
 from sessionary.models.base import Model, ModelRequest, ModelResponse
 from sessionary.naming import NamingContext, NamingFallback, NamingPolicy, set_default_policy
 from sessionary.naming.batch import autoname_many, find_candidates
@@ -120,7 +121,7 @@ def test_a_model_that_fails_every_time_is_reported_once_with_its_reason(url: str
 
 FAILING_PROVIDER = """
 from sessionary import hookimpl
-from sessionary.errors import ModelAuthenticationError
+from sessionary.errors import ModelAuthenticationError, StoreUnavailableError
 from sessionary.models.base import Model
 
 
@@ -255,3 +256,38 @@ def test_concurrency_is_bounded_and_used() -> None:
 def test_autoname_many_refuses_a_bad_concurrency() -> None:
     with pytest.raises(ValueError, match="concurrency"):
         autoname_many(MemoryDb(), [], model=None, pipeline=POLICY.resolve(), concurrency=0)
+
+
+class GoesAway(MemoryDb):
+    """A store whose server goes away after ``writes`` renames."""
+
+    def __init__(self, writes: int) -> None:
+        super().__init__()
+        self.writes_left = writes
+
+    def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo:
+        if self.writes_left <= 0:
+            raise StoreUnavailableError(f"memory server went away while renaming {session_id!r}")
+        self.writes_left -= 1
+        return super()._update_session(session_id, user_id, expected_version, changes)
+
+
+def test_a_store_going_away_mid_batch_fails_the_rest_without_losing_what_was_named() -> None:
+    store = GoesAway(writes=3)
+    agent = Agent(model=ScriptedModel(), db=store)
+    for index in range(8):
+        agent.run(f"hello {index}", session_id=f"g{index}")
+    report = autoname_many(
+        store, find_candidates(store), model=None, pipeline=POLICY.resolve(), concurrency=1
+    )
+    assert sum(report.named.values()) == 3
+    assert len(report.failures) == 5
+    assert all("StoreUnavailableError: memory server went away" in f.error for f in report.failures)
+    named = [i for i in store.list_sessions().items if i.name is not None]
+    assert len(named) == 3 and all(i.name_source == "first-words" for i in named)
