@@ -15,7 +15,7 @@ How the per-agent and the global configuration combine:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Final
 
 import attrs
@@ -220,8 +220,3 @@ def default_policy() -> NamingPolicy:
     """The global policy: the one :func:`set_default_policy` set, else ``NamingPolicy()``."""
     policy = _default
     return policy if policy is not None else NamingPolicy()
-
-
-def names_of(items: Sequence[NamingGuardrail | NamingFallback]) -> list[str]:
-    """The registry names of resolved guardrails or fallbacks, in order."""
-    return [item.name for item in items]
