@@ -419,3 +419,18 @@ def test_auto_name_after_runs_works_when_streaming() -> None:
     items = list(agent.run("hello", session_id="s1", stream=True))
     assert isinstance(items[-1], Run)
     assert agent.get_session_name(session_id="s1") == "Streamed Chat"
+
+
+def test_failed_automatic_naming_is_retried_every_n_runs_not_after_each() -> None:
+    namer = ScriptedModel(*[ModelServerError("down")] * 10)
+    agent = Agent(
+        model=ScriptedModel(),
+        naming_model=namer,
+        db="memory://",
+        auto_name_after_runs=2,
+        naming=policy(),
+    )
+    for index in range(1, 7):
+        agent.run(f"message {index}", session_id="s1")
+    assert len(namer.requests) == 3  # after runs 2, 4 and 6
+    assert agent.get_session_name(session_id="s1") is None

@@ -173,7 +173,8 @@ class NamingMixin:
         """Name an unnamed session once it has ``auto_name_after_runs`` completed runs.
 
         Called after every stored run. Cheap when there is nothing to do (the summary
-        says the session is named, or has too few runs); never fails the run.
+        says the session is named, or has too few runs); never fails the run. If no name
+        could be decided, it tries again after another N completed runs, not after each.
         """
         threshold = self.auto_name_after_runs
         if threshold is None or info.name is not None or info.run_count < threshold:
@@ -189,7 +190,8 @@ class NamingMixin:
                 for r in session.runs
                 if r.status is RunStatus.COMPLETED and r.parent_run_id is None
             )
-            if completed < threshold:
+            # At N completed runs, and again every N while naming keeps failing (bounded cost).
+            if completed < threshold or completed % threshold:
                 return
             autoname_session(
                 self.db,
