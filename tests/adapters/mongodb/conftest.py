@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from sessionary_mongodb.mockserver import MockMongoServer
 from sessionary_mongodb.testing import StoreFactory
 
 REAL_URL = os.environ.get("SESSIONARY_MONGODB_URL") or None
@@ -20,6 +21,21 @@ REAL_URL = os.environ.get("SESSIONARY_MONGODB_URL") or None
 def factory() -> Iterator[StoreFactory]:
     """Opens stores on the configured backend; cleans up after the test."""
     made = StoreFactory(REAL_URL)
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mock_server() -> Iterator[MockMongoServer]:
+    """mongomock behind the wire protocol on 127.0.0.1, for pymongo's real client."""
+    with MockMongoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def wire_factory(mock_server: MockMongoServer) -> Iterator[StoreFactory]:
+    """Stores on a real pymongo client talking to :func:`mock_server`."""
+    made = StoreFactory(mock_server.url)
     yield made
     made.cleanup()
 

@@ -19,6 +19,7 @@ import attrs
 import pytest
 from pymongo.errors import AutoReconnect, DuplicateKeyError, NotPrimaryError, OperationFailure
 from sessionary_mongodb import DocumentTooLargeError, MongoDb
+from sessionary_mongodb.mockserver import MockMongoServer
 from sessionary_mongodb.store import DEFAULT_SERVER_SELECTION_TIMEOUT_MS
 from sessionary_mongodb.testing import StoreFactory, url_with_db
 
@@ -653,3 +654,45 @@ def test_concurrent_trims_keep_the_summary_exact(store: MongoDb, fast_switching:
     assert info.run_count == len(runs) == 10  # the newest 10, whichever trim ran last
     assert info.input_tokens == sum(r.metrics.input_tokens for r in runs)
     assert info.output_tokens == len(runs)
+
+
+# --------------------------------------------------------------------------- over the wire
+
+
+def test_a_server_that_goes_away_and_comes_back() -> None:
+    with MockMongoServer() as server:
+        url = f"mongodb://127.0.0.1:{server.port}/app?serverSelectionTimeoutMS=300"
+        store = MongoDb(db_url=url)
+        try:
+            store.append_run(make_run("s1", user_id="alice", text="before"))
+            server.stop()
+            with pytest.raises(StoreUnavailableError, match="127.0.0.1") as caught:
+                store.append_run(make_run("s1", user_id="alice", run_id="r-during"))
+            assert "'r-during'" in str(caught.value) and "'s1'" in str(caught.value)
+            with pytest.raises(StoreUnavailableError):
+                store.get_session("s1")
+            server.start()  # same port, same data
+            store.append_run(make_run("s1", user_id="alice", text="after"))
+            runs = store.get_runs("s1", user_id="alice")
+            assert [r.input for r in runs] == ["before", "after"]
+            info = store.get_session_info("s1")
+            assert info is not None and (info.run_count, info.version) == (2, 2)
+        finally:
+            store.close()
+
+
+def test_server_side_duplicate_keys_and_owners_over_the_wire(wire_factory: StoreFactory) -> None:
+    store = wire_factory.new_store()
+    run = make_run("s1", user_id="alice")
+    store.append_run(run)
+    with pytest.raises(ConflictError, match="already exists"):
+        store.append_run(run)
+    with pytest.raises(OwnershipError):
+        store.append_run(make_run("s1", user_id="mallory"))
+    paused = make_run("s1", user_id="alice", status=RunStatus.PAUSED)
+    store.append_run(paused)
+    store.update_run(attrs.evolve(paused, content="a"), expected_version=1)
+    with pytest.raises(ConflictError, match="version 2, not 1"):
+        store.update_run(attrs.evolve(paused, content="b"), expected_version=1)
+    info = store.get_session_info("s1")
+    assert info is not None and (info.run_count, info.version) == (2, 3)
