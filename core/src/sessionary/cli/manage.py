@@ -7,6 +7,7 @@ import click
 from sessionary.cli.errors import handle_errors
 from sessionary.cli.options import db_option, open_store
 from sessionary.errors import SessionNotFoundError
+from sessionary.plugins.manager import get_plugin_host
 
 __all__ = ["delete", "erase_user", "rename"]
 
@@ -23,8 +24,11 @@ def rename(session_id: str, name: str, db_url: str | None, user_id: str | None) 
     from sessionary.naming.service import rename_session
 
     pipeline = default_policy().resolve()
+    events = get_plugin_host().hook
     with open_store(db_url) as store:
-        info = rename_session(store, session_id, name, user_id=user_id, pipeline=pipeline)
+        info = rename_session(
+            store, session_id, name, user_id=user_id, pipeline=pipeline, events=events
+        )
     click.echo(f"{info.session_id}: {info.name}")
 
 
