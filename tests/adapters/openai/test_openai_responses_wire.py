@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -375,3 +376,39 @@ def test_streamed_run_metadata(responses_fake: ProviderHarness) -> None:
 def test_params_must_be_mappings(option: str) -> None:
     with pytest.raises(ValueError, match=option):
         OpenAIResponses(id="m", **{option: [("temperature", 1)]})  # type: ignore[arg-type]
+
+
+def test_one_model_shared_by_threads(responses_fake: ProviderHarness) -> None:
+    """The lazily made client is made once, and concurrent runs all get their answers."""
+    for index in range(8):
+        responses_fake.reply_text(f"answer {index}")
+    model: Any = responses_fake.make_model()
+    made: list[object] = []
+    make_client = model._make_client
+
+    def counting_make_client() -> Any:
+        made.append(1)
+        return make_client()
+
+    model._make_client = counting_make_client
+    db = MemoryDb()
+    answers: list[str | None] = []
+    errors: list[BaseException] = []
+
+    def one(index: int) -> None:
+        try:
+            answers.append(
+                Agent(model=model, db=db).run(f"q{index}", session_id=f"s{index}").content
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(a or "" for a in answers) == sorted(f"answer {i}" for i in range(8))
+    assert len(db.list_sessions(limit=50).items) == 8
+    assert len(made) == 1

@@ -468,7 +468,12 @@ class ModelProviderConformance:
         chunks = ["Hello", " there,", " friend!"]
         reply = harness.reply_text("".join(chunks), chunks=chunks, input_tokens=9, output_tokens=4)
         agent = Agent(model=harness.make_model(), db=db, instructions="Stream it.")
-        deltas, run = _drain(agent.run("Hi", session_id="s1", stream=True))
+        steps = agent.run("Hi", session_id="s1", stream=True)
+        first = next(steps)
+        assert first == ContentDelta(chunks[0])
+        assert db.get_session("s1") is None, "the run was stored before the stream ended"
+        rest, run = _drain(steps)
+        deltas = [chunks[0], *rest]
 
         assert deltas == chunks
         assert run.status is RunStatus.COMPLETED
