@@ -8,9 +8,11 @@ and an unreachable server fails the tests instead of skipping them.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
+from sessionary_mongodb import MongoDb
 from sessionary_mongodb.mockserver import MockMongoServer
 from sessionary_mongodb.testing import StoreFactory
 
@@ -53,3 +55,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", "ignore:datetime.datetime.utcnow:DeprecationWarning:mongomock"
     )
+
+
+@pytest.fixture
+def store(factory: StoreFactory) -> MongoDb:
+    """An empty store on the configured backend."""
+    return factory.new_store()
+
+
+@pytest.fixture
+def mock(mock_factory: StoreFactory) -> MongoDb:
+    """An empty store on mongomock, always."""
+    return mock_factory.new_store()
+
+
+@pytest.fixture
+def fast_switching() -> Iterator[None]:
+    """Switch threads as often as possible, so a race between operations shows."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
