@@ -13,8 +13,11 @@ import threading
 from typing import Any
 
 import attrs
+import pymongo
 import pytest
+from pymongo import monitoring
 from sessionary_mongodb import MongoDb
+from sessionary_mongodb.mockserver import MockMongoServer
 from sessionary_mongodb.testing import StoreFactory
 
 from sessionary.domain.runs import RunStatus
@@ -230,3 +233,45 @@ def test_concurrent_trims_keep_the_summary_exact(store: MongoDb, fast_switching:
     assert info.run_count == len(runs) == 10  # the newest 10, whichever trim ran last
     assert info.input_tokens == sum(r.metrics.input_tokens for r in runs)
     assert info.output_tokens == len(runs)
+
+
+class _Commands(monitoring.CommandListener):
+    """The commands pymongo sends, by name."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_pymongo_sends_the_same_commands_at_any_length(mock_server: MockMongoServer) -> None:
+    listener = _Commands()
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        mock_server.url, event_listeners=[listener]
+    )
+    store = MongoDb(client=client, db_name="commands_counted")
+    try:
+        seen = {}
+        for length in (5, 150):
+            while (
+                store.get_session_info("s1") or store.append_run(make_run("s1"))
+            ).run_count < length:
+                store.append_run(make_run("s1"))
+            listener.names.clear()
+            store.append_run(make_run("s1"))
+            append = list(listener.names)
+            listener.names.clear()
+            store.get_session("s1", last_n_runs=20)
+            seen[length] = (append, list(listener.names))
+        assert seen[5] == seen[150]
+        assert seen[150] == (["findAndModify", "insert", "findAndModify"], ["find", "find"])
+    finally:
+        client.drop_database("commands_counted")
+        client.close()
