@@ -185,3 +185,57 @@ def test_a_model_provider_plugin_is_found_by_name(install_plugin: MakePlugin) ->
     assert type(model).__name__ == "Parrot"
     assert model.id == "polly-1"
     assert model.label == "parrot:polly-1"
+
+
+def test_a_lazily_registered_backend_loads_only_when_its_scheme_is_used(
+    install_plugin: MakePlugin,
+) -> None:
+    install_plugin(
+        "lazystore",
+        """
+        from sessionary import hookimpl
+        from sessionary.plugins import lazy
+
+        @hookimpl
+        def sessionary_storage_backends():
+            return [lazy("fake_plugin_lazystore_impl:FakeDb", name="lazydb",
+                         url_schemes=("lazydb",))]
+        """,
+    )
+    import sys
+    from pathlib import Path
+
+    site = next(Path(p) for p in sys.path if Path(p, "fake_plugin_lazystore.py").exists())
+    (site / "fake_plugin_lazystore_impl.py").write_text(STORE_PLUGIN.replace("fake", "lazydb"))
+    try:
+        open_db("memory://")
+        assert "fake_plugin_lazystore_impl" not in sys.modules
+        store = open_db("lazydb://x")
+        assert type(store).__name__ == "FakeDb"
+        assert "fake_plugin_lazystore_impl" in sys.modules
+        assert type(open_db("lazydb://y")) is type(store)
+    finally:
+        sys.modules.pop("fake_plugin_lazystore_impl", None)
+
+
+def test_a_lazy_class_that_does_not_match_its_registration_is_an_error(
+    install_plugin: MakePlugin,
+) -> None:
+    install_plugin(
+        "liar",
+        """
+        from sessionary import hookimpl
+        from sessionary.plugins import lazy
+
+        @hookimpl
+        def sessionary_storage_backends():
+            return [lazy("sessionary.storage.memory:MemoryDb", name="notmemory",
+                         url_schemes=("liar",))]
+        """,
+    )
+    with pytest.raises(PluginError, match="registered as name 'notmemory'"):
+        open_db("liar://x")
+    from sessionary.plugins import lazy
+
+    with pytest.raises(PluginError, match="must be written 'module:Class'"):
+        lazy("no_colon_here").load()

@@ -2,8 +2,11 @@
 
 Registration hooks return classes, each with a ``name`` (storage backends also list
 their URL schemes, model providers their ``provider`` name); the registries refuse a
-second class under one name and name both. Event hooks are observers: they are called
-after the fact and their return values are ignored.
+second class under one name and name both. A hook may return
+``sessionary.plugins.lazy("module:Class", name=..., url_schemes=...)`` in place of a
+class, so that the module (and the client library it imports) loads only when used.
+Event hooks are observers: they are called after the fact and their return values are
+ignored.
 
 Implement a hook with :data:`sessionary.hookimpl` in a module named by an entry point
 of the ``sessionary`` group. ``docs/hooks.md`` documents each hook with an example.
@@ -22,13 +25,14 @@ if TYPE_CHECKING:
     from sessionary.domain.sessions import SessionInfo
     from sessionary.models.base import Model
     from sessionary.naming.policy import NamingFallback, NamingGuardrail
+    from sessionary.plugins.lazy import LazyClass
     from sessionary.storage.base import Store
 
 # ----------------------------------------------------------------------------- storage
 
 
 @hookspec
-def sessionary_storage_backends() -> Sequence[type[Store]]:
+def sessionary_storage_backends() -> Sequence[type[Store] | LazyClass]:
     """Return storage backend classes (subclasses of Store with name and url_schemes)."""
     raise NotImplementedError
 
@@ -37,7 +41,7 @@ def sessionary_storage_backends() -> Sequence[type[Store]]:
 
 
 @hookspec
-def sessionary_model_providers() -> Sequence[type[Model]]:
+def sessionary_model_providers() -> Sequence[type[Model] | LazyClass]:
     """Return model provider classes (subclasses of Model with a provider name)."""
     raise NotImplementedError
 
@@ -46,13 +50,13 @@ def sessionary_model_providers() -> Sequence[type[Model]]:
 
 
 @hookspec
-def sessionary_naming_guardrails() -> Sequence[type[NamingGuardrail]]:
+def sessionary_naming_guardrails() -> Sequence[type[NamingGuardrail] | LazyClass]:
     """Return naming guardrail classes, each checking or cleaning a proposed name."""
     raise NotImplementedError
 
 
 @hookspec
-def sessionary_naming_fallbacks() -> Sequence[type[NamingFallback]]:
+def sessionary_naming_fallbacks() -> Sequence[type[NamingFallback] | LazyClass]:
     """Return naming fallback classes, each proposing a name when the model cannot."""
     raise NotImplementedError
 
@@ -61,7 +65,7 @@ def sessionary_naming_fallbacks() -> Sequence[type[NamingFallback]]:
 
 
 @hookspec
-def sessionary_cache_backends() -> Sequence[type[SessionCache]]:
+def sessionary_cache_backends() -> Sequence[type[SessionCache] | LazyClass]:
     """Return session cache classes (subclasses of SessionCache with a name)."""
     raise NotImplementedError
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from sessionary.errors import DuplicatePluginError, PluginError
+from sessionary.plugins.lazy import LazyClass
 
 __all__ = ["Registry"]
 
@@ -29,16 +30,16 @@ class Registry(Generic[T]):
         self.kind = kind
         self._keys = keys
         self._missing = missing
-        self._entries: dict[str, tuple[T, str]] = {}
+        self._entries: dict[str, tuple[T | LazyClass, str]] = {}
 
-    def register(self, cls: T, plugin_name: str) -> None:
-        """Add ``cls`` under each of its keys."""
-        if not isinstance(cls, type):
+    def register(self, cls: T | LazyClass, plugin_name: str) -> None:
+        """Add ``cls`` (a class, or a :class:`LazyClass` naming one) under each of its keys."""
+        if not isinstance(cls, (type, LazyClass)):
             raise PluginError(
                 f"plugin {plugin_name!r} registered {cls!r} as a {self.kind}, but it is not a class"
             )
         try:
-            keys = list(self._keys(cls))
+            keys = list(self._keys(cls))  # type: ignore[arg-type]  # a LazyClass has the keys
         except AttributeError as exc:
             raise PluginError(
                 f"plugin {plugin_name!r} registered {_qualname(cls)} as a {self.kind} "
@@ -61,11 +62,21 @@ class Registry(Generic[T]):
             self._entries[key] = (cls, plugin_name)
 
     def get(self, key: str) -> T:
-        """The class under ``key``; an error listing the known names if there is none."""
+        """The class under ``key`` (imported now if it was registered lazily).
+
+        An error listing the known names if there is none.
+        """
         entry = self._entries.get(key)
         if entry is None:
             raise self._missing(key, sorted(self._entries))
-        return entry[0]
+        target, plugin_name = entry
+        if isinstance(target, LazyClass):
+            loaded = target.load()
+            for other_key, (other, other_plugin) in list(self._entries.items()):
+                if other is target:
+                    self._entries[other_key] = (loaded, other_plugin)  # type: ignore[assignment]
+            return loaded  # type: ignore[return-value]
+        return target
 
     def plugin_of(self, key: str) -> str:
         """The plugin that registered ``key``."""
@@ -79,5 +90,7 @@ class Registry(Generic[T]):
         return key in self._entries
 
 
-def _qualname(cls: type) -> str:
+def _qualname(cls: type | LazyClass) -> str:
+    if isinstance(cls, LazyClass):
+        return cls.target.replace(":", ".")
     return f"{cls.__module__}.{cls.__qualname__}"
