@@ -25,6 +25,8 @@ __all__ = [
     "RetryPolicy",
     "client_from_url",
     "describe_client",
+    "int_option",
+    "number_option",
     "split_url",
 ]
 
@@ -183,3 +185,27 @@ class RetryPolicy:
         return StoreUnavailableError(
             f"{self.server} {kind}: could not {what}{tries} ({type(exc).__name__}: {exc}).{unknown}"
         )
+
+
+def number_option(value: Any, what: str, *, minimum: float) -> float:
+    """A finite number of at least ``minimum`` (from an argument or URL text)."""
+    try:
+        number = float(value) if isinstance(value, str) else value
+    except ValueError:
+        raise InvalidInputError(f"{what} must be a number, got {value!r}") from None
+    if not isinstance(number, (int, float)) or isinstance(number, bool) or not number >= minimum:
+        raise InvalidInputError(f"{what} must be a number of at least {minimum}, got {value!r}")
+    if number == float("inf"):
+        raise InvalidInputError(f"{what} must be finite")
+    return float(number)
+
+
+def int_option(options: dict[str, str], key: str, default: int) -> int:
+    """An integer URL option, or ``default`` when absent."""
+    raw = options.get(key)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInputError(f"URL option {key} must be an integer, got {raw!r}") from None

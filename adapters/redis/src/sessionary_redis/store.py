@@ -6,7 +6,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
@@ -23,7 +23,6 @@ from sessionary.errors import (
     OwnershipError,
     RunNotFoundError,
     SessionNotFoundError,
-    StorageError,
     StoreUnavailableError,
 )
 from sessionary.ids import new_id
@@ -40,9 +39,12 @@ from sessionary_redis.connection import (
     RetryPolicy,
     client_from_url,
     describe_client,
+    int_option,
+    number_option,
     split_url,
 )
 from sessionary_redis.keys import KeyLayout
+from sessionary_redis.listing import list_page, reindex, unindex
 from sessionary_redis.records import (
     check_tokens,
     decode_info,
@@ -109,7 +111,7 @@ class RedisDb(Store):
             self._owns_client = False
         else:
             url, options = split_url(DEFAULT_URL if db_url is None else db_url)
-            timeout = _number(socket_timeout, "socket_timeout", minimum=0.001)
+            timeout = number_option(socket_timeout, "socket_timeout", minimum=0.001)
             cluster = options.get("cluster", "").lower() in _TRUE
             client = client_from_url(url, cluster=cluster, socket_timeout=timeout)
             self._owns_client = True
@@ -118,15 +120,17 @@ class RedisDb(Store):
         self.prefix = prefix if prefix is not None else options.get("prefix", "sessionary")
         self.keys = KeyLayout(self.prefix)
         raw_ttl: Any = ttl if ttl is not None else options.get("ttl")
-        self.ttl: float | None = None if raw_ttl is None else _number(raw_ttl, "ttl", minimum=0.001)
+        self.ttl: float | None = (
+            None if raw_ttl is None else number_option(raw_ttl, "ttl", minimum=0.001)
+        )
         self._ttl_ms = "0" if self.ttl is None else str(max(1, round(self.ttl * 1000)))
         self.server = describe_client(client)
         self._policy = RetryPolicy(
             self.server,
-            retries if retries is not None else _int_option(options, "retries", 2),
+            retries if retries is not None else int_option(options, "retries", 2),
             retry_backoff
             if retry_backoff is not None
-            else _number(options.get("retry_backoff", 0.05), "retry_backoff", minimum=0),
+            else number_option(options.get("retry_backoff", 0.05), "retry_backoff", minimum=0),
         )
         register = client.register_script
         self._append = register(scripts.APPEND)
@@ -169,49 +173,6 @@ class RedisDb(Store):
         if decoded is None:
             raise CorruptRecordError(session_id, "the session hash vanished during a write")
         return decoded
-
-    def _reindex(self, index_keys: Sequence[str], score: float, member: str) -> None:
-        """Move a session in its indexes (a second step where a script could not)."""
-        if not index_keys:
-            return
-        now = time.time()
-
-        def send(_: int) -> None:
-            pipe = self.client.pipeline(transaction=False)
-            for key in index_keys:
-                pipe.zadd(key, {member: score}, gt=True)
-                if self.ttl is not None:
-                    pipe.zremrangebyscore(key, "-inf", now - self.ttl)
-                    pipe.pexpire(key, int(self._ttl_ms))
-            pipe.execute()
-
-        try:
-            self._call(f"index session {member!r}", send, member, write=True)
-        except StorageError as exc:
-            # The session itself is stored; only its place in the listing lags until the
-            # next write to it. Raising would invite a caller to store the run twice.
-            log.warning(
-                "session %r is stored but its listing index was not updated: %s", member, exc
-            )
-
-    def _unindex(self, index_keys: Sequence[str], member: str) -> None:
-        if not index_keys:
-            return
-
-        def send(_: int) -> None:
-            pipe = self.client.pipeline(transaction=False)
-            for key in index_keys:
-                pipe.zrem(key, member)
-            pipe.execute()
-
-        try:
-            self._call(f"unindex session {member!r}", send, member, write=True)
-        except StorageError as exc:
-            log.warning(
-                "session %r is deleted; its index entries are left for listing to clean: %s",
-                member,
-                exc,
-            )
 
     # ------------------------------------------------------------------ writes
 
@@ -275,7 +236,7 @@ class RedisDb(Store):
             raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
         info, stored_keys = self._info(sid, reply[2])
         if not int(reply[1]):
-            self._reindex(stored_keys, info.updated_at, sid)
+            reindex(self, stored_keys, info.updated_at, sid)
         return info
 
     def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
@@ -339,7 +300,7 @@ class RedisDb(Store):
         if status != "ok":
             raise RunNotFoundError(sid, run.run_id)
         info, index_keys = self._info(sid, reply[1])
-        self._reindex(index_keys, info.updated_at, sid)
+        reindex(self, index_keys, info.updated_at, sid)
         return info
 
     def _update_session(
@@ -384,7 +345,7 @@ class RedisDb(Store):
         if status == "corrupt":
             raise CorruptRecordError(session_id, str(text(reply[1])))
         info, index_keys = self._info(session_id, reply[1])
-        self._reindex(index_keys, info.updated_at, session_id)
+        reindex(self, index_keys, info.updated_at, session_id)
         return info
 
     def _import_session(self, session: Session, replace: bool) -> SessionInfo:
@@ -425,9 +386,9 @@ class RedisDb(Store):
         if text(reply[0]) == "exists":
             raise ConflictError(f"session {sid!r} already exists")
         old_keys = [k for k in (text(reply[1]) or "").split("\n") if k and k not in index_keys]
-        self._unindex(old_keys, sid)
+        unindex(self, old_keys, sid)
         if self.is_cluster:
-            self._reindex(index_keys, info.updated_at, sid)
+            reindex(self, index_keys, info.updated_at, sid)
         return info
 
     def _delete_session(self, session_id: str, user_id: str | None) -> bool:
@@ -439,7 +400,7 @@ class RedisDb(Store):
         )
         if text(reply[0]) != "ok":
             return False
-        self._unindex([k for k in (text(reply[1]) or "").split("\n") if k], session_id)
+        unindex(self, [k for k in (text(reply[1]) or "").split("\n") if k], session_id)
         return True
 
     def _erase_user(self, user_id: str) -> int:
@@ -483,7 +444,7 @@ class RedisDb(Store):
         removed = int(reply[1])
         if removed:
             info, index_keys = self._info(session_id, reply[2])
-            self._reindex(index_keys, info.updated_at, session_id)
+            reindex(self, index_keys, info.updated_at, session_id)
         return removed
 
     # ------------------------------------------------------------------ reads
@@ -535,8 +496,6 @@ class RedisDb(Store):
     def _list_sessions(
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage:
-        from sessionary_redis.listing import list_page
-
         return list_page(self, filters, limit, after)
 
     # ------------------------------------------------------------------ admin
@@ -576,48 +535,6 @@ class RedisDb(Store):
         if self._owns_client:
             self.client.close()
 
-    def _forget_entry(self, index: str, member: str, score: float) -> None:
-        """Remove a dangling index entry, unless it moved since it was read."""
-        self._call(
-            f"clean a dangling index entry of session {member!r}",
-            lambda _: self._forget(keys=[index], args=[member, repr(score)]),
-            None,
-            True,
-        )
-
-    def _read_infos(self, session_ids: Sequence[str]) -> list[Any]:
-        """The hash fields of many sessions in one pipelined round (per node)."""
-
-        def send(_: int) -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            for session_id in session_ids:
-                pipe.hmget(self.keys.session(session_id), list(scripts.INFO_FIELDS))
-            return list(pipe.execute(raise_on_error=False))
-
-        return list(self._call("read session summaries", send, None))
-
-
-def _number(value: Any, what: str, *, minimum: float) -> float:
-    try:
-        number = float(value) if isinstance(value, str) else value
-    except ValueError:
-        raise InvalidInputError(f"{what} must be a number, got {value!r}") from None
-    if not isinstance(number, (int, float)) or isinstance(number, bool) or not number >= minimum:
-        raise InvalidInputError(f"{what} must be a number of at least {minimum}, got {value!r}")
-    if number == float("inf"):
-        raise InvalidInputError(f"{what} must be finite")
-    return float(number)
-
 
 def _zrem(client: Any, key: str, members: list[Any], _attempt: int) -> Any:
     return client.zrem(key, *members)
-
-
-def _int_option(options: dict[str, str], key: str, default: int) -> int:
-    raw = options.get(key)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInputError(f"URL option {key} must be an integer, got {raw!r}") from None
