@@ -19,7 +19,8 @@ from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import InvalidInputError, OwnershipError, PluginError
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
-from sessionary.testing import ScriptedModel, StorageConformance
+from sessionary.testing import ScriptedModel, StorageConformance, tool_call
+from sessionary.tools import tool
 
 # --------------------------------------------------------------------------- helpers
 
@@ -545,3 +546,34 @@ def test_the_first_snippet_of_the_caching_guide_runs_on_core_alone() -> None:
     first = re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)[0]
     assert "cache_session=True" in first and "db=" not in first
     exec(compile(first, str(page), "exec"), {"__name__": "docs_caching"})
+
+
+def test_answering_a_paused_run_never_changes_the_cached_copy() -> None:
+    @tool(requires_confirmation=True)
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        return f"deleted {path}"
+
+    db = MemoryDb()
+    agent = Agent(
+        model=ScriptedModel(tool_call("delete_file", path="/tmp/x"), "Deleted."),
+        db=db,
+        tools=[delete_file],
+        cache_session=True,
+    )
+    paused = agent.run("Delete /tmp/x", session_id="s1")
+    assert paused.is_paused
+    held = agent.get_session("s1")
+    assert held is not None
+    held.runs[0].active_requirements[0].confirm()  # the answer lives on this caller's copy...
+    paused.active_requirements[0].confirm()
+    again = agent.get_session("s1")
+    assert again is not None
+    assert again.runs[0].active_requirements  # ...not on the cache's, nor anyone else's
+    done = agent.continue_run(
+        run_id=paused.run_id, session_id="s1", requirements=paused.requirements
+    )
+    assert done.content == "Deleted."
+    session = agent.get_session("s1")
+    assert session is not None and session.runs[0].status is RunStatus.COMPLETED
+    assert session.runs == MemoryDb.get_session(db, "s1").runs  # type: ignore[union-attr]

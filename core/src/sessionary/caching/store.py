@@ -126,7 +126,7 @@ class CachingStore(Store):
         if session is None:
             with self._lock_for(session_id):
                 session = self._current(user_id, session_id, last_n_runs)
-        return session
+        return None if session is None else _detached(session)
 
     def _trusted_entry(
         self, user_id: str | None, session_id: str, last_n_runs: int | None
@@ -222,7 +222,7 @@ class CachingStore(Store):
             if (user_id, session_id) in self._passthrough:
                 return info
             try:
-                kept = self.cache.append(user_id, run, info)
+                kept = self.cache.append(user_id, _detached_run(run), info)
             except Exception as exc:
                 kept = self._cache_failed("append", exc)
             if kept:
@@ -231,7 +231,7 @@ class CachingStore(Store):
             return info
 
     def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        stored = attrs.evolve(run, version=expected_version + 1)
+        stored = _detached_run(attrs.evolve(run, version=expected_version + 1))
 
         def replace(cached: Session, info: SessionInfo) -> Session | None:
             ids = [r.run_id for r in cached.runs]
@@ -420,6 +420,24 @@ class CachingStore(Store):
 
     def _lock_for(self, session_id: str) -> threading.Lock:
         return self._locks[hash(session_id) % _LOCK_STRIPES]
+
+
+def _detached_run(run: Run) -> Run:
+    """``run`` with requirements of its own: answering one must not change another copy.
+
+    Requirements are the one part of a run a caller changes in place (``confirm()``,
+    ``reject()``...), so the cache and each caller hold their own.
+    """
+    if not run.requirements:
+        return run
+    return attrs.evolve(run, requirements=tuple(attrs.evolve(r) for r in run.requirements))
+
+
+def _detached(session: Session) -> Session:
+    """The session with every run that has requirements detached (see :func:`_detached_run`)."""
+    if not any(run.requirements for run in session.runs):
+        return session
+    return attrs.evolve(session, runs=tuple(_detached_run(run) for run in session.runs))
 
 
 def _is_current(cached: SessionInfo, info: SessionInfo) -> bool:
