@@ -416,3 +416,16 @@ def test_consecutive_messages_of_one_role_are_merged(claude_fake: ProviderHarnes
 def test_params_must_be_mappings(option: str) -> None:
     with pytest.raises(ValueError, match=option):
         Claude(id="m", **{option: [("temperature", 1)]})  # type: ignore[arg-type]
+
+
+def test_the_design_briefs_model_name(claude_fake: ProviderHarness) -> None:
+    """get_model("anthropic:claude-sonnet-4-5") works; this SDK warns the model is deprecated."""
+    from sessionary import get_model
+
+    model = get_model("anthropic:claude-sonnet-4-5", **claude_fake.connection_options())
+    assert isinstance(model, Claude)
+    claude_fake.reply_text("Still answering.")
+    with pytest.warns(DeprecationWarning, match="claude-sonnet-4-5"):
+        run = Agent(model=model).run("Hello")
+    assert run.content == "Still answering."
+    assert _raw(claude_fake)["model"] == "claude-sonnet-4-5"
