@@ -122,6 +122,8 @@ def test_unknown_schemes_and_providers_name_what_is_installed(fresh_plugins: Non
     for bad_model in ("no-colon", "openai:", ":id", 42):
         with pytest.raises(InvalidInputError):
             get_model(bad_model)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="'scripted:x'.*bad_option"):
+        get_model("scripted:x", bad_option=1)
 
 
 def test_an_event_hook_observes_saved_runs(install_plugin: MakePlugin) -> None:

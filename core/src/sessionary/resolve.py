@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from sessionary.errors import InvalidInputError
@@ -43,6 +44,10 @@ def get_model(spec: str, **options: Any) -> Model:
             f"{spec!r} is not a model name; expected 'provider:model-id', e.g. 'openai:gpt-5.2'"
         )
     cls: type[Model] = get_plugin_host().models().get(provider)
+    try:
+        inspect.signature(cls).bind(id=model_id, **options)
+    except TypeError as exc:
+        raise InvalidInputError(f"model {spec!r}: {exc}") from None
     return cls(id=model_id, **options)  # type: ignore[call-arg]
 
 
