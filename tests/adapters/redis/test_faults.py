@@ -188,3 +188,26 @@ def test_an_unreachable_server_is_named_and_nothing_happens_at_construction() ->
         db.ping()
     with pytest.raises(StoreUnavailableError, match="list sessions"):
         db.list_sessions()
+
+
+def test_a_delete_retried_after_a_lost_reply_still_reports_it_deleted(
+    server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _db(server, retries=2)
+    db.append_run(make_run("s1", user_id="alice"))
+    real = db._delete
+    calls: list[int] = []
+
+    def reply_lost(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        if len(calls) == 1:
+            raise redis.ConnectionError("connection reset after the command was sent")
+        return result
+
+    monkeypatch.setattr(db, "_delete", reply_lost)
+    assert db.delete_session("s1", user_id="alice") is True
+    assert len(calls) == 2
+    assert db.get_session("s1") is None
+    assert db.list_sessions(user_id="alice").items == ()
+    assert db.delete_session("s1") is False  # a new delete: nothing left to delete

@@ -10,6 +10,7 @@ they live in one slot and one script updates both atomically::
 
     <prefix>:s:{<sid>}      HASH   the session's metadata and summary, and run positions
     <prefix>:r:{<sid>}      LIST   the session's runs, encoded JSON, in append order
+    <prefix>:d:{<sid>}      STRING for a minute after a delete: its token (safe retries)
 
 The listing indexes are sorted sets of raw session IDs scored by last update::
 
@@ -77,6 +78,10 @@ class KeyLayout:
     def runs(self, session_id: str) -> str:
         """The LIST holding a session's encoded runs in order."""
         return f"{self.prefix}:r:{{{escape_id(session_id)}}}"
+
+    def deleted(self, session_id: str) -> str:
+        """A short-lived marker naming the last delete of a session (for safe retries)."""
+        return f"{self.prefix}:d:{{{escape_id(session_id)}}}"
 
     def user_index(self, user_id: str) -> str:
         """The sorted set of one user's sessions."""

@@ -283,26 +283,30 @@ return {'ok', cut, info(h)}
 """
 )
 
-#: KEYS: session hash, runs list. ARGV: user. Returns the deleted session's index keys.
+#: KEYS: session hash, runs list, delete marker. ARGV: user, op token.
+#: Returns the deleted session's index keys. The marker keeps the token for a minute,
+#: so a delete retried after a lost reply still reports that it deleted the session.
 DELETE = (
     "#!lua\n"
     + _PRELUDE
     + """
-local h, l, a = KEYS[1], KEYS[2], ARGV
+local h, l, d, a = KEYS[1], KEYS[2], KEYS[3], ARGV
 local th = redis.call('TYPE', h)['ok']
 if th == 'none' then
   redis.call('DEL', l)
+  if redis.call('GET', d) == a[2] then return {'ok', ''} end
   return {'missing'}
 end
+local idx = ''
 if th == 'hash' then
   if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
-  local idx = redis.call('HGET', h, 'idx') or ''
-  redis.call('DEL', h, l)
-  return {'ok', idx}
+  idx = redis.call('HGET', h, 'idx') or ''
+elseif a[1] ~= '' then
+  return {'missing'}
 end
-if a[1] ~= '' then return {'missing'} end
 redis.call('DEL', h, l)
-return {'ok', ''}
+redis.call('SET', d, a[2], 'PX', 60000)
+return {'ok', idx}
 """
 )
 

@@ -392,9 +392,13 @@ class RedisDb(Store):
         return info
 
     def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+        op = new_id()
         reply = self._call(
             f"delete session {session_id!r}",
-            lambda _: self._delete(keys=self._session_keys(session_id), args=[user_id or ""]),
+            lambda _: self._delete(
+                keys=[*self._session_keys(session_id), self.keys.deleted(session_id)],
+                args=[user_id or "", op],
+            ),
             session_id,
             True,
         )
