@@ -5,7 +5,7 @@ IDs are data, never syntax. Each ID is percent-encoded before it becomes part of
 ``:`` separator, a ``{`` or ``}`` hash-tag brace, or a glob character. Distinct IDs give
 distinct escapes, so no two different IDs (or ``(user, session)`` pairs) share a key.
 
-A session's two keys share the hash tag ``{<escaped session id>}``, so in Redis Cluster
+A session's keys share the hash tag ``{<escaped session id>}``, so in Redis Cluster
 they live in one slot and one script updates both atomically::
 
     <prefix>:s:{<sid>}      HASH   the session's metadata and summary, and run positions

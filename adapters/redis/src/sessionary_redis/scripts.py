@@ -1,6 +1,6 @@
 """The Lua scripts behind every write and every multi-key read.
 
-Each script touches the two keys of one session (one hash slot in Redis Cluster),
+Each script touches only the keys of one session (one hash slot in Redis Cluster),
 runs atomically on the server, and costs one round trip. A script checks everything
 before it writes anything (key types, owner, run ID, counters), because Redis does
 not roll back a script that fails half-way. On a single server, the append script
