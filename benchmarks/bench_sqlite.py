@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_agno
-from common import Stats, machine, measure, ms, print_table, save_results, us
+from common import Stats, machine, measure, ms, print_table, save_results
 from sessionary_sqlite import SqliteDb
 
 from sessionary import Agent
@@ -67,43 +67,61 @@ def _file_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
-def _runs_until(run: Any, session_id: str, start: int, stop: int, samples: list[float]) -> None:
+def _runs_until(run: Any, session_id: str, start: int, stop: int) -> None:
     for index in range(start, stop):
-        began = time.perf_counter()
         run(f"message {index}", session_id=session_id, user_id=USER)
-        samples.append(time.perf_counter() - began)
 
 
-def grow_session(
-    run: Any, path: Path, session_id: str, points: list[int], window: int = 50
-) -> dict[str, Any]:
-    """Run the agent to the last point, timing every run; sample costs and file size."""
-    samples: list[float] = []
+def _timed(run: Any, text: str, session_id: str) -> float:
+    began = time.perf_counter()
+    run(text, session_id=session_id, user_id=USER)
+    return time.perf_counter() - began
+
+
+def grow(run: Any, path: Path, points: list[int]) -> dict[int, int]:
+    """Session ``long`` grown to the last point, and one per point (``n-1000``) to it.
+
+    Returns the file's size when ``long`` had 10 runs and each point's number of runs.
+    """
     sizes: dict[int, int] = {}
-    last = max(points)
     done = 0
-    for point in sorted(points):
-        _runs_until(run, session_id, done, point, samples)
+    for point in [10, *sorted(points)]:
+        _runs_until(run, "long", done, point)
         done = point
         sizes[point] = _file_bytes(path)
-    _runs_until(run, session_id, done, last + window, samples)
-    costs = {n: Stats(samples[max(0, n - window) : n + window]) for n in points if n >= 2 * window}
-    return {"costs": costs, "sizes": sizes}
+    for point in sorted(points)[:-1]:
+        _runs_until(run, f"n-{point}", 0, point)
+    return sizes
 
 
-def early_cost(make_run: Any, sessions: int = 20) -> Stats:
-    """Runs 6-15 of fresh sessions: the cost at run 10."""
-    samples: list[float] = []
-    for number in range(sessions):
-        run = make_run()
-        session_id = f"short-{number}"
-        _runs_until(run, session_id, 0, 5, [])
-        _runs_until(run, session_id, 5, 15, samples)
-    return Stats(samples)
+def interleaved(run: Any, points: list[int], samples: int, bare: Any = None) -> dict[str, Stats]:
+    """Time run 10 of a fresh session, the next run of each grown session, and the bare
+    transaction, one after the other, ``samples`` times: disk and machine noise hits all
+    of them alike, so their ratios hold even on a busy machine."""
+    costs: dict[str, list[float]] = {"10": [], "bare": []}
+    longest = max(points)
+    for point in points:
+        costs[str(point)] = []
+    for sample in range(samples):
+        fresh = f"ten-{sample}"
+        _runs_until(run, fresh, 0, 9)
+        costs["10"].append(_timed(run, "message 9", fresh))
+        for point in points:
+            session_id = "long" if point == longest else f"n-{point}"
+            costs[str(point)].append(_timed(run, "one more", session_id))
+        if bare is not None:
+            began = time.perf_counter()
+            bare()
+            costs["bare"].append(time.perf_counter() - began)
+    return {key: Stats(values) for key, values in costs.items() if values}
 
 
-def bare_transaction(path: Path, synchronous: str, repeat: int = 2000) -> Stats:
-    """BEGIN IMMEDIATE, insert one run row, update one summary row, COMMIT: raw sqlite3."""
+def bare_transaction(path: Path, synchronous: str) -> Any:
+    """BEGIN IMMEDIATE, insert one run row, update one summary row, COMMIT: raw sqlite3.
+
+    The run row is a copy of the last run Agent.run stored (the same JSON); the summary
+    row is a session of its own. Returns the transaction as a function to time.
+    """
     conn = sqlite3.connect(path, isolation_level=None, timeout=60)
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     (data,) = conn.execute(
@@ -115,7 +133,7 @@ def bare_transaction(path: Path, synchronous: str, repeat: int = 2000) -> Stats:
         "updated_at, version, run_count, last_seq, input_tokens, output_tokens) "
         "VALUES ('bare', 'agent', '{}', '{}', 0, 0, 0, 0, 0, 0, 0)"
     )
-    bare_key = conn.execute("SELECT session_key FROM sessions WHERE session_id = 'bare'").fetchone()
+    (key,) = conn.execute("SELECT session_key FROM sessions WHERE session_id = 'bare'").fetchone()
     counter = iter(range(1, 10**9))
 
     def transaction() -> None:
@@ -124,20 +142,20 @@ def bare_transaction(path: Path, synchronous: str, repeat: int = 2000) -> Stats:
         conn.execute(
             "INSERT INTO runs (session_key, seq, run_id, status, version, data, input_tokens, "
             "output_tokens) VALUES (?, ?, ?, 'completed', 1, ?, 3, 5)",
-            (bare_key[0], seq, f"bare-{seq}", data),
+            (key, seq, f"bare-{seq}", data),
         )
         conn.execute(
             "UPDATE sessions SET updated_at = ?, version = version + 1, run_count = ?, "
             "last_seq = ?, last_run_status = 'completed', last_message_preview = ?, "
             "input_tokens = input_tokens + 3, output_tokens = output_tokens + 5 "
             "WHERE session_key = ?",
-            (time.time(), seq, seq, "echo: message", bare_key[0]),
+            (time.time(), seq, seq, "echo: message", key),
         )
         conn.execute("COMMIT")
 
-    stats = measure(transaction, repeat=repeat, warmup=50)
-    conn.close()
-    return stats
+    for _ in range(20):
+        transaction()
+    return transaction
 
 
 def fresh_reads(kind: str, path: Path, session_id: str, repeat: int = 10) -> dict[str, Stats]:
@@ -217,47 +235,49 @@ def _our_session_stats(path: Path, session_id: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- scenarios
 
 
-def ours(folder: Path, synchronous: str, points: list[int]) -> dict[str, Any]:
+def ours(folder: Path, synchronous: str, points: list[int], samples: int) -> dict[str, Any]:
     path = folder / f"ours-{synchronous}.db"
     db = SqliteDb(db_file=path, synchronous=synchronous)
     agent = Agent(model=ScriptedModel(), db=db)
-    grown = grow_session(agent.run, path, "long", points)
-    grown["early"] = early_cost(lambda: agent.run)
-    grown["bare"] = bare_transaction(path, synchronous)
+    result: dict[str, Any] = {"sizes": grow(agent.run, path, points)}
+    bare = bare_transaction(path, synchronous)
+    result["costs"] = interleaved(agent.run, points, samples, bare)
     if synchronous == "full":
-        grown["history_warm"] = measure(
+        longest = max(points)
+        result["history_warm"] = measure(
             lambda: agent.get_chat_history(session_id="long", last_n_runs=20), repeat=200
         )
-        grown["session_warm"] = measure(lambda: agent.get_session(session_id="long"), repeat=5)
-        grown["fresh"] = fresh_reads("ours", path, "long")
-        grown["run_json_bytes"] = len(
-            sqlite3.connect(path).execute("SELECT data FROM runs LIMIT 1").fetchone()[0]
-        )
+        result["session_warm"] = measure(lambda: agent.get_session(session_id="long"), repeat=5)
+        result["fresh"] = fresh_reads("ours", path, "long")
+        conn = sqlite3.connect(path)
+        result["run_json_bytes"] = len(conn.execute("SELECT data FROM runs").fetchone()[0])
+        conn.close()
+        result["long_runs"] = longest
     db.close()
-    return grown
+    return result
 
 
-def agno(folder: Path, points: list[int]) -> dict[str, Any]:
+def agno(folder: Path, points: list[int], samples: int) -> dict[str, Any]:
     path = folder / "agno.db"
     agent = sqlite_agno.make_agent(str(path))
-    grown = grow_session(agent.run, path, "long", points)
-    grown["early"] = early_cost(lambda: agent.run, sessions=5)
-    grown["history_warm"] = measure(
+    result: dict[str, Any] = {"sizes": grow(agent.run, path, points)}
+    result["costs"] = interleaved(agent.run, points, samples)
+    result["history_warm"] = measure(
         lambda: agent.get_chat_history(session_id="long", last_n_runs=20), repeat=50
     )
-    grown["session_warm"] = measure(lambda: agent.get_session(session_id="long"), repeat=3)
-    grown["fresh"] = fresh_reads("agno", path, "long")
-    return grown
+    result["session_warm"] = measure(lambda: agent.get_session(session_id="long"), repeat=3)
+    result["fresh"] = fresh_reads("agno", path, "long")
+    result["long_runs"] = max(points)
+    return result
 
 
 # --------------------------------------------------------------------------- report
 
 
-def _cost(result: dict[str, Any] | None, n: int) -> str:
-    if result is None:
+def _cost(result: dict[str, Any] | None, n: int | str) -> str:
+    if result is None or str(n) not in result["costs"]:
         return "-"
-    stats = result["early"] if n == 10 else result["costs"].get(n)
-    return ms(stats.median) if stats is not None else "-"
+    return ms(result["costs"][str(n)].median)
 
 
 def _per_run(result: dict[str, Any] | None, start: int, stop: int) -> str:
@@ -277,33 +297,33 @@ def report(results: dict[str, Any], points: list[int]) -> dict[str, Any]:
         [f"run {n:,}", _cost(full, n), _cost(normal, n), _cost(theirs, n)] for n in [10, *points]
     ]
     print_table(
-        "Agent.run at run N of one session (median)",
+        "Agent.run at run N of one session (median of interleaved samples)",
         ["N", "ours, FULL (default)", "ours, NORMAL", "Agno SqliteDb (FULL)"],
         rows,
     )
     ratio = {
-        name: result["costs"][big].median / result["early"].median
+        name: result["costs"][str(big)].median / result["costs"]["10"].median
         for name, result in (("full", full), ("normal", normal))
     }
     print(f"\nrun {big:,} / run 10: FULL {ratio['full']:.2f}, NORMAL {ratio['normal']:.2f}")
     at = 1000 if 1000 in points else points[0]
     over = {
-        name: result["costs"][at].median / result["bare"].median
+        name: result["costs"][str(at)].median / result["costs"]["bare"].median
         for name, result in (("full", full), ("normal", normal))
     }
     print_table(
         f"Agent.run at run {at:,} against a bare transaction (same file, same durability)",
         ["durability", "bare transaction", f"Agent.run at run {at:,}", "ratio"],
         [
-            ["FULL", us(full["bare"].median), _cost(full, at), f"{over['full']:.2f}"],
-            ["NORMAL", us(normal["bare"].median), _cost(normal, at), f"{over['normal']:.2f}"],
+            ["FULL", _cost(full, "bare"), _cost(full, at), f"{over['full']:.2f}"],
+            ["NORMAL", _cost(normal, "bare"), _cost(normal, at), f"{over['normal']:.2f}"],
         ],
     )
-    if theirs is not None and at in theirs["costs"]:
-        print(
-            f"\nat run {at:,}: Agno / ours (FULL) = "
-            f"{theirs['costs'][at].median / full['costs'][at].median:.1f}x"
-        )
+    if theirs is not None and str(at) in theirs["costs"]:
+        mine = {"FULL": full, "NORMAL": normal}
+        for label, result in mine.items():
+            factor = theirs["costs"][str(at)].median / result["costs"][str(at)].median
+            print(f"\nat run {at:,}: Agno / ours ({label}) = {factor:.1f}x")
     read_rows = []
     for label, key in (
         ("get_chat_history(last_n_runs=20), warm", "history_warm"),
@@ -318,7 +338,10 @@ def report(results: dict[str, Any], points: list[int]) -> dict[str, Any]:
                 ms(theirs["fresh"][key].median) if theirs else "-",
             ]
         )
-    print_table(f"Reads on a {big:,}-run session (median)", ["read", "ours", "Agno"], read_rows)
+    agno_runs = f", Agno's {theirs['long_runs']:,} runs" if theirs else ""
+    print_table(
+        f"Reads on a {big:,}-run session{agno_runs} (median)", ["read", "ours", "Agno"], read_rows
+    )
     pairs = list(zip([10, *points][:-1], [10, *points][1:], strict=True))
     print_table(
         "Bytes added to the file per run",
@@ -374,12 +397,13 @@ def main() -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
         folder = Path(tmp)
-        results["full"] = ours(folder, "full", points)
-        results["normal"] = ours(folder, "normal", points)
+        samples = 30 if args.quick else 100
+        results["full"] = ours(folder, "full", points, samples)
+        results["normal"] = ours(folder, "normal", points, samples)
         writers = {"ours": four_writers("ours", folder / "writers-ours.db")}
         if with_agno:
             agno_points = [p for p in points if p <= args.agno_runs] or [points[0]]
-            results["agno"] = agno(folder, agno_points)
+            results["agno"] = agno(folder, agno_points, min(samples, 40))
             writers["agno"] = four_writers("agno", folder / "writers-agno.db")
         results["writers"] = writers
         summary = report(results, points)
