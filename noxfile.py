@@ -146,6 +146,18 @@ def types(session: nox.Session) -> None:
     session.run("mypy", *sources, "tests", "benchmarks", env=env)
 
 
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """Every benchmark, Sessionary beside Agno 3.1.10: writes benchmarks/results.md and a chart.
+
+    Agno is installed here only, never in a package's dependencies. ``nox -s bench --
+    --quick`` checks the pipeline with small sessions.
+    """
+    _install(session, *COMPONENTS.values())
+    session.install("agno==3.1.10", "sqlalchemy[asyncio]>=2", "mongomock>=4.3", "matplotlib>=3.8")
+    session.run("python", str(ROOT / "benchmarks" / "run_all.py"), *session.posargs)
+
+
 @nox.session(python="3.11")
 def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
