@@ -6,8 +6,9 @@
 
 Writes ``benchmarks/results.md`` (every scenario's tables, with the command and the
 machine) and ``benchmarks/cost_per_run.png`` (cost of one ``Agent.run`` against the
-session's length, per store, ours beside Agno's). The per-scenario numbers stay in
-``benchmarks/out/*.json``.
+session's length, per store, ours beside Agno's), and the same two into the documentation
+site (``docs/benchmarks.md``, ``docs/assets/cost_per_run.png``). The per-scenario numbers
+stay in ``benchmarks/out/*.json``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +28,9 @@ from common import OUT, machine
 HERE = Path(__file__).parent
 RESULTS = HERE / "results.md"
 CHART = HERE / "cost_per_run.png"
+#: The documentation site shows the same report and chart.
+DOCS_PAGE = HERE.parent / "docs" / "benchmarks.md"
+DOCS_CHART = HERE.parent / "docs" / "assets" / "cost_per_run.png"
 
 #: (title, script, full-run arguments, quick-run arguments)
 SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
@@ -156,8 +161,13 @@ def main() -> int:
             f"![cost per run]({CHART.name})",
             "",
         ]
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS}" + (f" and {CHART}" if CHART.exists() else ""))
+    report = "\n".join(lines) + "\n"
+    RESULTS.write_text(report)
+    DOCS_PAGE.write_text(report.replace(f"]({CHART.name})", "](assets/cost_per_run.png)"))
+    if CHART.exists():
+        DOCS_CHART.parent.mkdir(exist_ok=True)
+        shutil.copyfile(CHART, DOCS_CHART)
+    print(f"wrote {RESULTS}, {DOCS_PAGE}" + (f" and {CHART}" if CHART.exists() else ""))
     return 1 if failures else 0
 
 
