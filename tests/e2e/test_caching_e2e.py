@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 import redis
+from sessionary_mongodb import MongoDb
+from sessionary_mongodb.testing import server_like_mongomock
 from sessionary_redis import RedisDb
 from sessionary_redis.cache import RedisSessionCache
 from sessionary_sqlite import SqliteDb
@@ -443,3 +445,37 @@ def test_the_caching_docs_page_runs_as_shown(
         code = code.replace("myapp-cache", f"{prefix}-docs")
         exec(compile(code, str(DOCS_PAGE), "exec"), namespace)
     namespace["cache"].close()
+
+
+# --------------------------------------------------------------------------- MongoDB
+
+
+class CountingMongoDb(MongoDb):
+    """A MongoDB store (on mongomock here) that records the runs each session read asked for."""
+
+    session_reads: list[int | None]
+
+    def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None:
+        self.session_reads.append(last_n_runs)
+        return super()._get_session(session_id, user_id, last_n_runs)
+
+
+def test_caching_on_mongodb_reads_no_runs_and_sees_other_writers() -> None:
+    client = server_like_mongomock()
+    store = CountingMongoDb(client=client, db_name="caching")
+    store.session_reads = []
+    agent = Agent(model=ScriptedModel(), db=store, cache_session=True, add_history_to_context=True)
+    other = Agent(model=ScriptedModel(), db=MongoDb(client=client, db_name="caching"))
+    for index in range(5):
+        agent.run(f"turn {index}", session_id="s1", user_id="u1")
+    assert store.session_reads == []
+    other.run("from elsewhere", session_id="s1", user_id="u1")
+    agent.run("after", session_id="s1", user_id="u1")
+    assert store.session_reads == [1]  # caught up by reading the one run it lacked
+    assert isinstance(agent.model, ScriptedModel)
+    assert "from elsewhere" in [m.content for m in agent.model.requests[-1].messages]
+    cached = agent.get_session("s1", user_id="u1")
+    assert cached is not None and cached == store.get_session("s1", user_id="u1")
+    assert cached.run_count == 7
