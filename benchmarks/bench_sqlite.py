@@ -13,12 +13,14 @@ the same user and session IDs, on files in a temporary folder.
 
 What it measures:
 
-1. The cost of ``Agent.run`` at run N of one session, N = 10, 1,000 and 10,000 (median of
-   the runs around N; at N = 10, of runs 6-15 over 20 fresh sessions), for ours at
-   ``synchronous=FULL`` (the default) and ``NORMAL``, and for Agno (its default, FULL).
-2. A bare SQLite transaction, in the same file at the same durability: ``BEGIN
+1. The cost of ``Agent.run`` at run N of a session, N = 10, 1,000 and 10,000: session
+   ``long`` is grown to 10,000 runs and ``n-1000`` to 1,000 in one file, then run 10 of a
+   fresh session, the next run of each grown session and a bare transaction are timed
+   in turns (100 rounds; 40 for Agno), so disk and machine noise falls on all alike.
+   Ours at ``synchronous=FULL`` (the default) and ``NORMAL``; Agno at its default (FULL).
+2. The bare SQLite transaction, in the same file at the same durability: ``BEGIN
    IMMEDIATE``, insert the same run row (the same JSON) into the runs table, update one
-   summary row, ``COMMIT``, with raw ``sqlite3``; and ``Agent.run`` at run 1,000 over it.
+   summary row, ``COMMIT``, with raw ``sqlite3``; ``Agent.run`` at run 1,000 over it.
 3. ``get_chat_history(last_n_runs=20)`` and ``get_session`` on the 10,000-run session,
    warm (median of repeated calls in this process) and from a fresh process (opening the
    store plus the first call, after the imports, median of 10 processes; the imports are
