@@ -418,3 +418,25 @@ def test_two_delegations_in_one_turn_pause_and_resume_together(db: MemoryDb) -> 
         ("Notes", RunStatus.COMPLETED),
         (None, RunStatus.COMPLETED),
     ]
+
+
+def test_a_team_takes_the_same_naming_and_caching_options_as_an_agent() -> None:
+    from sessionary.caching.memory import MemoryCache
+
+    cache = MemoryCache()
+    member = Agent(model=ScriptedModel("member answer"), id="helper")
+    team = Team(
+        model=ScriptedModel("Team answer", "Team Kickoff Notes"),
+        members=[member],
+        db="memory://",
+        cache_session=True,
+        session_cache=cache,
+        cache_trust_seconds=0.5,
+        naming_model=ScriptedModel("Quarterly Planning Chat"),
+        strict_naming=True,
+    )
+    team.run("Plan the quarter", session_id="t-opts")
+    session = team.set_session_name(session_id="t-opts", autogenerate=True)
+    assert session.name == "Quarterly Planning Chat"
+    assert session.name_source == "model"
+    assert team.cache_stats.hits + team.cache_stats.misses > 0

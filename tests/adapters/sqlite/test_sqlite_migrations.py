@@ -136,6 +136,13 @@ def test_a_file_from_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) ->
         message = str(caught.value)
         assert f"schema version {newer}" in message and f"version {schema.LATEST}" in message
         assert "pip install -U sessionary-sqlite" in message
+    from click.testing import CliRunner
+
+    from sessionary.cli import main
+
+    refused = CliRunner().invoke(main, ["migrate", "--db", db.url])
+    assert refused.exit_code == 7
+    assert "newer schema" in refused.stderr
     check = sqlite3.connect(path)
     assert check.execute("SELECT version FROM sessionary_schema").fetchall() == [(newer,)]
     assert check.execute("SELECT count(*) FROM runs").fetchall() == [(1,)]

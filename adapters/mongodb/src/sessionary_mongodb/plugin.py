@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sessionary.plugins.lazy import LazyClass, lazy
 from sessionary.plugins.markers import hookimpl
 
 if TYPE_CHECKING:
@@ -12,8 +13,12 @@ if TYPE_CHECKING:
 
 
 @hookimpl
-def sessionary_storage_backends() -> Sequence[type[Store]]:
-    """MongoDb, imported (with pymongo) only when the registry is first built."""
-    from sessionary_mongodb.store import MongoDb
-
-    return [MongoDb]
+def sessionary_storage_backends() -> Sequence[type[Store] | LazyClass]:
+    # Registered by name: pymongo loads when mongodb:// is first opened.
+    return [
+        lazy(
+            "sessionary_mongodb.store:MongoDb",
+            name="mongodb",
+            url_schemes=("mongodb", "mongodb+srv"),
+        )
+    ]

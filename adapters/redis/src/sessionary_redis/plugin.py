@@ -9,19 +9,21 @@ from collections.abc import Sequence
 
 from sessionary import Store, hookimpl
 from sessionary.caching.base import SessionCache
+from sessionary.plugins.lazy import LazyClass, lazy
 
 
 @hookimpl
-def sessionary_storage_backends() -> Sequence[type[Store]]:
-    """``RedisDb`` for ``redis://``, ``rediss://`` and ``unix://`` URLs."""
-    from sessionary_redis.store import RedisDb
-
-    return [RedisDb]
+def sessionary_storage_backends() -> Sequence[type[Store] | LazyClass]:
+    # Registered by name: redis-py loads when redis://, rediss:// or unix:// is first opened.
+    return [
+        lazy(
+            "sessionary_redis.store:RedisDb",
+            name="redis",
+            url_schemes=("redis", "rediss", "unix"),
+        )
+    ]
 
 
 @hookimpl
-def sessionary_cache_backends() -> Sequence[type[SessionCache]]:
-    """``RedisSessionCache``, the ``redis`` cache shared between processes."""
-    from sessionary_redis.cache import RedisSessionCache
-
-    return [RedisSessionCache]
+def sessionary_cache_backends() -> Sequence[type[SessionCache] | LazyClass]:
+    return [lazy("sessionary_redis.cache:RedisSessionCache", name="redis")]

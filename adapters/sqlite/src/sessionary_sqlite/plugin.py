@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sessionary.plugins.lazy import LazyClass, lazy
 from sessionary.plugins.markers import hookimpl
 
 if TYPE_CHECKING:
@@ -12,8 +13,6 @@ if TYPE_CHECKING:
 
 
 @hookimpl
-def sessionary_storage_backends() -> Sequence[type[Store]]:
-    """``SqliteDb``, the embedded default store, for ``sqlite://`` URLs."""
-    from sessionary_sqlite.store import SqliteDb  # imported when storage is first asked for
-
-    return [SqliteDb]
+def sessionary_storage_backends() -> Sequence[type[Store] | LazyClass]:
+    # Registered by name: the store module loads when sqlite:// is first opened.
+    return [lazy("sessionary_sqlite.store:SqliteDb", name="sqlite", url_schemes=("sqlite",))]

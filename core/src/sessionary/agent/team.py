@@ -32,12 +32,14 @@ from sessionary.agent.hitl import (
     read_run_output,
     split_run_reference,
 )
+from sessionary.caching.base import SessionCache
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import ConflictError, InvalidInputError, StorageError
 from sessionary.ids import new_id
 from sessionary.models.base import Model
+from sessionary.naming.pipeline import NamingPolicy
 from sessionary.resolve import resolve_model
 from sessionary.storage.base import Store
 from sessionary.tools import Tool, tool
@@ -109,6 +111,12 @@ class Team(SessionOwner):
         max_steps: int = 10,
         pause_expires_after: float | timedelta | None = None,
         cache_session: bool = False,
+        session_cache: SessionCache | str | None = None,
+        cache_trust_seconds: float = 0.0,
+        naming_model: Model | str | None = None,
+        naming: NamingPolicy | None = None,
+        strict_naming: bool = False,
+        auto_name_after_runs: int | None = None,
     ) -> None:
         super().__init__(
             db=db,
@@ -117,6 +125,8 @@ class Team(SessionOwner):
             session_id=session_id,
             user_id=user_id,
             cache_session=cache_session,
+            session_cache=session_cache,
+            cache_trust_seconds=cache_trust_seconds,
         )
         self.model = resolve_model(model)
         self.instructions = _instructions(instructions)
@@ -129,6 +139,12 @@ class Team(SessionOwner):
         self.num_history_runs = num_history_runs
         self.max_steps = max_steps
         self.pause_expires_after = expiry_seconds(pause_expires_after)
+        self._configure_naming(
+            naming_model=naming_model,
+            naming=naming,
+            strict_naming=strict_naming,
+            auto_name_after_runs=auto_name_after_runs,
+        )
 
     # ------------------------------------------------------------------ members
 

@@ -19,6 +19,12 @@ def migrate(db_url: str | None, check: bool) -> None:
     with open_store(db_url) as store:
         status = store.schema_status()
         click.echo(f"schema version {status.current} (latest {status.latest})")
+        if status.current > status.latest:
+            fail(
+                f"the store was written by a newer schema ({status.current}) than this "
+                f"sessionary knows ({status.latest}): upgrade sessionary",
+                ExitCode.SCHEMA,
+            )
         if not status.needs_migration:
             click.echo("up to date")
             return

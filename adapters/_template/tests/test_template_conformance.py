@@ -1,4 +1,4 @@
-"""Goes to tests/adapters/NAME/test_conformance.py: the whole contract, in a few lines."""
+"""Goes to tests/adapters/NAME/test_NAME_conformance.py: the whole contract, in a few lines."""
 
 from __future__ import annotations
 
