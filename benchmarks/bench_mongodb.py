@@ -55,8 +55,10 @@ from sessionary import Agent
 from sessionary.testing import ScriptedModel
 from sessionary.testing.storage import make_run, rich_run
 
-LENGTHS = (10, 100, 1_000, 3_000)
-AGENT_LENGTHS = (10, 100, 1_000)
+#: ``--quick`` checks the pipeline with short sessions; the numbers need the full lengths.
+QUICK = "--quick" in sys.argv
+LENGTHS = (10, 100) if QUICK else (10, 100, 1_000, 3_000)
+AGENT_LENGTHS = (10, 100) if QUICK else (10, 100, 1_000)
 SESSION = "bench-session"
 USER = "bench-user"
 

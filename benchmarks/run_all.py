@@ -37,7 +37,12 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("Core overhead (import, Agent.run on memory://)", "bench_core.py", [], []),
     ("SQLite", "bench_sqlite.py", ["--agno-runs", "2000"], ["--quick"]),
     ("Redis", "bench_redis.py", [], ["--quick"]),
-    ("MongoDB (mongomock: operations and documents, not time)", "bench_mongodb.py", [], []),
+    (
+        "MongoDB (mongomock: operations and documents, not time)",
+        "bench_mongodb.py",
+        [],
+        ["--quick"],
+    ),
     ("Session caching", "bench_caching.py", [], ["--runs", "100"]),
     ("Batch naming", "bench_autoname.py", [], ["--sessions", "50", "--concurrency", "1,8"]),
     ("Human in the loop", "bench_hitl.py", [], []),
