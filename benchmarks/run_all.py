@@ -79,7 +79,7 @@ def chart_points() -> dict[str, list[tuple[int, float]]]:
             found: list[tuple[int, float]] = []
             for n, stats in costs.items():
                 value = _median_ms(stats)
-                if value is not None:
+                if str(n).isdigit() and value is not None:
                     found.append((int(n), value))
             series[label] = sorted(found)
     redis = OUT / "bench_redis.json"
