@@ -439,4 +439,6 @@ def test_a_team_takes_the_same_naming_and_caching_options_as_an_agent() -> None:
     session = team.set_session_name(session_id="t-opts", autogenerate=True)
     assert session.name == "Quarterly Planning Chat"
     assert session.name_source == "model"
-    assert team.cache_stats.hits + team.cache_stats.misses > 0
+    stats = team.cache_stats
+    assert stats is not None
+    assert stats.hits + stats.misses > 0
