@@ -121,10 +121,33 @@ def draw_chart(series: dict[str, list[tuple[int, float]]]) -> bool:
     return True
 
 
+def previous_sections() -> dict[str, str]:
+    """The scenario sections of the existing report, by title (for ``--only``)."""
+    if not RESULTS.exists():
+        return {}
+    sections: dict[str, str] = {}
+    title: str | None = None
+    body: list[str] = []
+    for line in RESULTS.read_text().splitlines():
+        if line.startswith("## "):
+            if title is not None:
+                sections[title] = "\n".join(body)
+            title, body = line[3:].strip(), []
+        elif title is not None:
+            body.append(line)
+    if title is not None:
+        sections[title] = "\n".join(body)
+    return sections
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sessions, not the numbers")
-    parser.add_argument("--only", help="comma-separated scripts to run (default: all)")
+    parser.add_argument(
+        "--only",
+        help="comma-separated scripts to run (default: all); the other scenarios' sections "
+        "are kept from the existing report",
+    )
     options = parser.parse_args()
     chosen = set(options.only.split(",")) if options.only else None
     try:
@@ -145,8 +168,11 @@ def main() -> int:
         "",
     ]
     failures = 0
+    kept = previous_sections() if chosen is not None else {}
     for title, script, full_args, quick_args in SCENARIOS:
         if chosen is not None and script not in chosen:
+            if title in kept:
+                lines += [f"## {title}", "", kept[title].strip(), ""]
             continue
         args = quick_args if options.quick else full_args
         print(f"running {script} {' '.join(args)}", flush=True)
