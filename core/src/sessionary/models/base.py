@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar
 
 import attrs
@@ -71,7 +72,16 @@ class Model(abc.ABC):
     A provider class sets :attr:`provider` (the name ``get_model("NAME:model-id")``
     uses) and takes the model ID as its ``id`` keyword. Constructing a model does no
     I/O and imports no SDK; the first call does.
+
+    The async side (:meth:`arespond`, :meth:`astream`) is what ``Agent.arun`` and async
+    naming call. A provider with an async client overrides both and sets
+    :attr:`native_async`; otherwise the defaults run the sync call in a worker thread,
+    so a sync-only provider never blocks the event loop.
     """
+
+    #: Whether :meth:`arespond` and :meth:`astream` are the provider's own async calls
+    #: (``False``: the sync call runs in a worker thread).
+    native_async: ClassVar[bool] = False
 
     #: Registry name of the provider (``"openai"``, ``"anthropic"``, ...).
     provider: ClassVar[str]
@@ -88,6 +98,25 @@ class Model(abc.ABC):
         The default answers in one piece; streaming providers override it.
         """
         response = self.respond(request)
+        if response.message.content:
+            yield ContentDelta(response.message.content)
+        yield response
+
+    async def arespond(self, request: ModelRequest) -> ModelResponse:
+        """Answer a request without blocking the event loop.
+
+        The default runs :meth:`respond` in a worker thread; providers with an async
+        client override it. Errors are raised as :class:`~sessionary.errors.ModelError`.
+        """
+        return await asyncio.to_thread(self.respond, request)
+
+    async def astream(self, request: ModelRequest) -> AsyncIterator[ContentDelta | ModelResponse]:
+        """Yield text deltas as they arrive, then the complete response last (async).
+
+        The default answers in one piece through :meth:`arespond`; streaming providers
+        with an async client override it.
+        """
+        response = await self.arespond(request)
         if response.message.content:
             yield ContentDelta(response.message.content)
         yield response

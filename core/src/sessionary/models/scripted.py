@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -51,7 +52,8 @@ class ScriptedModel(Model):
     of tool calls (several in one turn), or an exception instance (raised). Once the
     replies run out it answers ``"echo: " + <text of the last user message>``.
     Every request is recorded in :attr:`requests`. Usage counts words, so token
-    metrics are deterministic. ``delay`` sleeps that many seconds per call.
+    metrics are deterministic. ``delay`` sleeps that many seconds per call
+    (``asyncio.sleep`` in :meth:`arespond`, so a slow scripted model never blocks the loop).
 
     >>> model = ScriptedModel("Hi there!")
     >>> ask = lambda text: ModelRequest(messages=[Message(role="user", content=text)])
@@ -62,6 +64,7 @@ class ScriptedModel(Model):
     """
 
     provider: ClassVar[str] = "scripted"
+    native_async: ClassVar[bool] = True
 
     def __init__(self, *replies: Reply, id: str = "scripted", delay: float = 0.0) -> None:
         for reply in replies:
@@ -87,12 +90,27 @@ class ScriptedModel(Model):
 
     def respond(self, request: ModelRequest) -> ModelResponse:
         """Answer with the next scripted reply (see the class docs)."""
+        reply, call_number = self._next(request)
+        if self.delay:
+            time.sleep(self.delay)
+        return self._answer(request, reply, call_number)
+
+    async def arespond(self, request: ModelRequest) -> ModelResponse:
+        """:meth:`respond` for the event loop: the ``delay`` is an ``asyncio.sleep``."""
+        reply, call_number = self._next(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self._answer(request, reply, call_number)
+
+    def _next(self, request: ModelRequest) -> tuple[Reply | None, int]:
         with self._lock:
             self.requests.append(request)
             reply: Reply | None = self._replies.popleft() if self._replies else None
-            call_number = next(self._call_ids)
-        if self.delay:
-            time.sleep(self.delay)
+            return reply, next(self._call_ids)
+
+    def _answer(
+        self, request: ModelRequest, reply: Reply | None, call_number: int
+    ) -> ModelResponse:
         if isinstance(reply, BaseException):
             raise reply
         content: str | None = None
