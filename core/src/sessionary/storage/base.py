@@ -113,7 +113,7 @@ class Store(abc.ABC):
         than ``run.user_id``, :class:`~sessionary.errors.OwnershipError` is raised and
         nothing is written. Returns the session's summary after the write.
         """
-        _validate_run(run)
+        check_run(run)
         return self._append_run(run, SessionType(session_type))
 
     def update_run(self, run: Run, *, expected_version: int) -> SessionInfo:
@@ -123,9 +123,8 @@ class Store(abc.ABC):
         there first makes this raise :class:`~sessionary.errors.ConflictError`; an
         unknown run raises :class:`~sessionary.errors.RunNotFoundError`.
         """
-        _validate_run(run)
-        if not isinstance(expected_version, int) or isinstance(expected_version, bool):
-            raise InvalidInputError("expected_version must be an int")
+        check_run(run)
+        check_version(expected_version)
         return self._update_run(run, expected_version)
 
     def update_session(
@@ -146,26 +145,9 @@ class Store(abc.ABC):
         A missing session (or one of another user) raises
         :class:`~sessionary.errors.SessionNotFoundError`.
         """
-        validate_id(session_id, "session_id")
-        validate_optional_id(user_id, "user_id")
-        if name is not UNSET and name is not None and not isinstance(name, str):
-            raise InvalidInputError(f"name must be a str or None, got {type(name).__name__}")
-        if name_source is not UNSET and name_source is not None:
-            validate_id(name_source, "name_source")
-        changes: dict[str, Any] = {}
-        for key, value in (
-            ("name", name),
-            ("name_source", name_source),
-            ("state", state),
-            ("metadata", metadata),
-        ):
-            if value is UNSET:
-                continue
-            if key in ("state", "metadata"):
-                if not isinstance(value, Mapping):
-                    raise InvalidInputError(f"{key} must be a mapping")
-                value = _json_copy(value, key)
-            changes[key] = value
+        changes = session_changes(
+            session_id, user_id, name=name, name_source=name_source, state=state, metadata=metadata
+        )
         return self._update_session(session_id, user_id, expected_version, changes)
 
     def import_session(self, session: Session, *, replace: bool = False) -> SessionInfo:
@@ -174,17 +156,7 @@ class Store(abc.ABC):
         An existing session with that ID is an error unless ``replace`` is true, in which
         case it is deleted first.
         """
-        if not isinstance(session, Session):
-            raise InvalidInputError(f"expected a Session, got {type(session).__name__}")
-        validate_id(session.session_id, "session_id")
-        validate_optional_id(session.user_id, "user_id")
-        for run in session.runs:
-            _validate_run(run)
-            if run.session_id != session.session_id:
-                raise InvalidInputError(
-                    f"run {run.run_id!r} names session {run.session_id!r}, "
-                    f"not {session.session_id!r}"
-                )
+        check_import(session)
         return self._import_session(session, replace)
 
     def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
@@ -207,7 +179,7 @@ class Store(abc.ABC):
         """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
-        _validate_count(keep_last, "keep_last")
+        check_count(keep_last, "keep_last")
         return self._trim_runs(session_id, keep_last, user_id)
 
     # ------------------------------------------------------------------ reads
@@ -225,7 +197,7 @@ class Store(abc.ABC):
         """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
-        _validate_count(last_n_runs, "last_n_runs")
+        check_count(last_n_runs, "last_n_runs")
         return self._get_session(session_id, user_id, last_n_runs)
 
     def get_session_info(
@@ -242,7 +214,7 @@ class Store(abc.ABC):
         """The session's runs in order (the last ``last_n`` only); empty if no such session."""
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
-        _validate_count(last_n, "last_n")
+        check_count(last_n, "last_n")
         session = self._get_session(session_id, user_id, last_n)
         return [] if session is None else list(session.runs)
 
@@ -269,25 +241,15 @@ class Store(abc.ABC):
         Filters combine with AND; ``name_contains`` matches case-insensitively.
         Pass the page's ``next_cursor`` back as ``cursor`` for the next page.
         """
-        validate_optional_id(user_id, "user_id")
-        validate_optional_id(agent_id, "agent_id")
-        validate_optional_id(team_id, "team_id")
-        try:
-            kind = None if session_type is None else SessionType(session_type)
-        except ValueError:
-            raise InvalidInputError(
-                f"session_type must be 'agent' or 'team', got {session_type!r}"
-            ) from None
-        if name_contains is not None and not isinstance(name_contains, str):
-            raise InvalidInputError("name_contains must be a str")
-        if (
-            not isinstance(limit, int)
-            or isinstance(limit, bool)
-            or not 1 <= limit <= MAX_LIST_LIMIT
-        ):
-            raise InvalidInputError(f"limit must be an int from 1 to {MAX_LIST_LIMIT}")
-        after = None if cursor is None else decode_cursor(cursor)
-        filters = ListFilters(user_id, agent_id, team_id, kind, name_contains)
+        filters, limit, after = list_arguments(
+            user_id=user_id,
+            agent_id=agent_id,
+            team_id=team_id,
+            session_type=session_type,
+            name_contains=name_contains,
+            limit=limit,
+            cursor=cursor,
+        )
         return self._list_sessions(filters, limit, after)
 
     # ------------------------------------------------------------------ admin
@@ -391,7 +353,88 @@ class ListFilters:
 # --------------------------------------------------------------------------- helpers
 
 
-def _validate_run(run: Run) -> None:
+def session_changes(
+    session_id: str,
+    user_id: str | None,
+    *,
+    name: object,
+    name_source: object,
+    state: object,
+    metadata: object,
+) -> dict[str, Any]:
+    """Check :meth:`Store.update_session`'s arguments; the changes to make, by field."""
+    validate_id(session_id, "session_id")
+    validate_optional_id(user_id, "user_id")
+    if name is not UNSET and name is not None and not isinstance(name, str):
+        raise InvalidInputError(f"name must be a str or None, got {type(name).__name__}")
+    if name_source is not UNSET and name_source is not None:
+        validate_id(name_source, "name_source")
+    changes: dict[str, Any] = {}
+    for key, value in (
+        ("name", name),
+        ("name_source", name_source),
+        ("state", state),
+        ("metadata", metadata),
+    ):
+        if value is UNSET:
+            continue
+        if key in ("state", "metadata"):
+            if not isinstance(value, Mapping):
+                raise InvalidInputError(f"{key} must be a mapping")
+            value = _json_copy(value, key)
+        changes[key] = value
+    return changes
+
+
+def check_import(session: object) -> None:
+    """Check a session given to :meth:`Store.import_session`."""
+    if not isinstance(session, Session):
+        raise InvalidInputError(f"expected a Session, got {type(session).__name__}")
+    validate_id(session.session_id, "session_id")
+    validate_optional_id(session.user_id, "user_id")
+    for run in session.runs:
+        check_run(run)
+        if run.session_id != session.session_id:
+            raise InvalidInputError(
+                f"run {run.run_id!r} names session {run.session_id!r}, not {session.session_id!r}"
+            )
+
+
+def check_version(expected_version: object) -> None:
+    """Check an ``expected_version`` argument."""
+    if not isinstance(expected_version, int) or isinstance(expected_version, bool):
+        raise InvalidInputError("expected_version must be an int")
+
+
+def list_arguments(
+    *,
+    user_id: str | None,
+    agent_id: str | None,
+    team_id: str | None,
+    session_type: SessionType | str | None,
+    name_contains: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[ListFilters, int, tuple[float, str] | None]:
+    """Check :meth:`Store.list_sessions`'s arguments: the filters, the limit, the position."""
+    validate_optional_id(user_id, "user_id")
+    validate_optional_id(agent_id, "agent_id")
+    validate_optional_id(team_id, "team_id")
+    try:
+        kind = None if session_type is None else SessionType(session_type)
+    except ValueError:
+        raise InvalidInputError(
+            f"session_type must be 'agent' or 'team', got {session_type!r}"
+        ) from None
+    if name_contains is not None and not isinstance(name_contains, str):
+        raise InvalidInputError("name_contains must be a str")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidInputError(f"limit must be an int from 1 to {MAX_LIST_LIMIT}")
+    after = None if cursor is None else decode_cursor(cursor)
+    return ListFilters(user_id, agent_id, team_id, kind, name_contains), limit, after
+
+
+def check_run(run: Run) -> None:
     if not isinstance(run, Run):
         raise InvalidInputError(f"expected a Run, got {type(run).__name__}")
     validate_id(run.run_id, "run_id")
@@ -402,7 +445,7 @@ def _validate_run(run: Run) -> None:
     validate_optional_id(run.parent_run_id, "parent_run_id")
 
 
-def _validate_count(value: object, what: str) -> None:
+def check_count(value: object, what: str) -> None:
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
