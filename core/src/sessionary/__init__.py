@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Agent": "sessionary.agent.agent",
     "AgentSession": "sessionary.domain.sessions",
+    "AsyncStore": "sessionary.storage.aio",
     "Message": "sessionary.domain.messages",
     "Model": "sessionary.models.base",
     "Requirement": "sessionary.domain.runs",
@@ -48,6 +49,7 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "Agent",
     "AgentSession",
+    "AsyncStore",
     "Message",
     "Model",
     "Requirement",
@@ -102,5 +104,6 @@ if TYPE_CHECKING:
     from sessionary.models.base import Model
     from sessionary.plugins.markers import hookimpl
     from sessionary.resolve import get_model, open_db
+    from sessionary.storage.aio import AsyncStore
     from sessionary.storage.base import Store
     from sessionary.tools import Tool, tool

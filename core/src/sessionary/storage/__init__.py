@@ -1,5 +1,6 @@
-"""Storage: the contract every backend implements, and the built-in memory store."""
+"""Storage: the contract every backend implements (sync and async), and the memory store."""
 
+from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import UNSET, Capability, SchemaStatus, Store
 
-__all__ = ["UNSET", "Capability", "SchemaStatus", "Store"]
+__all__ = ["UNSET", "AsyncStore", "Capability", "SchemaStatus", "Store", "ThreadedAsyncStore"]

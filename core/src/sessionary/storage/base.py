@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from types import TracebackType
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import attrs
 
@@ -23,6 +23,9 @@ from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError, StorageError
 from sessionary.ids import validate_id, validate_optional_id
+
+if TYPE_CHECKING:
+    from sessionary.storage.aio import AsyncStore
 
 __all__ = [
     "MAX_LIST_LIMIT",
@@ -267,6 +270,17 @@ class Store(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections and files. The store is not used after this."""
+
+    def to_async(self) -> AsyncStore:
+        """This store's async twin, on the same data: what ``arun`` and the ``a*`` methods use.
+
+        The default is a :class:`~sessionary.storage.aio.ThreadedAsyncStore` (each call of
+        this store runs in a worker thread, so the event loop never waits on it). A
+        backend with an async driver overrides this to return its native async store.
+        """
+        from sessionary.storage.aio import ThreadedAsyncStore
+
+        return ThreadedAsyncStore(self)
 
     def __enter__(self) -> Store:
         return self

@@ -15,11 +15,13 @@ from sessionary.models.scripted import ScriptedModel, ScriptedToolCall, tool_cal
 # The suites import pytest, which an application using ScriptedModel may not have.
 _LAZY = {
     "StorageConformance": "sessionary.testing.storage",
+    "AsyncStorageConformance": "sessionary.testing.async_storage",
     "ModelProviderConformance": "sessionary.testing.models",
     "NamingPolicyConformance": "sessionary.testing.naming",
 }
 
 __all__ = [
+    "AsyncStorageConformance",
     "ModelProviderConformance",
     "NamingPolicyConformance",
     "ScriptedModel",
@@ -37,6 +39,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from sessionary.testing.async_storage import AsyncStorageConformance
     from sessionary.testing.models import ModelProviderConformance
     from sessionary.testing.naming import NamingPolicyConformance
     from sessionary.testing.storage import StorageConformance

@@ -1,0 +1,375 @@
+"""The storage contract for the event loop: :class:`AsyncStore`, beside the sync :class:`Store`.
+
+An :class:`AsyncStore` has the same public methods as a :class:`~sessionary.Store`, as
+coroutines, with the same arguments, checks, errors and guarantees (one contract, one
+conformance suite: see ``docs/guides/async.md``). It validates its arguments before any
+I/O, then awaits the backend's protected ``_`` coroutines.
+
+Every sync store has an async twin, :meth:`Store.to_async() <sessionary.Store.to_async>`:
+
+* stores with an async driver return a native one (``sessionary-redis`` on
+  ``redis.asyncio``, ``sessionary-mongodb`` on pymongo's ``AsyncMongoClient``);
+* ``sessionary-sqlite`` runs its queries on threads of its own;
+* any other store is adapted automatically by :class:`ThreadedAsyncStore`, which runs
+  each call of the sync store in a worker thread, so it never blocks the loop.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar
+
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import InvalidInputError
+from sessionary.ids import validate_id, validate_optional_id
+from sessionary.storage.base import (
+    UNSET,
+    Capability,
+    ListFilters,
+    SchemaStatus,
+    Store,
+    _Unset,
+    check_count,
+    check_import,
+    check_run,
+    check_version,
+    list_arguments,
+    session_changes,
+)
+
+__all__ = ["AsyncStore", "ThreadedAsyncStore"]
+
+T = TypeVar("T")
+
+
+class AsyncStore(abc.ABC):
+    """Base class of async storage backends: :class:`~sessionary.Store`'s contract as coroutines.
+
+    Subclasses set :attr:`name` and :attr:`capabilities` and implement the abstract
+    ``_`` coroutines; the public coroutines check the arguments first, exactly as the
+    sync store's methods do. A store is bound to nothing at construction: the first
+    call on a running loop connects.
+    """
+
+    #: Registry name of the backend (``"sqlite"``, ``"redis"``, ...).
+    name: ClassVar[str]
+    #: Optional capabilities this backend has.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: Whether the I/O is the driver's own async I/O (``False``: sync calls in threads).
+    native: ClassVar[bool] = True
+
+    # ------------------------------------------------------------------ writes
+
+    async def append_run(
+        self, run: Run, *, session_type: SessionType = SessionType.AGENT
+    ) -> SessionInfo:
+        """Append a run to its session; see :meth:`Store.append_run <sessionary.Store.append_run>`."""  # noqa: E501
+        check_run(run)
+        return await self._append_run(run, SessionType(session_type))
+
+    async def update_run(self, run: Run, *, expected_version: int) -> SessionInfo:
+        """Replace a stored run if its version is ``expected_version``; see ``Store.update_run``."""
+        check_run(run)
+        check_version(expected_version)
+        return await self._update_run(run, expected_version)
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        expected_version: int | None = None,
+        name: str | _Unset | None = UNSET,
+        name_source: str | _Unset | None = UNSET,
+        state: Mapping[str, Any] | _Unset = UNSET,
+        metadata: Mapping[str, Any] | _Unset = UNSET,
+    ) -> SessionInfo:
+        """Change a session's name, state or metadata; see ``Store.update_session``."""
+        changes = session_changes(
+            session_id, user_id, name=name, name_source=name_source, state=state, metadata=metadata
+        )
+        return await self._update_session(session_id, user_id, expected_version, changes)
+
+    async def import_session(self, session: Session, *, replace: bool = False) -> SessionInfo:
+        """Write a whole session, runs in order; see ``Store.import_session``."""
+        check_import(session)
+        return await self._import_session(session, replace)
+
+    async def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
+        """Delete a session and its runs; returns whether it existed (for that user)."""
+        validate_id(session_id, "session_id")
+        validate_optional_id(user_id, "user_id")
+        return await self._delete_session(session_id, user_id)
+
+    async def erase_user(self, user_id: str) -> int:
+        """Delete every session of a user, with their runs; returns how many."""
+        validate_id(user_id, "user_id")
+        return await self._erase_user(user_id)
+
+    async def trim_runs(
+        self, session_id: str, *, keep_last: int, user_id: str | None = None
+    ) -> int:
+        """Delete all but the last ``keep_last`` runs of a session; see ``Store.trim_runs``."""
+        validate_id(session_id, "session_id")
+        validate_optional_id(user_id, "user_id")
+        check_count(keep_last, "keep_last")
+        return await self._trim_runs(session_id, keep_last, user_id)
+
+    # ------------------------------------------------------------------ reads
+
+    async def get_session(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        last_n_runs: int | None = None,
+    ) -> Session | None:
+        """The session with its runs (the last N with ``last_n_runs``), or ``None``."""
+        validate_id(session_id, "session_id")
+        validate_optional_id(user_id, "user_id")
+        check_count(last_n_runs, "last_n_runs")
+        return await self._get_session(session_id, user_id, last_n_runs)
+
+    async def get_session_info(
+        self, session_id: str, *, user_id: str | None = None
+    ) -> SessionInfo | None:
+        """The session's metadata and summary without runs, or ``None``."""
+        validate_id(session_id, "session_id")
+        validate_optional_id(user_id, "user_id")
+        return await self._get_session_info(session_id, user_id)
+
+    async def get_runs(
+        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
+    ) -> list[Run]:
+        """The session's runs in order (the last ``last_n`` only); empty if no such session."""
+        validate_id(session_id, "session_id")
+        validate_optional_id(user_id, "user_id")
+        check_count(last_n, "last_n")
+        session = await self._get_session(session_id, user_id, last_n)
+        return [] if session is None else list(session.runs)
+
+    async def get_run(
+        self, session_id: str, run_id: str, *, user_id: str | None = None
+    ) -> Run | None:
+        """One run of a session, or ``None``."""
+        validate_id(session_id, "session_id")
+        validate_id(run_id, "run_id")
+        validate_optional_id(user_id, "user_id")
+        return await self._get_run(session_id, run_id, user_id)
+
+    async def list_sessions(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        team_id: str | None = None,
+        session_type: SessionType | str | None = None,
+        name_contains: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> SessionPage:
+        """One page of sessions, newest update first; see ``Store.list_sessions``."""
+        filters, limit, after = list_arguments(
+            user_id=user_id,
+            agent_id=agent_id,
+            team_id=team_id,
+            session_type=session_type,
+            name_contains=name_contains,
+            limit=limit,
+            cursor=cursor,
+        )
+        return await self._list_sessions(filters, limit, after)
+
+    # ------------------------------------------------------------------ admin
+
+    async def schema_status(self) -> SchemaStatus:
+        """The stored schema version against the latest this backend writes."""
+        return SchemaStatus(current=1, latest=1)
+
+    async def migrate(self) -> list[str]:
+        """Upgrade the stored schema to the latest; returns a line per step taken."""
+        return []
+
+    async def ping(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Check the store is reachable; raise a :class:`StorageError` saying why if not."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connections. The store is not used after this."""
+
+    async def __aenter__(self) -> AsyncStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ backend
+
+    @abc.abstractmethod
+    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo: ...
+
+    @abc.abstractmethod
+    async def _update_run(self, run: Run, expected_version: int) -> SessionInfo: ...
+
+    @abc.abstractmethod
+    async def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo: ...
+
+    @abc.abstractmethod
+    async def _import_session(self, session: Session, replace: bool) -> SessionInfo: ...
+
+    @abc.abstractmethod
+    async def _delete_session(self, session_id: str, user_id: str | None) -> bool: ...
+
+    @abc.abstractmethod
+    async def _erase_user(self, user_id: str) -> int: ...
+
+    @abc.abstractmethod
+    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int: ...
+
+    @abc.abstractmethod
+    async def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None: ...
+
+    @abc.abstractmethod
+    async def _get_session_info(
+        self, session_id: str, user_id: str | None
+    ) -> SessionInfo | None: ...
+
+    @abc.abstractmethod
+    async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None: ...
+
+    @abc.abstractmethod
+    async def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage: ...
+
+
+class ThreadedAsyncStore(AsyncStore):
+    """A sync :class:`~sessionary.Store` made async: each call runs in a worker thread.
+
+    This is how a store that has only a sync implementation is used from ``arun`` and the
+    other ``a*`` methods: the loop never waits on its I/O, at the cost of a thread hop per
+    call (tens of microseconds). ``executor`` is where the calls run: by default the
+    loop's default executor; pass a ``ThreadPoolExecutor(max_workers=1)`` to give a
+    store that is not thread-safe a thread of its own. The wrapped store's data,
+    checks and errors are the ones the caller gets; closing this store closes it.
+
+    >>> import asyncio
+    >>> from sessionary.storage.memory import MemoryDb
+    >>> store = ThreadedAsyncStore(MemoryDb())
+    >>> asyncio.run(store.get_session("nobody")) is None
+    True
+    """
+
+    native: ClassVar[bool] = False
+
+    def __init__(
+        self, store: Store, *, executor: concurrent.futures.Executor | None = None
+    ) -> None:
+        if not isinstance(store, Store):
+            raise InvalidInputError(f"store must be a Store, got {type(store).__name__}")
+        self.store = store
+        self.executor = executor
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The wrapped store's name."""
+        return self.store.name
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
+        """The wrapped store's capabilities."""
+        return self.store.capabilities
+
+    def __repr__(self) -> str:
+        return f"ThreadedAsyncStore({self.store!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("store", "executor") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.store, name)
+
+    async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, fn, *args, **kwargs)
+        return await loop.run_in_executor(self.executor, call)
+
+    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+        return await self._call(self.store._append_run, run, session_type)
+
+    async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
+        return await self._call(self.store._update_run, run, expected_version)
+
+    async def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo:
+        return await self._call(
+            self.store._update_session, session_id, user_id, expected_version, changes
+        )
+
+    async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
+        return await self._call(self.store._import_session, session, replace)
+
+    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+        return await self._call(self.store._delete_session, session_id, user_id)
+
+    async def _erase_user(self, user_id: str) -> int:
+        return await self._call(self.store._erase_user, user_id)
+
+    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        return await self._call(self.store._trim_runs, session_id, keep_last, user_id)
+
+    async def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None:
+        return await self._call(self.store._get_session, session_id, user_id, last_n_runs)
+
+    async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
+        return await self._call(self.store._get_session_info, session_id, user_id)
+
+    async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
+        return await self._call(self.store._get_run, session_id, run_id, user_id)
+
+    async def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage:
+        return await self._call(self.store._list_sessions, filters, limit, after)
+
+    async def schema_status(self) -> SchemaStatus:
+        """The wrapped store's schema status."""
+        return await self._call(self.store.schema_status)
+
+    async def migrate(self) -> list[str]:
+        """Migrate the wrapped store."""
+        return await self._call(self.store.migrate)
+
+    async def ping(self) -> None:
+        """Ping the wrapped store."""
+        await self._call(self.store.ping)
+
+    async def close(self) -> None:
+        """Close the wrapped store."""
+        await self._call(self.store.close)

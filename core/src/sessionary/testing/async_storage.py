@@ -1,0 +1,369 @@
+"""The async storage conformance suite: the whole storage contract, run on an :class:`AsyncStore`.
+
+:class:`AsyncStorageConformance` is :class:`~sessionary.testing.StorageConformance` with
+the store under test reached through :class:`BlockingStore`, a sync bridge that runs
+every call as a coroutine of the async store on an event loop of its own. So every
+clause of the sync suite (IDs, ownership, versions, concurrency, durability, corrupt
+records) runs on the async implementation, unchanged; then the async clauses add what
+only an async store can get wrong: many calls in flight on one loop, cancellation, bad
+arguments refused by the coroutines themselves, and the loop-lag probe (a slow store
+never holds the event loop)::
+
+    class TestMyAsyncStore(AsyncStorageConformance):
+        capabilities = frozenset({Capability.PERSISTENT})
+
+        @pytest.fixture
+        def async_store(self, tmp_path):
+            return MyAsyncStore(path=tmp_path / "db")
+
+        @pytest.fixture
+        def store_url(self, async_store):
+            return async_store.url  # opens the same data with the SYNC store
+
+        def corrupt_session(self, store, session_id):
+            ...  # store.inner is the async store
+
+        def make_slow_store(self, delay):
+            ...  # an async store whose every call waits ``delay`` seconds on its I/O
+
+The async store is used only from the bridge's loop (drivers bind connections to the
+loop they were first used on); the async clauses run their coroutines there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any, ClassVar, TypeVar
+
+import pytest
+
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import InvalidIdError, InvalidInputError
+from sessionary.storage.aio import AsyncStore
+from sessionary.storage.base import Capability, ListFilters, SchemaStatus, Store, encode_cursor
+from sessionary.testing.loop_lag import DEFAULT_MAX_LAG, assert_loop_not_blocked
+from sessionary.testing.storage import StorageConformance
+from sessionary.testing.storage_data import BAD_IDS, make_run
+
+__all__ = ["AsyncStorageConformance", "BlockingStore", "LoopThread"]
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop running in a daemon thread; :meth:`run` waits for a coroutine on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="sessionary-test-loop", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop and return its result (or raise its exception)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        """Stop the loop and its thread."""
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+class BlockingStore(Store):
+    """A sync :class:`Store` whose every call is a coroutine of ``inner`` on ``loop``.
+
+    It exists so the sync conformance suite can exercise an async store clause for
+    clause; it calls the async store's *public* coroutines, so their checks run too.
+    Attributes it does not have are looked up on the async store.
+    """
+
+    name: ClassVar[str] = "async-bridge"
+
+    def __init__(self, inner: AsyncStore, loop: LoopThread | None = None) -> None:
+        self.inner = inner
+        self._own_loop = loop is None
+        self.loop = loop if loop is not None else LoopThread()
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
+        """The async store's capabilities."""
+        return self.inner.capabilities
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """Not openable by URL."""
+        raise InvalidInputError("a BlockingStore wraps an async store; it has no URL")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("inner", "loop") or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run(coro)
+
+    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+        return self._run(self.inner.append_run(run, session_type=session_type))
+
+    def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
+        return self._run(self.inner.update_run(run, expected_version=expected_version))
+
+    def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo:
+        return self._run(
+            self.inner.update_session(
+                session_id, user_id=user_id, expected_version=expected_version, **changes
+            )
+        )
+
+    def _import_session(self, session: Session, replace: bool) -> SessionInfo:
+        return self._run(self.inner.import_session(session, replace=replace))
+
+    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+        return self._run(self.inner.delete_session(session_id, user_id=user_id))
+
+    def _erase_user(self, user_id: str) -> int:
+        return self._run(self.inner.erase_user(user_id))
+
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        return self._run(self.inner.trim_runs(session_id, keep_last=keep_last, user_id=user_id))
+
+    def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None:
+        return self._run(
+            self.inner.get_session(session_id, user_id=user_id, last_n_runs=last_n_runs)
+        )
+
+    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
+        return self._run(self.inner.get_session_info(session_id, user_id=user_id))
+
+    def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
+        return self._run(self.inner.get_run(session_id, run_id, user_id=user_id))
+
+    def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage:
+        return self._run(
+            self.inner.list_sessions(
+                user_id=filters.user_id,
+                agent_id=filters.agent_id,
+                team_id=filters.team_id,
+                session_type=filters.session_type,
+                name_contains=filters.name_contains,
+                limit=limit,
+                cursor=None if after is None else encode_cursor(*after),
+            )
+        )
+
+    def schema_status(self) -> SchemaStatus:
+        """The async store's schema status."""
+        return self._run(self.inner.schema_status())
+
+    def migrate(self) -> list[str]:
+        """Migrate the async store."""
+        return self._run(self.inner.migrate())
+
+    def ping(self) -> None:
+        """Ping the async store."""
+        self._run(self.inner.ping())
+
+    def close(self) -> None:
+        """Close the async store (and the loop, if this bridge made it)."""
+        if self.loop.loop.is_closed():
+            return
+        try:
+            self._run(self.inner.close())
+        finally:
+            if self._own_loop:
+                self.loop.stop()
+
+
+class AsyncStorageConformance(StorageConformance):
+    """The storage contract on an async store; see the module documentation."""
+
+    #: Slowness :meth:`make_slow_store` injects in the loop-lag clause, in seconds.
+    slow_delay: ClassVar[float] = 0.3
+    #: Longest the loop may be held by one call of a slow store.
+    max_loop_lag: ClassVar[float] = DEFAULT_MAX_LAG
+    #: Coroutines in flight at once in the concurrency clause.
+    concurrent_calls: ClassVar[int] = 40
+
+    # ------------------------------------------------------------------ to override
+
+    @pytest.fixture
+    def async_store(self) -> Iterator[AsyncStore]:
+        """An empty async store. Override in the subclass."""
+        raise NotImplementedError("override the 'async_store' fixture to return your backend")
+
+    def make_slow_store(self, delay: float) -> AsyncStore:
+        """An async store (on its own, empty data) whose every call waits about ``delay``
+        seconds on its I/O: a slow server, a locked file, a slow link. Every adapter
+        overrides this; the loop-lag clause needs it."""
+        raise NotImplementedError("override make_slow_store: the loop-lag clause needs it")
+
+    # ------------------------------------------------------------------ the bridge
+
+    @pytest.fixture
+    def store(self, async_store: AsyncStore) -> Iterator[Store]:
+        """The async store behind a :class:`BlockingStore`, so every sync clause runs on it."""
+        bridge = BlockingStore(async_store)
+        try:
+            yield bridge
+        finally:
+            bridge.close()
+
+    @staticmethod
+    def _inner(store: Store) -> tuple[AsyncStore, LoopThread]:
+        assert isinstance(store, BlockingStore)
+        return store.inner, store.loop
+
+    # ------------------------------------------------------------------ async clauses
+
+    def test_async_store_is_an_async_store(self, store: Store) -> None:
+        inner, _ = self._inner(store)
+        assert isinstance(inner, AsyncStore)
+        assert inner.name, "an async store has a name"
+
+    @pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+    def test_async_calls_reject_bad_ids_before_io(self, store: Store, bad: Any) -> None:
+        inner, loop = self._inner(store)
+
+        async def each() -> list[str]:
+            failures: list[str] = []
+            calls: dict[str, Callable[[], Awaitable[object]]] = {
+                "get_session": lambda: inner.get_session(bad),
+                "get_session_info": lambda: inner.get_session_info(bad),
+                "get_runs": lambda: inner.get_runs(bad),
+                "get_run": lambda: inner.get_run("s", bad),
+                "delete_session": lambda: inner.delete_session(bad),
+                "erase_user": lambda: inner.erase_user(bad),
+                "trim_runs": lambda: inner.trim_runs(bad, keep_last=1),
+                "update_session": lambda: inner.update_session(bad, name="x"),
+                "list_sessions": lambda: inner.list_sessions(user_id=bad),
+                "append_run": lambda: inner.append_run(make_run(bad)),
+            }
+            for name, call in calls.items():
+                try:
+                    await call()
+                except InvalidIdError:
+                    continue
+                except InvalidInputError as exc:  # a run that cannot be built counts too
+                    if name != "append_run":
+                        failures.append(f"{name}: {type(exc).__name__}: {exc}")
+                else:
+                    failures.append(f"{name} accepted {bad!r}")
+            return failures
+
+        try:
+            failures = loop.run(each())
+        except InvalidInputError:  # make_run itself refused the ID: nothing reached the store
+            failures = []
+        assert failures == []
+
+    def test_async_concurrent_appends_on_one_loop(self, store: Store) -> None:
+        inner, loop = self._inner(store)
+        count = self.concurrent_calls
+
+        async def append_all() -> list[SessionInfo]:
+            runs = [make_run("crowded", user_id="u", text=f"turn {i}") for i in range(count)]
+            return list(await asyncio.gather(*(inner.append_run(r) for r in runs)))
+
+        infos = loop.run(append_all())
+        assert sorted(i.run_count for i in infos) == list(range(1, count + 1))
+        session = loop.run(inner.get_session("crowded", user_id="u"))
+        assert session is not None
+        assert session.run_count == len(session.runs) == count
+        inputs = sorted(str(r.input) for r in session.runs)
+        assert inputs == sorted(f"turn {i}" for i in range(count))
+        assert session.input_tokens == sum(r.metrics.input_tokens for r in session.runs)
+
+    def test_async_reads_in_flight_together(self, store: Store) -> None:
+        inner, loop = self._inner(store)
+
+        async def scenario() -> list[Session | None]:
+            for i in range(5):
+                await inner.append_run(make_run(f"s{i}", user_id="u", text=f"hello {i}"))
+            return list(
+                await asyncio.gather(
+                    *(inner.get_session(f"s{i % 5}", user_id="u") for i in range(25))
+                )
+            )
+
+        sessions = loop.run(scenario())
+        assert [s.runs[0].input if s else None for s in sessions] == [
+            f"hello {i % 5}" for i in range(25)
+        ]
+
+    def test_async_cancelled_call_loses_nothing_stored(self, store: Store) -> None:
+        inner, loop = self._inner(store)
+
+        async def scenario() -> Session | None:
+            await inner.append_run(make_run("kept", user_id="u", text="first"))
+            task = asyncio.ensure_future(inner.append_run(make_run("kept", user_id="u")))
+            await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.05)  # a write the cancel came too late for may still land
+            return await inner.get_session("kept", user_id="u")
+
+        session = loop.run(scenario())
+        assert session is not None
+        assert session.runs[0].input == "first"
+        assert session.run_count == len(session.runs) in (1, 2)
+        # The store still works after a cancelled call.
+        info = loop.run(inner.append_run(make_run("kept", user_id="u", text="after")))
+        assert info.run_count == session.run_count + 1
+
+    def test_slow_store_never_blocks_the_loop(self) -> None:
+        delay = self.slow_delay
+        slow = self.make_slow_store(delay)
+        loop = LoopThread()
+        try:
+
+            async def check() -> None:
+                run = make_run("slow", user_id="u", text="hello")
+                await assert_loop_not_blocked(
+                    slow.append_run(run),
+                    what="append_run",
+                    at_least=delay / 2,
+                    max_lag=self.max_loop_lag,
+                )
+                session = await assert_loop_not_blocked(
+                    slow.get_session("slow", user_id="u"),
+                    what="get_session",
+                    at_least=delay / 2,
+                    max_lag=self.max_loop_lag,
+                )
+                assert session is not None and session.runs[0].input == "hello"
+                await assert_loop_not_blocked(
+                    slow.get_runs("slow", user_id="u", last_n=1),
+                    what="get_runs",
+                    at_least=delay / 2,
+                    max_lag=self.max_loop_lag,
+                )
+                await assert_loop_not_blocked(
+                    slow.list_sessions(user_id="u"),
+                    what="list_sessions",
+                    at_least=delay / 2,
+                    max_lag=self.max_loop_lag,
+                )
+                await slow.close()
+
+            loop.run(check())
+        finally:
+            loop.stop()
