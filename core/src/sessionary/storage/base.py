@@ -34,6 +34,7 @@ __all__ = [
     "Capability",
     "ListFilters",
     "SchemaStatus",
+    "SessionWatcher",
     "Store",
     "check_owner",
     "decode_cursor",
@@ -338,6 +339,19 @@ class Store(abc.ABC):
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage: ...
 
+    # ------------------------------------------------------------------ optional: watching
+
+    def session_watcher(self) -> SessionWatcher | None:
+        """A :class:`SessionWatcher` that answers summaries from changes pushed to it, or ``None``.
+
+        The default is ``None``: the store cannot be told of other writers' changes, so
+        a :class:`~sessionary.caching.CachingStore` checks a cached session with one
+        :meth:`get_session_info` read. A store whose server pushes change notices
+        (Redis client tracking, a change stream) returns the same watcher every time,
+        creating it without I/O; it belongs to the store, and :meth:`close` closes it.
+        """
+        return None
+
 
 @attrs.frozen
 class ListFilters:
@@ -582,3 +596,36 @@ def check_owner(info: SessionInfo, user_id: str | None) -> bool:
     (a session with no owner is not that user's).
     """
     return user_id is None or info.user_id == user_id
+
+
+class SessionWatcher(abc.ABC):
+    """Answers "what is this session's summary now?" without a round trip when it can.
+
+    A store offers one through :meth:`Store.session_watcher` when its server tells it
+    of changes (for Redis, client tracking: the server pushes an invalidation of every
+    key the watcher read once another client modifies it). The watcher keeps the
+    summaries it has read and drops each one the moment a change notice arrives, so
+    :meth:`session_info` can answer from memory while no notice has come, and reads
+    the store (and watches the session again) when one has, or when it never read it.
+
+    A :class:`~sessionary.caching.CachingStore` asks its store's watcher instead of
+    reading :meth:`Store.get_session_info` before it trusts a cached session.
+
+    The contract an implementation keeps (``docs/guides/caching.md`` has the timing
+    argument for Redis):
+
+    - :meth:`session_info` returns what ``get_session_info(session_id,
+      user_id=user_id)`` would, owner check included, for every change whose notice
+      reached the watcher before the call, and every write this process made through
+      the store before the call;
+    - a notice is never lost silently: when the channel the notices come on breaks
+      (a dropped connection, a server restart), everything remembered is forgotten;
+    - what it remembers is bounded, and it is safe to call from several threads.
+    """
+
+    @abc.abstractmethod
+    def session_info(self, session_id: str, user_id: str | None = None) -> SessionInfo | None:
+        """The session's summary as the store has it, or ``None`` (missing, or another user's)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release what the watcher holds (its connection). The store calls this on close."""
