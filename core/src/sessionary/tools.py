@@ -7,6 +7,7 @@ A function's JSON schema comes from its signature, type hints and docstring
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import inspect
 import json
@@ -52,12 +53,35 @@ class Tool:
     def __call__(self, **arguments: Any) -> Any:
         return self.function(**arguments)
 
+    #: A flow that stands in for the function (a team's delegation runs a member's run
+    #: flow, so it works under both the sync and the async driver). Internal.
+    flow: Callable[[Mapping[str, Any]], Any] | None = attrs.field(
+        default=None, repr=False, eq=False
+    )
+
+    @property
+    def is_async(self) -> bool:
+        """True for an ``async def`` function (awaited by ``arun``, run on a loop by ``run``)."""
+        return inspect.iscoroutinefunction(self.function)
+
     def invoke(self, arguments: Mapping[str, Any]) -> str:
         """Check ``arguments`` against the schema's required names, call, and render as text.
 
         Raises :class:`InvalidInputError` for missing or unknown arguments; whatever the
         function raises propagates.
         """
+        self._check(arguments)
+        return render_result(self.function(**arguments))
+
+    async def ainvoke(self, arguments: Mapping[str, Any]) -> str:
+        """:meth:`invoke` for the event loop: an ``async def`` tool is awaited, a sync one
+        runs in a worker thread (so a tool that blocks never holds the loop)."""
+        if not self.is_async:
+            return await asyncio.to_thread(self.invoke, arguments)
+        self._check(arguments)
+        return render_result(await self.function(**arguments))
+
+    def _check(self, arguments: Mapping[str, Any]) -> None:
         properties = self.parameters.get("properties", {})
         missing = [name for name in self.parameters.get("required", []) if name not in arguments]
         if missing:
@@ -69,7 +93,6 @@ class Tool:
         unknown = [name for name in arguments if name not in properties]
         if unknown and not accepts_any:
             raise InvalidInputError(f"unknown argument(s): {', '.join(unknown)}")
-        return render_result(self.function(**arguments))
 
 
 def render_result(value: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, Literal, overload
 
@@ -15,10 +15,13 @@ from sessionary.caching.base import SessionCache
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.errors import InvalidInputError, StorageError
+from sessionary.flow import Abandoned, DbCall, Flow, iter_sync, run_async, run_sync, steps_async
+from sessionary.flow import steps_sync as _steps_sync
 from sessionary.ids import new_id
 from sessionary.models.base import ContentDelta, Model
 from sessionary.naming.pipeline import NamingPolicy
 from sessionary.resolve import resolve_model
+from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Store
 from sessionary.tools import Tool, as_tool
 
@@ -134,39 +137,95 @@ class Agent(SessionOwner):
         A failing model call stores the run with status ``error`` and raises a
         :class:`~sessionary.errors.ModelError`; runs stored before are untouched.
         """
+        flow = self._start(input, session_id, user_id, stream=stream)
+        if stream:
+            return iter_sync(_steps_sync(flow, self.db))
+        return run_sync(flow, self.db)
+
+    @overload
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Coroutine[Any, Any, Run]: ...
+
+    @overload
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> AsyncIterator[ContentDelta | Run]: ...
+
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
+        """:meth:`run` for the event loop: the same run, stored the same way, never blocking.
+
+        The store is the agent's async store (``db.to_async()``: native on Redis, MongoDB
+        and SQLite; any other store in worker threads), the model is called with
+        ``arespond``/``astream``, ``async def`` tools are awaited and sync tools run in a
+        worker thread. ``await agent.arun(...)`` is the run output; with ``stream=True``,
+        ``agent.arun(...)`` is an async iterator (``async for``) of
+        :class:`~sessionary.models.ContentDelta` ending with the run output. The arguments
+        are checked at the call, before anything is awaited.
+
+        >>> import asyncio
+        >>> from sessionary.testing import ScriptedModel
+        >>> agent = Agent(model=ScriptedModel("Hello!"), db="memory://")
+        >>> asyncio.run(agent.arun("Hi", session_id="s1")).content
+        'Hello!'
+        """
+        flow = self._start(input, session_id, user_id, stream=stream)
+        if stream:
+            return _async_stream(flow, self.adb)
+        return run_async(flow, self.adb)
+
+    def _start(
+        self, input: str, session_id: str | None, user_id: str | None, *, stream: bool
+    ) -> Flow[Run]:
+        """Check a run's arguments (before any I/O) and return its flow."""
         if not isinstance(input, str):
             raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
         if self.model is None:
             raise InvalidInputError("this agent has no model; pass model=... to Agent()")
+        if not isinstance(stream, bool):
+            raise InvalidInputError("stream must be a bool")
         sid = self._session_for_run(session_id)
         uid = self._user(user_id)
-        steps = self._execute(input, sid, uid, stream=stream)
-        if stream:
-            return steps
-        result: ContentDelta | Run | None = None
-        for result in steps:  # noqa: B007 - the last item is the run
-            pass
-        assert isinstance(result, Run)
-        return result
+        return self._execute(input, sid, uid, stream=stream)
 
-    def _context(self, session_id: str, user_id: str | None) -> list[Message]:
+    def _context(self, session_id: str, user_id: str | None) -> Flow[list[Message]]:
         """Messages sent to the model before the new input: instructions and history."""
         context: list[Message] = []
         if self.instructions:
             context.append(Message(role=Role.SYSTEM, content=self.instructions))
         if self.add_history_to_context and self.num_history_runs:
-            for past in self.db.get_runs(session_id, user_id=user_id, last_n=self.num_history_runs):
+            runs: list[Run] = yield DbCall.of(
+                "get_runs", session_id, user_id=user_id, last_n=self.num_history_runs
+            )
+            for past in runs:
                 if past.status is RunStatus.COMPLETED and past.parent_run_id is None:
                     context.extend(m for m in past.messages if m.role is not Role.SYSTEM)
         return context
 
     def _execute(
         self, input: str, session_id: str, user_id: str | None, *, stream: bool
-    ) -> Generator[ContentDelta | Run, None, None]:
+    ) -> Flow[Run]:
         assert self.model is not None
         started = time.time()
         clock = time.perf_counter()
-        context = self._context(session_id, user_id)
+        context = yield from self._context(session_id, user_id)
         user_message = Message(role=Role.USER, content=input)
         produced = [m for m in context if m.role is Role.SYSTEM]
         produced.append(user_message)
@@ -177,7 +236,7 @@ class Agent(SessionOwner):
         failure: BaseException | None = None
         try:
             content = yield from engine.loop(context, produced, stream=stream)
-        except GeneratorExit as exc:
+        except Abandoned as exc:
             status, error, failure = RunStatus.CANCELLED, "the caller abandoned the stream", exc
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
@@ -205,15 +264,15 @@ class Agent(SessionOwner):
             updated_at=time.time(),
         )
         try:
-            info = self.db.append_run(run, session_type=self.session_type)
+            info = yield DbCall.of("append_run", run, session_type=self.session_type)
         except StorageError as exc:
             if failure is not None:
                 raise exc from failure
             raise
-        self._saved(run, info)
+        yield from self._saved(run, info)
         if failure is not None:
             raise failure
-        yield detached(run)
+        return detached(run)
 
     # ------------------------------------------------------------------ human in the loop
 
@@ -222,7 +281,14 @@ class Agent(SessionOwner):
     ) -> Run | None:
         """A stored run (a paused one with its requirements), from any process; else ``None``."""
         sid = self._session_for_read(session_id)
-        return _read_run_output(self.db, sid, run_id, self._user(user_id))
+        return run_sync(_read_run_output(sid, run_id, self._user(user_id)), self.db)
+
+    async def aget_run_output(
+        self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
+    ) -> Run | None:
+        """:meth:`get_run_output` for the event loop."""
+        sid = self._session_for_read(session_id)
+        return await run_async(_read_run_output(sid, run_id, self._user(user_id)), self.adb)
 
     def continue_run(
         self,
@@ -236,7 +302,30 @@ class Agent(SessionOwner):
 
         Works in any process with the same store; the same run record is updated.
         """
-        return continue_agent_run(self, run_id, session_id, requirements, user_id)
+        flow = continue_agent_run(self, run_id, session_id, requirements, user_id)
+        return run_sync(flow, self.db)
+
+    async def acontinue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        """:meth:`continue_run` for the event loop (confirmed tools, the model, the store)."""
+        flow = continue_agent_run(self, run_id, session_id, requirements, user_id)
+        return await run_async(flow, self.adb)
+
+
+async def _async_stream(flow: Flow[Run], db: AsyncStore) -> AsyncIterator[ContentDelta | Run]:
+    """``arun(stream=True)``'s iterator: the deltas, then the run output."""
+    steps = steps_async(flow, db)
+    try:
+        async for item in steps:
+            yield item if isinstance(item, ContentDelta) else item.result
+    finally:
+        await steps.aclose()
 
 
 def _instructions(value: str | Sequence[str] | None) -> str | None:

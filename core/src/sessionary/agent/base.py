@@ -9,10 +9,12 @@ from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_st
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
-from sessionary.errors import InvalidIdError
+from sessionary.errors import InvalidIdError, InvalidInputError
+from sessionary.flow import Flow
 from sessionary.ids import new_id, validate_id, validate_optional_id
 from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import resolve_db
+from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
 
@@ -52,6 +54,26 @@ class SessionOwner(NamingMixin):
             trust_seconds=cache_trust_seconds,
         )
         self._events: Any = None
+        self._adb: AsyncStore | None = None
+
+    @property
+    def adb(self) -> AsyncStore:
+        """The async twin of :attr:`db`, which ``arun`` and the other ``a*`` methods use.
+
+        Made on first use by ``db.to_async()``: native on Redis, MongoDB and SQLite, the
+        store in worker threads otherwise (and with ``cache_session=True``, so the sync
+        and async calls share one cache). Assign an :class:`~sessionary.AsyncStore` on the
+        same data to use another one.
+        """
+        if self._adb is None:
+            self._adb = self.db.to_async()
+        return self._adb
+
+    @adb.setter
+    def adb(self, store: AsyncStore) -> None:
+        if not isinstance(store, AsyncStore):
+            raise InvalidInputError(f"adb must be an AsyncStore, got {type(store).__name__}")
+        self._adb = store
 
     @property
     def cache_stats(self) -> CacheStats | None:
@@ -88,9 +110,9 @@ class SessionOwner(NamingMixin):
             self._events = get_plugin_host().hook
         return self._events
 
-    def _saved(self, run: Run, info: SessionInfo) -> None:
+    def _saved(self, run: Run, info: SessionInfo) -> Flow[None]:
         self.events.sessionary_run_saved(run=run, session=info)
-        self._autoname_after_run(run, info)
+        yield from self._autoname_after_run(run, info)
 
     # ------------------------------------------------------------------ sessions
 
@@ -137,16 +159,13 @@ class SessionOwner(NamingMixin):
         name_contains: str | None = None,
     ) -> SessionPage:
         """This agent's (or team's) sessions, newest first, one page at a time."""
-        owner: dict[str, Any] = (
-            {"team_id": self.id} if self.session_type is SessionType.TEAM else {"agent_id": self.id}
-        )
         return self.db.list_sessions(
             user_id=self._user(user_id),
             limit=limit,
             cursor=cursor,
             name_contains=name_contains,
             session_type=self.session_type,
-            **owner,
+            **self._owner_filter(),
         )
 
     def delete_session(self, session_id: str | None = None, *, user_id: str | None = None) -> bool:
@@ -157,3 +176,67 @@ class SessionOwner(NamingMixin):
         if deleted:
             self.events.sessionary_session_deleted(session_id=sid, user_id=user)
         return deleted
+
+    # ------------------------------------------------------------------ sessions, async
+
+    async def aget_session(
+        self, session_id: str | None = None, *, user_id: str | None = None
+    ) -> Session | None:
+        """:meth:`get_session` for the event loop."""
+        sid = self._session_for_read(session_id)
+        return await self.adb.get_session(sid, user_id=self._user(user_id))
+
+    async def aget_chat_history(
+        self,
+        session_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        last_n_runs: int | None = None,
+    ) -> list[Message]:
+        """:meth:`get_chat_history` for the event loop."""
+        sid = self._session_for_read(session_id)
+        session = await self.adb.get_session(
+            sid, user_id=self._user(user_id), last_n_runs=last_n_runs
+        )
+        return [] if session is None else session.get_chat_history()
+
+    async def aget_messages(
+        self, session_id: str | None = None, *, user_id: str | None = None
+    ) -> list[Message]:
+        """:meth:`get_messages` for the event loop."""
+        session = await self.aget_session(session_id, user_id=user_id)
+        return [] if session is None else session.get_messages()
+
+    async def alist_sessions(
+        self,
+        *,
+        user_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        name_contains: str | None = None,
+    ) -> SessionPage:
+        """:meth:`list_sessions` for the event loop."""
+        return await self.adb.list_sessions(
+            user_id=self._user(user_id),
+            limit=limit,
+            cursor=cursor,
+            name_contains=name_contains,
+            session_type=self.session_type,
+            **self._owner_filter(),
+        )
+
+    async def adelete_session(
+        self, session_id: str | None = None, *, user_id: str | None = None
+    ) -> bool:
+        """:meth:`delete_session` for the event loop."""
+        sid = self._session_for_read(session_id)
+        user = self._user(user_id)
+        deleted = await self.adb.delete_session(sid, user_id=user)
+        if deleted:
+            self.events.sessionary_session_deleted(session_id=sid, user_id=user)
+        return deleted
+
+    def _owner_filter(self) -> dict[str, Any]:
+        if self.session_type is SessionType.TEAM:
+            return {"team_id": self.id}
+        return {"agent_id": self.id}

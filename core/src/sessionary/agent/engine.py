@@ -1,17 +1,19 @@
 """The model/tool loop: ask the model, run the tools it calls, until it answers.
 
-A tool that needs a person (confirmation, user input, external execution) is not
-run: the loop records a :class:`~sessionary.Requirement` for the call in
-:attr:`Engine.pending`, finishes the other calls of that turn, and stops. A tool may
-also pause the loop itself by raising :class:`PauseRun` (a team's delegation does
-when the member's run paused). :meth:`Engine.answer` turns a resolved requirement
-into the tool message the model gets when the run continues.
+The loop is a flow (see :mod:`sessionary.flow`): it yields model and tool calls
+as effects, so one implementation serves ``run`` and ``arun``. A tool that needs a
+person (confirmation, user input, external execution) is not run: the loop records a
+:class:`~sessionary.Requirement` for the call in :attr:`Engine.pending`, finishes the
+other calls of that turn, and stops. A tool may also pause the loop itself by raising
+:class:`PauseRun` (a team's delegation does when the member's run paused).
+:meth:`Engine.answer` turns a resolved requirement into the tool message the model gets
+when the run continues.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -27,6 +29,16 @@ from sessionary.domain.runs import (
     RunMetrics,
 )
 from sessionary.errors import InvalidInputError, ModelError, ModelResponseError, SessionaryError
+from sessionary.flow import (
+    END,
+    Abandoned,
+    CloseStream,
+    Flow,
+    InvokeTool,
+    NextEvent,
+    OpenStream,
+    Respond,
+)
 from sessionary.ids import new_id
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
 from sessionary.tools import Tool
@@ -69,7 +81,7 @@ class Engine:
 
     def loop(
         self, context: list[Message], produced: list[Message], *, stream: bool
-    ) -> Generator[ContentDelta, None, str | None]:
+    ) -> Flow[str | None]:
         """Run model and tool steps, appending each new message to ``context`` and ``produced``.
 
         Yields text deltas when streaming; returns the final assistant content, or
@@ -85,7 +97,7 @@ class Engine:
             if not message.tool_calls:
                 return message.content
             for call in message.tool_calls:
-                result = self._step(call)
+                result = yield from self._step(call)
                 if result is not None:
                     context.append(result)
                     produced.append(result)
@@ -96,30 +108,26 @@ class Engine:
             f"(raise the agent's max_steps if this is expected)"
         )
 
-    def _ask(
-        self, request: ModelRequest, *, stream: bool
-    ) -> Generator[ContentDelta, None, ModelResponse]:
+    def _ask(self, request: ModelRequest, *, stream: bool) -> Flow[ModelResponse]:
         started = time.perf_counter()
         response: object = None
         try:
             if stream:
                 self.partial = []
-                events = self.model.stream(request)
+                events = yield OpenStream(self.model, request)
                 try:
-                    for event in events:
+                    while (event := (yield NextEvent(events))) is not END:
                         if isinstance(event, ContentDelta):
                             self.partial.append(event.text)
                             yield event
                         else:
                             response = event
                 finally:  # an abandoned stream closes the provider's connection now
-                    close = getattr(events, "close", None)
-                    if close is not None:
-                        close()
+                    yield CloseStream(events)
                 self.partial = []
             else:
-                response = self.model.respond(request)
-        except (ModelError, GeneratorExit):
+                response = yield Respond(self.model, request)
+        except (ModelError, Abandoned):
             raise
         except Exception as exc:
             raise ModelError(
@@ -158,7 +166,7 @@ class Engine:
             response_id=response.response_id,
         )
 
-    def _step(self, call: ToolCall) -> Message | None:
+    def _step(self, call: ToolCall) -> Flow[Message | None]:
         """Run one call, or record what it needs from a person (then ``None``)."""
         tool = self.tools.get(call.name)
         if tool is not None and tool.needs_person:
@@ -168,7 +176,7 @@ class Engine:
             self.pending.append(requirement_for(call, tool))
             return None
         try:
-            return self.call_tool(call)
+            return (yield from self.call_tool(call))
         except PauseRun as pause:
             self.pending.extend(pause.requirements)
             self.suspended.append(
@@ -181,7 +189,7 @@ class Engine:
             )
             return None
 
-    def answer(self, requirement: Requirement) -> Message:
+    def answer(self, requirement: Requirement) -> Flow[Message]:
         """The tool message for a resolved requirement of one of this engine's tools.
 
         A confirmed call runs now; one with user input runs with the input merged into
@@ -190,10 +198,12 @@ class Engine:
         call = requirement.tool_call
         resolution = requirement.resolution
         if resolution == CONFIRMED:
-            return self.call_tool(call)
+            return (yield from self.call_tool(call))
         if resolution == USER_INPUT:
             merged = {**call.arguments, **requirement.user_input}
-            return self.call_tool(attrs.evolve(call, arguments=merged, raw_arguments=None))
+            return (
+                yield from self.call_tool(attrs.evolve(call, arguments=merged, raw_arguments=None))
+            )
         if resolution == EXTERNAL_RESULT:
             message = tool_message(call, requirement.external_result or "")
             return attrs.evolve(message, metadata={"external_execution": True})
@@ -204,7 +214,7 @@ class Engine:
             return attrs.evolve(tool_message(call, text), metadata={"rejected": True})
         raise InvalidInputError(f"requirement {requirement.id!r} has no answer")
 
-    def call_tool(self, call: ToolCall) -> Message:
+    def call_tool(self, call: ToolCall) -> Flow[Message]:
         """Run one tool call; any failure becomes an error message for the model."""
         tool = self.tools.get(call.name)
         if tool is None:
@@ -214,7 +224,11 @@ class Engine:
                 call, f"Error: the arguments are not a JSON object: {call.raw_arguments!r}", True
             )
         try:
-            return _tool_message(call, tool.invoke(call.arguments))
+            if tool.flow is not None:
+                text = yield from tool.flow(call.arguments)
+            else:
+                text = yield InvokeTool(tool, call.arguments)
+            return _tool_message(call, text)
         except PauseRun:
             raise
         except InvalidInputError as exc:

@@ -20,7 +20,7 @@ opens the same store:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -51,18 +51,18 @@ from sessionary.errors import (
     StorageError,
     UnresolvedRequirementError,
 )
+from sessionary.flow import DbCall, Flow
 from sessionary.ids import validate_id
-from sessionary.models.base import ContentDelta, Model
-from sessionary.storage.base import Store
+from sessionary.models.base import Model
 from sessionary.tools import Tool
 
 __all__ = [
     "SUSPENDED_CALLS",
     "AnswerFn",
+    "answer_each",
     "continue_agent_run",
     "continue_paused",
     "detached",
-    "drain",
     "expiry_seconds",
     "pause_metadata",
     "read_run_output",
@@ -75,18 +75,17 @@ SUSPENDED_CALLS = "suspended_calls"
 _PAUSE_KEYS = (PAUSE_EXPIRES_AT, SUSPENDED_CALLS)
 
 #: Turns the answered requirements of a claimed run into tool messages, in order.
-AnswerFn = Callable[[Engine, Run, list[Requirement]], list[Message]]
+AnswerFn = Callable[[Engine, Run, list[Requirement]], Flow[list[Message]]]
 
 
 class _AgentLike(Protocol):
     id: str | None
-    db: Store
     model: Model | None
     max_steps: int
     pause_expires_after: float | None
     _tools: dict[str, Tool]
 
-    def _context(self, session_id: str, user_id: str | None) -> list[Message]: ...
+    def _context(self, session_id: str, user_id: str | None) -> Flow[list[Message]]: ...
 
 
 def expiry_seconds(value: float | timedelta | None) -> float | None:
@@ -124,19 +123,10 @@ def detached(run: Run) -> Run:
     return attrs.evolve(run, requirements=tuple(attrs.evolve(r) for r in run.requirements))
 
 
-def drain(steps: Generator[ContentDelta, None, str | None]) -> str | None:
-    """Run a non-streaming engine loop to its end and return its content."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            result: str | None = stop.value
-            return result
-
-
-def read_run_output(db: Store, session_id: str, run_id: str, user_id: str | None) -> Run | None:
+def read_run_output(session_id: str, run_id: str, user_id: str | None) -> Flow[Run | None]:
     """The stored run (with its requirements), or ``None`` if there is none for that user."""
-    run = db.get_run(session_id, validate_id(run_id, "run_id"), user_id=user_id)
+    rid = validate_id(run_id, "run_id")
+    run: Run | None = yield DbCall.of("get_run", session_id, rid, user_id=user_id)
     if run is None or (user_id is not None and run.user_id not in (None, user_id)):
         return None
     return run
@@ -220,15 +210,14 @@ def _replay(stored: Requirement, answer: Requirement) -> Requirement:
 
 
 def _load_paused(
-    db: Store,
     session_id: str,
     run_id: str,
     user_id: str | None,
     owner_field: str,
     owner_id: str | None,
     parent_run_id: str | None,
-) -> Run:
-    stored = read_run_output(db, session_id, run_id, user_id)
+) -> Flow[Run]:
+    stored = yield from read_run_output(session_id, run_id, user_id)
     if stored is None:
         raise RunNotFoundError(session_id, run_id, user_id)
     if stored.parent_run_id != parent_run_id:
@@ -238,7 +227,7 @@ def _load_paused(
         )
     # Agents continue runs of agent sessions, teams (and their members) of team sessions.
     wanted = SessionType.TEAM if owner_field == "team_id" or parent_run_id else SessionType.AGENT
-    info = db.get_session_info(session_id, user_id=user_id)
+    info: SessionInfo | None = yield DbCall.of("get_session_info", session_id, user_id=user_id)
     if info is not None and info.session_type is not wanted:
         how = "team.continue_run" if info.session_type is SessionType.TEAM else "agent.continue_run"
         raise InvalidInputError(
@@ -263,32 +252,32 @@ def _load_paused(
     return stored
 
 
-def _expire(db: Store, stored: Run, on_cancel: Callable[[Run], None] | None) -> None:
+def _expire(stored: Run, on_cancel: Callable[[Run], Flow[None]] | None) -> Flow[None]:
     expired_at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stored.pause_expires_at))
     reason = f"the pause expired at {expired_at} before the run was continued"
     cancelled = attrs.evolve(
         stored, status=RunStatus.CANCELLED, error=reason, updated_at=time.time()
     )
     try:
-        db.update_run(cancelled, expected_version=stored.version)
+        yield DbCall.of("update_run", cancelled, expected_version=stored.version)
     except ConflictError as exc:
         raise RunAlreadyContinuedError(
             stored.session_id, stored.run_id, "no longer paused", ": another caller got it first"
         ) from exc
     if on_cancel is not None:
-        on_cancel(stored)
+        yield from on_cancel(stored)
     raise RunExpiredError(
         f"run {stored.run_id!r} of session {stored.session_id!r} cannot be continued: "
         f"{reason}; it is now cancelled"
     )
 
 
-def _claim(db: Store, stored: Run, requirements: tuple[Requirement, ...]) -> Run:
+def _claim(stored: Run, requirements: tuple[Requirement, ...]) -> Flow[Run]:
     claimed = attrs.evolve(
         stored, status=RunStatus.RUNNING, requirements=requirements, updated_at=time.time()
     )
     try:
-        db.update_run(claimed, expected_version=stored.version)
+        yield DbCall.of("update_run", claimed, expected_version=stored.version)
     except ConflictError as exc:
         raise RunAlreadyContinuedError(
             stored.session_id,
@@ -300,7 +289,6 @@ def _claim(db: Store, stored: Run, requirements: tuple[Requirement, ...]) -> Run
 
 
 def continue_paused(
-    db: Store,
     run_id: str,
     session_id: str,
     requirements: Sequence[Requirement] | None,
@@ -309,13 +297,13 @@ def continue_paused(
     owner_field: str,
     owner_id: str | None,
     engine: Engine,
-    history: Callable[[Run], list[Message]],
+    history: Callable[[Run], Flow[list[Message]]],
     answer: AnswerFn,
     expires_after: float | None,
-    saved: Callable[[Run, SessionInfo], None],
-    on_cancel: Callable[[Run], None] | None = None,
+    saved: Callable[[Run, SessionInfo], Flow[None]],
+    on_cancel: Callable[[Run], Flow[None]] | None = None,
     parent_run_id: str | None = None,
-) -> Run:
+) -> Flow[Run]:
     """Finish a paused run made by ``owner_id`` (an agent or a team); see the module docs.
 
     ``history`` gives the earlier runs' messages the model sees, ``answer`` the tool
@@ -323,28 +311,30 @@ def continue_paused(
     A team member's run is continued only with its team run's ID as ``parent_run_id``.
     """
     validate_id(run_id, "run_id")
-    stored = _load_paused(db, session_id, run_id, user_id, owner_field, owner_id, parent_run_id)
+    stored = yield from _load_paused(
+        session_id, run_id, user_id, owner_field, owner_id, parent_run_id
+    )
     expires_at = stored.pause_expires_at
     if expires_at is not None and time.time() >= expires_at:
-        _expire(db, stored, on_cancel)
+        yield from _expire(stored, on_cancel)
     answered = resolve_answers(stored, requirements)
     fresh_ids = {r.id for r in stored.active_requirements}
     clock = time.perf_counter()
-    claimed = _claim(db, stored, answered)
+    claimed = yield from _claim(stored, answered)
     fresh = [r for r in claimed.requirements if r.id in fresh_ids]
     produced = list(claimed.messages)
     context = [m for m in produced if m.role is Role.SYSTEM]
-    context += history(claimed)
+    context += yield from history(claimed)
     context += [m for m in produced if m.role is not Role.SYSTEM]
     content: str | None = None
     status, error = RunStatus.COMPLETED, None
     failure: BaseException | None = None
     try:
-        for message in answer(engine, claimed, fresh):
+        for message in (yield from answer(engine, claimed, fresh)):
             context.append(message)
             produced.append(message)
         if not engine.pending:
-            content = drain(engine.loop(context, produced, stream=False))
+            content = yield from engine.loop(context, produced, stream=False)
     except Exception as exc:
         status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
     now = time.time()
@@ -364,13 +354,13 @@ def continue_paused(
         metadata=metadata,
     )
     try:
-        info = db.update_run(final, expected_version=claimed.version)
+        info = yield DbCall.of("update_run", final, expected_version=claimed.version)
     except StorageError as exc:
         if failure is not None:
             raise exc from failure
         raise
     final = attrs.evolve(final, version=claimed.version + 1)
-    saved(final, info)
+    yield from saved(final, info)
     if failure is not None:
         raise failure
     return detached(final)
@@ -399,30 +389,37 @@ def continue_agent_run(
     session_id: str | None,
     requirements: Sequence[Requirement] | None,
     user_id: str | None,
-) -> Run:
-    """``Agent.continue_run``: confirmed tools run, the model goes on, the run is updated."""
+) -> Flow[Run]:
+    """``Agent.continue_run``'s flow: confirmed tools run, the model goes on, the run is updated."""
     if agent.model is None:
         raise InvalidInputError("this agent has no model; pass model=... to Agent()")
     assert isinstance(agent, SessionOwner)
 
-    def history(run: Run) -> list[Message]:
-        return [m for m in agent._context(run.session_id, run.user_id) if m.role is not Role.SYSTEM]
-
-    def answer(engine: Engine, run: Run, fresh: list[Requirement]) -> list[Message]:
-        return [engine.answer(requirement) for requirement in fresh]
+    def history(run: Run) -> Flow[list[Message]]:
+        context = yield from agent._context(run.session_id, run.user_id)
+        return [m for m in context if m.role is not Role.SYSTEM]
 
     rid, sid, answers, uid = split_run_reference(agent, run_id, session_id, requirements, user_id)
-    return continue_paused(
-        agent.db,
-        rid,
-        sid,
-        answers,
-        uid,
-        owner_field="agent_id",
-        owner_id=agent.id,
-        engine=Engine(agent.model, agent._tools, agent.max_steps),
-        history=history,
-        answer=answer,
-        expires_after=agent.pause_expires_after,
-        saved=agent._saved,
+    return (
+        yield from continue_paused(
+            rid,
+            sid,
+            answers,
+            uid,
+            owner_field="agent_id",
+            owner_id=agent.id,
+            engine=Engine(agent.model, agent._tools, agent.max_steps),
+            history=history,
+            answer=answer_each,
+            expires_after=agent.pause_expires_after,
+            saved=agent._saved,
+        )
     )
+
+
+def answer_each(engine: Engine, run: Run, fresh: list[Requirement]) -> Flow[list[Message]]:
+    """The tool messages for the answered requirements, in order (tools run as needed)."""
+    messages: list[Message] = []
+    for requirement in fresh:
+        messages.append((yield from engine.answer(requirement)))
+    return messages

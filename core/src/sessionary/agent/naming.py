@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo
 from sessionary.errors import InvalidInputError, SessionNotFoundError
+from sessionary.flow import DbCall, Flow, run_async, run_sync
 from sessionary.models.base import Model
 from sessionary.naming.pipeline import NamingPipeline, NamingPolicy, default_policy
-from sessionary.naming.service import autoname_session, rename_session
+from sessionary.naming.service import autoname_flow, rename_flow
 from sessionary.resolve import resolve_model
 
 if TYPE_CHECKING:
+    from sessionary.storage.aio import AsyncStore
     from sessionary.storage.base import Store
 
 __all__ = ["NamingMixin"]
@@ -43,6 +45,7 @@ class NamingMixin:
 
     if TYPE_CHECKING:
         db: Store
+        adb: AsyncStore
 
         @property
         def events(self) -> Any: ...
@@ -111,6 +114,51 @@ class NamingMixin:
         >>> (session.name, session.name_source)
         ('Greeting Exchange', 'model')
         """
+        return run_sync(self._naming_flow(session_id, session_name, autogenerate, user_id), self.db)
+
+    async def aset_session_name(
+        self,
+        session_id: str | None = None,
+        session_name: str | None = None,
+        *,
+        autogenerate: bool = False,
+        user_id: str | None = None,
+    ) -> Session:
+        """:meth:`set_session_name` for the event loop; ``autogenerate=True`` awaits the
+        naming model's ``arespond`` (a timeout in the policy cancels it)."""
+        flow = self._naming_flow(session_id, session_name, autogenerate, user_id)
+        return await run_async(flow, self.adb)
+
+    def get_session_name(
+        self, session_id: str | None = None, *, user_id: str | None = None
+    ) -> str | None:
+        """The session's name (``None`` while unnamed); a missing session is an error.
+
+        Reads the session's summary only, never its runs.
+        """
+        return run_sync(self._name_of(session_id, user_id), self.db)
+
+    async def aget_session_name(
+        self, session_id: str | None = None, *, user_id: str | None = None
+    ) -> str | None:
+        """:meth:`get_session_name` for the event loop."""
+        return await run_async(self._name_of(session_id, user_id), self.adb)
+
+    def _name_of(self, session_id: str | None, user_id: str | None) -> Flow[str | None]:
+        sid = self._session_for_read(session_id)
+        user = self._user(user_id)
+        info: SessionInfo | None = yield DbCall.of("get_session_info", sid, user_id=user)
+        if info is None:
+            raise SessionNotFoundError(sid, user)
+        return info.name
+
+    def _naming_flow(
+        self,
+        session_id: str | None,
+        session_name: str | None,
+        autogenerate: bool,
+        user_id: str | None,
+    ) -> Flow[Session]:
         sid = self._session_for_read(session_id)
         user = self._user(user_id)
         if not isinstance(autogenerate, bool):
@@ -118,8 +166,7 @@ class NamingMixin:
         if autogenerate:
             if session_name is not None:
                 raise InvalidInputError("pass session_name or autogenerate=True, not both")
-            outcome = autoname_session(
-                self.db,
+            outcome = yield from autoname_flow(
                 sid,
                 user_id=user,
                 model=self._naming_model(),
@@ -130,32 +177,17 @@ class NamingMixin:
             return outcome.session
         if session_name is None:
             raise InvalidInputError("pass session_name=..., or autogenerate=True")
-        rename_session(
-            self.db,
+        yield from rename_flow(
             sid,
             session_name,
             user_id=user,
             pipeline=self._naming_pipeline(),
             events=self.events,
         )
-        session = self.db.get_session(sid, user_id=user)
+        session: Session | None = yield DbCall.of("get_session", sid, user_id=user)
         if session is None:  # deleted right after the rename
             raise SessionNotFoundError(sid, user)
         return session
-
-    def get_session_name(
-        self, session_id: str | None = None, *, user_id: str | None = None
-    ) -> str | None:
-        """The session's name (``None`` while unnamed); a missing session is an error.
-
-        Reads the session's summary only, never its runs.
-        """
-        sid = self._session_for_read(session_id)
-        user = self._user(user_id)
-        info = self.db.get_session_info(sid, user_id=user)
-        if info is None:
-            raise SessionNotFoundError(sid, user)
-        return info.name
 
     # ------------------------------------------------------------------ internals
 
@@ -169,7 +201,7 @@ class NamingMixin:
         policy = self.naming if self.naming is not None else default_policy()
         return policy.resolve()
 
-    def _autoname_after_run(self, run: Run, info: SessionInfo) -> None:
+    def _autoname_after_run(self, run: Run, info: SessionInfo) -> Flow[None]:
         """Name an unnamed session once it has ``auto_name_after_runs`` completed runs.
 
         Called after every stored run. Cheap when there is nothing to do (the summary
@@ -182,7 +214,9 @@ class NamingMixin:
         if run.status is not RunStatus.COMPLETED or run.parent_run_id is not None:
             return
         try:
-            session = self.db.get_session(info.session_id, user_id=info.user_id)
+            session: Session | None = yield DbCall.of(
+                "get_session", info.session_id, user_id=info.user_id
+            )
             if session is None or session.name is not None:
                 return
             completed = sum(
@@ -193,8 +227,7 @@ class NamingMixin:
             # At N completed runs, and again every N while naming keeps failing (bounded cost).
             if completed < threshold or completed % threshold:
                 return
-            autoname_session(
-                self.db,
+            yield from autoname_flow(
                 info.session_id,
                 user_id=info.user_id,
                 model=self._naming_model(),

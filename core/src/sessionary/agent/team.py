@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -24,9 +24,9 @@ from sessionary.agent.base import SessionOwner
 from sessionary.agent.engine import Engine, PauseRun, tool_message, tools_by_name
 from sessionary.agent.hitl import (
     SUSPENDED_CALLS,
+    answer_each,
     continue_paused,
     detached,
-    drain,
     expiry_seconds,
     pause_metadata,
     read_run_output,
@@ -37,6 +37,7 @@ from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import ConflictError, InvalidInputError, StorageError
+from sessionary.flow import DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
 from sessionary.models.base import Model
 from sessionary.naming.pipeline import NamingPolicy
@@ -181,25 +182,31 @@ class Team(SessionOwner):
                 member_id: The member's id (or name), from the list of members.
                 task: What the member should do, with everything it needs to know.
             """
-            return self._delegate(scope, member_id, task)
+            return run_sync(self._delegate(scope, member_id, task), self.db)
 
-        made: Tool = tool(delegate_task_to_member)
+        def delegate_flow(arguments: Mapping[str, Any]) -> Flow[str]:
+            missing = [name for name in ("member_id", "task") if name not in arguments]
+            if missing:
+                raise InvalidInputError(f"missing required argument(s): {', '.join(missing)}")
+            return self._delegate(scope, arguments["member_id"], arguments["task"])
+
+        made: Tool = attrs.evolve(tool(delegate_task_to_member), flow=delegate_flow)
         return made
 
-    def _delegate(self, scope: _Scope, member_id: str, task: str) -> str:
+    def _delegate(self, scope: _Scope, member_id: str, task: str) -> Flow[str]:
         if not isinstance(member_id, str) or not isinstance(task, str):
             raise InvalidInputError("member_id and task must be strings")
         member = self.get_member(member_id)
         if member is None:
             known = ", ".join(repr(m.id) for m in self.members)
             raise InvalidInputError(f"there is no member {member_id!r}; the members are {known}")
-        run = self._run_member(member, task, scope)
+        run = yield from self._run_member(member, task, scope)
         if run.is_paused:
             details = {"member_id": member.id, "member_run_id": run.run_id}
             raise PauseRun(run.active_requirements, details)
         return run.content or ""
 
-    def _run_member(self, member: Agent, task: str, scope: _Scope) -> Run:
+    def _run_member(self, member: Agent, task: str, scope: _Scope) -> Flow[Run]:
         assert member.model is not None
         started = time.time()
         clock = time.perf_counter()
@@ -213,7 +220,7 @@ class Team(SessionOwner):
         status, error = RunStatus.COMPLETED, None
         failure: Exception | None = None
         try:
-            content = drain(engine.loop(context, produced, stream=False))
+            content = yield from engine.loop(context, produced, stream=False)
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
         paused = failure is None and bool(engine.pending)
@@ -235,15 +242,16 @@ class Team(SessionOwner):
             updated_at=time.time(),
             metadata=pause_metadata(engine, None, started) if paused else {},
         )
-        info = self.db.append_run(run, session_type=SessionType.TEAM)
-        self._member_saved(run, info)
+        info = yield DbCall.of("append_run", run, session_type=SessionType.TEAM)
+        yield from self._member_saved(run, info)
         if failure is not None:
             raise failure
         return run
 
-    def _member_saved(self, run: Run, info: SessionInfo) -> None:
+    def _member_saved(self, run: Run, info: SessionInfo) -> Flow[None]:
         # Only the event: naming looks at the team's own runs, not its members'.
         self.events.sessionary_run_saved(run=run, session=info)
+        yield from ()
 
     # ------------------------------------------------------------------ running
 
@@ -254,16 +262,30 @@ class Team(SessionOwner):
         is stored ``paused`` with that member's requirements; see :meth:`continue_run`.
         A failing model call stores the run with status ``error`` and raises.
         """
+        return run_sync(self._start(input, session_id, user_id), self.db)
+
+    async def arun(
+        self, input: str, *, session_id: str | None = None, user_id: str | None = None
+    ) -> Run:
+        """:meth:`run` for the event loop: members run with ``arun``'s store, model and tools."""
+        return await run_async(self._start(input, session_id, user_id), self.adb)
+
+    def _start(self, input: str, session_id: str | None, user_id: str | None) -> Flow[Run]:
         if not isinstance(input, str):
             raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
         if self.model is None:
             raise InvalidInputError("this team has no model; pass model=... to Team()")
         sid = self._session_for_run(session_id)
         uid = self._user(user_id)
+        return self._execute(input, sid, uid)
+
+    def _execute(self, input: str, sid: str, uid: str | None) -> Flow[Run]:
+        assert self.model is not None
         scope = _Scope(run_id=new_id(), session_id=sid, user_id=uid)
         started = time.time()
         clock = time.perf_counter()
-        context = [self._system_message(), *self._history(sid, uid, None)]
+        history = yield from self._history(sid, uid, None)
+        context = [self._system_message(), *history]
         user_message = Message(role=Role.USER, content=input)
         context.append(user_message)
         produced = [context[0], user_message]
@@ -272,7 +294,7 @@ class Team(SessionOwner):
         status, error = RunStatus.COMPLETED, None
         failure: Exception | None = None
         try:
-            content = drain(engine.loop(context, produced, stream=False))
+            content = yield from engine.loop(context, produced, stream=False)
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
         paused = failure is None and bool(engine.pending)
@@ -293,24 +315,26 @@ class Team(SessionOwner):
             metadata=pause_metadata(engine, self.pause_expires_after, started) if paused else {},
         )
         try:
-            info = self.db.append_run(run, session_type=self.session_type)
+            info = yield DbCall.of("append_run", run, session_type=self.session_type)
         except StorageError as exc:
             if failure is not None:
                 raise exc from failure
             raise
-        self._saved(run, info)
+        yield from self._saved(run, info)
         if failure is not None:
             raise failure
         return detached(run)
 
-    def _history(self, session_id: str, user_id: str | None, skip: str | None) -> list[Message]:
+    def _history(
+        self, session_id: str, user_id: str | None, skip: str | None
+    ) -> Flow[list[Message]]:
         """The user-facing messages of the last ``num_history_runs`` completed team runs."""
         if not self.add_history_to_context or not self.num_history_runs:
             return []
         wanted = self.num_history_runs
         fetch = wanted * (len(self.members) + 1)
         while True:
-            runs = self.db.get_runs(session_id, user_id=user_id, last_n=fetch)
+            runs: list[Run] = yield DbCall.of("get_runs", session_id, user_id=user_id, last_n=fetch)
             own = [
                 r
                 for r in runs
@@ -328,7 +352,14 @@ class Team(SessionOwner):
     ) -> Run | None:
         """A stored run of this team's session (team or member run), from any process."""
         sid = self._session_for_read(session_id)
-        return read_run_output(self.db, sid, run_id, self._user(user_id))
+        return run_sync(read_run_output(sid, run_id, self._user(user_id)), self.db)
+
+    async def aget_run_output(
+        self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
+    ) -> Run | None:
+        """:meth:`get_run_output` for the event loop."""
+        sid = self._session_for_read(session_id)
+        return await run_async(read_run_output(sid, run_id, self._user(user_id)), self.adb)
 
     def continue_run(
         self,
@@ -344,6 +375,26 @@ class Team(SessionOwner):
         are updated in place; their answers reach the team's model as the results of
         its delegations, and the same team run record is updated.
         """
+        return run_sync(self._continue(run_id, session_id, requirements, user_id), self.db)
+
+    async def acontinue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        """:meth:`continue_run` for the event loop."""
+        return await run_async(self._continue(run_id, session_id, requirements, user_id), self.adb)
+
+    def _continue(
+        self,
+        run_id: str | Run,
+        session_id: str | None,
+        requirements: Sequence[Requirement] | None,
+        user_id: str | None,
+    ) -> Flow[Run]:
         if self.model is None:
             raise InvalidInputError("this team has no model; pass model=... to Team()")
         rid, sid, answers, uid = split_run_reference(
@@ -352,32 +403,33 @@ class Team(SessionOwner):
         scope = _Scope(run_id=rid, session_id=sid, user_id=uid)
         engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
 
-        def history(run: Run) -> list[Message]:
+        def history(run: Run) -> Flow[list[Message]]:
             return self._history(run.session_id, run.user_id, run.run_id)
 
-        def answer(engine: Engine, run: Run, fresh: list[Requirement]) -> list[Message]:
+        def answer(engine: Engine, run: Run, fresh: list[Requirement]) -> Flow[list[Message]]:
             scope.user_id = run.user_id
             return self._answer(engine, run, fresh, scope)
 
-        return continue_paused(
-            self.db,
-            rid,
-            sid,
-            answers,
-            uid,
-            owner_field="team_id",
-            owner_id=self.id,
-            engine=engine,
-            history=history,
-            answer=answer,
-            expires_after=self.pause_expires_after,
-            saved=self._saved,
-            on_cancel=self._cancel_members,
+        return (
+            yield from continue_paused(
+                rid,
+                sid,
+                answers,
+                uid,
+                owner_field="team_id",
+                owner_id=self.id,
+                engine=engine,
+                history=history,
+                answer=answer,
+                expires_after=self.pause_expires_after,
+                saved=self._saved,
+                on_cancel=self._cancel_members,
+            )
         )
 
     def _answer(
         self, engine: Engine, run: Run, fresh: list[Requirement], scope: _Scope
-    ) -> list[Message]:
+    ) -> Flow[list[Message]]:
         answers = {r.id: r for r in run.requirements}
         handled: set[str] = set()
         messages: list[Message] = []
@@ -386,7 +438,9 @@ class Team(SessionOwner):
             handled.update(ids)
             call = ToolCall(id=entry["call_id"], name=entry["name"])
             try:
-                member_run = self._continue_member(entry, [answers[i] for i in ids], scope)
+                member_run = yield from self._continue_member(
+                    entry, [answers[i] for i in ids], scope
+                )
             except Exception as exc:
                 messages.append(tool_message(call, f"Error: {type(exc).__name__}: {exc}", True))
                 continue
@@ -396,36 +450,41 @@ class Team(SessionOwner):
                 engine.suspended.append({**entry, "requirement_ids": [r.id for r in again]})
             else:
                 messages.append(tool_message(call, member_run.content or ""))
-        messages.extend(engine.answer(r) for r in fresh if r.id not in handled)
+        for requirement in fresh:
+            if requirement.id not in handled:
+                messages.append((yield from engine.answer(requirement)))
         return messages
 
     def _continue_member(
         self, entry: dict[str, Any], answers: list[Requirement], scope: _Scope
-    ) -> Run:
+    ) -> Flow[Run]:
         member = self.get_member(entry["member_id"])
         if member is None:
             raise InvalidInputError(f"this team has no member {entry['member_id']!r} any more")
         assert member.model is not None
-        return continue_paused(
-            self.db,
-            entry["member_run_id"],
-            scope.session_id,
-            answers,
-            scope.user_id,
-            owner_field="agent_id",
-            owner_id=member.id,
-            engine=Engine(member.model, tools_by_name(member.tools), member.max_steps),
-            history=lambda run: [],
-            answer=lambda engine, run, fresh: [engine.answer(r) for r in fresh],
-            expires_after=None,
-            saved=self._member_saved,
-            parent_run_id=scope.run_id,
+        return (
+            yield from continue_paused(
+                entry["member_run_id"],
+                scope.session_id,
+                answers,
+                scope.user_id,
+                owner_field="agent_id",
+                owner_id=member.id,
+                engine=Engine(member.model, tools_by_name(member.tools), member.max_steps),
+                history=_no_history,
+                answer=answer_each,
+                expires_after=None,
+                saved=self._member_saved,
+                parent_run_id=scope.run_id,
+            )
         )
 
-    def _cancel_members(self, team_run: Run) -> None:
+    def _cancel_members(self, team_run: Run) -> Flow[None]:
         """Cancel the paused member runs of an expired team run (best effort)."""
         for entry in _suspended(team_run):
-            member_run = self.db.get_run(team_run.session_id, entry["member_run_id"])
+            member_run: Run | None = yield DbCall.of(
+                "get_run", team_run.session_id, entry["member_run_id"]
+            )
             if member_run is None or not member_run.is_paused:
                 continue
             cancelled = attrs.evolve(
@@ -435,9 +494,14 @@ class Team(SessionOwner):
                 updated_at=time.time(),
             )
             try:
-                self.db.update_run(cancelled, expected_version=member_run.version)
+                yield DbCall.of("update_run", cancelled, expected_version=member_run.version)
             except ConflictError:
                 continue
+
+
+def _no_history(run: Run) -> Flow[list[Message]]:
+    yield from ()
+    return []
 
 
 def _suspended(run: Run) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ returns a :class:`NameDecision` that says which name won and why the others did 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ import attrs
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.sessions import Session
 from sessionary.errors import ModelResponseError, ModelTimeoutError
+from sessionary.flow import Flow, Respond, run_sync
 from sessionary.models.base import Model, ModelRequest, ModelResponse
 from sessionary.naming.basic import shorten
 from sessionary.naming.pipeline import NamingPipeline, NamingPolicy
@@ -26,6 +26,7 @@ __all__ = [
     "NameDecision",
     "ask_model",
     "decide_name",
+    "decide_name_flow",
     "naming_context",
     "naming_request",
 ]
@@ -106,27 +107,16 @@ def ask_model(model: Model, request: ModelRequest, timeout: float | None) -> str
     With a ``timeout`` the call runs in a daemon thread and is abandoned (its answer
     ignored) when it does not finish in time: :class:`~sessionary.errors.ModelTimeoutError`.
     """
-    if timeout is None:
-        response: Any = model.respond(request)
-    else:
-        box: dict[str, Any] = {}
+    return run_sync(_ask(model, request, timeout))
 
-        def call() -> None:
-            try:
-                box["response"] = model.respond(request)
-            except BaseException as exc:  # handed to the caller's thread
-                box["error"] = exc
 
-        worker = threading.Thread(target=call, name="sessionary-naming", daemon=True)
-        worker.start()
-        worker.join(timeout)
-        if worker.is_alive():
-            raise ModelTimeoutError(
-                f"the naming model {model.label} did not answer within {timeout:g} s"
-            )
-        if "error" in box:
-            raise box["error"]
-        response = box["response"]
+def _ask(model: Model, request: ModelRequest, timeout: float | None) -> Flow[str]:
+    try:
+        response: Any = yield Respond(model, request, timeout)
+    except ModelTimeoutError:
+        raise ModelTimeoutError(
+            f"the naming model {model.label} did not answer within {timeout:g} s"
+        ) from None
     if not isinstance(response, ModelResponse):
         raise ModelResponseError(
             f"the naming model {model.label} returned {type(response).__name__}, "
@@ -149,6 +139,20 @@ def decide_name(
 ) -> NameDecision:
     """Ask the model (if any), guard its answer, else let the fallbacks propose in order.
 
+    The sync form of :func:`decide_name_flow` (the model's ``respond``).
+    """
+    return run_sync(decide_name_flow(context, model, pipeline, strict=strict))
+
+
+def decide_name_flow(
+    context: NamingContext,
+    model: Model | None,
+    pipeline: NamingPipeline,
+    *,
+    strict: bool = False,
+) -> Flow[NameDecision]:
+    """Ask the model (if any), guard its answer, else let the fallbacks propose in order.
+
     A session without user or assistant messages is not sent to the model. With
     ``strict``, that, or a model that fails, times out, answers nothing or is rejected by a
     guardrail, raises :class:`~sessionary.naming.policy.NamingError` (the cause chained)
@@ -168,7 +172,7 @@ def decide_name(
         request = naming_request(context, pipeline.policy)
         raw: str | None = None
         try:
-            raw = ask_model(model, request, pipeline.policy.timeout)
+            raw = yield from _ask(model, request, pipeline.policy.timeout)
             if not raw.strip():
                 raise NameRejected("the model answered with no text")
             name = pipeline.check(raw, attrs.evolve(context, source=MODEL))

@@ -15,13 +15,24 @@ import attrs
 
 from sessionary.domain.sessions import Session, SessionInfo
 from sessionary.errors import ConflictError, InvalidInputError, SessionNotFoundError
+from sessionary.flow import DbCall, Flow, run_async, run_sync
 from sessionary.models.base import Model
-from sessionary.naming.namer import NameDecision, decide_name, naming_context
+from sessionary.naming.namer import NameDecision, decide_name_flow, naming_context
 from sessionary.naming.pipeline import NamingPipeline
 from sessionary.naming.policy import MANUAL, InvalidNameError, NameRejected, NamingContext
+from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Store
 
-__all__ = ["AutonameOutcome", "Outcome", "autoname_session", "rename_session"]
+__all__ = [
+    "AutonameOutcome",
+    "Outcome",
+    "aautoname_session",
+    "arename_session",
+    "autoname_flow",
+    "autoname_session",
+    "rename_flow",
+    "rename_session",
+]
 
 #: How often an auto-name retries a compare-and-set that lost to a write that was not a rename.
 CAS_ATTEMPTS = 8
@@ -64,9 +75,36 @@ def rename_session(
     written; a missing session (or another user's) raises
     :class:`~sessionary.errors.SessionNotFoundError`.
     """
+    flow = rename_flow(session_id, session_name, user_id=user_id, pipeline=pipeline, events=events)
+    return run_sync(flow, store)
+
+
+async def arename_session(
+    store: AsyncStore,
+    session_id: str,
+    session_name: object,
+    *,
+    user_id: str | None,
+    pipeline: NamingPipeline,
+    events: Any = None,
+) -> SessionInfo:
+    """:func:`rename_session` on an async store."""
+    flow = rename_flow(session_id, session_name, user_id=user_id, pipeline=pipeline, events=events)
+    return await run_async(flow, store)
+
+
+def rename_flow(
+    session_id: str,
+    session_name: object,
+    *,
+    user_id: str | None,
+    pipeline: NamingPipeline,
+    events: Any = None,
+) -> Flow[SessionInfo]:
+    """The flow of :func:`rename_session` (see :mod:`sessionary.flow`)."""
     if not isinstance(session_name, str):
         raise InvalidInputError(f"session_name must be a str, got {type(session_name).__name__}")
-    info = store.get_session_info(session_id, user_id=user_id)
+    info: SessionInfo | None = yield DbCall.of("get_session_info", session_id, user_id=user_id)
     if info is None:
         raise SessionNotFoundError(session_id, user_id)
     context = NamingContext(session=info, now=time.time(), source=MANUAL)
@@ -75,7 +113,9 @@ def rename_session(
     except NameRejected as exc:
         shown = session_name if len(session_name) <= 60 else session_name[:57] + "..."
         raise InvalidNameError(f"session name {shown!r} was refused: {exc}") from None
-    updated = store.update_session(session_id, user_id=user_id, name=name, name_source=MANUAL)
+    updated: SessionInfo = yield DbCall.of(
+        "update_session", session_id, user_id=user_id, name=name, name_source=MANUAL
+    )
     if events is not None:
         events.sessionary_session_renamed(session=updated, old_name=info.name)
     return updated
@@ -100,7 +140,62 @@ def autoname_session(
     manually named one alone. Whatever they say, a manual rename that lands while the
     name is being decided is never overwritten.
     """
-    session = store.get_session(session_id, user_id=user_id)
+    flow = autoname_flow(
+        session_id,
+        user_id=user_id,
+        model=model,
+        pipeline=pipeline,
+        strict=strict,
+        only_unnamed=only_unnamed,
+        keep_manual=keep_manual,
+        events=events,
+        now=now,
+    )
+    return run_sync(flow, store)
+
+
+async def aautoname_session(
+    store: AsyncStore,
+    session_id: str,
+    *,
+    user_id: str | None,
+    model: Model | None,
+    pipeline: NamingPipeline,
+    strict: bool = False,
+    only_unnamed: bool = False,
+    keep_manual: bool = False,
+    events: Any = None,
+    now: float | None = None,
+) -> AutonameOutcome:
+    """:func:`autoname_session` on an async store, asking the model with ``arespond``."""
+    flow = autoname_flow(
+        session_id,
+        user_id=user_id,
+        model=model,
+        pipeline=pipeline,
+        strict=strict,
+        only_unnamed=only_unnamed,
+        keep_manual=keep_manual,
+        events=events,
+        now=now,
+    )
+    return await run_async(flow, store)
+
+
+def autoname_flow(
+    session_id: str,
+    *,
+    user_id: str | None,
+    model: Model | None,
+    pipeline: NamingPipeline,
+    strict: bool = False,
+    only_unnamed: bool = False,
+    keep_manual: bool = False,
+    events: Any = None,
+    now: float | None = None,
+) -> Flow[AutonameOutcome]:
+    """The flow of :func:`autoname_session` (see :mod:`sessionary.flow`)."""
+    session: Session | None = yield DbCall.of("get_session", session_id, user_id=user_id)
     if session is None:
         raise SessionNotFoundError(session_id, user_id)
     if (only_unnamed and session.name is not None) or (
@@ -108,7 +203,7 @@ def autoname_session(
     ):
         return AutonameOutcome(session_id, "skipped", session)
     context = naming_context(session, pipeline.policy, time.time() if now is None else now)
-    decision = decide_name(context, model, pipeline, strict=strict)
+    decision = yield from decide_name_flow(context, model, pipeline, strict=strict)
     if decision.name is None or decision.source is None:
         return AutonameOutcome(session_id, "unnamed", session, decision)
     if (decision.name, decision.source) == (session.name, session.name_source):
@@ -117,7 +212,8 @@ def autoname_session(
     retried = False
     for _ in range(CAS_ATTEMPTS):
         try:
-            info = store.update_session(
+            info: SessionInfo = yield DbCall.of(
+                "update_session",
                 session_id,
                 user_id=user_id,
                 expected_version=expected,
@@ -125,18 +221,21 @@ def autoname_session(
                 name_source=decision.source,
             )
         except ConflictError:
-            current = store.get_session_info(session_id, user_id=user_id)
+            current: SessionInfo | None = yield DbCall.of(
+                "get_session_info", session_id, user_id=user_id
+            )
             if current is None:
                 raise SessionNotFoundError(session_id, user_id) from None
             if (current.name, current.name_source) != (session.name, session.name_source):
-                return AutonameOutcome(session_id, "superseded", _reread(store, current), decision)
+                now_named = yield from _reread(current)
+                return AutonameOutcome(session_id, "superseded", now_named, decision)
             expected = current.version
             retried = True
             continue
         if events is not None:
             events.sessionary_session_renamed(session=info, old_name=session.name)
         # Without a retry the version proves the runs are the ones read; else read again.
-        named = _reread(store, info) if retried else Session.from_info(info, session.runs)
+        named = (yield from _reread(info)) if retried else Session.from_info(info, session.runs)
         return AutonameOutcome(session_id, "named", named, decision)
     raise ConflictError(
         f"session {session_id!r} kept changing while it was being named; "
@@ -144,8 +243,8 @@ def autoname_session(
     )
 
 
-def _reread(store: Store, info: SessionInfo) -> Session:
-    session = store.get_session(info.session_id, user_id=info.user_id)
+def _reread(info: SessionInfo) -> Flow[Session]:
+    session: Session | None = yield DbCall.of("get_session", info.session_id, user_id=info.user_id)
     if session is None:
         raise SessionNotFoundError(info.session_id, info.user_id)
     return session
