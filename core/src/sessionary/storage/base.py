@@ -618,6 +618,7 @@ class SessionWatcher(abc.ABC):
       user_id=user_id)`` would, owner check included, for every change whose notice
       reached the watcher before the call, and every write this process made through
       the store before the call;
+    - a session this process wrote (:meth:`written`) is read again, not remembered;
     - a notice is never lost silently: when the channel the notices come on breaks
       (a dropped connection, a server restart), everything remembered is forgotten;
     - what it remembers is bounded, and it is safe to call from several threads.
@@ -626,6 +627,16 @@ class SessionWatcher(abc.ABC):
     @abc.abstractmethod
     def session_info(self, session_id: str, user_id: str | None = None) -> SessionInfo | None:
         """The session's summary as the store has it, or ``None`` (missing, or another user's)."""
+
+    def written(self, session_id: str | None) -> None:  # noqa: B027 - optional hook
+        """This process wrote ``session_id`` through the store (``None``: unnamed sessions).
+
+        The caching store calls it after each of its writes returns or fails, before
+        the write's caller gets control back, so the watcher forgets its summary of the
+        session even if the server's change notice is still on its way: this process
+        never reads older than its own writes. ``None`` (erasing a user) means any
+        session may have changed. The default does nothing.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release what the watcher holds (its connection). The store calls this on close."""
