@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+import redis.asyncio
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
@@ -49,6 +53,13 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     redis.exceptions.BusyLoadingError,
     ConnectionError,
     TimeoutError,
+    asyncio.TimeoutError,  # not TimeoutError before Python 3.11
+)
+#: Errors :class:`RetryPolicy` retries or turns into a Sessionary storage error.
+RETRIED: tuple[type[BaseException], ...] = (
+    *UNAVAILABLE,
+    redis.exceptions.RedisError,
+    UnicodeDecodeError,
 )
 
 
@@ -73,13 +84,22 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     return (f"{base}?{urlencode(theirs)}" if theirs else base), ours
 
 
-def client_from_url(url: str, *, cluster: bool, socket_timeout: float) -> Any:
-    """A client for ``url`` that does no I/O yet and leaves retrying to :class:`RetryPolicy`."""
+def client_from_url(
+    url: str, *, cluster: bool, socket_timeout: float, use_asyncio: bool = False
+) -> Any:
+    """A client for ``url`` that does no I/O yet and leaves retrying to :class:`RetryPolicy`.
+
+    With ``use_asyncio``, a ``redis.asyncio`` client (for :class:`AsyncRedisStore`).
+    """
     options: dict[str, Any] = {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": min(socket_timeout, 5.0),
     }
     try:
+        if use_asyncio:
+            if cluster:  # connects on first use, not here
+                return AsyncRedisCluster.from_url(url, **options)
+            return redis.asyncio.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 0), **options)
         if cluster:
             return RedisCluster.from_url(url, **options)
         return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **options)
@@ -94,8 +114,9 @@ def client_from_url(url: str, *, cluster: bool, socket_timeout: float) -> Any:
 
 def describe_client(client: Any) -> str:
     """``redis://host:port/db`` (or the socket path, or the cluster's nodes), no password."""
-    if isinstance(client, RedisCluster):
-        every = client.get_nodes()  # type: ignore[no-untyped-call]
+    if isinstance(client, (RedisCluster, AsyncRedisCluster)):
+        # An asyncio cluster client learns its nodes on first use: name the ones it was given.
+        every = client.get_nodes() or list(client.nodes_manager.startup_nodes.values())
         nodes = [f"{n.host}:{n.port}" for n in every[:3]]
         more = ", ..." if len(every) > 3 else ""
         return f"Redis cluster {', '.join(nodes)}{more}"
@@ -149,26 +170,59 @@ class RetryPolicy:
         while True:
             try:
                 return fn(attempt)
-            except UNAVAILABLE as exc:
-                if attempt >= self.retries:
-                    raise self._unavailable(what, exc, attempt, is_write) from exc
-                attempt += 1
-                delay = min(2.0, self.backoff * 2 ** (attempt - 1))
-                time.sleep(delay * (0.5 + random.random() / 2))
-            except redis.exceptions.ResponseError as exc:
-                if "WRONGTYPE" in str(exc) and session_id is not None:
-                    raise CorruptRecordError(
-                        session_id, f"a key has the wrong type: {exc}"
-                    ) from exc
-                raise StorageError(f"{self.server} refused to {what}: {exc}") from exc
-            except redis.exceptions.RedisError as exc:
-                raise StorageError(
-                    f"{self.server} failed to {what}: {type(exc).__name__}: {exc}"
-                ) from exc
-            except UnicodeDecodeError as exc:
-                if session_id is not None:
-                    raise CorruptRecordError(session_id, f"not UTF-8: {exc}") from exc
-                raise StorageError(f"{self.server}: undecodable reply to {what}: {exc}") from exc
+            except RETRIED as exc:
+                delay = self.failed(what, exc, attempt, session_id, is_write)
+            attempt += 1
+            time.sleep(delay)
+
+    async def acall(
+        self,
+        what: str,
+        fn: Callable[[int], Awaitable[T]],
+        *,
+        session_id: str | None = None,
+        is_write: bool = False,
+    ) -> T:
+        """:meth:`call` for a coroutine function: the backoff waits without holding the loop."""
+        attempt = 0
+        while True:
+            try:
+                return await fn(attempt)
+            except RETRIED as exc:
+                delay = self.failed(what, exc, attempt, session_id, is_write)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def failed(
+        self,
+        what: str,
+        exc: BaseException,
+        attempt: int,
+        session_id: str | None,
+        is_write: bool,
+    ) -> float:
+        """How long to wait before retrying after ``exc``; raises what the caller gets if not.
+
+        Call it while handling ``exc``: the error it raises is chained to it.
+        """
+        if isinstance(exc, UNAVAILABLE):
+            if attempt >= self.retries:
+                raise self._unavailable(what, exc, attempt, is_write) from exc
+            delay = min(2.0, self.backoff * 2.0**attempt)
+            return delay * (0.5 + random.random() / 2)
+        if isinstance(exc, redis.exceptions.ResponseError):
+            if "WRONGTYPE" in str(exc) and session_id is not None:
+                raise CorruptRecordError(session_id, f"a key has the wrong type: {exc}") from exc
+            raise StorageError(f"{self.server} refused to {what}: {exc}") from exc
+        if isinstance(exc, redis.exceptions.RedisError):
+            raise StorageError(
+                f"{self.server} failed to {what}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if isinstance(exc, UnicodeDecodeError):
+            if session_id is not None:
+                raise CorruptRecordError(session_id, f"not UTF-8: {exc}") from exc
+            raise StorageError(f"{self.server}: undecodable reply to {what}: {exc}") from exc
+        raise exc
 
     def _unavailable(
         self, what: str, exc: BaseException, attempt: int, is_write: bool

@@ -1,6 +1,8 @@
 """Listing sessions for an inbox, and keeping the sorted-set indexes it walks up to date.
 
-Listing walks one index, newest first, and never loads runs.
+Listing walks one index, newest first, and never loads runs. Like every operation of
+the adapter, these are generators of requests that the sync and the async store drive
+(see :mod:`sessionary_redis.calls`).
 
 The most selective index the filters allow is walked (user, then agent, then team, then
 every session); the other filters are applied to the summaries read back. An entry whose
@@ -19,18 +21,19 @@ from typing import TYPE_CHECKING, Any
 from sessionary.domain.sessions import SessionInfo, SessionPage
 from sessionary.errors import StorageError
 from sessionary.storage.base import ListFilters, encode_cursor
+from sessionary_redis.calls import Command, Op, Pipeline, Request, Script
 from sessionary_redis.records import decode_info, text
 from sessionary_redis.scripts import INFO_FIELDS
 
 if TYPE_CHECKING:
-    from sessionary_redis.store import RedisDb
+    from sessionary_redis.operations import RedisOperations
 
 __all__ = ["list_page", "reindex", "unindex"]
 
 log = logging.getLogger("sessionary_redis")
 
 
-def _index_for(db: RedisDb, filters: ListFilters) -> tuple[str, str | None]:
+def _index_for(db: RedisOperations, filters: ListFilters) -> tuple[str, str | None]:
     """The index to walk, and which summary field its entries must match."""
     if filters.user_id is not None:
         return db.keys.user_index(filters.user_id), "user_id"
@@ -46,8 +49,8 @@ def _belongs(info: SessionInfo, field: str | None, filters: ListFilters) -> bool
 
 
 def list_page(
-    db: RedisDb, filters: ListFilters, limit: int, after: tuple[float, str] | None
-) -> SessionPage:
+    db: RedisOperations, filters: ListFilters, limit: int, after: tuple[float, str] | None
+) -> Op[SessionPage]:
     """One page of :meth:`RedisDb.list_sessions`."""
     index, field = _index_for(db, filters)
     now = time.time()
@@ -57,18 +60,15 @@ def list_page(
     found: list[tuple[SessionInfo, float, str]] = []
     offset = 0
     while len(found) <= limit:
-
-        def scan(_: int, start: int = offset) -> Any:
-            if db.ttl is None or start:
-                return db.client.zrevrangebyscore(
-                    index, high, low, start=start, num=batch, withscores=True
-                )
-            pipe = db.client.pipeline(transaction=False)
-            pipe.zremrangebyscore(index, "-inf", now - db.ttl)  # expired entries go
-            pipe.zrevrangebyscore(index, high, low, start=start, num=batch, withscores=True)
-            return pipe.execute()[1]
-
-        entries = db._call("list sessions", scan, None)
+        scan = Command.of(
+            "zrevrangebyscore", index, high, low, start=offset, num=batch, withscores=True
+        )
+        if db.ttl is None or offset:
+            entries = yield Request.read("list sessions", scan)
+        else:
+            expired = Command.of("zremrangebyscore", index, "-inf", now - db.ttl)
+            replies = yield Request.read("list sessions", Pipeline([expired, scan]))
+            entries = replies[1]  # the expired entries went first
         if not entries:
             break
         offset += len(entries)
@@ -80,9 +80,9 @@ def list_page(
                 continue
             candidates.append((session_id, float(score)))
         if candidates:
-            replies = _read_infos(db, [sid for sid, _ in candidates])
-            for (session_id, score), values in zip(candidates, replies, strict=True):
-                info = _decode(db, index, session_id, score, values, field, filters)
+            infos = yield from _read_infos(db, [sid for sid, _ in candidates])
+            for (session_id, score), values in zip(candidates, infos, strict=True):
+                info = yield from _decode(db, index, session_id, score, values, field, filters)
                 if info is not None and filters.matches(info):
                     found.append((info, score, session_id))
         if len(entries) < batch:
@@ -95,14 +95,14 @@ def list_page(
 
 
 def _decode(
-    db: RedisDb,
+    db: RedisOperations,
     index: str,
     session_id: str,
     score: float,
     values: Any,
     field: str | None,
     filters: ListFilters,
-) -> SessionInfo | None:
+) -> Op[SessionInfo | None]:
     if isinstance(values, Exception):
         return None  # a key of the wrong type: a corrupt record hides only itself
     try:
@@ -111,47 +111,37 @@ def _decode(
         return None  # one bad record must not hide every other session
     if decoded is None or not _belongs(decoded[0], field, filters):
         # Dangling (the session is gone) or stale (it was recreated for another owner).
-        _forget_entry(db, index, session_id, score)
+        yield from _forget_entry(index, session_id, score)
         return None
     return decoded[0]
 
 
-def reindex(db: RedisDb, index_keys: Sequence[str], score: float, member: str) -> None:
+def reindex(db: RedisOperations, index_keys: Sequence[str], score: float, member: str) -> Op[None]:
     """Move a session in its indexes (a second step where a script could not)."""
     if not index_keys:
         return
     now = time.time()
-
-    def send(_: int) -> None:
-        pipe = db.client.pipeline(transaction=False)
-        for key in index_keys:
-            pipe.zadd(key, {member: score}, gt=True)
-            if db.ttl is not None:
-                pipe.zremrangebyscore(key, "-inf", now - db.ttl)
-                pipe.pexpire(key, int(db._ttl_ms))
-        pipe.execute()
-
+    commands: list[Command] = []
+    for key in index_keys:
+        commands.append(Command.of("zadd", key, {member: score}, gt=True))
+        if db.ttl is not None:
+            commands.append(Command.of("zremrangebyscore", key, "-inf", now - db.ttl))
+            commands.append(Command.of("pexpire", key, int(db._ttl_ms)))
     try:
-        db._call(f"index session {member!r}", send, member, write=True)
+        yield Request.write_(f"index session {member!r}", Pipeline(commands), member)
     except StorageError as exc:
         # The session itself is stored; only its place in the listing lags until the
         # next write to it. Raising would invite a caller to store the run twice.
         log.warning("session %r is stored but its listing index was not updated: %s", member, exc)
 
 
-def unindex(db: RedisDb, index_keys: Sequence[str], member: str) -> None:
+def unindex(db: RedisOperations, index_keys: Sequence[str], member: str) -> Op[None]:
     """Take a deleted session out of its indexes (listing cleans what this misses)."""
     if not index_keys:
         return
-
-    def send(_: int) -> None:
-        pipe = db.client.pipeline(transaction=False)
-        for key in index_keys:
-            pipe.zrem(key, member)
-        pipe.execute()
-
+    commands = [Command.of("zrem", key, member) for key in index_keys]
     try:
-        db._call(f"unindex session {member!r}", send, member, write=True)
+        yield Request.write_(f"unindex session {member!r}", Pipeline(commands), member)
     except StorageError as exc:
         log.warning(
             "session %r is deleted; its index entries are left for listing to clean: %s",
@@ -160,23 +150,17 @@ def unindex(db: RedisDb, index_keys: Sequence[str], member: str) -> None:
         )
 
 
-def _forget_entry(db: RedisDb, index: str, member: str, score: float) -> None:
+def _forget_entry(index: str, member: str, score: float) -> Op[None]:
     """Remove a dangling index entry, unless it moved since it was read."""
-    db._call(
+    yield Request.write_(
         f"clean a dangling index entry of session {member!r}",
-        lambda _: db._forget(keys=[index], args=[member, repr(score)]),
-        None,
-        True,
+        Script("_forget", [index], [member, repr(score)]),
     )
 
 
-def _read_infos(db: RedisDb, session_ids: Sequence[str]) -> list[Any]:
+def _read_infos(db: RedisOperations, session_ids: Sequence[str]) -> Op[list[Any]]:
     """The hash fields of many sessions in one pipelined round (per node)."""
-
-    def send(_: int) -> list[Any]:
-        pipe = db.client.pipeline(transaction=False)
-        for session_id in session_ids:
-            pipe.hmget(db.keys.session(session_id), list(INFO_FIELDS))
-        return list(pipe.execute(raise_on_error=False))
-
-    return list(db._call("read session summaries", send, None))
+    fields = list(INFO_FIELDS)
+    commands = [Command.of("hmget", db.keys.session(sid), fields) for sid in session_ids]
+    replies = yield Request.read("read session summaries", Pipeline(commands, raise_on_error=False))
+    return list(replies)

@@ -1,0 +1,262 @@
+"""AsyncRedisStore: the Redis store on ``redis.asyncio``, for ``arun`` and the ``a*`` methods.
+
+It is :class:`~sessionary_redis.store.RedisDb` with an asyncio client: the same key
+layout, Lua scripts, records, retries and error messages, because both run the same
+operations (:mod:`sessionary_redis.operations`); only the client and the driver that
+awaits each request differ. No call ever waits on a socket in the event loop.
+
+A ``redis.asyncio`` client belongs to the event loop it first ran on. A store that
+makes its own clients (from a URL) keeps one per event loop, so it can be used from
+several loops, one after another (``asyncio.run`` twice) or at once in several threads;
+a client an application passes in is used on one loop only, and a call from another
+loop is a clear :class:`~sessionary.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, ClassVar, TypeVar
+
+import redis.asyncio
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import InvalidInputError, StorageError
+from sessionary.storage.aio import AsyncStore
+from sessionary.storage.base import Capability, ListFilters, SchemaStatus
+from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, drive_async
+from sessionary_redis.connection import (
+    DEFAULT_URL,
+    client_from_url,
+    describe_client,
+    number_option,
+    split_url,
+)
+from sessionary_redis.operations import RedisOperations
+
+__all__ = ["AsyncRedisStore"]
+
+T = TypeVar("T")
+
+_TRUE = ("1", "true", "yes", "on")
+
+AsyncClient = redis.asyncio.Redis | AsyncRedisCluster
+
+
+class _Bound:
+    """One asyncio client, the event loop it belongs to, and the scripts registered on it."""
+
+    def __init__(self, client: AsyncClient, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.client = client
+        self.loop = loop
+        self.scripts: dict[str, Any] = {
+            name: client.register_script(source) for name, source in SCRIPTS.items()
+        }
+
+
+class AsyncRedisStore(RedisOperations, AsyncStore):
+    """Sessions in Redis, the store's contract as coroutines, on ``redis.asyncio``.
+
+    Takes the same arguments and URL options as :class:`~sessionary_redis.RedisDb`
+    (``prefix``, ``ttl``, ``retries``, ``retry_backoff``, ``socket_timeout``,
+    ``cluster=true``) and reads and writes the same keys, so a session written by one
+    is read by the other. ``client`` is an application's own ``redis.asyncio.Redis``
+    or ``redis.asyncio.cluster.RedisCluster`` (never closed by the store). Also
+    obtained as ``RedisDb(...).to_async()``. Construction does no I/O.
+
+    >>> import asyncio
+    >>> store = AsyncRedisStore("redis://127.0.0.1:6379/0", prefix="docs-async")
+    >>> store.native, store.ttl
+    (True, None)
+    """
+
+    name: ClassVar[str] = "redis"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL}
+    )
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        *,
+        client: AsyncClient | None = None,
+        prefix: str | None = None,
+        ttl: float | None = None,
+        retries: int | None = None,
+        retry_backoff: float | None = None,
+        socket_timeout: float = 5.0,
+    ) -> None:
+        options: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._bound: dict[asyncio.AbstractEventLoop, _Bound] = {}
+        self._given: _Bound | None = None
+        if client is not None:
+            if db_url is not None:
+                raise InvalidInputError("pass either db_url or client to AsyncRedisStore, not both")
+            if not isinstance(client, (redis.asyncio.Redis, AsyncRedisCluster)):
+                raise InvalidInputError(
+                    "client must be a redis.asyncio.Redis or a redis.asyncio.cluster.RedisCluster, "
+                    f"got {type(client).__name__}"
+                )
+            self._url = ""
+            self._cluster = isinstance(client, AsyncRedisCluster)
+            self._socket_timeout = socket_timeout
+            self._given = _Bound(client, None)
+            example = client
+        else:
+            self._url, options = split_url(DEFAULT_URL if db_url is None else db_url)
+            self._socket_timeout = number_option(socket_timeout, "socket_timeout", minimum=0.001)
+            self._cluster = options.get("cluster", "").lower() in _TRUE
+            example = self._new_client()
+        self._configure(
+            example,
+            options,
+            is_cluster=self._cluster,
+            server=describe_client(example),
+            prefix=prefix,
+            ttl=ttl,
+            retries=retries,
+            retry_backoff=retry_backoff,
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncRedisStore({self.server}, prefix={self.prefix!r}, ttl={self.ttl!r})"
+
+    # ------------------------------------------------------------------ clients
+
+    def _register_scripts(self, client: Any) -> None:
+        """Scripts belong to a client here: each :class:`_Bound` registers its own."""
+
+    def _new_client(self) -> AsyncClient:
+        client: AsyncClient = client_from_url(
+            self._url, cluster=self._cluster, socket_timeout=self._socket_timeout, use_asyncio=True
+        )
+        return client
+
+    def _bound_here(self) -> _Bound:
+        """The client for the running event loop (made on first use in that loop)."""
+        loop = asyncio.get_running_loop()
+        given = self._given
+        if given is not None:
+            with self._lock:
+                if given.loop is None:
+                    given.loop = loop
+            if given.loop is not loop:
+                raise StorageError(
+                    f"the redis.asyncio client given to this AsyncRedisStore ({self.server}) "
+                    "belongs to the event loop it was first used on, and this call runs in "
+                    "another one; give each event loop a store (and client) of its own, or "
+                    "pass db_url so that the store makes a client per event loop"
+                )
+            return given
+        with self._lock:
+            bound = self._bound.get(loop)
+            if bound is None:
+                # Clients of loops that are gone cannot be closed from here; let them go.
+                for old in [old for old in self._bound if old.is_closed()]:
+                    del self._bound[old]
+                bound = self._bound[loop] = _Bound(self._new_client(), loop)
+            return bound
+
+    async def _run(self, op: Op[T]) -> T:
+        bound = self._bound_here()
+
+        async def send(request: Request) -> Any:
+            return await self._policy.acall(
+                request.what,
+                lambda attempt: self._perform(bound, request.build(attempt)),
+                session_id=request.session_id,
+                is_write=request.write,
+            )
+
+        return await drive_async(op, send)
+
+    @staticmethod
+    async def _perform(bound: _Bound, action: Action) -> Any:
+        client: Any = bound.client
+        if isinstance(action, Pipeline):
+            pipe = client.pipeline(transaction=False)
+            for command in action.commands:
+                getattr(pipe, command.method)(*command.args, **command.kwargs)
+            return await pipe.execute(raise_on_error=action.raise_on_error)
+        if isinstance(action, Command):
+            return await getattr(client, action.method)(*action.args, **action.kwargs)
+        return await bound.scripts[action.name](keys=action.keys, args=action.args)
+
+    # ------------------------------------------------------------------ writes
+
+    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+        return await self._run(self._append_op(run, session_type))
+
+    async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
+        return await self._run(self._update_run_op(run, expected_version))
+
+    async def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo:
+        return await self._run(
+            self._update_session_op(session_id, user_id, expected_version, changes)
+        )
+
+    async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
+        return await self._run(self._import_op(session, replace))
+
+    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+        return await self._run(self._delete_op(session_id, user_id))
+
+    async def _erase_user(self, user_id: str) -> int:
+        return await self._run(self._erase_user_op(user_id))
+
+    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        return await self._run(self._trim_op(session_id, keep_last, user_id))
+
+    # ------------------------------------------------------------------ reads
+
+    async def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None:
+        return await self._run(self._get_session_op(session_id, user_id, last_n_runs))
+
+    async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
+        return await self._run(self._get_info_op(session_id, user_id))
+
+    async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
+        return await self._run(self._get_run_op(session_id, run_id, user_id))
+
+    async def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage:
+        return await self._run(self._list_op(filters, limit, after))
+
+    # ------------------------------------------------------------------ admin
+
+    async def schema_status(self) -> SchemaStatus:
+        """The storage schema of the newest sessions against this code's (as ``RedisDb``)."""
+        return await self._run(self._schema_status_op())
+
+    async def ping(self) -> None:
+        """Check the server answers; a :class:`StoreUnavailableError` names it if not."""
+        await self._run(self._ping_op())
+
+    async def close(self) -> None:
+        """Close the clients this store made (never an application's).
+
+        The running loop's client is closed here; one that belongs to another loop
+        still running is closed in that loop.
+        """
+        if self._given is not None:
+            return
+        here = asyncio.get_running_loop()
+        with self._lock:
+            bound, self._bound = dict(self._bound), {}
+        for loop, each in bound.items():
+            if loop is here:
+                await each.client.aclose()
+            elif not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(each.client.aclose(), loop)
