@@ -11,8 +11,6 @@ import pytest
 
 from sessionary import AsyncStore, Store
 from sessionary.caching import CachingStore, MemoryCache
-from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import InvalidInputError
 from sessionary.storage.aio import ThreadedAsyncStore
 from sessionary.storage.memory import MemoryDb
@@ -20,31 +18,39 @@ from sessionary.testing.async_storage import AsyncStorageConformance, BlockingSt
 from sessionary.testing.loop_lag import assert_loop_not_blocked, measure_loop_lag
 from sessionary.testing.storage_data import make_run
 
+_BACKEND_METHODS = (
+    "_append_run",
+    "_update_run",
+    "_update_session",
+    "_import_session",
+    "_delete_session",
+    "_erase_user",
+    "_trim_runs",
+    "_get_session",
+    "_get_session_info",
+    "_get_run",
+    "_list_sessions",
+)
+
 
 class SlowMemoryDb(MemoryDb):
-    """A memory store whose reads and writes each block their thread for ``delay`` seconds."""
+    """A memory store whose every backend call blocks its thread for ``delay`` seconds."""
 
     def __init__(self, delay: float) -> None:
         super().__init__()
         self.delay = delay
 
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        time.sleep(self.delay)
-        return super()._append_run(run, session_type)
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name in _BACKEND_METHODS:
+            delay = super().__getattribute__("delay")
 
-    def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Session | None:
-        time.sleep(self.delay)
-        return super()._get_session(session_id, user_id, last_n_runs)
+            def slow(*args: Any, **kwargs: Any) -> Any:
+                time.sleep(delay)  # a slow disk or server: blocks the calling thread
+                return value(*args, **kwargs)
 
-    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        time.sleep(self.delay)
-        return super()._get_session_info(session_id, user_id)
-
-    def _list_sessions(self, *args: Any) -> Any:
-        time.sleep(self.delay)
-        return super()._list_sessions(*args)
+            return slow
+        return value
 
 
 def _memory_of(store: Store) -> MemoryDb:

@@ -367,3 +367,84 @@ class AsyncStorageConformance(StorageConformance):
             loop.run(check())
         finally:
             loop.stop()
+
+    def test_agent_async_methods_never_block_the_loop(self) -> None:
+        """Every ``a*`` method of Agent and Team on this (slow) store, with a slow model."""
+        from sessionary.agent.agent import Agent
+        from sessionary.agent.team import Team
+        from sessionary.models.scripted import ScriptedModel, tool_call
+        from sessionary.tools import tool
+
+        delay = self.slow_delay
+        slow = self.make_slow_store(delay)
+        limit = self.max_loop_lag
+
+        @tool(requires_confirmation=True)
+        def send_email(to: str) -> str:
+            """Send an email."""
+            return f"sent to {to}"
+
+        model = ScriptedModel(
+            "Hello!", tool_call("send_email", to="bob"), "Done.", "Greeting Chat", delay=delay
+        )
+        agent = Agent(model=model, db="memory://", tools=[send_email], add_history_to_context=True)
+        agent.adb = slow
+        member = Agent(model=ScriptedModel("42", delay=delay), db="memory://", id="calc")
+        team = Team(
+            members=[member],
+            model=ScriptedModel(
+                tool_call("delegate_task_to_member", member_id="calc", task="x"),
+                "It is 42.",
+                delay=delay,
+            ),
+            db="memory://",
+        )
+        team.adb = slow
+        loop = LoopThread()
+
+        async def check() -> None:
+            async def probe(work: Awaitable[T], what: str) -> T:
+                result: T = await assert_loop_not_blocked(
+                    work, what=what, at_least=delay / 2, max_lag=limit
+                )
+                return result
+
+            run = await probe(agent.arun("Hi", session_id="lag", user_id="u"), "Agent.arun")
+            assert run.content == "Hello!"
+            paused = await probe(
+                agent.arun("Email bob", session_id="lag", user_id="u"), "Agent.arun (pauses)"
+            )
+            assert paused.is_paused
+            stored = await probe(
+                agent.aget_run_output(paused.run_id, "lag", user_id="u"), "aget_run_output"
+            )
+            assert stored is not None
+            for requirement in stored.active_requirements:
+                requirement.confirm()
+            done = await probe(agent.acontinue_run(stored, user_id="u"), "Agent.acontinue_run")
+            assert done.content == "Done."
+            session = await probe(agent.aget_session("lag", user_id="u"), "aget_session")
+            assert session is not None and len(session.runs) == 2
+            history = await probe(agent.aget_chat_history("lag", user_id="u"), "aget_chat_history")
+            assert history[0].content == "Hi"
+            named = await probe(
+                agent.aset_session_name("lag", autogenerate=True, user_id="u"),
+                "aset_session_name(autogenerate=True)",
+            )
+            assert named.name == "Greeting Chat"
+            await probe(
+                agent.aset_session_name("lag", "Manual Name", user_id="u"), "aset_session_name"
+            )
+            name = await probe(agent.aget_session_name("lag", user_id="u"), "aget_session_name")
+            assert name == "Manual Name"
+            page = await probe(agent.alist_sessions(user_id="u"), "alist_sessions")
+            assert [i.session_id for i in page.items] == ["lag"]
+            team_run = await probe(team.arun("What is 6x7?", session_id="team-lag"), "Team.arun")
+            assert team_run.content == "It is 42."
+            assert await probe(agent.adelete_session("lag", user_id="u"), "adelete_session")
+            await slow.close()
+
+        try:
+            loop.run(check())
+        finally:
+            loop.stop()
