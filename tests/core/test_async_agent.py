@@ -86,7 +86,7 @@ def test_arun_stores_the_same_run_as_run() -> None:
 def test_arun_checks_its_arguments_at_the_call() -> None:
     agent = Agent(model=ScriptedModel(), db="memory://")
     with pytest.raises(InvalidInputError, match="input must be a str, got int"):
-        agent.arun(42, session_id="s")  # type: ignore[call-overload,unused-coroutine]
+        agent.arun(42, session_id="s")  # type: ignore[call-overload]
     with pytest.raises(InvalidInputError, match="session_id"):
         agent.arun("hi", session_id="")  # type: ignore[unused-coroutine]
     with pytest.raises(InvalidInputError, match="this agent has no model"):
