@@ -17,8 +17,11 @@ What it measures, for each store (a SQLite file in a temporary folder; the Redis
   one session. The cost "at a 1,000-run session" is the median of runs 901-1,000; the
   mean over all runs is shown too.
 - Sessionary with caching off; on (the default: in-process LRU, every read checked
-  against the store's version with one cheap read); on with ``cache_trust_seconds=1``
-  (no check within a second of the last one); on with the shared Redis cache.
+  against the store's version: on Redis by the store's client-tracking watcher,
+  usually without a round trip; elsewhere with one cheap read); on Redis also the
+  strict check (``CachingStore(..., strict=True)``: one read per check, as before the
+  watcher); on with ``cache_trust_seconds=1`` (no check within a second of the last
+  one); on with the shared Redis cache.
 - Agno 3.1.10 with ``cache_session`` off and on, same settings.
 - A chat-app turn: ``run`` then ``get_chat_history`` (the UI redraws the conversation),
   Sessionary only, caching off and on: what a hydrated session saves when whole
@@ -43,6 +46,7 @@ from sessionary_redis import RedisDb
 from sessionary_sqlite import SqliteDb
 
 from sessionary import Agent
+from sessionary.caching import CachingStore, MemoryCache
 from sessionary.storage.memory import MemoryDb
 from sessionary.testing import ScriptedModel
 
@@ -97,9 +101,12 @@ def sessionary_store(kind: str, folder: str, prefix: str, label: str) -> Any:
 
 
 def sessionary_agent(kind: str, folder: str, prefix: str, label: str, **cache: Any) -> Agent:
+    store = sessionary_store(kind, folder, prefix, label)
+    if cache.pop("strict", False):
+        store = CachingStore(store, MemoryCache(), strict=True)
     return Agent(
         model=ScriptedModel(),
-        db=sessionary_store(kind, folder, prefix, label),
+        db=store,
         session_id="bench",
         user_id="user-1",
         add_history_to_context=True,
@@ -245,6 +252,8 @@ def main() -> None:
                 "on, trust 1 s": {"cache_session": True, "cache_trust_seconds": 1.0},
                 "on, Redis cache": {"cache_session": True, "session_cache": redis_cache},
             }
+            if kind == "redis":  # elsewhere there is no watcher: "on" is the strict check
+                variants["on, strict check"] = {"cache_session": True, "strict": True}
             agents = {
                 label: sessionary_agent(kind, folder, prefix, label, **options)
                 for label, options in variants.items()

@@ -27,6 +27,7 @@ from sessionary.errors import (
 __all__ = [
     "DEFAULT_URL",
     "RetryPolicy",
+    "bool_option",
     "client_from_url",
     "describe_client",
     "int_option",
@@ -39,7 +40,7 @@ T = TypeVar("T")
 #: Where ``RedisDb()`` connects when given neither a URL nor a client.
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: Our own query parameters; everything else in the URL goes to redis-py.
-OUR_PARAMS = ("prefix", "ttl", "retries", "retry_backoff", "cluster")
+OUR_PARAMS = ("prefix", "ttl", "retries", "retry_backoff", "cluster", "client_tracking")
 
 #: Errors that mean "the server could not be reached or did not answer in time".
 UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -263,3 +264,16 @@ def int_option(options: dict[str, str], key: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise InvalidInputError(f"URL option {key} must be an integer, got {raw!r}") from None
+
+
+def bool_option(options: dict[str, str], key: str, default: bool) -> bool:
+    """A true/false URL option (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``)."""
+    raw = options.get(key)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInputError(f"URL option {key} must be true or false, got {raw!r}")

@@ -9,6 +9,7 @@ the driver that sends each request through it.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import redis
@@ -26,12 +27,14 @@ from sessionary.storage.base import (
 from sessionary_redis.calls import Action, Command, Op, Pipeline, Request, Script, drive_sync
 from sessionary_redis.connection import (
     DEFAULT_URL,
+    bool_option,
     client_from_url,
     describe_client,
     number_option,
     split_url,
 )
 from sessionary_redis.operations import RedisOperations
+from sessionary_redis.tracking import RedisSessionWatcher
 
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
@@ -86,6 +89,7 @@ class RedisDb(RedisOperations, Store):
         retries: int | None = None,
         retry_backoff: float | None = None,
         socket_timeout: float = 5.0,
+        client_tracking: bool | None = None,
     ) -> None:
         options: dict[str, str] = {}
         self._url: str | None = None
@@ -116,6 +120,15 @@ class RedisDb(RedisOperations, Store):
             retries=retries,
             retry_backoff=retry_backoff,
         )
+        if client_tracking is None:
+            client_tracking = bool_option(options, "client_tracking", True)
+        elif not isinstance(client_tracking, bool):
+            raise InvalidInputError(
+                f"client_tracking must be True or False, got {type(client_tracking).__name__}"
+            )
+        self.client_tracking = client_tracking and not self.is_cluster
+        self._watcher: RedisSessionWatcher | None = None
+        self._watcher_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str) -> RedisDb:
@@ -233,7 +246,27 @@ class RedisDb(RedisOperations, Store):
         """Check the server answers; a :class:`StoreUnavailableError` names it if not."""
         self._run(self._ping_op())
 
+    def session_watcher(self) -> RedisSessionWatcher | None:
+        """The store's :class:`~sessionary_redis.tracking.RedisSessionWatcher`, or ``None``.
+
+        ``None`` with ``client_tracking=False`` and on Redis Cluster (a cache then checks
+        each cached session with one read). The watcher connects on first use, with a
+        RESP3 connection of its own and ``CLIENT TRACKING ON``; if the server refuses
+        that, it logs a warning once and answers by reading the store.
+        """
+        if not self.client_tracking:
+            return None
+        with self._watcher_lock:
+            if self._watcher is None:
+                self._watcher = RedisSessionWatcher(self)
+            return self._watcher
+
     def close(self) -> None:
-        """Close the connections of a client this store made (never an application's)."""
+        """Close the session watcher, and the connections of a client this store made
+        (never an application's)."""
+        with self._watcher_lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
         if self._owns_client:
             self.client.close()

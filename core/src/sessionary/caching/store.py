@@ -3,15 +3,19 @@
 ``Agent(cache_session=True)`` wraps its store in one, so every read and every write
 of the agent (and of anything else that uses ``agent.db``) goes through the cache:
 
-- a read looks the session up in the cache, then checks the entry against the store
-  with one cheap read (:meth:`~sessionary.Store.get_session_info`) before trusting it.
+- a read looks the session up in the cache, then checks the entry against the store's
+  version of the session before trusting it. When the store offers a
+  :class:`~sessionary.storage.base.SessionWatcher` (Redis, through client tracking),
+  the watcher answers, usually without a round trip; otherwise, or with
+  ``strict=True``, the check is one cheap read (:meth:`~sessionary.Store.get_session_info`).
   An entry that is behind because another process appended runs is caught up by
   reading only the runs it lacks; anything else is hydrated again. With
   ``trust_seconds`` the check is skipped for that long after the last one.
 - a write goes to the store first, then updates the cached entry from what the store
   returned, if the entry was exactly one version behind (nobody else wrote in between);
   otherwise the entry is dropped. Every write also withdraws this process's trust in
-  the session's other entries, so this process never reads older than its own writes.
+  the session's other entries, and tells the watcher, so this process never reads
+  older than its own writes.
 
 Reads that need no session (``get_session_info``, ``get_run``, listing) go straight
 to the store.
@@ -33,7 +37,7 @@ from sessionary.caching.memory import tail
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError
-from sessionary.storage.base import ListFilters, SchemaStatus, Store
+from sessionary.storage.base import ListFilters, SchemaStatus, SessionWatcher, Store
 
 __all__ = ["CachingStore"]
 
@@ -57,6 +61,10 @@ class CachingStore(Store):
     so code that holds ``agent.db`` needs no change. Attributes it does not have are
     looked up on the wrapped store (``agent.db.db_file`` still works).
 
+    A cached session is checked with the store's
+    :meth:`~sessionary.Store.session_watcher` when it has one, else with one
+    :meth:`~sessionary.Store.get_session_info` read; ``strict=True`` always reads.
+
     >>> from sessionary.caching import CachingStore, MemoryCache
     >>> from sessionary.storage.memory import MemoryDb
     >>> db = CachingStore(MemoryDb(), MemoryCache())
@@ -66,16 +74,34 @@ class CachingStore(Store):
 
     name: ClassVar[str] = "cached"
 
-    def __init__(self, store: Store, cache: SessionCache, *, trust_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache: SessionCache,
+        *,
+        trust_seconds: float = 0.0,
+        strict: bool = False,
+    ) -> None:
         if not isinstance(store, Store):
             raise InvalidInputError(f"store must be a Store, got {type(store).__name__}")
         if isinstance(store, CachingStore):
             raise InvalidInputError("the store is already cached; wrap the store itself")
         if not isinstance(cache, SessionCache):
             raise InvalidInputError(f"cache must be a SessionCache, got {type(cache).__name__}")
+        if not isinstance(strict, bool):
+            raise InvalidInputError(f"strict must be True or False, got {type(strict).__name__}")
         self.store = store
         self.cache = cache
         self.trust_seconds = check_trust_seconds(trust_seconds)
+        self.strict = strict
+        watcher = None if strict else store.session_watcher()
+        if watcher is not None and not isinstance(watcher, SessionWatcher):
+            raise InvalidInputError(
+                f"{type(store).__name__}.session_watcher() must return a SessionWatcher or "
+                f"None, got {type(watcher).__name__}"
+            )
+        #: What checks a cached session against the store without a read, if anything.
+        self.watcher: SessionWatcher | None = watcher
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
         self._counts_lock = threading.Lock()
         self._hits = self._misses = self._stale = self._errors = 0
@@ -95,7 +121,10 @@ class CachingStore(Store):
         return getattr(self.store, name)
 
     def __repr__(self) -> str:
-        return f"CachingStore({self.store!r}, {self.cache!r}, trust_seconds={self.trust_seconds})"
+        return (
+            f"CachingStore({self.store!r}, {self.cache!r}, trust_seconds={self.trust_seconds}, "
+            f"strict={self.strict})"
+        )
 
     # ------------------------------------------------------------------ stats
 
@@ -153,7 +182,7 @@ class CachingStore(Store):
         session's, so it is checked against the store's all the same.
         """
         cached = self._cache_get(user_id, session_id, last_n_runs)
-        info = self.store.get_session_info(session_id, user_id=user_id)
+        info = self._stored_info(session_id, user_id)
         if info is None:
             if cached is not None:
                 self._cache_invalidate(user_id, session_id)
@@ -179,6 +208,12 @@ class CachingStore(Store):
             return None
         self._keep(user_id, session)
         return tail(session, last_n_runs)
+
+    def _stored_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
+        """The store's summary of the session: from the watcher if there is one, else read."""
+        if self.watcher is not None:
+            return self.watcher.session_info(session_id, user_id)
+        return self.store.get_session_info(session_id, user_id=user_id)
 
     def _catch_up(self, cached: Session, info: SessionInfo, user_id: str | None) -> Session | None:
         """The cached session plus the runs other writers appended, if appends are all they did.
@@ -218,7 +253,11 @@ class CachingStore(Store):
         user_id, session_id = run.user_id, run.session_id
         with self._lock_for(session_id):
             self._distrust(session_id)
-            info = self.store.append_run(run, session_type=session_type)
+            info = None
+            try:
+                info = self.store.append_run(run, session_type=session_type)
+            finally:
+                self._written(session_id, info)
             if (user_id, session_id) in self._passthrough:
                 return info
             try:
@@ -243,7 +282,11 @@ class CachingStore(Store):
 
         with self._lock_for(run.session_id):
             self._distrust(run.session_id)
-            info = self.store.update_run(run, expected_version=expected_version)
+            info = None
+            try:
+                info = self.store.update_run(run, expected_version=expected_version)
+            finally:
+                self._written(run.session_id, info)
             self._write_through(run.user_id, info, replace)
             return info
 
@@ -256,7 +299,11 @@ class CachingStore(Store):
     ) -> SessionInfo:
         with self._lock_for(session_id):
             self._distrust(session_id)
-            info = self.store._update_session(session_id, user_id, expected_version, changes)
+            info = None
+            try:
+                info = self.store._update_session(session_id, user_id, expected_version, changes)
+            finally:
+                self._written(session_id, info)
             self._write_through(
                 user_id, info, lambda cached, new: Session.from_info(new, cached.runs)
             )
@@ -268,6 +315,7 @@ class CachingStore(Store):
             try:
                 return self.store.import_session(session, replace=replace)
             finally:
+                self._written(session.session_id)
                 self._forget(session.session_id, {None, session.user_id})
 
     def _delete_session(self, session_id: str, user_id: str | None) -> bool:
@@ -276,6 +324,7 @@ class CachingStore(Store):
             try:
                 return self.store.delete_session(session_id, user_id=user_id)
             finally:
+                self._written(session_id)
                 self._forget(session_id, {None, user_id})
 
     def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
@@ -284,6 +333,7 @@ class CachingStore(Store):
             try:
                 return self.store.trim_runs(session_id, keep_last=keep_last, user_id=user_id)
             finally:
+                self._written(session_id)
                 self._forget(session_id, {None, user_id})
 
     def _erase_user(self, user_id: str) -> int:
@@ -291,6 +341,7 @@ class CachingStore(Store):
             return self.store.erase_user(user_id)
         finally:
             # Which sessions were the user's is not known here; trust nothing until checked.
+            self._written(None)
             self._trusted.clear()
 
     def _write_through(
@@ -315,6 +366,16 @@ class CachingStore(Store):
             else:
                 self._cache_invalidate(user_id, session_id)
         self._invalidate_other(user_id, info)
+
+    def _written(self, session_id: str | None, info: SessionInfo | None = None) -> None:
+        """Tell the watcher this process wrote the session (``None``: unknown sessions)."""
+        if self.watcher is None:
+            return
+        try:
+            self.watcher.written(session_id, info)
+        except Exception as exc:  # the write itself is done; its outcome must stand
+            self._count("_errors")
+            log.warning("session watcher failed to note a write (%s: %s)", type(exc).__name__, exc)
 
     def _forget(self, session_id: str, users: set[str | None]) -> None:
         """Drop the entries of a session that was deleted, trimmed or replaced."""

@@ -628,14 +628,18 @@ class SessionWatcher(abc.ABC):
     def session_info(self, session_id: str, user_id: str | None = None) -> SessionInfo | None:
         """The session's summary as the store has it, or ``None`` (missing, or another user's)."""
 
-    def written(self, session_id: str | None) -> None:  # noqa: B027 - optional hook
+    def written(  # noqa: B027 - optional hook with a no-op default
+        self, session_id: str | None, info: SessionInfo | None = None
+    ) -> None:
         """This process wrote ``session_id`` through the store (``None``: unnamed sessions).
 
         The caching store calls it after each of its writes returns or fails, before
         the write's caller gets control back, so the watcher forgets its summary of the
         session even if the server's change notice is still on its way: this process
-        never reads older than its own writes. ``None`` (erasing a user) means any
-        session may have changed. The default does nothing.
+        never reads older than its own writes. ``info`` is the summary the store
+        returned for the write, if it returned one (a watcher may keep it once it has
+        made sure nobody wrote after it). ``None`` for ``session_id`` (erasing a user)
+        means any session may have changed. The default does nothing.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
