@@ -96,7 +96,7 @@ def tests(session: nox.Session, component: str) -> None:
         return
     if component in SUITES:
         path = SUITES[component]
-        _install(session, *COMPONENTS.values())
+        _install(session, *COMPONENTS.values(), groups=("test", "e2e"))
     else:
         path = COMPONENTS[component]
         _install(session, path)
@@ -139,7 +139,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def types(session: nox.Session) -> None:
     """mypy --strict over every component's source and the tests."""
-    _install(session, *COMPONENTS.values(), groups=("types", "test"))
+    _install(session, *COMPONENTS.values(), groups=("types", "test", "e2e"))
     sources = [str(p / "src") for p in COMPONENTS.values()]
     # benchmarks/ too: the scripts import their helpers (common, *_agno) by plain name.
     env = {"MYPYPATH": os.pathsep.join([*sources, str(ROOT / "benchmarks")])}

@@ -47,6 +47,7 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("Batch naming", "bench_autoname.py", [], ["--sessions", "50", "--concurrency", "1,8"]),
     ("Human in the loop", "bench_hitl.py", [], []),
     ("Model providers (official SDKs on a local server)", "bench_providers.py", [], []),
+    ("Async: 100 concurrent sessions on Redis", "bench_async.py", [], ["--quick"]),
 ]
 
 
