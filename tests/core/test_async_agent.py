@@ -375,3 +375,45 @@ def test_team_arun_and_acontinue_run() -> None:
     member_run, team_run = db.get_runs("s1")
     assert member_run.parent_run_id == team_run.run_id
     assert member_run.content == "Deployed." and team_run.status is RunStatus.COMPLETED
+
+
+def test_a_cancelled_arun_is_stored_as_cancelled_and_the_cancel_goes_on() -> None:
+    db = MemoryDb()
+    agent = Agent(model=ScriptedModel("too late", delay=5.0), db=db)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(agent.arun("hi", session_id="s"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    [run] = db.get_runs("s")
+    assert run.status is RunStatus.CANCELLED
+    assert run.error == "the run's task was cancelled"
+
+
+def test_a_cancelled_acontinue_run_does_not_leave_the_run_claimed() -> None:
+    @tool(requires_confirmation=True)
+    async def slow_action() -> str:
+        """Takes long."""
+        await asyncio.sleep(5)
+        return "done"
+
+    db = MemoryDb()
+    agent = Agent(model=ScriptedModel(tool_call("slow_action"), "ok"), db=db, tools=[slow_action])
+
+    async def scenario() -> None:
+        paused = await agent.arun("go", session_id="s")
+        paused.active_requirements[0].confirm()
+        task = asyncio.ensure_future(agent.acontinue_run(paused))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    [run] = db.get_runs("s")
+    assert run.status is RunStatus.CANCELLED
+    assert run.error == "the run's task was cancelled"

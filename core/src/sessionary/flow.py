@@ -132,7 +132,13 @@ class Abandoned(BaseException):
     effects (store the cancelled run) before it lets it propagate. Python's own
     ``GeneratorExit`` cannot be used for this: ``yield from`` turns it into ``close()``
     of every nested flow, and a closed generator can do no more effects.
+    Under ``arun`` a cancelled task (a client that went away) is reported the same way,
+    and the ``CancelledError`` is raised again once the flow has stored what it had.
     """
+
+    def __init__(self, reason: str = "the caller abandoned the stream") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 # ---------------------------------------------------------------------- sync driver
@@ -264,12 +270,15 @@ async def steps_async(
     value: Any = None
     error: BaseException | None = None
     closing: GeneratorExit | None = None
+    cancelled: asyncio.CancelledError | None = None
     while True:
         try:
             item = flow.throw(error) if error is not None else flow.send(value)
         except (StopIteration, Abandoned) as stop:
             if closing is not None:
                 raise closing from None
+            if cancelled is not None:
+                raise cancelled from None
             if isinstance(stop, Abandoned):
                 raise
             yield _Done(stop.value)
@@ -284,6 +293,10 @@ async def steps_async(
             continue
         try:
             value = await _perform_async(item, db)
+        except asyncio.CancelledError as exc:
+            if cancelled is not None or closing is not None:
+                raise  # cancelled again while storing what it had: give up now
+            cancelled, error = exc, Abandoned("the run's task was cancelled")
         except BaseException as exc:  # handed to the flow at the point of the effect
             error = exc
 

@@ -237,7 +237,7 @@ class Agent(SessionOwner):
         try:
             content = yield from engine.loop(context, produced, stream=stream)
         except Abandoned as exc:
-            status, error, failure = RunStatus.CANCELLED, "the caller abandoned the stream", exc
+            status, error, failure = RunStatus.CANCELLED, exc.reason, exc
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
         if failure is not None and engine.partial:

@@ -51,7 +51,7 @@ from sessionary.errors import (
     StorageError,
     UnresolvedRequirementError,
 )
-from sessionary.flow import DbCall, Flow
+from sessionary.flow import Abandoned, DbCall, Flow
 from sessionary.ids import validate_id
 from sessionary.models.base import Model
 from sessionary.tools import Tool
@@ -335,6 +335,8 @@ def continue_paused(
             produced.append(message)
         if not engine.pending:
             content = yield from engine.loop(context, produced, stream=False)
+    except Abandoned as exc:  # the async caller's task was cancelled
+        status, error, failure = RunStatus.CANCELLED, exc.reason, exc
     except Exception as exc:
         status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
     now = time.time()

@@ -37,7 +37,7 @@ from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import ConflictError, InvalidInputError, StorageError
-from sessionary.flow import DbCall, Flow, run_async, run_sync
+from sessionary.flow import Abandoned, DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
 from sessionary.models.base import Model
 from sessionary.naming.pipeline import NamingPolicy
@@ -218,9 +218,11 @@ class Team(SessionOwner):
         engine = Engine(member.model, tools_by_name(member.tools), member.max_steps)
         content: str | None = None
         status, error = RunStatus.COMPLETED, None
-        failure: Exception | None = None
+        failure: BaseException | None = None
         try:
             content = yield from engine.loop(context, produced, stream=False)
+        except Abandoned as exc:  # the async caller's task was cancelled
+            status, error, failure = RunStatus.CANCELLED, exc.reason, exc
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
         paused = failure is None and bool(engine.pending)
@@ -292,9 +294,11 @@ class Team(SessionOwner):
         engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
         content: str | None = None
         status, error = RunStatus.COMPLETED, None
-        failure: Exception | None = None
+        failure: BaseException | None = None
         try:
             content = yield from engine.loop(context, produced, stream=False)
+        except Abandoned as exc:  # the async caller's task was cancelled
+            status, error, failure = RunStatus.CANCELLED, exc.reason, exc
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
         paused = failure is None and bool(engine.pending)
