@@ -88,18 +88,24 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSL
 class WatcherStats:
     """What a watcher did: answers from the mirror, reads, and connections lost.
 
-    ``local`` answers needed no round trip; ``reads`` are summaries read on the tracking
-    connection (misses, keys another client changed, and re-reads after this
-    process's writes); ``pings`` are heartbeat barriers; ``resets`` are times the
+    ``local`` answers came from the mirror without waiting; ``waited`` ones waited for
+    the rest of a re-read already sent after a write of this process; ``reads`` are
+    summaries read for a caller, who waited a round trip (never read, or changed by
+    another client); ``prefetches`` are re-reads sent after this process's writes,
+    which nobody waits for; ``pings`` are heartbeat barriers; ``resets`` are times the
     mirror was dropped because the connection broke; ``fallbacks`` are answers read
-    through the store because the tracking connection could not be used.
+    through the store because the tracking connection could not be used;
+    ``remembered`` is how many summaries the mirror holds now.
     """
 
     local: int = 0
+    waited: int = 0
     reads: int = 0
+    prefetches: int = 0
     pings: int = 0
     resets: int = 0
     fallbacks: int = 0
+    remembered: int = 0
 
 
 class _Broken(Exception):
@@ -222,7 +228,9 @@ class RedisSessionWatcher(SessionWatcher):
         self._retry_at = 0.0
         self._unsupported: str | None = None
         self._closed = False
-        self._counts = dict.fromkeys(("local", "reads", "pings", "resets", "fallbacks"), 0)
+        self._counts = dict.fromkeys(
+            ("local", "waited", "reads", "prefetches", "pings", "resets", "fallbacks"), 0
+        )
         self.client_id: int | None = None  # of the tracking connection, once connected
 
     def __repr__(self) -> str:
@@ -233,7 +241,7 @@ class RedisSessionWatcher(SessionWatcher):
     def stats(self) -> WatcherStats:
         """Answers from the mirror, reads, heartbeats and resets so far."""
         with self._lock:
-            return WatcherStats(**self._counts)
+            return WatcherStats(**self._counts, remembered=len(self._mirror))
 
     # ------------------------------------------------------------------ contract
 
@@ -294,6 +302,7 @@ class RedisSessionWatcher(SessionWatcher):
                     self._apply(link, wait=False)  # keep a write-only caller's replies short
                 if len(self._requests) < MAX_IN_FLIGHT:
                     self._send_read(link, key, session_id, info)
+                    self._count("prefetches")
             except _Broken as exc:
                 self._reset(str(exc))
 
@@ -317,9 +326,10 @@ class RedisSessionWatcher(SessionWatcher):
                 self._apply(link, wait=True)
             self._apply(link, wait=False)
             if key in self._mirror:
-                self._count("local")
+                self._count("waited")
                 return self._mirror[key]
         request = self._send_read(link, key, session_id)
+        self._count("reads")
         self._await(link, request)
         if request.error is not None:
             raise request.error
@@ -405,7 +415,6 @@ class RedisSessionWatcher(SessionWatcher):
         fields = _FIELDS if expected is None else _CONFIRM_FIELDS
         self._send(link, request, resp3.pack(b"HMGET", key, *fields))
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
-        self._count("reads")
         return request
 
     def _await(self, link: _Link, request: _Request) -> None:
