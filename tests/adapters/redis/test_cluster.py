@@ -2,7 +2,8 @@
 
 Three ``redis-server --cluster-enabled yes`` nodes on free loopback ports, joined with
 ``redis-cli --cluster create``; the suite runs through ``redis.cluster.RedisCluster``,
-then the nodes are shut down.
+and the async suite through ``redis.asyncio.cluster.RedisCluster``, then the nodes are
+shut down.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio.cluster
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from sessionary_redis import RedisDb
+from sessionary_redis.aio import AsyncRedisStore
 from sessionary_redis.testing import RedisServer, start_cluster, with_params
 
 from sessionary.errors import StoreUnavailableError
+from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
+from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
+from sessionary.testing.slow_proxy import SlowProxy
 from sessionary.testing.storage import make_run
 
 pytestmark = pytest.mark.slow
@@ -67,6 +73,75 @@ class TestRedisClusterDb(StorageConformance):
 
     def make_ttl_store(self, ttl: float) -> Store:
         return RedisDb(client=self.client, prefix=f"ttl-{uuid.uuid4().hex[:12]}", ttl=ttl)
+
+
+class _ClosingItsClient(AsyncRedisStore):
+    """A store on a client the test made, which closing the store closes too."""
+
+    async def close(self) -> None:
+        await super().close()
+        assert self._given is not None
+        await self._given.client.aclose()
+
+
+class TestAsyncRedisCluster(AsyncStorageConformance):
+    """AsyncRedisStore on ``redis.asyncio.cluster.RedisCluster``, opened by URL (cluster=true)."""
+
+    capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, cluster: list[RedisServer]) -> Iterator[None]:
+        self.servers = cluster
+        self.prefix = f"t-{uuid.uuid4().hex[:12]}"
+        self.proxies: list[SlowProxy] = []
+        yield
+        for proxy in self.proxies:
+            proxy.stop()
+
+    @property
+    def url(self) -> str:
+        url = f"redis://127.0.0.1:{self.servers[0].port}/0"
+        return str(with_params(url, prefix=self.prefix, cluster="true"))
+
+    @pytest.fixture
+    def async_store(self) -> AsyncStore:
+        store = AsyncRedisStore(self.url)
+        assert store.is_cluster
+        return store
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        return self.url
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncRedisStore)
+        client = _client(self.servers)
+        try:
+            client.lset(store.inner.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
+        finally:
+            client.close()
+
+    def make_ttl_store(self, ttl: float) -> Store:
+        return BlockingStore(
+            AsyncRedisStore(self.url, prefix=f"ttl-{uuid.uuid4().hex[:12]}", ttl=ttl)
+        )
+
+    def make_slow_store(self, delay: float) -> AsyncStore:
+        # Every node behind a slow proxy; the client maps the nodes' addresses to them.
+        proxies = {
+            s.port: SlowProxy(("127.0.0.1", s.port), delay=delay).start() for s in self.servers
+        }
+        self.proxies += proxies.values()
+
+        def remap(address: tuple[str, int]) -> tuple[str, int]:
+            return "127.0.0.1", proxies[address[1]].port
+
+        client = redis.asyncio.cluster.RedisCluster(
+            startup_nodes=[redis.asyncio.cluster.ClusterNode("127.0.0.1", self.servers[0].port)],
+            address_remap=remap,
+            socket_timeout=5,
+        )
+        return _ClosingItsClient(client=client, prefix=f"slow-{uuid.uuid4().hex[:12]}")
 
 
 def test_a_sessions_keys_share_one_slot_and_sessions_spread_over_nodes(

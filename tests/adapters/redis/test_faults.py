@@ -200,7 +200,7 @@ def test_a_delete_retried_after_a_lost_reply_still_reports_it_deleted(
 
     def reply_lost(*args: object, **kwargs: object) -> object:
         calls.append(1)
-        result = real(*args, **kwargs)  # type: ignore[arg-type]
+        result = real(*args, **kwargs)
         if len(calls) == 1:
             raise redis.ConnectionError("connection reset after the command was sent")
         return result

@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["RedisDb"]
+__all__ = ["AsyncRedisStore", "RedisDb"]
 
-_LAZY = {"RedisDb": "sessionary_redis.store"}
+_LAZY = {"RedisDb": "sessionary_redis.store", "AsyncRedisStore": "sessionary_redis.aio"}
 
 
 def __getattr__(name: str) -> Any:
@@ -25,4 +25,5 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from sessionary_redis.aio import AsyncRedisStore
     from sessionary_redis.store import RedisDb

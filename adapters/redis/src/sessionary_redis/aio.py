@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 import redis.asyncio
@@ -54,6 +55,24 @@ class _Bound:
         self.scripts: dict[str, Any] = {
             name: client.register_script(source) for name, source in SCRIPTS.items()
         }
+        self._loaded: set[str] = set()
+        self._loading: asyncio.Lock | None = None
+
+    async def run_script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run a script, loading it first (once per client) if this client has not yet.
+
+        Without the load, many calls in flight on a fresh client would each find the
+        script missing and load it (redis-py's async cluster client breaks its own
+        connections doing that at once).
+        """
+        if name not in self._loaded:
+            if self._loading is None:
+                self._loading = asyncio.Lock()
+            async with self._loading:
+                if name not in self._loaded:
+                    await self.client.script_load(SCRIPTS[name])
+                    self._loaded.add(name)
+        return await self.scripts[name](keys=keys, args=args)
 
 
 class AsyncRedisStore(RedisOperations, AsyncStore):
@@ -183,7 +202,7 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
             return await pipe.execute(raise_on_error=action.raise_on_error)
         if isinstance(action, Command):
             return await getattr(client, action.method)(*action.args, **action.kwargs)
-        return await bound.scripts[action.name](keys=action.keys, args=action.args)
+        return await bound.run_script(action.name, action.keys, action.args)
 
     # ------------------------------------------------------------------ writes
 
@@ -245,18 +264,18 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
         await self._run(self._ping_op())
 
     async def close(self) -> None:
-        """Close the clients this store made (never an application's).
+        """Close the client this store made for the running event loop (never an application's).
 
-        The running loop's client is closed here; one that belongs to another loop
-        still running is closed in that loop.
+        A store used in several event loops has a client in each: close it in each loop
+        (clients of loops already closed are let go, as their connections cannot be
+        closed from another loop). The store makes a new client if it is used again.
         """
         if self._given is not None:
             return
         here = asyncio.get_running_loop()
         with self._lock:
-            bound, self._bound = dict(self._bound), {}
-        for loop, each in bound.items():
-            if loop is here:
-                await each.client.aclose()
-            elif not loop.is_closed():
-                asyncio.run_coroutine_threadsafe(each.client.aclose(), loop)
+            bound = self._bound.pop(here, None)
+            for old in [old for old in self._bound if old.is_closed()]:
+                del self._bound[old]
+        if bound is not None:
+            await bound.client.aclose()

@@ -76,6 +76,16 @@ class RedisOperations:
     _policy: RetryPolicy
     _uncertain: set[tuple[str, str]]
     _uncertain_lock: threading.Lock
+    # The registered Lua scripts (named in SCRIPTS); the async store keeps them per client.
+    _append: Any
+    _read: Any
+    _read_run: Any
+    _update_run_script: Any
+    _update_session_script: Any
+    _delete: Any
+    _import: Any
+    _forget: Any
+    _trim: Any
 
     def _configure(
         self,

@@ -1,0 +1,307 @@
+"""AsyncRedisStore: the whole storage contract on ``redis.asyncio``, against the real server.
+
+Every clause of the sync suite runs on the async store through the conformance bridge,
+plus the async clauses; the slow store is the real server behind a loopback proxy
+that holds every command. Then what only the async store can get wrong: data shared
+with the sync store both ways, a connection cut or killed mid-run, and use from more
+than one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+import redis.asyncio
+from sessionary_redis import RedisDb
+from sessionary_redis.aio import AsyncRedisStore
+from sessionary_redis.testing import delete_prefix, with_params
+
+from sessionary.errors import ConflictError, StorageError, StoreUnavailableError
+from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
+from sessionary.storage.base import Capability, Store
+from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
+from sessionary.testing.slow_proxy import SlowProxy
+from sessionary.testing.storage_data import make_run
+
+
+def _address(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    if parts.scheme != "redis" or parts.hostname is None:
+        raise RuntimeError(f"the slow-store tests proxy a redis:// TCP server, not {url!r}")
+    return parts.hostname, parts.port or 6379, parts.path or "/0"
+
+
+class TestAsyncRedisStore(AsyncStorageConformance):
+    capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
+
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_url: str, prefix: str) -> Iterator[None]:
+        self.url = redis_url
+        self.prefix = prefix
+        self.extra_prefixes: list[str] = []
+        self.proxies: list[SlowProxy] = []
+        yield
+        for proxy in self.proxies:
+            proxy.stop()
+        client = redis.Redis.from_url(redis_url)
+        try:
+            for extra in self.extra_prefixes:
+                delete_prefix(client, extra)
+        finally:
+            client.close()
+
+    def _new_prefix(self) -> str:
+        prefix = f"sessionary-test-{uuid.uuid4().hex[:12]}"
+        self.extra_prefixes.append(prefix)
+        return prefix
+
+    @pytest.fixture
+    def async_store(self) -> AsyncStore:
+        return AsyncRedisStore(self.url, prefix=self.prefix)
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        url: str = with_params(self.url, prefix=self.prefix)
+        return url
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncRedisStore)
+        client = redis.Redis.from_url(self.url)
+        try:
+            client.lset(store.inner.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
+        finally:
+            client.close()
+
+    def make_ttl_store(self, ttl: float) -> Store:
+        return BlockingStore(AsyncRedisStore(self.url, prefix=self._new_prefix(), ttl=ttl))
+
+    def make_slow_store(self, delay: float) -> AsyncStore:
+        host, port, path = _address(self.url)
+        proxy = SlowProxy((host, port), delay=delay).start()
+        self.proxies.append(proxy)
+        return AsyncRedisStore(f"redis://127.0.0.1:{proxy.port}{path}", prefix=self._new_prefix())
+
+
+# --------------------------------------------------------------------------- beyond the suite
+
+
+@pytest.fixture
+def url(redis_url: str, prefix: str) -> str:
+    """The shared server, with this test's prefix as a URL option."""
+    made: str = with_params(redis_url, prefix=prefix)
+    return made
+
+
+def test_to_async_is_the_native_store_on_the_same_settings(url: str) -> None:
+    db = RedisDb(with_params(url, ttl=600, retries=4), socket_timeout=3.0)
+    twin = db.to_async()
+    assert isinstance(twin, AsyncRedisStore)
+    assert twin.native is True
+    assert (twin.prefix, twin.ttl, twin.server) == (db.prefix, db.ttl, db.server)
+    assert twin._policy.retries == 4
+    assert twin.name == "redis" and twin.capabilities == db.capabilities
+
+
+def test_to_async_of_a_store_on_an_application_client_is_adapted_in_threads(
+    redis_url: str, prefix: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        twin = RedisDb(client=client, prefix=prefix).to_async()
+        assert isinstance(twin, ThreadedAsyncStore) and twin.native is False
+        asyncio.run(twin.append_run(make_run("s1", user_id="alice")))
+        assert asyncio.run(twin.get_session_info("s1", user_id="alice")) is not None
+    finally:
+        client.close()
+
+
+def test_async_writes_are_read_by_the_sync_store_and_back(url: str) -> None:
+    db = RedisDb(url)
+    twin = db.to_async()
+    db.append_run(make_run("shared", user_id="alice", text="from sync"))
+
+    async def scenario() -> None:
+        session = await twin.get_session("shared", user_id="alice")
+        assert session is not None and [r.input for r in session.runs] == ["from sync"]
+        await twin.append_run(make_run("shared", user_id="alice", text="from async"))
+        await twin.update_session("shared", name="Both ways", user_id="alice")
+        await twin.close()
+
+    asyncio.run(scenario())
+    session = db.get_session("shared", user_id="alice")
+    assert session is not None
+    assert [r.input for r in session.runs] == ["from sync", "from async"]
+    assert session.name == "Both ways" and session.version == 3
+    assert [i.session_id for i in db.list_sessions(user_id="alice").items] == ["shared"]
+    db.close()
+
+
+def test_a_cut_connection_mid_write_is_a_clear_error_and_loses_nothing_stored(
+    redis_url: str, prefix: str
+) -> None:
+    host, port, path = _address(redis_url)
+    with SlowProxy((host, port)) as proxy:
+        store = AsyncRedisStore(
+            f"redis://127.0.0.1:{proxy.port}{path}", prefix=prefix, retries=1, retry_backoff=0.01
+        )
+
+        async def scenario() -> None:
+            for turn in range(3):
+                await store.append_run(make_run("chat", user_id="alice", text=f"turn {turn}"))
+            proxy.delay = 0.5  # the next write is held in the link when it breaks
+            write = asyncio.ensure_future(
+                store.append_run(make_run("chat", user_id="alice", text="lost"))
+            )
+            await asyncio.sleep(0.1)
+            proxy.refuse()
+            assert proxy.cut() >= 1
+            with pytest.raises(StoreUnavailableError) as raised:
+                await write
+            message = str(raised.value)
+            assert f"127.0.0.1:{proxy.port}" in message
+            assert "append run" in message and "'chat'" in message
+            with pytest.raises(StoreUnavailableError, match="read session 'chat'"):
+                await store.get_session("chat")
+            proxy.delay = 0.0
+            proxy.accept()  # the link is back: the same store object goes on
+            session = await store.get_session("chat", user_id="alice")
+            assert session is not None
+            assert [r.input for r in session.runs] == ["turn 0", "turn 1", "turn 2"]
+            assert session.run_count == 3
+            info = await store.append_run(make_run("chat", user_id="alice", text="after"))
+            assert info.run_count == 4
+            await store.close()
+
+        asyncio.run(scenario())
+
+
+def test_a_killed_connection_is_retried_and_the_conversation_goes_on(
+    url: str, redis_client: redis.Redis
+) -> None:
+    store = AsyncRedisStore(url, retries=2, retry_backoff=0.01)
+    name = f"sessionary-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> None:
+        bound = store._bound_here()
+        await bound.client.client_setname(name)  # so the test kills this store's link only
+        await store.append_run(make_run("chat", user_id="alice", text="before"))
+        killed = 0
+        for line in redis_client.client_list():
+            if line.get("name") == name:
+                redis_client.client_kill_filter(_id=line["id"])
+                killed += 1
+        assert killed == 1
+        await store.append_run(make_run("chat", user_id="alice", text="after"))
+        session = await store.get_session("chat")
+        assert session is not None and [r.input for r in session.runs] == ["before", "after"]
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_run_appended_again_after_a_lost_reply_is_not_stored_twice(
+    redis_url: str, prefix: str
+) -> None:
+    host, port, path = _address(redis_url)
+    with SlowProxy((host, port)) as proxy:
+        store = AsyncRedisStore(f"redis://127.0.0.1:{proxy.port}{path}", prefix=prefix, retries=0)
+        run = make_run("chat", user_id="alice", text="maybe")
+
+        async def scenario() -> None:
+            await store.append_run(make_run("chat", user_id="alice", text="first"))
+            proxy.reply_delay = 0.5  # the write reaches the server; its reply is lost
+            write = asyncio.ensure_future(store.append_run(run))
+            await asyncio.sleep(0.2)
+            proxy.cut()
+            with pytest.raises(StoreUnavailableError, match="retrying the same call"):
+                await write
+            proxy.reply_delay = 0.0
+            info = await store.append_run(run)  # the retry the error message invites
+            assert info.run_count == 2
+            with pytest.raises(ConflictError, match="already exists"):
+                await store.append_run(run)  # a new append of the same run is refused
+            await store.close()
+
+        asyncio.run(scenario())
+
+
+def test_one_store_used_from_two_event_loops_in_turn(url: str) -> None:
+    store = AsyncRedisStore(url)
+    asyncio.run(store.append_run(make_run("s1", user_id="alice", text="first loop")))
+    # No close in between: the first loop's client is left behind, a new one is made.
+    asyncio.run(store.append_run(make_run("s1", user_id="alice", text="second loop")))
+
+    async def read_and_close() -> list[object]:
+        try:
+            session = await store.get_session("s1")
+            assert session is not None
+            return [r.input for r in session.runs]
+        finally:
+            await store.close()
+
+    assert asyncio.run(read_and_close()) == ["first loop", "second loop"]
+
+
+def test_one_store_used_from_two_running_loops_at_once(url: str) -> None:
+    store = AsyncRedisStore(url)
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        async def appends() -> None:
+            for turn in range(10):
+                await store.append_run(make_run("s1", user_id="alice", text=f"{index}:{turn}"))
+            await store.close()
+
+        try:
+            asyncio.run(appends())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    session = RedisDb(url).get_session("s1")
+    assert session is not None and session.run_count == len(session.runs) == 20
+
+
+def test_an_application_client_on_another_loop_is_a_clear_error(
+    redis_url: str, prefix: str
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    store = AsyncRedisStore(client=client, prefix=prefix)
+
+    async def first() -> None:
+        await store.append_run(make_run("s1", user_id="alice"))
+        await store.close()  # an application's client stays open
+        assert await client.ping()
+
+    asyncio.run(first())
+    with pytest.raises(StorageError, match="belongs to the event loop it was first used on"):
+        asyncio.run(store.get_session("s1"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"db_url": "http://x"}, "not a Redis URL"),
+        ({"db_url": "redis://h/0", "client": redis.asyncio.Redis()}, "either db_url or client"),
+        ({"client": redis.Redis()}, "client must be a redis.asyncio.Redis"),
+        ({"prefix": "a{b}"}, "prefix"),
+        ({"ttl": 0}, "ttl must be a number of at least"),
+        ({"retries": -1}, "retries must be a non-negative int"),
+        ({"socket_timeout": 0}, "socket_timeout must be a number"),
+    ],
+)
+def test_bad_settings_are_refused_at_construction(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(Exception, match=message) as raised:
+        AsyncRedisStore(**kwargs)  # type: ignore[arg-type]
+    assert type(raised.value).__name__ == "InvalidInputError"
