@@ -219,13 +219,22 @@ WORKER = textwrap.dedent(
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
-        agent.run(command["run"], session_id="shared", user_id="u1")
+        if "run" in command:
+            agent.run(command["run"], session_id="shared", user_id="u1")
         session = agent.get_session("shared", user_id="u1")
         stats = agent.cache_stats
+        watcher = agent.db.watcher
         print(json.dumps({
-            "seen": [m.content for m in agent.model.requests[-1].messages],
-            "runs": [r.input for r in session.runs],
+            "seen": [m.content for m in agent.model.requests[-1].messages]
+            if agent.model.requests else [],
+            "runs": [r.input for r in session.runs] if session else [],
             "stats": [stats.hits, stats.misses, stats.stale, stats.errors],
+            "watcher": None if watcher is None else {
+                "client_id": watcher.client_id,
+                "resets": watcher.stats.resets,
+                "reads": watcher.stats.reads,
+                "local": watcher.stats.local + watcher.stats.waited,
+            },
         }), flush=True)
     """
 )
@@ -250,8 +259,15 @@ class Worker:
         return json.loads(line)
 
     def run(self, text: str) -> Any:
+        return self.send({"run": text})
+
+    def look(self) -> Any:
+        """Read the session, without a run."""
+        return self.send({})
+
+    def send(self, command: dict[str, Any]) -> Any:
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"run": text}) + "\n")
+        self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
         return self.read()
 
@@ -292,6 +308,70 @@ def test_two_processes_alternating_runs_see_each_others_runs(
             # The shared cache was written through by the other process: always current.
             assert stale == 0 and hits >= 6
     finally:
+        for worker in workers:
+            worker.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store_kind", ["sqlite", "redis"])
+def test_a_write_by_another_process_between_two_reads_is_seen_by_the_next(
+    store_kind: str, tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    # No sleep anywhere: the writer's reply comes back, and the reader reads at once.
+    # On Redis the reader's check is its watcher; the invalidation of the writer's
+    # write left the server in the same event-loop pass as the writer's reply.
+    config = {"db": store_url(store_kind, tmp_path, redis_url, prefix), "cache": None, "trust": 0.0}
+    reader, writer = Worker(config), Worker(config)
+    try:
+        turns = [reader.run("first")["runs"][-1]]
+        for index in range(20):
+            assert reader.look()["runs"] == turns  # a warm, cached read
+            turns.append(writer.run(f"write {index}")["runs"][-1])
+            assert reader.look()["runs"] == turns  # the very next read sees the write
+        seen = reader.look()
+        if store_kind == "redis":
+            watch = seen["watcher"]
+            assert watch is not None and watch["resets"] == 0
+            # Each warm read was answered locally; each read after a write read again.
+            assert watch["local"] >= 20 and watch["reads"] >= 20
+        else:
+            assert seen["watcher"] is None  # SQLite: one read per check
+        assert seen["stats"][3] == 0
+    finally:
+        reader.close()
+        writer.close()
+
+
+@pytest.mark.slow
+def test_killing_a_processs_tracking_connection_between_runs_loses_nothing(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    config = {"db": store_url("redis", tmp_path, redis_url, prefix), "cache": None, "trust": 0.0}
+    workers = [Worker(config), Worker(config)]
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        turns: list[str] = []
+        kills = 0
+        for index in range(8):
+            mine = workers[index % 2]
+            if index >= 2:
+                # Kill this worker's tracking connection before the other one's write
+                # lands, so the invalidation of that write is never sent to it.
+                killed = mine.look()["watcher"]["client_id"]
+                assert admin.client_kill_filter(_id=str(killed)) == 1
+                kills += 1
+                workers[(index + 1) % 2].run(f"behind its back {index}")
+                turns.append(f"behind its back {index}")
+            text = f"turn {index}"
+            reply = mine.run(text)
+            turns.append(text)
+            assert reply["runs"] == turns
+            if index >= 2:
+                assert turns[-2] in reply["seen"]  # the write behind its back was history
+        resets = sum(worker.look()["watcher"]["resets"] for worker in workers)
+        assert resets == kills
+    finally:
+        admin.close()
         for worker in workers:
             worker.close()
 
