@@ -14,6 +14,7 @@ import multiprocessing
 import select
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,28 @@ def test_a_server_restart_forgets_everything(tmp_path: Path) -> None:
         agent.run("a new start")
         session = agent.get_session()
         assert session is not None and [r.input for r in session.runs] == ["a new start"]
+        db.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_session_past_its_ttl_is_gone_even_before_redis_deletes_it(tmp_path: Path) -> None:
+    # With active expiry off, an expired key stays in memory until it is touched, so
+    # no invalidation ever announces it: the watcher must not outlive the TTL it read.
+    server = RedisServer(tmp_path / "lazy", extra=["--enable-debug-command", "yes"]).start()
+    try:
+        admin = redis.Redis.from_url(server.url)
+        admin.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")  # type: ignore[no-untyped-call]
+        admin.close()
+        db = RedisDb(server.url, prefix="lazy", ttl=1.0)
+        agent = cached_agent(db)
+        agent.run("short-lived")
+        assert agent.get_session() is not None
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:  # let the TTL pass, touching nothing
+            time.sleep(0.05)
+        assert agent.get_session() is None
         db.close()
     finally:
         server.stop()

@@ -114,7 +114,7 @@ class _Broken(Exception):
 
 @attrs.define
 class _Request:
-    kind: str  # "read", "ping" or "setup"
+    kind: str  # "read", "pttl" (the time to live that follows a read) or "ping"
     sent_at: float
     key: bytes = b""
     session_id: str = ""
@@ -223,6 +223,9 @@ class RedisSessionWatcher(SessionWatcher):
         # key -> the summary read (None: no such session), in least-recent-use order
         self._mirror: OrderedDict[bytes, SessionInfo | None] = OrderedDict()
         self._in_flight: dict[bytes, int] = {}  # key -> reads sent, reply not yet applied
+        # key -> monotonic time the session expires by (stores with a ttl): a key that
+        # expired lazily is not deleted, so no invalidation says so; read it again.
+        self._expires: dict[bytes, float] = {}
         self._requests: deque[_Request] = deque()
         self._proven_at = float("-inf")  # send time of the newest request answered
         self._retry_at = 0.0
@@ -292,10 +295,11 @@ class RedisSessionWatcher(SessionWatcher):
             link = self._link
             if key is None or session_id is None:
                 self._mirror.clear()
+                self._expires.clear()
                 return
             if link is None or (key not in self._mirror and key not in self._in_flight):
                 return
-            self._mirror.pop(key, None)
+            self._forget(key)
             try:
                 self._check_fork(link)
                 if len(self._requests) > MAX_IN_FLIGHT // 8:
@@ -311,6 +315,8 @@ class RedisSessionWatcher(SessionWatcher):
     def _current(self, key: bytes, session_id: str) -> SessionInfo | None:
         link = self._connected()
         self._apply(link, wait=False)
+        if key in self._expires and time.monotonic() >= self._expires[key]:
+            self._forget(key)
         if key in self._mirror and key not in self._in_flight:
             if time.monotonic() - self._proven_at > self.heartbeat:
                 self._await(link, self._send(link, _Request("ping", time.monotonic())))
@@ -412,8 +418,12 @@ class RedisSessionWatcher(SessionWatcher):
     ) -> _Request:
         """Read (and so track) a session hash: whole, or only what confirms ``expected``."""
         request = _Request("read", time.monotonic(), key, session_id, expected=expected)
-        fields = _FIELDS if expected is None else _CONFIRM_FIELDS
-        self._send(link, request, resp3.pack(b"HMGET", key, *fields))
+        data = resp3.pack(b"HMGET", key, *(_FIELDS if expected is None else _CONFIRM_FIELDS))
+        if self._store.ttl is None:
+            self._send(link, request, data)
+        else:  # the read, then (in the same step on the server) its time to live
+            self._send(link, request, data + resp3.pack(b"PTTL", key))
+            self._requests.append(_Request("pttl", request.sent_at, key, session_id))
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
         return request
 
@@ -439,21 +449,33 @@ class RedisSessionWatcher(SessionWatcher):
         keys = frame[1]
         if keys is None:  # FLUSHDB / FLUSHALL: every key changed
             self._mirror.clear()
+            self._expires.clear()
             return
         for key in keys:
-            self._mirror.pop(key if isinstance(key, bytes) else str(key).encode(), None)
+            self._forget(key if isinstance(key, bytes) else str(key).encode())
+
+    def _forget(self, key: bytes) -> None:
+        self._mirror.pop(key, None)
+        self._expires.pop(key, None)
 
     def _on_reply(self, request: _Request, frame: Any) -> None:
         request.done = True
         self._proven_at = max(self._proven_at, request.sent_at)
-        if request.kind != "read":
+        if request.kind == "ping":
             if isinstance(frame, resp3.ReplyError):
                 raise _Broken(f"the server answered {frame}")
             return
         key = request.key
-        left = self._in_flight.pop(key, 1) - 1
-        if left:
-            self._in_flight[key] = left
+        if request.kind == "pttl" or self._store.ttl is None:
+            left = self._in_flight.pop(key, 1) - 1  # the read is settled
+            if left:
+                self._in_flight[key] = left
+        if request.kind == "pttl":
+            if isinstance(frame, int) and frame >= 0 and key in self._mirror:
+                self._expires[key] = request.sent_at + frame / 1000
+            else:
+                self._expires.pop(key, None)  # no such key, or no expiry
+            return
         if isinstance(frame, resp3.ReplyError):
             request.error = (
                 CorruptRecordError(request.session_id, f"a key has the wrong type: {frame}")
@@ -462,12 +484,12 @@ class RedisSessionWatcher(SessionWatcher):
                     f"{self._store.server} refused to read session {request.session_id!r}: {frame}"
                 )
             )
-            self._mirror.pop(key, None)
+            self._forget(key)
             return
         expected = request.expected
         if expected is not None:
             if not _confirms(frame, expected):
-                self._mirror.pop(key, None)  # another write came first: read it when asked
+                self._forget(key)  # another write came first: read it when asked
                 return
             request.value = expected
         else:
@@ -475,13 +497,13 @@ class RedisSessionWatcher(SessionWatcher):
                 decoded = decode_info(request.session_id, frame)
             except StorageError as exc:  # a damaged record: the caller's error, as in a read
                 request.error = exc
-                self._mirror.pop(key, None)
+                self._forget(key)
                 return
             request.value = None if decoded is None else decoded[0]
         self._mirror[key] = request.value
         self._mirror.move_to_end(key)
         while len(self._mirror) > self.max_sessions:
-            self._mirror.popitem(last=False)
+            self._forget(next(iter(self._mirror)))
 
     def _reset(self, reason: str) -> None:
         if self._link is not None:
@@ -492,6 +514,7 @@ class RedisSessionWatcher(SessionWatcher):
     def _drop_link(self) -> None:
         link, self._link = self._link, None
         self._mirror.clear()
+        self._expires.clear()
         self._in_flight.clear()
         self._requests.clear()
         self._proven_at = float("-inf")
