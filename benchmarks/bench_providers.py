@@ -18,7 +18,11 @@ body or as 40 server-sent text deltas:
   telemetry off;
 
 each plain and streamed (every delta consumed), as the median and p95 of 200 runs after
-20 warm-up runs, and the median overhead above the raw SDK call. The contenders of a
+20 warm-up runs, and the median overhead above the raw SDK call. The async side is timed
+the same way on one event loop: the async SDK client's call (``openai.AsyncOpenAI`` /
+``anthropic.AsyncAnthropic``) as the floor, the provider's own ``arespond``/``astream``,
+``Agent.arun`` on ``memory://`` (whose store calls run in worker threads), and Agno's
+``arun``. ``--repeat`` and ``--warmup`` change the counts. The contenders of a
 scenario run interleaved (one call each, in turn), so load on the machine weighs on all
 of them alike; the load average is printed with the numbers, and on a busy machine the
 minimum is the better estimate of the cost itself. Also the wall time of
@@ -28,6 +32,8 @@ minimum is the better estimate of the cost itself. Also the wall time of
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import gc
 import importlib
 import json
@@ -35,7 +41,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from common import Stats, machine, ms, print_table, save_results
@@ -43,6 +49,8 @@ from sessionary_anthropic import Claude
 from sessionary_openai import OpenAIResponses
 
 from sessionary import Agent
+from sessionary.domain.messages import Message
+from sessionary.models import ContentDelta, ModelRequest, ModelResponse
 from sessionary.storage.memory import MemoryDb
 from sessionary.testing.fake_http import FakeHTTPServer, HTTPReply, RecordedRequest, SSEEvent
 
@@ -226,6 +234,95 @@ def sessionary_run(model: Any, stream: bool) -> Callable[[], Any]:
     return call
 
 
+# ---------------------------------------------------------------------- async contenders
+
+#: The one event loop every async contender runs on (clients are bound to their loop).
+LOOP = asyncio.new_event_loop()
+REQUEST = ModelRequest(messages=[Message(role="user", content="Hello")])
+
+
+def on_loop(call: Callable[[], Awaitable[Any]]) -> Callable[[], Any]:
+    return lambda: LOOP.run_until_complete(call())
+
+
+def raw_openai_async(url: str, stream: bool) -> Callable[[], Any]:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="sk-bench", base_url=url + "/v1", max_retries=0)
+
+    async def call() -> Any:
+        if stream:
+            events = await client.responses.create(model=OPENAI_MODEL, input="Hello", stream=True)
+            async with events:
+                return [e async for e in events if e.type == "response.output_text.delta"]
+        return (await client.responses.create(model=OPENAI_MODEL, input="Hello")).output_text
+
+    return on_loop(call)
+
+
+def raw_claude_async(url: str, stream: bool) -> Callable[[], Any]:
+    import anthropic
+
+    client = anthropic.AsyncAnthropic(api_key="sk-bench", base_url=url, max_retries=0)
+    messages: Any = [{"role": "user", "content": "Hello"}]
+
+    async def call() -> Any:
+        if stream:
+            events = await client.messages.create(
+                model=CLAUDE_MODEL, max_tokens=1024, messages=messages, stream=True
+            )
+            async with events:
+                return [e async for e in events if e.type == "content_block_delta"]
+        return await client.messages.create(model=CLAUDE_MODEL, max_tokens=1024, messages=messages)
+
+    return on_loop(call)
+
+
+def sessionary_amodel(model: Any, stream: bool) -> Callable[[], Any]:
+    async def call() -> Any:
+        if stream:
+            items = [item async for item in model.astream(REQUEST)]
+            assert isinstance(items[-1], ModelResponse)
+            assert items[-1].message.content == TEXT
+            return [i for i in items if isinstance(i, ContentDelta)]
+        response = await model.arespond(REQUEST)
+        assert response.message.content == TEXT
+        return response
+
+    return on_loop(call)
+
+
+def sessionary_arun(model: Any, stream: bool) -> Callable[[], Any]:
+    agent = Agent(model=model, db=MemoryDb())
+    count = iter(range(10**9))
+
+    async def call() -> Any:
+        session = f"abench-{next(count)}"
+        if stream:
+            items = [item async for item in agent.arun("Hello", session_id=session, stream=True)]
+            assert items[-1].content == TEXT  # type: ignore[union-attr]
+            return items
+        run = await agent.arun("Hello", session_id=session)
+        assert run.content == TEXT
+        return run
+
+    return on_loop(call)
+
+
+def agno_arun(model: Any, stream: bool) -> Callable[[], Any]:
+    agent_cls = importlib.import_module("agno.agent").Agent
+    agent = agent_cls(model=model, telemetry=False)
+
+    async def call() -> Any:
+        if stream:
+            return [item async for item in agent.arun("Hello", stream=True)]
+        output = await agent.arun("Hello")
+        assert output.content == TEXT
+        return output
+
+    return on_loop(call)
+
+
 def agno_available() -> bool:
     try:
         importlib.import_module("agno.agent")
@@ -275,6 +372,25 @@ def interleaved(contenders: dict[str, Callable[[], Any]]) -> dict[str, Stats]:
     return {name: Stats(values) for name, values in samples.items()}
 
 
+def add_rows(
+    rows: list[list[str]], results: dict[str, Any], scenario: str, timed: dict[str, Stats]
+) -> None:
+    floor = timed["SDK call alone"]
+    for name, stats in timed.items():
+        extra = stats.median - floor.median
+        rows.append(
+            [
+                scenario,
+                name,
+                ms(stats.min),
+                ms(stats.median),
+                ms(stats.p95),
+                "-" if name == "SDK call alone" else ms(extra),
+            ]
+        )
+        results[f"{scenario}: {name}"] = stats.as_dict()
+
+
 def import_wall(module: str, repeat: int = 5) -> Stats:
     samples = []
     for _ in range(repeat):
@@ -285,6 +401,12 @@ def import_wall(module: str, repeat: int = 5) -> Stats:
 
 
 def main() -> None:
+    global REPEAT, WARMUP
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="timed calls per contender")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="untimed calls first")
+    options = parser.parse_args()
+    REPEAT, WARMUP = options.repeat, options.warmup
     results: dict[str, Any] = {"repeat": REPEAT, "warmup": WARMUP, "answer_words": len(WORDS)}
     rows: list[list[str]] = []
     with FakeHTTPServer(responder) as server:
@@ -306,21 +428,23 @@ def main() -> None:
                 }
                 if provider in theirs:
                     calls["Agno 3.1.10"] = agno_run(theirs[provider], stream)
-                timed = interleaved(calls)
-                floor = timed["SDK call alone"]
-                for name, stats in timed.items():
-                    extra = stats.median - floor.median
-                    rows.append(
-                        [
-                            scenario,
-                            name,
-                            ms(stats.min),
-                            ms(stats.median),
-                            ms(stats.p95),
-                            "-" if name == "SDK call alone" else ms(extra),
-                        ]
-                    )
-                    results[f"{scenario}: {name}"] = stats.as_dict()
+                add_rows(rows, results, scenario, interleaved(calls))
+        araws = {"openai": raw_openai_async, "anthropic": raw_claude_async}
+        for provider in ("openai", "anthropic"):
+            for stream in (False, True):
+                scenario = f"{provider}, {'streamed' if stream else 'plain'}, async"
+                calls = {
+                    "SDK call alone": araws[provider](url, stream),
+                    "Sessionary astream" if stream else "Sessionary arespond": (
+                        sessionary_amodel(ours[provider], stream)
+                    ),
+                    "Sessionary arun": sessionary_arun(ours[provider], stream),
+                }
+                if provider in theirs:
+                    calls["Agno 3.1.10 arun"] = agno_arun(theirs[provider], stream)
+                add_rows(rows, results, scenario, interleaved(calls))
+        LOOP.run_until_complete(LOOP.shutdown_asyncgens())  # closes the models' async clients
+        LOOP.close()
     load = os.getloadavg()
     results["load_average"] = load
     print(f"\nMachine: {machine()}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")

@@ -87,6 +87,8 @@ class ClaudeFake(ProviderHarness):
         self.script: deque[_Turn] = deque()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        #: The server thread that took each request; it ends when its connection closes.
+        self.handlers: list[threading.Thread] = []
         self.server = FakeHTTPServer(self._respond)
 
     # ------------------------------------------------------------------ harness
@@ -156,6 +158,11 @@ class ClaudeFake(ProviderHarness):
     def sent(self) -> list[SentRequest]:
         return [_neutral(r.json()) for r in self.server.requests if r.method == "POST"]
 
+    def client_disconnected(self, timeout: float = 5.0) -> bool:
+        [*_, handler] = self.handlers
+        handler.join(timeout)
+        return not handler.is_alive()
+
     # ------------------------------------------------------------------ serving
 
     def _next_id(self) -> str:
@@ -165,6 +172,7 @@ class ClaudeFake(ProviderHarness):
         if request.path != "/v1/messages":
             return HTTPReply(status=404, json=error_body("not_found_error", request.path))
         with self._lock:
+            self.handlers.append(threading.current_thread())
             turn = self.script.popleft() if self.script else None
         if turn is None:
             return HTTPReply(

@@ -28,6 +28,8 @@ def test_anthropic_page(
     claude_fake.reply_text("Sunny in both.")
     overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     claude_fake.reply_raw(HTTPReply(status=529, json=overloaded))
+    claude_fake.reply_text("Rome or Paris.")  # the Async section's two calls at once
+    claude_fake.reply_text("Rome or Paris.")
 
     blocks = BLOCK.findall(PAGE.read_text())
     assert blocks
@@ -40,7 +42,11 @@ def test_anthropic_page(
     assert "9 4" in out
     assert "['user', 'assistant', 'tool', 'tool', 'assistant']" in out
     assert "Claude is overloaded: Overloaded" in out
+    assert "['Rome or Paris.', 'Rome or Paris.']" in out
     sent = claude_fake.sent()
-    assert len(sent) == 4
+    assert len(sent) == 6
+    questions = sorted(s.messages[0].content or "" for s in sent[4:])
+    assert questions == ["Capital of France?", "Capital of Italy?"]
+    assert sent[5].raw["temperature"] == 0.2  # the page's `careful` model
     assert sent[1].raw["max_tokens"] == 1024
     assert sent[1].raw["temperature"] == 0.2

@@ -81,6 +81,8 @@ class OpenAIFake(ProviderHarness):
         self.script: deque[_Turn] = deque()
         self._turns = itertools.count(1)
         self._lock = threading.Lock()
+        #: The server thread that took each request; it ends when its connection closes.
+        self.handlers: list[threading.Thread] = []
         self.server = FakeHTTPServer(self._respond)
 
     @property
@@ -154,6 +156,11 @@ class OpenAIFake(ProviderHarness):
     def sent(self) -> list[SentRequest]:
         return [_neutral(r.json()) for r in self.server.requests if r.method == "POST"]
 
+    def client_disconnected(self, timeout: float = 5.0) -> bool:
+        [*_, handler] = self.handlers
+        handler.join(timeout)
+        return not handler.is_alive()
+
     # ------------------------------------------------------------------ serving
 
     def _next_response_id(self) -> str:
@@ -165,6 +172,7 @@ class OpenAIFake(ProviderHarness):
         if request.path != expected:
             return HTTPReply(status=404, json=error_body(f"no route {request.path}", "x", None))
         with self._lock:
+            self.handlers.append(threading.current_thread())
             turn = self.script.popleft() if self.script else None
         if turn is None:
             return HTTPReply(

@@ -1,20 +1,22 @@
-"""Both OpenAI providers pass the provider conformance suite against the local fake server."""
+"""Both OpenAI providers pass the provider conformance suites (sync and async) against the
+local fake server."""
 
 from __future__ import annotations
 
 import pytest
 
 from sessionary.testing import ModelProviderConformance
+from sessionary.testing.async_models import AsyncModelProviderConformance
 from sessionary.testing.models import ProviderHarness
 
 
-class TestOpenAIResponsesConformance(ModelProviderConformance):
+class TestOpenAIResponsesConformance(ModelProviderConformance, AsyncModelProviderConformance):
     @pytest.fixture
     def harness(self, responses_fake: ProviderHarness) -> ProviderHarness:
         return responses_fake
 
 
-class TestOpenAIChatConformance(ModelProviderConformance):
+class TestOpenAIChatConformance(ModelProviderConformance, AsyncModelProviderConformance):
     @pytest.fixture
     def harness(self, chat_fake: ProviderHarness) -> ProviderHarness:
         return chat_fake

@@ -37,6 +37,10 @@ def test_openai_page(
     responses_fake.reply_text("It is sunny in Paris.")
     responses_fake.reply_text("Once upon a time.", chunks=["Once", " upon", " a time."])
     responses_fake.reply_text("Another one.", chunks=["Another", " one."])
+    for loop in ("first", "second"):  # the Async section runs main() in two event loops
+        responses_fake.reply_text(f"Awaited in the {loop} loop.", output_tokens=5)
+        streamed = ["Streamed", f" in the {loop} loop."]
+        responses_fake.reply_text("".join(streamed), chunks=streamed)
     responses_fake.reply_error(ErrorKind.RATE_LIMIT, "Rate limit reached for gpt-5.2")
     responses_fake.reply_error(ErrorKind.RATE_LIMIT, "Rate limit reached for gpt-5.2")
 
@@ -48,8 +52,11 @@ def test_openai_page(
     assert "['user', 'assistant', 'tool', 'assistant']" in out
     assert "Once upon a time." in out
     assert "slow down: Rate limit reached for gpt-5.2" in out
+    for loop in ("first", "second"):
+        assert f"Awaited in the {loop} loop. 5\nStreamed in the {loop} loop.\n" in out
     sent = responses_fake.sent()
-    assert len(sent) == 8  # every scripted reply was used; the rate limit was retried once
+    assert len(sent) == 12  # every scripted reply was used; the rate limit was retried once
+    assert [s.stream for s in sent[6:10]] == [False, True, False, True]
     assert sent[1].raw["reasoning"] == {"effort": "low"}
     assert sent[1].raw["max_output_tokens"] == 2000
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sessionary.domain.messages import Message, Role
 from sessionary.errors import (
@@ -14,6 +15,7 @@ from sessionary.errors import (
     ModelResponseError,
 )
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
+from sessionary_anthropic._loop_clients import LoopClients
 from sessionary_anthropic.convert import (
     THINKING_KEY,
     StreamState,
@@ -30,6 +32,8 @@ __all__ = ["Claude"]
 
 _RESERVED = frozenset({"model", "messages", "system", "stream", "max_tokens"})
 
+_ClientT = TypeVar("_ClientT", "anthropic.Anthropic", "anthropic.AsyncAnthropic")
+
 
 class Claude(Model):
     """An Anthropic model on the Messages API, through the official ``anthropic`` SDK.
@@ -41,11 +45,15 @@ class Claude(Model):
     added to every request (``{"temperature": 0.2}``); names the SDK does not know
     travel in ``extra_body``. ``client_params`` go to ``anthropic.Anthropic``.
 
+    The async calls (``arespond``, ``astream``) run on ``anthropic.AsyncAnthropic`` with
+    the same options, one client per running event loop (see :meth:`async_client`).
+
     >>> Claude(id="claude-sonnet-4-5").label
     'anthropic:claude-sonnet-4-5'
     """
 
     provider: ClassVar[str] = "anthropic"
+    native_async: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -100,6 +108,9 @@ class Claude(Model):
         self.client_params = dict(client_params or {})
         self._client: anthropic.Anthropic | None = None
         self._lock = threading.Lock()
+        self._async_clients: LoopClients[anthropic.AsyncAnthropic] = LoopClients(
+            self._make_async_client
+        )
 
     def __repr__(self) -> str:
         where = f", base_url={self.base_url!r}" if self.base_url else ""
@@ -118,7 +129,42 @@ class Claude(Model):
                 client = self._client
         return client
 
+    async def async_client(self) -> anthropic.AsyncAnthropic:
+        """The async SDK client of the running event loop, made on the loop's first call.
+
+        It has the options of :attr:`client`. It is made in a worker thread (importing
+        the SDK takes long enough to stall the loop) and closed when the loop shuts
+        down (``asyncio.run`` returning), so a model serves any number of event loops,
+        one after another or in several threads at once.
+        """
+        return await self._async_clients.get()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async client now (the next call makes another)."""
+        await self._async_clients.aclose()
+
     def _make_client(self) -> anthropic.Anthropic:
+        import anthropic
+
+        return self._construct(anthropic.Anthropic)
+
+    def _make_async_client(self) -> anthropic.AsyncAnthropic:
+        import anthropic
+
+        client = self._construct(anthropic.AsyncAnthropic)
+        # What the SDK does lazily on its first call (importing the endpoint's modules
+        # and the async backend, building the answer's pydantic model) is done here, in
+        # the worker thread, not on the event loop. Best effort: a miss only costs time.
+        try:
+            _ = client.messages
+            anthropic.types.Message.model_rebuild()
+            importlib.import_module("anyio._backends._asyncio")
+            _create_parameters()
+        except Exception:
+            pass
+        return client
+
+    def _construct(self, factory: Callable[..., _ClientT]) -> _ClientT:
         import anthropic
 
         options: dict[str, Any] = dict(self.client_params)
@@ -131,7 +177,7 @@ class Claude(Model):
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
         try:
-            client = anthropic.Anthropic(**options)
+            client = factory(**options)
         except anthropic.AnthropicError as exc:
             raise translate(exc, self.label) from exc
         except (TypeError, ValueError) as exc:
@@ -146,7 +192,56 @@ class Claude(Model):
 
     def respond(self, request: ModelRequest) -> ModelResponse:
         """Ask the model once and wait for the whole answer."""
-        message = self._call(self._body(request))
+        body = self._body(request)
+        return self._parse(self._call(self.client, body))
+
+    async def arespond(self, request: ModelRequest) -> ModelResponse:
+        """Ask the model once on the async client; the event loop runs on meanwhile."""
+        client = await self.async_client()
+        return self._parse(await self._acall(client, self._body(request)))
+
+    def stream(self, request: ModelRequest) -> Iterator[ContentDelta | ModelResponse]:
+        """Yield text deltas as the server sends them, then the complete response.
+
+        Closing the iterator early closes the HTTP response (and its connection).
+        """
+        body = self._stream_body(request)
+        events = self._call(self.client, body)
+        state = StreamState()
+        with events:
+            try:
+                for event in events:
+                    text = state.add(event)
+                    if text:
+                        yield ContentDelta(text)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise translate(exc, self.label) from exc
+        yield self._finish(state)
+
+    async def astream(self, request: ModelRequest) -> AsyncIterator[ContentDelta | ModelResponse]:
+        """Yield text deltas as the server sends them, then the complete response (async).
+
+        Closing the iterator early (``aclose()``, or leaving an ``async for``
+        wrapped in ``contextlib.aclosing``) closes the HTTP response and its connection.
+        """
+        client = await self.async_client()
+        events = await self._acall(client, self._stream_body(request))
+        state = StreamState()
+        async with events:
+            try:
+                async for event in events:
+                    text = state.add(event)
+                    if text:
+                        yield ContentDelta(text)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise translate(exc, self.label) from exc
+        yield self._finish(state)
+
+    def _parse(self, message: Any) -> ModelResponse:
         try:
             blocks = message.content
             message_id = message.id
@@ -166,31 +261,19 @@ class Claude(Model):
             stop_reason=getattr(message, "stop_reason", None),
         )
 
-    def stream(self, request: ModelRequest) -> Iterator[ContentDelta | ModelResponse]:
-        """Yield text deltas as the server sends them, then the complete response."""
-        body = self._body(request)
-        body["stream"] = True
-        events = self._call(body)
-        state = StreamState()
-        with events:
-            try:
-                for event in events:
-                    text = state.add(event)
-                    if text:
-                        yield ContentDelta(text)
-            except ModelError:
-                raise
-            except Exception as exc:
-                raise translate(exc, self.label) from exc
+    def _finish(self, state: StreamState) -> ModelResponse:
         if not state.stopped or state.message_id is None:
             raise ModelResponseError(f"{self.label}: the stream ended before the message stopped")
-        yield self._build(
+        return self._build(
             state.message_id,
             state.model,
             parse_blocks(state.content_blocks()),
             usage=state.usage,
             stop_reason=state.stop_reason,
         )
+
+    def _stream_body(self, request: ModelRequest) -> dict[str, Any]:
+        return {**self._body(request), "stream": True}
 
     def _body(self, request: ModelRequest) -> dict[str, Any]:
         body = request_body(self.id, self.max_tokens, request)
@@ -208,9 +291,18 @@ class Claude(Model):
             body["extra_body"] = extra
         return body
 
-    def _call(self, body: dict[str, Any]) -> Any:
+    def _call(self, client: anthropic.Anthropic, body: dict[str, Any]) -> Any:
         try:
-            return self.client.messages.create(**body)
+            return client.messages.create(**body)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self.label) from exc
+
+    async def _acall(self, client: anthropic.AsyncAnthropic, body: dict[str, Any]) -> Any:
+        """:meth:`_call` on the async client."""
+        try:
+            return await client.messages.create(**body)
         except ModelError:
             raise
         except Exception as exc:

@@ -1,35 +1,58 @@
-"""What both OpenAI providers share: options, the lazily made client, calling the SDK."""
+"""What both OpenAI providers share: options, the lazily made clients, calling the SDK.
+
+Both providers answer the same four ways (``respond``, ``stream``, ``arespond``,
+``astream``) through the methods here; a provider class supplies only its endpoint, its
+request body, how to parse an answer and how to fold a stream's events into one.
+"""
 
 from __future__ import annotations
 
+import abc
 import functools
+import importlib
 import inspect
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from sessionary.domain.messages import ToolCall
 from sessionary.errors import InvalidInputError, ModelAuthenticationError, ModelError
-from sessionary.models.base import Model
+from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
+from sessionary_openai._loop_clients import LoopClients
 from sessionary_openai.errors import translate
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["OpenAIBase", "decode_arguments"]
+__all__ = ["OpenAIBase", "StreamFold", "decode_arguments"]
 
 #: Client options that supply credentials other than an API key.
 _OTHER_CREDENTIALS = frozenset({"workload_identity", "admin_api_key", "provider"})
 
+_ClientT = TypeVar("_ClientT")
+
+
+class StreamFold(Protocol):
+    """What the events of one streamed answer add up to."""
+
+    def add(self, event: Any) -> str:
+        """Fold one event in; returns the text it carries ("" for none). May raise."""
+
+    def finish(self) -> ModelResponse:
+        """The complete response, once the events ran out. Raises if it never completed."""
+
 
 class OpenAIBase(Model):
-    """Options and the SDK client common to :class:`OpenAIResponses` and :class:`OpenAIChat`.
+    """Options, SDK clients and calls common to :class:`OpenAIResponses` and :class:`OpenAIChat`.
 
-    Nothing here does I/O or imports the SDK until the first call.
+    Nothing here does I/O or imports the SDK until the first call. The sync calls use
+    one ``openai.OpenAI`` client; the async ones an ``openai.AsyncOpenAI`` with the same
+    options, one per running event loop (see :meth:`async_client`).
     """
 
+    native_async: ClassVar[bool] = True
     provider: ClassVar[str]
     #: Request fields the provider sets itself; ``request_params`` may not override them.
     _reserved: ClassVar[frozenset[str]]
@@ -80,6 +103,7 @@ class OpenAIBase(Model):
         self.client_params = dict(client_params or {})
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
+        self._async_clients: LoopClients[openai.AsyncOpenAI] = LoopClients(self._make_async_client)
 
     def __repr__(self) -> str:
         where = f", base_url={self.base_url!r}" if self.base_url else ""
@@ -98,15 +122,49 @@ class OpenAIBase(Model):
                 client = self._client
         return client
 
+    async def async_client(self) -> openai.AsyncOpenAI:
+        """The async SDK client of the running event loop, made on the loop's first call.
+
+        It has the options of :attr:`client`. It is made in a worker thread (importing
+        the SDK takes long enough to stall the loop) and closed when the loop shuts
+        down (``asyncio.run`` returning), so a model serves any number of event loops,
+        one after another or in several threads at once.
+        """
+        return await self._async_clients.get()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async client now (the next call makes another)."""
+        await self._async_clients.aclose()
+
     def _make_client(self) -> openai.OpenAI:
+        options = self._client_options()
+        import openai
+
+        return self._construct(openai.OpenAI, options)
+
+    def _make_async_client(self) -> openai.AsyncOpenAI:
+        options = self._client_options()
+        import openai
+
+        client = self._construct(openai.AsyncOpenAI, options)
+        # What the SDK does lazily on its first call (importing the endpoint's modules
+        # and the async backend, building the answer's pydantic model) is done here, in
+        # the worker thread, not on the event loop. Best effort: a miss only costs time.
+        try:
+            self._endpoint(client)
+            self._answer_type().model_rebuild()
+            importlib.import_module("anyio._backends._asyncio")
+        except Exception:
+            pass
+        return client
+
+    def _client_options(self) -> dict[str, Any]:
         has_other_credentials = bool(_OTHER_CREDENTIALS & self.client_params.keys())
         if not (self.api_key or os.environ.get("OPENAI_API_KEY") or has_other_credentials):
             raise ModelAuthenticationError(
                 f"{self.label}: no OpenAI API key; pass api_key=... or set OPENAI_API_KEY "
                 f"(an OpenAI-compatible server that needs no key takes any placeholder)"
             )
-        import openai
-
         options: dict[str, Any] = dict(self.client_params)
         if self.api_key is not None:
             options["api_key"] = self.api_key
@@ -116,13 +174,97 @@ class OpenAIBase(Model):
             options["timeout"] = float(self.timeout)
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
+        return options
+
+    def _construct(self, factory: Callable[..., _ClientT], options: dict[str, Any]) -> _ClientT:
+        import openai
+
         try:
-            return openai.OpenAI(**options)
+            return factory(**options)
         except openai.OpenAIError as exc:
             cls = ModelAuthenticationError if "credential" in str(exc).lower() else ModelError
             raise cls(f"{self.label}: cannot make the OpenAI client: {exc}") from exc
         except TypeError as exc:
             raise InvalidInputError(f"{self.label}: bad client_params: {exc}") from exc
+
+    # ------------------------------------------------------------------ what a provider supplies
+
+    @abc.abstractmethod
+    def _endpoint(self, client: openai.OpenAI | openai.AsyncOpenAI) -> Callable[..., Any]:
+        """The SDK method that creates an answer, on the sync or the async client."""
+
+    @abc.abstractmethod
+    def _answer_type(self) -> type[Any]:
+        """The SDK's (pydantic) type of a plain call's answer."""
+
+    @abc.abstractmethod
+    def _body(self, request: ModelRequest) -> dict[str, Any]:
+        """The request body of a plain call (without ``request_params``)."""
+
+    def _stream_body(self, request: ModelRequest) -> dict[str, Any]:
+        """The request body of a streamed call."""
+        return {**self._body(request), "stream": True}
+
+    @abc.abstractmethod
+    def _parse(self, answer: Any) -> ModelResponse:
+        """The response for the SDK's answer to a plain call."""
+
+    @abc.abstractmethod
+    def _fold(self) -> StreamFold:
+        """A fresh fold for the events of one streamed answer."""
+
+    # ------------------------------------------------------------------ answering
+
+    def respond(self, request: ModelRequest) -> ModelResponse:
+        """Ask the model once and wait for the whole answer."""
+        client = self.client
+        return self._parse(self._call(self._endpoint(client), self._body(request)))
+
+    async def arespond(self, request: ModelRequest) -> ModelResponse:
+        """Ask the model once on the async client; the event loop runs on meanwhile."""
+        client = await self.async_client()
+        return self._parse(await self._acall(self._endpoint(client), self._body(request)))
+
+    def stream(self, request: ModelRequest) -> Iterator[ContentDelta | ModelResponse]:
+        """Yield text deltas as the server sends them, then the complete response.
+
+        Closing the iterator early closes the HTTP response (and its connection).
+        """
+        client = self.client
+        fold = self._fold()
+        events = self._call(self._endpoint(client), self._stream_body(request))
+        with events:
+            try:
+                for event in events:
+                    text = fold.add(event)
+                    if text:
+                        yield ContentDelta(text)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise self._translate(exc) from exc
+        yield fold.finish()
+
+    async def astream(self, request: ModelRequest) -> AsyncIterator[ContentDelta | ModelResponse]:
+        """Yield text deltas as the server sends them, then the complete response (async).
+
+        Closing the iterator early (``aclose()``, or leaving an ``async for``
+        wrapped in ``contextlib.aclosing``) closes the HTTP response and its connection.
+        """
+        client = await self.async_client()
+        fold = self._fold()
+        events = await self._acall(self._endpoint(client), self._stream_body(request))
+        async with events:
+            try:
+                async for event in events:
+                    text = fold.add(event)
+                    if text:
+                        yield ContentDelta(text)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise self._translate(exc) from exc
+        yield fold.finish()
 
     # ------------------------------------------------------------------ calling
 
@@ -130,6 +272,15 @@ class OpenAIBase(Model):
         """Call an SDK method with the request ``body`` plus ``request_params``."""
         try:
             return method(**self._arguments(method, body))
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+    async def _acall(self, method: Callable[..., Any], body: dict[str, Any]) -> Any:
+        """:meth:`_call` on an async SDK method."""
+        try:
+            return await method(**self._arguments(method, body))
         except ModelError:
             raise
         except Exception as exc:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from sessionary.domain.messages import Message, Role, ToolCall
-from sessionary.errors import ModelError, ModelResponseError
-from sessionary.models.base import ContentDelta, ModelRequest, ModelResponse, ModelUsage, ToolSpec
+from sessionary.errors import ModelResponseError
+from sessionary.models.base import ModelRequest, ModelResponse, ModelUsage, ToolSpec
 from sessionary_openai._base import OpenAIBase, decode_arguments
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["OpenAIChat", "request_body"]
 
@@ -24,7 +27,8 @@ class OpenAIChat(OpenAIBase):
     ``OpenAIChat(id="llama3.2", base_url="http://localhost:11434/v1", api_key="ollama")``.
     Options are those of :class:`~sessionary_openai.OpenAIResponses`. Streaming asks
     for usage with ``stream_options={"include_usage": True}``; a server that refuses
-    it takes ``request_params={"stream_options": None}``.
+    it takes ``request_params={"stream_options": None}``. The async calls run on
+    ``openai.AsyncOpenAI``, as :class:`~sessionary_openai.OpenAIResponses` describes.
 
     >>> OpenAIChat(id="gpt-4.1-mini").label
     'openai-chat:gpt-4.1-mini'
@@ -33,41 +37,30 @@ class OpenAIChat(OpenAIBase):
     provider: ClassVar[str] = "openai-chat"
     _reserved: ClassVar[frozenset[str]] = frozenset({"model", "messages", "stream"})
 
-    def respond(self, request: ModelRequest) -> ModelResponse:
-        """Ask the model once and wait for the whole answer."""
-        completion = self._call(self.client.chat.completions.create, request_body(self.id, request))
-        return self._parse(completion)
+    # respond, stream, arespond and astream are OpenAIBase's, through these:
 
-    def stream(self, request: ModelRequest) -> Iterator[ContentDelta | ModelResponse]:
-        """Yield text deltas as the server sends them, then the complete response."""
+    def _endpoint(self, client: openai.OpenAI | openai.AsyncOpenAI) -> Callable[..., Any]:
+        return client.chat.completions.create
+
+    def _body(self, request: ModelRequest) -> dict[str, Any]:
+        return request_body(self.id, request)
+
+    def _answer_type(self) -> type[Any]:
+        from openai.types.chat import ChatCompletion
+
+        return ChatCompletion
+
+    def _stream_body(self, request: ModelRequest) -> dict[str, Any]:
         body = request_body(self.id, request)
         body["stream"] = True
         if "stream_options" not in self.request_params:
             body["stream_options"] = {"include_usage": True}
         elif self.request_params["stream_options"] is None:
             body["stream_options"] = None
-        chunks = self._call(self.client.chat.completions.create, body)
-        state = _StreamState()
-        with chunks:
-            try:
-                for chunk in chunks:
-                    text = state.add(chunk)
-                    if text:
-                        yield ContentDelta(text)
-            except ModelError:
-                raise
-            except Exception as exc:
-                raise self._translate(exc) from exc
-        if state.finish_reason is None:
-            raise ModelResponseError(f"{self.label}: the stream ended before the model finished")
-        yield self._build(
-            state.response_id,
-            state.model,
-            "".join(state.texts) or None,
-            tuple(decode_arguments(c.id, c.name, "".join(c.arguments)) for c in state.calls),
-            state.usage,
-            state.finish_reason,
-        )
+        return body
+
+    def _fold(self) -> _StreamState:
+        return _StreamState(self)
 
     # ------------------------------------------------------------------ answers
 
@@ -176,6 +169,7 @@ class _CallParts:
 class _StreamState:
     """What the chunks of a streamed completion add up to."""
 
+    owner: OpenAIChat
     response_id: str | None = None
     model: str | None = None
     texts: list[str] = attrs.field(factory=list)
@@ -205,6 +199,21 @@ class _StreamState:
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
         return text
+
+    def finish(self) -> ModelResponse:
+        """The complete response; the stream must have said why the model stopped."""
+        if self.finish_reason is None:
+            raise ModelResponseError(
+                f"{self.owner.label}: the stream ended before the model finished"
+            )
+        return self.owner._build(
+            self.response_id,
+            self.model,
+            "".join(self.texts) or None,
+            tuple(decode_arguments(c.id, c.name, "".join(c.arguments)) for c in self.calls),
+            self.usage,
+            self.finish_reason,
+        )
 
     def _add_call(self, call: Any) -> None:
         index = call.index if call.index is not None else len(self.calls)

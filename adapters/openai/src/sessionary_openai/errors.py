@@ -6,6 +6,7 @@ SDK failed, so importing this module imports no SDK.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,7 +63,7 @@ def translate(exc: BaseException, label: str) -> ModelError:
         cls = ModelConnectionError
         cause = exc.__cause__
         if cause is not None and str(cause):
-            message = f"{message} ({type(cause).__name__}: {cause})"
+            message = f"{message} ({type(cause).__name__}: {_reason(cause)})"
     elif isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
         cls = ModelAuthenticationError
     elif isinstance(exc, openai.RateLimitError):
@@ -95,6 +96,26 @@ def _by_status(status: int) -> type[ModelError]:
     if status >= 400:
         return ModelBadRequestError
     return ModelResponseError
+
+
+def _reason(error: BaseException) -> str:
+    """Why a connection failed, worded alike by the sync and the async transport.
+
+    The sync transport says "[Errno 111] Connection refused"; the async one "All
+    connection attempts failed", with the refusal further down the chain of causes. The
+    deepest operating-system error with an errno is the reason both share.
+    """
+    errno: int | None = None
+    seen: BaseException | None = error
+    for _ in range(12):  # the HTTP libraries re-raise with ``from None``: follow contexts too
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and isinstance(seen.errno, int) and seen.errno > 0:
+            errno = seen.errno
+        seen = seen.__cause__ or seen.__context__
+    if errno is None:
+        return str(error)
+    return f"[Errno {errno}] {os.strerror(errno)}"
 
 
 def _provider_message(exc: BaseException) -> str:

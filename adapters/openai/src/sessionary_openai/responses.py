@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.errors import ModelError, ModelResponseError
-from sessionary.models.base import ContentDelta, ModelRequest, ModelResponse, ModelUsage, ToolSpec
+from sessionary.models.base import ModelRequest, ModelResponse, ModelUsage, ToolSpec
 from sessionary_openai._base import OpenAIBase, decode_arguments
 from sessionary_openai.errors import error_from_code
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["OpenAIResponses", "request_body"]
 
@@ -24,6 +27,9 @@ class OpenAIResponses(OpenAIBase):
     request (``{"temperature": 0.2, "reasoning": {"effort": "low"}}``); names the SDK
     does not know travel in ``extra_body``. ``client_params`` go to ``openai.OpenAI``.
 
+    The async calls (``arespond``, ``astream``) run on ``openai.AsyncOpenAI`` with the
+    same options, one client per running event loop (see ``async_client``).
+
     The whole conversation is sent each time (``previous_response_id`` is not used),
     so a session can move between models and stores.
 
@@ -35,39 +41,21 @@ class OpenAIResponses(OpenAIBase):
     provider: ClassVar[str] = "openai"
     _reserved: ClassVar[frozenset[str]] = frozenset({"model", "input", "instructions", "stream"})
 
-    def respond(self, request: ModelRequest) -> ModelResponse:
-        """Ask the model once and wait for the whole answer."""
-        response = self._call(self.client.responses.create, request_body(self.id, request))
-        return self._parse(response)
+    # respond, stream, arespond and astream are OpenAIBase's, through these:
 
-    def stream(self, request: ModelRequest) -> Iterator[ContentDelta | ModelResponse]:
-        """Yield text deltas as the server sends them, then the complete response."""
-        body = request_body(self.id, request)
-        body["stream"] = True
-        events = self._call(self.client.responses.create, body)
-        final: Any = None
-        with events:
-            try:
-                for event in events:
-                    kind = getattr(event, "type", None)
-                    if kind in ("response.output_text.delta", "response.refusal.delta"):
-                        if event.delta:
-                            yield ContentDelta(event.delta)
-                    elif kind in ("response.completed", "response.incomplete"):
-                        final = event.response
-                    elif kind == "response.failed":
-                        raise self._failed(event.response)
-                    elif kind == "error":
-                        raise error_from_code(self.label, event.code, event.message)
-            except ModelError:
-                raise
-            except Exception as exc:
-                raise self._translate(exc) from exc
-        if final is None:
-            raise ModelResponseError(
-                f"{self.label}: the stream ended before the response completed"
-            )
-        yield self._parse(final)
+    def _endpoint(self, client: openai.OpenAI | openai.AsyncOpenAI) -> Callable[..., Any]:
+        return client.responses.create
+
+    def _body(self, request: ModelRequest) -> dict[str, Any]:
+        return request_body(self.id, request)
+
+    def _answer_type(self) -> type[Any]:
+        from openai.types.responses import Response
+
+        return Response
+
+    def _fold(self) -> _ResponsesFold:
+        return _ResponsesFold(self)
 
     # ------------------------------------------------------------------ answers
 
@@ -107,6 +95,33 @@ class OpenAIResponses(OpenAIBase):
         code = getattr(error, "code", None)
         message = getattr(error, "message", None) or "the response failed"
         return error_from_code(self.label, code, str(message))
+
+
+class _ResponsesFold:
+    """Text deltas of a streamed response, then the completed response it ends with."""
+
+    def __init__(self, model: OpenAIResponses) -> None:
+        self.model = model
+        self.final: Any = None
+
+    def add(self, event: Any) -> str:
+        kind = getattr(event, "type", None)
+        if kind in ("response.output_text.delta", "response.refusal.delta"):
+            return str(event.delta or "")
+        if kind in ("response.completed", "response.incomplete"):
+            self.final = event.response
+        elif kind == "response.failed":
+            raise self.model._failed(event.response)
+        elif kind == "error":
+            raise error_from_code(self.model.label, event.code, event.message)
+        return ""
+
+    def finish(self) -> ModelResponse:
+        if self.final is None:
+            raise ModelResponseError(
+                f"{self.model.label}: the stream ended before the response completed"
+            )
+        return self.model._parse(self.final)
 
 
 def request_body(model_id: str, request: ModelRequest) -> dict[str, Any]:

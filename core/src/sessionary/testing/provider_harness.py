@@ -161,3 +161,14 @@ class ProviderHarness(abc.ABC):
     def reply_raw(self, reply: HTTPReply) -> None:
         """Answer the next request with exactly ``reply`` (for provider-specific tests)."""
         raise NotImplementedError(f"{type(self).__name__} does not script raw replies")
+
+    def client_disconnected(self, timeout: float = 5.0) -> bool:
+        """Whether the client closed the connection that carried the latest request.
+
+        Waits up to ``timeout`` seconds for it to. The abandoned-stream clauses of
+        :class:`~sessionary.testing.async_models.AsyncModelProviderConformance` use it;
+        a harness that cannot tell raises :class:`NotImplementedError` and they skip.
+        (On :class:`~sessionary.testing.fake_http.FakeHTTPServer`: remember the thread
+        that served the latest request, which ends when its connection does.)
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot tell when a client disconnects")

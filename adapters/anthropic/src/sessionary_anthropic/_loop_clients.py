@@ -1,0 +1,118 @@
+"""One async SDK client per running event loop, made off the loop and closed with it.
+
+An httpx ``AsyncClient`` belongs to the event loop it first ran on: its pooled
+connections are that loop's transports, and using them from another loop fails ("Event
+loop is closed"). So a model keeps one async client per running loop:
+
+- made on the loop's first call, in a worker thread (importing the SDK and loading TLS
+  certificates takes long enough to stall the loop), once even when many tasks ask at
+  the same moment;
+- closed when its loop shuts down its async generators (``asyncio.run`` and
+  ``asyncio.Runner`` do so on exit), when the model is garbage-collected while the loop
+  runs, or by :meth:`LoopClients.aclose`;
+- forgotten once its loop is closed, so a model serves one ``asyncio.run(...)`` after
+  another, and threads that each run their own loop.
+
+(The same module is in ``sessionary_openai``: adapters never import each other.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Callable
+from typing import Generic, Protocol, TypeVar
+
+__all__ = ["LoopClients"]
+
+
+class _AsyncClosable(Protocol):
+    async def close(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=_AsyncClosable)
+
+
+class _Opened(Generic[ClientT]):
+    """A loop's client and the suspended generator whose ``finally`` closes it."""
+
+    def __init__(self, client: ClientT, keeper: AsyncGenerator[None, None]) -> None:
+        self.client = client
+        self.keeper = keeper
+
+
+class LoopClients(Generic[ClientT]):
+    """The async clients of one model, one per running event loop.
+
+    ``make`` builds a client (it runs in a worker thread and may raise; nothing is kept
+    then, so the next call tries again).
+    """
+
+    def __init__(self, make: Callable[[], ClientT]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._by_loop: dict[asyncio.AbstractEventLoop, asyncio.Task[_Opened[ClientT]]] = {}
+
+    async def get(self) -> ClientT:
+        """The running loop's client, made on the loop's first call."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            opening = self._by_loop.get(loop)
+            if opening is None or opening.cancelled():
+                self._forget_closed_loops()
+                opening = loop.create_task(self._open(loop))
+                self._by_loop[loop] = opening
+        # A caller cancelled while the client is being made must not cancel it for the
+        # other callers waiting on the same task.
+        opened = await asyncio.shield(opening)
+        return opened.client
+
+    async def aclose(self) -> None:
+        """Close the running loop's client, if one was made; the next call makes another."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            opening = self._by_loop.pop(loop, None)
+        if opening is None:
+            return
+        try:
+            opened = await opening
+        except Exception:
+            return  # it was never made
+        await opened.keeper.aclose()
+
+    def __len__(self) -> int:
+        """How many loops have a client (or one being made)."""
+        with self._lock:
+            return len(self._by_loop)
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> _Opened[ClientT]:
+        this = asyncio.current_task()
+        try:
+            client = await asyncio.to_thread(self._make)
+        except BaseException:
+            self._discard(loop, this)
+            raise
+        keeper = self._keep(client, loop, this)
+        # First iterated here, the generator is one the loop closes when it shuts down.
+        await keeper.__anext__()
+        return _Opened(client, keeper)
+
+    async def _keep(
+        self, client: ClientT, loop: asyncio.AbstractEventLoop, task: object
+    ) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            self._discard(loop, task)
+            await client.close()
+
+    def _discard(self, loop: asyncio.AbstractEventLoop, task: object) -> None:
+        with self._lock:
+            if self._by_loop.get(loop) is task:
+                del self._by_loop[loop]
+
+    def _forget_closed_loops(self) -> None:
+        # Only a loop closed without shutting down its async generators leaves an entry
+        # behind; its client's connections went with the loop.
+        for loop in [loop for loop in self._by_loop if loop.is_closed()]:
+            del self._by_loop[loop]
