@@ -15,7 +15,7 @@ from sessionary.errors import (
     ModelResponseError,
 )
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
-from sessionary_anthropic._loop_clients import LoopClients
+from sessionary.models.loop_clients import LoopClients
 from sessionary_anthropic.convert import (
     THINKING_KEY,
     StreamState,

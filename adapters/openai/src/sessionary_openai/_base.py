@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from sessionary.domain.messages import ToolCall
 from sessionary.errors import InvalidInputError, ModelAuthenticationError, ModelError
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
-from sessionary_openai._loop_clients import LoopClients
+from sessionary.models.loop_clients import LoopClients
 from sessionary_openai.errors import translate
 
 if TYPE_CHECKING:

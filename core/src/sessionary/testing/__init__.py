@@ -16,11 +16,13 @@ from sessionary.models.scripted import ScriptedModel, ScriptedToolCall, tool_cal
 _LAZY = {
     "StorageConformance": "sessionary.testing.storage",
     "AsyncStorageConformance": "sessionary.testing.async_storage",
+    "AsyncModelProviderConformance": "sessionary.testing.async_models",
     "ModelProviderConformance": "sessionary.testing.models",
     "NamingPolicyConformance": "sessionary.testing.naming",
 }
 
 __all__ = [
+    "AsyncModelProviderConformance",
     "AsyncStorageConformance",
     "ModelProviderConformance",
     "NamingPolicyConformance",
@@ -39,6 +41,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from sessionary.testing.async_models import AsyncModelProviderConformance
     from sessionary.testing.async_storage import AsyncStorageConformance
     from sessionary.testing.models import ModelProviderConformance
     from sessionary.testing.naming import NamingPolicyConformance

@@ -25,10 +25,13 @@ import attrs
 
 __all__ = ["DEFAULT_MAX_LAG", "LoopLag", "assert_loop_not_blocked", "measure_loop_lag"]
 
-#: Longest time an ``a*`` call may hold the loop in the loop-lag tests. Far below any
-#: injected slowness (hundreds of milliseconds), and far above the scheduling noise of
-#: a busy CI machine; CPU work a call does in the loop (decoding a run) is well under it.
-DEFAULT_MAX_LAG: Final = 0.05
+#: Longest time an ``a*`` call may hold the loop in the loop-lag tests. A call that does
+#: blocking I/O holds the loop for as long as the injected slowness (300 ms in the
+#: suites), so the limit sits well below that; and well above what a 2-core CI machine
+#: running other suites adds (the OS not scheduling the process, other threads holding
+#: the GIL for a switch interval): 50 ms failed now and then under load, never 100 ms.
+#: The CPU work a call does in the loop (decoding a run) is under a millisecond.
+DEFAULT_MAX_LAG: Final = 0.1
 
 
 @attrs.frozen

@@ -13,7 +13,8 @@ loop is closed"). So a model keeps one async client per running loop:
 - forgotten once its loop is closed, so a model serves one ``asyncio.run(...)`` after
   another, and threads that each run their own loop.
 
-(The same module is in ``sessionary_openai``: adapters never import each other.)
+Provider adapters built on an SDK with an async client (``sessionary-openai``,
+``sessionary-anthropic``) share this; a third-party provider may use it too.
 """
 
 from __future__ import annotations
