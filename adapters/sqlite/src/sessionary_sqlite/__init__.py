@@ -8,8 +8,23 @@ False
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from sessionary_sqlite.store import SqliteDb
 
 __version__ = "0.1.0"
 
-__all__ = ["SqliteDb", "__version__"]
+__all__ = ["AsyncSqliteStore", "SqliteDb", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # The async store loads on first use, so sync users never import asyncio for it.
+    if name == "AsyncSqliteStore":
+        from sessionary_sqlite.aio import AsyncSqliteStore
+
+        return AsyncSqliteStore
+    raise AttributeError(f"module 'sessionary_sqlite' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from sessionary_sqlite.aio import AsyncSqliteStore

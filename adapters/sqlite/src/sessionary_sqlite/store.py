@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -46,6 +46,9 @@ from sessionary_sqlite.rows import (
     info_params,
     session_row,
 )
+
+if TYPE_CHECKING:
+    from sessionary.storage.aio import AsyncStore
 
 __all__ = ["SqliteDb"]
 
@@ -97,6 +100,17 @@ class SqliteDb(SqliteDatabase, Store):
         store = cls(db_url=url)
         store.ping()
         return store
+
+    def to_async(self) -> AsyncStore:
+        """An :class:`~sessionary_sqlite.aio.AsyncSqliteStore` on the same file.
+
+        Its queries run on threads of its own (a writer, and readers for a file), with
+        connections of its own; closing it leaves this store open. For ``:memory:`` it
+        uses this store's connection, the only one that holds that database.
+        """
+        from sessionary_sqlite.aio import AsyncSqliteStore
+
+        return AsyncSqliteStore.sharing(self)
 
     # ------------------------------------------------------------------ writes
 

@@ -1,0 +1,344 @@
+"""AsyncSqliteStore: the whole storage contract on real files, its queries on its own threads.
+
+The suite runs on a file (with the sync store opening the same file for the durability
+and multi-process clauses) and on ``:memory:``. The slow store is a real file whose
+connections wait as each transaction starts, as on a slow disk. Then what the
+thread layout promises: reads go on while a write waits for another connection's lock,
+nothing runs on the loop or its default executor, and data is shared with the sync
+store both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from sessionary_sqlite import AsyncSqliteStore, SqliteDb
+
+from sessionary.errors import InvalidInputError, StoreUnavailableError
+from sessionary.storage.aio import AsyncStore
+from sessionary.storage.base import Capability, Store
+from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
+from sessionary.testing.loop_lag import assert_loop_not_blocked
+from sessionary.testing.storage_data import make_run
+
+
+class _SlowDisk(SqliteDb):
+    """A SqliteDb whose connection waits ``delay`` seconds as each transaction starts.
+
+    SQLite calls the trace callback in the thread running the statement, before it
+    runs: the wait is where a slow disk's first read would be.
+    """
+
+    delay: ClassVar[float] = 0.0
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = super()._connection()
+        if getattr(self, "_slowed", None) is not conn:
+
+            def slow(_statement: str) -> None:
+                if not conn.in_transaction:  # BEGIN, or a read on its own
+                    time.sleep(self.delay)
+
+            conn.set_trace_callback(slow)
+            self._slowed = conn
+        return conn
+
+
+def _slow_store(path: Path, delay: float, **options: Any) -> AsyncSqliteStore:
+    disk = type("SlowDisk", (_SlowDisk,), {"delay": delay})
+    store_class = type("SlowAsyncSqliteStore", (AsyncSqliteStore,), {"database_class": disk})
+    store: AsyncSqliteStore = store_class(db_file=path, **options)
+    return store
+
+
+def _corrupt_file(path: str, session_id: str) -> None:
+    with sqlite3.connect(path) as conn:
+        changed = conn.execute(
+            "UPDATE runs SET data = '{\"run_id\": 42' WHERE session_key = "
+            "(SELECT session_key FROM sessions WHERE session_id = ?)",
+            (session_id,),
+        ).rowcount
+    conn.close()
+    assert changed == 1
+
+
+class TestAsyncSqliteStore(AsyncStorageConformance):
+    capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS})
+    # Each transaction of the slow store waits this long first.
+    slow_delay = 0.1
+
+    @pytest.fixture(autouse=True)
+    def _folder(self, tmp_path: Path) -> None:
+        self.folder = tmp_path
+
+    @pytest.fixture
+    def async_store(self) -> AsyncStore:
+        return AsyncSqliteStore(db_file=self.folder / "agent.db")
+
+    @pytest.fixture
+    def store_url(self, store: Store) -> str:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
+        return store.inner.url
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
+        _corrupt_file(store.inner.path, session_id)
+
+    def make_slow_store(self, delay: float) -> AsyncStore:
+        return _slow_store(self.folder / "slow.db", delay)
+
+
+class TestAsyncSqliteStoreOneThread(TestAsyncSqliteStore):
+    """``readers=0``: every call on the writer thread."""
+
+    @pytest.fixture
+    def async_store(self) -> AsyncStore:
+        return AsyncSqliteStore(db_file=self.folder / "agent.db", readers=0)
+
+    def make_slow_store(self, delay: float) -> AsyncStore:
+        return _slow_store(self.folder / "slow.db", delay, readers=0)
+
+
+class TestAsyncSqliteStoreInMemory(AsyncStorageConformance):
+    """``sqlite:///:memory:``: private to its store, on the writer thread alone."""
+
+    slow_delay = 0.1
+
+    @pytest.fixture(autouse=True)
+    def _folder(self, tmp_path: Path) -> None:
+        self.folder = tmp_path
+
+    @pytest.fixture
+    def async_store(self) -> AsyncStore:
+        return AsyncSqliteStore(db_url="sqlite:///:memory:")
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
+        inner = store.inner
+
+        def damage() -> None:
+            db = inner._writer_db
+            with db._lock:
+                db._connection().execute(
+                    "UPDATE sessions SET state = 'not json' WHERE session_id = ?", (session_id,)
+                )
+
+        writer, _ = inner._pools()
+        writer.submit(damage).result()
+
+    def make_slow_store(self, delay: float) -> AsyncStore:
+        return _slow_store(self.folder / "slow.db", delay)
+
+
+# --------------------------------------------------------------------------- beyond the suite
+
+
+def test_to_async_opens_the_same_file_on_threads_of_its_own(tmp_path: Path) -> None:
+    db = SqliteDb(db_file=tmp_path / "agent.db", synchronous="normal", timeout=7)
+    twin = db.to_async()
+    assert isinstance(twin, AsyncSqliteStore)
+    assert twin.native is False and twin.name == "sqlite"
+    assert twin.url == db.url and twin.readers == 2
+    assert twin._writer_db is not db  # connections of its own
+
+    db.append_run(make_run("shared", user_id="alice", text="from sync"))
+
+    async def scenario() -> None:
+        session = await twin.get_session("shared", user_id="alice")
+        assert session is not None and [r.input for r in session.runs] == ["from sync"]
+        await twin.append_run(make_run("shared", user_id="alice", text="from async"))
+        await twin.update_session("shared", name="Both ways")
+        await twin.close()
+
+    asyncio.run(scenario())
+    session = db.get_session("shared", user_id="alice")
+    assert session is not None
+    assert [r.input for r in session.runs] == ["from sync", "from async"]
+    assert session.name == "Both ways" and session.version == 3
+    db.append_run(make_run("shared", user_id="alice"))  # closing the twin left db open
+    db.close()
+
+
+def test_to_async_of_a_memory_database_shares_its_only_connection() -> None:
+    db = SqliteDb(db_url="sqlite:///:memory:")
+    db.append_run(make_run("s1", user_id="alice", text="sync"))
+    twin = db.to_async()
+    assert isinstance(twin, AsyncSqliteStore) and twin.readers == 0
+
+    async def scenario() -> list[object]:
+        await twin.append_run(make_run("s1", user_id="alice", text="async"))
+        runs = await twin.get_runs("s1")
+        await twin.close()
+        return [r.input for r in runs]
+
+    assert asyncio.run(scenario()) == ["sync", "async"]
+    assert len(db.get_runs("s1")) == 2  # still open
+    db.close()
+
+
+def test_reads_go_on_while_a_write_waits_for_another_connections_lock(tmp_path: Path) -> None:
+    path = tmp_path / "agent.db"
+    store = AsyncSqliteStore(db_file=path)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        holding.set()
+        release.wait(10)
+        conn.execute("COMMIT")
+        conn.close()
+
+    async def scenario() -> None:
+        await store.append_run(make_run("s1", user_id="alice", text="before"))
+        holder = threading.Thread(target=hold_the_write_lock)
+        holder.start()
+        await asyncio.to_thread(holding.wait, 10)
+        write = asyncio.ensure_future(
+            store.append_run(make_run("s1", user_id="alice", text="queued"))
+        )
+        await asyncio.sleep(0.05)
+        assert not write.done()  # waiting for the lock, on the writer thread
+        # Reads answer meanwhile, and the loop stays free while the write waits.
+        page = await assert_loop_not_blocked(store.list_sessions(user_id="alice"), what="list")
+        assert [i.session_id for i in page.items] == ["s1"]
+        session = await store.get_session("s1", user_id="alice")
+        assert session is not None and session.run_count == 1
+        assert not write.done()
+        release.set()
+        info = await assert_loop_not_blocked(write, what="the waiting write")
+        assert info.run_count == 2
+        await asyncio.to_thread(holder.join)
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_write_locked_out_past_the_timeout_is_a_clear_error_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "agent.db"
+    store = AsyncSqliteStore(db_file=path, timeout=0.3)
+
+    async def scenario() -> None:
+        await store.append_run(make_run("s1", user_id="alice", text="kept"))
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreUnavailableError, match=r"stayed locked .* 0.3 s.*'s1'"):
+                await assert_loop_not_blocked(
+                    store.append_run(make_run("s1", user_id="alice", text="lost")),
+                    what="a locked-out write",
+                    at_least=0.2,
+                )
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        session = await store.get_session("s1")
+        assert session is not None and [r.input for r in session.runs] == ["kept"]
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_queries_run_on_the_stores_threads_never_the_loop_or_its_executor(
+    tmp_path: Path,
+) -> None:
+    seen: dict[str, set[str]] = {"write": set(), "read": set()}
+
+    class Recording(SqliteDb):
+        def _append_run(self, *args: Any) -> Any:
+            seen["write"].add(threading.current_thread().name)
+            return super()._append_run(*args)
+
+        def _get_session(self, *args: Any) -> Any:
+            seen["read"].add(threading.current_thread().name)
+            return super()._get_session(*args)
+
+    store_class = type("RecordingStore", (AsyncSqliteStore,), {"database_class": Recording})
+    store = store_class(db_file=tmp_path / "agent.db")
+
+    async def scenario() -> None:
+        await asyncio.gather(*(store.append_run(make_run(f"s{i}")) for i in range(8)))
+        await asyncio.gather(*(store.get_session(f"s{i}") for i in range(8)))
+        await store.close()
+
+    asyncio.run(scenario())
+    assert {name.rsplit("_", 1)[0] for name in seen["write"]} == {"sessionary-sqlite-writer"}
+    assert {name.rsplit("_", 1)[0] for name in seen["read"]} == {"sessionary-sqlite-reader"}
+    assert 1 <= len(seen["read"]) <= 2
+
+
+def test_one_store_used_from_two_event_loops_in_turn_and_at_once(tmp_path: Path) -> None:
+    store = AsyncSqliteStore(db_file=tmp_path / "agent.db")
+    asyncio.run(store.append_run(make_run("s1", text="first loop")))
+    asyncio.run(store.append_run(make_run("s1", text="second loop")))
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        async def appends() -> None:
+            for turn in range(10):
+                await store.append_run(make_run("s1", text=f"{index}:{turn}"))
+
+        try:
+            asyncio.run(appends())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+    async def read_and_close() -> int:
+        session = await store.get_session("s1")
+        await store.close()
+        assert session is not None
+        return len(session.runs)
+
+    assert asyncio.run(read_and_close()) == 22
+
+
+def test_a_closed_store_says_so(tmp_path: Path) -> None:
+    store = AsyncSqliteStore(db_file=tmp_path / "agent.db")
+
+    async def scenario() -> None:
+        await store.ping()
+        await store.close()
+        await store.close()  # twice is fine
+        with pytest.raises(StoreUnavailableError, match="was closed"):
+            await store.get_session("s1")
+
+    asyncio.run(scenario())
+    assert AsyncSqliteStore(db_file=tmp_path / "never.db")  # no I/O, no thread
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_a_store_closed_before_use_opened_nothing(tmp_path: Path) -> None:
+    store = AsyncSqliteStore(db_file=tmp_path / "sub" / "agent.db")
+    asyncio.run(store.close())
+    assert not (tmp_path / "sub").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "give exactly one of db_file"),
+        ({"db_url": "postgres://x"}, "not a SQLite URL"),
+        ({"db_url": "sqlite://", "readers": -1}, "readers must be from 0 to 64"),
+        ({"db_url": "sqlite://", "readers": True}, "readers must be an int"),
+        ({"db_url": "sqlite://", "synchronous": "off"}, "synchronous must be one of"),
+    ],
+)
+def test_bad_settings_are_refused_at_construction(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        AsyncSqliteStore(**kwargs)
