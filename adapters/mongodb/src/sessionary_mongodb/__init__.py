@@ -13,10 +13,11 @@ import importlib
 
 TYPE_CHECKING = False
 
-__all__ = ["DocumentTooLargeError", "MongoDb"]
+__all__ = ["AsyncMongoStore", "DocumentTooLargeError", "MongoDb"]
 
 _LAZY = {
     "MongoDb": "sessionary_mongodb.store",
+    "AsyncMongoStore": "sessionary_mongodb.aio",
     "DocumentTooLargeError": "sessionary_mongodb.documents",
 }
 
@@ -35,5 +36,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from sessionary_mongodb.aio import AsyncMongoStore
     from sessionary_mongodb.documents import DocumentTooLargeError
     from sessionary_mongodb.store import MongoDb

@@ -1,8 +1,10 @@
-"""What every part of MongoDb shares: options, the client, setup, and error context.
+"""What both MongoDB stores share: options, error context, the filters they query with.
 
-:class:`MongoConnection` is the base of :class:`~sessionary_mongodb.store.MongoDb`; it
-holds no storage logic of its own (writes are in :mod:`sessionary_mongodb.writes`,
-reads in :mod:`sessionary_mongodb.store`).
+:class:`MongoSettings` is the base of ``MongoDb`` and ``AsyncMongoStore``: it checks the
+options and builds the filters every operation uses, and holds neither storage logic
+(writes are in :mod:`sessionary_mongodb.writes`, reads and setup in
+:mod:`sessionary_mongodb.reads`) nor a client: :class:`MongoConnection` adds the sync
+``pymongo.MongoClient``, :mod:`sessionary_mongodb.aio` the ``AsyncMongoClient``.
 """
 
 from __future__ import annotations
@@ -14,38 +16,36 @@ from contextlib import AbstractContextManager
 from typing import Any, Final
 
 import pymongo
-from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
-from sessionary.codec import SCHEMA_VERSION
-from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersionError
-from sessionary.storage.base import SchemaStatus, Store
+from sessionary.errors import CorruptRecordError, InvalidInputError
+from sessionary.storage.base import Store
 from sessionary_mongodb.documents import DEFAULT_MAX_DOCUMENT_BYTES
 from sessionary_mongodb.errors import describe_url, split_url, translate_errors
 
 __all__ = [
     "DEFAULT_DB_NAME",
     "DEFAULT_SERVER_SELECTION_TIMEOUT_MS",
+    "SCHEMA_ID",
     "MongoConnection",
+    "MongoSettings",
     "as_int",
     "expired",
+    "selection_timeout_ms",
 ]
 
 #: How long pymongo looks for a server before failing (pymongo's own default is 30 s).
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS: Final = 3000
 DEFAULT_DB_NAME: Final = "sessionary"
+#: The ``_id`` of the schema record in ``sessionary_meta``.
+SCHEMA_ID: Final = "schema"
 _INVALID_DB_CHARS: Final = frozenset('/\\. "$\x00')
-_SCHEMA_ID: Final = "schema"
 _URL_PREFIXES: Final = ("mongodb://", "mongodb+srv://")
 
 
-class MongoConnection(Store):
-    """Options, the lazily created client, the collections, indexes and schema check."""
-
-    _sessions: Any
-    _runs: Any
-    _meta: Any
+class MongoSettings:
+    """The options of a MongoDB store, its name in messages, and its query filters."""
 
     def __init__(
         self,
@@ -60,7 +60,9 @@ class MongoConnection(Store):
         server_selection_timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
     ) -> None:
         if client is not None and db_url is not None:
-            raise InvalidInputError("pass either db_url or client to MongoDb, not both")
+            raise InvalidInputError(
+                f"pass either db_url or client to {type(self).__name__}, not both"
+            )
         if db_url is None and client is None:
             db_url = "mongodb://localhost:27017"
         url_db: str | None = None
@@ -91,8 +93,7 @@ class MongoConnection(Store):
         self._url = db_url
         self._timeout_ms = server_selection_timeout_ms
         self._collection_names = (sessions_collection, runs_collection)
-        self._client_lock = threading.Lock()
-        self._client: Any = None
+        self._ready = False  # indexes made and schema checked (see calls.SETUP)
         if client is None:
             assert db_url is not None
             if db_url.startswith("mongodb://"):
@@ -100,94 +101,14 @@ class MongoConnection(Store):
             self._where = f"at {describe_url(db_url)} (database {self.db_name!r})"
         else:
             self._where = f"(database {self.db_name!r})"
-            self._bind(client)
-        self._ready = threading.Event()
-        self._ready_lock = threading.Lock()
+            self._adopt(client)
 
-    @property
-    def client(self) -> Any:
-        """The pymongo (or mongomock) client, created on first use from ``db_url``."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    with self._do("connecting"):
-                        client: Any = pymongo.MongoClient(
-                            self._url,
-                            connect=False,
-                            serverSelectionTimeoutMS=_option(
-                                self._url or "", "serverSelectionTimeoutMS"
-                            )
-                            or self._timeout_ms,
-                        )
-                    self._bind(client)
-        return self._client
-
-    def _bind(self, client: Any) -> None:
-        database = client[self.db_name]
-        self._sessions = database[self._collection_names[0]]
-        self._runs = database[self._collection_names[1]]
-        self._meta = database["sessionary_meta"]
-        self._client = client
-
-    # ------------------------------------------------------------------ setup
+    def _adopt(self, client: Any) -> None:
+        """Use an application's own ``client`` (``__init__`` calls this)."""
+        raise NotImplementedError
 
     def _do(self, action: str) -> AbstractContextManager[None]:
         return translate_errors(self._where, action)
-
-    def _ensure(self) -> None:
-        """Create indexes and check the schema once per store object (idempotent)."""
-        if self._ready.is_set():
-            return
-        self.client  # noqa: B018 - connects the collections on first use
-        with self._ready_lock:
-            if self._ready.is_set():
-                return
-            with self._do("creating indexes"):
-                self._runs.create_index(
-                    [("session_key", 1), ("seq", 1)], unique=True, name="session_seq"
-                )
-                self._runs.create_index(
-                    [("session_key", 1), ("run_id", 1)], unique=True, name="session_run"
-                )
-                self._sessions.create_index([("user_id", 1), ("updated_at", -1)], name="user")
-                self._sessions.create_index([("agent_id", 1), ("updated_at", -1)], name="agent")
-                self._sessions.create_index([("team_id", 1), ("updated_at", -1)], name="team")
-                self._sessions.create_index([("updated_at", -1), ("_id", -1)], name="updated")
-                if self.ttl is not None:
-                    self._sessions.create_index(
-                        "expires_at", expireAfterSeconds=0, name="expires_at"
-                    )
-                schema = self._meta.find_one_and_update(
-                    {"_id": _SCHEMA_ID},
-                    {"$setOnInsert": {"version": SCHEMA_VERSION}},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-            stored = schema.get("version") if schema else None
-            if not isinstance(stored, int) or stored > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"MongoDB {self._where} holds sessionary schema version {stored!r}; this "
-                    f"sessionary writes version {SCHEMA_VERSION}: upgrade sessionary to use it"
-                )
-            self._ready.set()
-
-    def schema_status(self) -> SchemaStatus:
-        """The schema version stored in the database against the one this code writes."""
-        self._ensure()
-        with self._do("reading the schema version"):
-            doc = self._meta.find_one({"_id": _SCHEMA_ID})
-        current = doc.get("version", SCHEMA_VERSION) if doc else SCHEMA_VERSION
-        return SchemaStatus(current=current, latest=SCHEMA_VERSION)
-
-    def ping(self) -> None:
-        """Ask the server to answer; raise StoreUnavailableError naming it if it does not."""
-        with self._do("pinging the server"):
-            self.client.admin.command("ping")
-
-    def close(self) -> None:
-        """Close the client if this store created it (a client you passed stays open)."""
-        if self._owns_client and self._client is not None:
-            self._client.close()
 
     # ------------------------------------------------------------------ helpers
 
@@ -212,18 +133,58 @@ class MongoConnection(Store):
             query["user_id"] = user_id
         return query
 
-    def _find_session(self, session_id: str, user_id: str | None) -> dict[str, Any] | None:
-        doc: dict[str, Any] | None = self._sessions.find_one(
-            self._session_filter(session_id, user_id)
-        )
-        return doc
-
     @staticmethod
     def _key_of(doc: dict[str, Any]) -> str:
         key = doc.get("key")
         if not isinstance(key, str):
             raise CorruptRecordError(str(doc.get("_id")), "session document has no run key")
         return key
+
+
+class MongoConnection(MongoSettings, Store):
+    """The sync side: a ``pymongo.MongoClient`` (made on first use) and its collections."""
+
+    _sessions: Any
+    _runs: Any
+    _meta: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._client_lock = threading.Lock()
+        self._client: Any = None
+        self._ready_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def client(self) -> Any:
+        """The pymongo (or mongomock) client, created on first use from ``db_url``."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    with self._do("connecting"):
+                        client: Any = pymongo.MongoClient(
+                            self._url,
+                            connect=False,
+                            serverSelectionTimeoutMS=selection_timeout_ms(
+                                self._url, self._timeout_ms
+                            ),
+                        )
+                    self._bind(client)
+        return self._client
+
+    def _adopt(self, client: Any) -> None:
+        self._bind(client)
+
+    def _bind(self, client: Any) -> None:
+        database = client[self.db_name]
+        self._sessions = database[self._collection_names[0]]
+        self._runs = database[self._collection_names[1]]
+        self._meta = database["sessionary_meta"]
+        self._client = client
+
+    def close(self) -> None:
+        """Close the client if this store created it (a client you passed stays open)."""
+        if self._owns_client and self._client is not None:
+            self._client.close()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -252,14 +213,14 @@ def _check_url(url: str) -> None:
         ) from exc
 
 
-def _option(url: str, name: str) -> int | None:
-    """An integer option given in the URL's query string, if any."""
-    query = url.partition("?")[2]
+def selection_timeout_ms(url: str | None, default: int) -> int:
+    """``serverSelectionTimeoutMS`` from the URL's query string, else ``default``."""
+    query = (url or "").partition("?")[2]
     for part in query.split("&"):
         key, _, value = part.partition("=")
-        if key.lower() == name.lower() and value.isdigit():
+        if key.lower() == "serverselectiontimeoutms" and value.isdigit():
             return int(value)
-    return None
+    return default
 
 
 def expired(doc: Mapping[str, Any]) -> bool:

@@ -14,26 +14,33 @@ atomic; unique indexes hold across concurrent writers), with no client-side lock
   deleted and created again under the same ID gets a new key, so runs left behind by
   an interrupted delete can never reappear in the new session.
 
-See ``docs/storage/mongodb.md`` for the layout, indexes, limits and failure modes.
+The operations are written once (:mod:`sessionary_mongodb.writes`,
+:mod:`sessionary_mongodb.reads`) for this store and its async twin,
+:class:`~sessionary_mongodb.aio.AsyncMongoStore`; this module performs their calls with
+pymongo's sync client. See ``docs/storage/mongodb.md`` for the layout, indexes, limits
+and failure modes.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage
-from sessionary.errors import CorruptRecordError
-from sessionary.storage.base import Capability, ListFilters, encode_cursor
-from sessionary_mongodb.connection import DEFAULT_SERVER_SELECTION_TIMEOUT_MS
-from sessionary_mongodb.documents import info_from_doc, run_from_doc
-from sessionary_mongodb.writes import MongoWrites
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.storage.base import Capability, ListFilters, SchemaStatus
+from sessionary_mongodb.calls import Call, Op, Request, drive_sync
+from sessionary_mongodb.connection import DEFAULT_SERVER_SELECTION_TIMEOUT_MS, MongoConnection
+from sessionary_mongodb.reads import MongoOperations
+
+if TYPE_CHECKING:
+    from sessionary.storage.aio import AsyncStore
 
 __all__ = ["DEFAULT_SERVER_SELECTION_TIMEOUT_MS", "MongoDb"]
 
+T = TypeVar("T")
 
-class MongoDb(MongoWrites):
+
+class MongoDb(MongoOperations, MongoConnection):
     """Sessions stored in MongoDB: ``mongodb://`` and ``mongodb+srv://``.
 
     >>> db = MongoDb(db_url="mongodb://localhost:27017", db_name="sessionary")  # no I/O yet
@@ -57,75 +64,111 @@ class MongoDb(MongoWrites):
         """Open ``mongodb://HOST[:PORT]/DBNAME?options`` (database ``sessionary`` if none)."""
         return cls(db_url=url)
 
-    # ------------------------------------------------------------------ reading
+    def to_async(self) -> AsyncStore:
+        """An :class:`~sessionary_mongodb.aio.AsyncMongoStore` on the same database and settings.
+
+        It has an ``AsyncMongoClient`` of its own; closing it leaves this store open. A
+        store made on an application's own sync ``client`` has no URL to open an async
+        client from, so it is adapted in worker threads instead
+        (:class:`~sessionary.storage.aio.ThreadedAsyncStore`); to go native, pass your
+        ``AsyncMongoClient`` to ``AsyncMongoStore(client=...)``.
+        """
+        if self._url is None:
+            return super().to_async()
+        from sessionary_mongodb.aio import AsyncMongoStore
+
+        return AsyncMongoStore(
+            db_url=self._url,
+            db_name=self.db_name,
+            sessions_collection=self._collection_names[0],
+            runs_collection=self._collection_names[1],
+            ttl=self.ttl,
+            max_document_bytes=self.max_document_bytes,
+            server_selection_timeout_ms=self._timeout_ms,
+        )
+
+    # ------------------------------------------------------------------ the driver
+
+    def _run(self, op: Op[T]) -> T:
+        return drive_sync(op, self._perform)
+
+    def _perform(self, request: Request) -> Any:
+        if isinstance(request, Call):
+            if request.target == "admin":
+                target = self.client.admin
+            else:
+                self.client  # noqa: B018 - connects the collections on first use
+                target = {"sessions": self._sessions, "runs": self._runs, "meta": self._meta}[
+                    request.target
+                ]
+            result = getattr(target, request.method)(*request.args, **request.kwargs)
+            return list(result) if request.method == "find" else result
+        self._ensure()
+        return None
+
+    def _ensure(self) -> None:
+        """Create indexes and check the schema once per store object (idempotent)."""
+        if self._ready:
+            return
+        self.client  # noqa: B018 - connects the collections on first use
+        with self._ready_lock:
+            if not self._ready:
+                self._run(self._setup_op())
+                self._ready = True
+
+    # ------------------------------------------------------------------ writes
+
+    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+        return self._run(self._append_op(run, session_type))
+
+    def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
+        return self._run(self._update_run_op(run, expected_version))
+
+    def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo:
+        return self._run(self._update_session_op(session_id, user_id, expected_version, changes))
+
+    def _import_session(self, session: Session, replace: bool) -> SessionInfo:
+        return self._run(self._import_op(session, replace))
+
+    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+        return self._run(self._delete_op(session_id, user_id))
+
+    def _erase_user(self, user_id: str) -> int:
+        return self._run(self._erase_user_op(user_id))
+
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        return self._run(self._trim_op(session_id, keep_last, user_id))
+
+    # ------------------------------------------------------------------ reads
 
     def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None
     ) -> Session | None:
-        self._ensure()
-        with self._do(f"reading session {session_id!r}"):
-            doc = self._find_session(session_id, user_id)
-            if doc is None:
-                return None
-            info = info_from_doc(doc)
-            if last_n_runs == 0:
-                return Session.from_info(info, ())
-            query = {"session_key": self._key_of(doc)}
-            if last_n_runs is None:
-                docs = list(self._runs.find(query, sort=[("seq", 1)]))
-            else:
-                docs = list(self._runs.find(query, sort=[("seq", -1)], limit=last_n_runs))
-                docs.reverse()
-        return Session.from_info(info, [run_from_doc(session_id, d) for d in docs])
+        return self._run(self._get_session_op(session_id, user_id, last_n_runs))
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        self._ensure()
-        with self._do(f"reading session {session_id!r}"):
-            doc = self._find_session(session_id, user_id)
-        return None if doc is None else info_from_doc(doc)
+        return self._run(self._get_info_op(session_id, user_id))
 
     def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        self._ensure()
-        with self._do(f"reading run {run_id!r} of session {session_id!r}"):
-            doc = self._sessions.find_one(self._session_filter(session_id, user_id), {"key": 1})
-            if doc is None:
-                return None
-            found = self._runs.find_one({"session_key": self._key_of(doc), "run_id": run_id})
-        return None if found is None else run_from_doc(session_id, found)
+        return self._run(self._get_run_op(session_id, run_id, user_id))
 
     def _list_sessions(
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage:
-        self._ensure()
-        query: dict[str, Any] = dict(self._live())
-        for field in ("user_id", "agent_id", "team_id"):
-            value = getattr(filters, field)
-            if value is not None:
-                query[field] = value
-        if filters.session_type is not None:
-            query["session_type"] = filters.session_type.value
-        if filters.name_contains is not None:
-            query["name_folded"] = {"$regex": re.escape(filters.name_contains.casefold())}
-        if after is not None:
-            updated_at, session_id = after
-            query["$or"] = [
-                {"updated_at": {"$lt": updated_at}},
-                {"updated_at": updated_at, "_id": {"$lt": session_id}},
-            ]
-        with self._do("listing sessions"):
-            raw = list(
-                self._sessions.find(query, sort=[("updated_at", -1), ("_id", -1)], limit=limit + 1)
-            )
-        more = len(raw) > limit
-        raw = raw[:limit]
-        items = []
-        for doc in raw:
-            try:
-                items.append(info_from_doc(doc))
-            except CorruptRecordError:
-                continue  # one bad record must not hide every other session
-        cursor = None
-        if more and raw:
-            last = raw[-1]
-            cursor = encode_cursor(float(last.get("updated_at", 0.0)), str(last["_id"]))
-        return SessionPage(items=tuple(items), next_cursor=cursor)
+        return self._run(self._list_op(filters, limit, after))
+
+    # ------------------------------------------------------------------ admin
+
+    def schema_status(self) -> SchemaStatus:
+        """The schema version stored in the database against the one this code writes."""
+        return self._run(self._schema_status_op())
+
+    def ping(self) -> None:
+        """Ask the server to answer; raise StoreUnavailableError naming it if it does not."""
+        self._run(self._ping_op())

@@ -1,8 +1,11 @@
-"""The writes of MongoDb: append, update, import, trim, delete, erase.
+"""The writes of both MongoDB stores: append, update, import, trim, delete, erase.
 
 Each is a short sequence of single-document operations, each atomic on the server;
 see the module documentation of :mod:`sessionary_mongodb.store` and
-``docs/storage/mongodb.md`` for how they stay correct under concurrent writers.
+``docs/storage/mongodb.md`` for how they stay correct under concurrent writers. They
+are written once, as operations that yield their calls (:mod:`sessionary_mongodb.calls`),
+and run by ``MongoDb`` with pymongo's sync client and by ``AsyncMongoStore`` with its
+``AsyncMongoClient``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from sessionary.errors import (
     StorageError,
 )
 from sessionary.storage.base import new_session_info, preview_of
-from sessionary_mongodb.connection import MongoConnection, as_int, expired
+from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
+from sessionary_mongodb.connection import MongoSettings, as_int, expired
 from sessionary_mongodb.documents import (
     check_run_size,
     check_session_size,
@@ -45,46 +49,52 @@ __all__ = ["MongoWrites"]
 _RETRIES: Final = 5
 
 
-class MongoWrites(MongoConnection):
-    """The write half of the storage contract on MongoDB."""
+class MongoWrites(MongoSettings):
+    """The write half of the storage contract on MongoDB, as operations."""
+
+    def _find_session(self, session_id: str, user_id: str | None) -> Op[dict[str, Any] | None]:
+        doc: dict[str, Any] | None = yield SESSIONS.find_one(
+            self._session_filter(session_id, user_id)
+        )
+        return doc
 
     # ------------------------------------------------------------------ appending
 
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+    def _append_op(self, run: Run, session_type: SessionType) -> Op[SessionInfo]:
         text = encode_run_text(run)
         check_run_size(run, text, self.max_document_bytes)
-        self._ensure()
+        yield SETUP
         sid, rid = run.session_id, run.run_id
         action = f"appending run {rid!r} to session {sid!r}"
         with self._do(action):
             now = time.time()
-            key, seq = self._reserve_seq(run, session_type, now)
+            key, seq = yield from self._reserve_seq(run, session_type, now)
             try:
-                self._runs.insert_one(run_doc(run, text, key, seq))
+                yield RUNS.insert_one(run_doc(run, text, key, seq))
             except DuplicateKeyError:
-                self._abandon_empty(sid, key, seq)
-                if self._runs.find_one({"session_key": key, "run_id": rid}, {"_id": 1}):
+                yield from self._abandon_empty(sid, key, seq)
+                if (yield RUNS.find_one({"session_key": key, "run_id": rid}, {"_id": 1})):
                     raise ConflictError(f"run {rid!r} already exists in session {sid!r}") from None
                 raise
             except PyMongoError:
-                self._abandon_empty(sid, key, seq)
+                yield from self._abandon_empty(sid, key, seq)
                 raise
             try:
-                doc = self._fold_into_summary(run, key, seq, now)
+                doc = yield from self._fold_into_summary(run, key, seq, now)
             except PyMongoError:
                 # Stored whole or not at all: take the uncounted run back if we still can.
                 with contextlib.suppress(PyMongoError):
-                    self._runs.delete_one({"session_key": key, "seq": seq})
+                    yield RUNS.delete_one({"session_key": key, "seq": seq})
                 raise
             if doc is None:
-                self._runs.delete_one({"session_key": key, "seq": seq})
+                yield RUNS.delete_one({"session_key": key, "seq": seq})
                 raise ConflictError(
                     f"session {sid!r} was deleted while run {rid!r} was being appended; "
                     "the run was not stored"
                 )
         return info_from_doc(doc)
 
-    def _reserve_seq(self, run: Run, session_type: SessionType, now: float) -> tuple[str, int]:
+    def _reserve_seq(self, run: Run, session_type: SessionType, now: float) -> Op[tuple[str, int]]:
         """Take the session's next sequence number, creating the session if it is new."""
         sid = run.session_id
         query = self._session_filter(sid, run.user_id)
@@ -93,7 +103,7 @@ class MongoWrites(MongoConnection):
         on_insert.update(self._expiry(now))
         for _ in range(_RETRIES):
             try:
-                doc = self._sessions.find_one_and_update(
+                doc = yield SESSIONS.find_one_and_update(
                     query,
                     {"$inc": {"seq": 1}, "$setOnInsert": on_insert},
                     upsert=True,
@@ -103,11 +113,11 @@ class MongoWrites(MongoConnection):
             except DuplicateKeyError:
                 # The _id exists but did not match: another user's session, an expired
                 # one, or a concurrent creation that won the race.
-                existing = self._sessions.find_one({"_id": sid})
+                existing = yield SESSIONS.find_one({"_id": sid})
                 if existing is None:
                     continue
                 if expired(existing):
-                    self._purge(sid, existing)
+                    yield from self._purge(sid, existing)
                     continue
                 if run.user_id is not None and existing.get("user_id") != run.user_id:
                     raise OwnershipError(sid, run.user_id) from None
@@ -121,7 +131,9 @@ class MongoWrites(MongoConnection):
             f"after {_RETRIES} attempts (the session kept being created and deleted)"
         )
 
-    def _fold_into_summary(self, run: Run, key: str, seq: int, now: float) -> dict[str, Any] | None:
+    def _fold_into_summary(
+        self, run: Run, key: str, seq: int, now: float
+    ) -> Op[dict[str, Any] | None]:
         """Count the stored run in the session's summary; None if the session is gone."""
         increments = {
             "version": 1,
@@ -133,9 +145,10 @@ class MongoWrites(MongoConnection):
         preview = preview_of(run)
         if preview is not None:
             latest["last_message_preview"] = preview
-        return self._summary_update(
+        doc = yield from self._summary_update(
             {"_id": run.session_id, "key": key}, seq, increments, latest, now, strict=False
         )
+        return doc
 
     def _summary_update(
         self,
@@ -146,7 +159,7 @@ class MongoWrites(MongoConnection):
         now: float,
         *,
         strict: bool,
-    ) -> dict[str, Any] | None:
+    ) -> Op[dict[str, Any] | None]:
         """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
 
         The first attempt is one atomic update guarded on ``last_seq``; when a later run
@@ -155,7 +168,7 @@ class MongoWrites(MongoConnection):
         update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
         expiry = self._expiry(now)
         guard = {"last_seq": seq} if strict else {"last_seq": {"$lt": seq}}
-        doc: dict[str, Any] | None = self._sessions.find_one_and_update(
+        doc: dict[str, Any] | None = yield SESSIONS.find_one_and_update(
             {**query, **guard},
             {**update, "$set": {**latest, **expiry}},
             return_document=ReturnDocument.AFTER,
@@ -163,35 +176,35 @@ class MongoWrites(MongoConnection):
         if doc is None:
             if expiry:
                 update["$set"] = expiry
-            doc = self._sessions.find_one_and_update(
+            doc = yield SESSIONS.find_one_and_update(
                 query, update, return_document=ReturnDocument.AFTER
             )
         return doc
 
-    def _abandon_empty(self, session_id: str, key: str, seq: int) -> None:
+    def _abandon_empty(self, session_id: str, key: str, seq: int) -> Op[None]:
         """Remove a session this append created, if nothing else was put in it since."""
         if seq == 1:
             # The original error is what the caller needs to see.
             with contextlib.suppress(PyMongoError):
-                self._sessions.delete_one({"_id": session_id, "key": key, "seq": 1})
+                yield SESSIONS.delete_one({"_id": session_id, "key": key, "seq": 1})
 
     # ------------------------------------------------------------------ updating
 
-    def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
+    def _update_run_op(self, run: Run, expected_version: int) -> Op[SessionInfo]:
         new = attrs.evolve(run, version=expected_version + 1)
         text = encode_run_text(new)
         check_run_size(new, text, self.max_document_bytes)
-        self._ensure()
+        yield SETUP
         sid, rid = run.session_id, run.run_id
         with self._do(f"updating run {rid!r} of session {sid!r}"):
-            session = self._find_session(sid, None)
+            session = yield from self._find_session(sid, None)
             if session is None:
                 raise RunNotFoundError(sid, rid)
             if run.user_id is not None and session.get("user_id") != run.user_id:
                 raise OwnershipError(sid, run.user_id)
             key = self._key_of(session)
             now = time.time()
-            old = self._runs.find_one_and_update(
+            old = yield RUNS.find_one_and_update(
                 {"session_key": key, "run_id": rid, "version": expected_version},
                 {
                     "$set": {
@@ -205,7 +218,7 @@ class MongoWrites(MongoConnection):
                 return_document=ReturnDocument.BEFORE,
             )
             if old is None:
-                current = self._runs.find_one({"session_key": key, "run_id": rid}, {"version": 1})
+                current = yield RUNS.find_one({"session_key": key, "run_id": rid}, {"version": 1})
                 if current is None:
                     raise RunNotFoundError(sid, rid)
                 raise ConflictError(
@@ -221,7 +234,7 @@ class MongoWrites(MongoConnection):
             preview = preview_of(new)
             if preview is not None:
                 latest["last_message_preview"] = preview
-            doc = self._summary_update(
+            doc = yield from self._summary_update(
                 {"_id": sid, "key": key}, as_int(old, "seq"), increments, latest, now, strict=True
             )
             if doc is None:
@@ -230,13 +243,13 @@ class MongoWrites(MongoConnection):
                 )
         return info_from_doc(doc)
 
-    def _update_session(
+    def _update_session_op(
         self,
         session_id: str,
         user_id: str | None,
         expected_version: int | None,
         changes: dict[str, Any],
-    ) -> SessionInfo:
+    ) -> Op[SessionInfo]:
         fields: dict[str, Any] = {}
         for field, value in changes.items():
             if field in ("state", "metadata"):
@@ -248,13 +261,13 @@ class MongoWrites(MongoConnection):
         check_session_size(
             session_id, {"_id": session_id, **fields}, self.max_document_bytes, partial=True
         )
-        self._ensure()
+        yield SETUP
         query = self._session_filter(session_id, user_id)
         if expected_version is not None:
             query["version"] = expected_version
         now = time.time()
         with self._do(f"updating session {session_id!r}"):
-            doc = self._sessions.find_one_and_update(
+            doc = yield SESSIONS.find_one_and_update(
                 query,
                 {
                     "$set": {**fields, **self._expiry(now)},
@@ -264,7 +277,7 @@ class MongoWrites(MongoConnection):
                 return_document=ReturnDocument.AFTER,
             )
             if doc is None:
-                current = self._find_session(session_id, user_id)
+                current = yield from self._find_session(session_id, user_id)
                 if current is None:
                     raise SessionNotFoundError(session_id, user_id)
                 raise ConflictError(
@@ -273,7 +286,7 @@ class MongoWrites(MongoConnection):
                 )
         return info_from_doc(doc)
 
-    def _import_session(self, session: Session, replace: bool) -> SessionInfo:
+    def _import_op(self, session: Session, replace: bool) -> Op[SessionInfo]:
         texts = [encode_run_text(run) for run in session.runs]
         for run, text in zip(session.runs, texts, strict=True):
             check_run_size(run, text, self.max_document_bytes)
@@ -283,21 +296,21 @@ class MongoWrites(MongoConnection):
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"session is not JSON-serialisable: {exc}") from exc
         check_session_size(session.session_id, doc, self.max_document_bytes)
-        self._ensure()
+        yield SETUP
         sid = session.session_id
         with self._do(f"importing session {sid!r}"):
-            existing = self._sessions.find_one({"_id": sid}, {"key": 1, "expires_at": 1})
+            existing = yield SESSIONS.find_one({"_id": sid}, {"key": 1, "expires_at": 1})
             if existing is not None and expired(existing):
-                self._purge(sid, existing)
+                yield from self._purge(sid, existing)
             elif existing is not None:
                 if not replace:
                     raise ConflictError(f"session {sid!r} already exists")
-                self._delete_session(sid, None)
+                yield from self._delete_op(sid, None)
             expiry = self._expiry(time.time())
             if session.runs:
                 # Runs first, under a key nothing points at yet: a reader never sees the
                 # session without its runs.
-                self._runs.insert_many(
+                yield RUNS.insert_many(
                     [
                         run_doc(run, text, key, seq)
                         for seq, (run, text) in enumerate(
@@ -306,9 +319,9 @@ class MongoWrites(MongoConnection):
                     ]
                 )
             try:
-                self._sessions.insert_one({**doc, **expiry})
+                yield SESSIONS.insert_one({**doc, **expiry})
             except PyMongoError as exc:
-                self._runs.delete_many({"session_key": key})
+                yield RUNS.delete_many({"session_key": key})
                 if isinstance(exc, DuplicateKeyError):
                     raise ConflictError(f"session {sid!r} already exists") from None
                 raise
@@ -316,37 +329,32 @@ class MongoWrites(MongoConnection):
 
     # ------------------------------------------------------------------ deleting
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        self._ensure()
+    def _delete_op(self, session_id: str, user_id: str | None) -> Op[bool]:
+        yield SETUP
         with self._do(f"deleting session {session_id!r}"):
             query: dict[str, Any] = {"_id": session_id}
             if user_id is not None:
                 query["user_id"] = user_id
-            doc = self._sessions.find_one_and_delete(query, projection={"key": 1, "expires_at": 1})
+            doc = yield SESSIONS.find_one_and_delete(query, projection={"key": 1, "expires_at": 1})
             if doc is None:
                 return False
-            self._runs.delete_many({"session_key": doc.get("key")})
+            yield RUNS.delete_many({"session_key": doc.get("key")})
             return not expired(doc)
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        self._ensure()
+    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op[int]:
+        yield SETUP
         with self._do(f"trimming the runs of session {session_id!r}"):
-            doc = self._find_session(session_id, user_id)
+            doc = yield from self._find_session(session_id, user_id)
             if doc is None:
                 raise SessionNotFoundError(session_id, user_id)
             key = self._key_of(doc)
-            doomed = list(
-                self._runs.find(
-                    {"session_key": key},
-                    {"_id": 1},
-                    sort=[("seq", -1)],
-                    skip=keep_last,
-                )
+            doomed = yield RUNS.find(
+                {"session_key": key}, {"_id": 1}, sort=[("seq", -1)], skip=keep_last
             )
             removed = input_tokens = output_tokens = 0
             for run in doomed:
                 # One at a time, so a concurrent trim never makes us subtract a run twice.
-                gone = self._runs.find_one_and_delete(
+                gone = yield RUNS.find_one_and_delete(
                     {"_id": run["_id"]}, projection={"input_tokens": 1, "output_tokens": 1}
                 )
                 if gone is not None:
@@ -354,7 +362,7 @@ class MongoWrites(MongoConnection):
                     input_tokens += as_int(gone, "input_tokens")
                     output_tokens += as_int(gone, "output_tokens")
             if removed:
-                self._sessions.update_one(
+                yield SESSIONS.update_one(
                     {"_id": session_id, "key": key},
                     {
                         "$inc": {
@@ -368,25 +376,25 @@ class MongoWrites(MongoConnection):
                 )
         return removed
 
-    def _purge(self, session_id: str, doc: dict[str, Any]) -> None:
+    def _purge(self, session_id: str, doc: dict[str, Any]) -> Op[None]:
         """Delete an expired session the TTL monitor has not removed yet."""
-        gone = self._sessions.find_one_and_delete(
+        gone = yield SESSIONS.find_one_and_delete(
             {"_id": session_id, "key": doc.get("key")}, projection={"key": 1}
         )
         if gone is not None:
-            self._runs.delete_many({"session_key": gone.get("key")})
+            yield RUNS.delete_many({"session_key": gone.get("key")})
 
-    def _erase_user(self, user_id: str) -> int:
-        self._ensure()
+    def _erase_user_op(self, user_id: str) -> Op[int]:
+        yield SETUP
         count = 0
         with self._do(f"erasing the sessions of user {user_id!r}"):
-            for doc in list(self._sessions.find({"user_id": user_id}, {"key": 1})):
-                gone = self._sessions.find_one_and_delete(
+            for doc in (yield SESSIONS.find({"user_id": user_id}, {"key": 1})):
+                gone = yield SESSIONS.find_one_and_delete(
                     {"_id": doc["_id"], "key": doc.get("key")},
                     projection={"key": 1, "expires_at": 1},
                 )
                 if gone is not None:
-                    self._runs.delete_many({"session_key": gone.get("key")})
+                    yield RUNS.delete_many({"session_key": gone.get("key")})
                     if not expired(gone):
                         count += 1
         return count

@@ -1,0 +1,282 @@
+"""AsyncMongoStore: the whole storage contract on pymongo's ``AsyncMongoClient``.
+
+The client talks over a loopback socket to ``MockMongoServer`` (mongomock behind
+MongoDB's wire protocol), or to the server at ``SESSIONARY_MONGODB_URL`` when it is set,
+each store in a database of its own, dropped afterwards. The sync ``MongoDb`` opens the
+same databases for the durability and multi-process clauses. The slow store is that
+server behind a loopback proxy that holds every request. Then: data shared with the
+sync store both ways, a link cut mid-write, and use from more than one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pymongo
+import pytest
+from sessionary_mongodb import AsyncMongoStore, MongoDb
+from sessionary_mongodb.mockserver import MockMongoServer
+from sessionary_mongodb.testing import server_like_mongomock, url_with_db
+
+from sessionary.errors import StorageError, StoreUnavailableError
+from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
+from sessionary.storage.base import Capability, Store
+from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
+from sessionary.testing.slow_proxy import SlowProxy
+from sessionary.testing.storage_data import make_run
+
+REAL_URL = os.environ.get("SESSIONARY_MONGODB_URL") or None
+
+
+def _with_options(url: str, **options: object) -> str:
+    """``url`` with these query options, replacing any it has of the same names."""
+    base, _, query = url.partition("?")
+    names = {name.lower() for name in options}
+    kept = [part for part in query.split("&") if part and part.split("=")[0].lower() not in names]
+    added = [f"{key}={value}" for key, value in options.items()]
+    return f"{base}?{'&'.join(kept + added)}"
+
+
+def _proxied(url: str, proxy: SlowProxy) -> str:
+    """``url`` (one host) with the proxy's port in its place, connecting to it directly."""
+    parts = urlsplit(url)
+    if parts.scheme != "mongodb" or parts.hostname is None or "," in parts.netloc:
+        raise RuntimeError(f"the proxy tests need a mongodb:// URL with one host, not {url!r}")
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{proxy.port}"
+    netloc[-1] = host
+    proxied = parts._replace(netloc="@".join(netloc)).geturl()
+    return _with_options(proxied, directConnection="true")
+
+
+def _target(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    return parts.hostname, parts.port or 27017
+
+
+class _Databases:
+    """Databases made for one test on the server, dropped afterwards."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.names: list[str] = []
+
+    def url(self, **options: object) -> str:
+        name = f"sessionary_test_{uuid.uuid4().hex[:12]}"
+        self.names.append(name)
+        url = url_with_db(self.base_url, name)
+        return _with_options(url, **options) if options else url
+
+    def drop(self) -> None:
+        client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(self.base_url)
+        try:
+            for name in self.names:
+                client.drop_database(name)
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def databases(mock_server: MockMongoServer) -> Iterator[_Databases]:
+    made = _Databases(REAL_URL or mock_server.url)
+    yield made
+    made.drop()
+
+
+class TestAsyncMongoStore(AsyncStorageConformance):
+    capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
+    # Each request is held this long by the proxy; a call makes several.
+    slow_delay = 0.1
+
+    @pytest.fixture(autouse=True)
+    def _backend(self, databases: _Databases) -> Iterator[None]:
+        self.databases = databases
+        self.url = databases.url()
+        self.proxies: list[SlowProxy] = []
+        yield
+        for proxy in self.proxies:
+            proxy.stop()
+
+    @pytest.fixture
+    def async_store(self) -> AsyncStore:
+        return AsyncMongoStore(db_url=self.url)
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        return self.url
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncMongoStore)
+        sync = MongoDb(db_url=self.url)
+        try:
+            result = sync.client[sync.db_name]["runs"].update_many(
+                {"session_id": session_id}, {"$set": {"data": '{"run_id": 42'}}
+            )
+        finally:
+            sync.close()
+        assert result.modified_count >= 1
+
+    def make_ttl_store(self, ttl: float) -> Store:
+        return BlockingStore(AsyncMongoStore(db_url=self.databases.url(), ttl=ttl))
+
+    def make_slow_store(self, delay: float) -> AsyncStore:
+        proxy = SlowProxy(_target(self.url), delay=delay).start()
+        self.proxies.append(proxy)
+        return AsyncMongoStore(db_url=_proxied(self.databases.url(), proxy))
+
+
+# --------------------------------------------------------------------------- beyond the suite
+
+
+def test_to_async_is_the_native_store_on_the_same_settings(databases: _Databases) -> None:
+    db = MongoDb(
+        db_url=databases.url(serverSelectionTimeoutMS=1500),
+        sessions_collection="s",
+        runs_collection="r",
+        ttl=600,
+        max_document_bytes=4096,
+    )
+    twin = db.to_async()
+    assert isinstance(twin, AsyncMongoStore) and twin.native is True
+    assert (twin.db_name, twin.ttl, twin.max_document_bytes) == (db.db_name, 600.0, 4096)
+    assert twin._collection_names == ("s", "r")
+    assert twin.name == "mongodb" and twin.capabilities == db.capabilities
+
+
+def test_to_async_of_a_store_on_an_application_client_is_adapted_in_threads() -> None:
+    db = MongoDb(client=server_like_mongomock(), db_name="app")
+    twin = db.to_async()
+    assert isinstance(twin, ThreadedAsyncStore) and twin.native is False
+    asyncio.run(twin.append_run(make_run("s1", user_id="alice")))
+    assert db.get_session_info("s1", user_id="alice") is not None
+
+
+def test_async_writes_are_read_by_the_sync_store_and_back(databases: _Databases) -> None:
+    db = MongoDb(db_url=databases.url())
+    twin = db.to_async()
+    db.append_run(make_run("shared", user_id="alice", text="from sync"))
+
+    async def scenario() -> None:
+        session = await twin.get_session("shared", user_id="alice")
+        assert session is not None and [r.input for r in session.runs] == ["from sync"]
+        await twin.append_run(make_run("shared", user_id="alice", text="from async"))
+        await twin.update_session("shared", name="Both ways", user_id="alice")
+        await twin.close()
+
+    asyncio.run(scenario())
+    session = db.get_session("shared", user_id="alice")
+    assert session is not None
+    assert [r.input for r in session.runs] == ["from sync", "from async"]
+    assert session.name == "Both ways" and session.version == 3
+    assert [i.session_id for i in db.list_sessions(user_id="alice").items] == ["shared"]
+    db.close()
+
+
+def test_a_cut_link_mid_write_is_a_clear_error_and_loses_nothing_stored(
+    databases: _Databases,
+) -> None:
+    url = databases.url(serverSelectionTimeoutMS=500)
+    with SlowProxy(_target(url)) as proxy:
+        store = AsyncMongoStore(db_url=_proxied(url, proxy))
+
+        async def scenario() -> None:
+            for turn in range(3):
+                await store.append_run(make_run("chat", user_id="alice", text=f"turn {turn}"))
+            proxy.delay = 0.5  # the next write is held in the link when it breaks
+            write = asyncio.ensure_future(
+                store.append_run(make_run("chat", user_id="alice", text="lost"))
+            )
+            await asyncio.sleep(0.1)
+            proxy.refuse()
+            assert proxy.cut() >= 1
+            with pytest.raises(StoreUnavailableError) as raised:
+                await write
+            message = str(raised.value)
+            assert f"127.0.0.1:{proxy.port}" in message
+            assert "appending run" in message and "'chat'" in message
+            with pytest.raises(StoreUnavailableError, match="reading session 'chat'"):
+                await store.get_session("chat")
+            proxy.delay = 0.0
+            proxy.accept()  # the link is back: the same store object goes on
+            session = await store.get_session("chat", user_id="alice")
+            assert session is not None
+            assert [r.input for r in session.runs] == ["turn 0", "turn 1", "turn 2"]
+            assert session.run_count == 3
+            assert session.input_tokens == sum(r.metrics.input_tokens for r in session.runs)
+            info = await store.append_run(make_run("chat", user_id="alice", text="after"))
+            assert info.run_count == 4
+            await store.close()
+
+        asyncio.run(scenario())
+
+
+def test_one_store_used_from_two_event_loops_in_turn(databases: _Databases) -> None:
+    store = AsyncMongoStore(db_url=databases.url())
+    asyncio.run(store.append_run(make_run("s1", user_id="alice", text="first loop")))
+    asyncio.run(store.append_run(make_run("s1", user_id="alice", text="second loop")))
+
+    async def read_and_close() -> list[object]:
+        try:
+            session = await store.get_session("s1")
+            assert session is not None
+            return [r.input for r in session.runs]
+        finally:
+            await store.close()
+
+    assert asyncio.run(read_and_close()) == ["first loop", "second loop"]
+
+
+def test_one_store_used_from_two_running_loops_at_once(databases: _Databases) -> None:
+    url = databases.url()
+    store = AsyncMongoStore(db_url=url)
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        async def appends() -> None:
+            for turn in range(10):
+                await store.append_run(make_run("s1", user_id="alice", text=f"{index}:{turn}"))
+            await store.close()
+
+        try:
+            asyncio.run(appends())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with MongoDb(db_url=url) as db:
+        session = db.get_session("s1")
+    assert session is not None and session.run_count == len(session.runs) == 20
+
+
+def test_an_application_client_on_another_loop_is_a_clear_error(databases: _Databases) -> None:
+    url = databases.url()
+    client: pymongo.AsyncMongoClient[dict[str, object]] = pymongo.AsyncMongoClient(url)
+    store = AsyncMongoStore(client=client, db_name=url.rsplit("/", 1)[1])
+
+    async def first() -> None:
+        await store.append_run(make_run("s1", user_id="alice"))
+        await store.close()  # an application's client stays open
+        await client.admin.command("ping")
+
+    asyncio.run(first())
+    with pytest.raises(StorageError, match="belongs to the event loop it was first used on"):
+        asyncio.run(store.get_session("s1"))
+
+
+def test_a_sync_client_is_refused() -> None:
+    with pytest.raises(Exception, match="client must be a pymongo.AsyncMongoClient") as raised:
+        AsyncMongoStore(client=server_like_mongomock(), db_name="app")
+    assert type(raised.value).__name__ == "InvalidInputError"
+    with pytest.raises(Exception, match="either db_url or client to AsyncMongoStore"):
+        AsyncMongoStore(db_url="mongodb://h", client=server_like_mongomock())
