@@ -88,6 +88,8 @@ class TestAsyncRedisCluster(AsyncStorageConformance):
     """AsyncRedisStore on ``redis.asyncio.cluster.RedisCluster``, opened by URL (cluster=true)."""
 
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
+    # Each command is held this long by the proxy; a call sends one or a few.
+    slow_delay = 0.1
 
     @pytest.fixture(autouse=True)
     def _cluster(self, cluster: list[RedisServer]) -> Iterator[None]:

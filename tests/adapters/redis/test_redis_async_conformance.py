@@ -39,6 +39,8 @@ def _address(url: str) -> tuple[str, int, str]:
 
 class TestAsyncRedisStore(AsyncStorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
+    # Each command is held this long by the proxy; a call sends one or a few.
+    slow_delay = 0.1
 
     @pytest.fixture(autouse=True)
     def _server(self, redis_url: str, prefix: str) -> Iterator[None]:
