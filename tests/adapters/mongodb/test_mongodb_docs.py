@@ -11,7 +11,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 def test_mongodb_page_code_runs() -> None:
     blocks = BLOCK.findall(DOC.read_text())
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for index, block in enumerate(blocks):
         namespace: dict[str, object] = {"__name__": f"docs_mongodb_{index}"}
         exec(compile(block, f"{DOC.name} block {index}", "exec"), namespace)
