@@ -11,6 +11,7 @@ store both ways.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -249,6 +250,32 @@ def test_a_write_locked_out_past_the_timeout_is_a_clear_error_and_stores_nothing
         await store.close()
 
     asyncio.run(scenario())
+
+
+def test_a_file_deleted_under_the_store_is_a_clear_error_and_readers_follow(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gone.db"
+    store = AsyncSqliteStore(db_file=path)
+
+    async def scenario() -> None:
+        await store.append_run(make_run("s1", text="before"))
+        assert await store.get_session("s1") is not None  # a reader has the file open
+        for name in ("gone.db", "gone.db-wal", "gone.db-shm"):
+            if (tmp_path / name).exists():
+                os.remove(tmp_path / name)
+        with pytest.raises(StoreUnavailableError, match="deleted or replaced") as caught:
+            await store.append_run(make_run("s1", text="lost"))
+        assert "nothing was written" in str(caught.value)
+        assert await store.get_session("s1") is None  # the readers see the new, empty file
+        await store.append_run(make_run("s1", text="after"))
+        session = await store.get_session("s1")
+        assert session is not None and [r.input for r in session.runs] == ["after"]
+        await store.close()
+
+    asyncio.run(scenario())
+    again = SqliteDb(db_file=path).get_session("s1")
+    assert again is not None and again.run_count == 1
 
 
 def test_queries_run_on_the_stores_threads_never_the_loop_or_its_executor(

@@ -197,7 +197,9 @@ class AsyncSqliteStore(AsyncStore):
         return await self._submit(readers, self._read_here, method, args)
 
     def _read_here(self, method: str, args: tuple[Any, ...]) -> Any:
-        return getattr(self._reader_db(), method)(*args)
+        db = self._reader_db()
+        db._follow_file()  # a file replaced under the store: read what the writer writes
+        return getattr(db, method)(*args)
 
     # ------------------------------------------------------------------ writes
 

@@ -122,6 +122,21 @@ class SqliteDatabase:
             "that path again (a new, empty one if it is gone)"
         )
 
+    def _follow_file(self) -> None:
+        """Let go of the connection if the file at the path is no longer the one it has open.
+
+        The next call then opens the file there now, as a writer does once it finds the
+        file replaced (see :meth:`_check_file`): the async store's readers call this
+        before each read, so they never go on reading a deleted file beside the writer.
+        """
+        with self._lock:
+            if self._conn is None or self._file_id is None or self._pid != os.getpid():
+                return
+            if _file_id(self.path) == self._file_id:
+                return
+            conn, self._conn = self._conn, None
+            conn.close()
+
     def _prepare(self, conn: sqlite3.Connection) -> int:
         """Create the schema in a file that has none; return the file's schema version."""
         version = retry_busy(lambda: schema.read_version(conn), self.location.timeout)
