@@ -15,6 +15,7 @@ import select
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,14 @@ import pytest
 import redis
 from redis.connection import AbstractConnection
 from sessionary_redis import RedisDb
-from sessionary_redis.testing import RedisServer
+from sessionary_redis.testing import RedisServer, delete_prefix, with_params
 from sessionary_redis.tracking import RedisSessionWatcher, WatcherStats
 
 from sessionary import Agent, open_db
 from sessionary.caching import CachingStore, MemoryCache
-from sessionary.errors import CorruptRecordError, InvalidInputError
-from sessionary.testing import ScriptedModel
+from sessionary.errors import ConflictError, CorruptRecordError, InvalidInputError, OwnershipError
+from sessionary.storage.base import Capability, Store
+from sessionary.testing import ScriptedModel, StorageConformance
 from sessionary.testing.storage import make_run
 
 # --------------------------------------------------------------------------- helpers
@@ -69,7 +71,16 @@ def notice(watcher: RedisSessionWatcher) -> None:
 def delta(after: WatcherStats, before: WatcherStats) -> dict[str, int]:
     return {
         name: getattr(after, name) - getattr(before, name)
-        for name in ("local", "waited", "reads", "prefetches", "pings", "resets", "fallbacks")
+        for name in (
+            "local",
+            "waited",
+            "reads",
+            "prefetches",
+            "writes",
+            "pings",
+            "resets",
+            "fallbacks",
+        )
     }
 
 
@@ -108,13 +119,25 @@ def test_a_cached_run_is_checked_without_waiting_for_a_read(
     watcher = watcher_of(agent)
     before = watcher.stats
     requests = Requests(monkeypatch)
+    link = watcher._link
+    assert link is not None
+    sends: list[bytes] = []
+    original = link.send
+
+    def counting(data: bytes) -> None:
+        sends.append(data)
+        original(data)
+
+    monkeypatch.setattr(link, "send", counting)
     for turn in range(10):
         agent.run(f"turn {turn}")
-    assert requests.count == 10  # the append of each run, and nothing else
+    # One request per run: its append, with the read that keeps the session watched
+    # behind it in the same packet, on the watcher's connection.
+    assert requests.count == 0 and len(sends) == 10
+    assert all(data.startswith(b"*") and b"EVALSHA" in data and b"HMGET" in data for data in sends)
     counts = delta(watcher.stats, before)
     assert counts["reads"] == 0 and counts["fallbacks"] == 0  # no caller waited for a read
-    assert counts["local"] + counts["waited"] == 10
-    assert counts["prefetches"] == 10  # each run's own write, re-read without waiting
+    assert counts["local"] == 10 and counts["writes"] == 10 and counts["prefetches"] == 0
     session = agent.get_session()
     assert session is not None and session.run_count == 13
 
@@ -393,6 +416,106 @@ def test_a_forked_child_gets_a_connection_of_its_own(
     session = agent.get_session()
     assert session is not None and [r.input for r in session.runs][-1] == "from the child"
     assert watcher.stats.resets == 0
+
+
+def test_a_write_on_a_killed_tracking_connection_is_retried_by_the_store(
+    db: RedisDb, redis_client: redis.Redis
+) -> None:
+    agent = cached_agent(db)
+    agent.run("one")
+    agent.run("two")
+    watcher = watcher_of(agent)
+    assert redis_client.client_kill_filter(_id=str(watcher.client_id)) == 1
+    # The next write finds the connection dead: the retry goes through the store's pool.
+    agent.db.append_run(make_run("chat", user_id="alice", text="three"))
+    assert watcher.stats.resets == 1
+    agent.run("four")
+    session = agent.get_session()
+    assert session is not None and [r.input for r in session.runs] == [
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
+
+
+def test_a_refused_write_on_the_tracking_connection_is_the_same_error(db: RedisDb) -> None:
+    agent = cached_agent(db)
+    agent.run("mine")
+    agent.run("mine again")
+    watcher = watcher_of(agent)
+    before = watcher.stats
+    with pytest.raises(OwnershipError):
+        agent.run("not yours", user_id="mallory")
+    with pytest.raises(ConflictError):
+        agent.db.update_session("chat", user_id="alice", expected_version=0, name="stale")
+    agent.run("still mine")
+    session = agent.get_session()
+    assert session is not None and session.run_count == 3
+    assert delta(watcher.stats, before)["writes"] >= 2
+    assert watcher.stats.resets == 0
+
+
+@pytest.mark.slow
+def test_a_script_the_server_forgot_is_sent_again(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "noscript").start()
+    try:
+        db = RedisDb(server.url, prefix="noscript")
+        agent = cached_agent(db)
+        agent.run("one")
+        agent.run("two")
+        admin = redis.Redis.from_url(server.url)
+        admin.script_flush()  # a private server: the scripts are gone, as after a restart
+        admin.close()
+        watcher = watcher_of(agent)
+        before = watcher.stats
+        agent.run("three")
+        assert delta(watcher.stats, before)["writes"] == 1
+        session = agent.get_session()
+        assert session is not None and [r.input for r in session.runs] == ["one", "two", "three"]
+        db.close()
+    finally:
+        server.stop()
+
+
+class TestCachedRedisConformance(StorageConformance):
+    """The whole contract through a caching store on Redis: watcher checks, routed writes."""
+
+    capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
+
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_url: str, prefix: str) -> Iterator[None]:
+        self.url = redis_url
+        self.prefix = prefix
+        self.ttl_prefixes: list[str] = []
+        yield
+        client = redis.Redis.from_url(redis_url)
+        try:
+            for extra in self.ttl_prefixes:
+                delete_prefix(client, extra)
+        finally:
+            client.close()
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        with CachingStore(RedisDb(self.url, prefix=self.prefix), MemoryCache()) as store:
+            yield store
+
+    @pytest.fixture
+    def store_url(self, store: Store) -> str:
+        url: str = with_params(self.url, prefix=self.prefix)
+        return url
+
+    def corrupt_session(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, CachingStore) and isinstance(store.store, RedisDb)
+        inner = store.store
+        inner.client.lset(inner.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
+        store.cache.clear()
+
+    def make_ttl_store(self, ttl: float) -> Store:
+        prefix = f"sessionary-test-ttl-{uuid.uuid4().hex[:12]}"
+        self.ttl_prefixes.append(prefix)
+        return CachingStore(RedisDb(self.url, prefix=prefix, ttl=ttl), MemoryCache())
 
 
 # --------------------------------------------------------------------------- threads

@@ -34,7 +34,7 @@ from sessionary_redis.connection import (
     split_url,
 )
 from sessionary_redis.operations import RedisOperations
-from sessionary_redis.tracking import RedisSessionWatcher
+from sessionary_redis.tracking import NOT_SENT, RedisSessionWatcher
 
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
@@ -168,14 +168,22 @@ class RedisDb(RedisOperations, Store):
     def _send(self, request: Request) -> Any:
         return self._policy.call(
             request.what,
-            lambda attempt: self._perform(request.build(attempt)),
+            lambda attempt: self._perform(request.build(attempt), request.write),
             session_id=request.session_id,
             is_write=request.write,
         )
 
-    def _perform(self, action: Action) -> Any:
+    def _perform(self, action: Action, write: bool = False) -> Any:
         if isinstance(action, Script):
-            return getattr(self, action.name)(keys=action.keys, args=action.args)
+            script = getattr(self, action.name)
+            watcher = self._watcher
+            if write and watcher is not None:
+                # A write to a session the watcher holds goes on its connection, with
+                # the read that keeps the session watched behind it (no second send).
+                reply = watcher.run_write(script, action.keys, action.args)
+                if reply is not NOT_SENT:
+                    return reply
+            return script(keys=action.keys, args=action.args)
         if isinstance(action, Pipeline):
             pipe = self.client.pipeline(transaction=False)
             for command in action.commands:

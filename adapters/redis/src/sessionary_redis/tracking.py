@@ -15,11 +15,17 @@ Why that is correct (``docs/guides/caching.md`` states the guarantee):
   the order they arrive: an invalidation that arrives before a read's reply was
   caused by a write the read already sees; one that arrives after it drops what the
   read returned.
-- **This process's writes.** The caching store calls :meth:`RedisSessionWatcher.written`
-  after each of its writes, and every watcher of this process on the same server and
-  prefix drops the entry before the write returns (:func:`announce_write`); a re-read
-  is sent at once without waiting for its reply, so the next check usually finds the
-  new summary already there.
+- **This process's writes.** A write of the store to a session the watcher holds is
+  sent on the watcher's connection when no other thread is using it
+  (:meth:`RedisSessionWatcher.run_write`), with ``HMGET version created`` behind it in
+  the same packet: the server runs the two back to back, so that read keeps the session
+  watched and shows nobody wrote in between. The caching store then calls
+  :meth:`RedisSessionWatcher.written` with the summary the write returned, and every
+  watcher of this process on the same server and prefix drops its entry before the
+  write returns (:func:`announce_write`); the one that carried the write keeps the
+  returned summary if the read matches it. The others (and a write the store sent
+  itself) send a re-read at once without waiting for its reply, so the next check
+  usually finds the new summary already there.
 - **A broken channel forgets everything.** If the connection fails, is killed
   (``CLIENT KILL``), hits end of file, sends something unexpected, or the process
   forked, the mirror is dropped whole: invalidations may have been missed. The next
@@ -40,6 +46,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -59,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HEARTBEAT_SECONDS",
     "MAX_SESSIONS",
+    "NOT_SENT",
     "RedisSessionWatcher",
     "WatcherStats",
     "announce_write",
@@ -92,7 +100,9 @@ class WatcherStats:
     the rest of a re-read already sent after a write of this process; ``reads`` are
     summaries read for a caller, who waited a round trip (never read, or changed by
     another client); ``prefetches`` are re-reads sent after this process's writes,
-    which nobody waits for; ``pings`` are heartbeat barriers; ``resets`` are times the
+    which nobody waits for; ``writes`` are the store's writes sent on the tracking
+    connection with the re-read behind them (no prefetch needed then); ``pings`` are
+    heartbeat barriers; ``resets`` are times the
     mirror was dropped because the connection broke; ``fallbacks`` are answers read
     through the store because the tracking connection could not be used;
     ``remembered`` is how many summaries the mirror holds now.
@@ -102,6 +112,7 @@ class WatcherStats:
     waited: int = 0
     reads: int = 0
     prefetches: int = 0
+    writes: int = 0
     pings: int = 0
     resets: int = 0
     fallbacks: int = 0
@@ -112,9 +123,15 @@ class _Broken(Exception):
     """The tracking connection can no longer be trusted; its mirror must go."""
 
 
+#: What :meth:`RedisSessionWatcher.run_write` returns when the store must send the write.
+NOT_SENT: Final = object()
+
+
 @attrs.define
 class _Request:
-    kind: str  # "read", "pttl" (the time to live that follows a read) or "ping"
+    # "read"; "confirm" (the version read behind a write sent here); "pttl" (the time
+    # to live read behind either); "script" (a write sent here); "ping"
+    kind: str
     sent_at: float
     key: bytes = b""
     session_id: str = ""
@@ -122,6 +139,8 @@ class _Request:
     done: bool = False
     value: SessionInfo | None = None
     error: Exception | None = None
+    raw: Any = None  # a script's reply, as the server sent it
+    settled: bool = False  # a confirm whose write has been told (expected, or nothing)
 
 
 class _Link:
@@ -226,13 +245,18 @@ class RedisSessionWatcher(SessionWatcher):
         # key -> monotonic time the session expires by (stores with a ttl): a key that
         # expired lazily is not deleted, so no invalidation says so; read it again.
         self._expires: dict[bytes, float] = {}
+        # Writes sent here: the version read behind each, waiting for the summary the
+        # write returned (written()), or that summary waiting for the read.
+        self._confirming: dict[bytes, _Request] = {}
+        self._unclaimed: dict[bytes, Any] = {}
         self._requests: deque[_Request] = deque()
         self._proven_at = float("-inf")  # send time of the newest request answered
         self._retry_at = 0.0
         self._unsupported: str | None = None
         self._closed = False
         self._counts = dict.fromkeys(
-            ("local", "waited", "reads", "prefetches", "pings", "resets", "fallbacks"), 0
+            ("local", "waited", "reads", "prefetches", "writes", "pings", "resets", "fallbacks"),
+            0,
         )
         self.client_id: int | None = None  # of the tracking connection, once connected
 
@@ -297,6 +321,8 @@ class RedisSessionWatcher(SessionWatcher):
                 self._mirror.clear()
                 self._expires.clear()
                 return
+            if self._claim(key, info):
+                return
             if link is None or (key not in self._mirror and key not in self._in_flight):
                 return
             self._forget(key)
@@ -309,6 +335,95 @@ class RedisSessionWatcher(SessionWatcher):
                     self._count("prefetches")
             except _Broken as exc:
                 self._reset(str(exc))
+
+    def _claim(self, key: bytes, info: SessionInfo | None) -> bool:
+        """Settle a write sent here with the summary it returned; False if none was sent."""
+        confirm = self._confirming.pop(key, None)
+        if confirm is not None:  # its version read is still on the way
+            confirm.expected, confirm.settled = info, True
+            return True
+        if key not in self._unclaimed:
+            return False
+        frame = self._unclaimed.pop(key)
+        if info is not None and _confirms(frame, info):
+            self._remember(key, info)
+        else:
+            self._forget(key)
+        return True
+
+    def run_write(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Send a write script of the store here, with a read of its session behind it.
+
+        Used for sessions the mirror holds, when no other thread is using the
+        connection; otherwise (and on a forked child) :data:`NOT_SENT`, and the store
+        sends the write itself. The read behind the write keeps the session watched,
+        and in the same step on the server, so no re-read is needed after it: when the
+        caching store tells :meth:`written` the summary the write returned, and the
+        version read matches it, that summary is remembered. Returns the script's
+        reply as the server sent it; a failed connection is a
+        ``redis.exceptions.ConnectionError`` (the store's retry policy decides), an
+        error reply a ``redis.exceptions.ResponseError``.
+        """
+        if not keys or not self._lock.acquire(blocking=False):
+            return NOT_SENT
+        try:
+            key = str(keys[0]).encode()
+            link = self._link
+            if (
+                link is None
+                or link.pid != os.getpid()
+                or key not in self._mirror
+                or key in self._in_flight
+                or len(self._requests) >= MAX_IN_FLIGHT
+            ):
+                return NOT_SENT
+            try:
+                return self._write_here(link, key, script, keys, args)
+            except _Broken as exc:
+                self._reset(str(exc))
+                raise redis.exceptions.ConnectionError(
+                    f"the tracking connection failed during a write: {exc}"
+                ) from exc
+        finally:
+            self._lock.release()
+
+    def _write_here(
+        self, link: _Link, key: bytes, script: Any, keys: Sequence[str], args: Sequence[Any]
+    ) -> Any:
+        self._forget(key)
+        self._apply(link, wait=False)
+        body = [len(keys), *keys, *args]
+        request = self._send_write(link, key, resp3.pack("EVALSHA", script.sha, *body))
+        self._await(link, request)
+        if isinstance(request.raw, resp3.ReplyError) and request.raw.startswith("NOSCRIPT"):
+            request = self._send_write(link, key, resp3.pack("EVAL", script.script, *body))
+            self._await(link, request)
+        self._apply(link, wait=False)  # the version read behind it, usually there already
+        self._count("writes")
+        if isinstance(request.raw, resp3.ReplyError):
+            raise redis.exceptions.ResponseError(str(request.raw))
+        return request.raw
+
+    def _send_write(self, link: _Link, key: bytes, command: bytes) -> _Request:
+        now = time.monotonic()
+        request = _Request("script", now, key)
+        confirm = _Request("confirm", now, key)
+        data = command + resp3.pack(b"HMGET", key, *_CONFIRM_FIELDS)
+        link.send(data + resp3.pack(b"PTTL", key) if self._store.ttl is not None else data)
+        self._requests.append(request)
+        self._requests.append(confirm)
+        if self._store.ttl is not None:
+            self._requests.append(_Request("pttl", now, key))
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        self._confirming[key] = confirm
+        self._unclaimed.pop(key, None)
+        return request
+
+    def _remember(self, key: bytes, info: SessionInfo | None) -> None:
+        self._mirror[key] = info
+        self._mirror.move_to_end(key)
+        while len(self._mirror) > self.max_sessions:
+            self._forget(next(iter(self._mirror)))
 
     # ------------------------------------------------------------------ internals
 
@@ -457,6 +572,9 @@ class RedisSessionWatcher(SessionWatcher):
     def _forget(self, key: bytes) -> None:
         self._mirror.pop(key, None)
         self._expires.pop(key, None)
+        # Not a write's version read still on the way: it was sent after anything that
+        # made us forget (a notice comes before the reply of every read it precedes).
+        self._unclaimed.pop(key, None)
 
     def _on_reply(self, request: _Request, frame: Any) -> None:
         request.done = True
@@ -466,15 +584,34 @@ class RedisSessionWatcher(SessionWatcher):
                 raise _Broken(f"the server answered {frame}")
             return
         key = request.key
+        if request.kind == "script":
+            request.raw = frame
+            return
         if request.kind == "pttl" or self._store.ttl is None:
             left = self._in_flight.pop(key, 1) - 1  # the read is settled
             if left:
                 self._in_flight[key] = left
         if request.kind == "pttl":
-            if isinstance(frame, int) and frame >= 0 and key in self._mirror:
+            if isinstance(frame, int) and frame >= 0:
                 self._expires[key] = request.sent_at + frame / 1000
             else:
                 self._expires.pop(key, None)  # no such key, or no expiry
+            return
+        if request.kind == "confirm":
+            current = self._confirming.get(key) is request
+            if current:
+                del self._confirming[key]
+            if isinstance(frame, resp3.ReplyError):
+                self._forget(key)
+            elif not request.settled:
+                if current:  # the write's summary is not known yet: keep what was read
+                    if len(self._unclaimed) >= self.max_sessions:
+                        self._unclaimed.clear()
+                    self._unclaimed[key] = frame
+            elif request.expected is not None and _confirms(frame, request.expected):
+                self._remember(key, request.expected)
+            else:
+                self._forget(key)
             return
         if isinstance(frame, resp3.ReplyError):
             request.error = (
@@ -500,10 +637,7 @@ class RedisSessionWatcher(SessionWatcher):
                 self._forget(key)
                 return
             request.value = None if decoded is None else decoded[0]
-        self._mirror[key] = request.value
-        self._mirror.move_to_end(key)
-        while len(self._mirror) > self.max_sessions:
-            self._forget(next(iter(self._mirror)))
+        self._remember(key, request.value)
 
     def _reset(self, reason: str) -> None:
         if self._link is not None:
@@ -515,6 +649,8 @@ class RedisSessionWatcher(SessionWatcher):
         link, self._link = self._link, None
         self._mirror.clear()
         self._expires.clear()
+        self._confirming.clear()
+        self._unclaimed.clear()
         self._in_flight.clear()
         self._requests.clear()
         self._proven_at = float("-inf")
