@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import attrs
 
 from sessionary.caching.base import CacheStats, SessionCache, same_lifetime
+from sessionary.caching.copies import detached, detached_run, is_current
 from sessionary.caching.memory import tail
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
@@ -155,7 +156,7 @@ class CachingStore(Store):
         if session is None:
             with self._lock_for(session_id):
                 session = self._current(user_id, session_id, last_n_runs)
-        return None if session is None else _detached(session)
+        return None if session is None else detached(session)
 
     def _trusted_entry(
         self, user_id: str | None, session_id: str, last_n_runs: int | None
@@ -190,7 +191,7 @@ class CachingStore(Store):
             self._count("_misses")
             return None
         if cached is not None:
-            if _is_current(cached, info):
+            if is_current(cached, info):
                 self._count("_hits")
                 self._trust(user_id, cached)
                 return cached
@@ -261,7 +262,7 @@ class CachingStore(Store):
             if (user_id, session_id) in self._passthrough:
                 return info
             try:
-                kept = self.cache.append(user_id, _detached_run(run), info)
+                kept = self.cache.append(user_id, detached_run(run), info)
             except Exception as exc:
                 kept = self._cache_failed("append", exc)
             if kept:
@@ -270,7 +271,7 @@ class CachingStore(Store):
             return info
 
     def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        stored = _detached_run(attrs.evolve(run, version=expected_version + 1))
+        stored = detached_run(attrs.evolve(run, version=expected_version + 1))
 
         def replace(cached: Session, info: SessionInfo) -> Session | None:
             ids = [r.run_id for r in cached.runs]
@@ -481,32 +482,6 @@ class CachingStore(Store):
 
     def _lock_for(self, session_id: str) -> threading.Lock:
         return self._locks[hash(session_id) % _LOCK_STRIPES]
-
-
-def _detached_run(run: Run) -> Run:
-    """``run`` with requirements of its own: answering one must not change another copy.
-
-    Requirements are the one part of a run a caller changes in place (``confirm()``,
-    ``reject()``...), so the cache and each caller hold their own.
-    """
-    if not run.requirements:
-        return run
-    return attrs.evolve(run, requirements=tuple(attrs.evolve(r) for r in run.requirements))
-
-
-def _detached(session: Session) -> Session:
-    """The session with every run that has requirements detached (see :func:`_detached_run`)."""
-    if not any(run.requirements for run in session.runs):
-        return session
-    return attrs.evolve(session, runs=tuple(_detached_run(run) for run in session.runs))
-
-
-def _is_current(cached: SessionInfo, info: SessionInfo) -> bool:
-    return (
-        same_lifetime(cached, info)
-        and cached.version == info.version
-        and cached.run_count == info.run_count
-    )
 
 
 def check_trust_seconds(value: object) -> float:
