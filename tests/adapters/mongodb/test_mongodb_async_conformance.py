@@ -281,3 +281,32 @@ def test_a_sync_client_is_refused() -> None:
     assert type(raised.value).__name__ == "InvalidInputError"
     with pytest.raises(Exception, match="either db_url or client to AsyncMongoStore"):
         AsyncMongoStore(db_url="mongodb://h", client=server_like_mongomock())
+
+
+@pytest.mark.parametrize("cancel_after", [0.05, 0.25, 0.45])
+def test_a_write_cancelled_between_its_steps_is_stored_whole_or_not_at_all(
+    databases: _Databases, cancel_after: float
+) -> None:
+    url = databases.url()
+    with SlowProxy(_target(url)) as proxy:
+        store = AsyncMongoStore(db_url=_proxied(url, proxy))
+
+        async def scenario() -> None:
+            await store.append_run(make_run("chat", user_id="alice", text="first"))
+            proxy.delay = 0.2  # each of the append's three steps takes 0.2 s
+            write = asyncio.ensure_future(
+                store.append_run(make_run("chat", user_id="alice", text="cancelled"))
+            )
+            await asyncio.sleep(cancel_after)  # in the first, second or third step
+            write.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await write
+            proxy.delay = 0.0
+            await asyncio.sleep(1.0)  # what was under way finishes
+            session = await store.get_session("chat", user_id="alice")
+            assert session is not None
+            assert session.run_count == len(session.runs) in (1, 2)
+            assert session.input_tokens == sum(r.metrics.input_tokens for r in session.runs)
+            await store.close()
+
+        asyncio.run(scenario())

@@ -308,3 +308,36 @@ def test_bad_settings_are_refused_at_construction(kwargs: dict[str, object], mes
     with pytest.raises(Exception, match=message) as raised:
         AsyncRedisStore(**kwargs)  # type: ignore[arg-type]
     assert type(raised.value).__name__ == "InvalidInputError"
+
+
+def test_a_cancelled_write_runs_whole_once_sent_and_never_if_not(
+    redis_url: str, prefix: str
+) -> None:
+    host, port, path = _address(redis_url)
+    with SlowProxy((host, port)) as proxy:
+        store = AsyncRedisStore(f"redis://127.0.0.1:{proxy.port}{path}", prefix=prefix)
+
+        async def scenario() -> None:
+            await store.append_run(make_run("chat", user_id="alice", text="first"))
+            proxy.delay = 0.2
+            never = asyncio.ensure_future(
+                store.append_run(make_run("chat", user_id="alice", text="never sent"))
+            )
+            never.cancel()  # before it asked for anything
+            sent = asyncio.ensure_future(
+                store.append_run(make_run("chat", user_id="alice", text="sent"))
+            )
+            await asyncio.sleep(0.05)  # its script is on the way
+            sent.cancel()
+            for task in (never, sent):
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            proxy.delay = 0.0
+            await asyncio.sleep(0.5)  # the write under way finishes in the background
+            session = await store.get_session("chat", user_id="alice")
+            assert session is not None
+            assert [r.input for r in session.runs] == ["first", "sent"]
+            assert session.run_count == 2
+            await store.close()
+
+        asyncio.run(scenario())

@@ -15,6 +15,7 @@ is a clear :class:`~sessionary.errors.StorageError`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any, ClassVar, TypeVar
 
@@ -25,11 +26,13 @@ from sessionary.domain.sessions import Session, SessionInfo, SessionPage, Sessio
 from sessionary.errors import InvalidInputError, StorageError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, ListFilters, SchemaStatus
-from sessionary_mongodb.calls import Call, Op, Request, drive_async
+from sessionary_mongodb.calls import Call, Op, Request, drive_async, run_whole
 from sessionary_mongodb.connection import selection_timeout_ms
 from sessionary_mongodb.reads import MongoOperations
 
 __all__ = ["AsyncMongoStore"]
+
+log = logging.getLogger("sessionary_mongodb")
 
 T = TypeVar("T")
 
@@ -134,6 +137,10 @@ class AsyncMongoStore(MongoOperations, AsyncStore):
 
     # ------------------------------------------------------------------ the driver
 
+    async def _write(self, op: Op[T]) -> T:
+        """Run a write to its end, even if its caller is cancelled (see ``run_whole``)."""
+        return await run_whole(op, self._run, log)
+
     async def _run(self, op: Op[T]) -> T:
         bound = self._bound_here()
 
@@ -160,10 +167,10 @@ class AsyncMongoStore(MongoOperations, AsyncStore):
     # ------------------------------------------------------------------ writes
 
     async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return await self._run(self._append_op(run, session_type))
+        return await self._write(self._append_op(run, session_type))
 
     async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        return await self._run(self._update_run_op(run, expected_version))
+        return await self._write(self._update_run_op(run, expected_version))
 
     async def _update_session(
         self,
@@ -172,21 +179,21 @@ class AsyncMongoStore(MongoOperations, AsyncStore):
         expected_version: int | None,
         changes: dict[str, Any],
     ) -> SessionInfo:
-        return await self._run(
+        return await self._write(
             self._update_session_op(session_id, user_id, expected_version, changes)
         )
 
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
-        return await self._run(self._import_op(session, replace))
+        return await self._write(self._import_op(session, replace))
 
     async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._run(self._delete_op(session_id, user_id))
+        return await self._write(self._delete_op(session_id, user_id))
 
     async def _erase_user(self, user_id: str) -> int:
-        return await self._run(self._erase_user_op(user_id))
+        return await self._write(self._erase_user_op(user_id))
 
     async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return await self._run(self._trim_op(session_id, keep_last, user_id))
+        return await self._write(self._trim_op(session_id, keep_last, user_id))
 
     # ------------------------------------------------------------------ reads
 

@@ -15,6 +15,7 @@ loop is a clear :class:`~sessionary.errors.StorageError`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
@@ -27,7 +28,16 @@ from sessionary.domain.sessions import Session, SessionInfo, SessionPage, Sessio
 from sessionary.errors import InvalidInputError, StorageError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, ListFilters, SchemaStatus
-from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, drive_async
+from sessionary_redis.calls import (
+    SCRIPTS,
+    Action,
+    Command,
+    Op,
+    Pipeline,
+    Request,
+    drive_async,
+    run_whole,
+)
 from sessionary_redis.connection import (
     DEFAULT_URL,
     client_from_url,
@@ -38,6 +48,8 @@ from sessionary_redis.connection import (
 from sessionary_redis.operations import RedisOperations
 
 __all__ = ["AsyncRedisStore"]
+
+log = logging.getLogger("sessionary_redis")
 
 T = TypeVar("T")
 
@@ -179,6 +191,10 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
                 bound = self._bound[loop] = _Bound(self._new_client(), loop)
             return bound
 
+    async def _write(self, op: Op[T]) -> T:
+        """Run a write to its end, even if its caller is cancelled (see ``run_whole``)."""
+        return await run_whole(op, self._run, log)
+
     async def _run(self, op: Op[T]) -> T:
         bound = self._bound_here()
 
@@ -207,10 +223,10 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
     # ------------------------------------------------------------------ writes
 
     async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return await self._run(self._append_op(run, session_type))
+        return await self._write(self._append_op(run, session_type))
 
     async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        return await self._run(self._update_run_op(run, expected_version))
+        return await self._write(self._update_run_op(run, expected_version))
 
     async def _update_session(
         self,
@@ -219,21 +235,21 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
         expected_version: int | None,
         changes: dict[str, Any],
     ) -> SessionInfo:
-        return await self._run(
+        return await self._write(
             self._update_session_op(session_id, user_id, expected_version, changes)
         )
 
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
-        return await self._run(self._import_op(session, replace))
+        return await self._write(self._import_op(session, replace))
 
     async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._run(self._delete_op(session_id, user_id))
+        return await self._write(self._delete_op(session_id, user_id))
 
     async def _erase_user(self, user_id: str) -> int:
-        return await self._run(self._erase_user_op(user_id))
+        return await self._write(self._erase_user_op(user_id))
 
     async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return await self._run(self._trim_op(session_id, keep_last, user_id))
+        return await self._write(self._trim_op(session_id, keep_last, user_id))
 
     # ------------------------------------------------------------------ reads
 

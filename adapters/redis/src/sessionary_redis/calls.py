@@ -10,6 +10,9 @@ the stores supply ``send``, which is all that differs between them.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
@@ -27,6 +30,7 @@ __all__ = [
     "Script",
     "drive_async",
     "drive_sync",
+    "run_whole",
 ]
 
 T = TypeVar("T")
@@ -139,3 +143,36 @@ async def drive_async(op: Op[T], send: Callable[[Request], Awaitable[Any]]) -> T
             reply = await send(request)
         except Exception as exc:  # handed to the operation where it asked
             error = exc
+
+
+async def run_whole(op: Op[T], drive: Callable[[Op[T]], Awaitable[T]], log: logging.Logger) -> T:
+    """``await drive(op)`` to its end even if the caller is cancelled; return its result.
+
+    A write of several steps must not stop half-way because the task awaiting it was
+    cancelled (a client went away, a timeout fired). The caller gets its
+    ``CancelledError`` at once; if ``op`` had not yet asked for anything, it never runs,
+    else it goes on in the background, whole. A failure it meets then has no caller left
+    to raise to, so it is logged on ``log``.
+    """
+    task = asyncio.ensure_future(drive(op))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if inspect.getgeneratorstate(op) == inspect.GEN_CREATED:
+            task.cancel()  # nothing was sent yet: nothing to finish
+            raise
+        _BACKGROUND.add(task)  # a strong reference until it ends
+
+        def finished(done: asyncio.Future[T]) -> None:
+            _BACKGROUND.discard(done)
+            if not done.cancelled() and done.exception() is not None:
+                log.warning(
+                    "a write whose caller was cancelled failed in the background: %s",
+                    done.exception(),
+                )
+
+        task.add_done_callback(finished)
+        raise
+
+
+_BACKGROUND: set[asyncio.Future[Any]] = set()
