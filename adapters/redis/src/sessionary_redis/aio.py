@@ -123,6 +123,7 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
         self._lock = threading.Lock()
         self._bound: dict[asyncio.AbstractEventLoop, _Bound] = {}
         self._given: _Bound | None = None
+        self._spare: AsyncClient | None = None
         if client is not None:
             if db_url is not None:
                 raise InvalidInputError("pass either db_url or client to AsyncRedisStore, not both")
@@ -141,6 +142,7 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
             self._socket_timeout = number_option(socket_timeout, "socket_timeout", minimum=0.001)
             self._cluster = options.get("cluster", "").lower() in _TRUE
             example = self._new_client()
+            self._spare = example  # no I/O yet: the first event loop to call takes it
         self._configure(
             example,
             options,
@@ -188,7 +190,8 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
                 # Clients of loops that are gone cannot be closed from here; let them go.
                 for old in [old for old in self._bound if old.is_closed()]:
                     del self._bound[old]
-                bound = self._bound[loop] = _Bound(self._new_client(), loop)
+                fresh, self._spare = self._spare or self._new_client(), None
+                bound = self._bound[loop] = _Bound(fresh, loop)
             return bound
 
     async def _write(self, op: Op[T]) -> T:
