@@ -19,6 +19,7 @@ _LAZY = {
     "AsyncModelProviderConformance": "sessionary.testing.async_models",
     "ModelProviderConformance": "sessionary.testing.models",
     "NamingPolicyConformance": "sessionary.testing.naming",
+    "SlowProxy": "sessionary.testing.slow_proxy",
 }
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "NamingPolicyConformance",
     "ScriptedModel",
     "ScriptedToolCall",
+    "SlowProxy",
     "StorageConformance",
     "tool_call",
 ]
@@ -45,4 +47,5 @@ if TYPE_CHECKING:
     from sessionary.testing.async_storage import AsyncStorageConformance
     from sessionary.testing.models import ModelProviderConformance
     from sessionary.testing.naming import NamingPolicyConformance
+    from sessionary.testing.slow_proxy import SlowProxy
     from sessionary.testing.storage import StorageConformance
