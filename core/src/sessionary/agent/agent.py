@@ -38,6 +38,8 @@ class Agent(SessionOwner):
     of the session are sent to the model before the new input.
     ``naming_model``, ``naming``, ``strict_naming`` and ``auto_name_after_runs`` set how
     sessions are named (see ``docs/guides/naming.md``).
+    ``cache_session``, ``session_cache``, ``cache_trust_seconds`` and
+    ``cache_strict_check`` set the session cache (see ``docs/guides/caching.md``).
 
     >>> from sessionary.testing import ScriptedModel
     >>> agent = Agent(model=ScriptedModel("Hello! How can I help?"), db="memory://")
@@ -63,6 +65,7 @@ class Agent(SessionOwner):
         cache_session: bool = False,
         session_cache: SessionCache | str | None = None,
         cache_trust_seconds: float = 0.0,
+        cache_strict_check: bool = False,
         naming_model: Model | str | None = None,
         naming: NamingPolicy | None = None,
         strict_naming: bool = False,
@@ -77,6 +80,7 @@ class Agent(SessionOwner):
             cache_session=cache_session,
             session_cache=session_cache,
             cache_trust_seconds=cache_trust_seconds,
+            cache_strict_check=cache_strict_check,
         )
         self.pause_expires_after = expiry_seconds(pause_expires_after)
         self.model = resolve_model(model)

@@ -41,6 +41,7 @@ class SessionOwner(NamingMixin):
         cache_session: bool = False,
         session_cache: SessionCache | str | None = None,
         cache_trust_seconds: float = 0.0,
+        cache_strict_check: bool = False,
     ) -> None:
         self.id = validate_optional_id(id if id is not None else name, "id")
         self.name = name
@@ -52,6 +53,7 @@ class SessionOwner(NamingMixin):
             cache_session=cache_session,
             session_cache=session_cache,
             trust_seconds=cache_trust_seconds,
+            strict=cache_strict_check,
         )
         self._events: Any = None
         self._adb: AsyncStore | None = None

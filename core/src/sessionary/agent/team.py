@@ -114,6 +114,7 @@ class Team(SessionOwner):
         cache_session: bool = False,
         session_cache: SessionCache | str | None = None,
         cache_trust_seconds: float = 0.0,
+        cache_strict_check: bool = False,
         naming_model: Model | str | None = None,
         naming: NamingPolicy | None = None,
         strict_naming: bool = False,
@@ -128,6 +129,7 @@ class Team(SessionOwner):
             cache_session=cache_session,
             session_cache=session_cache,
             cache_trust_seconds=cache_trust_seconds,
+            cache_strict_check=cache_strict_check,
         )
         self.model = resolve_model(model)
         self.instructions = _instructions(instructions)
