@@ -1,4 +1,4 @@
-"""The calls a storage operation makes on MongoDB, and the drivers that perform them.
+"""The calls a storage operation makes on MongoDB.
 
 Every operation of the adapter (:mod:`sessionary_mongodb.writes`,
 :mod:`sessionary_mongodb.reads`) is a generator that *yields* a :class:`Call` (one
@@ -9,21 +9,21 @@ its error translation work as in plain code::
     doc = yield SESSIONS.find_one({"_id": session_id})
     docs = yield RUNS.find({"session_key": key}, sort=[("seq", 1)])  # a list
 
-:func:`drive_sync` performs the calls with a ``pymongo.MongoClient`` (``MongoDb``),
-:func:`drive_async` awaits them on an ``AsyncMongoClient`` (``AsyncMongoStore``): one
-implementation of the storage logic, two drivers. :data:`SETUP` asks the driver to make
-sure the indexes and the schema record exist (once per store).
+Core's drivers (:mod:`sessionary.storage.driving`) run them: ``MongoDb`` performs the
+calls with a ``pymongo.MongoClient``, ``AsyncMongoStore`` awaits them on an
+``AsyncMongoClient``: one implementation of the storage logic, two ways to perform a
+call. :data:`SETUP` asks the store to make sure the indexes and the schema record exist
+(once per store).
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
+
+from sessionary.storage.driving import Operation
 
 __all__ = [
     "ADMIN",
@@ -34,9 +34,6 @@ __all__ = [
     "Call",
     "Op",
     "Request",
-    "drive_async",
-    "drive_sync",
-    "run_whole",
 ]
 
 T = TypeVar("T")
@@ -88,71 +85,4 @@ SETUP: Final = _Setup()
 
 Request = Call | _Setup
 #: An operation: yields requests, receives their results, returns a ``T``.
-Op = Generator[Request, Any, T]
-
-
-def drive_sync(op: Op[T], perform: Callable[[Request], Any]) -> T:
-    """Run ``op`` to its end, ``perform``-ing each request; errors go back into ``op``."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            request = op.throw(error) if error is not None else op.send(result)
-        except StopIteration as stop:
-            value: T = stop.value
-            return value
-        result, error = None, None
-        try:
-            result = perform(request)
-        except Exception as exc:  # handed to the operation where it asked
-            error = exc
-
-
-async def drive_async(op: Op[T], perform: Callable[[Request], Awaitable[Any]]) -> T:
-    """:func:`drive_sync` with an async ``perform``."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            request = op.throw(error) if error is not None else op.send(result)
-        except StopIteration as stop:
-            value: T = stop.value
-            return value
-        result, error = None, None
-        try:
-            result = await perform(request)
-        except Exception as exc:  # handed to the operation where it asked
-            error = exc
-
-
-async def run_whole(op: Op[T], drive: Callable[[Op[T]], Awaitable[T]], log: logging.Logger) -> T:
-    """``await drive(op)`` to its end even if the caller is cancelled; return its result.
-
-    A write of several steps must not stop half-way because the task awaiting it was
-    cancelled (a client went away, a timeout fired). The caller gets its
-    ``CancelledError`` at once; if ``op`` had not yet asked for anything, it never runs,
-    else it goes on in the background, whole. A failure it meets then has no caller left
-    to raise to, so it is logged on ``log``.
-    """
-    task = asyncio.ensure_future(drive(op))
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        if inspect.getgeneratorstate(op) == inspect.GEN_CREATED:
-            task.cancel()  # nothing was sent yet: nothing to finish
-            raise
-        _BACKGROUND.add(task)  # a strong reference until it ends
-
-        def finished(done: asyncio.Future[T]) -> None:
-            _BACKGROUND.discard(done)
-            if not done.cancelled() and done.exception() is not None:
-                log.warning(
-                    "a write whose caller was cancelled failed in the background: %s",
-                    done.exception(),
-                )
-
-        task.add_done_callback(finished)
-        raise
-
-
-_BACKGROUND: set[asyncio.Future[Any]] = set()
+Op = Operation[Request, T]

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
-from sessionary.storage.base import Capability, ListFilters, SchemaStatus
-from sessionary_mongodb.calls import Call, Op, Request, drive_sync
+from sessionary.storage.base import Capability
+from sessionary.storage.driving import OperationStore, drive_sync
+from sessionary_mongodb.calls import Call, Op, Request
 from sessionary_mongodb.connection import DEFAULT_SERVER_SELECTION_TIMEOUT_MS, MongoConnection
 from sessionary_mongodb.reads import MongoOperations
 
@@ -40,7 +39,7 @@ __all__ = ["DEFAULT_SERVER_SELECTION_TIMEOUT_MS", "MongoDb"]
 T = TypeVar("T")
 
 
-class MongoDb(MongoOperations, MongoConnection):
+class MongoDb(MongoOperations, MongoConnection, OperationStore):
     """Sessions stored in MongoDB: ``mongodb://`` and ``mongodb+srv://``.
 
     >>> db = MongoDb(db_url="mongodb://localhost:27017", db_name="sessionary")  # no I/O yet
@@ -115,60 +114,3 @@ class MongoDb(MongoOperations, MongoConnection):
             if not self._ready:
                 self._run(self._setup_op())
                 self._ready = True
-
-    # ------------------------------------------------------------------ writes
-
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return self._run(self._append_op(run, session_type))
-
-    def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        return self._run(self._update_run_op(run, expected_version))
-
-    def _update_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        expected_version: int | None,
-        changes: dict[str, Any],
-    ) -> SessionInfo:
-        return self._run(self._update_session_op(session_id, user_id, expected_version, changes))
-
-    def _import_session(self, session: Session, replace: bool) -> SessionInfo:
-        return self._run(self._import_op(session, replace))
-
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return self._run(self._delete_op(session_id, user_id))
-
-    def _erase_user(self, user_id: str) -> int:
-        return self._run(self._erase_user_op(user_id))
-
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return self._run(self._trim_op(session_id, keep_last, user_id))
-
-    # ------------------------------------------------------------------ reads
-
-    def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Session | None:
-        return self._run(self._get_session_op(session_id, user_id, last_n_runs))
-
-    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        return self._run(self._get_info_op(session_id, user_id))
-
-    def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        return self._run(self._get_run_op(session_id, run_id, user_id))
-
-    def _list_sessions(
-        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage:
-        return self._run(self._list_op(filters, limit, after))
-
-    # ------------------------------------------------------------------ admin
-
-    def schema_status(self) -> SchemaStatus:
-        """The schema version stored in the database against the one this code writes."""
-        return self._run(self._schema_status_op())
-
-    def ping(self) -> None:
-        """Ask the server to answer; raise StoreUnavailableError naming it if it does not."""
-        self._run(self._ping_op())

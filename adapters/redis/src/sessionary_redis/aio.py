@@ -16,28 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
-from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
-from sessionary.errors import InvalidInputError, StorageError
-from sessionary.storage.aio import AsyncStore
-from sessionary.storage.base import Capability, ListFilters, SchemaStatus
-from sessionary_redis.calls import (
-    SCRIPTS,
-    Action,
-    Command,
-    Op,
-    Pipeline,
-    Request,
-    drive_async,
-    run_whole,
-)
+from sessionary.errors import InvalidInputError
+from sessionary.storage.base import Capability
+from sessionary.storage.driving import AsyncOperationStore, drive_async
+from sessionary.storage.per_loop import PerLoop
+from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request
 from sessionary_redis.connection import (
     DEFAULT_URL,
     client_from_url,
@@ -59,11 +48,10 @@ AsyncClient = redis.asyncio.Redis | AsyncRedisCluster
 
 
 class _Bound:
-    """One asyncio client, the event loop it belongs to, and the scripts registered on it."""
+    """One asyncio client (of one event loop) and the scripts registered on it."""
 
-    def __init__(self, client: AsyncClient, loop: asyncio.AbstractEventLoop | None) -> None:
+    def __init__(self, client: AsyncClient) -> None:
         self.client = client
-        self.loop = loop
         self.scripts: dict[str, Any] = {
             name: client.register_script(source) for name, source in SCRIPTS.items()
         }
@@ -87,7 +75,7 @@ class _Bound:
         return await self.scripts[name](keys=keys, args=args)
 
 
-class AsyncRedisStore(RedisOperations, AsyncStore):
+class AsyncRedisStore(RedisOperations, AsyncOperationStore):
     """Sessions in Redis, the store's contract as coroutines, on ``redis.asyncio``.
 
     Takes the same arguments and URL options as :class:`~sessionary_redis.RedisDb`
@@ -107,6 +95,7 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL}
     )
+    background_log: ClassVar[logging.Logger] = log
 
     def __init__(
         self,
@@ -120,8 +109,6 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
         socket_timeout: float = 5.0,
     ) -> None:
         options: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self._bound: dict[asyncio.AbstractEventLoop, _Bound] = {}
         self._given: _Bound | None = None
         self._spare: AsyncClient | None = None
         if client is not None:
@@ -135,7 +122,7 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
             self._url = ""
             self._cluster = isinstance(client, AsyncRedisCluster)
             self._socket_timeout = socket_timeout
-            self._given = _Bound(client, None)
+            self._given = _Bound(client)
             example = client
         else:
             self._url, options = split_url(DEFAULT_URL if db_url is None else db_url)
@@ -153,6 +140,11 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
             retries=retries,
             retry_backoff=retry_backoff,
         )
+        self._clients = PerLoop(
+            self._bind_client,
+            given=self._given,
+            given_name=f"the redis.asyncio client given to this AsyncRedisStore ({self.server})",
+        )
 
     def __repr__(self) -> str:
         return f"AsyncRedisStore({self.server}, prefix={self.prefix!r}, ttl={self.ttl!r})"
@@ -168,35 +160,14 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
         )
         return client
 
+    def _bind_client(self) -> _Bound:
+        """A client for a loop's first call: the one made at construction, else a new one."""
+        fresh, self._spare = self._spare or self._new_client(), None
+        return _Bound(fresh)
+
     def _bound_here(self) -> _Bound:
         """The client for the running event loop (made on first use in that loop)."""
-        loop = asyncio.get_running_loop()
-        given = self._given
-        if given is not None:
-            with self._lock:
-                if given.loop is None:
-                    given.loop = loop
-            if given.loop is not loop:
-                raise StorageError(
-                    f"the redis.asyncio client given to this AsyncRedisStore ({self.server}) "
-                    "belongs to the event loop it was first used on, and this call runs in "
-                    "another one; give each event loop a store (and client) of its own, or "
-                    "pass db_url so that the store makes a client per event loop"
-                )
-            return given
-        with self._lock:
-            bound = self._bound.get(loop)
-            if bound is None:
-                # Clients of loops that are gone cannot be closed from here; let them go.
-                for old in [old for old in self._bound if old.is_closed()]:
-                    del self._bound[old]
-                fresh, self._spare = self._spare or self._new_client(), None
-                bound = self._bound[loop] = _Bound(fresh, loop)
-            return bound
-
-    async def _write(self, op: Op[T]) -> T:
-        """Run a write to its end, even if its caller is cancelled (see ``run_whole``)."""
-        return await run_whole(op, self._run, log)
+        return self._clients.here()
 
     async def _run(self, op: Op[T]) -> T:
         bound = self._bound_here()
@@ -223,64 +194,7 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
             return await getattr(client, action.method)(*action.args, **action.kwargs)
         return await bound.run_script(action.name, action.keys, action.args)
 
-    # ------------------------------------------------------------------ writes
-
-    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return await self._write(self._append_op(run, session_type))
-
-    async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        return await self._write(self._update_run_op(run, expected_version))
-
-    async def _update_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        expected_version: int | None,
-        changes: dict[str, Any],
-    ) -> SessionInfo:
-        return await self._write(
-            self._update_session_op(session_id, user_id, expected_version, changes)
-        )
-
-    async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
-        return await self._write(self._import_op(session, replace))
-
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._write(self._delete_op(session_id, user_id))
-
-    async def _erase_user(self, user_id: str) -> int:
-        return await self._write(self._erase_user_op(user_id))
-
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return await self._write(self._trim_op(session_id, keep_last, user_id))
-
-    # ------------------------------------------------------------------ reads
-
-    async def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Session | None:
-        return await self._run(self._get_session_op(session_id, user_id, last_n_runs))
-
-    async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        return await self._run(self._get_info_op(session_id, user_id))
-
-    async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        return await self._run(self._get_run_op(session_id, run_id, user_id))
-
-    async def _list_sessions(
-        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage:
-        return await self._run(self._list_op(filters, limit, after))
-
     # ------------------------------------------------------------------ admin
-
-    async def schema_status(self) -> SchemaStatus:
-        """The storage schema of the newest sessions against this code's (as ``RedisDb``)."""
-        return await self._run(self._schema_status_op())
-
-    async def ping(self) -> None:
-        """Check the server answers; a :class:`StoreUnavailableError` names it if not."""
-        await self._run(self._ping_op())
 
     async def close(self) -> None:
         """Close the client this store made for the running event loop (never an application's).
@@ -289,12 +203,6 @@ class AsyncRedisStore(RedisOperations, AsyncStore):
         (clients of loops already closed are let go, as their connections cannot be
         closed from another loop). The store makes a new client if it is used again.
         """
-        if self._given is not None:
-            return
-        here = asyncio.get_running_loop()
-        with self._lock:
-            bound = self._bound.pop(here, None)
-            for old in [old for old in self._bound if old.is_closed()]:
-                del self._bound[old]
+        bound = self._clients.release_here()
         if bound is not None:
             await bound.client.aclose()

@@ -1,23 +1,21 @@
-"""The requests a storage operation makes, and the two drivers that send them.
+"""The requests a storage operation of the Redis adapter makes.
 
-An operation of the Redis adapter (:mod:`sessionary_redis.operations`,
-:mod:`sessionary_redis.listing`) is a generator that *yields* a :class:`Request`
-instead of doing I/O, and gets the server's reply back (or the
-:class:`~sessionary.errors.StorageError` the failure became, thrown in where it asked).
-:func:`drive_sync` runs one with a sync ``send``, :func:`drive_async` with an async one;
-the stores supply ``send``, which is all that differs between them.
+An operation (:mod:`sessionary_redis.operations`, :mod:`sessionary_redis.listing`) is a
+generator that *yields* a :class:`Request` instead of doing I/O, and gets the server's
+reply back (or the :class:`~sessionary.errors.StorageError` the failure became, thrown
+in where it asked). Core's drivers run it (:mod:`sessionary.storage.driving`): the
+stores supply the ``send`` that performs a request, which is all that differs between
+them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import attrs
 
+from sessionary.storage.driving import Operation
 from sessionary_redis import scripts
 
 __all__ = [
@@ -28,9 +26,6 @@ __all__ = [
     "Pipeline",
     "Request",
     "Script",
-    "drive_async",
-    "drive_sync",
-    "run_whole",
 ]
 
 T = TypeVar("T")
@@ -108,71 +103,4 @@ class Request:
 
 
 #: An operation: yields requests, receives their replies, returns a ``T``.
-Op = Generator[Request, Any, T]
-
-
-def drive_sync(op: Op[T], send: Callable[[Request], Any]) -> T:
-    """Run ``op`` to its end, ``send``-ing each request; errors go back into the operation."""
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            request = op.throw(error) if error is not None else op.send(reply)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        reply, error = None, None
-        try:
-            reply = send(request)
-        except Exception as exc:  # handed to the operation where it asked
-            error = exc
-
-
-async def drive_async(op: Op[T], send: Callable[[Request], Awaitable[Any]]) -> T:
-    """:func:`drive_sync` with an async ``send``."""
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            request = op.throw(error) if error is not None else op.send(reply)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        reply, error = None, None
-        try:
-            reply = await send(request)
-        except Exception as exc:  # handed to the operation where it asked
-            error = exc
-
-
-async def run_whole(op: Op[T], drive: Callable[[Op[T]], Awaitable[T]], log: logging.Logger) -> T:
-    """``await drive(op)`` to its end even if the caller is cancelled; return its result.
-
-    A write of several steps must not stop half-way because the task awaiting it was
-    cancelled (a client went away, a timeout fired). The caller gets its
-    ``CancelledError`` at once; if ``op`` had not yet asked for anything, it never runs,
-    else it goes on in the background, whole. A failure it meets then has no caller left
-    to raise to, so it is logged on ``log``.
-    """
-    task = asyncio.ensure_future(drive(op))
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        if inspect.getgeneratorstate(op) == inspect.GEN_CREATED:
-            task.cancel()  # nothing was sent yet: nothing to finish
-            raise
-        _BACKGROUND.add(task)  # a strong reference until it ends
-
-        def finished(done: asyncio.Future[T]) -> None:
-            _BACKGROUND.discard(done)
-            if not done.cancelled() and done.exception() is not None:
-                log.warning(
-                    "a write whose caller was cancelled failed in the background: %s",
-                    done.exception(),
-                )
-
-        task.add_done_callback(finished)
-        raise
-
-
-_BACKGROUND: set[asyncio.Future[Any]] = set()
+Op = Operation[Request, T]

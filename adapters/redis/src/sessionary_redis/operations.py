@@ -464,6 +464,12 @@ class RedisOperations:
     # ------------------------------------------------------------------ admin
 
     def _schema_status_op(self) -> Op[SchemaStatus]:
+        """The storage schema of the most recently written sessions against this code's.
+
+        Every session hash records the schema it was written with; the newest 100
+        sessions are sampled (one pipelined read). A session from a newer schema shows
+        as ``current > latest``, and reading it raises ``SchemaVersionError``.
+        """
         newest = yield Request.read(
             "read the newest sessions", Command.of("zrevrange", self.keys.all_index, 0, 99)
         )

@@ -15,16 +15,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import redis
 from redis.cluster import RedisCluster
 
-from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError
-from sessionary.storage.base import (
-    Capability,
-    ListFilters,
-    SchemaStatus,
-    Store,
-)
-from sessionary_redis.calls import Action, Command, Op, Pipeline, Request, Script, drive_sync
+from sessionary.storage.base import Capability
+from sessionary.storage.driving import OperationStore, drive_sync
+from sessionary_redis.calls import Action, Command, Op, Pipeline, Request, Script
 from sessionary_redis.connection import (
     DEFAULT_URL,
     bool_option,
@@ -48,7 +42,7 @@ T = TypeVar("T")
 _TRUE = ("1", "true", "yes", "on")
 
 
-class RedisDb(RedisOperations, Store):
+class RedisDb(RedisOperations, OperationStore):
     """Sessions in Redis: one hash and one list per session, sorted-set indexes for listing.
 
     ``RedisDb()`` connects to ``redis://127.0.0.1:6379/0``; pass ``db_url`` (``redis://``,
@@ -192,67 +186,7 @@ class RedisDb(RedisOperations, Store):
         assert isinstance(action, Command)
         return getattr(self.client, action.method)(*action.args, **action.kwargs)
 
-    # ------------------------------------------------------------------ writes
-
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return self._run(self._append_op(run, session_type))
-
-    def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        return self._run(self._update_run_op(run, expected_version))
-
-    def _update_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        expected_version: int | None,
-        changes: dict[str, Any],
-    ) -> SessionInfo:
-        return self._run(self._update_session_op(session_id, user_id, expected_version, changes))
-
-    def _import_session(self, session: Session, replace: bool) -> SessionInfo:
-        return self._run(self._import_op(session, replace))
-
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return self._run(self._delete_op(session_id, user_id))
-
-    def _erase_user(self, user_id: str) -> int:
-        return self._run(self._erase_user_op(user_id))
-
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return self._run(self._trim_op(session_id, keep_last, user_id))
-
-    # ------------------------------------------------------------------ reads
-
-    def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Session | None:
-        return self._run(self._get_session_op(session_id, user_id, last_n_runs))
-
-    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        return self._run(self._get_info_op(session_id, user_id))
-
-    def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        return self._run(self._get_run_op(session_id, run_id, user_id))
-
-    def _list_sessions(
-        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage:
-        return self._run(self._list_op(filters, limit, after))
-
     # ------------------------------------------------------------------ admin
-
-    def schema_status(self) -> SchemaStatus:
-        """The storage schema of the most recently written sessions against this code's.
-
-        Every session hash records the schema it was written with; the newest 100
-        sessions are sampled (one pipelined read). A session from a newer schema shows
-        as ``current > latest``, and reading it raises ``SchemaVersionError``.
-        """
-        return self._run(self._schema_status_op())
-
-    def ping(self) -> None:
-        """Check the server answers; a :class:`StoreUnavailableError` names it if not."""
-        self._run(self._ping_op())
 
     def session_watcher(self) -> RedisSessionWatcher | None:
         """The store's :class:`~sessionary_redis.tracking.RedisSessionWatcher`, or ``None``.
