@@ -1,4 +1,4 @@
-"""Storage operations as generators: the drivers, run_whole, the operation stores, PerLoop."""
+"""Backends written once: the operation drivers and stores, PerLoop, DelegatingAsyncStore."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import StorageError, StoreUnavailableError
-from sessionary.storage.base import ListFilters, SchemaStatus
+from sessionary.storage.aio import DelegatingAsyncStore
+from sessionary.storage.base import ListFilters, SchemaStatus, Store
 from sessionary.storage.driving import (
     AsyncOperationStore,
     Operation,
@@ -23,9 +24,11 @@ from sessionary.storage.driving import (
     drive_sync,
     run_whole,
 )
+from sessionary.storage.memory import MemoryDb
 from sessionary.storage.per_loop import PerLoop
 from sessionary.testing.storage_data import make_run
 
+T = TypeVar("T")
 Op = Operation[tuple[str, Any], Any]
 
 
@@ -513,3 +516,68 @@ def test_a_failing_make_keeps_nothing() -> None:
 
     assert isinstance(asyncio.run(twice()), _Client)
     assert len(attempts) == 2
+
+
+# ---------------------------------------------------------------------- DelegatingAsyncStore
+
+
+class _Routed(DelegatingAsyncStore):
+    """Runs the memory store's calls inline, noting whether each went as a read or a write."""
+
+    name = "routed"
+
+    def __init__(self) -> None:
+        self.db = MemoryDb()
+        self.routes: list[str] = []
+
+    async def _run_write(self, call: Callable[[Store], T]) -> T:
+        self.routes.append("write")
+        return call(self.db)
+
+    async def _run_read(self, call: Callable[[Store], T]) -> T:
+        self.routes.append("read")
+        return call(self.db)
+
+
+def test_delegating_store_sends_writes_and_reads_their_own_way() -> None:
+    store = _Routed()
+
+    async def scenario() -> list[Any]:
+        info = await store.append_run(make_run("s", user_id="u"))
+        return [
+            info.run_count,
+            await store.update_session("s", name="N"),
+            await store.get_session("s"),
+            await store.get_session_info("s"),
+            await store.get_runs("s", last_n=1),
+            await store.get_run("s", "nope"),
+            await store.list_sessions(user_id="u"),
+            await store.trim_runs("s", keep_last=1),
+            await store.schema_status(),
+            await store.migrate(),
+            await store.ping(),
+            await store.erase_user("u"),
+            await store.delete_session("s"),
+        ]
+
+    answers = asyncio.run(scenario())
+    assert store.routes == ["write", "write"] + ["read"] * 5 + ["write"] * 6
+    assert answers[0] == 1 and answers[-2] == 1 and answers[-1] is False
+    assert store.db.get_session("s") is None
+
+
+def test_delegating_store_reads_default_to_where_writes_run() -> None:
+    class WritesOnly(DelegatingAsyncStore):
+        name = "writes-only"
+
+        def __init__(self) -> None:
+            self.db = MemoryDb()
+            self.calls = 0
+
+        async def _run_write(self, call: Callable[[Store], T]) -> T:
+            self.calls += 1
+            return call(self.db)
+
+    store = WritesOnly()
+    assert asyncio.run(store.get_session("s")) is None
+    assert store.calls == 1

@@ -37,11 +37,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError, StoreUnavailableError
-from sessionary.storage.aio import AsyncStore
-from sessionary.storage.base import Capability, ListFilters, SchemaStatus
+from sessionary.storage.aio import DelegatingAsyncStore
+from sessionary.storage.base import Capability, Store
 from sessionary_sqlite.store import SqliteDb
 
 __all__ = ["DEFAULT_READERS", "AsyncSqliteStore"]
@@ -53,7 +51,7 @@ DEFAULT_READERS = 2
 _MAX_READERS = 64
 
 
-class AsyncSqliteStore(AsyncStore):
+class AsyncSqliteStore(DelegatingAsyncStore):
     """Sessions in a SQLite file, the store's contract as coroutines; see the module docs.
 
     Takes :class:`~sessionary_sqlite.SqliteDb`'s arguments (exactly one of ``db_file``
@@ -186,96 +184,22 @@ class AsyncSqliteStore(AsyncStore):
         call = functools.partial(contextvars.copy_context().run, fn, *args)
         return await asyncio.wrap_future(pool.submit(call))
 
-    async def _write(self, method: str, *args: Any) -> Any:
+    async def _run_write(self, call: Callable[[Store], T]) -> T:
         writer, _ = self._pools()
-        return await self._submit(writer, getattr(self._writer_db, method), *args)
+        return await self._submit(writer, call, self._writer_db)
 
-    async def _read(self, method: str, *args: Any) -> Any:
+    async def _run_read(self, call: Callable[[Store], T]) -> T:
         writer, readers = self._pools()
         if readers is None:
-            return await self._submit(writer, getattr(self._writer_db, method), *args)
-        return await self._submit(readers, self._read_here, method, args)
+            return await self._submit(writer, call, self._writer_db)
+        return await self._submit(readers, self._read_here, call)
 
-    def _read_here(self, method: str, args: tuple[Any, ...]) -> Any:
+    def _read_here(self, call: Callable[[Store], T]) -> T:
         db = self._reader_db()
         db._follow_file()  # a file replaced under the store: read what the writer writes
-        return getattr(db, method)(*args)
-
-    # ------------------------------------------------------------------ writes
-
-    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        info: SessionInfo = await self._write("_append_run", run, session_type)
-        return info
-
-    async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        info: SessionInfo = await self._write("_update_run", run, expected_version)
-        return info
-
-    async def _update_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        expected_version: int | None,
-        changes: dict[str, Any],
-    ) -> SessionInfo:
-        info: SessionInfo = await self._write(
-            "_update_session", session_id, user_id, expected_version, changes
-        )
-        return info
-
-    async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
-        info: SessionInfo = await self._write("_import_session", session, replace)
-        return info
-
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        deleted: bool = await self._write("_delete_session", session_id, user_id)
-        return deleted
-
-    async def _erase_user(self, user_id: str) -> int:
-        count: int = await self._write("_erase_user", user_id)
-        return count
-
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        count: int = await self._write("_trim_runs", session_id, keep_last, user_id)
-        return count
-
-    # ------------------------------------------------------------------ reads
-
-    async def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Session | None:
-        session: Session | None = await self._read("_get_session", session_id, user_id, last_n_runs)
-        return session
-
-    async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        info: SessionInfo | None = await self._read("_get_session_info", session_id, user_id)
-        return info
-
-    async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        run: Run | None = await self._read("_get_run", session_id, run_id, user_id)
-        return run
-
-    async def _list_sessions(
-        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage:
-        page: SessionPage = await self._read("_list_sessions", filters, limit, after)
-        return page
+        return call(db)
 
     # ------------------------------------------------------------------ admin
-
-    async def schema_status(self) -> SchemaStatus:
-        """The file's schema version against the one this package writes."""
-        status: SchemaStatus = await self._write("schema_status")
-        return status
-
-    async def migrate(self) -> list[str]:
-        """Upgrade the file to the latest schema (on the writer thread); a line per step."""
-        steps: list[str] = await self._write("migrate")
-        return steps
-
-    async def ping(self) -> None:
-        """Open the file (creating it and its schema if new) and check it answers."""
-        await self._write("ping")
 
     async def close(self) -> None:
         """Finish the calls under way, close this store's connections, end its threads.

@@ -44,7 +44,7 @@ from sessionary.storage.base import (
     session_changes,
 )
 
-__all__ = ["AsyncStore", "ThreadedAsyncStore"]
+__all__ = ["AsyncStore", "DelegatingAsyncStore", "ThreadedAsyncStore"]
 
 T = TypeVar("T")
 
@@ -262,7 +262,84 @@ class AsyncStore(abc.ABC):
     ) -> SessionPage: ...
 
 
-class ThreadedAsyncStore(AsyncStore):
+class DelegatingAsyncStore(AsyncStore):
+    """An async store that runs a sync :class:`~sessionary.Store`'s ``_`` methods off the loop.
+
+    Each ``_`` coroutine hands the same call of the sync store, as a function of that
+    store, to :meth:`_run_write` (writes and the admin calls) or :meth:`_run_read`
+    (reads), which run it where the subclass says (a worker thread, a thread of its
+    own) and await it. The sync store's data, checks and errors are the caller's.
+    """
+
+    native: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    async def _run_write(self, call: Callable[[Store], T]) -> T:
+        """``call(store)`` for a write, off the event loop; its result."""
+
+    async def _run_read(self, call: Callable[[Store], T]) -> T:
+        """``call(store)`` for a read, off the event loop (by default where writes run)."""
+        return await self._run_write(call)
+
+    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+        return await self._run_write(lambda db: db._append_run(run, session_type))
+
+    async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
+        return await self._run_write(lambda db: db._update_run(run, expected_version))
+
+    async def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo:
+        return await self._run_write(
+            lambda db: db._update_session(session_id, user_id, expected_version, changes)
+        )
+
+    async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
+        return await self._run_write(lambda db: db._import_session(session, replace))
+
+    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+        return await self._run_write(lambda db: db._delete_session(session_id, user_id))
+
+    async def _erase_user(self, user_id: str) -> int:
+        return await self._run_write(lambda db: db._erase_user(user_id))
+
+    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        return await self._run_write(lambda db: db._trim_runs(session_id, keep_last, user_id))
+
+    async def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None:
+        return await self._run_read(lambda db: db._get_session(session_id, user_id, last_n_runs))
+
+    async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
+        return await self._run_read(lambda db: db._get_session_info(session_id, user_id))
+
+    async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
+        return await self._run_read(lambda db: db._get_run(session_id, run_id, user_id))
+
+    async def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage:
+        return await self._run_read(lambda db: db._list_sessions(filters, limit, after))
+
+    async def schema_status(self) -> SchemaStatus:
+        """The sync store's :meth:`~sessionary.Store.schema_status`, where writes run."""
+        return await self._run_write(lambda db: db.schema_status())
+
+    async def migrate(self) -> list[str]:
+        """The sync store's :meth:`~sessionary.Store.migrate`, where writes run."""
+        return await self._run_write(lambda db: db.migrate())
+
+    async def ping(self) -> None:
+        """The sync store's :meth:`~sessionary.Store.ping`, where writes run."""
+        await self._run_write(lambda db: db.ping())
+
+
+class ThreadedAsyncStore(DelegatingAsyncStore):
     """A sync :class:`~sessionary.Store` made async: each call runs in a worker thread.
 
     This is how a store that has only a sync implementation is used from ``arun`` and the
@@ -278,8 +355,6 @@ class ThreadedAsyncStore(AsyncStore):
     >>> asyncio.run(store.get_session("nobody")) is None
     True
     """
-
-    native: ClassVar[bool] = False
 
     def __init__(
         self, store: Store, *, executor: concurrent.futures.Executor | None = None
@@ -307,69 +382,11 @@ class ThreadedAsyncStore(AsyncStore):
             raise AttributeError(name)
         return getattr(self.store, name)
 
-    async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    async def _run_write(self, call: Callable[[Store], T]) -> T:
         loop = asyncio.get_running_loop()
-        context = contextvars.copy_context()
-        call = functools.partial(context.run, fn, *args, **kwargs)
-        return await loop.run_in_executor(self.executor, call)
-
-    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return await self._call(self.store._append_run, run, session_type)
-
-    async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        return await self._call(self.store._update_run, run, expected_version)
-
-    async def _update_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        expected_version: int | None,
-        changes: dict[str, Any],
-    ) -> SessionInfo:
-        return await self._call(
-            self.store._update_session, session_id, user_id, expected_version, changes
-        )
-
-    async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
-        return await self._call(self.store._import_session, session, replace)
-
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._call(self.store._delete_session, session_id, user_id)
-
-    async def _erase_user(self, user_id: str) -> int:
-        return await self._call(self.store._erase_user, user_id)
-
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return await self._call(self.store._trim_runs, session_id, keep_last, user_id)
-
-    async def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Session | None:
-        return await self._call(self.store._get_session, session_id, user_id, last_n_runs)
-
-    async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        return await self._call(self.store._get_session_info, session_id, user_id)
-
-    async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        return await self._call(self.store._get_run, session_id, run_id, user_id)
-
-    async def _list_sessions(
-        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage:
-        return await self._call(self.store._list_sessions, filters, limit, after)
-
-    async def schema_status(self) -> SchemaStatus:
-        """The wrapped store's schema status."""
-        return await self._call(self.store.schema_status)
-
-    async def migrate(self) -> list[str]:
-        """Migrate the wrapped store."""
-        return await self._call(self.store.migrate)
-
-    async def ping(self) -> None:
-        """Ping the wrapped store."""
-        await self._call(self.store.ping)
+        in_context = functools.partial(contextvars.copy_context().run, call, self.store)
+        return await loop.run_in_executor(self.executor, in_context)
 
     async def close(self) -> None:
         """Close the wrapped store."""
-        await self._call(self.store.close)
+        await self._run_write(lambda db: db.close())
