@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import anthropic
 import pytest
 from sessionary_anthropic import Claude
 
-from sessionary.domain.messages import Message, Role
 from sessionary.errors import (
     InvalidInputError,
     ModelAuthenticationError,
@@ -31,77 +29,17 @@ from sessionary.errors import (
     ModelServerError,
     ModelTimeoutError,
 )
-from sessionary.models.base import ContentDelta, ModelRequest, ModelResponse, ToolSpec
+from sessionary.models.base import ModelResponse
 from sessionary.testing.fake_http import HTTPReply, SSEEvent
 from sessionary.testing.models import ProviderHarness
-
-MODEL = "claude-sonnet-4-6"
-HELLO = ModelRequest(
-    messages=(
-        Message(role=Role.SYSTEM, content="Be brief."),
-        Message(role=Role.USER, content="Hello"),
-    ),
-    tools=(ToolSpec(name="get_weather", description="Get the weather in a city."),),
+from sessionary.testing.provider_harness import (
+    HELLO,
+    assert_answers_alike,
+    error_of,
+    sync_and_async,
 )
 
-Outcome = tuple[Any, ...]
-
-
-def _comparable(response: ModelResponse) -> Outcome:
-    message = response.message
-    return (
-        message.content,
-        message.tool_calls,
-        message.metadata,
-        response.usage,
-        response.response_id,
-    )
-
-
-def _settle(call: Callable[[list[str]], ModelResponse]) -> Outcome:
-    """The deltas seen and the response, or the deltas seen and the error (type, text)."""
-    deltas: list[str] = []
-    try:
-        response = call(deltas)
-    except ModelError as exc:
-        return deltas, type(exc), str(exc), exc.provider_message
-    return deltas, _comparable(response)
-
-
-def _sync_and_async(model: Any, request: ModelRequest, *, stream: bool) -> tuple[Outcome, Outcome]:
-    """One call each way, as the caller sees it."""
-
-    def in_sync(deltas: list[str]) -> ModelResponse:
-        if not stream:
-            return model.respond(request)  # type: ignore[no-any-return]
-        final = None
-        for item in model.stream(request):
-            if isinstance(item, ContentDelta):
-                deltas.append(item.text)
-            else:
-                final = item
-        assert final is not None
-        return final  # type: ignore[no-any-return]
-
-    async def in_async(deltas: list[str]) -> ModelResponse:
-        if not stream:
-            return await model.arespond(request)  # type: ignore[no-any-return]
-        final = None
-        async for item in model.astream(request):
-            if isinstance(item, ContentDelta):
-                deltas.append(item.text)
-            else:
-                final = item
-        assert final is not None
-        return final  # type: ignore[no-any-return]
-
-    return _settle(in_sync), _settle(lambda deltas: asyncio.run(in_async(deltas)))
-
-
-def _error_of(outcome: Outcome) -> type[ModelError] | None:
-    return outcome[1] if len(outcome) == 4 else None
-
-
+MODEL = "claude-sonnet-4-6"
 # ---------------------------------------------------------------------- the async client
 
 
@@ -238,9 +176,9 @@ def test_no_sdk_until_the_first_async_call(claude_fake: ProviderHarness) -> None
 def test_a_server_that_is_gone() -> None:
     model = Claude(id=MODEL, api_key="k", base_url="http://127.0.0.1:9", max_retries=0)
     for stream in (False, True):
-        in_sync, in_async = _sync_and_async(model, HELLO, stream=stream)
+        in_sync, in_async = sync_and_async(model, HELLO, stream=stream)
         assert in_async == in_sync
-        assert _error_of(in_async) is ModelConnectionError
+        assert error_of(in_async) is ModelConnectionError
 
 
 def _message(content: list[dict[str, Any]], stop_reason: str | None = "end_turn") -> dict[str, Any]:
@@ -355,17 +293,7 @@ CASES: dict[str, tuple[HTTPReply, bool, type[ModelError] | None]] = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_answers_alike(claude_fake: ProviderHarness, case: str) -> None:
     reply, stream, error = CASES[case]
-    claude_fake.reply_raw(reply)
-    claude_fake.reply_raw(reply)
-    in_sync, in_async = _sync_and_async(claude_fake.make_model(), HELLO, stream=stream)
-    assert in_async == in_sync
-    expected = _error_of(in_async)
-    if error is None:
-        assert expected is None, in_async
-    else:
-        assert expected is not None and issubclass(expected, error), in_async
-    by_sync, by_async = claude_fake.sent()
-    assert by_async.raw == by_sync.raw
+    assert_answers_alike(claude_fake, reply, stream=stream, error=error)
 
 
 def test_streamed_thinking_is_kept(claude_fake: ProviderHarness) -> None:
@@ -391,7 +319,7 @@ def test_request_params_alike(claude_fake: ProviderHarness) -> None:
     model = claude_fake.make_model(
         max_tokens=512, request_params={"temperature": 0.3, "top_k": 5, "vendor_flag": "on"}
     )
-    _sync_and_async(model, HELLO, stream=False)
+    sync_and_async(model, HELLO, stream=False)
     by_sync, by_async = claude_fake.sent()
     assert by_async.raw == by_sync.raw
     raw = by_async.raw

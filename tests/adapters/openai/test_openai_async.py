@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import openai
 import pytest
 from sessionary_openai import OpenAIChat, OpenAIResponses
 
-from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.domain.messages import ToolCall
 from sessionary.errors import (
     ModelAuthenticationError,
     ModelBadRequestError,
@@ -29,80 +28,15 @@ from sessionary.errors import (
     ModelServerError,
     ModelTimeoutError,
 )
-from sessionary.models.base import ContentDelta, ModelRequest, ModelResponse, ToolSpec
+from sessionary.models.base import ModelResponse
 from sessionary.testing.fake_http import HTTPReply, SSEEvent
 from sessionary.testing.models import ProviderHarness
-
-HELLO = ModelRequest(
-    messages=(
-        Message(role=Role.SYSTEM, content="Be brief."),
-        Message(role=Role.USER, content="Hello"),
-    ),
-    tools=(ToolSpec(name="get_weather", description="Get the weather in a city."),),
+from sessionary.testing.provider_harness import (
+    HELLO,
+    assert_answers_alike,
+    error_of,
+    sync_and_async,
 )
-
-Outcome = tuple[Any, ...]
-
-
-def _comparable(response: ModelResponse) -> Outcome:
-    message = response.message
-    return (
-        message.content,
-        message.tool_calls,
-        message.metadata,
-        response.usage,
-        response.response_id,
-    )
-
-
-def _settle(call: Callable[[list[str]], ModelResponse]) -> Outcome:
-    """The deltas seen and the response, or the deltas seen and the error (type, text)."""
-    deltas: list[str] = []
-    try:
-        response = call(deltas)
-    except ModelError as exc:
-        return deltas, type(exc), str(exc), exc.provider_message
-    return deltas, _comparable(response)
-
-
-def _sync_and_async(model: Any, request: ModelRequest, *, stream: bool) -> tuple[Outcome, Outcome]:
-    """One call each way, as the caller sees it."""
-
-    def in_sync(deltas: list[str]) -> ModelResponse:
-        if not stream:
-            return model.respond(request)  # type: ignore[no-any-return]
-        final = None
-        for item in model.stream(request):
-            if isinstance(item, ContentDelta):
-                deltas.append(item.text)
-            else:
-                final = item
-        assert final is not None
-        return final  # type: ignore[no-any-return]
-
-    async def in_async(deltas: list[str]) -> ModelResponse:
-        if not stream:
-            return await model.arespond(request)  # type: ignore[no-any-return]
-        final = None
-        async for item in model.astream(request):
-            if isinstance(item, ContentDelta):
-                deltas.append(item.text)
-            else:
-                final = item
-        assert final is not None
-        return final  # type: ignore[no-any-return]
-
-    return _settle(in_sync), _settle(lambda deltas: asyncio.run(in_async(deltas)))
-
-
-def _twice(harness: ProviderHarness, reply: HTTPReply) -> None:
-    harness.reply_raw(reply)
-    harness.reply_raw(reply)
-
-
-def _error_of(outcome: Outcome) -> type[ModelError] | None:
-    return outcome[1] if len(outcome) == 4 else None
-
 
 # ---------------------------------------------------------------------- the async client
 
@@ -255,9 +189,9 @@ def test_a_server_that_is_gone(api: str) -> None:
     cls = OpenAIResponses if api == "responses" else OpenAIChat
     model = cls(id="gpt-5.2", api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0)
     for stream in (False, True):
-        in_sync, in_async = _sync_and_async(model, HELLO, stream=stream)
+        in_sync, in_async = sync_and_async(model, HELLO, stream=stream)
         assert in_async == in_sync
-        assert _error_of(in_async) is ModelConnectionError
+        assert error_of(in_async) is ModelConnectionError
         assert "Connection refused" in in_async[2]
 
 
@@ -357,16 +291,7 @@ RESPONSES_CASES: dict[str, tuple[HTTPReply, bool, type[ModelError] | None]] = {
 @pytest.mark.parametrize("case", list(RESPONSES_CASES))
 def test_responses_answers_alike(responses_fake: ProviderHarness, case: str) -> None:
     reply, stream, error = RESPONSES_CASES[case]
-    _twice(responses_fake, reply)
-    in_sync, in_async = _sync_and_async(responses_fake.make_model(), HELLO, stream=stream)
-    assert in_async == in_sync
-    expected = _error_of(in_async)
-    if error is None:
-        assert expected is None, in_async
-    else:
-        assert expected is not None and issubclass(expected, error), in_async
-    by_sync, by_async = responses_fake.sent()
-    assert by_async.raw == by_sync.raw
+    assert_answers_alike(responses_fake, reply, stream=stream, error=error)
 
 
 def test_responses_text_and_bad_arguments(responses_fake: ProviderHarness) -> None:
@@ -425,16 +350,7 @@ CHAT_CASES: dict[str, tuple[HTTPReply, bool, type[ModelError] | None]] = {
 @pytest.mark.parametrize("case", list(CHAT_CASES))
 def test_chat_answers_alike(chat_fake: ProviderHarness, case: str) -> None:
     reply, stream, error = CHAT_CASES[case]
-    _twice(chat_fake, reply)
-    in_sync, in_async = _sync_and_async(chat_fake.make_model(), HELLO, stream=stream)
-    assert in_async == in_sync
-    expected = _error_of(in_async)
-    if error is None:
-        assert expected is None, in_async
-    else:
-        assert expected is not None and issubclass(expected, error), in_async
-    by_sync, by_async = chat_fake.sent()
-    assert by_async.raw == by_sync.raw
+    assert_answers_alike(chat_fake, reply, stream=stream, error=error)
 
 
 @pytest.mark.parametrize(
@@ -452,7 +368,7 @@ def test_chat_stream_options_alike(
     for stream in (False, True):
         chat_fake.reply_text("Hi there", chunks=["Hi", " there"])
         chat_fake.reply_text("Hi there", chunks=["Hi", " there"])
-        in_sync, in_async = _sync_and_async(model, HELLO, stream=stream)
+        in_sync, in_async = sync_and_async(model, HELLO, stream=stream)
         assert in_async[0] == in_sync[0]
         (content, _, _, usage, _), (sync_content, _, _, sync_usage, _) = in_async[1], in_sync[1]
         assert (content, usage) == (sync_content, sync_usage)
@@ -474,7 +390,7 @@ def test_request_params_alike(responses_fake: ProviderHarness) -> None:
             "vendor_flag": True,  # not an SDK parameter: travels in extra_body
         }
     )
-    _sync_and_async(model, HELLO, stream=False)
+    sync_and_async(model, HELLO, stream=False)
     by_sync, by_async = responses_fake.sent()
     assert by_async.raw == by_sync.raw
     assert by_async.raw["vendor_flag"] is True
