@@ -1,10 +1,10 @@
 """Claude's async side: the async SDK client, and answers alike to the sync ones.
 
-The provider-neutral clauses are in ``AsyncModelProviderConformance`` (run by
+The provider-neutral clauses are in ``AsyncModelProviderConformance`` and, for the
+client kept per event loop, ``LoopClientsConformance`` (both run by
 ``test_anthropic_conformance.py``); here is what is particular to Claude: the
-``anthropic.AsyncAnthropic`` client (its options, one per event loop, closed with its
-loop), and every wire-level case of the sync tests answered alike by
-``arespond``/``astream``.
+``anthropic.AsyncAnthropic`` client's options, and every wire-level case of the sync
+tests answered alike by ``arespond``/``astream``.
 """
 
 from __future__ import annotations
@@ -69,54 +69,6 @@ def test_bad_client_params_are_clear_errors_both_ways() -> None:
         asyncio.run(model.arespond(HELLO))
     assert "no_such_option" in str(in_sync.value)
     assert "no_such_option" in str(in_async.value)  # the SDK's class name differs
-
-
-def test_one_async_client_per_loop_made_once_and_closed_with_the_loop(
-    claude_fake: ProviderHarness,
-) -> None:
-    for index in range(6):
-        claude_fake.reply_text(f"answer {index}")
-    model: Any = claude_fake.make_model()
-    made: list[anthropic.AsyncAnthropic] = []
-    make = model._async_clients._make
-
-    def counting() -> anthropic.AsyncAnthropic:
-        made.append(make())
-        return made[-1]
-
-    model._async_clients._make = counting
-
-    async def five_at_once() -> tuple[list[ModelResponse], anthropic.AsyncAnthropic]:
-        answers = await asyncio.gather(*(model.arespond(HELLO) for _ in range(5)))
-        return list(answers), await model.async_client()
-
-    answers, client = asyncio.run(five_at_once())
-    assert len(answers) == 5
-    assert made == [client]  # the five first calls made one client between them
-    assert client.is_closed()  # closed when asyncio.run shut its loop down
-    assert len(model._async_clients) == 0
-
-    assert asyncio.run(model.arespond(HELLO)).message.content is not None
-    assert len(made) == 2
-    assert made[1] is not client
-
-
-def test_aclose_closes_the_loops_client(claude_fake: ProviderHarness) -> None:
-    claude_fake.reply_text("one")
-    claude_fake.reply_text("two")
-    model: Any = claude_fake.make_model()
-
-    async def scenario() -> tuple[anthropic.AsyncAnthropic, anthropic.AsyncAnthropic, Any]:
-        await model.arespond(HELLO)
-        first = await model.async_client()
-        await model.aclose()
-        answer = await model.arespond(HELLO)
-        return first, await model.async_client(), answer.message.content
-
-    first, second, answer = asyncio.run(scenario())
-    assert first.is_closed()
-    assert second is not first
-    assert answer == "two"
 
 
 def test_a_failed_client_is_not_kept(

@@ -1,4 +1,5 @@
-"""Claude passes the provider conformance suites (sync and async) against the local fake server."""
+"""Claude passes the provider conformance suites (sync, async, one client per loop) against
+the local fake server."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import pytest
 
 from sessionary.testing import ModelProviderConformance
 from sessionary.testing.async_models import AsyncModelProviderConformance
+from sessionary.testing.loop_clients import LoopClientsConformance
 from sessionary.testing.models import ProviderHarness
 
 
-class TestClaudeConformance(ModelProviderConformance, AsyncModelProviderConformance):
+class TestClaudeConformance(
+    ModelProviderConformance, AsyncModelProviderConformance, LoopClientsConformance
+):
     @pytest.fixture
     def harness(self, claude_fake: ProviderHarness) -> ProviderHarness:
         return claude_fake

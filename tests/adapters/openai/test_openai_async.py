@@ -1,9 +1,10 @@
 """The OpenAI providers' async side: the async SDK client, and answers alike to the sync ones.
 
-The provider-neutral clauses are in ``AsyncModelProviderConformance`` (run by
+The provider-neutral clauses are in ``AsyncModelProviderConformance`` and, for the
+client kept per event loop, ``LoopClientsConformance`` (both run by
 ``test_openai_conformance.py``); here is what is particular to these providers: the
-``openai.AsyncOpenAI`` client (its options, one per event loop, closed with its loop),
-and every wire-level case of the sync tests answered alike by ``arespond``/``astream``.
+``openai.AsyncOpenAI`` client's options, and every wire-level case of the sync tests
+answered alike by ``arespond``/``astream``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from sessionary.errors import (
     ModelServerError,
     ModelTimeoutError,
 )
-from sessionary.models.base import ModelResponse
 from sessionary.testing.fake_http import HTTPReply, SSEEvent
 from sessionary.testing.models import ProviderHarness
 from sessionary.testing.provider_harness import (
@@ -67,69 +67,6 @@ def test_async_client_errors_are_the_sync_ones() -> None:
         asyncio.run(model.arespond(HELLO))
     assert type(in_async.value) is type(in_sync.value)
     assert "no_such_option" in str(in_async.value)  # the SDK's class name differs
-
-
-def test_one_async_client_per_loop_made_once_and_closed_with_the_loop(
-    responses_fake: ProviderHarness,
-) -> None:
-    for index in range(7):
-        responses_fake.reply_text(f"answer {index}")
-    model: Any = responses_fake.make_model()
-    made: list[openai.AsyncOpenAI] = []
-    make = model._make_async_client
-
-    def counting() -> openai.AsyncOpenAI:
-        made.append(make())
-        return made[-1]
-
-    model._async_clients._make = counting
-
-    async def five_at_once() -> tuple[list[ModelResponse], openai.AsyncOpenAI]:
-        answers = await asyncio.gather(*(model.arespond(HELLO) for _ in range(5)))
-        return list(answers), await model.async_client()
-
-    answers, client = asyncio.run(five_at_once())
-    assert len(answers) == 5
-    assert made == [client]  # the five first calls made one client between them
-    assert client.is_closed()  # closed when asyncio.run shut its loop down
-    assert len(model._async_clients) == 0
-
-    assert asyncio.run(model.arespond(HELLO)).message.content is not None
-    assert len(made) == 2
-    assert made[1] is not client
-    assert made[1].is_closed()
-
-
-def test_aclose_closes_the_loops_client(responses_fake: ProviderHarness) -> None:
-    responses_fake.reply_text("one")
-    responses_fake.reply_text("two")
-    model: Any = responses_fake.make_model()
-
-    async def scenario() -> tuple[openai.AsyncOpenAI, openai.AsyncOpenAI, str | None]:
-        await model.arespond(HELLO)
-        first = await model.async_client()
-        await model.aclose()
-        await model.aclose()  # closing twice, or with no client, is fine
-        answer = await model.arespond(HELLO)
-        return first, await model.async_client(), answer.message.content
-
-    first, second, answer = asyncio.run(scenario())
-    assert first.is_closed()
-    assert second is not first
-    assert answer == "two"
-
-
-def test_a_loop_closed_without_shutting_down_is_forgotten(responses_fake: ProviderHarness) -> None:
-    responses_fake.reply_text("one")
-    responses_fake.reply_text("two")
-    model: Any = responses_fake.make_model()
-    loop = asyncio.new_event_loop()
-    try:
-        assert loop.run_until_complete(model.arespond(HELLO)).message.content == "one"
-    finally:
-        loop.close()  # no shutdown_asyncgens: the client could not be closed
-    assert asyncio.run(model.arespond(HELLO)).message.content == "two"
-    assert len(model._async_clients) == 0
 
 
 def test_a_failed_client_is_not_kept(

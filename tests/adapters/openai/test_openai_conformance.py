@@ -1,5 +1,5 @@
-"""Both OpenAI providers pass the provider conformance suites (sync and async) against the
-local fake server."""
+"""Both OpenAI providers pass the provider conformance suites (sync, async, one client per
+loop) against the local fake server."""
 
 from __future__ import annotations
 
@@ -7,16 +7,21 @@ import pytest
 
 from sessionary.testing import ModelProviderConformance
 from sessionary.testing.async_models import AsyncModelProviderConformance
+from sessionary.testing.loop_clients import LoopClientsConformance
 from sessionary.testing.models import ProviderHarness
 
 
-class TestOpenAIResponsesConformance(ModelProviderConformance, AsyncModelProviderConformance):
+class TestOpenAIResponsesConformance(
+    ModelProviderConformance, AsyncModelProviderConformance, LoopClientsConformance
+):
     @pytest.fixture
     def harness(self, responses_fake: ProviderHarness) -> ProviderHarness:
         return responses_fake
 
 
-class TestOpenAIChatConformance(ModelProviderConformance, AsyncModelProviderConformance):
+class TestOpenAIChatConformance(
+    ModelProviderConformance, AsyncModelProviderConformance, LoopClientsConformance
+):
     @pytest.fixture
     def harness(self, chat_fake: ProviderHarness) -> ProviderHarness:
         return chat_fake

@@ -15,7 +15,7 @@ from sessionary.errors import (
     ModelResponseError,
 )
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
-from sessionary.models.loop_clients import LoopClients
+from sessionary.models.loop_clients import AsyncClientPerLoop, LoopClients
 from sessionary_anthropic.convert import (
     THINKING_KEY,
     StreamState,
@@ -35,7 +35,7 @@ _RESERVED = frozenset({"model", "messages", "system", "stream", "max_tokens"})
 _ClientT = TypeVar("_ClientT", "anthropic.Anthropic", "anthropic.AsyncAnthropic")
 
 
-class Claude(Model):
+class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
     """An Anthropic model on the Messages API, through the official ``anthropic`` SDK.
 
     ``api_key`` and ``base_url`` default to the SDK's ``ANTHROPIC_API_KEY`` and
@@ -128,20 +128,6 @@ class Claude(Model):
                     self._client = self._make_client()
                 client = self._client
         return client
-
-    async def async_client(self) -> anthropic.AsyncAnthropic:
-        """The async SDK client of the running event loop, made on the loop's first call.
-
-        It has the options of :attr:`client`. It is made in a worker thread (importing
-        the SDK takes long enough to stall the loop) and closed when the loop shuts
-        down (``asyncio.run`` returning), so a model serves any number of event loops,
-        one after another or in several threads at once.
-        """
-        return await self._async_clients.get()
-
-    async def aclose(self) -> None:
-        """Close the running event loop's async client now (the next call makes another)."""
-        await self._async_clients.aclose()
 
     def _make_client(self) -> anthropic.Anthropic:
         import anthropic

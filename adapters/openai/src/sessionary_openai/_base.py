@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from sessionary.domain.messages import ToolCall
 from sessionary.errors import InvalidInputError, ModelAuthenticationError, ModelError
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
-from sessionary.models.loop_clients import LoopClients
+from sessionary.models.loop_clients import AsyncClientPerLoop, LoopClients
 from sessionary_openai.errors import translate
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class StreamFold(Protocol):
         """The complete response, once the events ran out. Raises if it never completed."""
 
 
-class OpenAIBase(Model):
+class OpenAIBase(AsyncClientPerLoop["openai.AsyncOpenAI"], Model):
     """Options, SDK clients and calls common to :class:`OpenAIResponses` and :class:`OpenAIChat`.
 
     Nothing here does I/O or imports the SDK until the first call. The sync calls use
@@ -121,20 +121,6 @@ class OpenAIBase(Model):
                     self._client = self._make_client()
                 client = self._client
         return client
-
-    async def async_client(self) -> openai.AsyncOpenAI:
-        """The async SDK client of the running event loop, made on the loop's first call.
-
-        It has the options of :attr:`client`. It is made in a worker thread (importing
-        the SDK takes long enough to stall the loop) and closed when the loop shuts
-        down (``asyncio.run`` returning), so a model serves any number of event loops,
-        one after another or in several threads at once.
-        """
-        return await self._async_clients.get()
-
-    async def aclose(self) -> None:
-        """Close the running event loop's async client now (the next call makes another)."""
-        await self._async_clients.aclose()
 
     def _make_client(self) -> openai.OpenAI:
         options = self._client_options()

@@ -14,7 +14,9 @@ loop is closed"). So a model keeps one async client per running loop:
   another, and threads that each run their own loop.
 
 Provider adapters built on an SDK with an async client (``sessionary-openai``,
-``sessionary-anthropic``) share this; a third-party provider may use it too.
+``sessionary-anthropic``) share this, through :class:`AsyncClientPerLoop`; a third-party
+provider may use it too, and check it with
+:class:`~sessionary.testing.loop_clients.LoopClientsConformance`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["LoopClients"]
+__all__ = ["AsyncClientPerLoop", "LoopClients"]
 
 
 class _AsyncClosable(Protocol):
@@ -117,3 +119,28 @@ class LoopClients(Generic[ClientT]):
         # behind; its client's connections went with the loop.
         for loop in [loop for loop in self._by_loop if loop.is_closed()]:
             del self._by_loop[loop]
+
+
+class AsyncClientPerLoop(Generic[ClientT]):
+    """A model whose async SDK client is one per event loop: :meth:`async_client`, :meth:`aclose`.
+
+    A mixin for a :class:`~sessionary.models.Model`; its ``__init__`` sets
+    ``self._async_clients = LoopClients(make)``, ``make`` building the async client
+    with the options of the sync one.
+    """
+
+    _async_clients: LoopClients[ClientT]
+
+    async def async_client(self) -> ClientT:
+        """The async SDK client of the running event loop, made on the loop's first call.
+
+        It has the options of the sync client. It is made in a worker thread (importing
+        the SDK takes long enough to stall the loop) and closed when the loop shuts
+        down (``asyncio.run`` returning), so a model serves any number of event loops,
+        one after another or in several threads at once.
+        """
+        return await self._async_clients.get()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async client now (the next call makes another)."""
+        await self._async_clients.aclose()

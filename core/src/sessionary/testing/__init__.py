@@ -17,6 +17,7 @@ _LAZY = {
     "StorageConformance": "sessionary.testing.storage",
     "AsyncStorageConformance": "sessionary.testing.async_storage",
     "AsyncModelProviderConformance": "sessionary.testing.async_models",
+    "LoopClientsConformance": "sessionary.testing.loop_clients",
     "ModelProviderConformance": "sessionary.testing.models",
     "NamingPolicyConformance": "sessionary.testing.naming",
     "SlowProxy": "sessionary.testing.slow_proxy",
@@ -25,6 +26,7 @@ _LAZY = {
 __all__ = [
     "AsyncModelProviderConformance",
     "AsyncStorageConformance",
+    "LoopClientsConformance",
     "ModelProviderConformance",
     "NamingPolicyConformance",
     "ScriptedModel",
@@ -45,6 +47,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from sessionary.testing.async_models import AsyncModelProviderConformance
     from sessionary.testing.async_storage import AsyncStorageConformance
+    from sessionary.testing.loop_clients import LoopClientsConformance
     from sessionary.testing.models import ModelProviderConformance
     from sessionary.testing.naming import NamingPolicyConformance
     from sessionary.testing.slow_proxy import SlowProxy
