@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
+from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
 from sessionary.testing.slow_proxy import SlowProxy
 from sessionary.testing.storage_data import make_run
 
@@ -159,24 +159,8 @@ def test_to_async_of_a_store_on_an_application_client_is_adapted_in_threads() ->
 
 
 def test_async_writes_are_read_by_the_sync_store_and_back(databases: _Databases) -> None:
-    db = MongoDb(db_url=databases.url())
-    twin = db.to_async()
-    db.append_run(make_run("shared", user_id="alice", text="from sync"))
-
-    async def scenario() -> None:
-        session = await twin.get_session("shared", user_id="alice")
-        assert session is not None and [r.input for r in session.runs] == ["from sync"]
-        await twin.append_run(make_run("shared", user_id="alice", text="from async"))
-        await twin.update_session("shared", name="Both ways", user_id="alice")
-        await twin.close()
-
-    asyncio.run(scenario())
-    session = db.get_session("shared", user_id="alice")
-    assert session is not None
-    assert [r.input for r in session.runs] == ["from sync", "from async"]
-    assert session.name == "Both ways" and session.version == 3
-    assert [i.session_id for i in db.list_sessions(user_id="alice").items] == ["shared"]
-    db.close()
+    with MongoDb(db_url=databases.url()) as db:
+        check_shared_with_sync(db, db.to_async())
 
 
 def test_a_cut_link_mid_write_is_a_clear_error_and_loses_nothing_stored(
@@ -217,47 +201,8 @@ def test_a_cut_link_mid_write_is_a_clear_error_and_loses_nothing_stored(
         asyncio.run(scenario())
 
 
-def test_one_store_used_from_two_event_loops_in_turn(databases: _Databases) -> None:
-    store = AsyncMongoStore(db_url=databases.url())
-    asyncio.run(store.append_run(make_run("s1", user_id="alice", text="first loop")))
-    asyncio.run(store.append_run(make_run("s1", user_id="alice", text="second loop")))
-
-    async def read_and_close() -> list[object]:
-        try:
-            session = await store.get_session("s1")
-            assert session is not None
-            return [r.input for r in session.runs]
-        finally:
-            await store.close()
-
-    assert asyncio.run(read_and_close()) == ["first loop", "second loop"]
-
-
-def test_one_store_used_from_two_running_loops_at_once(databases: _Databases) -> None:
-    url = databases.url()
-    store = AsyncMongoStore(db_url=url)
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        async def appends() -> None:
-            for turn in range(10):
-                await store.append_run(make_run("s1", user_id="alice", text=f"{index}:{turn}"))
-            await store.close()
-
-        try:
-            asyncio.run(appends())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    with MongoDb(db_url=url) as db:
-        session = db.get_session("s1")
-    assert session is not None and session.run_count == len(session.runs) == 20
+def test_one_store_used_from_event_loops_in_turn_and_at_once(databases: _Databases) -> None:
+    check_several_event_loops(AsyncMongoStore(db_url=databases.url()))
 
 
 def test_an_application_client_on_another_loop_is_a_clear_error(databases: _Databases) -> None:

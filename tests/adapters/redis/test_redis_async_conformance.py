@@ -10,7 +10,6 @@ than one event loop.
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from sessionary.errors import ConflictError, StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
+from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
 from sessionary.testing.slow_proxy import SlowProxy
 from sessionary.testing.storage_data import make_run
 
@@ -125,24 +125,8 @@ def test_to_async_of_a_store_on_an_application_client_is_adapted_in_threads(
 
 
 def test_async_writes_are_read_by_the_sync_store_and_back(url: str) -> None:
-    db = RedisDb(url)
-    twin = db.to_async()
-    db.append_run(make_run("shared", user_id="alice", text="from sync"))
-
-    async def scenario() -> None:
-        session = await twin.get_session("shared", user_id="alice")
-        assert session is not None and [r.input for r in session.runs] == ["from sync"]
-        await twin.append_run(make_run("shared", user_id="alice", text="from async"))
-        await twin.update_session("shared", name="Both ways", user_id="alice")
-        await twin.close()
-
-    asyncio.run(scenario())
-    session = db.get_session("shared", user_id="alice")
-    assert session is not None
-    assert [r.input for r in session.runs] == ["from sync", "from async"]
-    assert session.name == "Both ways" and session.version == 3
-    assert [i.session_id for i in db.list_sessions(user_id="alice").items] == ["shared"]
-    db.close()
+    with RedisDb(url) as db:
+        check_shared_with_sync(db, db.to_async())
 
 
 def test_a_cut_connection_mid_write_is_a_clear_error_and_loses_nothing_stored(
@@ -234,46 +218,8 @@ def test_a_run_appended_again_after_a_lost_reply_is_not_stored_twice(
         asyncio.run(scenario())
 
 
-def test_one_store_used_from_two_event_loops_in_turn(url: str) -> None:
-    store = AsyncRedisStore(url)
-    asyncio.run(store.append_run(make_run("s1", user_id="alice", text="first loop")))
-    # No close in between: the first loop's client is left behind, a new one is made.
-    asyncio.run(store.append_run(make_run("s1", user_id="alice", text="second loop")))
-
-    async def read_and_close() -> list[object]:
-        try:
-            session = await store.get_session("s1")
-            assert session is not None
-            return [r.input for r in session.runs]
-        finally:
-            await store.close()
-
-    assert asyncio.run(read_and_close()) == ["first loop", "second loop"]
-
-
-def test_one_store_used_from_two_running_loops_at_once(url: str) -> None:
-    store = AsyncRedisStore(url)
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        async def appends() -> None:
-            for turn in range(10):
-                await store.append_run(make_run("s1", user_id="alice", text=f"{index}:{turn}"))
-            await store.close()
-
-        try:
-            asyncio.run(appends())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    session = RedisDb(url).get_session("s1")
-    assert session is not None and session.run_count == len(session.runs) == 20
+def test_one_store_used_from_event_loops_in_turn_and_at_once(url: str) -> None:
+    check_several_event_loops(AsyncRedisStore(url))
 
 
 def test_an_application_client_on_another_loop_is_a_clear_error(

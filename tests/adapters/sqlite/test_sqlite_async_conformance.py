@@ -25,6 +25,7 @@ from sessionary.errors import InvalidInputError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
+from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
 from sessionary.testing.loop_lag import assert_loop_not_blocked
 from sessionary.testing.storage_data import make_run
 
@@ -150,22 +151,7 @@ def test_to_async_opens_the_same_file_on_threads_of_its_own(tmp_path: Path) -> N
     assert twin.native is False and twin.name == "sqlite"
     assert twin.url == db.url and twin.readers == 2
     assert twin._writer_db is not db  # connections of its own
-
-    db.append_run(make_run("shared", user_id="alice", text="from sync"))
-
-    async def scenario() -> None:
-        session = await twin.get_session("shared", user_id="alice")
-        assert session is not None and [r.input for r in session.runs] == ["from sync"]
-        await twin.append_run(make_run("shared", user_id="alice", text="from async"))
-        await twin.update_session("shared", name="Both ways")
-        await twin.close()
-
-    asyncio.run(scenario())
-    session = db.get_session("shared", user_id="alice")
-    assert session is not None
-    assert [r.input for r in session.runs] == ["from sync", "from async"]
-    assert session.name == "Both ways" and session.version == 3
-    db.append_run(make_run("shared", user_id="alice"))  # closing the twin left db open
+    check_shared_with_sync(db, twin)
     db.close()
 
 
@@ -308,34 +294,7 @@ def test_queries_run_on_the_stores_threads_never_the_loop_or_its_executor(
 
 def test_one_store_used_from_two_event_loops_in_turn_and_at_once(tmp_path: Path) -> None:
     store = AsyncSqliteStore(db_file=tmp_path / "agent.db")
-    asyncio.run(store.append_run(make_run("s1", text="first loop")))
-    asyncio.run(store.append_run(make_run("s1", text="second loop")))
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        async def appends() -> None:
-            for turn in range(10):
-                await store.append_run(make_run("s1", text=f"{index}:{turn}"))
-
-        try:
-            asyncio.run(appends())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-
-    async def read_and_close() -> int:
-        session = await store.get_session("s1")
-        await store.close()
-        assert session is not None
-        return len(session.runs)
-
-    assert asyncio.run(read_and_close()) == 22
+    check_several_event_loops(store, close_in_each_loop=False)  # its close is final
 
 
 def test_a_closed_store_says_so(tmp_path: Path) -> None:
