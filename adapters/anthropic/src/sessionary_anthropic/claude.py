@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -194,16 +195,11 @@ class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
         body = self._stream_body(request)
         events = self._call(self.client, body)
         state = StreamState()
-        with events:
-            try:
-                for event in events:
-                    text = state.add(event)
-                    if text:
-                        yield ContentDelta(text)
-            except ModelError:
-                raise
-            except Exception as exc:
-                raise translate(exc, self.label) from exc
+        with events, self._translating():
+            for event in events:
+                text = state.add(event)
+                if text:
+                    yield ContentDelta(text)
         yield self._finish(state)
 
     async def astream(self, request: ModelRequest) -> AsyncIterator[ContentDelta | ModelResponse]:
@@ -216,15 +212,11 @@ class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
         events = await self._acall(client, self._stream_body(request))
         state = StreamState()
         async with events:
-            try:
+            with self._translating():
                 async for event in events:
                     text = state.add(event)
                     if text:
                         yield ContentDelta(text)
-            except ModelError:
-                raise
-            except Exception as exc:
-                raise translate(exc, self.label) from exc
         yield self._finish(state)
 
     def _parse(self, message: Any) -> ModelResponse:
@@ -277,22 +269,24 @@ class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
             body["extra_body"] = extra
         return body
 
-    def _call(self, client: anthropic.Anthropic, body: dict[str, Any]) -> Any:
+    @contextlib.contextmanager
+    def _translating(self) -> Iterator[None]:
+        """An SDK error raised inside becomes a sessionary model error (a ``ModelError`` passes)."""
         try:
-            return client.messages.create(**body)
+            yield
         except ModelError:
             raise
         except Exception as exc:
             raise translate(exc, self.label) from exc
 
+    def _call(self, client: anthropic.Anthropic, body: dict[str, Any]) -> Any:
+        with self._translating():
+            return client.messages.create(**body)
+
     async def _acall(self, client: anthropic.AsyncAnthropic, body: dict[str, Any]) -> Any:
         """:meth:`_call` on the async client."""
-        try:
+        with self._translating():
             return await client.messages.create(**body)
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise translate(exc, self.label) from exc
 
     def _build(
         self,

@@ -8,6 +8,7 @@ request body, how to parse an answer and how to fold a stream's events into one.
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
 import importlib
 import inspect
@@ -219,16 +220,11 @@ class OpenAIBase(AsyncClientPerLoop["openai.AsyncOpenAI"], Model):
         client = self.client
         fold = self._fold()
         events = self._call(self._endpoint(client), self._stream_body(request))
-        with events:
-            try:
-                for event in events:
-                    text = fold.add(event)
-                    if text:
-                        yield ContentDelta(text)
-            except ModelError:
-                raise
-            except Exception as exc:
-                raise self._translate(exc) from exc
+        with events, self._translating():
+            for event in events:
+                text = fold.add(event)
+                if text:
+                    yield ContentDelta(text)
         yield fold.finish()
 
     async def astream(self, request: ModelRequest) -> AsyncIterator[ContentDelta | ModelResponse]:
@@ -241,36 +237,34 @@ class OpenAIBase(AsyncClientPerLoop["openai.AsyncOpenAI"], Model):
         fold = self._fold()
         events = await self._acall(self._endpoint(client), self._stream_body(request))
         async with events:
-            try:
+            with self._translating():
                 async for event in events:
                     text = fold.add(event)
                     if text:
                         yield ContentDelta(text)
-            except ModelError:
-                raise
-            except Exception as exc:
-                raise self._translate(exc) from exc
         yield fold.finish()
 
     # ------------------------------------------------------------------ calling
 
-    def _call(self, method: Callable[..., Any], body: dict[str, Any]) -> Any:
-        """Call an SDK method with the request ``body`` plus ``request_params``."""
+    @contextlib.contextmanager
+    def _translating(self) -> Iterator[None]:
+        """An SDK error raised inside becomes a sessionary model error (a ``ModelError`` passes)."""
         try:
-            return method(**self._arguments(method, body))
+            yield
         except ModelError:
             raise
         except Exception as exc:
             raise self._translate(exc) from exc
 
+    def _call(self, method: Callable[..., Any], body: dict[str, Any]) -> Any:
+        """Call an SDK method with the request ``body`` plus ``request_params``."""
+        with self._translating():
+            return method(**self._arguments(method, body))
+
     async def _acall(self, method: Callable[..., Any], body: dict[str, Any]) -> Any:
         """:meth:`_call` on an async SDK method."""
-        try:
+        with self._translating():
             return await method(**self._arguments(method, body))
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
 
     def _arguments(self, method: Callable[..., Any], body: dict[str, Any]) -> dict[str, Any]:
         """Named SDK parameters go by name; the rest of ``request_params`` into ``extra_body``.
