@@ -110,9 +110,11 @@ def other(redis_url: str, prefix: str) -> Iterator[RedisDb]:
 # --------------------------------------------------------------------------- the check
 
 
+@pytest.mark.parametrize("ping", [True, False], ids=["tracking_ping", "no_ping"])
 def test_a_cached_run_is_checked_without_waiting_for_a_read(
-    db: RedisDb, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch, ping: bool
 ) -> None:
+    db = RedisDb(redis_url, prefix=prefix, tracking_ping=ping)
     agent = cached_agent(db)
     for turn in range(3):
         agent.run(f"warm-up {turn}")
@@ -131,15 +133,20 @@ def test_a_cached_run_is_checked_without_waiting_for_a_read(
     monkeypatch.setattr(link, "send", counting)
     for turn in range(10):
         agent.run(f"turn {turn}")
-    # One request per run: its append, with the read that keeps the session watched
-    # behind it in the same packet, on the watcher's connection.
-    assert requests.count == 0 and len(sends) == 10
-    assert all(data.startswith(b"*") and b"EVALSHA" in data and b"HMGET" in data for data in sends)
+    # Per run: its append, with the read that keeps the session watched behind it in
+    # the same packet, on the watcher's connection; with tracking_ping (the default),
+    # before it the check's PING, which brings every invalidation sent before it.
+    writes = [data for data in sends if b"EVALSHA" in data and b"HMGET" in data]
+    pings = [data for data in sends if data == b"*1\r\n$4\r\nPING\r\n"]
+    assert requests.count == 0 and len(writes) == 10
+    assert len(pings) == (10 if ping else 0) and len(sends) == len(writes) + len(pings)
     counts = delta(watcher.stats, before)
     assert counts["reads"] == 0 and counts["fallbacks"] == 0  # no caller waited for a read
     assert counts["local"] == 10 and counts["writes"] == 10 and counts["prefetches"] == 0
+    assert counts["pings"] == (10 if ping else 0)
     session = agent.get_session()
     assert session is not None and session.run_count == 13
+    db.close()
 
 
 def test_a_run_by_another_client_is_seen_on_the_next_read(db: RedisDb, other: RedisDb) -> None:

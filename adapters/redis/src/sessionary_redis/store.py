@@ -28,7 +28,7 @@ from sessionary_redis.connection import (
     split_url,
 )
 from sessionary_redis.operations import RedisOperations
-from sessionary_redis.tracking import NOT_SENT, RedisSessionWatcher
+from sessionary_redis.tracking import HEARTBEAT_SECONDS, NOT_SENT, RedisSessionWatcher
 
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
@@ -55,12 +55,17 @@ class RedisDb(RedisOperations, OperationStore):
 
     With ``client_tracking`` (the default, on a single server) the store offers a
     :meth:`session_watcher` that a session cache uses to check cached sessions without
-    a round trip: Redis pushes an invalidation when any client changes a session the
-    watcher read (see ``docs/guides/caching.md``). ``client_tracking=False`` makes a
-    cache check each cached session with one read instead.
+    reading them: Redis pushes an invalidation when any client changes a session the
+    watcher read, and each check first waits for a ``PING`` on that connection, so every
+    invalidation the server sent before the check has arrived (one tiny round trip, no
+    data; see ``docs/guides/caching.md``). ``tracking_ping=False`` skips that round trip
+    and trusts the invalidations that have arrived (faster, but a write another process
+    just made can be missed for the moment its invalidation is in flight).
+    ``client_tracking=False`` makes a cache check each cached session with one read.
 
     The URL may carry the same options as query parameters:
-    ``redis://host:6379/0?prefix=app&ttl=86400&retries=3&cluster=true&client_tracking=false``.
+    ``redis://host:6379/0?prefix=app&ttl=86400&retries=3&cluster=true&client_tracking=false``
+    (and ``tracking_ping=false``).
 
     >>> db = RedisDb("redis://127.0.0.1:6379/0", prefix="docs", ttl=3600)
     >>> db.ttl
@@ -84,6 +89,7 @@ class RedisDb(RedisOperations, OperationStore):
         retry_backoff: float | None = None,
         socket_timeout: float = 5.0,
         client_tracking: bool | None = None,
+        tracking_ping: bool | None = None,
     ) -> None:
         options: dict[str, str] = {}
         self._url: str | None = None
@@ -121,6 +127,13 @@ class RedisDb(RedisOperations, OperationStore):
                 f"client_tracking must be True or False, got {type(client_tracking).__name__}"
             )
         self.client_tracking = client_tracking and not self.is_cluster
+        if tracking_ping is None:
+            tracking_ping = bool_option(options, "tracking_ping", True)
+        elif not isinstance(tracking_ping, bool):
+            raise InvalidInputError(
+                f"tracking_ping must be True or False, got {type(tracking_ping).__name__}"
+            )
+        self.tracking_ping = tracking_ping
         self._watcher: RedisSessionWatcher | None = None
         self._watcher_lock = threading.Lock()
 
@@ -200,7 +213,8 @@ class RedisDb(RedisOperations, OperationStore):
             return None
         with self._watcher_lock:
             if self._watcher is None:
-                self._watcher = RedisSessionWatcher(self)
+                heartbeat = 0.0 if self.tracking_ping else HEARTBEAT_SECONDS
+                self._watcher = RedisSessionWatcher(self, heartbeat=heartbeat)
             return self._watcher
 
     def close(self) -> None:

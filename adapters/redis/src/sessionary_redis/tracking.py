@@ -71,6 +71,8 @@ __all__ = [
 
 log = logging.getLogger("sessionary_redis")
 
+_PING: Final = resp3.pack("PING")
+
 #: Summaries a watcher remembers (least recently used forgotten first).
 MAX_SESSIONS: Final = 4096
 #: Longest time the mirror is trusted without a reply proving the connection alive.
@@ -265,10 +267,12 @@ class RedisSessionWatcher(SessionWatcher):
     def _current(self, key: bytes, session_id: str) -> SessionInfo | None:
         link = self._connected()
         mirror = self._mirror
-        self._apply(link, wait=False)
+        barrier = time.monotonic() - mirror.proven_at >= self.heartbeat
+        if not barrier:
+            self._apply(link, wait=False)
         if mirror.knows(key, time.monotonic()):
-            if time.monotonic() - mirror.proven_at > self.heartbeat:
-                link.send(resp3.pack("PING"))
+            if barrier:  # everything pushed before the PONG is applied when it arrives
+                link.send(_PING)
                 self._await(link, mirror.ping_sent(time.monotonic()))
                 self._counts["pings"] += 1
             if mirror.knows(key, time.monotonic()):
