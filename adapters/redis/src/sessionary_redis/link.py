@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import ssl
 from typing import Any, Final
 
@@ -40,6 +41,14 @@ class Link:
         timeout = sock.gettimeout()
         self.timeout: float = DEFAULT_TIMEOUT if timeout is None else timeout
         sock.settimeout(self.timeout)
+        #: For a plain socket, "has anything arrived?" is one poll, not a switch to
+        #: non-blocking mode and back around a read. A TLS socket can hold decrypted
+        #: bytes the poll does not see, and a readable one a partial record, so it
+        #: keeps the switch.
+        self._poller: Any = None
+        if not isinstance(sock, ssl.SSLSocket) and hasattr(select, "poll"):
+            self._poller = select.poll()
+            self._poller.register(sock, select.POLLIN)
         self.buffer = bytearray()
         #: The process that connected; a forked child must not use the connection.
         self.pid = os.getpid()
@@ -52,7 +61,27 @@ class Link:
             raise LinkBroken(f"sending failed: {exc}") from exc
 
     def receive(self, *, wait: bool) -> bool:
-        """Read what has arrived (``wait``: block for at least one chunk); False if nothing."""
+        """Read what has arrived (``wait``: block for one chunk at least); False if nothing.
+
+        With ``wait``, a plain socket is read once: callers wait for a reply in a loop
+        until it is there, and whatever came before it in the stream came in the same
+        or an earlier chunk.
+        """
+        poller = self._poller
+        if poller is not None:
+            try:
+                if wait:
+                    self._take(self.sock.recv(_RECV))
+                    return True
+                got = False
+                while poller.poll(0):
+                    self._take(self.sock.recv(_RECV))
+                    got = True
+                return got
+            except LinkBroken:
+                raise
+            except OSError as exc:  # timeouts included
+                raise LinkBroken(f"reading failed: {type(exc).__name__}: {exc}") from exc
         got = False
         try:
             if wait:
@@ -82,9 +111,10 @@ class Link:
         """Every complete frame received, in order; a partial one stays buffered."""
         found: list[Any] = []
         pos = 0
+        data = bytes(self.buffer)  # slices of bytes are copied once, not twice
         try:
-            while pos < len(self.buffer):
-                frame, pos = resp3.parse(self.buffer, pos)
+            while pos < len(data):
+                frame, pos = resp3.parse(data, pos)
                 found.append(frame)
         except resp3.Incomplete:
             pass

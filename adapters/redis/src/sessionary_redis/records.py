@@ -72,6 +72,11 @@ def _json_field(fields: dict[str, str | None], key: str) -> Any:
     raw = fields[key]
     if raw is None:
         raise ValueError(f"field {key!r} is missing")
+    # What most sessions hold, without the decoder (a new dict each time, as it makes).
+    if raw == "null":
+        return None
+    if raw == "{}":
+        return {}
     return json.loads(raw)
 
 
@@ -108,10 +113,16 @@ def decode_info(session_id: str, values: list[Any]) -> tuple[SessionInfo, list[s
     written by a newer schema raises :class:`SchemaVersionError`.
     """
     try:
-        fields = dict(zip(INFO_FIELDS, [text(v) for v in values], strict=True))
+        fields = dict(
+            zip(
+                INFO_FIELDS,
+                [v.decode("utf-8") if type(v) is bytes else text(v) for v in values],
+                strict=True,
+            )
+        )
     except UnicodeDecodeError as exc:
         raise CorruptRecordError(session_id, f"a field is not UTF-8: {exc}") from exc
-    if all(v is None for v in fields.values()):
+    if fields["schema"] is None and all(v is None for v in fields.values()):
         return None
     try:
         schema = _int(fields, "schema")

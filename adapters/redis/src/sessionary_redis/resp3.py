@@ -58,6 +58,56 @@ def parse(buf: bytes | bytearray, pos: int = 0) -> tuple[Any, int]:
     ...
     sessionary_redis.resp3.Incomplete
     """
+    kind = buf[pos : pos + 1]
+    if kind == b"*" or kind == b">":
+        # The common frames (HMGET, a script's reply, invalidations) are arrays of bulk
+        # strings: read those items here instead of one call each.
+        end = buf.find(b"\r\n", pos)
+        if end >= 0:
+            try:
+                count = int(buf[pos + 1 : end])
+            except ValueError:
+                count = -1  # the general reader says what was wrong
+            if count >= 0:
+                items, pos = _array(buf, end + 2, count)
+                return (items if kind == b"*" else Push(items)), pos
+    return _frame(buf, pos)
+
+
+def _array(buf: bytes | bytearray, pos: int, count: int) -> tuple[list[Any], int]:
+    """The ``count`` items of an array starting at ``pos``, bulk strings read inline."""
+    items: list[Any] = []
+    append = items.append
+    find = buf.find
+    size_buf = len(buf)
+    for _ in range(count):
+        if pos >= size_buf:
+            raise Incomplete
+        if buf[pos] != 36:  # not "$": anything else the general way
+            item, pos = parse(buf, pos)
+            append(item)
+            continue
+        end = find(b"\r\n", pos)
+        if end < 0:
+            raise Incomplete
+        try:
+            size = int(buf[pos + 1 : end])
+        except ValueError as exc:
+            line = bytes(buf[pos + 1 : end])
+            raise ProtocolError(f"malformed {b'$'!r} frame: {line[:40]!r}") from exc
+        pos = end + 2
+        if size < 0:
+            append(None)
+            continue
+        if size_buf < pos + size + 2:
+            raise Incomplete
+        append(bytes(buf[pos : pos + size]))
+        pos += size + 2
+    return items, pos
+
+
+def _frame(buf: bytes | bytearray, pos: int) -> tuple[Any, int]:
+    """:func:`parse` for every frame type."""
     end = buf.find(b"\r\n", pos)
     if end < 0:
         raise Incomplete
