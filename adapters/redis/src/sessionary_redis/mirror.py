@@ -46,7 +46,7 @@ class Request:
 
     #: "read" (a summary, or with ``expected`` only its version), "pttl" (the time to
     #: live behind a read or a write), "script" (a write), "confirm" (the version read
-    #: behind a write), "ping"
+    #: behind a write), "ping", "untracked" (``CLIENT CACHING no`` before a write)
     kind: str
     sent_at: float
     key: bytes = b""
@@ -124,6 +124,12 @@ class Mirror:
         self.in_flight[key] = self.in_flight.get(key, 0) + 1
         self.confirming[key] = confirm
         self.unclaimed.pop(key, None)
+        return request
+
+    def untracked_sent(self, now: float) -> Request:
+        """Note a ``CLIENT CACHING no`` sent (before a write); returns it."""
+        request = Request("untracked", now)
+        self.requests.append(request)
         return request
 
     def ping_sent(self, now: float) -> Request:
@@ -207,9 +213,10 @@ class Mirror:
         request.done = True
         self.proven_at = max(self.proven_at, request.sent_at)
         kind, key = request.kind, request.key
-        if kind == "ping":
+        if kind == "ping" or kind == "untracked":
             if isinstance(frame, resp3.ReplyError):
-                raise UnaskedReply(f"PING answered {frame}")
+                what = "PING" if kind == "ping" else "CLIENT CACHING no"
+                raise UnaskedReply(f"{what} answered {frame}")
             return
         if kind == "script":
             request.raw = frame

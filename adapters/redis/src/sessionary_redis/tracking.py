@@ -20,7 +20,9 @@ Why that is correct (``docs/guides/caching.md`` states the guarantee):
   sent on the watcher's connection when no other thread is using it
   (:meth:`RedisSessionWatcher.run_write`), with ``HMGET version created`` behind it in
   the same packet: the server runs the two back to back, so that read keeps the session
-  watched and shows nobody wrote in between. The caching store then calls
+  watched and shows nobody wrote in between (tracking is ``OPTOUT`` and the write goes
+  after ``CLIENT CACHING no``, so the other keys its script reads are not watched).
+  The caching store then calls
   :meth:`RedisSessionWatcher.written` with the summary the write returned, and every
   watcher of this process on the same server and prefix drops its entry before the
   write returns (:func:`announce_write`); the one that carried the write keeps the
@@ -72,6 +74,9 @@ __all__ = [
 log = logging.getLogger("sessionary_redis")
 
 _PING: Final = resp3.pack("PING")
+#: Sent before a write: the keys its script reads are not tracked (only the session
+#: hash is, by the read behind the write), so its writes push no invalidations back.
+_UNTRACKED: Final = resp3.pack("CLIENT", "CACHING", "no")
 
 #: Summaries a watcher remembers (least recently used forgotten first).
 MAX_SESSIONS: Final = 4096
@@ -312,9 +317,11 @@ class RedisSessionWatcher(SessionWatcher):
         return request.raw
 
     def _send_write(self, link: Link, key: bytes, command: bytes) -> Request:
-        data = command + resp3.pack(b"HMGET", key, *CONFIRM_FIELDS)
+        data = _UNTRACKED + command + resp3.pack(b"HMGET", key, *CONFIRM_FIELDS)
         link.send(data + resp3.pack(b"PTTL", key) if self._mirror.ttl else data)
-        return self._mirror.write_sent(key, time.monotonic())
+        now = time.monotonic()
+        self._mirror.untracked_sent(now)
+        return self._mirror.write_sent(key, now)
 
     def _send_read(
         self, link: Link, key: bytes, session_id: str, expected: SessionInfo | None = None
@@ -373,7 +380,7 @@ class RedisSessionWatcher(SessionWatcher):
             raise LinkBroken(f"cannot connect: {type(exc).__name__}: {exc}") from exc
         link = Link(connection)
         try:
-            link.send(resp3.pack("CLIENT", "TRACKING", "ON") + resp3.pack("CLIENT", "ID"))
+            link.send(resp3.pack("CLIENT", "TRACKING", "ON", "OPTOUT") + resp3.pack("CLIENT", "ID"))
             replies: list[Any] = []
             while len(replies) < 2:
                 link.receive(wait=True)
