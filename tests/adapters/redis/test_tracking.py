@@ -225,6 +225,33 @@ def test_keys_of_another_prefix_never_touch_the_mirror(
         neighbour.close()
 
 
+def test_writes_on_the_tracking_connection_watch_only_the_session_hash(
+    db: RedisDb, other: RedisDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The write's script reads the run list and the indexes too; on the tracking
+    # connection those reads must not be tracked (CLIENT CACHING no), or every later
+    # write to them would push a notice nobody needs.
+    agent = cached_agent(db)
+    for turn in range(3):
+        agent.run(f"turn {turn}")
+    watcher = watcher_of(agent)
+    assert watcher.stats.writes >= 2
+    pushed: list[Any] = []
+    mirror = watcher._mirror
+    original = mirror._pushed
+
+    def recording(frame: Any) -> None:
+        pushed.append(frame)
+        original(frame)
+
+    monkeypatch.setattr(mirror, "_pushed", recording)
+    Agent(model=ScriptedModel(), db=other, session_id="chat", user_id="alice").run("elsewhere")
+    agent.run("next")  # its check waits for a PING: every notice of that write is in
+    assert pushed, "the other client's write pushed no invalidation"
+    named = {key for frame in pushed if frame[0] == b"invalidate" for key in frame[1]}
+    assert named == {db.keys.session("chat").encode()}
+
+
 def test_the_mirror_is_bounded(db: RedisDb) -> None:
     watcher = db.session_watcher()
     assert watcher is not None
