@@ -93,7 +93,7 @@ class TestAsyncMongoStore(AsyncStorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
     # Every request waits this long (the suite's 0.3 s, made shorter: each call makes
     # several); a call that blocked the loop would hold it 2.5 times the lag limit.
-    slow_delay = 0.25
+    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _backend(self, databases: _Databases) -> Iterator[None]:

@@ -74,7 +74,7 @@ class TestAsyncSqliteStore(AsyncStorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS})
     # Every transaction waits this long (the suite's 0.3 s, made shorter: the agent clause
     # makes many calls); a call that blocked the loop would hold it 2.5 times the limit.
-    slow_delay = 0.25
+    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _folder(self, tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ class TestAsyncSqliteStoreInMemory(AsyncStorageConformance):
 
     # Every transaction waits this long (the suite's 0.3 s, made shorter: the agent clause
     # makes many calls); a call that blocked the loop would hold it 2.5 times the limit.
-    slow_delay = 0.25
+    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _folder(self, tmp_path: Path) -> None:

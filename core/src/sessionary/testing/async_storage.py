@@ -196,7 +196,7 @@ class AsyncStorageConformance(StorageConformance):
     """The storage contract on an async store; see the module documentation."""
 
     #: Slowness :meth:`make_slow_store` injects in the loop-lag clause, in seconds.
-    slow_delay: ClassVar[float] = 0.3
+    slow_delay: ClassVar[float] = 0.4
     #: Longest the loop may be held by one call of a slow store.
     max_loop_lag: ClassVar[float] = DEFAULT_MAX_LAG
     #: Coroutines in flight at once in the concurrency clause.

@@ -26,12 +26,12 @@ import attrs
 __all__ = ["DEFAULT_MAX_LAG", "LoopLag", "assert_loop_not_blocked", "measure_loop_lag"]
 
 #: Longest time an ``a*`` call may hold the loop in the loop-lag tests. A call that does
-#: blocking I/O holds the loop for as long as the injected slowness (300 ms in the
-#: suites), so the limit sits well below that; and well above what a 2-core CI machine
-#: running other suites adds (the OS not scheduling the process, other threads holding
-#: the GIL for a switch interval): 50 ms failed now and then under load, never 100 ms.
-#: The CPU work a call does in the loop (decoding a run) is under a millisecond.
-DEFAULT_MAX_LAG: Final = 0.1
+#: blocking I/O holds the loop for as long as the injected slowness (400 ms in the
+#: suites), so the limit sits well below that; and above what a loaded 2-core machine
+#: adds on its own (the OS not scheduling the process, other threads holding the GIL):
+#: we saw up to 142 ms there with several test suites running at once. The CPU work a
+#: call does in the loop (decoding a run) is under a millisecond.
+DEFAULT_MAX_LAG: Final = 0.15
 
 
 @attrs.frozen
