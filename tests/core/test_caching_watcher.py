@@ -8,6 +8,7 @@ and delivered when the test says so, so a test can hold one "on the wire".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Iterator
@@ -19,10 +20,11 @@ from sessionary import Agent
 from sessionary.caching import CachingStore, MemoryCache
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
-from sessionary.errors import InvalidInputError, OwnershipError
-from sessionary.storage.base import SessionWatcher, Store
+from sessionary.errors import InvalidInputError, ModelError, OwnershipError
+from sessionary.models.base import ModelRequest, ModelResponse
+from sessionary.storage.base import DeferredCheck, SessionWatcher, Store
 from sessionary.storage.memory import MemoryDb
-from sessionary.testing import ScriptedModel, StorageConformance
+from sessionary.testing import ScriptedModel, StorageConformance, tool_call
 from sessionary.testing.storage_data import make_run
 
 # --------------------------------------------------------------------------- a watching store
@@ -148,8 +150,8 @@ class PushingDb(MemoryDb):
 
 
 def cached_agent(db: Store, **options: Any) -> Agent:
+    options.setdefault("model", ScriptedModel())
     return Agent(
-        model=ScriptedModel(),
         db=db,
         cache_session=True,
         add_history_to_context=True,
@@ -329,3 +331,182 @@ class TestCachingStoreWithWatcherConformance(StorageConformance):
         assert isinstance(store, CachingStore) and isinstance(store.store, MemoryDb)
         store.store._runs[session_id][0] = '{"run_id": 42'
         store.cache.clear()
+
+
+# --------------------------------------------------------------------------- deferred checks
+
+
+class WireCheck(DeferredCheck):
+    """Confirms like a ``PING`` would: the notices on the wire arrive before the answer."""
+
+    def __init__(self, watcher: DeferringWatcher, session_id: str, answer: SessionInfo | None):
+        self.watcher, self.session_id, self.answer = watcher, session_id, answer
+
+    def confirm(self) -> bool:
+        watcher = self.watcher
+        watcher.store.deliver()
+        watcher.events.append("confirm")
+        current = watcher.session_info(self.session_id) == self.answer
+        watcher.confirms.append(current)
+        return current
+
+
+class DeferringWatcher(MirrorWatcher):
+    """Answers from the mirror at once, with a check that delivers the wire when confirmed."""
+
+    def __init__(self, store: PushingDb) -> None:
+        super().__init__(store)
+        self.events: list[str] = []
+        self.confirms: list[bool] = []
+        self.deferred = 0
+
+    def session_info_deferred(
+        self, session_id: str, user_id: str | None = None
+    ) -> tuple[SessionInfo | None, DeferredCheck | None]:
+        with self.lock:
+            known = session_id in self.mirror and not self.inbox
+            answer = self.mirror.get(session_id)
+        if not known:
+            return self.session_info(session_id, user_id), None
+        self.deferred += 1
+        self.events.append("read")
+        info = answer if user_id is None or (answer and answer.user_id == user_id) else None
+        return info, WireCheck(self, session_id, answer)
+
+
+class DeferringDb(PushingDb):
+    def __init__(self, *, hold: bool = False) -> None:
+        super().__init__(hold=hold)
+        self._watcher = DeferringWatcher(self)
+
+    def session_watcher(self) -> DeferringWatcher:
+        assert isinstance(self._watcher, DeferringWatcher)
+        return self._watcher
+
+
+class LoggingModel(ScriptedModel):
+    """A scripted model that notes each call in the watcher's event log."""
+
+    def __init__(self, events: list[str], *replies: Any) -> None:
+        super().__init__(*replies)
+        self.events = events
+
+    def respond(self, request: ModelRequest) -> ModelResponse:
+        self.events.append("model")
+        return super().respond(request)
+
+
+def warm(agent: Agent) -> None:
+    """Read the session once, so the watcher holds its summary (as Redis's keeps its own)."""
+    agent.db.get_runs("s1", user_id="alice")
+
+
+def test_a_cached_history_is_confirmed_after_the_model_call_it_overlaps() -> None:
+    db = DeferringDb()
+    watcher = db.session_watcher()
+    agent = cached_agent(db, model=LoggingModel(watcher.events))
+    agent.run("first")
+    warm(agent)
+    watcher.events.clear()
+    run = agent.run("second")
+    assert watcher.events == ["read", "model", "confirm"]  # then the run is stored
+    assert watcher.confirms == [True] and run.metrics.model_calls == 1
+    session = agent.get_session("s1")
+    assert session is not None and [r.input for r in session.runs] == ["first", "second"]
+
+
+def test_a_write_still_on_its_way_when_the_history_was_read_makes_the_run_start_over() -> None:
+    db = DeferringDb(hold=True)
+    watcher = db.session_watcher()
+    model = LoggingModel(watcher.events)
+    agent = cached_agent(db, model=model)
+    agent.run("mine")
+    db.deliver()
+    warm(agent)
+    db.append_run(make_run("s1", user_id="alice", text="from another process"))  # on the wire
+    watcher.events.clear()
+    run = agent.run("next")
+    assert watcher.events == ["read", "model", "confirm", "model"]
+    assert watcher.confirms == [False]
+    stale, fresh = ([m.content for m in r.messages] for r in model.requests[-2:])
+    assert "from another process" not in stale  # the answer on it was dropped
+    assert "from another process" in fresh
+    assert run.metrics.model_calls == 2  # both calls were made, and count
+    session = agent.get_session("s1")
+    assert session is not None
+    assert [r.input for r in session.runs] == ["mine", "from another process", "next"]
+    assert session.runs[-1].messages[-1].content == run.content == "echo: next"
+
+
+def test_no_tool_runs_on_a_history_that_did_not_confirm() -> None:
+    db = DeferringDb(hold=True)
+    watcher = db.session_watcher()
+    bumped: list[int] = []
+
+    def bump(n: int) -> str:
+        """Bump the counter."""
+        bumped.append(n)
+        return "bumped"
+
+    model = LoggingModel(watcher.events, "hello", tool_call("bump", n=1), tool_call("bump", n=2))
+    agent = cached_agent(db, model=model, tools=[bump])
+    agent.run("first")
+    db.deliver()
+    warm(agent)
+    db.append_run(make_run("s1", user_id="alice", text="elsewhere"))
+    run = agent.run("bump it")
+    assert bumped == [2]  # the call made on the stale history never ran
+    assert run.status.value == "completed" and watcher.confirms == [False]
+
+
+def test_a_model_failure_on_a_history_that_did_not_confirm_is_retried_not_stored() -> None:
+    db = DeferringDb(hold=True)
+    watcher = db.session_watcher()
+    model = LoggingModel(watcher.events, "hello", RuntimeError("model down"), "fine")
+    agent = cached_agent(db, model=model)
+    agent.run("first")
+    db.deliver()
+    warm(agent)
+    db.append_run(make_run("s1", user_id="alice", text="elsewhere"))
+    run = agent.run("again")
+    assert run.content == "fine" and run.error is None
+    session = agent.get_session("s1")
+    assert session is not None and [r.status.value for r in session.runs] == ["completed"] * 3
+
+
+def test_a_model_failure_on_a_confirmed_history_is_stored_as_before() -> None:
+    db = DeferringDb()
+    watcher = db.session_watcher()
+    agent = cached_agent(db, model=LoggingModel(watcher.events, "hello", RuntimeError("down")))
+    agent.run("first")
+    warm(agent)
+    with pytest.raises(ModelError, match="down"):
+        agent.run("again")
+    assert watcher.confirms == [True]
+    session = agent.get_session("s1")
+    assert session is not None and session.runs[-1].status.value == "error"
+
+
+def test_streaming_and_async_runs_read_a_checked_history() -> None:
+    db = DeferringDb()
+    watcher = db.session_watcher()
+    agent = cached_agent(db)
+    agent.run("first")
+    warm(agent)
+    deferred = watcher.deferred
+    last = list(agent.run("streamed", stream=True))[-1]
+    assert isinstance(last, Run) and last.content == "echo: streamed"
+    warm(agent)
+    assert asyncio.run(agent.arun("awaited")).content == "echo: awaited"
+    assert watcher.deferred == deferred  # deltas reach the caller at once; arun checks first
+
+
+def test_without_a_watcher_the_deferred_read_is_the_checked_read() -> None:
+    store = CachingStore(MemoryDb(), MemoryCache())
+    store.append_run(make_run("s1"))
+    runs, check = store.get_runs_deferred("s1", last_n=1)
+    assert check is None and [r.input for r in runs] == ["hello"]
+    with pytest.raises(InvalidInputError, match="session_id"):
+        store.get_runs_deferred("")
+    with pytest.raises(InvalidInputError, match="check must be a DeferredCheck"):
+        store.confirm_read("not a check")  # type: ignore[arg-type]

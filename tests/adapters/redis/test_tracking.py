@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -31,7 +32,7 @@ from sessionary import Agent, open_db
 from sessionary.caching import CachingStore, MemoryCache
 from sessionary.errors import ConflictError, CorruptRecordError, InvalidInputError, OwnershipError
 from sessionary.storage.base import Capability, Store
-from sessionary.testing import ScriptedModel, StorageConformance
+from sessionary.testing import ScriptedModel, SlowProxy, StorageConformance
 from sessionary.testing.storage import make_run
 
 # --------------------------------------------------------------------------- helpers
@@ -80,6 +81,8 @@ def delta(after: WatcherStats, before: WatcherStats) -> dict[str, int]:
             "pings",
             "resets",
             "fallbacks",
+            "deferred",
+            "disproved",
         )
     }
 
@@ -87,9 +90,8 @@ def delta(after: WatcherStats, before: WatcherStats) -> dict[str, int]:
 def cached_agent(db: RedisDb, **options: Any) -> Agent:
     options.setdefault("session_id", "chat")
     options.setdefault("user_id", "alice")
-    return Agent(
-        model=ScriptedModel(), db=db, cache_session=True, add_history_to_context=True, **options
-    )
+    options.setdefault("model", ScriptedModel())
+    return Agent(db=db, cache_session=True, add_history_to_context=True, **options)
 
 
 @pytest.fixture
@@ -144,6 +146,9 @@ def test_a_cached_run_is_checked_without_waiting_for_a_read(
     assert counts["reads"] == 0 and counts["fallbacks"] == 0  # no caller waited for a read
     assert counts["local"] == 10 and counts["writes"] == 10 and counts["prefetches"] == 0
     assert counts["pings"] == (10 if ping else 0)
+    # With the PING, each run's check was answered at once and proven by the PONG while
+    # the model was called (Agent.run confirms it before it keeps the answer).
+    assert counts["deferred"] == (10 if ping else 0) and counts["disproved"] == 0
     session = agent.get_session()
     assert session is not None and session.run_count == 13
     db.close()
@@ -288,6 +293,94 @@ def test_the_heartbeat_waits_for_a_ping_before_trusting_an_idle_mirror(db: Redis
     watcher.session_info("chat")
     counts = delta(watcher.stats, before)
     assert (counts["pings"], counts["local"]) == (1, 1)
+
+
+# --------------------------------------------------------------------------- deferred checks
+
+
+def _invalidation(key: str) -> bytes:
+    """The RESP3 push the server sends when a tracked key changes."""
+    data = key.encode()
+    return b">2\r\n$10\r\ninvalidate\r\n*1\r\n$%d\r\n%s\r\n" % (len(data), data)
+
+
+def test_a_deferred_answer_is_proven_by_the_ping_sent_with_it(db: RedisDb) -> None:
+    db.append_run(make_run("chat", user_id="alice"))
+    watcher = db.session_watcher()
+    assert watcher is not None
+    expected = watcher.session_info("chat")
+    before = watcher.stats
+    info, check = watcher.session_info_deferred("chat", "alice")
+    assert info == expected and check is not None
+    assert watcher.session_info_deferred("chat", "mallory")[0] is None  # the owner check
+    assert check.confirm() and check.confirm()  # waiting twice is harmless
+    counts = delta(watcher.stats, before)
+    assert (counts["pings"], counts["deferred"], counts["disproved"]) == (2, 2, 0)
+
+
+def test_an_invalidation_that_comes_before_the_pong_disproves_the_answer(db: RedisDb) -> None:
+    db.append_run(make_run("chat", user_id="alice"))
+    watcher = db.session_watcher()
+    assert watcher is not None
+    watcher.session_info("chat")
+    info, check = watcher.session_info_deferred("chat", "alice")
+    assert info is not None and info.run_count == 1 and check is not None
+    link = watcher._link
+    assert link is not None
+    # As if another client's write had been processed by the server just before the
+    # PING: its invalidation is on the wire ahead of the PONG.
+    link.buffer[:0] = _invalidation(db.keys.session("chat"))
+    assert check.confirm() is False
+    assert watcher.stats.disproved == 1 and watcher.stats.resets == 0
+    assert watcher.session_info("chat") == info  # read again: nobody had written after all
+
+
+def test_a_connection_dropped_before_the_pong_disproves_the_answer(
+    db: RedisDb, redis_client: redis.Redis
+) -> None:
+    db.append_run(make_run("chat", user_id="alice"))
+    watcher = db.session_watcher()
+    assert watcher is not None
+    watcher.session_info("chat")
+    _, check = watcher.session_info_deferred("chat")
+    assert check is not None
+    watcher._reset("dropped by the test")  # what a broken read in another thread does
+    assert check.confirm() is False  # notices may have been lost with the connection
+    _, later = watcher.session_info_deferred("chat")  # connects again and reads: proven
+    assert later is None and watcher.stats.resets == 1
+
+
+def test_a_write_on_its_way_over_a_slow_link_restarts_the_run_on_the_fresh_history(
+    redis_url: str, prefix: str, other: RedisDb
+) -> None:
+    parts = urlsplit(redis_url)
+    target = (parts.hostname or "127.0.0.1", parts.port or 6379)
+    with SlowProxy(target) as proxy:
+        db = RedisDb(f"redis://127.0.0.1:{proxy.port}{parts.path or '/0'}", prefix=prefix)
+        model = ScriptedModel()
+        agent = cached_agent(db, model=model)
+        try:
+            agent.run("mine")
+            agent.db.get_runs("chat", user_id="alice")  # the mirror holds the session
+            watcher = watcher_of(agent)
+            # From now on what the server sends this process takes 0.2 s to arrive: the
+            # other client's write completes, its invalidation is still on the way when
+            # the run reads its history, and it arrives before the PING's PONG.
+            proxy.reply_delay = 0.2
+            other.append_run(make_run("chat", user_id="alice", text="from elsewhere"))
+            before = watcher.stats
+            run = agent.run("next")
+            counts = delta(watcher.stats, before)
+            assert (counts["deferred"], counts["disproved"]) == (1, 1)
+            stale, fresh = ([m.content for m in r.messages] for r in model.requests[-2:])
+            assert "from elsewhere" not in stale and "from elsewhere" in fresh
+            assert run.metrics.model_calls == 2
+            proxy.reply_delay = 0.0
+            session = agent.get_session()
+            assert session is not None
+            assert [r.input for r in session.runs] == ["mine", "from elsewhere", "next"]
+        finally:
+            db.close()
 
 
 # --------------------------------------------------------------------------- forgetting

@@ -54,7 +54,7 @@ import redis
 
 from sessionary.domain.sessions import SessionInfo
 from sessionary.ids import validate_id, validate_optional_id
-from sessionary.storage.base import SessionWatcher
+from sessionary.storage.base import DeferredCheck, SessionWatcher
 from sessionary_redis import resp3
 from sessionary_redis.link import Link, LinkBroken
 from sessionary_redis.mirror import CONFIRM_FIELDS, FIELDS, Mirror, Request, UnaskedReply
@@ -103,7 +103,10 @@ class WatcherStats:
     connection with the version read behind them (no re-read needed then); ``pings``
     are heartbeat barriers; ``resets`` are times the mirror was dropped because the
     connection broke; ``fallbacks`` are answers read through the store because the
-    tracking connection could not be used; ``remembered`` is how many summaries the
+    tracking connection could not be used; ``deferred`` are the ``local`` answers
+    given before their ``PING`` barrier came back
+    (:meth:`RedisSessionWatcher.session_info_deferred`), and ``disproved`` those of
+    them the barrier showed had changed; ``remembered`` is how many summaries the
     mirror holds now.
     """
 
@@ -115,6 +118,8 @@ class WatcherStats:
     pings: int = 0
     resets: int = 0
     fallbacks: int = 0
+    deferred: int = 0
+    disproved: int = 0
     remembered: int = 0
 
 
@@ -143,7 +148,18 @@ class RedisSessionWatcher(SessionWatcher):
         self._unsupported: str | None = None
         self._closed = False
         self._counts = dict.fromkeys(
-            ("local", "waited", "reads", "prefetches", "writes", "pings", "resets", "fallbacks"),
+            (
+                "local",
+                "waited",
+                "reads",
+                "prefetches",
+                "writes",
+                "pings",
+                "resets",
+                "fallbacks",
+                "deferred",
+                "disproved",
+            ),
             0,
         )
         self.client_id: int | None = None  # of the tracking connection, once connected
@@ -188,6 +204,35 @@ class RedisSessionWatcher(SessionWatcher):
         if info is None or (user_id is not None and info.user_id != user_id):
             return None
         return info
+
+    def session_info_deferred(
+        self, session_id: str, user_id: str | None = None
+    ) -> tuple[SessionInfo | None, DeferredCheck | None]:
+        """The mirror's summary now, with the ``PING`` that proves it sent but not awaited.
+
+        When the mirror holds the session and a barrier is due (always, with the default
+        ``tracking_ping=True``), the ``PING`` goes out and the summary comes back at
+        once, with a :class:`~sessionary.storage.base.DeferredCheck`: its ``confirm()``
+        waits for the ``PONG`` and is ``True`` if no invalidation of the session came
+        before it, that is, if the summary was current when the ``PING`` was sent, just
+        as :meth:`session_info` would have proven before answering. Otherwise this is
+        :meth:`session_info` and ``None``.
+        """
+        validate_id(session_id, "session_id")
+        validate_optional_id(user_id, "user_id")
+        key = self._store.keys.session(session_id).encode()
+        deferred: tuple[SessionInfo | None, DeferredCheck] | None = None
+        with self._lock:
+            try:
+                deferred = self._deferred(key)
+            except (LinkBroken, UnaskedReply) as exc:
+                self._reset(str(exc))
+        if deferred is None:
+            return self.session_info(session_id, user_id), None
+        info, check = deferred
+        if info is not None and user_id is not None and info.user_id != user_id:
+            return None, check
+        return info, check
 
     def close(self) -> None:
         """Close the tracking connection and forget every summary."""
@@ -298,6 +343,22 @@ class RedisSessionWatcher(SessionWatcher):
         if request.error is not None:
             raise request.error
         return request.value
+
+    def _deferred(self, key: bytes) -> tuple[SessionInfo | None, DeferredCheck] | None:
+        link = self._connected()
+        mirror = self._mirror
+        if time.monotonic() - mirror.proven_at < self.heartbeat:
+            return None  # no barrier due: session_info answers from the mirror at once
+        self._apply(link, wait=False)
+        if not mirror.knows(key, time.monotonic()):
+            return None
+        link.send(_PING)
+        ping = mirror.ping_sent(time.monotonic())
+        self._counts["pings"] += 1
+        self._counts["local"] += 1
+        self._counts["deferred"] += 1
+        answer = mirror.answer(key)
+        return answer, _PingCheck(self, link, key, ping, answer)
 
     def _write_here(
         self, link: Link, key: bytes, script: Any, keys: Sequence[str], args: Sequence[Any]
@@ -422,6 +483,42 @@ class RedisSessionWatcher(SessionWatcher):
         self.client_id = None
         if link is not None:
             link.close()
+
+
+class _PingCheck(DeferredCheck):
+    """A summary answered from the mirror, proven when the ``PING`` sent with it comes back."""
+
+    def __init__(
+        self,
+        watcher: RedisSessionWatcher,
+        link: Link,
+        key: bytes,
+        ping: Request,
+        answer: SessionInfo | None,
+    ) -> None:
+        self._watcher = watcher
+        self._link = link
+        self._key = key
+        self._ping = ping
+        self._answer = answer
+
+    def confirm(self) -> bool:
+        """Wait for the ``PONG``: ``True`` if the session was not invalidated before it."""
+        watcher = self._watcher
+        with watcher._lock:
+            if watcher._link is not self._link:
+                return False  # the connection was reset: notices may have been lost
+            try:
+                watcher._await(self._link, self._ping)
+            except (LinkBroken, UnaskedReply) as exc:
+                watcher._reset(str(exc))
+                return False
+            mirror = watcher._mirror
+            held = mirror.knows(self._key, time.monotonic())
+            if held and mirror.summaries[self._key] == self._answer:
+                return True
+            watcher._counts["disproved"] += 1
+            return False
 
 
 # --------------------------------------------------------------------------- registry

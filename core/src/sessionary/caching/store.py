@@ -38,7 +38,15 @@ from sessionary.caching.memory import tail
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError
-from sessionary.storage.base import ListFilters, SchemaStatus, SessionWatcher, Store
+from sessionary.ids import validate_id, validate_optional_id
+from sessionary.storage.base import (
+    DeferredCheck,
+    ListFilters,
+    SchemaStatus,
+    SessionWatcher,
+    Store,
+    check_count,
+)
 
 __all__ = ["CachingStore"]
 
@@ -236,6 +244,36 @@ class CachingStore(Store):
         ):
             return None  # more writes landed meanwhile: hydrate instead
         return attrs.evolve(fresh, runs=(*cached.runs, *fresh.runs))
+
+    def get_runs_deferred(
+        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
+    ) -> tuple[list[Run], DeferredCheck | None]:
+        """A cached session's runs at once, the watcher's version check still on its way.
+
+        When the session is cached and the store's watcher can answer for it without
+        waiting (:meth:`~sessionary.storage.base.SessionWatcher.session_info_deferred`),
+        the runs come back with the watcher's :class:`~sessionary.storage.base.DeferredCheck`:
+        the check's round trip overlaps the caller's work (``Agent.run`` builds the
+        model's request and calls the model meanwhile, and confirms before it keeps
+        the answer). Otherwise this is :meth:`get_runs`, checked before it returns.
+        """
+        validate_id(session_id, "session_id")
+        validate_optional_id(user_id, "user_id")
+        check_count(last_n, "last_n")
+        watcher = self.watcher
+        if (
+            watcher is not None
+            and not self.trust_seconds
+            and (user_id, session_id) not in self._passthrough
+        ):
+            with self._lock_for(session_id):
+                cached = self._cache_get(user_id, session_id, last_n)
+                if cached is not None:
+                    info, check = watcher.session_info_deferred(session_id, user_id)
+                    if info is not None and is_current(cached, info):
+                        self._count("_hits")
+                        return list(detached(cached).runs), check
+        return self.get_runs(session_id, user_id=user_id, last_n=last_n), None
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         return self.store.get_session_info(session_id, user_id=user_id)

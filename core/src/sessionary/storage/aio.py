@@ -32,6 +32,7 @@ from sessionary.ids import validate_id, validate_optional_id
 from sessionary.storage.base import (
     UNSET,
     Capability,
+    DeferredCheck,
     ListFilters,
     SchemaStatus,
     Store,
@@ -154,6 +155,21 @@ class AsyncStore(abc.ABC):
         check_count(last_n, "last_n")
         session = await self._get_session(session_id, user_id, last_n)
         return [] if session is None else list(session.runs)
+
+    async def get_runs_deferred(
+        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
+    ) -> tuple[list[Run], DeferredCheck | None]:
+        """:meth:`Store.get_runs_deferred <sessionary.Store.get_runs_deferred>` as a coroutine.
+
+        The default is :meth:`get_runs` and ``None`` (the read is confirmed already).
+        """
+        return await self.get_runs(session_id, user_id=user_id, last_n=last_n), None
+
+    async def confirm_read(self, check: DeferredCheck) -> bool:
+        """:meth:`Store.confirm_read <sessionary.Store.confirm_read>`; waits in a worker thread."""
+        if not isinstance(check, DeferredCheck):
+            raise InvalidInputError(f"check must be a DeferredCheck, got {type(check).__name__}")
+        return await asyncio.to_thread(check.confirm)
 
     async def get_run(
         self, session_id: str, run_id: str, *, user_id: str | None = None

@@ -32,6 +32,7 @@ __all__ = [
     "PREVIEW_LENGTH",
     "UNSET",
     "Capability",
+    "DeferredCheck",
     "ListFilters",
     "SchemaStatus",
     "SessionWatcher",
@@ -221,6 +222,34 @@ class Store(abc.ABC):
         check_count(last_n, "last_n")
         session = self._get_session(session_id, user_id, last_n)
         return [] if session is None else list(session.runs)
+
+    def get_runs_deferred(
+        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
+    ) -> tuple[list[Run], DeferredCheck | None]:
+        """:meth:`get_runs`, possibly answered before the store has confirmed it.
+
+        Returns the runs and either ``None`` (they are the store's, as :meth:`get_runs`
+        guarantees) or a :class:`DeferredCheck` whose :meth:`confirm_read` says whether
+        they were. A caller may do local work with runs that came with a check, but
+        nothing anyone else can see (no model call whose answer it keeps, no tool, no
+        write) until the check confirmed them; if it does not, the caller reads again.
+        The default is :meth:`get_runs` and ``None``; a
+        :class:`~sessionary.caching.CachingStore` over a store with a watcher answers a
+        cached session at once and lets the version check travel meanwhile.
+        """
+        return self.get_runs(session_id, user_id=user_id, last_n=last_n), None
+
+    def confirm_read(self, check: DeferredCheck) -> bool:
+        """Wait for ``check`` (from :meth:`get_runs_deferred`): whether what was read holds.
+
+        ``True``: what the read returned is what :meth:`get_runs` would have returned
+        when it was called. ``False``: the store changed before then (another process
+        wrote), so read again. Never raises for a broken connection: a check that
+        cannot be confirmed is ``False``.
+        """
+        if not isinstance(check, DeferredCheck):
+            raise InvalidInputError(f"check must be a DeferredCheck, got {type(check).__name__}")
+        return check.confirm()
 
     def get_run(self, session_id: str, run_id: str, *, user_id: str | None = None) -> Run | None:
         """One run of a session, or ``None``."""
@@ -598,6 +627,19 @@ def check_owner(info: SessionInfo, user_id: str | None) -> bool:
     return user_id is None or info.user_id == user_id
 
 
+class DeferredCheck(abc.ABC):
+    """A version check on its way: what :meth:`Store.get_runs_deferred` read holds if it confirms.
+
+    Made by a store (or its :class:`SessionWatcher`) that answered a read from memory
+    and sent the check to the server without waiting for the reply; so the check's
+    round trip overlaps the caller's own work.
+    """
+
+    @abc.abstractmethod
+    def confirm(self) -> bool:
+        """Wait for the answer: ``True`` if what was read was the store's at the read."""
+
+
 class SessionWatcher(abc.ABC):
     """Answers "what is this session's summary now?" without a round trip when it can.
 
@@ -627,6 +669,19 @@ class SessionWatcher(abc.ABC):
     @abc.abstractmethod
     def session_info(self, session_id: str, user_id: str | None = None) -> SessionInfo | None:
         """The session's summary as the store has it, or ``None`` (missing, or another user's)."""
+
+    def session_info_deferred(
+        self, session_id: str, user_id: str | None = None
+    ) -> tuple[SessionInfo | None, DeferredCheck | None]:
+        """:meth:`session_info` at once, with the proof that it is current still on its way.
+
+        Returns the summary and ``None`` when it is already proven (as
+        :meth:`session_info` is), or a :class:`DeferredCheck` that confirms it: the
+        summary is then what the watcher knew when called, and the check confirms that
+        no change notice was still on its way to it. The default is :meth:`session_info`
+        and ``None``.
+        """
+        return self.session_info(session_id, user_id), None
 
     def written(  # noqa: B027 - optional hook with a no-op default
         self, session_id: str | None, info: SessionInfo | None = None
