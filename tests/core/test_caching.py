@@ -362,6 +362,29 @@ def test_a_large_session_deleted_and_started_again_is_cached_again() -> None:
     assert db.session_reads == []  # cached once more, not read from the store
 
 
+def test_appending_keeps_the_size_and_the_sessions_handed_out_exact() -> None:
+    db = MemoryDb()
+    cache = MemoryCache()
+    first = db.append_run(Run(run_id="r0", session_id="s1", input="run 0"))
+    cache.put(None, db.get_session("s1"))  # type: ignore[arg-type]
+    held = cache.get(None, "s1")
+    assert held is not None and first.run_count == 1
+    for index in range(1, 50):
+        run = Run(run_id=f"r{index}", session_id="s1", input=f"run {index}")
+        assert cache.append(None, run, db.append_run(run))
+    whole = cache.get(None, "s1")
+    assert whole is not None and whole == db.get_session("s1")
+    assert cache.approx_bytes == approx_size(whole)  # counted run by run, exactly
+    assert cache.get(None, "s1") is whole  # built once, until the next append
+    tail = cache.get(None, "s1", last_n_runs=2)
+    assert tail is not None and [r.input for r in tail.runs] == ["run 48", "run 49"]
+    assert [r.input for r in held.runs] == ["run 0"]  # never changed behind its back
+    behind = db.append_run(Run(run_id="e1", session_id="s1", input="from elsewhere"))
+    skipped = Run(run_id="e2", session_id="s1", input="two versions on")
+    assert not cache.append(None, skipped, db.append_run(skipped)) and behind.version == 51
+    assert cache.get(None, "s1") is None and cache.approx_bytes == 0
+
+
 def test_approx_size_grows_with_content() -> None:
     small = new_session(runs=1)
     bigger = attrs.evolve(small, runs=(attrs.evolve(small.runs[0], content="y" * 100_000),))

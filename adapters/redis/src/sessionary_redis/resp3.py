@@ -83,8 +83,13 @@ def _array(buf: bytes | bytearray, pos: int, count: int) -> tuple[list[Any], int
     for _ in range(count):
         if pos >= size_buf:
             raise Incomplete
-        if buf[pos] != 36:  # not "$": anything else the general way
-            item, pos = parse(buf, pos)
+        kind = buf[pos]
+        if kind != 36:  # not "$"
+            if kind == 95 and buf[pos + 1 : pos + 3] == b"\r\n":  # "_": a null
+                append(None)
+                pos += 3
+                continue
+            item, pos = parse(buf, pos)  # anything else the general way
             append(item)
             continue
         end = find(b"\r\n", pos)

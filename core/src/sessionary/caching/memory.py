@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from sessionary.caching.base import CacheStats, SessionCache, appended, is_newer
+from sessionary.caching.base import CacheStats, SessionCache, is_newer, same_lifetime
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo
@@ -25,10 +25,45 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _Key = tuple[str | None, str]
 
 
-@attrs.define
 class _Entry:
-    session: Session
-    size: int
+    """A cached session: its summary and a list of its runs that appends extend in place.
+
+    The session object is built from them when asked for, and kept until the next
+    append, so an append costs the same at run 10 and at run 10,000 (no copy of every
+    run), and sessions handed out are never changed (each has a tuple of its own).
+    """
+
+    __slots__ = ("info", "runs", "size", "whole")
+
+    def __init__(self, session: Session, size: int) -> None:
+        self.info: SessionInfo = session
+        self.runs: list[Run] = list(session.runs)
+        self.whole: Session | None = session
+        self.size = size
+
+    def session(self, last_n_runs: int | None = None) -> Session:
+        """The session (its last ``last_n_runs`` runs if given); call under the cache's lock."""
+        runs = self.runs
+        if last_n_runs is None or last_n_runs >= len(runs):
+            if self.whole is None:
+                self.whole = Session.from_info(self.info, runs)
+            return self.whole
+        return Session.from_info(self.info, runs[len(runs) - last_n_runs :] if last_n_runs else ())
+
+    def extend(self, run: Run, info: SessionInfo, size: int) -> bool:
+        """Add ``run`` if ``info`` is this entry's next version with one more run."""
+        mine = self.info
+        if (
+            not same_lifetime(mine, info)
+            or mine.version + 1 != info.version
+            or mine.run_count + 1 != info.run_count
+        ):
+            return False
+        self.info = info
+        self.runs.append(run)
+        self.whole = None
+        self.size += size
+        return True
 
 
 class MemoryCache(SessionCache):
@@ -82,8 +117,7 @@ class MemoryCache(SessionCache):
             if entry is None:
                 return None
             self._entries.move_to_end(key)
-            session = entry.session
-        return tail(session, last_n_runs)
+            return entry.session(last_n_runs)
 
     def put(self, user_id: str | None, session: Session) -> bool:
         """Keep ``session`` unless a newer version is cached; ``False`` if too large."""
@@ -91,24 +125,30 @@ class MemoryCache(SessionCache):
         size = approx_size(session)
         with self._lock:
             existing = self._entries.get(key)
-            if existing is not None and is_newer(existing.session, session):
+            if existing is not None and is_newer(existing.info, session):
                 return False
             return self._store(key, session, size, existing)
 
     def append(self, user_id: str | None, run: Run, info: SessionInfo) -> bool:
         """Extend the entry by ``run`` if it is exactly one write behind ``info``."""
         key = (user_id, info.session_id)
+        run_size = approx_run_size(run) + _RUN_SLOT
         with self._lock:
             existing = self._entries.get(key)
-            new = appended(existing.session if existing else None, run, info)
-            if new is None:
+            if info.run_count == 1:  # the run is the whole session
+                new = Session.from_info(info, (run,))
+                return self._store(key, new, approx_size(new), existing)
+            if existing is None or not existing.extend(run, info, run_size):
                 self._drop(key)
                 return False
-            if existing is not None and new.run_count > 1:
-                size = existing.size + approx_run_size(run)
-            else:
-                size = approx_size(new)
-            return self._store(key, new, size, existing)
+            self._bytes += run_size
+            self._entries.move_to_end(key)
+            if existing.size > self.max_bytes:
+                self._drop(key)
+                self._evictions += 1
+                return False
+            self._evict()
+            return True
 
     def invalidate(self, user_id: str | None, session_id: str) -> None:
         """Forget the session under that key."""
@@ -146,11 +186,14 @@ class MemoryCache(SessionCache):
             return False
         self._entries[key] = _Entry(session, size)
         self._bytes += size
+        self._evict()
+        return True
+
+    def _evict(self) -> None:
         while len(self._entries) > self.max_sessions or self._bytes > self.max_bytes:
             _, dropped = self._entries.popitem(last=False)
             self._bytes -= dropped.size
             self._evictions += 1
-        return True
 
     def _drop(self, key: _Key) -> None:
         entry = self._entries.pop(key, None)
@@ -175,6 +218,7 @@ _MESSAGE_OVERHEAD = 450
 _TOOL_CALL_OVERHEAD = 300
 _DICT_ITEM = 120
 _SESSION_OVERHEAD = 1500
+_RUN_SLOT = 8  # a run's place in the session's tuple
 
 
 def _text(value: str | None) -> int:
@@ -206,7 +250,7 @@ def approx_size(session: Session) -> int:
     Texts are measured with :func:`sys.getsizeof`; objects and dict items count a
     fixed overhead each, so a session of many small runs is not undercounted.
     """
-    size = _SESSION_OVERHEAD + 8 * len(session.runs)
+    size = _SESSION_OVERHEAD + _RUN_SLOT * len(session.runs)
     size += _DICT_ITEM * (len(session.state) + len(session.metadata))
     size += _text(session.name) + _text(session.last_message_preview)
     return size + sum(approx_run_size(run) for run in session.runs)
