@@ -17,10 +17,10 @@ What it measures, for each store (a SQLite file in a temporary folder; the Redis
   one session. The cost "at a 1,000-run session" is the median of runs 901-1,000; the
   mean over all runs is shown too.
 - Sessionary with caching off; on (the default: in-process LRU, every read checked
-  against the store's version: on Redis by the store's client-tracking watcher,
-  usually without a round trip; elsewhere with one cheap read); on Redis also the
-  strict check (``CachingStore(..., strict=True)``: one read per check, as before the
-  watcher); on with ``cache_trust_seconds=1`` (no check within a second of the last
+  against the store's version: on Redis by the store's client-tracking watcher, whose
+  PING barrier travels while the model answers; elsewhere with one cheap read); on
+  Redis also the strict check (``CachingStore(..., strict=True)``: one read per check,
+  as before the watcher); on with ``cache_trust_seconds=1`` (no check within a second of the last
   one); on with the shared Redis cache.
 - Agno 3.1.10 with ``cache_session`` off and on, same settings.
 - A chat-app turn: ``run`` then ``get_chat_history`` (the UI redraws the conversation),
