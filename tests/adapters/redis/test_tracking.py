@@ -200,7 +200,7 @@ def test_the_owner_check_holds_through_the_watcher(db: RedisDb) -> None:
 
 
 def test_keys_of_another_prefix_never_touch_the_mirror(
-    db: RedisDb, redis_url: str, prefix: str
+    db: RedisDb, redis_url: str, prefix: str, redis_client: redis.Redis
 ) -> None:
     neighbour = RedisDb(redis_url, prefix=f"{prefix}-neighbour", client_tracking=False)
     try:
@@ -217,6 +217,7 @@ def test_keys_of_another_prefix_never_touch_the_mirror(
         assert (counts["pings"], counts["local"], counts["reads"]) == (1, 1, 0)
     finally:
         neighbour.close()
+        delete_prefix(redis_client, f"{prefix}-neighbour")
 
 
 def test_writes_on_the_tracking_connection_watch_only_the_session_hash(
