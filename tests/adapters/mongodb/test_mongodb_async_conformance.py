@@ -25,6 +25,7 @@ from sessionary_mongodb.testing import server_like_mongomock, url_with_db
 from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
+from sessionary.testing import IoGate
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
 from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
 from sessionary.testing.slow_proxy import SlowProxy
@@ -91,9 +92,6 @@ def databases(mock_server: MockMongoServer) -> Iterator[_Databases]:
 
 class TestAsyncMongoStore(AsyncStorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
-    # Every request waits this long (the suite's 0.3 s, made shorter: each call makes
-    # several); a call that blocked the loop would hold it 2.5 times the lag limit.
-    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _backend(self, databases: _Databases) -> Iterator[None]:
@@ -126,8 +124,8 @@ class TestAsyncMongoStore(AsyncStorageConformance):
     def make_ttl_store(self, ttl: float) -> Store:
         return BlockingStore(AsyncMongoStore(db_url=self.databases.url(), ttl=ttl))
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
-        proxy = SlowProxy(_target(self.url), delay=delay).start()
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
+        proxy = SlowProxy(_target(self.url), gate=gate.wait).start()
         self.proxies.append(proxy)
         return AsyncMongoStore(db_url=_proxied(self.databases.url(), proxy))
 

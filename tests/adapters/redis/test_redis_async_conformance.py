@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,6 +25,7 @@ from sessionary_redis.testing import delete_prefix, with_params
 from sessionary.errors import ConflictError, StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
+from sessionary.testing import IoGate
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
 from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
 from sessionary.testing.slow_proxy import SlowProxy
@@ -39,9 +41,6 @@ def _address(url: str) -> tuple[str, int, str]:
 
 class TestAsyncRedisStore(AsyncStorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
-    # Every request waits this long (the suite's 0.3 s, made shorter: each call makes
-    # several); a call that blocked the loop would hold it 2.5 times the lag limit.
-    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _server(self, redis_url: str, prefix: str) -> Iterator[None]:
@@ -84,9 +83,9 @@ class TestAsyncRedisStore(AsyncStorageConformance):
     def make_ttl_store(self, ttl: float) -> Store:
         return BlockingStore(AsyncRedisStore(self.url, prefix=self._new_prefix(), ttl=ttl))
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
         host, port, path = _address(self.url)
-        proxy = SlowProxy((host, port), delay=delay).start()
+        proxy = SlowProxy((host, port), gate=gate.wait).start()
         self.proxies.append(proxy)
         return AsyncRedisStore(f"redis://127.0.0.1:{proxy.port}{path}", prefix=self._new_prefix())
 
@@ -287,3 +286,27 @@ def test_a_cancelled_write_runs_whole_once_sent_and_never_if_not(
             await store.close()
 
         asyncio.run(scenario())
+
+
+class _SyncClientOnTheLoop(ThreadedAsyncStore):
+    """A wrong async store: the sync Redis client, called on the event loop's thread."""
+
+    async def _run_write(self, call: Any) -> Any:
+        return call(self.store)
+
+
+def test_the_gated_proxy_catches_a_sync_client_waiting_on_the_loop(
+    redis_url: str, prefix: str
+) -> None:
+    """The client waits in a blocking recv on the loop while the proxy holds the reply in
+    its own thread: nothing runs on the loop's thread at the gate, yet the check fails,
+    because the loop never gets to let the reply through."""
+    gate = IoGate(fallback=1.0)
+    host, port, path = _address(redis_url)
+    with SlowProxy((host, port), gate=gate.wait) as proxy:
+        wrong = _SyncClientOnTheLoop(
+            RedisDb(f"redis://127.0.0.1:{proxy.port}{path}", prefix=prefix)
+        )
+        with pytest.raises(AssertionError, match="append_run held the event loop"):
+            asyncio.run(gate.check(wrong.append_run(make_run("s", user_id="u")), what="append_run"))
+        assert gate.on_loop_thread == 0 and gate.released_by_fallback == 1

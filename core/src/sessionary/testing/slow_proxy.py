@@ -1,7 +1,9 @@
 """A TCP proxy on loopback that makes a real server slow, or cuts the link to it: for tests.
 
-A storage adapter's async tests need a *real* backend that is slow (the loop-lag probe:
-a call waiting on a slow server must not hold the event loop) and one whose connection
+A storage adapter's async tests need a *real* backend whose replies wait until the test
+lets them through (the blocking check: a call waiting on the server must not hold the
+event loop; pass ``gate=io_gate.wait``, see :class:`~sessionary.testing.IoGate`), a slow
+one, and one whose connection
 breaks mid-conversation (a clear error, nothing half-written). :class:`SlowProxy` sits
 between the client and the server: point the client at :attr:`SlowProxy.port` instead of
 the server's, and every chunk the client sends is held :attr:`~SlowProxy.delay` seconds
@@ -36,7 +38,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 __all__ = ["SlowProxy"]
@@ -58,6 +60,7 @@ class SlowProxy:
         *,
         delay: float = 0.0,
         reply_delay: float = 0.0,
+        gate: Callable[[], None] | None = None,
     ) -> None:
         host, port = target[0], target[1]
         if not isinstance(host, str) or not isinstance(port, int):
@@ -70,6 +73,8 @@ class SlowProxy:
         self.delay = float(delay)
         #: Seconds each chunk from the server is held before it goes to the client.
         self.reply_delay = float(reply_delay)
+        #: Called before each chunk from the server goes to the client (``IoGate.wait``).
+        self.gate = gate
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
@@ -181,6 +186,8 @@ class SlowProxy:
                 hold = self.delay if upward else self.reply_delay
                 if hold:
                     time.sleep(hold)
+                if not upward and self.gate is not None:
+                    self.gate()
                 with self._lock:
                     if sink not in self._sockets:
                         break  # cut while the chunk was held: it is lost, as on a broken link
