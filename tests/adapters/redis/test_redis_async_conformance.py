@@ -140,11 +140,11 @@ def test_a_cut_connection_mid_write_is_a_clear_error_and_loses_nothing_stored(
         async def scenario() -> None:
             for turn in range(3):
                 await store.append_run(make_run("chat", user_id="alice", text=f"turn {turn}"))
-            proxy.delay = 0.5  # the next write is held in the link when it breaks
+            proxy.hold(requests=True)  # the next write is held in the link when it breaks
             write = asyncio.ensure_future(
                 store.append_run(make_run("chat", user_id="alice", text="lost"))
             )
-            await asyncio.sleep(0.1)
+            await asyncio.to_thread(proxy.wait_until_holding)
             proxy.refuse()
             assert proxy.cut() >= 1
             with pytest.raises(StoreUnavailableError) as raised:
@@ -154,7 +154,7 @@ def test_a_cut_connection_mid_write_is_a_clear_error_and_loses_nothing_stored(
             assert "append run" in message and "'chat'" in message
             with pytest.raises(StoreUnavailableError, match="read session 'chat'"):
                 await store.get_session("chat")
-            proxy.delay = 0.0
+            proxy.release()
             proxy.accept()  # the link is back: the same store object goes on
             session = await store.get_session("chat", user_id="alice")
             assert session is not None
@@ -201,13 +201,13 @@ def test_a_run_appended_again_after_a_lost_reply_is_not_stored_twice(
 
         async def scenario() -> None:
             await store.append_run(make_run("chat", user_id="alice", text="first"))
-            proxy.reply_delay = 0.5  # the write reaches the server; its reply is lost
+            proxy.hold(replies=True)  # the write reaches the server; its reply is lost
             write = asyncio.ensure_future(store.append_run(run))
-            await asyncio.sleep(0.2)
+            await asyncio.to_thread(proxy.wait_until_holding)
             proxy.cut()
             with pytest.raises(StoreUnavailableError, match="retrying the same call"):
                 await write
-            proxy.reply_delay = 0.0
+            proxy.release()
             info = await store.append_run(run)  # the retry the error message invites
             assert info.run_count == 2
             with pytest.raises(ConflictError, match="already exists"):
@@ -264,7 +264,7 @@ def test_a_cancelled_write_runs_whole_once_sent_and_never_if_not(
 
         async def scenario() -> None:
             await store.append_run(make_run("chat", user_id="alice", text="first"))
-            proxy.delay = 0.2
+            proxy.hold(requests=True)
             never = asyncio.ensure_future(
                 store.append_run(make_run("chat", user_id="alice", text="never sent"))
             )
@@ -272,14 +272,18 @@ def test_a_cancelled_write_runs_whole_once_sent_and_never_if_not(
             sent = asyncio.ensure_future(
                 store.append_run(make_run("chat", user_id="alice", text="sent"))
             )
-            await asyncio.sleep(0.05)  # its script is on the way
+            await asyncio.to_thread(proxy.wait_until_holding)  # its script is on the way
             sent.cancel()
             for task in (never, sent):
                 with pytest.raises(asyncio.CancelledError):
                     await task
-            proxy.delay = 0.0
-            await asyncio.sleep(0.5)  # the write under way finishes in the background
-            session = await store.get_session("chat", user_id="alice")
+            proxy.release()
+            # The write under way finishes in the background: wait for it (bounded).
+            for _ in range(1000):
+                session = await store.get_session("chat", user_id="alice")
+                if session is not None and session.run_count >= 2:
+                    break
+                await asyncio.sleep(0.01)
             assert session is not None
             assert [r.input for r in session.runs] == ["first", "sent"]
             assert session.run_count == 2
