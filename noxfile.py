@@ -174,6 +174,6 @@ def _components() -> list[Path]:
     found = [ROOT / "core" / "pyproject.toml"]
     for group in ("adapters", "plugins"):
         found += [
-            p for p in sorted((ROOT / group).glob("*/pyproject.toml")) if not p.parent.name[0] == "_"
+            p for p in sorted((ROOT / group).glob("*/pyproject.toml")) if p.parent.name[0] != "_"
         ]
     return found

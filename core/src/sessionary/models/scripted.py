@@ -74,7 +74,7 @@ class ScriptedModel(Model):
         *replies: Reply,
         id: str = "scripted",
         delay: float = 0.0,
-        io: Callable[[], None] | None = None,
+        io: Callable[[], object] | None = None,
     ) -> None:
         for reply in replies:
             _check_reply(reply)

@@ -355,7 +355,7 @@ class AsyncStorageConformance(StorageConformance):
         loop.run(inner.append_run(make_run("kept", user_id="u", text="after")))
         after = loop.run(inner.get_session("kept", user_id="u"))
         assert after is not None and after.run_count == len(after.runs) in (2, 3)
-        assert [r.input for r in after.runs][0] == "first" and after.runs[-1].input == "after"
+        assert after.runs[0].input == "first" and after.runs[-1].input == "after"
 
     def test_store_calls_never_block_the_loop(self) -> None:
         gate = IoGate()

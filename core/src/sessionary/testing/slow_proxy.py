@@ -229,9 +229,11 @@ class SlowProxy:
                         self.held += 1
                         self._changed.notify_all()
                         self._changed.wait_for(
-                            lambda: not self._holding[upward]
-                            or self._passes > 0
-                            or sink not in self._sockets
+                            lambda: (
+                                not self._holding[upward]
+                                or self._passes > 0
+                                or sink not in self._sockets
+                            )
                         )
                         if self._holding[upward] and self._passes > 0:
                             self._passes -= 1
