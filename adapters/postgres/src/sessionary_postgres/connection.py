@@ -1,0 +1,131 @@
+"""Where a PostgreSQL store connects, how an idle connection is checked, and error messages.
+
+A store takes a libpq URL (``postgresql://user@host:5432/dbname?sslmode=...``; every
+libpq parameter works, as psycopg passes the URL to libpq). :class:`Server` is what the
+store says about it in messages: host, port and database, never the password.
+"""
+
+from __future__ import annotations
+
+import select
+from typing import Any
+
+import attrs
+import psycopg
+import psycopg.conninfo
+import psycopg.errors
+
+from sessionary.errors import (
+    InvalidInputError,
+    SessionaryError,
+    StorageError,
+    StoreUnavailableError,
+)
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_URL",
+    "Server",
+    "connect_kwargs",
+    "idle_connection_is_sound",
+    "parse_url",
+    "translate",
+]
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: Seconds libpq waits for the server to accept a connection, unless the URL says.
+DEFAULT_CONNECT_TIMEOUT = 5
+_SCHEMES = ("postgresql", "postgres")
+
+
+@attrs.frozen
+class Server:
+    """The server and database a URL names, for messages (no credentials)."""
+
+    host: str
+    port: int
+    dbname: str
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}/{self.dbname}"
+
+
+def parse_url(url: object) -> tuple[str, Server]:
+    """Check a ``postgresql://`` or ``postgres://`` URL; the URL and the server it names."""
+    if not isinstance(url, str):
+        raise InvalidInputError(f"db_url must be a str, got {type(url).__name__}")
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES:
+        raise InvalidInputError(
+            f"{_redacted(url)!r} is not a PostgreSQL URL; expected "
+            "'postgresql://user@host:5432/dbname' (or postgres://)"
+        )
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise InvalidInputError(f"{_redacted(url)!r} is not a valid PostgreSQL URL: {exc}") from exc
+    host = str(params.get("host") or "localhost").split(",")[0]
+    port_text = str(params.get("port") or "5432").split(",")[0]
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise InvalidInputError(f"{_redacted(url)!r}: the port must be a number") from None
+    dbname = str(params.get("dbname") or params.get("user") or "postgres")
+    return url, Server(host=host, port=port, dbname=dbname)
+
+
+def _redacted(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url.split("?", 1)[0] if "password" in url else url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}"
+
+
+def connect_kwargs(url: str) -> dict[str, Any]:
+    """What every connection of a store is opened with, beside the URL."""
+    kwargs: dict[str, Any] = {"autocommit": True}
+    if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(url):
+        kwargs["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
+    return kwargs
+
+
+def idle_connection_is_sound(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Raise if an idle pooled connection was closed by the server (a restart, a timeout).
+
+    An idle connection has nothing to read; a server that ended it has sent its last
+    message and closed the socket, so the socket reads ready. This costs no round trip,
+    unlike a test query, and keeps a restarted server from failing the first call made
+    on each stale connection.
+    """
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        raise psycopg.OperationalError("the server closed this idle connection")
+
+
+def translate(
+    exc: Exception, server: Server, session_id: str | None = None
+) -> SessionaryError:
+    """A Sessionary error for a psycopg (or pool) error, naming the server and the session."""
+    about = f" (session {session_id!r})" if session_id is not None else ""
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(
+        exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
+    ):
+        return StoreUnavailableError(
+            f"the PostgreSQL server at {server} is unavailable{about}: {_first_line(exc)}"
+        )
+    if isinstance(exc, psycopg.DataError):
+        return InvalidInputError(f"PostgreSQL cannot store this value{about}: {_first_line(exc)}")
+    return StorageError(
+        f"the PostgreSQL server at {server} failed{about}: {type(exc).__name__}: "
+        f"{_first_line(exc)}"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
