@@ -10,13 +10,11 @@ With ``CI=true`` an unreachable server fails the run instead of skipping it.
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from psycopg import sql
+from sessionary_postgres.testing import create_database, drop_database, temporary_database
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -37,47 +35,38 @@ def postgres_url() -> str:
     return url
 
 
-def with_database(url: str, dbname: str) -> str:
-    """``url`` naming another database on the same server."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + dbname))
-
-
-def create_database(url: str) -> str:
-    """Create an empty database with a unique name on the server; its URL."""
-    name = f"sessionary_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return with_database(url, name)
-
-
-def drop_database(url: str, database_url: str) -> None:
-    """Drop a database made by :func:`create_database`, closing its connections."""
-    name = urlsplit(database_url).path.lstrip("/")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
 @pytest.fixture
 def database_url(postgres_url: str) -> Iterator[str]:
     """A URL of an empty database of this test's own, dropped afterwards."""
-    url = create_database(postgres_url)
-    yield url
-    drop_database(postgres_url, url)
+    with temporary_database(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture
-def make_database(postgres_url: str) -> Iterator[object]:
+def make_database(postgres_url: str) -> Iterator[Callable[[], str]]:
     """Call it for more empty databases; each is dropped afterwards."""
     made: list[str] = []
 
     def make() -> str:
-        url = create_database(postgres_url)
-        made.append(url)
-        return url
+        made.append(create_database(postgres_url))
+        return made[-1]
 
     yield make
     for url in made:
         drop_database(postgres_url, url)
+
+
+def damage_first_run(url: str, session_id: str) -> None:
+    """Damage the JSON of a session's first run, as a broken disk or a bad hand edit would."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        changed = conn.execute(
+            "UPDATE sessionary_runs SET data = '{\"run_id\": 42' WHERE session_id = %s AND seq = 1",
+            (session_id,),
+        ).rowcount
+    assert changed == 1
+
+
+@pytest.fixture
+def corrupt_run() -> Callable[[str, str], None]:
+    """``corrupt_run(url, session_id)`` damages the session's first run row by hand."""
+    return damage_first_run

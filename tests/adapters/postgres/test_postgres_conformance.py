@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
 from sessionary_postgres import PostgresDb
 
@@ -12,19 +11,12 @@ from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
 
 
-def corrupt_first_run(url: str, session_id: str) -> None:
-    """Damage the JSON of a session's first run, as a broken disk or a bad hand edit would."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        changed = conn.execute(
-            "UPDATE sessionary_runs SET data = '{\"run_id\": 42' WHERE session_id = %s "
-            "AND seq = 1",
-            (session_id,),
-        ).rowcount
-    assert changed == 1
-
-
 class TestPostgresDb(StorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS})
+
+    @pytest.fixture(autouse=True)
+    def _damage(self, corrupt_run: Callable[[str, str], None]) -> None:
+        self.corrupt_run = corrupt_run
 
     @pytest.fixture
     def store(self, database_url: str) -> Iterator[Store]:
@@ -37,4 +29,4 @@ class TestPostgresDb(StorageConformance):
 
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, PostgresDb)
-        corrupt_first_run(store.url, session_id)
+        self.corrupt_run(store.url, session_id)

@@ -107,9 +107,7 @@ def idle_connection_is_sound(conn: psycopg.Connection[Any] | psycopg.AsyncConnec
         raise psycopg.OperationalError("the server closed this idle connection")
 
 
-def translate(
-    exc: Exception, server: Server, session_id: str | None = None
-) -> SessionaryError:
+def translate(exc: Exception, server: Server, session_id: str | None = None) -> SessionaryError:
     """A Sessionary error for a psycopg (or pool) error, naming the server and the session."""
     about = f" (session {session_id!r})" if session_id is not None else ""
     if isinstance(exc, psycopg.OperationalError) and not isinstance(
@@ -121,8 +119,7 @@ def translate(
     if isinstance(exc, psycopg.DataError):
         return InvalidInputError(f"PostgreSQL cannot store this value{about}: {_first_line(exc)}")
     return StorageError(
-        f"the PostgreSQL server at {server} failed{about}: {type(exc).__name__}: "
-        f"{_first_line(exc)}"
+        f"the PostgreSQL server at {server} failed{about}: {type(exc).__name__}: {_first_line(exc)}"
     )
 
 

@@ -178,7 +178,9 @@ class PostgresOperations(StorageOperations):
             now = time.time()
             if current is not None:
                 break
-            info = storable(summary_after_append(new_session_info(run, session_type, now), run, now))
+            info = storable(
+                summary_after_append(new_session_info(run, session_type, now), run, now)
+            )
             created = yield Sql(sql.INSERT_NEW_SESSION, session_params(info, 1))
             if created.rowcount == 1:
                 yield Sql(sql.INSERT_RUN, run_params(run, 1, data))
@@ -353,7 +355,9 @@ class PostgresOperations(StorageOperations):
         info = session_row(heads[0][:SESSION_WIDTH]).info
         if not check_owner(info, user_id):
             return None
-        tail = sorted((row[SESSION_WIDTH], row[SESSION_WIDTH + 1]) for row in rows if row[0] is None)
+        tail = sorted(
+            (row[SESSION_WIDTH], row[SESSION_WIDTH + 1]) for row in rows if row[0] is None
+        )
         runs = [decode_run_row(session_id, seq, data) for seq, data in tail]
         return Session.from_info(info, runs)
 

@@ -23,7 +23,6 @@ from sessionary.storage.base import Capability
 from sessionary.storage.driving import Operation, OperationStore, drive_sync
 from sessionary_postgres.connection import (
     DEFAULT_URL,
-    Server,
     connect_kwargs,
     idle_connection_is_sound,
     parse_url,

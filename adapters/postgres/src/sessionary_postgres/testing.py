@@ -1,0 +1,58 @@
+"""An empty database per test, for the tests of applications and adapters on PostgreSQL.
+
+A store backed by a shared server needs an empty store per test, and tests that run in
+parallel (pytest-xdist) must not see each other's data. :func:`temporary_database`
+creates a database with a unique name on the server and drops it afterwards::
+
+    @pytest.fixture
+    def db():
+        with temporary_database("postgresql://postgres@127.0.0.1:5432/postgres") as url:
+            with PostgresDb(url) as store:
+                yield store
+
+The role in the URL must be allowed to create databases (``CREATEDB``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+__all__ = ["create_database", "drop_database", "temporary_database", "with_database"]
+
+
+def with_database(url: str, dbname: str) -> str:
+    """``url`` naming another database on the same server."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
+
+
+def create_database(url: str, *, prefix: str = "sessionary_test") -> str:
+    """Create an empty database with a unique name on the server ``url`` names; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(url, name)
+
+
+def drop_database(url: str, database_url: str) -> None:
+    """Drop the database ``database_url`` names, ending the connections still open to it."""
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@contextmanager
+def temporary_database(url: str) -> Iterator[str]:
+    """The URL of a new, empty database on the server ``url`` names, dropped on exit."""
+    made = create_database(url)
+    try:
+        yield made
+    finally:
+        drop_database(url, made)
