@@ -26,6 +26,7 @@ from sessionary.storage.driving import AsyncOperationStore, Operation, drive_asy
 from sessionary.storage.per_loop import PerLoop
 from sessionary_postgres.connection import (
     DEFAULT_URL,
+    async_idle_connection_is_sound,
     connect_kwargs,
     parse_url,
     translate,
@@ -39,12 +40,6 @@ __all__ = ["AsyncPostgresStore"]
 log = logging.getLogger("sessionary_postgres")
 
 T = TypeVar("T")
-
-
-async def _idle_connection_is_sound(conn: psycopg.AsyncConnection[Any]) -> None:
-    from sessionary_postgres.connection import idle_connection_is_sound
-
-    idle_connection_is_sound(conn)
 
 
 async def perform(conn: psycopg.AsyncConnection[Any], request: Sql) -> Reply:
@@ -120,7 +115,7 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
                     min_size=self.min_size,
                     max_size=self.max_size,
                     timeout=self.timeout,
-                    check=_idle_connection_is_sound,
+                    check=async_idle_connection_is_sound,
                     open=False,
                     name=f"sessionary-postgres {self.server}",
                 )

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_URL",
     "Server",
+    "async_idle_connection_is_sound",
     "connect_kwargs",
     "idle_connection_is_sound",
     "parse_url",
@@ -92,19 +93,31 @@ def connect_kwargs(url: str) -> dict[str, Any]:
     return kwargs
 
 
-def idle_connection_is_sound(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
-    """Raise if an idle pooled connection was closed by the server (a restart, a timeout).
+def idle_connection_is_sound(conn: psycopg.Connection[Any]) -> None:
+    """Close and refuse an idle pooled connection that the server ended (a restart, a timeout).
 
     An idle connection has nothing to read; a server that ended it has sent its last
     message and closed the socket, so the socket reads ready. This costs no round trip,
     unlike a test query, and keeps a restarted server from failing the first call made
-    on each stale connection.
+    on each stale connection. The connection is closed, so the pool drops it.
     """
-    if conn.closed:
-        raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
-        raise psycopg.OperationalError("the server closed this idle connection")
+    if not conn.closed and not _readable(conn.fileno()):
+        return
+    conn.close()
+    raise psycopg.OperationalError("the server closed this idle connection")
+
+
+async def async_idle_connection_is_sound(conn: psycopg.AsyncConnection[Any]) -> None:
+    """:func:`idle_connection_is_sound` for the async pool."""
+    if not conn.closed and not _readable(conn.fileno()):
+        return
+    await conn.close()
+    raise psycopg.OperationalError("the server closed this idle connection")
+
+
+def _readable(fileno: int) -> bool:
+    readable, _, _ = select.select([fileno], [], [], 0)
+    return bool(readable)
 
 
 def translate(exc: Exception, server: Server, session_id: str | None = None) -> SessionaryError:
