@@ -18,7 +18,6 @@ from typing import Any, ClassVar, TypeVar
 
 import psycopg
 import psycopg_pool
-from psycopg.pq import TransactionStatus
 
 from sessionary.errors import InvalidInputError, StoreUnavailableError
 from sessionary.storage.base import Capability
@@ -26,14 +25,19 @@ from sessionary.storage.driving import AsyncOperationStore, Operation, drive_asy
 from sessionary.storage.per_loop import PerLoop
 from sessionary_postgres.connection import (
     DEFAULT_URL,
-    async_idle_connection_is_sound,
     connect_kwargs,
+    is_stale,
     parse_url,
     translate,
 )
 from sessionary_postgres.operations import PostgresOperations
 from sessionary_postgres.sql import Reply, Sql
-from sessionary_postgres.store import DEFAULT_TIMEOUT, PostgresDb, check_pool_settings
+from sessionary_postgres.store import (
+    DEFAULT_TIMEOUT,
+    IN_TRANSACTION,
+    PostgresDb,
+    check_pool_settings,
+)
 
 __all__ = ["AsyncPostgresStore"]
 
@@ -115,7 +119,6 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
                     min_size=self.min_size,
                     max_size=self.max_size,
                     timeout=self.timeout,
-                    check=async_idle_connection_is_sound,
                     open=False,
                     name=f"sessionary-postgres {self.server}",
                 )
@@ -126,16 +129,19 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
     async def _run(self, op: Operation[Any, T]) -> T:
         pool = await self._pool_here()
         try:
-            async with pool.connection() as conn:
-                try:
-                    return await drive_async(op, lambda request: perform(conn, request))
-                finally:
-                    if conn.info.transaction_status in (
-                        TransactionStatus.INTRANS,
-                        TransactionStatus.INERROR,
-                    ):
-                        with contextlib.suppress(psycopg.Error):
-                            await conn.rollback()
+            stale = 0
+            while True:
+                async with pool.connection() as conn:
+                    if is_stale(conn) and stale < self.max_size:
+                        stale += 1
+                        await conn.close()  # the pool drops it; take the next one at once
+                        continue
+                    try:
+                        return await drive_async(op, lambda request: perform(conn, request))
+                    finally:
+                        if conn.info.transaction_status in IN_TRANSACTION:
+                            with contextlib.suppress(psycopg.Error):
+                                await conn.rollback()
         except psycopg_pool.PoolTimeout as exc:
             raise StoreUnavailableError(
                 f"no connection to the PostgreSQL server at {self.server} was free within "

@@ -26,9 +26,8 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_URL",
     "Server",
-    "async_idle_connection_is_sound",
     "connect_kwargs",
-    "idle_connection_is_sound",
+    "is_stale",
     "parse_url",
     "translate",
 ]
@@ -93,30 +92,18 @@ def connect_kwargs(url: str) -> dict[str, Any]:
     return kwargs
 
 
-def idle_connection_is_sound(conn: psycopg.Connection[Any]) -> None:
-    """Close and refuse an idle pooled connection that the server ended (a restart, a timeout).
+def is_stale(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle pooled connection was ended by the server (a restart, a timeout).
 
     An idle connection has nothing to read; a server that ended it has sent its last
     message and closed the socket, so the socket reads ready. This costs no round trip,
-    unlike a test query, and keeps a restarted server from failing the first call made
-    on each stale connection. The connection is closed, so the pool drops it.
+    unlike a test query. The stores close such a connection (the pool then drops it)
+    and take another at once, so a restarted server fails no call; psycopg_pool's own
+    ``check`` would wait a growing backoff between stale connections.
     """
-    if not conn.closed and not _readable(conn.fileno()):
-        return
-    conn.close()
-    raise psycopg.OperationalError("the server closed this idle connection")
-
-
-async def async_idle_connection_is_sound(conn: psycopg.AsyncConnection[Any]) -> None:
-    """:func:`idle_connection_is_sound` for the async pool."""
-    if not conn.closed and not _readable(conn.fileno()):
-        return
-    await conn.close()
-    raise psycopg.OperationalError("the server closed this idle connection")
-
-
-def _readable(fileno: int) -> bool:
-    readable, _, _ = select.select([fileno], [], [], 0)
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
     return bool(readable)
 
 

@@ -24,7 +24,7 @@ from sessionary.storage.driving import Operation, OperationStore, drive_sync
 from sessionary_postgres.connection import (
     DEFAULT_URL,
     connect_kwargs,
-    idle_connection_is_sound,
+    is_stale,
     parse_url,
     translate,
 )
@@ -34,12 +34,15 @@ from sessionary_postgres.sql import Reply, Sql
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
 
-__all__ = ["PostgresDb", "check_pool_settings"]
+__all__ = ["IN_TRANSACTION", "PostgresDb", "check_pool_settings", "perform"]
 
 T = TypeVar("T")
 
 #: Seconds a call waits for a free connection of the pool.
 DEFAULT_TIMEOUT = 10.0
+
+#: The states of a connection that a failed operation leaves to roll back.
+IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 
 def check_pool_settings(min_size: object, max_size: object, timeout: object) -> None:
@@ -157,7 +160,6 @@ class PostgresDb(PostgresOperations, OperationStore):
                 min_size=self.min_size,
                 max_size=self.max_size,
                 timeout=self.timeout,
-                check=idle_connection_is_sound,
                 open=False,
                 name=f"sessionary-postgres {self.server}",
             )
@@ -168,16 +170,19 @@ class PostgresDb(PostgresOperations, OperationStore):
     def _run(self, op: Operation[Any, T]) -> T:
         pool = self._current_pool()
         try:
-            with pool.connection() as conn:
-                try:
-                    return drive_sync(op, lambda request: perform(conn, request))
-                finally:
-                    if conn.info.transaction_status in (
-                        TransactionStatus.INTRANS,
-                        TransactionStatus.INERROR,
-                    ):
-                        with contextlib.suppress(psycopg.Error):
-                            conn.rollback()
+            stale = 0
+            while True:
+                with pool.connection() as conn:
+                    if is_stale(conn) and stale < self.max_size:
+                        stale += 1
+                        conn.close()  # the pool drops it; take the next one at once
+                        continue
+                    try:
+                        return drive_sync(op, lambda request: perform(conn, request))
+                    finally:
+                        if conn.info.transaction_status in IN_TRANSACTION:
+                            with contextlib.suppress(psycopg.Error):
+                                conn.rollback()
         except psycopg_pool.PoolTimeout as exc:
             raise self._no_connection(exc) from exc
         except psycopg.Error as exc:
