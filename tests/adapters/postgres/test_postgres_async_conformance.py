@@ -85,7 +85,7 @@ def test_several_event_loops(database_url: str) -> None:
     check_several_event_loops(AsyncPostgresStore(database_url))
 
 
-def test_a_closed_store_refuses_calls(database_url: str) -> None:
+def test_a_closed_store_opens_a_new_pool_when_used_again(database_url: str) -> None:
     async def scenario() -> None:
         store = AsyncPostgresStore(database_url)
         await store.append_run(make_run("s1"))

@@ -93,15 +93,12 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
         check_pool_settings(min_size, max_size, timeout)
         self.min_size, self.max_size, self.timeout = min_size, max_size, float(timeout)
         self._pools: PerLoop[_LoopPool] = PerLoop(_LoopPool)
-        self._closed = False
 
     def __repr__(self) -> str:
         return f"AsyncPostgresStore({self.server})"
 
     async def _pool_here(self) -> psycopg_pool.AsyncConnectionPool[Any]:
         """The running loop's pool, made (and the server checked) on the loop's first call."""
-        if self._closed:
-            raise StoreUnavailableError(f"the async store for {self.server} was closed")
         here = self._pools.here()
         if here.pool is not None:
             return here.pool
@@ -157,7 +154,10 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
         return await self._run(self._migrate_op())
 
     async def close(self) -> None:
-        """Close the running loop's pool. A store used in several loops: close it in each."""
+        """Close the running loop's pool. A store used in several loops: close it in each.
+
+        The store opens a new pool if it is used again.
+        """
         here = self._pools.release_here()
         if here is not None and here.pool is not None:
             await here.pool.close()
