@@ -142,7 +142,11 @@ def types(session: nox.Session) -> None:
     _install(session, *COMPONENTS.values(), groups=("types", "test", "e2e"))
     sources = [str(p / "src") for p in COMPONENTS.values()]
     # benchmarks/ too: the scripts import their helpers (common, *_agno) by plain name.
-    env = {"MYPYPATH": os.pathsep.join([*sources, str(ROOT / "benchmarks")])}
+    env = {
+        "MYPYPATH": os.pathsep.join(
+            [*sources, str(ROOT / "benchmarks"), str(ROOT / "tests" / "support")]
+        )
+    }
     session.run("mypy", *sources, "tests", "benchmarks", env=env)
 
 

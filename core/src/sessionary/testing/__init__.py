@@ -20,7 +20,6 @@ _LAZY = {
     "LoopClientsConformance": "sessionary.testing.loop_clients",
     "ModelProviderConformance": "sessionary.testing.models",
     "NamingPolicyConformance": "sessionary.testing.naming",
-    "SlowProxy": "sessionary.testing.slow_proxy",
 }
 
 __all__ = [
@@ -31,7 +30,6 @@ __all__ = [
     "NamingPolicyConformance",
     "ScriptedModel",
     "ScriptedToolCall",
-    "SlowProxy",
     "StorageConformance",
     "tool_call",
 ]
@@ -50,5 +48,4 @@ if TYPE_CHECKING:
     from sessionary.testing.loop_clients import LoopClientsConformance
     from sessionary.testing.models import ModelProviderConformance
     from sessionary.testing.naming import NamingPolicyConformance
-    from sessionary.testing.slow_proxy import SlowProxy
     from sessionary.testing.storage import StorageConformance
