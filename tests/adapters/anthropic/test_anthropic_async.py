@@ -63,9 +63,9 @@ def test_async_client_has_the_sync_clients_options() -> None:
 
 def test_bad_client_params_are_clear_errors_both_ways() -> None:
     model = Claude(id=MODEL, api_key="k", client_params={"no_such_option": 1})
-    with pytest.raises(InvalidInputError, match="bad client options") as in_sync:
+    with pytest.raises(InvalidInputError, match="bad client_params") as in_sync:
         model.respond(HELLO)
-    with pytest.raises(InvalidInputError, match="bad client options") as in_async:
+    with pytest.raises(InvalidInputError, match="bad client_params") as in_async:
         asyncio.run(model.arespond(HELLO))
     assert "no_such_option" in str(in_sync.value)
     assert "no_such_option" in str(in_async.value)  # the SDK's class name differs

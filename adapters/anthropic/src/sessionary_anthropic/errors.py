@@ -7,7 +7,6 @@ SDK failed, so importing this module imports no SDK.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 from typing import Any
 
 from sessionary.errors import (
@@ -16,10 +15,10 @@ from sessionary.errors import (
     ModelConnectionError,
     ModelError,
     ModelRateLimitError,
-    ModelResponseError,
     ModelServerError,
     ModelTimeoutError,
 )
+from sessionary.models.failures import model_error, provider_message, sdk_error_class
 
 __all__ = ["error_from_type", "translate"]
 
@@ -46,32 +45,20 @@ def error_from_type(
     default: type[ModelError] = ModelServerError,
 ) -> ModelError:
     """The error for an Anthropic ``error.type`` (as sent in a body or a stream event)."""
-    cls = _TYPES.get(error_type or "", default)
-    return cls(f"{label}: {_describe(cls)}: {message}", provider_message=message)
+    return model_error(_TYPES.get(error_type or "", default), label, message)
 
 
 def translate(exc: BaseException, label: str) -> ModelError:
     """The Sessionary error for an exception raised while calling the Anthropic SDK."""
     import anthropic
 
-    message = _provider_message(exc)
-    cls: type[ModelError]
-    if isinstance(exc, anthropic.APITimeoutError):
-        cls = ModelTimeoutError
-    elif isinstance(exc, anthropic.APIConnectionError):
-        cls = ModelConnectionError
-    elif isinstance(exc, (anthropic.AuthenticationError, anthropic.PermissionDeniedError)):
-        cls = ModelAuthenticationError
-    elif isinstance(exc, anthropic.RateLimitError):
-        cls = ModelRateLimitError
-    elif isinstance(exc, anthropic.APIResponseValidationError):
-        cls = ModelResponseError
-    elif isinstance(exc, anthropic.APIStatusError):
-        error_type = getattr(exc, "type", None)
-        if exc.status_code < 400 and error_type:  # an error event inside a 200 stream
-            cls = _TYPES.get(error_type, ModelServerError)
-        else:
-            cls = _by_status(exc.status_code, error_type)
+    message = provider_message(exc)
+    cls = sdk_error_class(exc, anthropic)
+    error_type = getattr(exc, "type", None)
+    if isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400 and error_type:
+        cls = _TYPES.get(error_type, ModelServerError)  # an error event inside a 200 stream
+    elif cls is ModelBadRequestError:
+        cls = _TYPES.get(error_type or "", ModelBadRequestError)
     elif isinstance(exc, anthropic.CredentialsError):
         # No key anywhere, so the SDK looked for a credentials profile and failed.
         missing = ModelAuthenticationError(
@@ -81,32 +68,14 @@ def translate(exc: BaseException, label: str) -> ModelError:
         )
         missing.__cause__ = exc
         return missing
-    elif isinstance(exc, _timeouts()):
+    elif cls is None and isinstance(exc, _timeouts()):
         cls = ModelTimeoutError
-    elif isinstance(exc, _transport_errors()):  # the stream broke while it was read
+    elif cls is None and isinstance(exc, _transport_errors()):  # the stream broke while read
         cls = ModelConnectionError
         message = f"{type(exc).__name__}: {exc}"
-    else:
-        cls = ModelError
-    status = getattr(exc, "status_code", None)
-    where = f" (HTTP {status})" if isinstance(status, int) and status >= 400 else ""
-    error = cls(f"{label}: {_describe(cls)}{where}: {message}", provider_message=message)
-    error.__cause__ = exc
-    return error
-
-
-def _by_status(status: int, error_type: str | None) -> type[ModelError]:
-    if status in (401, 403):
-        return ModelAuthenticationError
-    if status == 429:
-        return ModelRateLimitError
-    if status in (408, 504):
-        return ModelTimeoutError
-    if status >= 500:
-        return ModelServerError
-    if status >= 400:
-        return _TYPES.get(error_type or "", ModelBadRequestError)
-    return ModelResponseError
+    return model_error(
+        cls or ModelError, label, message, status=getattr(exc, "status_code", None), cause=exc
+    )
 
 
 def _http_modules() -> list[Any]:
@@ -125,27 +94,3 @@ def _timeouts() -> tuple[type[BaseException], ...]:
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(m.TransportError for m in _http_modules())
-
-
-def _provider_message(exc: BaseException) -> str:
-    body: Any = getattr(exc, "body", None)
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-    if isinstance(body, str) and body.strip():
-        return body.strip()
-    message = getattr(exc, "message", None)
-    return message if isinstance(message, str) and message else str(exc)
-
-
-def _describe(cls: type[ModelError]) -> str:
-    return {
-        ModelAuthenticationError: "authentication failed",
-        ModelRateLimitError: "rate limited",
-        ModelBadRequestError: "bad request",
-        ModelServerError: "server error",
-        ModelTimeoutError: "timed out",
-        ModelConnectionError: "connection failed",
-        ModelResponseError: "unusable response",
-    }.get(cls, "call failed")
