@@ -183,8 +183,8 @@ class ProviderHarness(abc.ABC):
         Waits up to ``timeout`` seconds for it to. The abandoned-stream clauses of
         :class:`~sessionary.testing.async_models.AsyncModelProviderConformance` use it;
         a harness that cannot tell raises :class:`NotImplementedError` and they skip.
-        (On :class:`~sessionary.testing.fake_http.FakeHTTPServer`: remember the thread
-        that served the latest request, which ends when its connection does.)
+        (On :class:`~sessionary.testing.fake_http.FakeHTTPServer`: return
+        ``server.disconnected(timeout)``.)
         """
         raise NotImplementedError(f"{type(self).__name__} cannot tell when a client disconnects")
 
