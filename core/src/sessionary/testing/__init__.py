@@ -3,6 +3,12 @@
 ``ScriptedModel`` and ``tool_call`` script a model offline. The conformance suites
 (``StorageConformance``) are pytest base classes: subclass one, give it a fixture
 that returns your backend, and pytest runs every clause of the contract on it.
+
+A model provider's suites talk to it through a
+:class:`~sessionary.testing.provider_harness.ProviderHarness`, which a provider author
+builds on :class:`~sessionary.testing.fake_http.FakeHTTPServer`; both are public.
+The test helpers of this repository's own adapters (proxies, wire mocks) are in its
+``tests/support``, not here.
 """
 
 from __future__ import annotations
