@@ -16,6 +16,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from answers_alike import assert_answers_alike, error_of, sync_and_async
 from sessionary_anthropic import Claude
 
 from sessionary.errors import (
@@ -32,12 +33,7 @@ from sessionary.errors import (
 from sessionary.models.base import ModelResponse
 from sessionary.testing.fake_http import HTTPReply, SSEEvent
 from sessionary.testing.models import ProviderHarness
-from sessionary.testing.provider_harness import (
-    HELLO,
-    assert_answers_alike,
-    error_of,
-    sync_and_async,
-)
+from sessionary.testing.provider_harness import HELLO
 
 MODEL = "claude-sonnet-4-6"
 # ---------------------------------------------------------------------- the async client

@@ -16,6 +16,7 @@ from typing import Any
 
 import openai
 import pytest
+from answers_alike import assert_answers_alike, error_of, sync_and_async
 from sessionary_openai import OpenAIChat, OpenAIResponses
 
 from sessionary.domain.messages import ToolCall
@@ -31,12 +32,7 @@ from sessionary.errors import (
 )
 from sessionary.testing.fake_http import HTTPReply, SSEEvent
 from sessionary.testing.models import ProviderHarness
-from sessionary.testing.provider_harness import (
-    HELLO,
-    assert_answers_alike,
-    error_of,
-    sync_and_async,
-)
+from sessionary.testing.provider_harness import HELLO
 
 # ---------------------------------------------------------------------- the async client
 
