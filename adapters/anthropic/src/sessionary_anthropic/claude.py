@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -9,10 +10,16 @@ from sessionary.domain.messages import Message, Role
 from sessionary.errors import (
     InvalidInputError,
     ModelAuthenticationError,
+    ModelBadRequestError,
+    ModelConnectionError,
     ModelError,
+    ModelRateLimitError,
     ModelResponseError,
+    ModelServerError,
+    ModelTimeoutError,
 )
 from sessionary.models.base import ModelRequest, ModelResponse
+from sessionary.models.failures import model_error, provider_message, sdk_error_class
 from sessionary.models.provider import SDKModel, preview
 from sessionary_anthropic.convert import (
     THINKING_KEY,
@@ -21,12 +28,25 @@ from sessionary_anthropic.convert import (
     request_body,
     usage_of,
 )
-from sessionary_anthropic.errors import translate
 
 if TYPE_CHECKING:
     import anthropic
 
 __all__ = ["Claude"]
+
+#: ``error.type`` values of Anthropic's error bodies (also sent inside streams).
+_TYPES: dict[str, type[ModelError]] = {
+    "authentication_error": ModelAuthenticationError,
+    "permission_error": ModelAuthenticationError,
+    "billing_error": ModelAuthenticationError,
+    "rate_limit_error": ModelRateLimitError,
+    "invalid_request_error": ModelBadRequestError,
+    "not_found_error": ModelBadRequestError,
+    "request_too_large": ModelBadRequestError,
+    "api_error": ModelServerError,
+    "overloaded_error": ModelServerError,
+    "timeout_error": ModelTimeoutError,
+}
 
 
 class Claude(SDKModel["anthropic.Anthropic", "anthropic.AsyncAnthropic"]):
@@ -96,7 +116,29 @@ class Claude(SDKModel["anthropic.Anthropic", "anthropic.AsyncAnthropic"]):
             )
 
     def _translate(self, exc: BaseException) -> ModelError:
-        return translate(exc, self.label)
+        import anthropic
+
+        message = provider_message(exc)
+        cls = sdk_error_class(exc, anthropic)
+        error_type = getattr(exc, "type", None)
+        if isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400 and error_type:
+            cls = _TYPES.get(error_type, ModelServerError)  # an error event inside a 200 stream
+        elif cls is ModelBadRequestError:
+            cls = _TYPES.get(error_type or "", ModelBadRequestError)
+        elif isinstance(exc, anthropic.CredentialsError):
+            # No key anywhere, so the SDK looked for a credentials profile and failed.
+            return ModelAuthenticationError(
+                f"{self.label}: no Anthropic API key; pass api_key=... or set ANTHROPIC_API_KEY "
+                f"(the SDK found no other credentials either: {message})",
+                provider_message=message,
+            )
+        elif cls is None and isinstance(exc, _http_errors("TimeoutException")):
+            cls = ModelTimeoutError
+        elif cls is None and isinstance(exc, _http_errors("TransportError")):
+            cls = ModelConnectionError  # the stream broke while it was read
+            message = f"{type(exc).__name__}: {exc}"
+        status = getattr(exc, "status_code", None)
+        return model_error(cls or ModelError, self.label, message, status=status, cause=exc)
 
     def _endpoint(
         self, client: anthropic.Anthropic | anthropic.AsyncAnthropic
@@ -180,3 +222,14 @@ class _ClaudeFold:
 
     def finish(self) -> ModelResponse:
         return self.model._finish(self.state)
+
+
+def _http_errors(name: str) -> tuple[type[BaseException], ...]:
+    """The exception class ``name`` of each HTTP library the SDK may be on."""
+    found = []
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except ImportError:
+            continue
+    return tuple(found)

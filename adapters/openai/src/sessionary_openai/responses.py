@@ -10,8 +10,7 @@ from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.errors import ModelError, ModelResponseError
 from sessionary.models.base import ModelRequest, ModelResponse, ModelUsage, ToolSpec
 from sessionary.models.provider import preview
-from sessionary_openai._base import OpenAIBase, decode_arguments
-from sessionary_openai.errors import error_from_code
+from sessionary_openai._base import OpenAIBase, decode_arguments, error_from_code
 
 if TYPE_CHECKING:
     import openai
