@@ -185,10 +185,13 @@ class SDKModel(AsyncClientPerLoop[AsyncClientT], Model, Generic[ClientT, AsyncCl
         return client
 
     def _make_client(self) -> ClientT:
-        return self._construct(self._sync_client_class())
+        client = self._construct(self._sync_client_class())
+        self._check_client(client)
+        return client
 
     def _make_async_client(self) -> AsyncClientT:
         client = self._construct(self._async_client_class())
+        self._check_client(client)
         self._warm_up(client)
         return client
 
@@ -211,7 +214,6 @@ class SDKModel(AsyncClientPerLoop[AsyncClientT], Model, Generic[ClientT, AsyncCl
             client = factory(**options)
         except Exception as exc:
             raise self._client_error(exc) from exc
-        self._check_client(client)  # type: ignore[arg-type]
         return client
 
     def _warm_up(self, client: AsyncClientT) -> None:
