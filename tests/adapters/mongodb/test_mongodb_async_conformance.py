@@ -21,13 +21,13 @@ import pytest
 from mongodb_support import server_like_mongomock, url_with_db
 from mongodb_wire import MockMongoServer
 from sessionary_mongodb import AsyncMongoStore, MongoDb
-from slow_proxy import SlowProxy
 
 from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
 from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
+from sessionary.testing.slow_proxy import SlowProxy
 from sessionary.testing.storage_data import make_run
 
 REAL_URL = os.environ.get("SESSIONARY_MONGODB_URL") or None

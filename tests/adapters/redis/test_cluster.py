@@ -19,13 +19,13 @@ from redis.crc import key_slot
 from redis_support import RedisServer, start_cluster, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
-from slow_proxy import SlowProxy
 
 from sessionary.errors import StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
+from sessionary.testing.slow_proxy import SlowProxy
 from sessionary.testing.storage import make_run
 
 pytestmark = pytest.mark.slow

@@ -20,13 +20,13 @@ import redis.asyncio
 from redis_support import delete_prefix, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
-from slow_proxy import SlowProxy
 
 from sessionary.errors import ConflictError, StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
 from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
+from sessionary.testing.slow_proxy import SlowProxy
 from sessionary.testing.storage_data import make_run
 
 

@@ -6,9 +6,10 @@ that returns your backend, and pytest runs every clause of the contract on it.
 
 A model provider's suites talk to it through a
 :class:`~sessionary.testing.provider_harness.ProviderHarness`, which a provider author
-builds on :class:`~sessionary.testing.fake_http.FakeHTTPServer`; both are public.
-The test helpers of this repository's own adapters (proxies, wire mocks) are in its
-``tests/support``, not here.
+builds on :class:`~sessionary.testing.fake_http.FakeHTTPServer`; both are public, as
+is :class:`~sessionary.testing.slow_proxy.SlowProxy`, the TCP proxy an async store on a
+server is made slow or gated with. The test helpers of this repository's own adapters
+(the MongoDB wire mock, server launchers) are in its ``tests/support``, not here.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _LAZY = {
     "LoopClientsConformance": "sessionary.testing.loop_clients",
     "ModelProviderConformance": "sessionary.testing.models",
     "NamingPolicyConformance": "sessionary.testing.naming",
+    "SlowProxy": "sessionary.testing.slow_proxy",
 }
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "NamingPolicyConformance",
     "ScriptedModel",
     "ScriptedToolCall",
+    "SlowProxy",
     "StorageConformance",
     "tool_call",
 ]
@@ -54,4 +57,5 @@ if TYPE_CHECKING:
     from sessionary.testing.loop_clients import LoopClientsConformance
     from sessionary.testing.models import ModelProviderConformance
     from sessionary.testing.naming import NamingPolicyConformance
+    from sessionary.testing.slow_proxy import SlowProxy
     from sessionary.testing.storage import StorageConformance
