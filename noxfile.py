@@ -130,10 +130,13 @@ def tests_mongodb_real(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1] if "3.12" not in PYTHONS else "3.12")
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the whole tree."""
+    """ruff check, ruff format --check and the import contracts over the whole tree."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # Import contracts (pyproject.toml): grimp reads the sources, so src/ on the path is enough.
+    src = os.pathsep.join(str(p / "src") for p in COMPONENTS.values())
+    session.run("lint-imports", env={"PYTHONPATH": src})
 
 
 @nox.session(python="3.11")
