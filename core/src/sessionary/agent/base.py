@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, ClassVar
+
+import attrs
 
 from sessionary.agent.naming import NamingMixin
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
@@ -12,51 +16,148 @@ from sessionary.domain.sessions import Session, SessionInfo, SessionPage, Sessio
 from sessionary.errors import InvalidIdError, InvalidInputError
 from sessionary.flow import Flow
 from sessionary.ids import new_id, validate_id, validate_optional_id
+from sessionary.models.base import Model
+from sessionary.naming.pipeline import NamingPolicy
 from sessionary.plugins.manager import get_plugin_host
-from sessionary.resolve import resolve_db
+from sessionary.resolve import resolve_db, resolve_model
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
 
-__all__ = ["SessionOwner"]
+__all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store"]
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
+def _is(what: str, test: Callable[[Any], bool]) -> Validator:
+    """A validator whose error names the argument: ``{name} must be {what}, got ...``."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not test(value):
+            raise InvalidInputError(f"{attribute.name} must be {what}, got {value!r}")
+
+    return check
+
+
+def _int_from(low: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _an_id(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    validate_optional_id(value, attribute.name)
+
+
+_bool = _is("True or False", lambda v: isinstance(v, bool))
+
+
+def expiry_seconds(value: float | timedelta | None) -> float | None:
+    """``pause_expires_after`` as seconds: a positive number, a timedelta, or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidInputError(
+            f"pause_expires_after must be a positive number of seconds or a timedelta, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
+def instructions_text(value: str | Sequence[str] | None) -> str | None:
+    """``instructions`` as one string (lines joined), or ``None`` when empty."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if all(isinstance(line, str) for line in value):
+        return "\n".join(value) or None
+    raise InvalidInputError("instructions must be a str or a list of str")
+
+
+def open_store(db: Store | str | None) -> Store:
+    """The ``db`` argument: a store, a store URL, or ``None`` (a private in-memory store)."""
+    resolved = resolve_db(db)
+    return resolved if resolved is not None else MemoryDb()
+
+
+@attrs.define(eq=False, slots=False)
 class SessionOwner(NamingMixin):
-    """Session handling common to :class:`~sessionary.Agent` and teams.
+    """What :class:`~sessionary.Agent` and :class:`~sessionary.Team` share, declared once.
 
-    With no ``db`` the sessions live in a private in-memory store for the owner's
-    lifetime. ``session_id`` and ``user_id`` given here are the defaults of every call.
+    Every keyword argument below is an attribute of the agent or team, checked when it
+    is made (an error names the argument). With no ``db`` the sessions live in a private
+    in-memory store for the owner's lifetime; ``session_id`` and ``user_id`` given here
+    are the defaults of every call, and ``id`` defaults to ``name``.
+
+    History: with ``add_history_to_context=True`` the last ``num_history_runs``
+    completed runs of the session are sent to the model before the new input; a run
+    calls the model at most ``max_steps`` times; a paused run expires after
+    ``pause_expires_after`` (seconds or a timedelta; ``None``: never).
+
+    Caching: ``cache_session``, ``session_cache``, ``cache_trust_seconds`` and
+    ``cache_strict_check`` (see ``docs/guides/caching.md``).
+
+    Naming: ``naming_model``, ``naming``, ``strict_naming`` and
+    ``auto_name_after_runs`` (see ``docs/guides/naming.md``).
     """
 
     session_type: ClassVar[SessionType] = SessionType.AGENT
 
-    def __init__(
-        self,
-        *,
-        db: Store | str | None,
-        id: str | None,
-        name: str | None,
-        session_id: str | None,
-        user_id: str | None,
-        cache_session: bool = False,
-        session_cache: SessionCache | str | None = None,
-        cache_trust_seconds: float = 0.0,
-        cache_strict_check: bool = False,
-    ) -> None:
-        self.id = validate_optional_id(id if id is not None else name, "id")
-        self.name = name
-        self.session_id = validate_optional_id(session_id, "session_id")
-        self.user_id = validate_optional_id(user_id, "user_id")
-        resolved = resolve_db(db)
-        self.db: Store = cached_store(
-            resolved if resolved is not None else MemoryDb(),
-            cache_session=cache_session,
-            session_cache=session_cache,
-            trust_seconds=cache_trust_seconds,
-            strict=cache_strict_check,
+    # Identity and defaults of every call.
+    id: str | None = attrs.field(default=None, kw_only=True, validator=_an_id)
+    name: str | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=_is("a str or None", lambda v: v is None or isinstance(v, str)),
+    )
+    session_id: str | None = attrs.field(default=None, kw_only=True, validator=_an_id)
+    user_id: str | None = attrs.field(default=None, kw_only=True, validator=_an_id)
+    instructions: str | None = attrs.field(default=None, kw_only=True, converter=instructions_text)
+    # History and the run loop.
+    add_history_to_context: bool = attrs.field(default=False, kw_only=True, validator=_bool)
+    num_history_runs: int = attrs.field(
+        default=3, kw_only=True, validator=_is("a non-negative int", _int_from(0))
+    )
+    max_steps: int = attrs.field(
+        default=10, kw_only=True, validator=_is("a positive int", _int_from(1))
+    )
+    pause_expires_after: float | None = attrs.field(
+        default=None, kw_only=True, converter=expiry_seconds
+    )
+    # Caching: checked where the store is wrapped (sessionary.caching.cached_store).
+    cache_session: bool = attrs.field(default=False, kw_only=True)
+    session_cache: SessionCache | str | None = attrs.field(default=None, kw_only=True)
+    cache_trust_seconds: float = attrs.field(default=0.0, kw_only=True)
+    cache_strict_check: bool = attrs.field(default=False, kw_only=True)
+    # Naming.
+    naming_model: Model | None = attrs.field(default=None, kw_only=True, converter=resolve_model)
+    naming: NamingPolicy | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=_is("a NamingPolicy or None", lambda v: v is None or isinstance(v, NamingPolicy)),
+    )
+    strict_naming: bool = attrs.field(default=False, kw_only=True, validator=_bool)
+    auto_name_after_runs: int | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=_is("a positive int or None", lambda v: v is None or _int_from(1)(v)),
+    )
+    _events: Any = attrs.field(default=None, init=False, repr=False)
+    _adb: AsyncStore | None = attrs.field(default=None, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.id is None and self.name is not None:
+            self.id = self.name
+        self.db = cached_store(
+            self.db,
+            cache_session=self.cache_session,
+            session_cache=self.session_cache,
+            trust_seconds=self.cache_trust_seconds,
+            strict=self.cache_strict_check,
         )
-        self._events: Any = None
-        self._adb: AsyncStore | None = None
+        if self.naming is not None:
+            self.naming.resolve()  # an unknown guardrail or fallback name fails here, not later
 
     @property
     def adb(self) -> AsyncStore:
