@@ -8,19 +8,18 @@ from typing import Any, Literal, overload
 
 import attrs
 
-from sessionary.agent.base import SessionOwner, open_store
+from sessionary.agent.base import SessionOwner, open_store, stream_async
 from sessionary.agent.engine import Engine, StaleRead, tools_by_name
 from sessionary.agent.hitl import continue_agent_run, detached, pause_metadata
 from sessionary.agent.hitl import read_run_output as _read_run_output
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.errors import InvalidInputError, StorageError
-from sessionary.flow import Abandoned, DbCall, Flow, iter_sync, run_async, run_sync, steps_async
+from sessionary.flow import Abandoned, DbCall, Flow, iter_sync, run_async, run_sync
 from sessionary.flow import steps_sync as _steps_sync
 from sessionary.ids import new_id
 from sessionary.models.base import ContentDelta, Model
 from sessionary.resolve import resolve_model
-from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import DeferredCheck, Store
 from sessionary.tools import Tool, as_tool
 
@@ -148,7 +147,7 @@ class Agent(SessionOwner):
         """
         flow = self._start(input, session_id, user_id, stream=stream)
         if stream:
-            return _async_stream(flow, self.adb)
+            return stream_async(flow, self.adb)
         return run_async(flow, self.adb)
 
     def _start(
@@ -302,13 +301,3 @@ class Agent(SessionOwner):
         """:meth:`continue_run` for the event loop (confirmed tools, the model, the store)."""
         flow = continue_agent_run(self, run_id, session_id, requirements, user_id)
         return await run_async(flow, self.adb)
-
-
-async def _async_stream(flow: Flow[Run], db: AsyncStore) -> AsyncIterator[ContentDelta | Run]:
-    """``arun(stream=True)``'s iterator: the deltas, then the run output."""
-    steps = steps_async(flow, db)
-    try:
-        async for item in steps:
-            yield item if isinstance(item, ContentDelta) else item.result
-    finally:
-        await steps.aclose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -14,9 +14,9 @@ from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
-from sessionary.flow import Flow
+from sessionary.flow import Flow, steps_async
 from sessionary.ids import new_id, validate_id, validate_optional_id
-from sessionary.models.base import Model
+from sessionary.models.base import ContentDelta, Model
 from sessionary.naming.pipeline import NamingPolicy
 from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import resolve_db, resolve_model
@@ -24,7 +24,7 @@ from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
 
-__all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store"]
+__all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", "stream_async"]
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -73,6 +73,16 @@ def instructions_text(value: str | Sequence[str] | None) -> str | None:
     if all(isinstance(line, str) for line in value):
         return "\n".join(value) or None
     raise InvalidInputError("instructions must be a str or a list of str")
+
+
+async def stream_async(flow: Flow[Run], db: AsyncStore) -> AsyncIterator[ContentDelta | Run]:
+    """``arun(stream=True)``'s iterator: the deltas, then the run output."""
+    steps = steps_async(flow, db)
+    try:
+        async for item in steps:
+            yield item if isinstance(item, ContentDelta) else item.result
+    finally:
+        await steps.aclose()
 
 
 def open_store(db: Store | str | None) -> Store:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal, overload
 
 import attrs
 
 from sessionary.agent.agent import Agent
-from sessionary.agent.base import SessionOwner, open_store
+from sessionary.agent.base import SessionOwner, open_store, stream_async
 from sessionary.agent.engine import Engine, PauseRun, tool_message, tools_by_name
 from sessionary.agent.hitl import (
     SUSPENDED_CALLS,
@@ -34,9 +34,9 @@ from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import ConflictError, InvalidInputError, StorageError
-from sessionary.flow import Abandoned, DbCall, Flow, run_async, run_sync
+from sessionary.flow import Abandoned, DbCall, Flow, iter_sync, run_async, run_sync, steps_sync
 from sessionary.ids import new_id
-from sessionary.models.base import Model
+from sessionary.models.base import ContentDelta, Model
 from sessionary.resolve import resolve_model
 from sessionary.storage.base import Store
 from sessionary.tools import Tool, tool
@@ -235,31 +235,102 @@ class Team(SessionOwner):
 
     # ------------------------------------------------------------------ running
 
-    def run(self, input: str, *, session_id: str | None = None, user_id: str | None = None) -> Run:
+    @overload
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Run: ...
+
+    @overload
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> Iterator[ContentDelta | Run]: ...
+
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Run | Iterator[ContentDelta | Run]:
         """Run the team on ``input`` in a session and store the run (after its members').
 
         Returns the team's run output. If a member's tool needs a person, the team run
         is stored ``paused`` with that member's requirements; see :meth:`continue_run`.
         A failing model call stores the run with status ``error`` and raises.
+
+        With ``stream=True``, as :meth:`Agent.run <sessionary.Agent.run>`: an iterator of
+        the team model's :class:`~sessionary.models.ContentDelta` ending with the run
+        output (members answer whole, as tool results); the run is stored when the
+        stream ends, ``cancelled`` if the caller abandons it and ``error`` if it breaks.
         """
-        return run_sync(self._start(input, session_id, user_id), self.db)
+        flow = self._start(input, session_id, user_id, stream=stream)
+        if stream:
+            return iter_sync(steps_sync(flow, self.db))
+        return run_sync(flow, self.db)
 
-    async def arun(
-        self, input: str, *, session_id: str | None = None, user_id: str | None = None
-    ) -> Run:
-        """:meth:`run` for the event loop: members run with ``arun``'s store, model and tools."""
-        return await run_async(self._start(input, session_id, user_id), self.adb)
+    @overload
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Coroutine[Any, Any, Run]: ...
 
-    def _start(self, input: str, session_id: str | None, user_id: str | None) -> Flow[Run]:
+    @overload
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> AsyncIterator[ContentDelta | Run]: ...
+
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
+        """:meth:`run` for the event loop: members run with ``arun``'s store, model and tools.
+
+        ``await team.arun(...)`` is the run output; with ``stream=True``,
+        ``team.arun(...)`` is an async iterator of deltas ending with the run output.
+        """
+        flow = self._start(input, session_id, user_id, stream=stream)
+        if stream:
+            return stream_async(flow, self.adb)
+        return run_async(flow, self.adb)
+
+    def _start(
+        self, input: str, session_id: str | None, user_id: str | None, *, stream: bool
+    ) -> Flow[Run]:
         if not isinstance(input, str):
             raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
         if self.model is None:
             raise InvalidInputError("this team has no model; pass model=... to Team()")
+        if not isinstance(stream, bool):
+            raise InvalidInputError("stream must be a bool")
         sid = self._session_for_run(session_id)
         uid = self._user(user_id)
-        return self._execute(input, sid, uid)
+        return self._execute(input, sid, uid, stream=stream)
 
-    def _execute(self, input: str, sid: str, uid: str | None) -> Flow[Run]:
+    def _execute(self, input: str, sid: str, uid: str | None, *, stream: bool) -> Flow[Run]:
         assert self.model is not None
         scope = _Scope(run_id=new_id(), session_id=sid, user_id=uid)
         started = time.time()
@@ -274,11 +345,16 @@ class Team(SessionOwner):
         status, error = RunStatus.COMPLETED, None
         failure: BaseException | None = None
         try:
-            content = yield from engine.loop(context, produced, stream=False)
-        except Abandoned as exc:  # the async caller's task was cancelled
+            content = yield from engine.loop(context, produced, stream=stream)
+        except Abandoned as exc:  # the caller abandoned the stream or cancelled the task
             status, error, failure = RunStatus.CANCELLED, exc.reason, exc
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+        if failure is not None and engine.partial:
+            # Keep what a broken or abandoned stream delivered before it stopped.
+            content = "".join(engine.partial)
+            partial = Message(role=Role.ASSISTANT, content=content, metadata={"partial": True})
+            produced.append(partial)
         paused = failure is None and bool(engine.pending)
         run = Run(
             run_id=scope.run_id,
