@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from typing import Any, Literal, overload
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 
-from sessionary.agent.base import SessionOwner, open_store, stream_async
+from sessionary.agent.base import SessionOwner, open_store
 from sessionary.agent.engine import Engine, StaleRead, tools_by_name
 from sessionary.agent.hitl import continue_agent_run, detached, pause_metadata
 from sessionary.agent.hitl import read_run_output as _read_run_output
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
-from sessionary.errors import InvalidInputError, StorageError
-from sessionary.flow import Abandoned, DbCall, Flow, iter_sync, run_async, run_sync
-from sessionary.flow import steps_sync as _steps_sync
+from sessionary.errors import StorageError
+from sessionary.flow import Abandoned, DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
-from sessionary.models.base import ContentDelta, Model
+from sessionary.models.base import Model
 from sessionary.resolve import resolve_model
 from sessionary.storage.base import DeferredCheck, Store
 from sessionary.tools import Tool, as_tool
@@ -57,112 +56,6 @@ class Agent(SessionOwner):
         self._tools = tools_by_name(self.tools)
 
     # ------------------------------------------------------------------ running
-
-    @overload
-    def run(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: Literal[False] = False,
-    ) -> Run: ...
-
-    @overload
-    def run(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: Literal[True],
-    ) -> Iterator[ContentDelta | Run]: ...
-
-    def run(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: bool = False,
-    ) -> Run | Iterator[ContentDelta | Run]:
-        """Run the agent on ``input`` in a session and store the run.
-
-        Returns the run output (a :class:`~sessionary.Run`). With ``stream=True``,
-        returns an iterator of :class:`~sessionary.models.ContentDelta` ending with the
-        run output; the run is stored when the stream ends, with status ``cancelled``
-        if the caller abandons it and ``error`` if it breaks.
-
-        A failing model call stores the run with status ``error`` and raises a
-        :class:`~sessionary.errors.ModelError`; runs stored before are untouched.
-        """
-        flow = self._start(input, session_id, user_id, stream=stream)
-        if stream:
-            return iter_sync(_steps_sync(flow, self.db))
-        return run_sync(flow, self.db)
-
-    @overload
-    def arun(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: Literal[False] = False,
-    ) -> Coroutine[Any, Any, Run]: ...
-
-    @overload
-    def arun(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: Literal[True],
-    ) -> AsyncIterator[ContentDelta | Run]: ...
-
-    def arun(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: bool = False,
-    ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
-        """:meth:`run` for the event loop: the same run, stored the same way, never blocking.
-
-        The store is the agent's async store (``db.to_async()``: native on Redis, MongoDB
-        and SQLite; any other store in worker threads), the model is called with
-        ``arespond``/``astream``, ``async def`` tools are awaited and sync tools run in a
-        worker thread. ``await agent.arun(...)`` is the run output; with ``stream=True``,
-        ``agent.arun(...)`` is an async iterator (``async for``) of
-        :class:`~sessionary.models.ContentDelta` ending with the run output. The arguments
-        are checked at the call, before anything is awaited.
-
-        >>> import asyncio
-        >>> from sessionary.testing import ScriptedModel
-        >>> agent = Agent(model=ScriptedModel("Hello!"), db="memory://")
-        >>> asyncio.run(agent.arun("Hi", session_id="s1")).content
-        'Hello!'
-        """
-        flow = self._start(input, session_id, user_id, stream=stream)
-        if stream:
-            return stream_async(flow, self.adb)
-        return run_async(flow, self.adb)
-
-    def _start(
-        self, input: str, session_id: str | None, user_id: str | None, *, stream: bool
-    ) -> Flow[Run]:
-        """Check a run's arguments (before any I/O) and return its flow."""
-        if not isinstance(input, str):
-            raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
-        if self.model is None:
-            raise InvalidInputError("this agent has no model; pass model=... to Agent()")
-        if not isinstance(stream, bool):
-            raise InvalidInputError("stream must be a bool")
-        sid = self._session_for_run(session_id)
-        uid = self._user(user_id)
-        return self._execute(input, sid, uid, stream=stream)
 
     def _context(self, session_id: str, user_id: str | None) -> Flow[list[Message]]:
         """Messages sent to the model before the new input: instructions and history."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 import attrs
 
@@ -14,7 +14,7 @@ from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
-from sessionary.flow import Flow, steps_async
+from sessionary.flow import Flow, iter_sync, run_async, run_sync, steps_async, steps_sync
 from sessionary.ids import new_id, validate_id, validate_optional_id
 from sessionary.models.base import ContentDelta, Model
 from sessionary.naming.pipeline import NamingPolicy
@@ -168,6 +168,122 @@ class SessionOwner(NamingMixin):
         )
         if self.naming is not None:
             self.naming.resolve()  # an unknown guardrail or fallback name fails here, not later
+
+    @overload
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Run: ...
+
+    @overload
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> Iterator[ContentDelta | Run]: ...
+
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Run | Iterator[ContentDelta | Run]:
+        """Run the agent or team on ``input`` in a session and store the run.
+
+        Returns the run output (a :class:`~sessionary.Run`). With ``stream=True``,
+        returns an iterator of :class:`~sessionary.models.ContentDelta` ending with the
+        run output; the run is stored when the stream ends, with status ``cancelled``
+        if the caller abandons it and ``error`` if it breaks.
+
+        A failing model call stores the run with status ``error`` and raises a
+        :class:`~sessionary.errors.ModelError`; runs stored before are untouched.
+        """
+        flow = self._start(input, session_id, user_id, stream=stream)
+        if stream:
+            return iter_sync(steps_sync(flow, self.db))
+        return run_sync(flow, self.db)
+
+    @overload
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Coroutine[Any, Any, Run]: ...
+
+    @overload
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> AsyncIterator[ContentDelta | Run]: ...
+
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
+        """:meth:`run` for the event loop: the same run, stored the same way, never blocking.
+
+        The store is the owner's async store (``db.to_async()``: native on Redis, MongoDB
+        and SQLite; any other store in worker threads), the model is called with
+        ``arespond``/``astream``, ``async def`` tools are awaited and sync tools run in a
+        worker thread. ``await agent.arun(...)`` is the run output; with ``stream=True``,
+        ``agent.arun(...)`` is an async iterator (``async for``) of
+        :class:`~sessionary.models.ContentDelta` ending with the run output. The arguments
+        are checked at the call, before anything is awaited.
+
+        >>> import asyncio
+        >>> from sessionary import Agent
+        >>> from sessionary.testing import ScriptedModel
+        >>> agent = Agent(model=ScriptedModel("Hello!"), db="memory://")
+        >>> asyncio.run(agent.arun("Hi", session_id="s1")).content
+        'Hello!'
+        """
+        flow = self._start(input, session_id, user_id, stream=stream)
+        if stream:
+            return stream_async(flow, self.adb)
+        return run_async(flow, self.adb)
+
+    def _start(
+        self, input: str, session_id: str | None, user_id: str | None, *, stream: bool
+    ) -> Flow[Run]:
+        """Check a run's arguments (before any I/O) and return its flow."""
+        if not isinstance(input, str):
+            raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
+        if self.model is None:
+            kind = type(self).__name__
+            raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
+        if not isinstance(stream, bool):
+            raise InvalidInputError("stream must be a bool")
+        sid = self._session_for_run(session_id)
+        uid = self._user(user_id)
+        return self._execute(input, sid, uid, stream=stream)
+
+    def _execute(
+        self, input: str, session_id: str, user_id: str | None, *, stream: bool
+    ) -> Flow[Run]:
+        """The run itself: the model loop and the stored run (each owner has its own)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ store
 
     @property
     def adb(self) -> AsyncStore:

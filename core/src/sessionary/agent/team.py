@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal, overload
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import attrs
 
 from sessionary.agent.agent import Agent
-from sessionary.agent.base import SessionOwner, open_store, stream_async
+from sessionary.agent.base import SessionOwner, open_store
 from sessionary.agent.engine import Engine, PauseRun, tool_message, tools_by_name
 from sessionary.agent.hitl import (
     SUSPENDED_CALLS,
@@ -34,9 +34,9 @@ from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import ConflictError, InvalidInputError, StorageError
-from sessionary.flow import Abandoned, DbCall, Flow, iter_sync, run_async, run_sync, steps_sync
+from sessionary.flow import Abandoned, DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
-from sessionary.models.base import ContentDelta, Model
+from sessionary.models.base import Model
 from sessionary.resolve import resolve_model
 from sessionary.storage.base import Store
 from sessionary.tools import Tool, tool
@@ -99,10 +99,15 @@ class Team(SessionOwner):
     objects, each with an ``id`` or a ``name``. Member runs go to the team's store
     (``db``), not the members' own. The keyword arguments (IDs, ``instructions``,
     history, caching and naming) are an agent's: see
-    :class:`~sessionary.agent.base.SessionOwner`.
-    ``team.run``, ``get_session``, ``get_chat_history`` (the user-facing
-    conversation: the team's own runs), ``set_session_name`` and
+    :class:`~sessionary.agent.base.SessionOwner`. ``get_session``, ``get_chat_history``
+    (the user-facing conversation: the team's own runs), ``set_session_name`` and
     ``get_session_name`` work as an agent's do.
+
+    ``team.run`` stores the member runs, then the team run. If a member's tool needs a
+    person, the team run is stored ``paused`` with that member's requirements (see
+    :meth:`continue_run`). With ``stream=True`` the team model's text streams; members
+    answer whole, as the results of its delegations. ``team.arun`` is the same on the
+    event loop, its members running with ``arun``'s store, model and tools.
 
     >>> from sessionary import Agent
     >>> from sessionary.testing import ScriptedModel, tool_call
@@ -234,101 +239,6 @@ class Team(SessionOwner):
         yield from ()
 
     # ------------------------------------------------------------------ running
-
-    @overload
-    def run(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: Literal[False] = False,
-    ) -> Run: ...
-
-    @overload
-    def run(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: Literal[True],
-    ) -> Iterator[ContentDelta | Run]: ...
-
-    def run(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: bool = False,
-    ) -> Run | Iterator[ContentDelta | Run]:
-        """Run the team on ``input`` in a session and store the run (after its members').
-
-        Returns the team's run output. If a member's tool needs a person, the team run
-        is stored ``paused`` with that member's requirements; see :meth:`continue_run`.
-        A failing model call stores the run with status ``error`` and raises.
-
-        With ``stream=True``, as :meth:`Agent.run <sessionary.Agent.run>`: an iterator of
-        the team model's :class:`~sessionary.models.ContentDelta` ending with the run
-        output (members answer whole, as tool results); the run is stored when the
-        stream ends, ``cancelled`` if the caller abandons it and ``error`` if it breaks.
-        """
-        flow = self._start(input, session_id, user_id, stream=stream)
-        if stream:
-            return iter_sync(steps_sync(flow, self.db))
-        return run_sync(flow, self.db)
-
-    @overload
-    def arun(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: Literal[False] = False,
-    ) -> Coroutine[Any, Any, Run]: ...
-
-    @overload
-    def arun(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: Literal[True],
-    ) -> AsyncIterator[ContentDelta | Run]: ...
-
-    def arun(
-        self,
-        input: str,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        stream: bool = False,
-    ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
-        """:meth:`run` for the event loop: members run with ``arun``'s store, model and tools.
-
-        ``await team.arun(...)`` is the run output; with ``stream=True``,
-        ``team.arun(...)`` is an async iterator of deltas ending with the run output.
-        """
-        flow = self._start(input, session_id, user_id, stream=stream)
-        if stream:
-            return stream_async(flow, self.adb)
-        return run_async(flow, self.adb)
-
-    def _start(
-        self, input: str, session_id: str | None, user_id: str | None, *, stream: bool
-    ) -> Flow[Run]:
-        if not isinstance(input, str):
-            raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
-        if self.model is None:
-            raise InvalidInputError("this team has no model; pass model=... to Team()")
-        if not isinstance(stream, bool):
-            raise InvalidInputError("stream must be a bool")
-        sid = self._session_for_run(session_id)
-        uid = self._user(user_id)
-        return self._execute(input, sid, uid, stream=stream)
 
     def _execute(self, input: str, sid: str, uid: str | None, *, stream: bool) -> Flow[Run]:
         assert self.model is not None
