@@ -24,6 +24,7 @@ _LAZY = {
     "StorageConformance": "sessionary.testing.storage",
     "AsyncStorageConformance": "sessionary.testing.async_storage",
     "AsyncModelProviderConformance": "sessionary.testing.async_models",
+    "IoGate": "sessionary.testing.io_gate",
     "LoopClientsConformance": "sessionary.testing.loop_clients",
     "ModelProviderConformance": "sessionary.testing.models",
     "NamingPolicyConformance": "sessionary.testing.naming",
@@ -33,6 +34,7 @@ _LAZY = {
 __all__ = [
     "AsyncModelProviderConformance",
     "AsyncStorageConformance",
+    "IoGate",
     "LoopClientsConformance",
     "ModelProviderConformance",
     "NamingPolicyConformance",
@@ -54,6 +56,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from sessionary.testing.async_models import AsyncModelProviderConformance
     from sessionary.testing.async_storage import AsyncStorageConformance
+    from sessionary.testing.io_gate import IoGate
     from sessionary.testing.loop_clients import LoopClientsConformance
     from sessionary.testing.models import ModelProviderConformance
     from sessionary.testing.naming import NamingPolicyConformance
