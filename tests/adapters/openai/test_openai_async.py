@@ -328,3 +328,26 @@ def test_request_params_alike(responses_fake: ProviderHarness) -> None:
     assert by_async.raw == by_sync.raw
     assert by_async.raw["vendor_flag"] is True
     assert [t["type"] for t in by_async.raw["tools"]] == ["function", "web_search"]
+
+
+def test_the_blocking_clause_fails_a_provider_whose_async_call_is_its_sync_one(
+    responses_fake: ProviderHarness,
+) -> None:
+    """The sync client waits on the loop's thread for a reply the server holds until the
+    loop lets it through: the gate gives up and the check fails, naming the call."""
+    from sessionary.testing import IoGate
+
+    class Wrong(OpenAIResponses):
+        async def arespond(self, request: Any) -> Any:
+            return self.respond(request)  # the bug: a blocking HTTP call inside the loop
+
+    gate = IoGate(fallback=1.0)
+    responses_fake.reply_text("Held.")
+    model = Wrong(id="m", **responses_fake.connection_options())
+    responses_fake.gate_replies(gate.wait)
+    try:
+        with pytest.raises(AssertionError, match="arespond held the event loop"):
+            asyncio.run(gate.check(model.arespond(HELLO), what="arespond"))
+    finally:
+        responses_fake.gate_replies(None)
+    assert gate.released_by_fallback == 1

@@ -103,6 +103,9 @@ class FakeHTTPServer:
 
     def __init__(self, responder: Responder) -> None:
         self.responder = responder
+        #: Called in the server's thread before each reply is sent, when set: give it
+        #: :meth:`sessionary.testing.IoGate.wait` to hold replies until the loop is free.
+        self.gate: Callable[[], object] | None = None
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._serving: list[threading.Thread] = []
@@ -197,6 +200,8 @@ def _handler_for(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
                 reply = HTTPReply(status=599, json={"error": {"message": f"responder: {exc!r}"}})
             if reply.delay and server._stopping.wait(reply.delay):
                 return
+            if server.gate is not None:
+                server.gate()
             try:
                 if reply.events is not None and reply.json is None and reply.body is None:
                     self._send_events(reply)

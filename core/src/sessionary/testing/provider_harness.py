@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,7 +24,7 @@ from sessionary.errors import (
     ModelServerError,
 )
 from sessionary.models.base import Model, ModelRequest, ToolSpec
-from sessionary.testing.fake_http import HTTPReply
+from sessionary.testing.fake_http import FakeHTTPServer, HTTPReply
 
 __all__ = [
     "ERROR_CLASSES",
@@ -158,6 +158,17 @@ class ProviderHarness(abc.ABC):
     @abc.abstractmethod
     def sent(self) -> list[SentRequest]:
         """Every model request the fake server received, oldest first."""
+
+    def gate_replies(self, gate: Callable[[], object] | None) -> None:
+        """Call ``gate`` in the fake server's thread before each reply is sent (``None``:
+        stop). The default works for a harness whose ``server`` is a
+        :class:`~sessionary.testing.fake_http.FakeHTTPServer`."""
+        server = getattr(self, "server", None)
+        if not isinstance(server, FakeHTTPServer):
+            raise NotImplementedError(
+                f"{type(self).__name__} has no FakeHTTPServer at .server: override gate_replies"
+            )
+        server.gate = gate
 
     def reply_raw(self, reply: HTTPReply) -> None:
         """Answer the next request with exactly ``reply`` (for provider-specific tests)."""
