@@ -40,15 +40,7 @@ T = TypeVar("T")
 #: Where ``RedisDb()`` connects when given neither a URL nor a client.
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: Our own query parameters; everything else in the URL goes to redis-py.
-OUR_PARAMS = (
-    "prefix",
-    "ttl",
-    "retries",
-    "retry_backoff",
-    "cluster",
-    "client_tracking",
-    "tracking_ping",
-)
+OUR_PARAMS = ("prefix", "ttl", "retries", "retry_backoff", "cluster")
 
 #: Errors that mean "the server could not be reached or did not answer in time".
 UNAVAILABLE: tuple[type[BaseException], ...] = (

@@ -275,10 +275,6 @@ class RedisOperations:
         expected_version: int | None,
         changes: dict[str, Any],
     ) -> Op[SessionInfo]:
-        if expected_version is not None and (
-            not isinstance(expected_version, int) or isinstance(expected_version, bool)
-        ):
-            raise InvalidInputError("expected_version must be an int or None")
         pairs: list[str] = []
         for key, value in changes.items():
             pairs += [key, dump_json(value)]

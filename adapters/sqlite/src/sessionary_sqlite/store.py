@@ -32,6 +32,7 @@ from sessionary.storage.base import (
     check_owner,
     encode_cursor,
     new_session_info,
+    session_after_update,
     summary_after_append,
     summary_after_trim,
     summary_after_update,
@@ -212,20 +213,14 @@ class SqliteDb(SqliteDatabase, Store):
         with self._writing(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
             current = None if row is None else session_row(row)
-            if current is None or not check_owner(current.info, user_id):
-                raise SessionNotFoundError(session_id, user_id)
-            info = current.info
-            if expected_version is not None and info.version != expected_version:
-                raise ConflictError(
-                    f"session {session_id!r} is at version {info.version}, "
-                    f"not {expected_version}: it changed since it was read"
-                )
-            info = attrs.evolve(
-                info,
-                version=info.version + 1,
-                updated_at=max(time.time(), info.updated_at),
-                **changes,
+            info = session_after_update(
+                None if current is None else current.info,
+                session_id,
+                user_id,
+                expected_version,
+                changes,
             )
+            assert current is not None
             conn.execute(
                 "UPDATE sessions SET name = ?, name_source = ?, "
                 "state = coalesce(?, state), metadata = coalesce(?, metadata), "

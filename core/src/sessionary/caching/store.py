@@ -4,18 +4,15 @@
 of the agent (and of anything else that uses ``agent.db``) goes through the cache:
 
 - a read looks the session up in the cache, then checks the entry against the store's
-  version of the session before trusting it. When the store offers a
-  :class:`~sessionary.storage.base.SessionWatcher` (Redis, through client tracking),
-  the watcher answers, usually without a round trip; otherwise, or with
-  ``strict=True``, the check is one cheap read (:meth:`~sessionary.Store.get_session_info`).
-  An entry that is behind because another process appended runs is caught up by
-  reading only the runs it lacks; anything else is hydrated again. With
-  ``trust_seconds`` the check is skipped for that long after the last one.
+  version of the session before trusting it, with one cheap read
+  (:meth:`~sessionary.Store.get_session_info`). An entry that is behind because
+  another process appended runs is caught up by reading only the runs it lacks;
+  anything else is hydrated again. With ``trust_seconds`` the check is skipped for
+  that long after the last one.
 - a write goes to the store first, then updates the cached entry from what the store
   returned, if the entry was exactly one version behind (nobody else wrote in between);
   otherwise the entry is dropped. Every write also withdraws this process's trust in
-  the session's other entries, and tells the watcher, so this process never reads
-  older than its own writes.
+  the session's other entries, so this process never reads older than its own writes.
 
 Reads that need no session (``get_session_info``, ``get_run``, listing) go straight
 to the store.
@@ -38,15 +35,7 @@ from sessionary.caching.memory import tail
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError
-from sessionary.ids import validate_id, validate_optional_id
-from sessionary.storage.base import (
-    DeferredCheck,
-    ListFilters,
-    SchemaStatus,
-    SessionWatcher,
-    Store,
-    check_count,
-)
+from sessionary.storage.base import ListFilters, SchemaStatus, Store
 
 __all__ = ["CachingStore"]
 
@@ -70,9 +59,8 @@ class CachingStore(Store):
     so code that holds ``agent.db`` needs no change. Attributes it does not have are
     looked up on the wrapped store (``agent.db.db_file`` still works).
 
-    A cached session is checked with the store's
-    :meth:`~sessionary.Store.session_watcher` when it has one, else with one
-    :meth:`~sessionary.Store.get_session_info` read; ``strict=True`` always reads.
+    A cached session is checked with one :meth:`~sessionary.Store.get_session_info`
+    read, or trusted for ``trust_seconds`` after the last check.
 
     >>> from sessionary.caching import CachingStore, MemoryCache
     >>> from sessionary.storage.memory import MemoryDb
@@ -89,7 +77,6 @@ class CachingStore(Store):
         cache: SessionCache,
         *,
         trust_seconds: float = 0.0,
-        strict: bool = False,
     ) -> None:
         if not isinstance(store, Store):
             raise InvalidInputError(f"store must be a Store, got {type(store).__name__}")
@@ -97,20 +84,9 @@ class CachingStore(Store):
             raise InvalidInputError("the store is already cached; wrap the store itself")
         if not isinstance(cache, SessionCache):
             raise InvalidInputError(f"cache must be a SessionCache, got {type(cache).__name__}")
-        if not isinstance(strict, bool):
-            raise InvalidInputError(f"strict must be True or False, got {type(strict).__name__}")
         self.store = store
         self.cache = cache
         self.trust_seconds = check_trust_seconds(trust_seconds)
-        self.strict = strict
-        watcher = None if strict else store.session_watcher()
-        if watcher is not None and not isinstance(watcher, SessionWatcher):
-            raise InvalidInputError(
-                f"{type(store).__name__}.session_watcher() must return a SessionWatcher or "
-                f"None, got {type(watcher).__name__}"
-            )
-        #: What checks a cached session against the store without a read, if anything.
-        self.watcher: SessionWatcher | None = watcher
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
         self._counts_lock = threading.Lock()
         self._hits = self._misses = self._stale = self._errors = 0
@@ -130,10 +106,7 @@ class CachingStore(Store):
         return getattr(self.store, name)
 
     def __repr__(self) -> str:
-        return (
-            f"CachingStore({self.store!r}, {self.cache!r}, trust_seconds={self.trust_seconds}, "
-            f"strict={self.strict})"
-        )
+        return f"CachingStore({self.store!r}, {self.cache!r}, trust_seconds={self.trust_seconds})"
 
     # ------------------------------------------------------------------ stats
 
@@ -191,7 +164,7 @@ class CachingStore(Store):
         session's, so it is checked against the store's all the same.
         """
         cached = self._cache_get(user_id, session_id, last_n_runs)
-        info = self._stored_info(session_id, user_id)
+        info = self.store.get_session_info(session_id, user_id=user_id)
         if info is None:
             if cached is not None:
                 self._cache_invalidate(user_id, session_id)
@@ -218,12 +191,6 @@ class CachingStore(Store):
         self._keep(user_id, session)
         return tail(session, last_n_runs)
 
-    def _stored_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        """The store's summary of the session: from the watcher if there is one, else read."""
-        if self.watcher is not None:
-            return self.watcher.session_info(session_id, user_id)
-        return self.store.get_session_info(session_id, user_id=user_id)
-
     def _catch_up(self, cached: Session, info: SessionInfo, user_id: str | None) -> Session | None:
         """The cached session plus the runs other writers appended, if appends are all they did.
 
@@ -245,36 +212,6 @@ class CachingStore(Store):
             return None  # more writes landed meanwhile: hydrate instead
         return attrs.evolve(fresh, runs=(*cached.runs, *fresh.runs))
 
-    def get_runs_deferred(
-        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
-    ) -> tuple[list[Run], DeferredCheck | None]:
-        """A cached session's runs at once, the watcher's version check still on its way.
-
-        When the session is cached and the store's watcher can answer for it without
-        waiting (:meth:`~sessionary.storage.base.SessionWatcher.session_info_deferred`),
-        the runs come back with the watcher's :class:`~sessionary.storage.base.DeferredCheck`:
-        the check's round trip overlaps the caller's work (``Agent.run`` builds the
-        model's request and calls the model meanwhile, and confirms before it keeps
-        the answer). Otherwise this is :meth:`get_runs`, checked before it returns.
-        """
-        validate_id(session_id, "session_id")
-        validate_optional_id(user_id, "user_id")
-        check_count(last_n, "last_n")
-        watcher = self.watcher
-        if (
-            watcher is not None
-            and not self.trust_seconds
-            and (user_id, session_id) not in self._passthrough
-        ):
-            with self._lock_for(session_id):
-                cached = self._cache_get(user_id, session_id, last_n)
-                if cached is not None:
-                    info, check = watcher.session_info_deferred(session_id, user_id)
-                    if info is not None and is_current(cached, info):
-                        self._count("_hits")
-                        return list(detached(cached).runs), check
-        return self.get_runs(session_id, user_id=user_id, last_n=last_n), None
-
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         return self.store.get_session_info(session_id, user_id=user_id)
 
@@ -292,11 +229,7 @@ class CachingStore(Store):
         user_id, session_id = run.user_id, run.session_id
         with self._lock_for(session_id):
             self._distrust(session_id)
-            info = None
-            try:
-                info = self.store.append_run(run, session_type=session_type)
-            finally:
-                self._written(session_id, info)
+            info = self.store.append_run(run, session_type=session_type)
             if (user_id, session_id) in self._passthrough:
                 return info
             try:
@@ -321,11 +254,7 @@ class CachingStore(Store):
 
         with self._lock_for(run.session_id):
             self._distrust(run.session_id)
-            info = None
-            try:
-                info = self.store.update_run(run, expected_version=expected_version)
-            finally:
-                self._written(run.session_id, info)
+            info = self.store.update_run(run, expected_version=expected_version)
             self._write_through(run.user_id, info, replace)
             return info
 
@@ -338,11 +267,7 @@ class CachingStore(Store):
     ) -> SessionInfo:
         with self._lock_for(session_id):
             self._distrust(session_id)
-            info = None
-            try:
-                info = self.store._update_session(session_id, user_id, expected_version, changes)
-            finally:
-                self._written(session_id, info)
+            info = self.store._update_session(session_id, user_id, expected_version, changes)
             self._write_through(
                 user_id, info, lambda cached, new: Session.from_info(new, cached.runs)
             )
@@ -354,7 +279,6 @@ class CachingStore(Store):
             try:
                 return self.store.import_session(session, replace=replace)
             finally:
-                self._written(session.session_id)
                 self._forget(session.session_id, {None, session.user_id})
 
     def _delete_session(self, session_id: str, user_id: str | None) -> bool:
@@ -363,7 +287,6 @@ class CachingStore(Store):
             try:
                 return self.store.delete_session(session_id, user_id=user_id)
             finally:
-                self._written(session_id)
                 self._forget(session_id, {None, user_id})
 
     def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
@@ -372,7 +295,6 @@ class CachingStore(Store):
             try:
                 return self.store.trim_runs(session_id, keep_last=keep_last, user_id=user_id)
             finally:
-                self._written(session_id)
                 self._forget(session_id, {None, user_id})
 
     def _erase_user(self, user_id: str) -> int:
@@ -380,7 +302,6 @@ class CachingStore(Store):
             return self.store.erase_user(user_id)
         finally:
             # Which sessions were the user's is not known here; trust nothing until checked.
-            self._written(None)
             self._trusted.clear()
 
     def _write_through(
@@ -405,16 +326,6 @@ class CachingStore(Store):
             else:
                 self._cache_invalidate(user_id, session_id)
         self._invalidate_other(user_id, info)
-
-    def _written(self, session_id: str | None, info: SessionInfo | None = None) -> None:
-        """Tell the watcher this process wrote the session (``None``: unknown sessions)."""
-        if self.watcher is None:
-            return
-        try:
-            self.watcher.written(session_id, info)
-        except Exception as exc:  # the write itself is done; its outcome must stand
-            self._count("_errors")
-            log.warning("session watcher failed to note a write (%s: %s)", type(exc).__name__, exc)
 
     def _forget(self, session_id: str, users: set[str | None]) -> None:
         """Drop the entries of a session that was deleted, trimmed or replaced."""

@@ -43,6 +43,7 @@ from sessionary.storage.base import (
     check_owner,
     encode_cursor,
     new_session_info,
+    session_after_update,
     sort_key,
     summary_after_append,
     summary_after_trim,
@@ -171,19 +172,8 @@ class MemoryDb(Store):
         changes: dict[str, Any],
     ) -> SessionInfo:
         with self._lock:
-            info = self._info(session_id)
-            if info is None or not check_owner(info, user_id):
-                raise SessionNotFoundError(session_id, user_id)
-            if expected_version is not None and info.version != expected_version:
-                raise ConflictError(
-                    f"session {session_id!r} is at version {info.version}, "
-                    f"not {expected_version}: it changed since it was read"
-                )
-            info = attrs.evolve(
-                info,
-                version=info.version + 1,
-                updated_at=max(time.time(), info.updated_at),
-                **changes,
+            info = session_after_update(
+                self._info(session_id), session_id, user_id, expected_version, changes
             )
             self._put_info(info)
             return _private(info)
