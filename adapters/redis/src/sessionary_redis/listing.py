@@ -26,7 +26,6 @@ from sessionary_redis.keys import KeyLayout
 from sessionary_redis.records import decode_info, text
 from sessionary_redis.scripts import INFO_FIELDS
 
-
 __all__ = ["Indexed", "list_page", "reindex", "unindex"]
 
 log = logging.getLogger("sessionary_redis")
