@@ -42,6 +42,9 @@ class _TrustingDb(MemoryDb):
 
 def test_the_suite_fails_a_store_that_accepts_true_as_a_version() -> None:
     suite = TestMemoryDb()
-    with _TrustingDb() as store, pytest.MonkeyPatch.context() as patch:
-        with pytest.raises(AssertionError, match="bad expected_version"):
-            suite.test_expected_version_must_be_an_int_before_any_io(store, True, patch)
+    with (
+        _TrustingDb() as store,
+        pytest.MonkeyPatch.context() as patch,
+        pytest.raises(AssertionError, match="bad expected_version"),
+    ):
+        suite.test_expected_version_must_be_an_int_before_any_io(store, True, patch)

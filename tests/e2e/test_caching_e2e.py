@@ -319,6 +319,7 @@ def test_the_memory_cache_evicts_under_its_bound_on_sqlite(tmp_path: Path) -> No
         db=SqliteDb(db_file=str(tmp_path / "agent.db")),
         cache_session=True,
         session_cache=cache,
+        add_history_to_context=True,  # a run that reads its session caches it
     )
     for index in range(10):
         agent.run("hello", session_id=f"s{index}")

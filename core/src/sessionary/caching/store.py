@@ -11,11 +11,15 @@ of the agent (and of anything else that uses ``agent.db``) goes through the cach
   that long after the last one.
 - a write goes to the store first, then updates the cached entry from what the store
   returned, if the entry was exactly one version behind (nobody else wrote in between);
-  otherwise the entry is dropped. Every write also withdraws this process's trust in
-  the session's other entries, so this process never reads older than its own writes.
+  otherwise the entry is dropped. A session's first run is cached only if a read
+  through this store looked for the session first (a run that reads its history
+  does), so an agent that never reads pays the cache nothing. Every write also
+  withdraws this process's trust in the session's other entries, so this process
+  never reads older than its own writes.
 
 Reads that need no session (``get_session_info``, ``get_run``, listing) go straight
-to the store.
+to the store. The wrapped store is called through its backend methods (the ``_`` ones):
+the arguments were checked once, by this store's public method.
 """
 
 from __future__ import annotations
@@ -94,6 +98,8 @@ class CachingStore(Store):
         self._trusted: dict[str, dict[str | None, tuple[int, float, float]]] = {}
         # Sessions too large for the cache: read straight from the store.
         self._passthrough: dict[tuple[str | None, str], None] = {}
+        # Sessions a read through this store found missing: their first run is cached.
+        self._awaited: dict[tuple[str | None, str], None] = {}
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -132,7 +138,7 @@ class CachingStore(Store):
         self, session_id: str, user_id: str | None, last_n_runs: int | None
     ) -> Session | None:
         if (user_id, session_id) in self._passthrough:
-            return self.store.get_session(session_id, user_id=user_id, last_n_runs=last_n_runs)
+            return self.store._get_session(session_id, user_id, last_n_runs)
         session = self._trusted_entry(user_id, session_id, last_n_runs)
         if session is None:
             with self._lock_for(session_id):
@@ -164,12 +170,15 @@ class CachingStore(Store):
         session's, so it is checked against the store's all the same.
         """
         cached = self._cache_get(user_id, session_id, last_n_runs)
-        info = self.store.get_session_info(session_id, user_id=user_id)
+        info = self.store._get_session_info(session_id, user_id)
         if info is None:
             if cached is not None:
                 self._cache_invalidate(user_id, session_id)
             self._distrust(session_id)
             self._count("_misses")
+            if len(self._awaited) >= _MAX_PASSTHROUGH:
+                self._awaited.clear()
+            self._awaited[(user_id, session_id)] = None
             return None
         if cached is not None:
             if is_current(cached, info):
@@ -184,7 +193,7 @@ class CachingStore(Store):
                 return tail(caught_up, last_n_runs)
         else:
             self._count("_misses")
-        session = self.store.get_session(session_id, user_id=user_id)
+        session = self.store._get_session(session_id, user_id, None)
         if session is None:  # deleted since the version check
             self._cache_invalidate(user_id, session_id)
             return None
@@ -201,7 +210,7 @@ class CachingStore(Store):
         delta = info.run_count - cached.run_count
         if not same_lifetime(cached, info) or delta <= 0 or info.version - cached.version != delta:
             return None
-        fresh = self.store.get_session(info.session_id, user_id=user_id, last_n_runs=delta)
+        fresh = self.store._get_session(info.session_id, user_id, delta)
         if (
             fresh is None
             or not same_lifetime(cached, fresh)
@@ -213,10 +222,10 @@ class CachingStore(Store):
         return attrs.evolve(fresh, runs=(*cached.runs, *fresh.runs))
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        return self.store.get_session_info(session_id, user_id=user_id)
+        return self.store._get_session_info(session_id, user_id)
 
     def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        return self.store.get_run(session_id, run_id, user_id=user_id)
+        return self.store._get_run(session_id, run_id, user_id)
 
     def _list_sessions(
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
@@ -229,8 +238,16 @@ class CachingStore(Store):
         user_id, session_id = run.user_id, run.session_id
         with self._lock_for(session_id):
             self._distrust(session_id)
-            info = self.store.append_run(run, session_type=session_type)
+            info = self.store._append_run(run, session_type)
             if (user_id, session_id) in self._passthrough:
+                return info
+            key = (user_id, session_id)
+            awaited = self._awaited.pop(key, False) is None  # present: its value is None
+            if info.run_count == 1 and not awaited:
+                # Nobody read this new session through the cache (an agent without
+                # history in its context never does): leave it uncached, so such runs
+                # cost the cache nothing. An entry under its ID is of an older lifetime.
+                self._cache_invalidate(user_id, session_id)
                 return info
             try:
                 kept = self.cache.append(user_id, detached_run(run), info)
@@ -254,7 +271,7 @@ class CachingStore(Store):
 
         with self._lock_for(run.session_id):
             self._distrust(run.session_id)
-            info = self.store.update_run(run, expected_version=expected_version)
+            info = self.store._update_run(run, expected_version)
             self._write_through(run.user_id, info, replace)
             return info
 
@@ -277,7 +294,7 @@ class CachingStore(Store):
         with self._lock_for(session.session_id):
             self._distrust(session.session_id)
             try:
-                return self.store.import_session(session, replace=replace)
+                return self.store._import_session(session, replace)
             finally:
                 self._forget(session.session_id, {None, session.user_id})
 
@@ -285,7 +302,7 @@ class CachingStore(Store):
         with self._lock_for(session_id):
             self._distrust(session_id)
             try:
-                return self.store.delete_session(session_id, user_id=user_id)
+                return self.store._delete_session(session_id, user_id)
             finally:
                 self._forget(session_id, {None, user_id})
 
@@ -293,13 +310,13 @@ class CachingStore(Store):
         with self._lock_for(session_id):
             self._distrust(session_id)
             try:
-                return self.store.trim_runs(session_id, keep_last=keep_last, user_id=user_id)
+                return self.store._trim_runs(session_id, keep_last, user_id)
             finally:
                 self._forget(session_id, {None, user_id})
 
     def _erase_user(self, user_id: str) -> int:
         try:
-            return self.store.erase_user(user_id)
+            return self.store._erase_user(user_id)
         finally:
             # Which sessions were the user's is not known here; trust nothing until checked.
             self._trusted.clear()
