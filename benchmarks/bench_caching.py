@@ -276,10 +276,10 @@ def main() -> None:
         product = "Agno 3.1.10" if result.label.startswith("agno") else "Sessionary"
         caching = result.label.removeprefix("agno-")
         if product != "Sessionary":
-            off = "agno-off"
+            off_label = "agno-off"
         else:
-            off = "off, no history" if "no history" in result.label else "off"
-        base = next(r for r in results if r.store == result.store and r.label == off)
+            off_label = "off, no history" if "no history" in result.label else "off"
+        base = next(r for r in results if r.store == result.store and r.label == off_label)
         change = result.late.median / base.late.median - 1
         rows.append(
             [
