@@ -30,6 +30,7 @@ from sessionary.storage.base import (
     ListFilters,
     Store,
     check_owner,
+    check_run_version,
     encode_cursor,
     new_session_info,
     session_after_update,
@@ -173,11 +174,7 @@ class SqliteDb(SqliteDatabase, Store):
                 raise OwnershipError(session_id, run.user_id)
             run_key, seq, old_data = found
             old = decode_run_row(session_id, seq, old_data)
-            if old.version != expected_version:
-                raise ConflictError(
-                    f"run {run.run_id!r} of session {session_id!r} is at version "
-                    f"{old.version}, not {expected_version}: another writer updated it first"
-                )
+            check_run_version(old, expected_version)
             is_last = seq == current.last_seq
             info = _storable(summary_after_update(current.info, old, new, is_last, time.time()))
             conn.execute(

@@ -37,6 +37,7 @@ from sessionary.storage.checks import (
 from sessionary.storage.summaries import (
     PREVIEW_LENGTH,
     check_owner,
+    check_run_version,
     decode_cursor,
     encode_cursor,
     new_session_info,
@@ -57,6 +58,7 @@ __all__ = [
     "SchemaStatus",
     "Store",
     "check_owner",
+    "check_run_version",
     "decode_cursor",
     "encode_cursor",
     "new_session_info",

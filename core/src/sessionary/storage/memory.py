@@ -41,6 +41,7 @@ from sessionary.storage.base import (
     ListFilters,
     Store,
     check_owner,
+    check_run_version,
     encode_cursor,
     new_session_info,
     session_after_update,
@@ -154,11 +155,7 @@ class MemoryDb(Store):
                 raise OwnershipError(run.session_id, run.user_id)
             runs = self._runs[run.session_id]
             old = self._decode_run(run.session_id, runs[position])
-            if old.version != expected_version:
-                raise ConflictError(
-                    f"run {run.run_id!r} of session {run.session_id!r} is at version "
-                    f"{old.version}, not {expected_version}: another writer updated it first"
-                )
+            check_run_version(old, expected_version)
             info = summary_after_update(info, old, new, position == len(runs) - 1, time.time())
             runs[position] = encoded
             self._put_info(info)

@@ -21,6 +21,7 @@ from sessionary.errors import ConflictError, InvalidInputError, SessionNotFoundE
 __all__ = [
     "PREVIEW_LENGTH",
     "check_owner",
+    "check_run_version",
     "decode_cursor",
     "encode_cursor",
     "new_session_info",
@@ -175,3 +176,13 @@ def session_after_update(
         updated_at=max(time.time(), info.updated_at),
         **changes,
     )
+
+
+def check_run_version(old: Run, expected_version: int) -> None:
+    """The compare-and-set of :meth:`Store.update_run`: ``old`` (the stored run) must be
+    at ``expected_version``, else :class:`~sessionary.errors.ConflictError`."""
+    if old.version != expected_version:
+        raise ConflictError(
+            f"run {old.run_id!r} of session {old.session_id!r} is at version "
+            f"{old.version}, not {expected_version}: another writer updated it first"
+        )
