@@ -1,109 +1,94 @@
-"""The test matrix: lint, types, docs, and tests of every component on every Python.
+"""The test matrix: lint, types, docs, and every test on the oldest and newest Python.
 
-    nox                              everything (what CI runs)
+    nox                              what CI and the README's test command run
     nox -s lint types docs           the checks
-    nox -t sqlite                    one component on every Python
-    nox -s "tests(3.12, redis)"      one cell
+    nox -s "tests(3.13)"             every test on one Python
+    nox -s "tests(3.13)" -- tests/adapters/redis      a part of them (pytest arguments)
+    nox -s "tests_agno(agno-import-3)"  the Agno importer against the real Agno 3
     nox -s "tests(mongodb-real)"     the MongoDB suite against SESSIONARY_MONGODB_URL
+    nox -s latest                    every test against the newest releases (not in ``nox``)
     nox -s bench                     the benchmarks
 
-Components are found on disk: ``core``, every ``adapters/NAME`` and ``plugins/NAME``
-with a ``pyproject.toml``; each one's tests live in ``tests/<same path>`` (core's in
-``tests/core``) and its extra test dependencies in its own ``[dependency-groups] test``.
-Pythons are 3.10 to 3.13, those of them that are installed.
+Versions come from ``uv.lock`` and nowhere else: every session syncs its environment with
+``uv sync --locked`` (a lock that no longer matches ``pyproject.toml`` is an error, not a
+silent re-resolve), so a fresh machine tests exactly what the last green run tested.
+``latest`` is the one exception, by design, and is not part of ``nox``.
+
+Every test runs on the oldest and the newest installed Python (3.10 and 3.13 here), in one
+environment per Python holding every component, with pytest-xdist workers (the suites wait
+on servers and subprocesses more than on the CPU). The Pythons between them run core's
+tests, which is where version-specific behaviour (asyncio, typing) lives.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import nox
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 nox.needs_version = ">=2024.10.9"
-nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "types", "docs", "tests"]
+nox.options.sessions = ["lint", "types", "docs", "tests", "tests_agno"]
 
 ROOT = Path(__file__).parent
-PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ALL_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 PYTHONS = [v for v in ALL_PYTHONS if shutil.which(f"python{v}")] or ["3.11"]
+#: Every test runs on these; the Pythons between them run core's tests.
+FULL_PYTHONS = sorted({PYTHONS[0], PYTHONS[-1]}, key=ALL_PYTHONS.index)
+#: pytest-xdist workers: the suites are I/O-bound (servers, subprocesses, fsync).
+WORKERS = os.environ.get("SESSIONARY_TEST_WORKERS", "4")
+#: The Agno importer's tests, each with the real Agno it reads (a locked group each).
+AGNO_IMPORT = {"agno-import-2": "agno2", "agno-import-3": "agno3"}
+CORE_DOCTESTS = str(ROOT / "core" / "src" / "sessionary")
 
 
-def _components() -> dict[str, Path]:
-    found = {"core": ROOT / "core"}
-    for group in ("adapters", "plugins"):
-        for path in sorted((ROOT / group).glob("*/pyproject.toml")):
-            if not path.parent.name.startswith("_"):
-                found[path.parent.name] = path.parent
-    return found
-
-
-COMPONENTS = _components()
-#: Test suites that are not one component's: they install every component.
-SUITES = {"e2e": ROOT / "tests" / "e2e"}
-#: The Agno importer's tests, each with the real Agno it reads (installed only there).
-AGNO_IMPORT = {
-    "agno-import-2": ["agno==2.9.0", "sqlalchemy[asyncio]>=2", "openai>=1.99"],
-    "agno-import-3": ["agno==3.1.10", "sqlalchemy[asyncio]>=2", "openai>=1.99"],
-}
-
-
-def _tests_dir(name: str, path: Path) -> Path:
-    if name in SUITES:
-        return SUITES[name]
-    return ROOT / "tests" / ("core" if name == "core" else path.relative_to(ROOT))
-
-
-def _test_group(path: Path) -> list[str]:
-    data = tomllib.loads((path / "pyproject.toml").read_text())
-    return list(data.get("dependency-groups", {}).get("test", []))
-
-
-def _install(session: nox.Session, *paths: Path, groups: tuple[str, ...] = ("test",)) -> None:
-    """Install core and the given components editable, with the root's dependency groups."""
-    requirements: list[str] = []
+def _sync(session: nox.Session, *groups: str) -> None:
+    """Install exactly what uv.lock pins: every component (editable) and the given groups."""
+    args = ["uv", "sync", "--locked", "--all-packages", "--no-default-groups"]
     for group in groups:
-        requirements += nox.project.dependency_groups(PYPROJECT, group)
-    editable: list[str] = ["-e", str(ROOT / "core")]
-    for path in paths:
-        if path != ROOT / "core":
-            editable += ["-e", str(path)]
-        requirements += _test_group(path)
-    session.install(*editable, *requirements)
+        args += ["--group", group]
+    session.run_install(
+        *args,
+        f"--python={session.virtualenv.location}",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+def _pytest(session: nox.Session, *args: str) -> None:
+    """pytest with xdist workers, unless the caller chose the arguments."""
+    workers = [] if session.posargs else ["-n", WORKERS]
+    session.run("pytest", *workers, *(session.posargs or args))
 
 
 @nox.session(tags=["tests"])
 @nox.parametrize(
-    ["python", "component"],
-    [nox.param(p, c, id=f"{p}, {c}", tags=[c]) for p in PYTHONS for c in [*COMPONENTS, *SUITES]]
-    + [nox.param("3.11", name, id=name, tags=["agno"]) for name in AGNO_IMPORT],
+    "python",
+    [nox.param(p, id=p) for p in PYTHONS],
 )
-def tests(session: nox.Session, component: str) -> None:
-    """Run one component's tests on one Python."""
-    if component in AGNO_IMPORT:
-        _install(session)
-        session.install(*AGNO_IMPORT[component])
-        session.run("pytest", str(ROOT / "tests" / "agno_import"), *session.posargs)
-        return
-    if component in SUITES:
-        path = SUITES[component]
-        _install(session, *COMPONENTS.values(), groups=("test", "e2e"))
+def tests(session: nox.Session) -> None:
+    """Every test on the oldest and newest Python; core's tests on the others."""
+    _sync(session, "test", "e2e")
+    if session.python in FULL_PYTHONS:
+        _pytest(
+            session,
+            "tests",
+            "--ignore=tests/agno_import",
+            "--doctest-modules",
+            CORE_DOCTESTS,
+        )
     else:
-        path = COMPONENTS[component]
-        _install(session, path)
-    args = [str(_tests_dir(component, path))]
-    if component == "core":
-        args += ["--doctest-modules", str(ROOT / "core" / "src" / "sessionary")]
-    session.run("pytest", *args, *session.posargs)
+        _pytest(session, "tests/core", "--doctest-modules", CORE_DOCTESTS)
+
+
+@nox.session(tags=["tests", "agno"], python="3.11")
+@nox.parametrize("cell", [nox.param(name, id=name) for name in AGNO_IMPORT])
+def tests_agno(session: nox.Session, cell: str) -> None:
+    """`sessionary import-agno` against databases the real Agno writes (2.x and 3.x)."""
+    _sync(session, "test", AGNO_IMPORT[cell])
+    session.run("pytest", "tests/agno_import", *session.posargs)
 
 
 @nox.session(name="tests(mongodb-real)", python="3.11", default=False)
@@ -118,31 +103,49 @@ def tests_mongodb_real(session: nox.Session) -> None:
             "SESSIONARY_MONGODB_URL is not set; point it at a MongoDB server, e.g. "
             "SESSIONARY_MONGODB_URL=mongodb://localhost:27017 nox -s 'tests(mongodb-real)'"
         )
-    path = COMPONENTS["mongodb"]
-    _install(session, path)
+    _sync(session, "test")
     session.run(
         "pytest",
-        str(_tests_dir("mongodb", path)),
+        "tests/adapters/mongodb",
         *session.posargs,
         env={"SESSIONARY_MONGODB_URL": url},
     )
 
 
-@nox.session(python=PYTHONS[-1] if "3.12" not in PYTHONS else "3.12")
+@nox.session(python=PYTHONS[-1], default=False)
+def latest(session: nox.Session) -> None:
+    """Every test against the newest releases of every dependency (never in ``nox``).
+
+    It resolves afresh, ignoring uv.lock (which it never writes): an early warning of what
+    the next ``uv lock --upgrade`` brings. A failure here is a task, not a broken build.
+    """
+    pyproject = nox.project.load_toml(ROOT / "pyproject.toml")
+    groups = [*nox.project.dependency_groups(pyproject, "test", "e2e")]
+    editable = [arg for p in _components() for arg in ("-e", str(p.parent))]
+    session.install("--upgrade", *editable, *groups)
+    _pytest(session, "tests", "--ignore=tests/agno_import")
+
+
+@nox.session(python=PYTHONS[-1])
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the whole tree."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    """ruff check, ruff format --check and the import contracts over the whole tree."""
+    _sync(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")  # the import contracts of pyproject.toml
 
 
 @nox.session(python="3.11")
 def types(session: nox.Session) -> None:
-    """mypy --strict over every component's source and the tests."""
-    _install(session, *COMPONENTS.values(), groups=("types", "test", "e2e"))
-    sources = [str(p / "src") for p in COMPONENTS.values()]
+    """mypy --strict over every component's source, the tests and the benchmarks."""
+    _sync(session, "types", "test", "e2e")
+    sources = [str(p.parent / "src") for p in _components()]
     # benchmarks/ too: the scripts import their helpers (common, *_agno) by plain name.
-    env = {"MYPYPATH": os.pathsep.join([*sources, str(ROOT / "benchmarks")])}
+    env = {
+        "MYPYPATH": os.pathsep.join(
+            [*sources, str(ROOT / "benchmarks"), str(ROOT / "tests" / "support")]
+        )
+    }
     session.run("mypy", *sources, "tests", "benchmarks", env=env)
 
 
@@ -150,18 +153,17 @@ def types(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every benchmark, Sessionary beside Agno 3.1.10: writes benchmarks/results.md and a chart.
 
-    Agno is installed here only, never in a package's dependencies. ``nox -s bench --
-    --quick`` checks the pipeline with small sessions.
+    Agno comes from the locked ``bench`` group, never from a package's dependencies.
+    ``nox -s bench -- --quick`` checks the pipeline with small sessions.
     """
-    _install(session, *COMPONENTS.values())
-    session.install("agno==3.1.10", "sqlalchemy[asyncio]>=2", "mongomock>=4.3", "matplotlib>=3.8")
+    _sync(session, "test", "bench")
     session.run("python", str(ROOT / "benchmarks" / "run_all.py"), *session.posargs)
 
 
 @nox.session(python="3.11")
 def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
-    _install(session, *COMPONENTS.values(), groups=("docs",))
+    _sync(session, "docs")
     session.run(
         "mkdocs",
         "build",
@@ -170,3 +172,13 @@ def docs(session: nox.Session) -> None:
         str(ROOT / "site"),
         env={"NO_MKDOCS_2_WARNING": "1"},
     )
+
+
+def _components() -> list[Path]:
+    """Every distribution's pyproject.toml: core, adapters/NAME, plugins/NAME (not _template)."""
+    found = [ROOT / "core" / "pyproject.toml"]
+    for group in ("adapters", "plugins"):
+        found += [
+            p for p in sorted((ROOT / group).glob("*/pyproject.toml")) if p.parent.name[0] != "_"
+        ]
+    return found

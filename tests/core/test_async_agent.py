@@ -20,24 +20,24 @@ from sessionary.errors import InvalidInputError, ModelError, RunAlreadyContinued
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.memory import MemoryDb
-from sessionary.testing import ScriptedModel, tool_call
-from sessionary.testing.loop_lag import assert_loop_not_blocked
+from sessionary.testing import IoGate, ScriptedModel, tool_call
 
 
 class SyncOnlyModel(Model):
-    """A provider with no async client: its ``respond`` blocks for ``delay`` seconds."""
+    """A provider with no async client: its ``respond`` does its I/O at ``gate``."""
 
     provider = "synconly"
 
-    def __init__(self, answer: str, delay: float = 0.0) -> None:
+    def __init__(self, answer: str, gate: IoGate | None = None) -> None:
         self.id = "sync"
         self.answer = answer
-        self.delay = delay
+        self.gate = gate
         self.threads: list[str] = []
 
     def respond(self, request: ModelRequest) -> ModelResponse:
         self.threads.append(threading.current_thread().name)
-        time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait()
         return ScriptedModel(self.answer).respond(request)
 
 
@@ -160,13 +160,12 @@ def test_a_broken_async_stream_is_stored_as_error() -> None:
 
 
 def test_a_sync_only_model_runs_in_a_worker_thread_not_on_the_loop() -> None:
-    model = SyncOnlyModel("fine", delay=0.3)
+    gate = IoGate()
+    model = SyncOnlyModel("fine", gate=gate)
     agent = Agent(model=model, db="memory://")
 
     async def check() -> Run:
-        return await assert_loop_not_blocked(  # type: ignore[no-any-return]
-            agent.arun("hi", session_id="s"), what="arun on a sync-only model", at_least=0.15
-        )
+        return await gate.check(agent.arun("hi", session_id="s"), what="arun on a sync-only model")
 
     assert asyncio.run(check()).content == "fine"
     assert model.threads and model.threads[0] != threading.main_thread().name
@@ -175,17 +174,19 @@ def test_a_sync_only_model_runs_in_a_worker_thread_not_on_the_loop() -> None:
 def test_async_tools_are_awaited_and_sync_tools_leave_the_loop_free() -> None:
     seen: list[str] = []
 
+    gate = IoGate()
+
     @tool
     async def lookup(city: str) -> str:
         """Look a city up."""
-        await asyncio.sleep(0.2)
+        await asyncio.to_thread(gate.wait)  # an async client's I/O leaves the loop free
         seen.append(f"async {city}")
         return f"{city}: sunny"
 
     @tool
     def blocking(city: str) -> str:
         """A tool with a blocking client."""
-        time.sleep(0.2)
+        gate.wait()  # a sync client's I/O, in whatever thread calls the tool
         seen.append(f"sync {city}")
         return f"{city}: rainy"
 
@@ -195,9 +196,7 @@ def test_async_tools_are_awaited_and_sync_tools_leave_the_loop_free() -> None:
     agent = Agent(model=model, db="memory://", tools=[lookup, blocking])
 
     async def check() -> Run:
-        return await assert_loop_not_blocked(  # type: ignore[no-any-return]
-            agent.arun("weather?", session_id="s"), what="arun with tools", at_least=0.3
-        )
+        return await gate.check(agent.arun("weather?", session_id="s"), what="arun with tools")
 
     run = asyncio.run(check())
     assert run.content == "Done." and seen == ["async Paris", "sync Lima"]
@@ -321,21 +320,23 @@ def test_async_autonaming_calls_arespond_never_respond() -> None:
 def test_async_naming_times_out_with_the_policy_timeout_and_falls_back() -> None:
     from sessionary.naming import NamingPolicy
 
+    answer = threading.Event()  # the naming model answers only when the test says so
     agent = Agent(
         model=ScriptedModel("Hi!"),
-        naming_model=ScriptedModel("Too Late", delay=1.0),
+        naming_model=ScriptedModel("Too Late", io=answer.wait),
         naming=NamingPolicy(timeout=0.1),
         db="memory://",
     )
 
     async def scenario() -> Any:
         await agent.arun("Plan a trip to Lisbon", session_id="s")
-        started = time.perf_counter()
         session = await agent.aset_session_name("s", autogenerate=True)
-        return session, time.perf_counter() - started
+        waited = answer.is_set()
+        answer.set()  # let the abandoned call's worker thread finish
+        return session, waited
 
-    session, took = asyncio.run(scenario())
-    assert took < 0.9  # the model's answer was not waited for
+    session, waited = asyncio.run(scenario())
+    assert not waited  # named while the model had not answered: its answer was not waited for
     assert session.name_source != "model"
 
 
@@ -379,14 +380,23 @@ def test_team_arun_and_acontinue_run() -> None:
 
 def test_a_cancelled_arun_is_stored_as_cancelled_and_the_cancel_goes_on() -> None:
     db = MemoryDb()
-    agent = Agent(model=ScriptedModel("too late", delay=5.0), db=db)
+    calling, answer = threading.Event(), threading.Event()
+
+    def model_io() -> None:
+        calling.set()
+        answer.wait()
+
+    agent = Agent(model=ScriptedModel("too late", io=model_io), db=db)
 
     async def scenario() -> None:
         task = asyncio.ensure_future(agent.arun("hi", session_id="s"))
-        await asyncio.sleep(0.05)
+        await asyncio.to_thread(calling.wait)  # the run is waiting for its model
         task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        try:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            answer.set()
 
     asyncio.run(scenario())
     [run] = db.get_runs("s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,8 +14,8 @@ from sessionary.caching import CachingStore, MemoryCache
 from sessionary.errors import InvalidInputError
 from sessionary.storage.aio import ThreadedAsyncStore
 from sessionary.storage.memory import MemoryDb
+from sessionary.testing import IoGate
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
-from sessionary.testing.loop_lag import assert_loop_not_blocked, measure_loop_lag
 from sessionary.testing.storage_data import make_run
 
 _BACKEND_METHODS = (
@@ -33,23 +33,23 @@ _BACKEND_METHODS = (
 )
 
 
-class SlowMemoryDb(MemoryDb):
-    """A memory store whose every backend call blocks its thread for ``delay`` seconds."""
+class GatedMemoryDb(MemoryDb):
+    """A memory store whose every backend call waits at ``gate`` in its thread."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, gate: IoGate) -> None:
         super().__init__()
-        self.delay = delay
+        self.gate = gate
 
     def __getattribute__(self, name: str) -> Any:
         value = super().__getattribute__(name)
         if name in _BACKEND_METHODS:
-            delay = super().__getattribute__("delay")
+            gate = super().__getattribute__("gate")
 
-            def slow(*args: Any, **kwargs: Any) -> Any:
-                time.sleep(delay)  # a slow disk or server: blocks the calling thread
+            def gated(*args: Any, **kwargs: Any) -> Any:
+                gate.wait()  # a slow disk or server: the I/O happens here, in this thread
                 return value(*args, **kwargs)
 
-            return slow
+            return gated
         return value
 
 
@@ -76,8 +76,8 @@ class TestThreadedMemoryStore(AsyncStorageConformance):
     def corrupt_session(self, store: Store, session_id: str) -> None:
         _memory_of(store)._runs[session_id][0] = '{"run_id": 42'
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
-        return ThreadedAsyncStore(SlowMemoryDb(delay))
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
+        return ThreadedAsyncStore(GatedMemoryDb(gate))
 
 
 class TestThreadedCachingStore(AsyncStorageConformance):
@@ -90,8 +90,8 @@ class TestThreadedCachingStore(AsyncStorageConformance):
     def corrupt_session(self, store: Store, session_id: str) -> None:
         _memory_of(store)._runs[session_id][0] = '{"run_id": 42'
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
-        return CachingStore(SlowMemoryDb(delay), MemoryCache()).to_async()
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
+        return CachingStore(GatedMemoryDb(gate), MemoryCache()).to_async()
 
 
 def test_a_store_without_an_async_twin_is_adapted_in_threads() -> None:
@@ -122,22 +122,49 @@ def test_threaded_store_runs_on_the_executor_it_is_given() -> None:
     assert len(names) == 1 and names[0].startswith("store-thread")
 
 
-def test_the_probe_catches_a_blocking_call() -> None:
+def test_the_gate_catches_io_on_the_loops_thread() -> None:
+    gate = IoGate()
+
     async def rude() -> None:
-        time.sleep(0.2)  # a sync call inside the loop: exactly what the probe is for
+        gate.wait()  # a sync driver called inside the loop: exactly what the gate is for
 
-    seen = asyncio.run(measure_loop_lag(rude()))
-    assert seen.max_lag >= 0.15
-    with pytest.raises(AssertionError, match=r"blocked the event loop for \d+"):
-        asyncio.run(assert_loop_not_blocked(rude(), what="rude"))
+    with pytest.raises(AssertionError, match=r"rude did blocking I/O on the event loop's thread"):
+        asyncio.run(gate.check(rude(), what="rude"))
 
 
-def test_the_probe_fails_a_test_whose_slowness_never_happened() -> None:
+def test_the_gate_catches_a_loop_held_while_its_io_waits_elsewhere() -> None:
+    """A sync client on the loop, waiting for a reply that a gated proxy holds in its thread."""
+    gate = IoGate(fallback=0.2)
+
+    async def rude() -> None:
+        worker = threading.Thread(target=gate.wait)  # the proxy holding the reply
+        worker.start()
+        worker.join()  # the client's blocking recv: the loop cannot let the reply through
+
+    with pytest.raises(AssertionError, match=r"rude held the event loop while its I/O waited"):
+        asyncio.run(gate.check(rude(), what="rude"))
+    assert gate.released_by_fallback == 1
+
+
+def test_the_gate_lets_io_off_the_loop_through_and_returns_the_result() -> None:
+    gate = IoGate()
+
+    async def polite() -> str:
+        await asyncio.gather(*(asyncio.to_thread(gate.wait) for _ in range(5)))
+        return "done"
+
+    assert asyncio.run(gate.check(polite(), what="polite")) == "done"
+    assert gate.passed == 5 and gate.released_by_fallback == gate.on_loop_thread == 0
+
+
+def test_the_gate_fails_a_check_that_did_no_io() -> None:
+    gate = IoGate()
+
     async def quick() -> None:
         await asyncio.sleep(0)
 
-    with pytest.raises(AssertionError, match="the probe measured nothing"):
-        asyncio.run(assert_loop_not_blocked(quick(), what="quick", at_least=0.1))
+    with pytest.raises(AssertionError, match="quick did no I/O through the gate"):
+        asyncio.run(gate.check(quick(), what="quick"))
 
 
 def test_async_store_checks_its_arguments_like_the_sync_one() -> None:
@@ -148,3 +175,35 @@ def test_async_store_checks_its_arguments_like_the_sync_one() -> None:
         asyncio.run(store.update_session("s", state=[1]))  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="expected_version must be an int"):
         asyncio.run(store.update_run(make_run("s"), expected_version="1"))  # type: ignore[arg-type]
+
+
+class _OnTheLoop(ThreadedAsyncStore):
+    """A wrong async store: it calls its sync store on the event loop's own thread."""
+
+    async def _run_write(self, call: Any) -> Any:
+        return call(self.store)
+
+
+def test_the_blocking_clauses_fail_a_store_that_runs_its_io_on_the_loop() -> None:
+    class Wrong(AsyncStorageConformance):
+        def make_gated_store(self, gate: IoGate) -> AsyncStore:
+            return _OnTheLoop(GatedMemoryDb(gate))
+
+    with pytest.raises(AssertionError, match="append_run did blocking I/O on the event loop"):
+        Wrong().test_store_calls_never_block_the_loop()
+    with pytest.raises(AssertionError, match="Agent.arun did blocking I/O on the event loop"):
+        Wrong().test_agent_async_methods_never_block_the_loop()
+
+
+def test_the_agent_clause_fails_an_agent_that_calls_its_sync_store_on_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sync store beside the gated async one is gated too: a stray sync call is caught."""
+    from sessionary.agent.agent import Agent
+
+    async def sync_inside(self: Agent, *args: Any, **kwargs: Any) -> Any:
+        return self.get_session(*args, **kwargs)  # the bug: the sync API inside the loop
+
+    monkeypatch.setattr(Agent, "aget_session", sync_inside)
+    with pytest.raises(AssertionError, match="aget_session did blocking I/O on the event loop"):
+        TestThreadedMemoryStore().test_agent_async_methods_never_block_the_loop()

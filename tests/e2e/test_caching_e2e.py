@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 import redis
+from mongodb_support import server_like_mongomock
 from sessionary_mongodb import MongoDb
-from sessionary_mongodb.testing import server_like_mongomock
 from sessionary_redis import RedisDb
 from sessionary_sqlite import SqliteDb
 

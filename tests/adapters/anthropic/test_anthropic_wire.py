@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from typing import Any
 
 import pytest
@@ -419,13 +420,18 @@ def test_params_must_be_mappings(option: str) -> None:
 
 
 def test_the_design_briefs_model_name(claude_fake: ProviderHarness) -> None:
-    """get_model("anthropic:claude-sonnet-4-5") works; this SDK warns the model is deprecated."""
+    """get_model("anthropic:claude-sonnet-4-5") works and sends that model name.
+
+    Whether the SDK warns that the model is deprecated is the SDK's business (2.13.0 does,
+    2.16.0 does not): the test ignores the warning instead of asserting it.
+    """
     from sessionary import get_model
 
     model = get_model("anthropic:claude-sonnet-4-5", **claude_fake.connection_options())
     assert isinstance(model, Claude)
     claude_fake.reply_text("Still answering.")
-    with pytest.warns(DeprecationWarning, match="claude-sonnet-4-5"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         run = Agent(model=model).run("Hello")
     assert run.content == "Still answering."
     assert _raw(claude_fake)["model"] == "claude-sonnet-4-5"

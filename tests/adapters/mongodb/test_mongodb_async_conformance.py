@@ -18,13 +18,14 @@ from urllib.parse import urlsplit
 
 import pymongo
 import pytest
+from mongodb_support import server_like_mongomock, url_with_db
+from mongodb_wire import MockMongoServer
 from sessionary_mongodb import AsyncMongoStore, MongoDb
-from sessionary_mongodb.mockserver import MockMongoServer
-from sessionary_mongodb.testing import server_like_mongomock, url_with_db
 
 from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
+from sessionary.testing import IoGate
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
 from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
 from sessionary.testing.slow_proxy import SlowProxy
@@ -91,9 +92,6 @@ def databases(mock_server: MockMongoServer) -> Iterator[_Databases]:
 
 class TestAsyncMongoStore(AsyncStorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
-    # Every request waits this long (the suite's 0.3 s, made shorter: each call makes
-    # several); a call that blocked the loop would hold it 2.5 times the lag limit.
-    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _backend(self, databases: _Databases) -> Iterator[None]:
@@ -126,8 +124,8 @@ class TestAsyncMongoStore(AsyncStorageConformance):
     def make_ttl_store(self, ttl: float) -> Store:
         return BlockingStore(AsyncMongoStore(db_url=self.databases.url(), ttl=ttl))
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
-        proxy = SlowProxy(_target(self.url), delay=delay).start()
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
+        proxy = SlowProxy(_target(self.url), gate=gate.wait).start()
         self.proxies.append(proxy)
         return AsyncMongoStore(db_url=_proxied(self.databases.url(), proxy))
 
@@ -173,11 +171,11 @@ def test_a_cut_link_mid_write_is_a_clear_error_and_loses_nothing_stored(
         async def scenario() -> None:
             for turn in range(3):
                 await store.append_run(make_run("chat", user_id="alice", text=f"turn {turn}"))
-            proxy.delay = 0.5  # the next write is held in the link when it breaks
+            proxy.hold(requests=True)  # the next write is held in the link when it breaks
             write = asyncio.ensure_future(
                 store.append_run(make_run("chat", user_id="alice", text="lost"))
             )
-            await asyncio.sleep(0.1)
+            await asyncio.to_thread(proxy.wait_until_holding)
             proxy.refuse()
             assert proxy.cut() >= 1
             with pytest.raises(StoreUnavailableError) as raised:
@@ -187,7 +185,7 @@ def test_a_cut_link_mid_write_is_a_clear_error_and_loses_nothing_stored(
             assert "appending run" in message and "'chat'" in message
             with pytest.raises(StoreUnavailableError, match="reading session 'chat'"):
                 await store.get_session("chat")
-            proxy.delay = 0.0
+            proxy.release()
             proxy.accept()  # the link is back: the same store object goes on
             session = await store.get_session("chat", user_id="alice")
             assert session is not None
@@ -228,9 +226,9 @@ def test_a_sync_client_is_refused() -> None:
         AsyncMongoStore(db_url="mongodb://h", client=server_like_mongomock())
 
 
-@pytest.mark.parametrize("cancel_after", [0.05, 0.25, 0.45])
+@pytest.mark.parametrize("cancel_at", [1, 2, 3])
 def test_a_write_cancelled_between_its_steps_is_stored_whole_or_not_at_all(
-    databases: _Databases, cancel_after: float
+    databases: _Databases, cancel_at: int
 ) -> None:
     url = databases.url()
     with SlowProxy(_target(url)) as proxy:
@@ -238,17 +236,25 @@ def test_a_write_cancelled_between_its_steps_is_stored_whole_or_not_at_all(
 
         async def scenario() -> None:
             await store.append_run(make_run("chat", user_id="alice", text="first"))
-            proxy.delay = 0.2  # each of the append's three steps takes 0.2 s
+            proxy.hold(requests=True)
             write = asyncio.ensure_future(
                 store.append_run(make_run("chat", user_id="alice", text="cancelled"))
             )
-            await asyncio.sleep(cancel_after)  # in the first, second or third step
-            write.cancel()
+            for step in range(1, cancel_at):  # let the steps before through, one by one
+                await asyncio.to_thread(proxy.wait_until_holding, step)
+                proxy.let_through()
+            await asyncio.to_thread(proxy.wait_until_holding, cancel_at)
+            write.cancel()  # in the first, second or third step
             with pytest.raises(asyncio.CancelledError):
                 await write
-            proxy.delay = 0.0
-            await asyncio.sleep(1.0)  # what was under way finishes
-            session = await store.get_session("chat", user_id="alice")
+            proxy.release()
+            # What was under way finishes in the background: wait until the session is
+            # whole again (bounded); a write stopped half-way never gets there.
+            for _ in range(1000):
+                session = await store.get_session("chat", user_id="alice")
+                if session is not None and session.run_count == len(session.runs):
+                    break
+                await asyncio.sleep(0.01)
             assert session is not None
             assert session.run_count == len(session.runs) in (1, 2)
             assert session.input_tokens == sum(r.metrics.input_tokens for r in session.runs)

@@ -12,8 +12,8 @@ import sys
 from typing import Any
 
 import pytest
+from mongodb_support import url_with_db
 from sessionary_mongodb import MongoDb
-from sessionary_mongodb.testing import url_with_db
 
 from sessionary import Agent, open_db
 from sessionary.errors import (
@@ -48,6 +48,16 @@ def test_a_malformed_url_is_refused_at_once_without_its_password() -> None:
     assert "hunter2" not in str(caught.value)
 
 
+class _NotAClient:
+    """Not a MongoClient; its repr is stable, so the test ID is the same in every worker."""
+
+    def __repr__(self) -> str:
+        return "<not a client>"
+
+
+_NOT_A_CLIENT = _NotAClient()
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -57,7 +67,7 @@ def test_a_malformed_url_is_refused_at_once_without_its_password() -> None:
         {"db_url": "mongodb://localhost", "db_name": "$where"},
         {"db_url": "mongodb://localhost", "db_name": ""},
         {"db_url": "mongodb://localhost", "db_name": "x" * 64},
-        {"db_url": "mongodb://localhost", "client": object()},
+        {"db_url": "mongodb://localhost", "client": _NOT_A_CLIENT},
         {"db_url": "mongodb://localhost", "ttl": -1},
         {"db_url": "mongodb://localhost", "ttl": "60"},
         {"db_url": "mongodb://localhost", "max_document_bytes": 10},

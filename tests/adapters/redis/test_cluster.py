@@ -16,14 +16,14 @@ import pytest
 import redis.asyncio.cluster
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
+from redis_support import RedisServer, start_cluster, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
-from sessionary_redis.testing import RedisServer, start_cluster, with_params
 
 from sessionary.errors import StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store
-from sessionary.testing import StorageConformance
+from sessionary.testing import IoGate, StorageConformance
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
 from sessionary.testing.slow_proxy import SlowProxy
 from sessionary.testing.storage import make_run
@@ -88,9 +88,6 @@ class TestAsyncRedisCluster(AsyncStorageConformance):
     """AsyncRedisStore on ``redis.asyncio.cluster.RedisCluster``, opened by URL (cluster=true)."""
 
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
-    # Every request waits this long (the suite's 0.3 s, made shorter: each call makes
-    # several); a call that blocked the loop would hold it 2.5 times the lag limit.
-    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _cluster(self, cluster: list[RedisServer]) -> Iterator[None]:
@@ -129,10 +126,10 @@ class TestAsyncRedisCluster(AsyncStorageConformance):
             AsyncRedisStore(self.url, prefix=f"ttl-{uuid.uuid4().hex[:12]}", ttl=ttl)
         )
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
-        # Every node behind a slow proxy; the client maps the nodes' addresses to them.
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
+        # Every node behind a gated proxy; the client maps the nodes' addresses to them.
         proxies = {
-            s.port: SlowProxy(("127.0.0.1", s.port), delay=delay).start() for s in self.servers
+            s.port: SlowProxy(("127.0.0.1", s.port), gate=gate.wait).start() for s in self.servers
         }
         self.proxies += proxies.values()
 

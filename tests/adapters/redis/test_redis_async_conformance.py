@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import redis
 import redis.asyncio
+from redis_support import delete_prefix, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
-from sessionary_redis.testing import delete_prefix, with_params
 
 from sessionary.errors import ConflictError, StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
+from sessionary.testing import IoGate
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
 from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
 from sessionary.testing.slow_proxy import SlowProxy
@@ -39,9 +41,6 @@ def _address(url: str) -> tuple[str, int, str]:
 
 class TestAsyncRedisStore(AsyncStorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS, Capability.TTL})
-    # Every request waits this long (the suite's 0.3 s, made shorter: each call makes
-    # several); a call that blocked the loop would hold it 2.5 times the lag limit.
-    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _server(self, redis_url: str, prefix: str) -> Iterator[None]:
@@ -84,9 +83,9 @@ class TestAsyncRedisStore(AsyncStorageConformance):
     def make_ttl_store(self, ttl: float) -> Store:
         return BlockingStore(AsyncRedisStore(self.url, prefix=self._new_prefix(), ttl=ttl))
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
         host, port, path = _address(self.url)
-        proxy = SlowProxy((host, port), delay=delay).start()
+        proxy = SlowProxy((host, port), gate=gate.wait).start()
         self.proxies.append(proxy)
         return AsyncRedisStore(f"redis://127.0.0.1:{proxy.port}{path}", prefix=self._new_prefix())
 
@@ -141,11 +140,11 @@ def test_a_cut_connection_mid_write_is_a_clear_error_and_loses_nothing_stored(
         async def scenario() -> None:
             for turn in range(3):
                 await store.append_run(make_run("chat", user_id="alice", text=f"turn {turn}"))
-            proxy.delay = 0.5  # the next write is held in the link when it breaks
+            proxy.hold(requests=True)  # the next write is held in the link when it breaks
             write = asyncio.ensure_future(
                 store.append_run(make_run("chat", user_id="alice", text="lost"))
             )
-            await asyncio.sleep(0.1)
+            await asyncio.to_thread(proxy.wait_until_holding)
             proxy.refuse()
             assert proxy.cut() >= 1
             with pytest.raises(StoreUnavailableError) as raised:
@@ -155,7 +154,7 @@ def test_a_cut_connection_mid_write_is_a_clear_error_and_loses_nothing_stored(
             assert "append run" in message and "'chat'" in message
             with pytest.raises(StoreUnavailableError, match="read session 'chat'"):
                 await store.get_session("chat")
-            proxy.delay = 0.0
+            proxy.release()
             proxy.accept()  # the link is back: the same store object goes on
             session = await store.get_session("chat", user_id="alice")
             assert session is not None
@@ -202,13 +201,13 @@ def test_a_run_appended_again_after_a_lost_reply_is_not_stored_twice(
 
         async def scenario() -> None:
             await store.append_run(make_run("chat", user_id="alice", text="first"))
-            proxy.reply_delay = 0.5  # the write reaches the server; its reply is lost
+            proxy.hold(replies=True)  # the write reaches the server; its reply is lost
             write = asyncio.ensure_future(store.append_run(run))
-            await asyncio.sleep(0.2)
+            await asyncio.to_thread(proxy.wait_until_holding)
             proxy.cut()
             with pytest.raises(StoreUnavailableError, match="retrying the same call"):
                 await write
-            proxy.reply_delay = 0.0
+            proxy.release()
             info = await store.append_run(run)  # the retry the error message invites
             assert info.run_count == 2
             with pytest.raises(ConflictError, match="already exists"):
@@ -265,7 +264,7 @@ def test_a_cancelled_write_runs_whole_once_sent_and_never_if_not(
 
         async def scenario() -> None:
             await store.append_run(make_run("chat", user_id="alice", text="first"))
-            proxy.delay = 0.2
+            proxy.hold(requests=True)
             never = asyncio.ensure_future(
                 store.append_run(make_run("chat", user_id="alice", text="never sent"))
             )
@@ -273,17 +272,45 @@ def test_a_cancelled_write_runs_whole_once_sent_and_never_if_not(
             sent = asyncio.ensure_future(
                 store.append_run(make_run("chat", user_id="alice", text="sent"))
             )
-            await asyncio.sleep(0.05)  # its script is on the way
+            await asyncio.to_thread(proxy.wait_until_holding)  # its script is on the way
             sent.cancel()
             for task in (never, sent):
                 with pytest.raises(asyncio.CancelledError):
                     await task
-            proxy.delay = 0.0
-            await asyncio.sleep(0.5)  # the write under way finishes in the background
-            session = await store.get_session("chat", user_id="alice")
+            proxy.release()
+            # The write under way finishes in the background: wait for it (bounded).
+            for _ in range(1000):
+                session = await store.get_session("chat", user_id="alice")
+                if session is not None and session.run_count >= 2:
+                    break
+                await asyncio.sleep(0.01)
             assert session is not None
             assert [r.input for r in session.runs] == ["first", "sent"]
             assert session.run_count == 2
             await store.close()
 
         asyncio.run(scenario())
+
+
+class _SyncClientOnTheLoop(ThreadedAsyncStore):
+    """A wrong async store: the sync Redis client, called on the event loop's thread."""
+
+    async def _run_write(self, call: Any) -> Any:
+        return call(self.store)
+
+
+def test_the_gated_proxy_catches_a_sync_client_waiting_on_the_loop(
+    redis_url: str, prefix: str
+) -> None:
+    """The client waits in a blocking recv on the loop while the proxy holds the reply in
+    its own thread: nothing runs on the loop's thread at the gate, yet the check fails,
+    because the loop never gets to let the reply through."""
+    gate = IoGate(fallback=1.0)
+    host, port, path = _address(redis_url)
+    with SlowProxy((host, port), gate=gate.wait) as proxy:
+        wrong = _SyncClientOnTheLoop(
+            RedisDb(f"redis://127.0.0.1:{proxy.port}{path}", prefix=prefix)
+        )
+        with pytest.raises(AssertionError, match="append_run held the event loop"):
+            asyncio.run(gate.check(wrong.append_run(make_run("s", user_id="u")), what="append_run"))
+        assert gate.on_loop_thread == 0 and gate.released_by_fallback == 1

@@ -1,7 +1,7 @@
 """AsyncSqliteStore: the whole storage contract on real files, its queries on its own threads.
 
 The suite runs on a file (with the sync store opening the same file for the durability
-and multi-process clauses) and on ``:memory:``. The slow store is a real file whose
+and multi-process clauses) and on ``:memory:``. The gated store is a real file whose
 connections wait as each transaction starts, as on a slow disk. Then what the
 thread layout promises: reads go on while a write waits for another connection's lock,
 nothing runs on the loop or its default executor, and data is shared with the sync
@@ -14,7 +14,6 @@ import asyncio
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,37 +23,37 @@ from sessionary_sqlite import AsyncSqliteStore, SqliteDb
 from sessionary.errors import InvalidInputError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store
+from sessionary.testing import IoGate
 from sessionary.testing.async_storage import AsyncStorageConformance, BlockingStore
 from sessionary.testing.async_store_checks import check_several_event_loops, check_shared_with_sync
-from sessionary.testing.loop_lag import assert_loop_not_blocked
 from sessionary.testing.storage_data import make_run
 
 
-class _SlowDisk(SqliteDb):
-    """A SqliteDb whose connection waits ``delay`` seconds as each transaction starts.
+class _GatedDisk(SqliteDb):
+    """A SqliteDb whose connection waits at ``gate`` as each transaction starts.
 
     SQLite calls the trace callback in the thread running the statement, before it
     runs: the wait is where a slow disk's first read would be.
     """
 
-    delay: ClassVar[float] = 0.0
+    gate: ClassVar[IoGate]
 
     def _connection(self) -> sqlite3.Connection:
         conn = super()._connection()
         if getattr(self, "_slowed", None) is not conn:
 
-            def slow(_statement: str) -> None:
+            def gated(_statement: str) -> None:
                 if not conn.in_transaction:  # BEGIN, or a read on its own
-                    time.sleep(self.delay)
+                    self.gate.wait()
 
-            conn.set_trace_callback(slow)
+            conn.set_trace_callback(gated)
             self._slowed = conn
         return conn
 
 
-def _slow_store(path: Path, delay: float, **options: Any) -> AsyncSqliteStore:
-    disk = type("SlowDisk", (_SlowDisk,), {"delay": delay})
-    store_class = type("SlowAsyncSqliteStore", (AsyncSqliteStore,), {"database_class": disk})
+def _gated_store(path: Path, gate: IoGate, **options: Any) -> AsyncSqliteStore:
+    disk = type("GatedDisk", (_GatedDisk,), {"gate": gate})
+    store_class = type("GatedAsyncSqliteStore", (AsyncSqliteStore,), {"database_class": disk})
     store: AsyncSqliteStore = store_class(db_file=path, **options)
     return store
 
@@ -72,9 +71,6 @@ def _corrupt_file(path: str, session_id: str) -> None:
 
 class TestAsyncSqliteStore(AsyncStorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS})
-    # Every transaction waits this long (the suite's 0.3 s, made shorter: the agent clause
-    # makes many calls); a call that blocked the loop would hold it 2.5 times the limit.
-    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _folder(self, tmp_path: Path) -> None:
@@ -93,8 +89,8 @@ class TestAsyncSqliteStore(AsyncStorageConformance):
         assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
         _corrupt_file(store.inner.path, session_id)
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
-        return _slow_store(self.folder / "slow.db", delay)
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
+        return _gated_store(self.folder / "gated.db", gate)
 
 
 class TestAsyncSqliteStoreOneThread(TestAsyncSqliteStore):
@@ -104,16 +100,12 @@ class TestAsyncSqliteStoreOneThread(TestAsyncSqliteStore):
     def async_store(self) -> AsyncStore:
         return AsyncSqliteStore(db_file=self.folder / "agent.db", readers=0)
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
-        return _slow_store(self.folder / "slow.db", delay, readers=0)
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
+        return _gated_store(self.folder / "gated.db", gate, readers=0)
 
 
 class TestAsyncSqliteStoreInMemory(AsyncStorageConformance):
     """``sqlite:///:memory:``: private to its store, on the writer thread alone."""
-
-    # Every transaction waits this long (the suite's 0.3 s, made shorter: the agent clause
-    # makes many calls); a call that blocked the loop would hold it 2.5 times the limit.
-    slow_delay = 0.4
 
     @pytest.fixture(autouse=True)
     def _folder(self, tmp_path: Path) -> None:
@@ -137,8 +129,8 @@ class TestAsyncSqliteStoreInMemory(AsyncStorageConformance):
         writer, _ = inner._pools()
         writer.submit(damage).result()
 
-    def make_slow_store(self, delay: float) -> AsyncStore:
-        return _slow_store(self.folder / "slow.db", delay)
+    def make_gated_store(self, gate: IoGate) -> AsyncStore:
+        return _gated_store(self.folder / "gated.db", gate)
 
 
 # --------------------------------------------------------------------------- beyond the suite
@@ -197,13 +189,13 @@ def test_reads_go_on_while_a_write_waits_for_another_connections_lock(tmp_path: 
         await asyncio.sleep(0.05)
         assert not write.done()  # waiting for the lock, on the writer thread
         # Reads answer meanwhile, and the loop stays free while the write waits.
-        page = await assert_loop_not_blocked(store.list_sessions(user_id="alice"), what="list")
+        page = await store.list_sessions(user_id="alice")
         assert [i.session_id for i in page.items] == ["s1"]
         session = await store.get_session("s1", user_id="alice")
         assert session is not None and session.run_count == 1
         assert not write.done()
         release.set()
-        info = await assert_loop_not_blocked(write, what="the waiting write")
+        info = await write
         assert info.run_count == 2
         await asyncio.to_thread(holder.join)
         await store.close()
@@ -223,11 +215,7 @@ def test_a_write_locked_out_past_the_timeout_is_a_clear_error_and_stores_nothing
         blocker.execute("BEGIN IMMEDIATE")
         try:
             with pytest.raises(StoreUnavailableError, match=r"stayed locked .* 0.3 s.*'s1'"):
-                await assert_loop_not_blocked(
-                    store.append_run(make_run("s1", user_id="alice", text="lost")),
-                    what="a locked-out write",
-                    at_least=0.2,
-                )
+                await store.append_run(make_run("s1", user_id="alice", text="lost"))
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()

@@ -25,6 +25,7 @@ from sessionary.errors import (
     RunNotFoundError,
     SessionNotFoundError,
 )
+from sessionary.plugins.lazy import lazy
 from sessionary.storage.base import (
     Capability,
     ListFilters,
@@ -53,6 +54,10 @@ if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
 
 __all__ = ["SqliteDb"]
+
+#: The async twin, named by its path and imported on the first ``to_async()``: it
+#: imports this module, so this module does not import it (no circle).
+_ASYNC_TWIN = lazy("sessionary_sqlite.aio:AsyncSqliteStore", name="sqlite")
 
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?"
 _INSERT_SESSION = (
@@ -110,9 +115,9 @@ class SqliteDb(SqliteDatabase, Store):
         connections of its own; closing it leaves this store open. For ``:memory:`` it
         uses this store's connection, the only one that holds that database.
         """
-        from sessionary_sqlite.aio import AsyncSqliteStore
-
-        return AsyncSqliteStore.sharing(self)
+        twin: Any = _ASYNC_TWIN.load()
+        store: AsyncStore = twin.sharing(self)
+        return store
 
     # ------------------------------------------------------------------ writes
 

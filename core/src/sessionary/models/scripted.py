@@ -7,7 +7,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -54,6 +54,9 @@ class ScriptedModel(Model):
     Every request is recorded in :attr:`requests`. Usage counts words, so token
     metrics are deterministic. ``delay`` sleeps that many seconds per call
     (``asyncio.sleep`` in :meth:`arespond`, so a slow scripted model never blocks the loop).
+    ``io``, when given, is called at each call as a real client's I/O would happen: in the
+    calling thread by :meth:`respond`, in a worker thread by :meth:`arespond` (pass
+    :meth:`sessionary.testing.IoGate.wait` to prove a caller never blocks its loop).
 
     >>> model = ScriptedModel("Hi there!")
     >>> ask = lambda text: ModelRequest(messages=[Message(role="user", content=text)])
@@ -66,11 +69,18 @@ class ScriptedModel(Model):
     provider: ClassVar[str] = "scripted"
     native_async: ClassVar[bool] = True
 
-    def __init__(self, *replies: Reply, id: str = "scripted", delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        *replies: Reply,
+        id: str = "scripted",
+        delay: float = 0.0,
+        io: Callable[[], object] | None = None,
+    ) -> None:
         for reply in replies:
             _check_reply(reply)
         self.id = id
         self.delay = delay
+        self.io = io
         self.requests: list[ModelRequest] = []
         self._replies: deque[Reply] = deque(replies)
         self._lock = threading.Lock()
@@ -91,6 +101,8 @@ class ScriptedModel(Model):
     def respond(self, request: ModelRequest) -> ModelResponse:
         """Answer with the next scripted reply (see the class docs)."""
         reply, call_number = self._next(request)
+        if self.io is not None:
+            self.io()
         if self.delay:
             time.sleep(self.delay)
         return self._answer(request, reply, call_number)
@@ -98,6 +110,8 @@ class ScriptedModel(Model):
     async def arespond(self, request: ModelRequest) -> ModelResponse:
         """:meth:`respond` for the event loop: the ``delay`` is an ``asyncio.sleep``."""
         reply, call_number = self._next(request)
+        if self.io is not None:
+            await asyncio.to_thread(self.io)
         if self.delay:
             await asyncio.sleep(self.delay)
         return self._answer(request, reply, call_number)

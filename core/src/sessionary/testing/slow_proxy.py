@@ -1,11 +1,15 @@
 """A TCP proxy on loopback that makes a real server slow, or cuts the link to it: for tests.
 
-A storage adapter's async tests need a *real* backend that is slow (the loop-lag probe:
-a call waiting on a slow server must not hold the event loop) and one whose connection
+A storage adapter's async tests need a *real* backend whose replies wait until the test
+lets them through (the blocking check: a call waiting on the server must not hold the
+event loop; pass ``gate=io_gate.wait``, see :class:`~sessionary.testing.IoGate`), a slow
+one, and one whose connection
 breaks mid-conversation (a clear error, nothing half-written). :class:`SlowProxy` sits
 between the client and the server: point the client at :attr:`SlowProxy.port` instead of
 the server's, and every chunk the client sends is held :attr:`~SlowProxy.delay` seconds
-before it is passed on (replies are held :attr:`~SlowProxy.reply_delay`). :meth:`cut`
+before it is passed on (replies are held :attr:`~SlowProxy.reply_delay`). :meth:`hold`
+keeps the chunks going one way until :meth:`release`, and :meth:`wait_until_holding` says
+when one is held, so a test can act while a request is on its way, without a timer. :meth:`cut`
 drops every open connection, and :meth:`refuse` turns new ones away until
 :meth:`accept`, as a server that went away would.
 
@@ -36,7 +40,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 __all__ = ["SlowProxy"]
@@ -58,6 +62,7 @@ class SlowProxy:
         *,
         delay: float = 0.0,
         reply_delay: float = 0.0,
+        gate: Callable[[], None] | None = None,
     ) -> None:
         host, port = target[0], target[1]
         if not isinstance(host, str) or not isinstance(port, int):
@@ -70,8 +75,15 @@ class SlowProxy:
         self.delay = float(delay)
         #: Seconds each chunk from the server is held before it goes to the client.
         self.reply_delay = float(reply_delay)
+        #: Called before each chunk from the server goes to the client (``IoGate.wait``).
+        self.gate = gate
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._holding = {True: False, False: False}  # by direction: upward (requests) or not
+        self._passes = 0  # held chunks let through by let_through()
+        #: How many chunks have been held by :meth:`hold` so far.
+        self.held = 0
         self._sockets: set[socket.socket] = set()
         self._refusing = False
         self._threads: list[threading.Thread] = []
@@ -121,6 +133,34 @@ class SlowProxy:
     ) -> None:
         self.stop()
 
+    # ------------------------------------------------------------------ holds
+
+    def hold(self, *, requests: bool = False, replies: bool = False) -> None:
+        """Keep the chunks going to the server (``requests``) or back (``replies``) until
+        :meth:`release`; a chunk held when the link is cut is never delivered."""
+        with self._changed:
+            self._holding[True] |= requests
+            self._holding[False] |= replies
+
+    def release(self) -> None:
+        """Pass on every held chunk, and stop holding."""
+        with self._changed:
+            self._holding = {True: False, False: False}
+            self._changed.notify_all()
+
+    def let_through(self, count: int = 1) -> None:
+        """Pass on the next ``count`` held chunks, and go on holding the ones after."""
+        with self._changed:
+            self._passes += count
+            self._changed.notify_all()
+
+    def wait_until_holding(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Block until ``count`` chunks in all have been held; :class:`TimeoutError` if not
+        within ``timeout`` seconds (a request that never came is a failure, not a wait)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.held >= count, timeout=timeout):
+                raise TimeoutError(f"no chunk held in {timeout:g} s ({self.held} of {count})")
+
     # ------------------------------------------------------------------ faults
 
     def cut(self) -> int:
@@ -128,8 +168,9 @@ class SlowProxy:
 
         A chunk being held when the link is cut is never delivered.
         """
-        with self._lock:
+        with self._changed:
             doomed, self._sockets = self._sockets, set()
+            self._changed.notify_all()  # held chunks see that their link is gone
         for sock in doomed:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -181,7 +222,21 @@ class SlowProxy:
                 hold = self.delay if upward else self.reply_delay
                 if hold:
                     time.sleep(hold)
-                with self._lock:
+                if not upward and self.gate is not None:
+                    self.gate()
+                with self._changed:
+                    if self._holding[upward] and sink in self._sockets:
+                        self.held += 1
+                        self._changed.notify_all()
+                        self._changed.wait_for(
+                            lambda: (
+                                not self._holding[upward]
+                                or self._passes > 0
+                                or sink not in self._sockets
+                            )
+                        )
+                        if self._holding[upward] and self._passes > 0:
+                            self._passes -= 1
                     if sink not in self._sockets:
                         break  # cut while the chunk was held: it is lost, as on a broken link
                 sink.sendall(data)

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import redis
-
 from sessionary_redis.keys import KeyLayout
 
 __all__ = [

@@ -14,7 +14,7 @@ implements only the commands a storage adapter needs (``hello``, ``ping``, ``fin
 ``insert``, ``update``, ``delete``, ``findAndModify``, ``createIndexes``,
 ``listIndexes``, ``dropDatabase``). Requires ``mongomock``.
 
->>> from sessionary_mongodb.mockserver import MockMongoServer
+>>> from mongodb_wire import MockMongoServer
 >>> with MockMongoServer() as server:
 ...     server.url.startswith("mongodb://127.0.0.1:")
 True

@@ -1,4 +1,9 @@
-"""The built-ins, registered as a plugin through the same hooks as everyone else's."""
+"""The built-ins, registered as a plugin through the same hooks as everyone else's.
+
+This module sits above the packages whose classes it registers; the plugin manager
+loads it by name (as it loads :mod:`sessionary.hookspecs`), so ``sessionary.plugins``
+imports nothing above it.
+"""
 
 from __future__ import annotations
 
