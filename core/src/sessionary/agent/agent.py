@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from sessionary.agent.base import SessionOwner, open_store
-from sessionary.agent.engine import Engine, StaleRead, tools_by_name
+from sessionary.agent.engine import Engine, tools_by_name
 from sessionary.agent.hitl import continue_agent_run, detached, pause_metadata
 from sessionary.agent.hitl import read_run_output as _read_run_output
 from sessionary.domain.messages import Message, Role
@@ -19,7 +19,7 @@ from sessionary.flow import Abandoned, DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
 from sessionary.models.base import Model
 from sessionary.resolve import resolve_model
-from sessionary.storage.base import DeferredCheck, Store
+from sessionary.storage.base import Store
 from sessionary.tools import Tool, as_tool
 
 __all__ = ["Agent"]
@@ -59,31 +59,17 @@ class Agent(SessionOwner):
 
     def _context(self, session_id: str, user_id: str | None) -> Flow[list[Message]]:
         """Messages sent to the model before the new input: instructions and history."""
-        context, _ = yield from self._read_context(session_id, user_id, deferred=False)
-        return context
-
-    def _read_context(
-        self, session_id: str, user_id: str | None, *, deferred: bool
-    ) -> Flow[tuple[list[Message], DeferredCheck | None]]:
-        """:meth:`_context`; with ``deferred``, the history may come with a check to confirm."""
         context: list[Message] = []
-        check: DeferredCheck | None = None
         if self.instructions:
             context.append(Message(role=Role.SYSTEM, content=self.instructions))
         if self.add_history_to_context and self.num_history_runs:
-            runs: list[Run]
-            if deferred:
-                runs, check = yield DbCall.of(
-                    "get_runs_deferred", session_id, user_id=user_id, last_n=self.num_history_runs
-                )
-            else:
-                runs = yield DbCall.of(
-                    "get_runs", session_id, user_id=user_id, last_n=self.num_history_runs
-                )
+            runs: list[Run] = yield DbCall.of(
+                "get_runs", session_id, user_id=user_id, last_n=self.num_history_runs
+            )
             for past in runs:
                 if past.status is RunStatus.COMPLETED and past.parent_run_id is None:
                     context.extend(m for m in past.messages if m.role is not Role.SYSTEM)
-        return context, check
+        return context
 
     def _execute(
         self, input: str, session_id: str, user_id: str | None, *, stream: bool
@@ -91,39 +77,27 @@ class Agent(SessionOwner):
         assert self.model is not None
         started = time.time()
         clock = time.perf_counter()
-        # A run that streams reads checked history: its first deltas reach the caller
-        # at once. Otherwise a cached session's history comes at once and its version
-        # check is confirmed when the model has answered (see Engine.loop); if another
-        # process had written, that answer is dropped and the run starts again.
-        deferred = not stream
-        discarded = RunMetrics()
-        while True:
-            context, check = yield from self._read_context(session_id, user_id, deferred=deferred)
-            user_message = Message(role=Role.USER, content=input)
-            produced = [m for m in context if m.role is Role.SYSTEM]
-            produced.append(user_message)
-            context.append(user_message)
-            engine = Engine(self.model, self._tools, self.max_steps)
-            content: str | None = None
-            status, error = RunStatus.COMPLETED, None
-            failure: BaseException | None = None
-            try:
-                content = yield from engine.loop(context, produced, stream=stream, check=check)
-            except StaleRead:
-                discarded = discarded + engine.metrics  # the model was called: count it
-                deferred = False
-                continue
-            except Abandoned as exc:
-                status, error, failure = RunStatus.CANCELLED, exc.reason, exc
-            except Exception as exc:
-                status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
-            break
+        context = yield from self._context(session_id, user_id)
+        user_message = Message(role=Role.USER, content=input)
+        produced = [m for m in context if m.role is Role.SYSTEM]
+        produced.append(user_message)
+        context.append(user_message)
+        engine = Engine(self.model, self._tools, self.max_steps)
+        content: str | None = None
+        status, error = RunStatus.COMPLETED, None
+        failure: BaseException | None = None
+        try:
+            content = yield from engine.loop(context, produced, stream=stream)
+        except Abandoned as exc:
+            status, error, failure = RunStatus.CANCELLED, exc.reason, exc
+        except Exception as exc:
+            status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
         if failure is not None and engine.partial:
             # Keep what a broken or abandoned stream delivered before it stopped.
             content = "".join(engine.partial)
             partial = Message(role=Role.ASSISTANT, content=content, metadata={"partial": True})
             produced.append(partial)
-        metrics = discarded + engine.metrics + RunMetrics(duration=time.perf_counter() - clock)
+        metrics = engine.metrics + RunMetrics(duration=time.perf_counter() - clock)
         paused = failure is None and bool(engine.pending)
         run = Run(
             run_id=new_id(),

@@ -53,7 +53,9 @@ def cached_store(
 
     This is what ``Agent(cache_session=..., session_cache=..., cache_trust_seconds=...,
     cache_strict_check=...)`` calls; the arguments are checked here so the agent's errors
-    name them.
+    name them. ``strict`` no longer changes anything: every check is one version read
+    since the client-tracking watcher was removed (it is still checked, so a
+    misspelled value is an error, until the constructors drop it).
     """
     if not isinstance(strict, bool):
         raise InvalidInputError(
@@ -74,4 +76,4 @@ def cached_store(
     if isinstance(store, CachingStore):
         return store
     trust = check_trust_seconds(trust_seconds)
-    return CachingStore(store, resolve_cache(session_cache), trust_seconds=trust, strict=strict)
+    return CachingStore(store, resolve_cache(session_cache), trust_seconds=trust)
