@@ -105,8 +105,8 @@ class SessionOwner(NamingMixin):
     calls the model at most ``max_steps`` times; a paused run expires after
     ``pause_expires_after`` (seconds or a timedelta; ``None``: never).
 
-    Caching: ``cache_session``, ``session_cache``, ``cache_trust_seconds`` and
-    ``cache_strict_check`` (see ``docs/guides/caching.md``).
+    Caching: ``cache_session``, ``session_cache`` and ``cache_trust_seconds`` (see
+    ``docs/guides/caching.md``).
 
     Naming: ``naming_model``, ``naming``, ``strict_naming`` and
     ``auto_name_after_runs`` (see ``docs/guides/naming.md``).
@@ -139,7 +139,6 @@ class SessionOwner(NamingMixin):
     cache_session: bool = attrs.field(default=False, kw_only=True)
     session_cache: SessionCache | str | None = attrs.field(default=None, kw_only=True)
     cache_trust_seconds: float = attrs.field(default=0.0, kw_only=True)
-    cache_strict_check: bool = attrs.field(default=False, kw_only=True)
     # Naming.
     naming_model: Model | None = attrs.field(default=None, kw_only=True, converter=resolve_model)
     naming: NamingPolicy | None = attrs.field(
@@ -164,7 +163,6 @@ class SessionOwner(NamingMixin):
             cache_session=self.cache_session,
             session_cache=self.session_cache,
             trust_seconds=self.cache_trust_seconds,
-            strict=self.cache_strict_check,
         )
         if self.naming is not None:
             self.naming.resolve()  # an unknown guardrail or fallback name fails here, not later
