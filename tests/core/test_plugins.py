@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner
+from sessionary_cli import main
 
 from sessionary import get_model, open_db
-from sessionary.cli import main
 from sessionary.errors import (
     DuplicatePluginError,
     InvalidInputError,

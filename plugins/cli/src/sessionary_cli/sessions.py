@@ -7,12 +7,12 @@ import json
 import click
 from rich.console import Console
 
-from sessionary.cli.errors import handle_errors
-from sessionary.cli.lazy import LazyGroup
-from sessionary.cli.options import db_option, open_store
-from sessionary.cli.render import inbox_table, print_transcript
 from sessionary.codec import encode_session, encode_session_info
 from sessionary.errors import SessionNotFoundError
+from sessionary_cli.errors import handle_errors
+from sessionary_cli.lazy import LazyGroup
+from sessionary_cli.options import db_option, open_store
+from sessionary_cli.render import inbox_table, print_transcript
 
 __all__ = ["sessions"]
 
@@ -20,15 +20,15 @@ __all__ = ["sessions"]
 @click.group(
     cls=LazyGroup,
     lazy={
-        "rename": "sessionary.cli.manage:rename",
-        "autoname": "sessionary.cli.autoname:autoname",
-        "delete": "sessionary.cli.manage:delete",
-        "erase-user": "sessionary.cli.manage:erase_user",
-        "export": "sessionary.cli.transfer:export_sessions",
-        "import": "sessionary.cli.transfer:import_sessions",
-        "prune": "sessionary.cli.prune:prune",
-        "migrate": "sessionary.cli.admin:migrate",
-        "doctor": "sessionary.cli.doctor:doctor",
+        "rename": "sessionary_cli.manage:rename",
+        "autoname": "sessionary_cli.autoname:autoname",
+        "delete": "sessionary_cli.manage:delete",
+        "erase-user": "sessionary_cli.manage:erase_user",
+        "export": "sessionary_cli.transfer:export_sessions",
+        "import": "sessionary_cli.transfer:import_sessions",
+        "prune": "sessionary_cli.prune:prune",
+        "migrate": "sessionary_cli.admin:migrate",
+        "doctor": "sessionary_cli.doctor:doctor",
     },
 )
 def sessions() -> None:

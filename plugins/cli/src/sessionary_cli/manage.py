@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from sessionary.cli.errors import handle_errors
-from sessionary.cli.options import db_option, open_store
 from sessionary.errors import SessionNotFoundError
 from sessionary.plugins.manager import get_plugin_host
+from sessionary_cli.errors import handle_errors
+from sessionary_cli.options import db_option, open_store
 
 __all__ = ["delete", "erase_user", "rename"]
 

@@ -8,9 +8,9 @@ import time
 import click
 from rich.progress import Progress
 
-from sessionary.cli.errors import ExitCode, fail, handle_errors
-from sessionary.cli.options import db_option, open_store
-from sessionary.cli.transfer import iter_infos
+from sessionary_cli.errors import ExitCode, fail, handle_errors
+from sessionary_cli.options import db_option, open_store
+from sessionary_cli.transfer import iter_infos
 
 __all__ = ["parse_duration", "prune"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sessionary import __version__
-from sessionary.cli.lazy import LazyGroup
+from sessionary_cli.lazy import LazyGroup
 
 __all__ = ["DB_OPTION_HELP", "main"]
 
@@ -15,12 +15,12 @@ DB_OPTION_HELP = "Store URL, e.g. sqlite:///tmp/agent.db (default: $SESSIONARY_D
 @click.group(
     cls=LazyGroup,
     lazy={
-        "plugins": "sessionary.cli.plugins:plugins",
-        "sessions": "sessionary.cli.sessions:sessions",
-        "migrate": "sessionary.cli.admin:migrate",
-        "doctor": "sessionary.cli.doctor:doctor",
-        "import-agno": "sessionary.cli.agno_import:import_agno",
-        "demo": "sessionary.cli.demo:demo",
+        "plugins": "sessionary_cli.plugins:plugins",
+        "sessions": "sessionary_cli.sessions:sessions",
+        "migrate": "sessionary_cli.admin:migrate",
+        "doctor": "sessionary_cli.doctor:doctor",
+        "import-agno": "sessionary_cli.agno_import:import_agno",
+        "demo": "sessionary_cli.demo:demo",
     },
 )
 @click.version_option(__version__, prog_name="sessionary")

@@ -6,11 +6,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sessionary.cli.errors import ExitCode, code_for
-from sessionary.cli.options import db_option
 from sessionary.errors import SessionaryError
 from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import open_db
+from sessionary_cli.errors import ExitCode, code_for
+from sessionary_cli.options import db_option
 
 __all__ = ["doctor"]
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from sessionary_cli import main
+from sessionary_cli.errors import ExitCode
 
 from sessionary import Agent, open_db
-from sessionary.cli import main
-from sessionary.cli.errors import ExitCode
 from sessionary.testing import ScriptedModel, tool_call
 
 URL = "memory://cli-tests"

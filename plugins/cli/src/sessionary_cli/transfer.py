@@ -8,12 +8,12 @@ from typing import IO
 
 import click
 
-from sessionary.cli.errors import ExitCode, fail, handle_errors
-from sessionary.cli.options import db_option, open_store
 from sessionary.codec import CodecError, dumps, loads
 from sessionary.domain.sessions import Session, SessionInfo
 from sessionary.errors import ConflictError, SessionaryError
 from sessionary.storage.base import Store
+from sessionary_cli.errors import ExitCode, fail, handle_errors
+from sessionary_cli.options import db_option, open_store
 
 __all__ = ["export_sessions", "import_sessions", "iter_infos"]
 

@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 import click
 
-from sessionary.cli.errors import ExitCode, fail
 from sessionary.resolve import open_db
 from sessionary.storage.base import Store
+from sessionary_cli.errors import ExitCode, fail
 
 __all__ = ["db_option", "open_store"]
 

@@ -6,11 +6,11 @@ import click
 from rich.console import Console
 
 from sessionary.agent.agent import Agent
-from sessionary.cli.errors import handle_errors
-from sessionary.cli.render import inbox_table, print_transcript
 from sessionary.models.scripted import ScriptedModel, tool_call
 from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import open_db
+from sessionary_cli.errors import handle_errors
+from sessionary_cli.render import inbox_table, print_transcript
 
 __all__ = ["demo"]
 

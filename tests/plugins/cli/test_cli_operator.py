@@ -9,10 +9,10 @@ from pathlib import Path
 import attrs
 import pytest
 from click.testing import CliRunner
+from sessionary_cli import main
+from sessionary_cli.errors import ExitCode
 
 from sessionary import open_db
-from sessionary.cli import main
-from sessionary.cli.errors import ExitCode
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
 from sessionary.testing.storage import make_run

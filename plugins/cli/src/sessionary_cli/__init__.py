@@ -5,6 +5,6 @@ Subcommands are imported when invoked, so ``sessionary --help`` stays quick.
 
 from __future__ import annotations
 
-from sessionary.cli.app import main
+from sessionary_cli.app import main
 
 __all__ = ["main"]

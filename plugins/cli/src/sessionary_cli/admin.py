@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from sessionary.cli.errors import ExitCode, fail, handle_errors
-from sessionary.cli.options import db_option, open_store
+from sessionary_cli.errors import ExitCode, fail, handle_errors
+from sessionary_cli.options import db_option, open_store
 
 __all__ = ["migrate"]
 

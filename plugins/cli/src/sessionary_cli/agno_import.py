@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.progress import Progress
 
-from sessionary.cli.errors import handle_errors
-from sessionary.cli.options import open_store
 from sessionary.errors import ConflictError
-from sessionary.importers.agno import read_agno_sqlite
+from sessionary_cli.agno import read_agno_sqlite
+from sessionary_cli.errors import handle_errors
+from sessionary_cli.options import open_store
 
 __all__ = ["import_agno"]
 

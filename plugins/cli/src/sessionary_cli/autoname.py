@@ -9,13 +9,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sessionary.cli.errors import ExitCode, handle_errors
-from sessionary.cli.options import db_option, open_store
 from sessionary.models.base import Model
 from sessionary.naming.batch import BatchReport, autoname_many, find_candidates
 from sessionary.naming.pipeline import default_policy
 from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import get_model
+from sessionary_cli.errors import ExitCode, handle_errors
+from sessionary_cli.options import db_option, open_store
 
 __all__ = ["autoname"]
 
