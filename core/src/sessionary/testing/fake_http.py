@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,6 +96,15 @@ class HTTPReply:
 Responder = Callable[[RecordedRequest], HTTPReply]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a timeout, an abandoned stream) is a case the tests
+    provoke, not an error to print a traceback for."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class FakeHTTPServer:
     """A threaded HTTP server on ``127.0.0.1:0`` that records requests and answers scripts.
 
@@ -124,7 +134,7 @@ class FakeHTTPServer:
     def start(self) -> FakeHTTPServer:
         """Start serving in a daemon thread."""
         handler = _handler_for(self)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = _QuietServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
