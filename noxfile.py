@@ -128,10 +128,11 @@ def latest(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1])
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the whole tree."""
+    """ruff check, ruff format --check and the import contracts over the whole tree."""
     _sync(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")  # the import contracts of pyproject.toml
 
 
 @nox.session(python="3.11")
@@ -140,7 +141,11 @@ def types(session: nox.Session) -> None:
     _sync(session, "types", "test", "e2e")
     sources = [str(p.parent / "src") for p in _components()]
     # benchmarks/ too: the scripts import their helpers (common, *_agno) by plain name.
-    env = {"MYPYPATH": os.pathsep.join([*sources, str(ROOT / "benchmarks")])}
+    env = {
+        "MYPYPATH": os.pathsep.join(
+            [*sources, str(ROOT / "benchmarks"), str(ROOT / "tests" / "support")]
+        )
+    }
     session.run("mypy", *sources, "tests", "benchmarks", env=env)
 
 

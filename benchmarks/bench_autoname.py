@@ -45,10 +45,10 @@ from pathlib import Path
 import autoname_agno
 from click.testing import CliRunner
 from common import machine, print_table, save_results
+from sessionary_cli import main as cli
 from sessionary_sqlite import SqliteDb
 
 from sessionary import Agent
-from sessionary.cli import main as cli
 from sessionary.naming.batch import autoname_many, find_candidates
 from sessionary.naming.pipeline import default_policy
 from sessionary.testing import ScriptedModel

@@ -16,12 +16,10 @@ What it measures, for each store (a SQLite file in a temporary folder; the Redis
   at once) with ``add_history_to_context=True`` and ``num_history_runs=3``, 1,000 times in
   one session. The cost "at a 1,000-run session" is the median of runs 901-1,000; the
   mean over all runs is shown too.
-- Sessionary with caching off; on (the default: in-process LRU, every read checked
-  against the store's version: on Redis by the store's client-tracking watcher, whose
-  PING barrier travels while the model answers; elsewhere with one cheap read); on
-  Redis also the strict check (``CachingStore(..., strict=True)``: one read per check,
-  as before the watcher); on with ``cache_trust_seconds=1`` (no check within a second of the last
-  one); on with the shared Redis cache.
+- Sessionary with caching off; on (the in-process LRU, every read checked against the
+  store's version with one cheap read); on with ``cache_trust_seconds=1`` (no check
+  within a second of the last one); and off and on with ``add_history_to_context=False``
+  (the run reads nothing, so the cache must cost nothing).
 - Agno 3.1.10 with ``cache_session`` off and on, same settings.
 - A chat-app turn: ``run`` then ``get_chat_history`` (the UI redraws the conversation),
   Sessionary only, caching off and on: what a hydrated session saves when whole
@@ -46,7 +44,6 @@ from sessionary_redis import RedisDb
 from sessionary_sqlite import SqliteDb
 
 from sessionary import Agent
-from sessionary.caching import CachingStore, MemoryCache
 from sessionary.storage.memory import MemoryDb
 from sessionary.testing import ScriptedModel
 
@@ -102,14 +99,13 @@ def sessionary_store(kind: str, folder: str, prefix: str, label: str) -> Any:
 
 def sessionary_agent(kind: str, folder: str, prefix: str, label: str, **cache: Any) -> Agent:
     store = sessionary_store(kind, folder, prefix, label)
-    if cache.pop("strict", False):
-        store = CachingStore(store, MemoryCache(), strict=True)
+    history = cache.pop("history", True)
     return Agent(
         model=ScriptedModel(),
         db=store,
         session_id="bench",
         user_id="user-1",
-        add_history_to_context=True,
+        add_history_to_context=history,
         num_history_runs=HISTORY,
         **cache,
     )
@@ -242,7 +238,6 @@ def main() -> None:
     results: list[Result] = []
     chat: list[Result] = []
     reads: list[Result] = []
-    redis_cache = f"{REDIS_URL}?prefix={prefix}-cache"
     try:
         for kind in ("memory", "sqlite", "redis"):
             print(f"{kind}: sessionary...", flush=True)
@@ -250,16 +245,16 @@ def main() -> None:
                 "off": {},
                 "on": {"cache_session": True},
                 "on, trust 1 s": {"cache_session": True, "cache_trust_seconds": 1.0},
-                "on, Redis cache": {"cache_session": True, "session_cache": redis_cache},
+                "off, no history": {"history": False},
+                "on, no history": {"cache_session": True, "history": False},
             }
-            if kind == "redis":  # elsewhere there is no watcher: "on" is the strict check
-                variants["on, strict check"] = {"cache_session": True, "strict": True}
             agents = {
                 label: sessionary_agent(kind, folder, prefix, label, **options)
                 for label, options in variants.items()
             }
             results += sessionary_results(kind, agents, runs)
-            reads += read_results(kind, agents, 20 * runs // 10)
+            readers = {k: a for k, a in agents.items() if "no history" not in k}
+            reads += read_results(kind, readers, 20 * runs // 10)
             if kind == "memory":
                 continue
             chat_agents = {
@@ -280,12 +275,11 @@ def main() -> None:
     for result in results:
         product = "Agno 3.1.10" if result.label.startswith("agno") else "Sessionary"
         caching = result.label.removeprefix("agno-")
-        base = next(
-            r
-            for r in results
-            if r.store == result.store
-            and r.label == ("agno-off" if product != "Sessionary" else "off")
-        )
+        if product != "Sessionary":
+            off_label = "agno-off"
+        else:
+            off_label = "off, no history" if "no history" in result.label else "off"
+        base = next(r for r in results if r.store == result.store and r.label == off_label)
         change = result.late.median / base.late.median - 1
         rows.append(
             [

@@ -2,7 +2,7 @@
 
 No MongoDB server can be had on the machines this project runs on, so this benchmark
 runs ``sessionary_mongodb.MongoDb`` on mongomock, wrapped by
-``sessionary_mongodb.testing.server_like_mongomock`` which counts every collection
+``server_like_mongomock`` (``tests/support/mongodb_support.py``) which counts every collection
 operation and the documents it read and wrote. What it measures is the adapter's own
 work, which does not depend on the server:
 
@@ -45,11 +45,13 @@ from typing import Any
 import bson
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The server-like mongomock and its operation log are test helpers, shipped in no wheel.
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "support"))
 
 from common import machine, print_table, save_results
+from mongodb_support import server_like_mongomock
 from sessionary_mongodb import MongoDb
 from sessionary_mongodb.documents import encode_run_text, run_doc
-from sessionary_mongodb.testing import server_like_mongomock
 
 from sessionary import Agent
 from sessionary.testing import ScriptedModel

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sessionary_cli import main
+from sessionary_cli.errors import ExitCode
 
 from sessionary import open_db
-from sessionary.cli import main
-from sessionary.cli.errors import ExitCode
 
 HERE = Path(__file__).parent
 

@@ -113,6 +113,20 @@ def test_each_cached_read_checks_the_version_with_one_cheap_read() -> None:
     assert db.info_reads - before == 2
 
 
+def test_runs_that_read_nothing_leave_the_cache_alone() -> None:
+    db = CountingDb()
+    agent = agent_on(db, add_history_to_context=False)
+    for index in range(5):
+        agent.run(f"turn {index}", session_id="s1")
+    assert isinstance(agent.db, CachingStore) and isinstance(agent.db.cache, MemoryCache)
+    assert len(agent.db.cache) == 0 and (db.info_reads, db.session_reads) == (0, [])
+    session = agent.get_session("s1")  # the first read caches it; later runs write through
+    assert session is not None and session.run_count == 5 and len(agent.db.cache) == 1
+    agent.run("turn 5", session_id="s1")
+    cached = agent.db.cache.get(None, "s1")
+    assert cached is not None and cached.run_count == 6
+
+
 def test_a_run_appended_by_another_writer_is_seen_on_the_next_read() -> None:
     db = CountingDb()
     cached = agent_on(db)

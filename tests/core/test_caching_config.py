@@ -189,21 +189,3 @@ class TestCachingStoreConformance(StorageConformance):
         assert isinstance(store, CachingStore) and isinstance(store.store, MemoryDb)
         store.store._runs[session_id][0] = '{"run_id": 42'
         store.cache.clear()
-
-
-def test_cache_strict_check_reaches_the_caching_store() -> None:
-    from sessionary import Agent
-    from sessionary.caching import CachingStore
-    from sessionary.errors import InvalidInputError
-    from sessionary.testing import ScriptedModel
-
-    agent = Agent(model=ScriptedModel(), cache_session=True, cache_strict_check=True)
-    assert isinstance(agent.db, CachingStore) and agent.db.strict is True
-    assert isinstance(Agent(cache_session=True).db, CachingStore)
-    assert Agent(cache_session=True).db.strict is False  # type: ignore[attr-defined]
-    with pytest.raises(InvalidInputError, match="cache_strict_check was given but cache_session"):
-        Agent(cache_strict_check=True)
-    with pytest.raises(
-        InvalidInputError, match="cache_strict_check must be True or False, got str"
-    ):
-        Agent(cache_session=True, cache_strict_check="yes")  # type: ignore[arg-type]

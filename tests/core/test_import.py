@@ -28,7 +28,7 @@ def test_names_load_on_first_use() -> None:
     modules = _modules_after("from sessionary import Agent")
     assert "sessionary.agent.agent" in modules
     # plugins load on first use of a registry, not at import
-    assert "sessionary.plugins.builtins" not in modules
+    assert "sessionary.builtins" not in modules
     assert not any(name.startswith("sessionary_") for name in modules)
 
 

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 
 import pytest
 from click.testing import CliRunner
+from sessionary_cli import main
+from sessionary_cli.errors import ExitCode
 
 from sessionary import Agent, open_db
-from sessionary.cli import main
-from sessionary.cli.errors import ExitCode
 from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import ModelAuthenticationError, StoreUnavailableError
 from sessionary.models.base import Model, ModelRequest, ModelResponse

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-import sessionary.plugins.builtins
+import sessionary.builtins
 from sessionary import Agent
 from sessionary.naming import NamingPolicy, set_default_policy
 from sessionary.plugins.manager import get_plugin_host
@@ -123,5 +123,5 @@ def test_sessionary_naming_hooks_are_what_the_registries_read(naming_plugin: obj
 class TestCoreBuiltinGuardrail(NamingPolicyConformance):
     """The core's ``basic`` guardrail honours the contract it asks of plugins."""
 
-    plugin = sessionary.plugins.builtins
+    plugin = sessionary.builtins
     entry_point = "sessionary"  # the built-ins' plugin record

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner
+from sessionary_cli import main
 
 from sessionary import get_model, open_db
-from sessionary.cli import main
 from sessionary.errors import (
     DuplicatePluginError,
     InvalidInputError,
@@ -241,3 +241,39 @@ def test_a_lazy_class_that_does_not_match_its_registration_is_an_error(
 
     with pytest.raises(PluginError, match="must be written 'module:Class'"):
         lazy("no_colon_here").load()
+
+
+def test_every_registration_hook_fills_a_registry_and_every_event_hook_none() -> None:
+    import inspect
+
+    from sessionary import hookspecs
+    from sessionary.plugins.registry import REGISTRIES
+
+    specs = {
+        name: inspect.signature(fn).return_annotation
+        for name, fn in vars(hookspecs).items()
+        if name.startswith("sessionary_")
+    }
+    registration = {name for name, returns in specs.items() if returns != "None"}
+    assert {spec.hook for spec in REGISTRIES.values()} == registration
+    assert len(specs) - len(registration) == 3  # the event hooks
+
+
+def test_a_registry_refuses_a_class_without_its_key_and_names_the_plugin(
+    install_plugin: MakePlugin,
+) -> None:
+    install_plugin(
+        "nameless",
+        """
+        from sessionary import hookimpl
+
+        class NoProvider:
+            pass
+
+        @hookimpl
+        def sessionary_model_providers():
+            return [NoProvider]
+        """,
+    )
+    with pytest.raises(PluginError, match="'nameless'.*NoProvider.*model provider"):
+        get_model("scripted:x")

@@ -184,7 +184,7 @@ def test_a_team_without_a_model_or_with_bad_input_is_refused(db: MemoryDb) -> No
     with pytest.raises(InvalidInputError, match="no model"):
         Team(members=[], db=db).run("Hi")
     with pytest.raises(InvalidInputError, match="input must be a str"):
-        Team(model=ScriptedModel(), db=db).run(42)  # type: ignore[arg-type]
+        Team(model=ScriptedModel(), db=db).run(42)  # type: ignore[call-overload]
 
 
 # --------------------------------------------------------------------------- pausing

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import redis
 from click.testing import CliRunner
+from sessionary_cli import main
+from sessionary_cli.errors import ExitCode
 
 from sessionary import Agent, open_db
-from sessionary.cli import main
-from sessionary.cli.errors import ExitCode
 from sessionary.testing import ScriptedModel, tool_call
 
 REDIS_URL = os.environ.get("SESSIONARY_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -101,7 +101,7 @@ def test_manual_names_pass_the_full_pipeline(tmp_path: Path) -> None:
 
 def sessionary_command() -> list[str]:
     found = shutil.which("sessionary", path=str(Path(sys.executable).parent))
-    return [found] if found else [sys.executable, "-c", "from sessionary.cli import main; main()"]
+    return [found] if found else [sys.executable, "-c", "from sessionary_cli import main; main()"]
 
 
 REDIS_URL = os.environ.get("SESSIONARY_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -16,6 +16,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from answers_alike import assert_answers_alike, error_of, sync_and_async
 from sessionary_anthropic import Claude
 
 from sessionary.errors import (
@@ -32,12 +33,7 @@ from sessionary.errors import (
 from sessionary.models.base import ModelResponse
 from sessionary.testing.fake_http import HTTPReply, SSEEvent
 from sessionary.testing.models import ProviderHarness
-from sessionary.testing.provider_harness import (
-    HELLO,
-    assert_answers_alike,
-    error_of,
-    sync_and_async,
-)
+from sessionary.testing.provider_harness import HELLO
 
 MODEL = "claude-sonnet-4-6"
 # ---------------------------------------------------------------------- the async client
@@ -63,9 +59,9 @@ def test_async_client_has_the_sync_clients_options() -> None:
 
 def test_bad_client_params_are_clear_errors_both_ways() -> None:
     model = Claude(id=MODEL, api_key="k", client_params={"no_such_option": 1})
-    with pytest.raises(InvalidInputError, match="bad client options") as in_sync:
+    with pytest.raises(InvalidInputError, match="bad client_params") as in_sync:
         model.respond(HELLO)
-    with pytest.raises(InvalidInputError, match="bad client options") as in_async:
+    with pytest.raises(InvalidInputError, match="bad client_params") as in_async:
         asyncio.run(model.arespond(HELLO))
     assert "no_such_option" in str(in_sync.value)
     assert "no_such_option" in str(in_async.value)  # the SDK's class name differs

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from mongodb_support import StoreFactory
+from mongodb_wire import MockMongoServer
 from sessionary_mongodb import MongoDb
-from sessionary_mongodb.mockserver import MockMongoServer
-from sessionary_mongodb.testing import StoreFactory
 
 REAL_URL = os.environ.get("SESSIONARY_MONGODB_URL") or None
 

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import pymongo
 import pytest
+from mongodb_support import server_like_mongomock, url_with_db
+from mongodb_wire import MockMongoServer
 from sessionary_mongodb import AsyncMongoStore, MongoDb
-from sessionary_mongodb.mockserver import MockMongoServer
-from sessionary_mongodb.testing import server_like_mongomock, url_with_db
 
 from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore

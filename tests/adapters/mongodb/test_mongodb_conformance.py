@@ -16,8 +16,8 @@ import os
 from typing import ClassVar
 
 import pytest
+from mongodb_support import StoreFactory
 from sessionary_mongodb import MongoDb
-from sessionary_mongodb.testing import StoreFactory
 
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 import pytest
+from mongodb_support import StoreFactory
 from sessionary_mongodb import DocumentTooLargeError, MongoDb
-from sessionary_mongodb.testing import StoreFactory
 
 from sessionary.domain.runs import RunMetrics, RunStatus
 from sessionary.errors import (

@@ -11,11 +11,11 @@ from typing import Any
 
 import attrs
 import pytest
+from mongodb_support import StoreFactory
+from mongodb_wire import MockMongoServer
 from pymongo.errors import AutoReconnect, DuplicateKeyError, NotPrimaryError, OperationFailure
 from sessionary_mongodb import MongoDb
-from sessionary_mongodb.mockserver import MockMongoServer
 from sessionary_mongodb.store import DEFAULT_SERVER_SELECTION_TIMEOUT_MS
-from sessionary_mongodb.testing import StoreFactory
 
 from sessionary.domain.runs import RunStatus
 from sessionary.errors import (

@@ -12,8 +12,8 @@ import sys
 from typing import Any
 
 import pytest
+from mongodb_support import url_with_db
 from sessionary_mongodb import MongoDb
-from sessionary_mongodb.testing import url_with_db
 
 from sessionary import Agent, open_db
 from sessionary.errors import (

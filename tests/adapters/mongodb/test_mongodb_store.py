@@ -15,10 +15,10 @@ from typing import Any
 import attrs
 import pymongo
 import pytest
+from mongodb_support import StoreFactory
+from mongodb_wire import MockMongoServer
 from pymongo import monitoring
 from sessionary_mongodb import MongoDb
-from sessionary_mongodb.mockserver import MockMongoServer
-from sessionary_mongodb.testing import StoreFactory
 
 from sessionary.domain.runs import RunStatus
 from sessionary.errors import (

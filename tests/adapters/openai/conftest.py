@@ -1,67 +1,35 @@
 """A local server that speaks OpenAI's Responses and Chat Completions wire formats.
 
 Tests get it through the ``responses_fake`` and ``chat_fake`` fixtures: a
-:class:`~sessionary.testing.models.ProviderHarness` whose model is the real provider
-class, on the real ``openai`` SDK, pointed at the server by ``base_url``.
+:class:`~fake_provider.FakeProvider` whose model is the real provider class, on the real
+``openai`` SDK, pointed at the server by ``base_url``.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import attrs
 import pytest
+from fake_provider import Broken, Calls, FakeProvider, Text, halves
 from sessionary_openai import OpenAIChat, OpenAIResponses
 
 from sessionary.domain.messages import ToolCall
-from sessionary.models.base import Model, ToolSpec
-from sessionary.testing.fake_http import FakeHTTPServer, HTTPReply, RecordedRequest, SSEEvent
-from sessionary.testing.models import (
-    ErrorKind,
-    ProviderHarness,
-    ScriptedReply,
-    SentMessage,
-    SentRequest,
-)
+from sessionary.models.base import ToolSpec
+from sessionary.testing.fake_http import HTTPReply, SSEEvent
+from sessionary.testing.models import ProviderHarness, SentMessage, SentRequest
 
 API_KEY = "sk-test-local"
-_STATUS = {
-    ErrorKind.AUTHENTICATION: (401, "invalid_request_error", "invalid_api_key"),
-    ErrorKind.RATE_LIMIT: (429, "requests", "rate_limit_exceeded"),
-    ErrorKind.BAD_REQUEST: (400, "invalid_request_error", None),
-    ErrorKind.SERVER: (500, "server_error", None),
+#: OpenAI's error ``type`` and ``code`` for each HTTP status the fakes answer with.
+_ERRORS: dict[int, tuple[str, str | None]] = {
+    401: ("invalid_request_error", "invalid_api_key"),
+    429: ("requests", "rate_limit_exceeded"),
+    400: ("invalid_request_error", None),
+    404: ("invalid_request_error", None),
+    500: ("server_error", None),
 }
-
-
-@attrs.frozen
-class _Text:
-    response_id: str
-    text: str
-    chunks: tuple[str, ...]
-    input_tokens: int
-    output_tokens: int
-
-
-@attrs.frozen
-class _Calls:
-    response_id: str
-    calls: tuple[tuple[str, str, dict[str, Any]], ...]  # (call_id, name, arguments)
-    input_tokens: int
-    output_tokens: int
-
-
-@attrs.frozen
-class _Broken:
-    response_id: str
-    chunks: tuple[str, ...]
-
-
-_Turn = _Text | _Calls | _Broken | HTTPReply
 
 
 def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
@@ -69,137 +37,66 @@ def error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
-class OpenAIFake(ProviderHarness):
-    """One fake OpenAI server, scripted for the Responses or the Chat Completions API."""
+class _OpenAIFake(FakeProvider):
+    model_id = "gpt-5.2"
+    api_key = API_KEY
+    call_prefix: ClassVar[str] = "call_"
+    url_suffix: ClassVar[str] = "/v1"
 
-    def __init__(self, api: str) -> None:
-        self.api = api
-        self.model_cls: type[OpenAIResponses | OpenAIChat] = (
-            OpenAIResponses if api == "responses" else OpenAIChat
-        )
-        self.model_name = f"{self.model_cls.provider}:gpt-5.2"
-        self.script: deque[_Turn] = deque()
-        self._turns = itertools.count(1)
-        self._lock = threading.Lock()
-        #: The server thread that took each request; it ends when its connection closes.
-        self.handlers: list[threading.Thread] = []
-        self.server = FakeHTTPServer(self._respond)
-
-    @property
-    def base_url(self) -> str:
-        return self.server.url + "/v1"
-
-    # ------------------------------------------------------------------ harness
-
-    def make_model(self, **options: Any) -> Model:
-        options.setdefault("max_retries", 0)
-        options.setdefault("timeout", 10.0)
-        return self.model_cls(id="gpt-5.2", api_key=API_KEY, base_url=self.base_url, **options)
-
-    def make_model_without_credentials(self) -> Model:
-        return self.model_cls(id="gpt-5.2", base_url=self.base_url, max_retries=0)
-
-    def connection_options(self) -> dict[str, Any]:
-        return {"api_key": API_KEY, "base_url": self.base_url, "max_retries": 0}
-
-    def reply_text(
-        self,
-        text: str,
-        *,
-        chunks: Sequence[str] | None = None,
-        input_tokens: int = 11,
-        output_tokens: int = 7,
-    ) -> ScriptedReply:
-        parts = tuple(chunks) if chunks is not None else (text,)
-        assert "".join(parts) == text
-        response_id = self._next_response_id()
-        self.script.append(_Text(response_id, text, parts, input_tokens, output_tokens))
-        return ScriptedReply(response_id)
-
-    def reply_tool_calls(
-        self,
-        calls: Sequence[tuple[str, Mapping[str, Any]]],
-        *,
-        input_tokens: int = 13,
-        output_tokens: int = 5,
-    ) -> ScriptedReply:
-        response_id = self._next_response_id()
-        scripted = tuple(
-            (f"call_{response_id[-4:]}_{index}", name, dict(arguments))
-            for index, (name, arguments) in enumerate(calls)
-        )
-        self.script.append(_Calls(response_id, scripted, input_tokens, output_tokens))
-        return ScriptedReply(response_id, tuple(c[0] for c in scripted))
-
-    def reply_error(self, kind: ErrorKind, message: str) -> None:
-        status, type_, code = _STATUS[kind]
-        self.script.append(
-            HTTPReply(
-                status=status,
-                json=error_body(message, type_, code),
-                headers={"retry-after-ms": "1", "x-request-id": "req_fake"},
-            )
+    def error_reply(self, status: int, message: str) -> HTTPReply:
+        type_, code = _ERRORS[status]
+        return HTTPReply(
+            status=status,
+            json=error_body(message, type_, code),
+            headers={"retry-after-ms": "1", "x-request-id": "req_fake"},
         )
 
-    def reply_slowly(self, seconds: float) -> None:
-        self.script.append(HTTPReply(json={"late": True}, delay=seconds))
 
-    def reply_malformed(self) -> None:
-        self.script.append(HTTPReply(json={"unexpected": ["shape"]}))
+class ResponsesFake(_OpenAIFake):
+    """A fake OpenAI server scripted for the Responses API."""
 
-    def reply_broken_stream(self, chunks: Sequence[str]) -> None:
-        self.script.append(_Broken(self._next_response_id(), tuple(chunks)))
+    model_class = OpenAIResponses
+    model_name = "openai:gpt-5.2"
+    path: ClassVar[str] = "/v1/responses"
+    id_prefix: ClassVar[str] = "resp_"
 
-    def reply_raw(self, reply: HTTPReply) -> None:
-        self.script.append(reply)
+    def render(self, turn: Text | Calls | Broken, body: dict[str, Any]) -> HTTPReply:
+        return _responses(turn, body)
 
-    def sent(self) -> list[SentRequest]:
-        return [_neutral(r.json()) for r in self.server.requests if r.method == "POST"]
+    def neutral(self, body: dict[str, Any]) -> SentRequest:
+        return _neutral_responses(body)
 
-    def client_disconnected(self, timeout: float = 5.0) -> bool:
-        [*_, handler] = self.handlers
-        handler.join(timeout)
-        return not handler.is_alive()
 
-    # ------------------------------------------------------------------ serving
+class ChatFake(_OpenAIFake):
+    """A fake OpenAI server scripted for Chat Completions."""
 
-    def _next_response_id(self) -> str:
-        prefix = "resp_" if self.api == "responses" else "chatcmpl-"
-        return f"{prefix}{next(self._turns):04d}"
+    model_class = OpenAIChat
+    model_name = "openai-chat:gpt-5.2"
+    path: ClassVar[str] = "/v1/chat/completions"
+    id_prefix: ClassVar[str] = "chatcmpl-"
 
-    def _respond(self, request: RecordedRequest) -> HTTPReply:
-        expected = "/v1/responses" if self.api == "responses" else "/v1/chat/completions"
-        if request.path != expected:
-            return HTTPReply(status=404, json=error_body(f"no route {request.path}", "x", None))
-        with self._lock:
-            self.handlers.append(threading.current_thread())
-            turn = self.script.popleft() if self.script else None
-        if turn is None:
-            return HTTPReply(
-                status=400,
-                json=error_body("fake server: no scripted reply left", "invalid_request", None),
-            )
-        if isinstance(turn, HTTPReply):
-            return turn
-        render = _responses if self.api == "responses" else _chat
-        return render(turn, request.json())
+    def render(self, turn: Text | Calls | Broken, body: dict[str, Any]) -> HTTPReply:
+        return _chat(turn, body)
+
+    def neutral(self, body: dict[str, Any]) -> SentRequest:
+        return _neutral_chat(body)
 
 
 # ---------------------------------------------------------------------- Responses API
 
 
-def _responses(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPReply:
+def _responses(turn: Text | Calls | Broken, body: dict[str, Any]) -> HTTPReply:
     model = body.get("model", "?")
     response_id = turn.response_id
-    if isinstance(turn, _Broken):
+    if isinstance(turn, Broken):
         events = [_ev("response.created", response=_response(response_id, model, [], None))]
         events += [_text_delta(response_id, chunk) for chunk in turn.chunks]
         return HTTPReply(events=_numbered(events), break_after=len(events))
     output: list[dict[str, Any]]
-    if isinstance(turn, _Text):
+    if isinstance(turn, Text):
         output = [_message_item(response_id, turn.text)]
     else:
-        assert isinstance(turn, _Calls)
+        assert isinstance(turn, Calls)
         output = [
             {
                 "type": "function_call",
@@ -224,7 +121,7 @@ def _responses(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPRepl
             started["arguments"] = ""
         events.append(_ev("response.output_item.added", output_index=index, item=started))
         if item["type"] == "message":
-            assert isinstance(turn, _Text)
+            assert isinstance(turn, Text)
             events.append(
                 _ev(
                     "response.content_part.added",
@@ -247,7 +144,7 @@ def _responses(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPRepl
             )
         else:
             arguments = item["arguments"]
-            for piece in (arguments[: len(arguments) // 2], arguments[len(arguments) // 2 :]):
+            for piece in halves(arguments):
                 events.append(
                     _ev(
                         "response.function_call_arguments.delta",
@@ -327,7 +224,7 @@ def _response(
 # ---------------------------------------------------------------------- Chat Completions
 
 
-def _chat(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPReply:
+def _chat(turn: Text | Calls | Broken, body: dict[str, Any]) -> HTTPReply:
     model = body.get("model", "?")
     response_id = turn.response_id
 
@@ -342,29 +239,29 @@ def _chat(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPReply:
             }
         )
 
-    if isinstance(turn, _Broken):
+    if isinstance(turn, Broken):
         events = [chunk({"role": "assistant", "content": ""})]
         events += [chunk({"content": piece}) for piece in turn.chunks]
         return HTTPReply(events=events, break_after=len(events))
-    assert isinstance(turn, (_Text, _Calls))
+    assert isinstance(turn, (Text, Calls))
     usage = {
         "prompt_tokens": turn.input_tokens,
         "completion_tokens": turn.output_tokens,
         "total_tokens": turn.input_tokens + turn.output_tokens,
     }
-    finish = "stop" if isinstance(turn, _Text) else "tool_calls"
+    finish = "stop" if isinstance(turn, Text) else "tool_calls"
     calls: list[dict[str, Any]] = [
         {
             "id": call_id,
             "type": "function",
             "function": {"name": name, "arguments": json.dumps(arguments)},
         }
-        for call_id, name, arguments in (turn.calls if isinstance(turn, _Calls) else ())
+        for call_id, name, arguments in (turn.calls if isinstance(turn, Calls) else ())
     ]
     if not body.get("stream"):
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": turn.text if isinstance(turn, _Text) else None,
+            "content": turn.text if isinstance(turn, Text) else None,
             "refusal": None,
         }
         if calls:
@@ -382,7 +279,7 @@ def _chat(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPReply:
             }
         )
     events = [chunk({"role": "assistant", "content": ""})]
-    if isinstance(turn, _Text):
+    if isinstance(turn, Text):
         events += [chunk({"content": piece}) for piece in turn.chunks]
     for index, call in enumerate(calls):
         head = {
@@ -392,7 +289,7 @@ def _chat(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPReply:
         }
         events.append(chunk({"tool_calls": [head]}))
         arguments = call["function"]["arguments"]
-        for piece in (arguments[: len(arguments) // 2], arguments[len(arguments) // 2 :]):
+        for piece in halves(arguments):
             events.append(
                 chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
             )
@@ -415,12 +312,6 @@ def _chat(turn: _Text | _Calls | _Broken, body: dict[str, Any]) -> HTTPReply:
 
 
 # ---------------------------------------------------------------------- neutral view
-
-
-def _neutral(body: dict[str, Any]) -> SentRequest:
-    if "input" in body:
-        return _neutral_responses(body)
-    return _neutral_chat(body)
 
 
 def _text_of(content: Any) -> str | None:
@@ -510,26 +401,29 @@ def _neutral_chat(body: dict[str, Any]) -> SentRequest:
 
 @pytest.fixture(autouse=True)
 def _no_openai_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees a real key, base URL or custom headers from the environment."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ADMIN_KEY", "OPENAI_CUSTOM_HEADERS"):
+    """No test sees a real key, base URL, organisation or custom headers from the environment."""
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_ADMIN_KEY",
+        "OPENAI_CUSTOM_HEADERS",
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("OPENAI_ORG_ID", raising=False)
-    monkeypatch.delenv("OPENAI_PROJECT_ID", raising=False)
-
-
-def _fake(api: str) -> Iterator[OpenAIFake]:
-    fake = OpenAIFake(api)
-    with fake.server:
-        yield fake
 
 
 @pytest.fixture
 def responses_fake() -> Iterator[ProviderHarness]:
     """A fake OpenAI server scripted for the Responses API."""
-    yield from _fake("responses")
+    fake = ResponsesFake()
+    with fake.server:
+        yield fake
 
 
 @pytest.fixture
 def chat_fake() -> Iterator[ProviderHarness]:
     """A fake OpenAI server scripted for Chat Completions."""
-    yield from _fake("chat")
+    fake = ChatFake()
+    with fake.server:
+        yield fake

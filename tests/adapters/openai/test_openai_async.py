@@ -16,6 +16,7 @@ from typing import Any
 
 import openai
 import pytest
+from answers_alike import assert_answers_alike, error_of, sync_and_async
 from sessionary_openai import OpenAIChat, OpenAIResponses
 
 from sessionary.domain.messages import ToolCall
@@ -31,12 +32,7 @@ from sessionary.errors import (
 )
 from sessionary.testing.fake_http import HTTPReply, SSEEvent
 from sessionary.testing.models import ProviderHarness
-from sessionary.testing.provider_harness import (
-    HELLO,
-    assert_answers_alike,
-    error_of,
-    sync_and_async,
-)
+from sessionary.testing.provider_harness import HELLO
 
 # ---------------------------------------------------------------------- the async client
 
@@ -332,3 +328,26 @@ def test_request_params_alike(responses_fake: ProviderHarness) -> None:
     assert by_async.raw == by_sync.raw
     assert by_async.raw["vendor_flag"] is True
     assert [t["type"] for t in by_async.raw["tools"]] == ["function", "web_search"]
+
+
+def test_the_blocking_clause_fails_a_provider_whose_async_call_is_its_sync_one(
+    responses_fake: ProviderHarness,
+) -> None:
+    """The sync client waits on the loop's thread for a reply the server holds until the
+    loop lets it through: the gate gives up and the check fails, naming the call."""
+    from sessionary.testing import IoGate
+
+    class Wrong(OpenAIResponses):
+        async def arespond(self, request: Any) -> Any:
+            return self.respond(request)  # the bug: a blocking HTTP call inside the loop
+
+    gate = IoGate(fallback=1.0)
+    responses_fake.reply_text("Held.")
+    model = Wrong(id="m", **responses_fake.connection_options())
+    responses_fake.gate_replies(gate.wait)
+    try:
+        with pytest.raises(AssertionError, match="arespond held the event loop"):
+            asyncio.run(gate.check(model.arespond(HELLO), what="arespond"))
+    finally:
+        responses_fake.gate_replies(None)
+    assert gate.released_by_fallback == 1

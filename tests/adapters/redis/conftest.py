@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from sessionary_redis.testing import delete_prefix
+from redis_support import delete_prefix
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 

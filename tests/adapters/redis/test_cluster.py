@@ -16,9 +16,9 @@ import pytest
 import redis.asyncio.cluster
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
+from redis_support import RedisServer, start_cluster, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
-from sessionary_redis.testing import RedisServer, start_cluster, with_params
 
 from sessionary.errors import StoreUnavailableError
 from sessionary.storage.aio import AsyncStore

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis_support import RedisServer
 from sessionary_redis import RedisDb
-from sessionary_redis.testing import RedisServer
 
 from sessionary import Agent
 from sessionary.errors import ConflictError, StorageError, StoreUnavailableError

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 import redis.asyncio
+from redis_support import delete_prefix, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
-from sessionary_redis.testing import delete_prefix, with_params
 
 from sessionary.errors import ConflictError, StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore

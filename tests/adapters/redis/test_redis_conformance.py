@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis_support import delete_prefix, with_params
 from sessionary_redis import RedisDb
-from sessionary_redis.testing import delete_prefix, with_params
 
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance

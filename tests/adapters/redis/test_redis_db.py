@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.connection import AbstractConnection
 from redis.crc import key_slot
+from redis_support import RedisServer, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.keys import KeyLayout, escape_id
-from sessionary_redis.testing import RedisServer, with_params
 
 from sessionary import Agent, open_db
 from sessionary.errors import (

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import redis
-from sessionary_redis.testing import delete_prefix
+from redis_support import delete_prefix
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "storage" / "redis.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)

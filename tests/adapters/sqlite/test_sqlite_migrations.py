@@ -137,8 +137,7 @@ def test_a_file_from_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) ->
         assert f"schema version {newer}" in message and f"version {schema.LATEST}" in message
         assert "pip install -U sessionary-sqlite" in message
     from click.testing import CliRunner
-
-    from sessionary.cli import main
+    from sessionary_cli import main
 
     refused = CliRunner().invoke(main, ["migrate", "--db", db.url])
     assert refused.exit_code == 7
@@ -160,8 +159,7 @@ def test_two_stores_on_one_new_file_share_one_schema(tmp_path: Path) -> None:
 
 def test_sessionary_migrate_upgrades_a_sqlite_file(tmp_path: Path) -> None:
     from click.testing import CliRunner
-
-    from sessionary.cli import main
+    from sessionary_cli import main
 
     path = tmp_path / "old.db"
     _version_1_file(path)

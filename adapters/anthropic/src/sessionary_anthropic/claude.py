@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sessionary.domain.messages import Message, Role
 from sessionary.errors import (
     InvalidInputError,
     ModelAuthenticationError,
+    ModelBadRequestError,
+    ModelConnectionError,
     ModelError,
+    ModelRateLimitError,
     ModelResponseError,
+    ModelServerError,
+    ModelTimeoutError,
 )
-from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
-from sessionary.models.loop_clients import AsyncClientPerLoop, LoopClients
+from sessionary.models.base import ModelRequest, ModelResponse
+from sessionary.models.failures import model_error, provider_message, sdk_error_class
+from sessionary.models.provider import SDKModel, preview
 from sessionary_anthropic.convert import (
     THINKING_KEY,
     StreamState,
@@ -24,19 +28,28 @@ from sessionary_anthropic.convert import (
     request_body,
     usage_of,
 )
-from sessionary_anthropic.errors import translate
 
 if TYPE_CHECKING:
     import anthropic
 
 __all__ = ["Claude"]
 
-_RESERVED = frozenset({"model", "messages", "system", "stream", "max_tokens"})
+#: ``error.type`` values of Anthropic's error bodies (also sent inside streams).
+_TYPES: dict[str, type[ModelError]] = {
+    "authentication_error": ModelAuthenticationError,
+    "permission_error": ModelAuthenticationError,
+    "billing_error": ModelAuthenticationError,
+    "rate_limit_error": ModelRateLimitError,
+    "invalid_request_error": ModelBadRequestError,
+    "not_found_error": ModelBadRequestError,
+    "request_too_large": ModelBadRequestError,
+    "api_error": ModelServerError,
+    "overloaded_error": ModelServerError,
+    "timeout_error": ModelTimeoutError,
+}
 
-_ClientT = TypeVar("_ClientT", "anthropic.Anthropic", "anthropic.AsyncAnthropic")
 
-
-class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
+class Claude(SDKModel["anthropic.Anthropic", "anthropic.AsyncAnthropic"]):
     """An Anthropic model on the Messages API, through the official ``anthropic`` SDK.
 
     ``api_key`` and ``base_url`` default to the SDK's ``ANTHROPIC_API_KEY`` and
@@ -54,7 +67,10 @@ class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
     """
 
     provider: ClassVar[str] = "anthropic"
-    native_async: ClassVar[bool] = True
+    reserved_params: ClassVar[frozenset[str]] = frozenset(
+        {"model", "messages", "system", "stream", "max_tokens"}
+    )
+    reserved_reason: ClassVar[str] = "the agent sets them; max_tokens is an argument of its own"
 
     def __init__(
         self,
@@ -68,156 +84,79 @@ class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
         request_params: Mapping[str, Any] | None = None,
         client_params: Mapping[str, Any] | None = None,
     ) -> None:
-        name = type(self).__name__
-        if not isinstance(id, str) or not id.strip():
-            raise InvalidInputError(f"{name}: id must be a non-empty model name")
-        for option, value in (("api_key", api_key), ("base_url", base_url)):
-            if value is not None and not isinstance(value, str):
-                raise InvalidInputError(f"{name}: {option} must be a str")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
-            raise InvalidInputError(f"{name}: timeout must be a positive number")
-        if max_retries is not None and (
-            isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
-        ):
-            raise InvalidInputError(f"{name}: max_retries must be an int >= 0")
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise InvalidInputError(f"{name}: max_tokens must be a positive int")
-        for params_name, given in (
-            ("request_params", request_params),
-            ("client_params", client_params),
-        ):
-            if given is not None and not isinstance(given, Mapping):
-                raise InvalidInputError(
-                    f"{name}: {params_name} must be a mapping, got {type(given).__name__}"
-                )
-        params = dict(request_params or {})
-        clash = sorted(_RESERVED & params.keys())
-        if clash:
-            raise InvalidInputError(
-                f"{name}: request_params may not set {', '.join(clash)} "
-                f"(the agent sets them; max_tokens is an argument of its own)"
-            )
-        self.id = id
-        self.api_key = api_key
-        self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.max_tokens = max_tokens
-        self.request_params = params
-        self.client_params = dict(client_params or {})
-        self._client: anthropic.Anthropic | None = None
-        self._lock = threading.Lock()
-        self._async_clients: LoopClients[anthropic.AsyncAnthropic] = LoopClients(
-            self._make_async_client
+        super().__init__(
+            id,
+            api_key=api_key,
+            base_url=base_url,  # without it the SDK reads ANTHROPIC_BASE_URL
+            timeout=timeout,
+            max_retries=max_retries,
+            request_params=request_params,
+            client_params=client_params,
         )
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise InvalidInputError(f"{type(self).__name__}: max_tokens must be a positive int")
+        self.max_tokens = max_tokens
 
-    def __repr__(self) -> str:
-        where = f", base_url={self.base_url!r}" if self.base_url else ""
-        return f"Claude(id={self.id!r}{where})"
+    # ------------------------------------------------------------------ the SDK
 
-    # ------------------------------------------------------------------ client
-
-    @property
-    def client(self) -> anthropic.Anthropic:
-        """The SDK client, made (and the SDK imported) on first use."""
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._make_client()
-                client = self._client
-        return client
-
-    def _make_client(self) -> anthropic.Anthropic:
+    def _sync_client_class(self) -> type[anthropic.Anthropic]:
         import anthropic
 
-        return self._construct(anthropic.Anthropic)
+        return anthropic.Anthropic
 
-    def _make_async_client(self) -> anthropic.AsyncAnthropic:
+    def _async_client_class(self) -> type[anthropic.AsyncAnthropic]:
         import anthropic
 
-        client = self._construct(anthropic.AsyncAnthropic)
-        # What the SDK does lazily on its first call (importing the endpoint's modules
-        # and the async backend, building the answer's pydantic model) is done here, in
-        # the worker thread, not on the event loop. Best effort: a miss only costs time.
-        try:
-            _ = client.messages
-            anthropic.types.Message.model_rebuild()
-            importlib.import_module("anyio._backends._asyncio")
-            _create_parameters()
-        except Exception:
-            pass
-        return client
+        return anthropic.AsyncAnthropic
 
-    def _construct(self, factory: Callable[..., _ClientT]) -> _ClientT:
-        import anthropic
-
-        options: dict[str, Any] = dict(self.client_params)
-        if self.api_key is not None:
-            options["api_key"] = self.api_key
-        if self.base_url is not None:
-            options["base_url"] = self.base_url  # else the SDK reads ANTHROPIC_BASE_URL
-        if self.timeout is not None:
-            options["timeout"] = float(self.timeout)
-        if self.max_retries is not None:
-            options["max_retries"] = self.max_retries
-        try:
-            client = factory(**options)
-        except anthropic.AnthropicError as exc:
-            raise translate(exc, self.label) from exc
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"{self.label}: bad client options: {exc}") from exc
+    def _check_client(self, client: anthropic.Anthropic | anthropic.AsyncAnthropic) -> None:
         if not (client.api_key or client.auth_token or client.credentials):
             raise ModelAuthenticationError(
                 f"{self.label}: no Anthropic API key; pass api_key=... or set ANTHROPIC_API_KEY"
             )
-        return client
 
-    # ------------------------------------------------------------------ calling
+    def _translate(self, exc: BaseException) -> ModelError:
+        import anthropic
 
-    def respond(self, request: ModelRequest) -> ModelResponse:
-        """Ask the model once and wait for the whole answer."""
-        body = self._body(request)
-        return self._parse(self._call(self.client, body))
+        message = provider_message(exc)
+        cls = sdk_error_class(exc, anthropic)
+        error_type = getattr(exc, "type", None)
+        if isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400 and error_type:
+            cls = _TYPES.get(error_type, ModelServerError)  # an error event inside a 200 stream
+        elif cls is ModelBadRequestError:
+            cls = _TYPES.get(error_type or "", ModelBadRequestError)
+        elif isinstance(exc, anthropic.CredentialsError):
+            # No key anywhere, so the SDK looked for a credentials profile and failed.
+            return ModelAuthenticationError(
+                f"{self.label}: no Anthropic API key; pass api_key=... or set ANTHROPIC_API_KEY "
+                f"(the SDK found no other credentials either: {message})",
+                provider_message=message,
+            )
+        elif cls is None and isinstance(exc, _http_errors("TimeoutException")):
+            cls = ModelTimeoutError
+        elif cls is None and isinstance(exc, _http_errors("TransportError")):
+            cls = ModelConnectionError  # the stream broke while it was read
+            message = f"{type(exc).__name__}: {exc}"
+        status = getattr(exc, "status_code", None)
+        return model_error(cls or ModelError, self.label, message, status=status, cause=exc)
 
-    async def arespond(self, request: ModelRequest) -> ModelResponse:
-        """Ask the model once on the async client; the event loop runs on meanwhile."""
-        client = await self.async_client()
-        return self._parse(await self._acall(client, self._body(request)))
+    def _endpoint(
+        self, client: anthropic.Anthropic | anthropic.AsyncAnthropic
+    ) -> Callable[..., Any]:
+        return client.messages.create
 
-    def stream(self, request: ModelRequest) -> Iterator[ContentDelta | ModelResponse]:
-        """Yield text deltas as the server sends them, then the complete response.
+    def _answer_type(self) -> type[Any]:
+        import anthropic
 
-        Closing the iterator early closes the HTTP response (and its connection).
-        """
-        body = self._stream_body(request)
-        events = self._call(self.client, body)
-        state = StreamState()
-        with events, self._translating():
-            for event in events:
-                text = state.add(event)
-                if text:
-                    yield ContentDelta(text)
-        yield self._finish(state)
+        return anthropic.types.Message
 
-    async def astream(self, request: ModelRequest) -> AsyncIterator[ContentDelta | ModelResponse]:
-        """Yield text deltas as the server sends them, then the complete response (async).
+    # ------------------------------------------------------------------ the Messages API
 
-        Closing the iterator early (``aclose()``, or leaving an ``async for``
-        wrapped in ``contextlib.aclosing``) closes the HTTP response and its connection.
-        """
-        client = await self.async_client()
-        events = await self._acall(client, self._stream_body(request))
-        state = StreamState()
-        async with events:
-            with self._translating():
-                async for event in events:
-                    text = state.add(event)
-                    if text:
-                        yield ContentDelta(text)
-        yield self._finish(state)
+    def _body(self, request: ModelRequest) -> dict[str, Any]:
+        return request_body(self.id, self.max_tokens, request)
+
+    def _fold(self) -> _ClaudeFold:
+        return _ClaudeFold(self)
 
     def _parse(self, message: Any) -> ModelResponse:
         try:
@@ -229,7 +168,7 @@ class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
         except Exception as exc:
             raise ModelResponseError(
                 f"{self.label}: the server's answer is not a Messages API message "
-                f"({type(exc).__name__}: {exc}): {_preview(message)}"
+                f"({type(exc).__name__}: {exc}): {preview(message)}"
             ) from exc
         return self._build(
             message_id,
@@ -249,44 +188,6 @@ class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
             usage=state.usage,
             stop_reason=state.stop_reason,
         )
-
-    def _stream_body(self, request: ModelRequest) -> dict[str, Any]:
-        return {**self._body(request), "stream": True}
-
-    def _body(self, request: ModelRequest) -> dict[str, Any]:
-        body = request_body(self.id, self.max_tokens, request)
-        extra: dict[str, Any] = {}
-        for key, value in self.request_params.items():
-            if key == "tools":
-                body["tools"] = [*body.get("tools", []), *value]
-            elif key == "extra_body":
-                extra.update(value)
-            elif key in _create_parameters():
-                body[key] = value
-            else:
-                extra[key] = value
-        if extra:
-            body["extra_body"] = extra
-        return body
-
-    @contextlib.contextmanager
-    def _translating(self) -> Iterator[None]:
-        """An SDK error raised inside becomes a sessionary model error (a ``ModelError`` passes)."""
-        try:
-            yield
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise translate(exc, self.label) from exc
-
-    def _call(self, client: anthropic.Anthropic, body: dict[str, Any]) -> Any:
-        with self._translating():
-            return client.messages.create(**body)
-
-    async def _acall(self, client: anthropic.AsyncAnthropic, body: dict[str, Any]) -> Any:
-        """:meth:`_call` on the async client."""
-        with self._translating():
-            return await client.messages.create(**body)
 
     def _build(
         self,
@@ -309,21 +210,26 @@ class Claude(AsyncClientPerLoop["anthropic.AsyncAnthropic"], Model):
         return ModelResponse(message=message, usage=usage_of(usage), response_id=message_id)
 
 
-_PARAMETERS: frozenset[str] | None = None
+class _ClaudeFold:
+    """The events of one streamed message, folded into its response."""
+
+    def __init__(self, model: Claude) -> None:
+        self.model = model
+        self.state = StreamState()
+
+    def add(self, event: Any) -> str:
+        return self.state.add(event)
+
+    def finish(self) -> ModelResponse:
+        return self.model._finish(self.state)
 
 
-def _create_parameters() -> frozenset[str]:
-    """The named parameters of ``Messages.create`` in the installed SDK."""
-    global _PARAMETERS
-    if _PARAMETERS is None:
-        import inspect
-
-        from anthropic.resources.messages import Messages
-
-        _PARAMETERS = frozenset(inspect.signature(Messages.create).parameters)
-    return _PARAMETERS
-
-
-def _preview(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 200 else text[:200] + "..."
+def _http_errors(name: str) -> tuple[type[BaseException], ...]:
+    """The exception class ``name`` of each HTTP library the SDK may be on."""
+    found = []
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except ImportError:
+            continue
+    return tuple(found)

@@ -11,6 +11,7 @@ import attrs
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.errors import ModelResponseError
 from sessionary.models.base import ModelRequest, ModelResponse, ModelUsage, ToolSpec
+from sessionary.models.provider import preview
 from sessionary_openai._base import OpenAIBase, decode_arguments
 
 if TYPE_CHECKING:
@@ -35,9 +36,9 @@ class OpenAIChat(OpenAIBase):
     """
 
     provider: ClassVar[str] = "openai-chat"
-    _reserved: ClassVar[frozenset[str]] = frozenset({"model", "messages", "stream"})
+    reserved_params: ClassVar[frozenset[str]] = frozenset({"model", "messages", "stream"})
 
-    # respond, stream, arespond and astream are OpenAIBase's, through these:
+    # respond, stream, arespond and astream are SDKModel's, through these:
 
     def _endpoint(self, client: openai.OpenAI | openai.AsyncOpenAI) -> Callable[..., Any]:
         return client.chat.completions.create
@@ -81,7 +82,7 @@ class OpenAIChat(OpenAIBase):
         except Exception as exc:
             raise ModelResponseError(
                 f"{self.label}: the server's answer is not a chat completion "
-                f"({type(exc).__name__}: {exc}): {_preview(completion)}"
+                f"({type(exc).__name__}: {exc}): {preview(completion)}"
             ) from exc
         return self._build(
             response_id,
@@ -238,8 +239,3 @@ def _usage(usage: Any) -> ModelUsage:
         input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
     )
-
-
-def _preview(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 200 else text[:200] + "..."

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.errors import ModelError, ModelResponseError
 from sessionary.models.base import ModelRequest, ModelResponse, ModelUsage, ToolSpec
-from sessionary_openai._base import OpenAIBase, decode_arguments
-from sessionary_openai.errors import error_from_code
+from sessionary.models.provider import preview
+from sessionary_openai._base import OpenAIBase, decode_arguments, error_from_code
 
 if TYPE_CHECKING:
     import openai
@@ -39,9 +39,11 @@ class OpenAIResponses(OpenAIBase):
     """
 
     provider: ClassVar[str] = "openai"
-    _reserved: ClassVar[frozenset[str]] = frozenset({"model", "input", "instructions", "stream"})
+    reserved_params: ClassVar[frozenset[str]] = frozenset(
+        {"model", "input", "instructions", "stream"}
+    )
 
-    # respond, stream, arespond and astream are OpenAIBase's, through these:
+    # respond, stream, arespond and astream are SDKModel's, through these:
 
     def _endpoint(self, client: openai.OpenAI | openai.AsyncOpenAI) -> Callable[..., Any]:
         return client.responses.create
@@ -75,7 +77,7 @@ class OpenAIResponses(OpenAIBase):
         except Exception as exc:
             raise ModelResponseError(
                 f"{self.label}: the server's answer is not a Responses API response "
-                f"({type(exc).__name__}: {exc}): {_preview(response)}"
+                f"({type(exc).__name__}: {exc}): {preview(response)}"
             ) from exc
         metadata: dict[str, Any] = {"response_id": response_id}
         model = getattr(response, "model", None)
@@ -198,8 +200,3 @@ def _usage(usage: Any) -> ModelUsage:
     return ModelUsage(
         input_tokens=int(usage.input_tokens or 0), output_tokens=int(usage.output_tokens or 0)
     )
-
-
-def _preview(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 200 else text[:200] + "..."

@@ -24,7 +24,11 @@ from sessionary.storage.base import Capability
 from sessionary.storage.driving import AsyncOperationStore, Operation, drive_async
 from sessionary.storage.per_loop import PerLoop
 from sessionary_postgres.connection import (
+    CAPABILITIES,
+    DEFAULT_TIMEOUT,
     DEFAULT_URL,
+    IN_TRANSACTION,
+    check_pool_settings,
     connect_kwargs,
     is_stale,
     parse_url,
@@ -32,12 +36,6 @@ from sessionary_postgres.connection import (
 )
 from sessionary_postgres.operations import PostgresOperations
 from sessionary_postgres.sql import Reply, Sql
-from sessionary_postgres.store import (
-    DEFAULT_TIMEOUT,
-    IN_TRANSACTION,
-    PostgresDb,
-    check_pool_settings,
-)
 
 __all__ = ["AsyncPostgresStore"]
 
@@ -78,7 +76,7 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
     """
 
     name: ClassVar[str] = "postgres"
-    capabilities: ClassVar[frozenset[Capability]] = PostgresDb.capabilities
+    capabilities: ClassVar[frozenset[Capability]] = CAPABILITIES
     background_log: ClassVar[logging.Logger] = log
 
     def __init__(

@@ -14,6 +14,7 @@ import attrs
 import psycopg
 import psycopg.conninfo
 import psycopg.errors
+from psycopg.pq import TransactionStatus
 
 from sessionary.errors import (
     InvalidInputError,
@@ -21,11 +22,16 @@ from sessionary.errors import (
     StorageError,
     StoreUnavailableError,
 )
+from sessionary.storage.backend import Capability
 
 __all__ = [
+    "CAPABILITIES",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
+    "IN_TRANSACTION",
     "Server",
+    "check_pool_settings",
     "connect_kwargs",
     "is_stale",
     "parse_url",
@@ -33,6 +39,12 @@ __all__ = [
 ]
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: Seconds a call waits for a free connection of the pool.
+DEFAULT_TIMEOUT = 10.0
+#: The states of a connection that a failed operation leaves to roll back.
+IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+#: What both stores declare.
+CAPABILITIES = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS})
 #: Seconds libpq waits for the server to accept a connection, unless the URL says.
 DEFAULT_CONNECT_TIMEOUT = 5
 _SCHEMES = ("postgresql", "postgres")
@@ -48,6 +60,17 @@ class Server:
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}/{self.dbname}"
+
+
+def check_pool_settings(min_size: object, max_size: object, timeout: object) -> None:
+    """Validate the pool's sizes and wait."""
+    for what, value in (("min_size", min_size), ("max_size", max_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInputError(f"{what} must be a non-negative int, got {value!r}")
+    if max_size < 1 or max_size < min_size:  # type: ignore[operator]
+        raise InvalidInputError(f"max_size must be at least 1 and min_size ({min_size})")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
 
 def parse_url(url: object) -> tuple[str, Server]:

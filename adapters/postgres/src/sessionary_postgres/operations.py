@@ -37,8 +37,10 @@ from sessionary.storage.base import (
     ListFilters,
     SchemaStatus,
     check_owner,
+    check_run_version,
     encode_cursor,
     new_session_info,
+    session_after_update,
     summary_after_append,
     summary_after_trim,
     summary_after_update,
@@ -214,11 +216,7 @@ class PostgresOperations(StorageOperations):
             raise OwnershipError(session_id, run.user_id)
         seq, old_data = found[0]
         old = decode_run_row(session_id, seq, old_data)
-        if old.version != expected_version:
-            raise ConflictError(
-                f"run {run.run_id!r} of session {session_id!r} is at version "
-                f"{old.version}, not {expected_version}: another writer updated it first"
-            )
+        check_run_version(old, expected_version)
         is_last = seq == current.last_seq
         info = storable(summary_after_update(current.info, old, new, is_last, time.time()))
         metrics = new.metrics
@@ -250,16 +248,12 @@ class PostgresOperations(StorageOperations):
         state = dump_json(changes["state"], "state") if "state" in changes else None
         metadata = dump_json(changes["metadata"], "metadata") if "metadata" in changes else None
         current = yield from self._lock_session(session_id)
-        if current is None or not check_owner(current.info, user_id):
-            raise SessionNotFoundError(session_id, user_id)
-        info = current.info
-        if expected_version is not None and info.version != expected_version:
-            raise ConflictError(
-                f"session {session_id!r} is at version {info.version}, "
-                f"not {expected_version}: it changed since it was read"
-            )
-        info = attrs.evolve(
-            info, version=info.version + 1, updated_at=max(time.time(), info.updated_at), **changes
+        info = session_after_update(
+            None if current is None else current.info,
+            session_id,
+            user_id,
+            expected_version,
+            changes,
         )
         folded = None if info.name is None else info.name.casefold()
         yield Sql(

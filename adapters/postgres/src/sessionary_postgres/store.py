@@ -16,13 +16,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import psycopg
 import psycopg_pool
-from psycopg.pq import TransactionStatus
 
 from sessionary.errors import InvalidInputError, StoreUnavailableError
+from sessionary.plugins.lazy import lazy
 from sessionary.storage.base import Capability
 from sessionary.storage.driving import Operation, OperationStore, drive_sync
 from sessionary_postgres.connection import (
+    CAPABILITIES,
+    DEFAULT_TIMEOUT,
     DEFAULT_URL,
+    IN_TRANSACTION,
+    check_pool_settings,
     connect_kwargs,
     is_stale,
     parse_url,
@@ -34,27 +38,13 @@ from sessionary_postgres.sql import Reply, Sql
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
 
-__all__ = ["IN_TRANSACTION", "PostgresDb", "check_pool_settings", "perform"]
+__all__ = ["PostgresDb", "perform"]
 
 T = TypeVar("T")
 
-#: Seconds a call waits for a free connection of the pool.
-DEFAULT_TIMEOUT = 10.0
-
-#: The states of a connection that a failed operation leaves to roll back.
-IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
-
-
-def check_pool_settings(min_size: object, max_size: object, timeout: object) -> None:
-    """Validate the pool's sizes and wait."""
-    for what, value in (("min_size", min_size), ("max_size", max_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidInputError(f"{what} must be a non-negative int, got {value!r}")
-    assert isinstance(min_size, int) and isinstance(max_size, int)
-    if max_size < 1 or max_size < min_size:
-        raise InvalidInputError(f"max_size must be at least 1 and min_size ({min_size})")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+#: The async twin, named by its path and imported on the first ``to_async()``: it
+#: imports this module's neighbours, so this module does not import it (no circle).
+_ASYNC_TWIN = lazy("sessionary_postgres.aio:AsyncPostgresStore", name="postgres")
 
 
 def perform(conn: psycopg.Connection[Any], request: Sql) -> Reply:
@@ -86,9 +76,7 @@ class PostgresDb(PostgresOperations, OperationStore):
 
     name: ClassVar[str] = "postgres"
     url_schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.PERSISTENT, Capability.MULTIPROCESS}
-    )
+    capabilities: ClassVar[frozenset[Capability]] = CAPABILITIES
 
     def __init__(
         self,
@@ -126,11 +114,11 @@ class PostgresDb(PostgresOperations, OperationStore):
 
         It has its own pool (psycopg's ``AsyncConnectionPool``), with this store's settings.
         """
-        from sessionary_postgres.aio import AsyncPostgresStore
-
-        return AsyncPostgresStore(
+        twin: Any = _ASYNC_TWIN.load()
+        store: AsyncStore = twin(
             self.url, min_size=self.min_size, max_size=self.max_size, timeout=self.timeout
         )
+        return store
 
     # ------------------------------------------------------------------ pool
 

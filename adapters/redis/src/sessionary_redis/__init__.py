@@ -1,4 +1,4 @@
-"""Redis storage adapter (and shared session cache) for Sessionary.
+"""Redis storage adapter for Sessionary.
 
 >>> from sessionary_redis import RedisDb
 >>> RedisDb.url_schemes

@@ -29,6 +29,7 @@ from sessionary.storage.per_loop import PerLoop
 from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request
 from sessionary_redis.connection import (
     DEFAULT_URL,
+    bool_option,
     client_from_url,
     describe_client,
     number_option,
@@ -41,8 +42,6 @@ __all__ = ["AsyncRedisStore"]
 log = logging.getLogger("sessionary_redis")
 
 T = TypeVar("T")
-
-_TRUE = ("1", "true", "yes", "on")
 
 AsyncClient = redis.asyncio.Redis | AsyncRedisCluster
 
@@ -127,7 +126,7 @@ class AsyncRedisStore(RedisOperations, AsyncOperationStore):
         else:
             self._url, options = split_url(DEFAULT_URL if db_url is None else db_url)
             self._socket_timeout = number_option(socket_timeout, "socket_timeout", minimum=0.001)
-            self._cluster = options.get("cluster", "").lower() in _TRUE
+            self._cluster = bool_option(options, "cluster", False)
             example = self._new_client()
             self._spare = example  # no I/O yet: the first event loop to call takes it
         self._configure(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import time
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -13,7 +12,7 @@ import redis
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import NoBackoff
+from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
@@ -40,18 +39,10 @@ T = TypeVar("T")
 #: Where ``RedisDb()`` connects when given neither a URL nor a client.
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: Our own query parameters; everything else in the URL goes to redis-py.
-OUR_PARAMS = (
-    "prefix",
-    "ttl",
-    "retries",
-    "retry_backoff",
-    "cluster",
-    "client_tracking",
-    "tracking_ping",
-)
+OUR_PARAMS = ("prefix", "ttl", "retries", "retry_backoff", "cluster")
 
 #: Errors that mean "the server could not be reached or did not answer in time".
-UNAVAILABLE: tuple[type[BaseException], ...] = (
+UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.ClusterDownError,
@@ -147,10 +138,12 @@ def _redact(url: str) -> str:
 class RetryPolicy:
     """Runs a Redis call, retrying connection errors and timeouts with exponential backoff.
 
-    ``retries`` is how many times a call is tried again (0: never); the n-th retry waits
-    ``backoff * 2**(n-1)`` seconds (capped at 2 s), with jitter. What is left after the
-    last retry becomes a :class:`~sessionary.errors.StoreUnavailableError` that names the
-    server and what failed.
+    The loop and the backoff are redis-py's own (:class:`redis.retry.Retry` with an
+    :class:`~redis.backoff.EqualJitterBackoff`): ``retries`` is how many times a call is
+    tried again (0: never); the n-th retry waits ``backoff * 2**(n-1)`` seconds (capped
+    at 2 s), between half that and all of it. What is left after the last retry becomes a
+    :class:`~sessionary.errors.StoreUnavailableError` that names the server and what
+    failed; other Redis errors become storage errors at once.
     """
 
     def __init__(self, server: str, retries: int, backoff: float) -> None:
@@ -165,6 +158,11 @@ class RetryPolicy:
         self.server = server
         self.retries = retries
         self.backoff = float(backoff)
+        # After the n-th failure EqualJitter waits half to all of min(cap, base * 2**n).
+        jitter = EqualJitterBackoff(cap=2.0, base=self.backoff / 2)
+        self._retry = Retry(jitter, retries, UNAVAILABLE)
+        # Typed for redis errors only, but it catches whatever it is given (socket errors too).
+        self._aretry = AsyncRetry(jitter, retries, UNAVAILABLE)  # type: ignore[arg-type]
 
     def call(
         self,
@@ -175,14 +173,11 @@ class RetryPolicy:
         is_write: bool = False,
     ) -> T:
         """Call ``fn(attempt)``; ``attempt`` is 0 first, then 1, 2, ... on retries."""
-        attempt = 0
-        while True:
-            try:
-                return fn(attempt)
-            except RETRIED as exc:
-                delay = self.failed(what, exc, attempt, session_id, is_write)
-            attempt += 1
-            time.sleep(delay)
+        attempts = itertools.count()
+        try:
+            return self._retry.call_with_retry(lambda: fn(next(attempts)), _ignore)
+        except RETRIED as exc:
+            raise self._translate(what, exc, next(attempts) - 1, session_id, is_write) from exc
 
     async def acall(
         self,
@@ -193,45 +188,32 @@ class RetryPolicy:
         is_write: bool = False,
     ) -> T:
         """:meth:`call` for a coroutine function: the backoff waits without holding the loop."""
-        attempt = 0
-        while True:
-            try:
-                return await fn(attempt)
-            except RETRIED as exc:
-                delay = self.failed(what, exc, attempt, session_id, is_write)
-            attempt += 1
-            await asyncio.sleep(delay)
+        attempts = itertools.count()
+        try:
+            return await self._aretry.call_with_retry(lambda: fn(next(attempts)), _aignore)
+        except RETRIED as exc:
+            raise self._translate(what, exc, next(attempts) - 1, session_id, is_write) from exc
 
-    def failed(
+    def _translate(
         self,
         what: str,
         exc: BaseException,
         attempt: int,
         session_id: str | None,
         is_write: bool,
-    ) -> float:
-        """How long to wait before retrying after ``exc``; raises what the caller gets if not.
-
-        Call it while handling ``exc``: the error it raises is chained to it.
-        """
+    ) -> BaseException:
+        """The error the caller gets for ``exc``, raised on the ``attempt``-th try (from 0)."""
         if isinstance(exc, UNAVAILABLE):
-            if attempt >= self.retries:
-                raise self._unavailable(what, exc, attempt, is_write) from exc
-            delay = min(2.0, self.backoff * 2.0**attempt)
-            return delay * (0.5 + random.random() / 2)
+            return self._unavailable(what, exc, attempt, is_write)
         if isinstance(exc, redis.exceptions.ResponseError):
             if "WRONGTYPE" in str(exc) and session_id is not None:
-                raise CorruptRecordError(session_id, f"a key has the wrong type: {exc}") from exc
-            raise StorageError(f"{self.server} refused to {what}: {exc}") from exc
+                return CorruptRecordError(session_id, f"a key has the wrong type: {exc}")
+            return StorageError(f"{self.server} refused to {what}: {exc}")
         if isinstance(exc, redis.exceptions.RedisError):
-            raise StorageError(
-                f"{self.server} failed to {what}: {type(exc).__name__}: {exc}"
-            ) from exc
-        if isinstance(exc, UnicodeDecodeError):
-            if session_id is not None:
-                raise CorruptRecordError(session_id, f"not UTF-8: {exc}") from exc
-            raise StorageError(f"{self.server}: undecodable reply to {what}: {exc}") from exc
-        raise exc
+            return StorageError(f"{self.server} failed to {what}: {type(exc).__name__}: {exc}")
+        if isinstance(exc, UnicodeDecodeError) and session_id is not None:
+            return CorruptRecordError(session_id, f"not UTF-8: {exc}")
+        return StorageError(f"{self.server}: undecodable reply to {what}: {exc}")
 
     def _unavailable(
         self, what: str, exc: BaseException, attempt: int, is_write: bool
@@ -248,6 +230,14 @@ class RetryPolicy:
         return StoreUnavailableError(
             f"{self.server} {kind}: could not {what}{tries} ({type(exc).__name__}: {exc}).{unknown}"
         )
+
+
+def _ignore(error: Exception) -> None:
+    """redis-py's failure callback: nothing to do (the connection pool reconnects)."""
+
+
+async def _aignore(error: Exception) -> None:
+    """:func:`_ignore` for redis-py's asyncio ``Retry``, which awaits it."""
 
 
 def number_option(value: Any, what: str, *, minimum: float) -> float:

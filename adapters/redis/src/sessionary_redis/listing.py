@@ -16,24 +16,31 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sessionary.domain.sessions import SessionInfo, SessionPage
 from sessionary.errors import StorageError
 from sessionary.storage.base import ListFilters, encode_cursor
 from sessionary_redis.calls import Command, Op, Pipeline, Request, Script
+from sessionary_redis.keys import KeyLayout
 from sessionary_redis.records import decode_info, text
 from sessionary_redis.scripts import INFO_FIELDS
 
-if TYPE_CHECKING:
-    from sessionary_redis.operations import RedisOperations
-
-__all__ = ["list_page", "reindex", "unindex"]
+__all__ = ["Indexed", "list_page", "reindex", "unindex"]
 
 log = logging.getLogger("sessionary_redis")
 
 
-def _index_for(db: RedisOperations, filters: ListFilters) -> tuple[str, str | None]:
+class Indexed(Protocol):
+    """What listing needs of a store: its key layout and time to live."""
+
+    keys: KeyLayout
+    ttl: float | None
+    #: ``ttl`` in milliseconds, as the scripts take it ("0": no time to live).
+    _ttl_ms: str
+
+
+def _index_for(db: Indexed, filters: ListFilters) -> tuple[str, str | None]:
     """The index to walk, and which summary field its entries must match."""
     if filters.user_id is not None:
         return db.keys.user_index(filters.user_id), "user_id"
@@ -49,7 +56,7 @@ def _belongs(info: SessionInfo, field: str | None, filters: ListFilters) -> bool
 
 
 def list_page(
-    db: RedisOperations, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    db: Indexed, filters: ListFilters, limit: int, after: tuple[float, str] | None
 ) -> Op[SessionPage]:
     """One page of :meth:`RedisDb.list_sessions`."""
     index, field = _index_for(db, filters)
@@ -95,7 +102,7 @@ def list_page(
 
 
 def _decode(
-    db: RedisOperations,
+    db: Indexed,
     index: str,
     session_id: str,
     score: float,
@@ -116,7 +123,7 @@ def _decode(
     return decoded[0]
 
 
-def reindex(db: RedisOperations, index_keys: Sequence[str], score: float, member: str) -> Op[None]:
+def reindex(db: Indexed, index_keys: Sequence[str], score: float, member: str) -> Op[None]:
     """Move a session in its indexes (a second step where a script could not)."""
     if not index_keys:
         return
@@ -135,7 +142,7 @@ def reindex(db: RedisOperations, index_keys: Sequence[str], score: float, member
         log.warning("session %r is stored but its listing index was not updated: %s", member, exc)
 
 
-def unindex(db: RedisOperations, index_keys: Sequence[str], member: str) -> Op[None]:
+def unindex(db: Indexed, index_keys: Sequence[str], member: str) -> Op[None]:
     """Take a deleted session out of its indexes (listing cleans what this misses)."""
     if not index_keys:
         return
@@ -158,7 +165,7 @@ def _forget_entry(index: str, member: str, score: float) -> Op[None]:
     )
 
 
-def _read_infos(db: RedisOperations, session_ids: Sequence[str]) -> Op[list[Any]]:
+def _read_infos(db: Indexed, session_ids: Sequence[str]) -> Op[list[Any]]:
     """The hash fields of many sessions in one pipelined round (per node)."""
     fields = list(INFO_FIELDS)
     commands = [Command.of("hmget", db.keys.session(sid), fields) for sid in session_ids]

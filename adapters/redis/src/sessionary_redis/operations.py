@@ -38,7 +38,7 @@ from sessionary.errors import (
     StoreUnavailableError,
 )
 from sessionary.ids import new_id
-from sessionary.storage.base import ListFilters, SchemaStatus, preview_of
+from sessionary.storage.base import ListFilters, SchemaStatus, check_run_version, preview_of
 from sessionary_redis import scripts
 from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, Script
 from sessionary_redis.connection import RetryPolicy, int_option, number_option
@@ -224,11 +224,7 @@ class RedisOperations:
         if run.user_id is not None and info.user_id != run.user_id:
             raise OwnershipError(sid, run.user_id)
         old = decode_run_text(sid, found[3])
-        if old.version != expected_version:
-            raise ConflictError(
-                f"run {run.run_id!r} of session {sid!r} is at version {old.version}, "
-                f"not {expected_version}: another writer updated it first"
-            )
+        check_run_version(old, expected_version)
         preview = preview_of(new)
         op = new_id()
         reply = yield Request.write_(
@@ -275,10 +271,6 @@ class RedisOperations:
         expected_version: int | None,
         changes: dict[str, Any],
     ) -> Op[SessionInfo]:
-        if expected_version is not None and (
-            not isinstance(expected_version, int) or isinstance(expected_version, bool)
-        ):
-            raise InvalidInputError("expected_version must be an int or None")
         pairs: list[str] = []
         for key, value in changes.items():
             pairs += [key, dump_json(value)]

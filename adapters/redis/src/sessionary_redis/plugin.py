@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sessionary import Store, hookimpl
-from sessionary.caching.base import SessionCache
 from sessionary.plugins.lazy import LazyClass, lazy
 
 
@@ -22,8 +21,3 @@ def sessionary_storage_backends() -> Sequence[type[Store] | LazyClass]:
             url_schemes=("redis", "rediss", "unix"),
         )
     ]
-
-
-@hookimpl
-def sessionary_cache_backends() -> Sequence[type[SessionCache] | LazyClass]:
-    return [lazy("sessionary_redis.cache:RedisSessionCache", name="redis")]

@@ -9,7 +9,6 @@ the driver that sends each request through it.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import redis
@@ -28,7 +27,6 @@ from sessionary_redis.connection import (
     split_url,
 )
 from sessionary_redis.operations import RedisOperations
-from sessionary_redis.tracking import HEARTBEAT_SECONDS, NOT_SENT, RedisSessionWatcher
 
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
@@ -38,8 +36,6 @@ __all__ = ["RedisDb"]
 log = logging.getLogger("sessionary_redis")
 
 T = TypeVar("T")
-
-_TRUE = ("1", "true", "yes", "on")
 
 
 class RedisDb(RedisOperations, OperationStore):
@@ -53,19 +49,8 @@ class RedisDb(RedisOperations, OperationStore):
     are retried ``retries`` times with exponential backoff from ``retry_backoff``
     seconds, then raised as :class:`~sessionary.errors.StoreUnavailableError`.
 
-    With ``client_tracking`` (the default, on a single server) the store offers a
-    :meth:`session_watcher` that a session cache uses to check cached sessions without
-    reading them: Redis pushes an invalidation when any client changes a session the
-    watcher read, and each check first waits for a ``PING`` on that connection, so every
-    invalidation the server sent before the check has arrived (one tiny round trip, no
-    data; see ``docs/guides/caching.md``). ``tracking_ping=False`` skips that round trip
-    and trusts the invalidations that have arrived (faster, but a write another process
-    just made can be missed for the moment its invalidation is in flight).
-    ``client_tracking=False`` makes a cache check each cached session with one read.
-
     The URL may carry the same options as query parameters:
-    ``redis://host:6379/0?prefix=app&ttl=86400&retries=3&cluster=true&client_tracking=false``
-    (and ``tracking_ping=false``).
+    ``redis://host:6379/0?prefix=app&ttl=86400&retries=3&cluster=true``.
 
     >>> db = RedisDb("redis://127.0.0.1:6379/0", prefix="docs", ttl=3600)
     >>> db.ttl
@@ -88,8 +73,6 @@ class RedisDb(RedisOperations, OperationStore):
         retries: int | None = None,
         retry_backoff: float | None = None,
         socket_timeout: float = 5.0,
-        client_tracking: bool | None = None,
-        tracking_ping: bool | None = None,
     ) -> None:
         options: dict[str, str] = {}
         self._url: str | None = None
@@ -105,7 +88,7 @@ class RedisDb(RedisOperations, OperationStore):
         else:
             url, options = split_url(DEFAULT_URL if db_url is None else db_url)
             timeout = number_option(socket_timeout, "socket_timeout", minimum=0.001)
-            cluster = options.get("cluster", "").lower() in _TRUE
+            cluster = bool_option(options, "cluster", False)
             client = client_from_url(url, cluster=cluster, socket_timeout=timeout)
             self._owns_client = True
             self._url, self._socket_timeout = DEFAULT_URL if db_url is None else db_url, timeout
@@ -120,22 +103,6 @@ class RedisDb(RedisOperations, OperationStore):
             retries=retries,
             retry_backoff=retry_backoff,
         )
-        if client_tracking is None:
-            client_tracking = bool_option(options, "client_tracking", True)
-        elif not isinstance(client_tracking, bool):
-            raise InvalidInputError(
-                f"client_tracking must be True or False, got {type(client_tracking).__name__}"
-            )
-        self.client_tracking = client_tracking and not self.is_cluster
-        if tracking_ping is None:
-            tracking_ping = bool_option(options, "tracking_ping", True)
-        elif not isinstance(tracking_ping, bool):
-            raise InvalidInputError(
-                f"tracking_ping must be True or False, got {type(tracking_ping).__name__}"
-            )
-        self.tracking_ping = tracking_ping
-        self._watcher: RedisSessionWatcher | None = None
-        self._watcher_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str) -> RedisDb:
@@ -175,22 +142,14 @@ class RedisDb(RedisOperations, OperationStore):
     def _send(self, request: Request) -> Any:
         return self._policy.call(
             request.what,
-            lambda attempt: self._perform(request.build(attempt), request.write),
+            lambda attempt: self._perform(request.build(attempt)),
             session_id=request.session_id,
             is_write=request.write,
         )
 
-    def _perform(self, action: Action, write: bool = False) -> Any:
+    def _perform(self, action: Action) -> Any:
         if isinstance(action, Script):
-            script = getattr(self, action.name)
-            watcher = self._watcher
-            if write and watcher is not None:
-                # A write to a session the watcher holds goes on its connection, with
-                # the read that keeps the session watched behind it (no second send).
-                reply = watcher.run_write(script, action.keys, action.args)
-                if reply is not NOT_SENT:
-                    return reply
-            return script(keys=action.keys, args=action.args)
+            return getattr(self, action.name)(keys=action.keys, args=action.args)
         if isinstance(action, Pipeline):
             pipe = self.client.pipeline(transaction=False)
             for command in action.commands:
@@ -201,28 +160,7 @@ class RedisDb(RedisOperations, OperationStore):
 
     # ------------------------------------------------------------------ admin
 
-    def session_watcher(self) -> RedisSessionWatcher | None:
-        """The store's :class:`~sessionary_redis.tracking.RedisSessionWatcher`, or ``None``.
-
-        ``None`` with ``client_tracking=False`` and on Redis Cluster (a cache then checks
-        each cached session with one read). The watcher connects on first use, with a
-        RESP3 connection of its own and ``CLIENT TRACKING ON``; if the server refuses
-        that, it logs a warning once and answers by reading the store.
-        """
-        if not self.client_tracking:
-            return None
-        with self._watcher_lock:
-            if self._watcher is None:
-                heartbeat = 0.0 if self.tracking_ping else HEARTBEAT_SECONDS
-                self._watcher = RedisSessionWatcher(self, heartbeat=heartbeat)
-            return self._watcher
-
     def close(self) -> None:
-        """Close the session watcher, and the connections of a client this store made
-        (never an application's)."""
-        with self._watcher_lock:
-            watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.close()
+        """Close the connections of a client this store made (never an application's)."""
         if self._owns_client:
             self.client.close()

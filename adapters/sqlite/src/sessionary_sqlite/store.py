@@ -25,13 +25,16 @@ from sessionary.errors import (
     RunNotFoundError,
     SessionNotFoundError,
 )
+from sessionary.plugins.lazy import lazy
 from sessionary.storage.base import (
     Capability,
     ListFilters,
     Store,
     check_owner,
+    check_run_version,
     encode_cursor,
     new_session_info,
+    session_after_update,
     summary_after_append,
     summary_after_trim,
     summary_after_update,
@@ -51,6 +54,10 @@ if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
 
 __all__ = ["SqliteDb"]
+
+#: The async twin, named by its path and imported on the first ``to_async()``: it
+#: imports this module, so this module does not import it (no circle).
+_ASYNC_TWIN = lazy("sessionary_sqlite.aio:AsyncSqliteStore", name="sqlite")
 
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?"
 _INSERT_SESSION = (
@@ -108,9 +115,9 @@ class SqliteDb(SqliteDatabase, Store):
         connections of its own; closing it leaves this store open. For ``:memory:`` it
         uses this store's connection, the only one that holds that database.
         """
-        from sessionary_sqlite.aio import AsyncSqliteStore
-
-        return AsyncSqliteStore.sharing(self)
+        twin: Any = _ASYNC_TWIN.load()
+        store: AsyncStore = twin.sharing(self)
+        return store
 
     # ------------------------------------------------------------------ writes
 
@@ -172,11 +179,7 @@ class SqliteDb(SqliteDatabase, Store):
                 raise OwnershipError(session_id, run.user_id)
             run_key, seq, old_data = found
             old = decode_run_row(session_id, seq, old_data)
-            if old.version != expected_version:
-                raise ConflictError(
-                    f"run {run.run_id!r} of session {session_id!r} is at version "
-                    f"{old.version}, not {expected_version}: another writer updated it first"
-                )
+            check_run_version(old, expected_version)
             is_last = seq == current.last_seq
             info = _storable(summary_after_update(current.info, old, new, is_last, time.time()))
             conn.execute(
@@ -212,20 +215,14 @@ class SqliteDb(SqliteDatabase, Store):
         with self._writing(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
             current = None if row is None else session_row(row)
-            if current is None or not check_owner(current.info, user_id):
-                raise SessionNotFoundError(session_id, user_id)
-            info = current.info
-            if expected_version is not None and info.version != expected_version:
-                raise ConflictError(
-                    f"session {session_id!r} is at version {info.version}, "
-                    f"not {expected_version}: it changed since it was read"
-                )
-            info = attrs.evolve(
-                info,
-                version=info.version + 1,
-                updated_at=max(time.time(), info.updated_at),
-                **changes,
+            info = session_after_update(
+                None if current is None else current.info,
+                session_id,
+                user_id,
+                expected_version,
+                changes,
             )
+            assert current is not None
             conn.execute(
                 "UPDATE sessions SET name = ?, name_source = ?, "
                 "state = coalesce(?, state), metadata = coalesce(?, metadata), "

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar, Literal, overload
+
+import attrs
 
 from sessionary.agent.naming import NamingMixin
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
@@ -10,53 +14,274 @@ from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
-from sessionary.flow import Flow
+from sessionary.flow import Flow, iter_sync, run_async, run_sync, steps_async, steps_sync
 from sessionary.ids import new_id, validate_id, validate_optional_id
+from sessionary.models.base import ContentDelta, Model
+from sessionary.naming.pipeline import NamingPolicy
 from sessionary.plugins.manager import get_plugin_host
-from sessionary.resolve import resolve_db
+from sessionary.resolve import resolve_db, resolve_model
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
 
-__all__ = ["SessionOwner"]
+__all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", "stream_async"]
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
+def _is(what: str, test: Callable[[Any], bool]) -> Validator:
+    """A validator whose error names the argument: ``{name} must be {what}, got ...``."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not test(value):
+            raise InvalidInputError(f"{attribute.name} must be {what}, got {value!r}")
+
+    return check
+
+
+def _int_from(low: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _an_id(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    validate_optional_id(value, attribute.name)
+
+
+_bool = _is("True or False", lambda v: isinstance(v, bool))
+
+
+def expiry_seconds(value: float | timedelta | None) -> float | None:
+    """``pause_expires_after`` as seconds: a positive number, a timedelta, or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidInputError(
+            f"pause_expires_after must be a positive number of seconds or a timedelta, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
+def instructions_text(value: str | Sequence[str] | None) -> str | None:
+    """``instructions`` as one string (lines joined), or ``None`` when empty."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if all(isinstance(line, str) for line in value):
+        return "\n".join(value) or None
+    raise InvalidInputError("instructions must be a str or a list of str")
+
+
+async def stream_async(flow: Flow[Run], db: AsyncStore) -> AsyncIterator[ContentDelta | Run]:
+    """``arun(stream=True)``'s iterator: the deltas, then the run output."""
+    steps = steps_async(flow, db)
+    try:
+        async for item in steps:
+            yield item if isinstance(item, ContentDelta) else item.result
+    finally:
+        await steps.aclose()
+
+
+def open_store(db: Store | str | None) -> Store:
+    """The ``db`` argument: a store, a store URL, or ``None`` (a private in-memory store)."""
+    resolved = resolve_db(db)
+    return resolved if resolved is not None else MemoryDb()
+
+
+@attrs.define(eq=False, slots=False)
 class SessionOwner(NamingMixin):
-    """Session handling common to :class:`~sessionary.Agent` and teams.
+    """What :class:`~sessionary.Agent` and :class:`~sessionary.Team` share, declared once.
 
-    With no ``db`` the sessions live in a private in-memory store for the owner's
-    lifetime. ``session_id`` and ``user_id`` given here are the defaults of every call.
+    Every keyword argument below is an attribute of the agent or team, checked when it
+    is made (an error names the argument). With no ``db`` the sessions live in a private
+    in-memory store for the owner's lifetime; ``session_id`` and ``user_id`` given here
+    are the defaults of every call, and ``id`` defaults to ``name``.
+
+    History: with ``add_history_to_context=True`` the last ``num_history_runs``
+    completed runs of the session are sent to the model before the new input; a run
+    calls the model at most ``max_steps`` times; a paused run expires after
+    ``pause_expires_after`` (seconds or a timedelta; ``None``: never).
+
+    Caching: ``cache_session``, ``session_cache`` and ``cache_trust_seconds`` (see
+    ``docs/guides/caching.md``).
+
+    Naming: ``naming_model``, ``naming``, ``strict_naming`` and
+    ``auto_name_after_runs`` (see ``docs/guides/naming.md``).
     """
 
     session_type: ClassVar[SessionType] = SessionType.AGENT
 
-    def __init__(
-        self,
-        *,
-        db: Store | str | None,
-        id: str | None,
-        name: str | None,
-        session_id: str | None,
-        user_id: str | None,
-        cache_session: bool = False,
-        session_cache: SessionCache | str | None = None,
-        cache_trust_seconds: float = 0.0,
-        cache_strict_check: bool = False,
-    ) -> None:
-        self.id = validate_optional_id(id if id is not None else name, "id")
-        self.name = name
-        self.session_id = validate_optional_id(session_id, "session_id")
-        self.user_id = validate_optional_id(user_id, "user_id")
-        resolved = resolve_db(db)
-        self.db: Store = cached_store(
-            resolved if resolved is not None else MemoryDb(),
-            cache_session=cache_session,
-            session_cache=session_cache,
-            trust_seconds=cache_trust_seconds,
-            strict=cache_strict_check,
+    # Identity and defaults of every call.
+    id: str | None = attrs.field(default=None, kw_only=True, validator=_an_id)
+    name: str | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=_is("a str or None", lambda v: v is None or isinstance(v, str)),
+    )
+    session_id: str | None = attrs.field(default=None, kw_only=True, validator=_an_id)
+    user_id: str | None = attrs.field(default=None, kw_only=True, validator=_an_id)
+    instructions: str | None = attrs.field(default=None, kw_only=True, converter=instructions_text)
+    # History and the run loop.
+    add_history_to_context: bool = attrs.field(default=False, kw_only=True, validator=_bool)
+    num_history_runs: int = attrs.field(
+        default=3, kw_only=True, validator=_is("a non-negative int", _int_from(0))
+    )
+    max_steps: int = attrs.field(
+        default=10, kw_only=True, validator=_is("a positive int", _int_from(1))
+    )
+    pause_expires_after: float | None = attrs.field(
+        default=None, kw_only=True, converter=expiry_seconds
+    )
+    # Caching: checked where the store is wrapped (sessionary.caching.cached_store).
+    cache_session: bool = attrs.field(default=False, kw_only=True)
+    session_cache: SessionCache | str | None = attrs.field(default=None, kw_only=True)
+    cache_trust_seconds: float = attrs.field(default=0.0, kw_only=True)
+    # Naming.
+    naming_model: Model | None = attrs.field(default=None, kw_only=True, converter=resolve_model)
+    naming: NamingPolicy | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=_is("a NamingPolicy or None", lambda v: v is None or isinstance(v, NamingPolicy)),
+    )
+    strict_naming: bool = attrs.field(default=False, kw_only=True, validator=_bool)
+    auto_name_after_runs: int | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=_is("a positive int or None", lambda v: v is None or _int_from(1)(v)),
+    )
+    _events: Any = attrs.field(default=None, init=False, repr=False)
+    _adb: AsyncStore | None = attrs.field(default=None, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.id is None and self.name is not None:
+            self.id = self.name
+        self.db = cached_store(
+            self.db,
+            cache_session=self.cache_session,
+            session_cache=self.session_cache,
+            trust_seconds=self.cache_trust_seconds,
         )
-        self._events: Any = None
-        self._adb: AsyncStore | None = None
+        if self.naming is not None:
+            self.naming.resolve()  # an unknown guardrail or fallback name fails here, not later
+
+    @overload
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Run: ...
+
+    @overload
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> Iterator[ContentDelta | Run]: ...
+
+    def run(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Run | Iterator[ContentDelta | Run]:
+        """Run the agent or team on ``input`` in a session and store the run.
+
+        Returns the run output (a :class:`~sessionary.Run`). With ``stream=True``,
+        returns an iterator of :class:`~sessionary.models.ContentDelta` ending with the
+        run output; the run is stored when the stream ends, with status ``cancelled``
+        if the caller abandons it and ``error`` if it breaks.
+
+        A failing model call stores the run with status ``error`` and raises a
+        :class:`~sessionary.errors.ModelError`; runs stored before are untouched.
+        """
+        flow = self._start(input, session_id, user_id, stream=stream)
+        if stream:
+            return iter_sync(steps_sync(flow, self.db))
+        return run_sync(flow, self.db)
+
+    @overload
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Coroutine[Any, Any, Run]: ...
+
+    @overload
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> AsyncIterator[ContentDelta | Run]: ...
+
+    def arun(
+        self,
+        input: str,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
+        """:meth:`run` for the event loop: the same run, stored the same way, never blocking.
+
+        The store is the owner's async store (``db.to_async()``: native on Redis, MongoDB
+        and SQLite; any other store in worker threads), the model is called with
+        ``arespond``/``astream``, ``async def`` tools are awaited and sync tools run in a
+        worker thread. ``await agent.arun(...)`` is the run output; with ``stream=True``,
+        ``agent.arun(...)`` is an async iterator (``async for``) of
+        :class:`~sessionary.models.ContentDelta` ending with the run output. The arguments
+        are checked at the call, before anything is awaited.
+
+        >>> import asyncio
+        >>> from sessionary import Agent
+        >>> from sessionary.testing import ScriptedModel
+        >>> agent = Agent(model=ScriptedModel("Hello!"), db="memory://")
+        >>> asyncio.run(agent.arun("Hi", session_id="s1")).content
+        'Hello!'
+        """
+        flow = self._start(input, session_id, user_id, stream=stream)
+        if stream:
+            return stream_async(flow, self.adb)
+        return run_async(flow, self.adb)
+
+    def _start(
+        self, input: str, session_id: str | None, user_id: str | None, *, stream: bool
+    ) -> Flow[Run]:
+        """Check a run's arguments (before any I/O) and return its flow."""
+        if not isinstance(input, str):
+            raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
+        if self.model is None:
+            kind = type(self).__name__
+            raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
+        if not isinstance(stream, bool):
+            raise InvalidInputError("stream must be a bool")
+        sid = self._session_for_run(session_id)
+        uid = self._user(user_id)
+        return self._execute(input, sid, uid, stream=stream)
+
+    def _execute(
+        self, input: str, session_id: str, user_id: str | None, *, stream: bool
+    ) -> Flow[Run]:
+        """The run itself: the model loop and the stored run (each owner has its own)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ store
 
     @property
     def adb(self) -> AsyncStore:

@@ -33,7 +33,6 @@ from sessionary.flow import (
     END,
     Abandoned,
     CloseStream,
-    DbCall,
     Flow,
     InvokeTool,
     NextEvent,
@@ -42,13 +41,11 @@ from sessionary.flow import (
 )
 from sessionary.ids import new_id
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
-from sessionary.storage.base import DeferredCheck
 from sessionary.tools import Tool
 
 __all__ = [
     "Engine",
     "PauseRun",
-    "StaleRead",
     "StepLimitError",
     "requirement_for",
     "tool_message",
@@ -57,15 +54,6 @@ __all__ = [
 
 class StepLimitError(SessionaryError):
     """The model kept calling tools past the agent's ``max_steps``."""
-
-
-class StaleRead(Exception):
-    """The history a run read was not the store's: its deferred check did not confirm.
-
-    Raised by :meth:`Engine.loop` after the first model call, before anything else
-    (no tool has run, nothing was stored or streamed); the run reads again and starts
-    over.
-    """
 
 
 class PauseRun(Exception):
@@ -103,26 +91,16 @@ class Engine:
         produced: list[Message],
         *,
         stream: bool,
-        check: DeferredCheck | None = None,
     ) -> Flow[str | None]:
         """Run model and tool steps, appending each new message to ``context`` and ``produced``.
 
         Yields text deltas when streaming; returns the final assistant content, or
         ``None`` when a turn's tool calls need a person (see :attr:`pending`).
-
-        ``check`` (of history read with ``Store.get_runs_deferred``) is confirmed as
-        soon as the first model call returns or fails, before anything else happens:
-        its round trip overlaps the model call. If it does not confirm, this raises
-        :class:`StaleRead` and the model's answer is dropped.
         """
         specs = tuple(t.spec for t in self.tools.values())
         for _ in range(self.max_steps):
             request = ModelRequest(messages=tuple(context), tools=specs)
-            if check is None:
-                response = yield from self._ask(request, stream=stream)
-            else:
-                pending, check = check, None
-                response = yield from self._ask_confirmed(request, pending, stream=stream)
+            response = yield from self._ask(request, stream=stream)
             message = response.message
             context.append(message)
             produced.append(message)
@@ -139,20 +117,6 @@ class Engine:
             f"the model was still calling tools after {self.max_steps} model calls "
             f"(raise the agent's max_steps if this is expected)"
         )
-
-    def _ask_confirmed(
-        self, request: ModelRequest, check: DeferredCheck, *, stream: bool
-    ) -> Flow[ModelResponse]:
-        """:meth:`_ask`, then ``check`` confirmed, whatever the model did."""
-        try:
-            response = yield from self._ask(request, stream=stream)
-        except Exception:
-            if not (yield DbCall.of("confirm_read", check)):
-                raise StaleRead("the history changed before the model was asked") from None
-            raise
-        if not (yield DbCall.of("confirm_read", check)):
-            raise StaleRead("the history changed before the model was asked")
-        return response
 
     def _ask(self, request: ModelRequest, *, stream: bool) -> Flow[ModelResponse]:
         started = time.perf_counter()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any, Protocol
 
 import attrs
@@ -63,7 +62,6 @@ __all__ = [
     "continue_agent_run",
     "continue_paused",
     "detached",
-    "expiry_seconds",
     "pause_metadata",
     "read_run_output",
     "resolve_answers",
@@ -86,20 +84,6 @@ class _AgentLike(Protocol):
     _tools: dict[str, Tool]
 
     def _context(self, session_id: str, user_id: str | None) -> Flow[list[Message]]: ...
-
-
-def expiry_seconds(value: float | timedelta | None) -> float | None:
-    """``pause_expires_after`` as seconds: a positive number, a timedelta, or ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidInputError(
-            f"pause_expires_after must be a positive number of seconds or a timedelta, "
-            f"got {value!r}"
-        )
-    return float(value)
 
 
 def pause_metadata(engine: Engine, expires_after: float | None, now: float) -> dict[str, Any]:

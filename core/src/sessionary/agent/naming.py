@@ -16,7 +16,6 @@ from sessionary.flow import DbCall, Flow, run_async, run_sync
 from sessionary.models.base import Model
 from sessionary.naming.pipeline import NamingPipeline, NamingPolicy, default_policy
 from sessionary.naming.service import autoname_flow, rename_flow
-from sessionary.resolve import resolve_model
 
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
@@ -30,20 +29,21 @@ log = logging.getLogger("sessionary.naming")
 class NamingMixin:
     """Naming of the sessions of an agent or a team.
 
-    The settings have class-level defaults, so an owner that never calls
-    :meth:`_configure_naming` still names sessions with the global policy and its model.
+    The settings (``naming_model``, ``naming``, ``strict_naming``,
+    ``auto_name_after_runs``) are attributes of
+    :class:`~sessionary.agent.base.SessionOwner`, checked when it is made.
     """
 
-    #: A model used only for naming (a cheaper one, say); else the owner's ``model``.
-    naming_model: Model | None = None
-    #: This owner's naming policy; ``None`` uses the global default at naming time.
-    naming: NamingPolicy | None = None
-    #: Raise instead of falling back when the model's name is not usable.
-    strict_naming: bool = False
-    #: Name an unnamed session automatically after this many completed runs.
-    auto_name_after_runs: int | None = None
-
     if TYPE_CHECKING:
+        #: A model used only for naming (a cheaper one, say); else the owner's ``model``.
+        naming_model: Model | None
+        #: This owner's naming policy; ``None`` uses the global default at naming time.
+        naming: NamingPolicy | None
+        #: Raise instead of falling back when the model's name is not usable.
+        strict_naming: bool
+        #: Name an unnamed session automatically after this many completed runs.
+        auto_name_after_runs: int | None
+        model: Model | None
         db: Store
         adb: AsyncStore
 
@@ -53,36 +53,6 @@ class NamingMixin:
         def _session_for_read(self, session_id: str | None) -> str: ...
 
         def _user(self, user_id: str | None) -> str | None: ...
-
-    def _configure_naming(
-        self,
-        *,
-        naming_model: Model | str | None = None,
-        naming: NamingPolicy | None = None,
-        strict_naming: bool = False,
-        auto_name_after_runs: int | None = None,
-    ) -> None:
-        """Check and keep the naming settings given to the constructor."""
-        if naming is not None and not isinstance(naming, NamingPolicy):
-            raise InvalidInputError(
-                f"naming must be a NamingPolicy or None, got {type(naming).__name__}"
-            )
-        if not isinstance(strict_naming, bool):
-            raise InvalidInputError("strict_naming must be a bool")
-        if auto_name_after_runs is not None and (
-            not isinstance(auto_name_after_runs, int)
-            or isinstance(auto_name_after_runs, bool)
-            or auto_name_after_runs < 1
-        ):
-            raise InvalidInputError(
-                f"auto_name_after_runs must be a positive int or None, got {auto_name_after_runs!r}"
-            )
-        self.naming_model = resolve_model(naming_model)
-        if naming is not None:
-            naming.resolve()  # an unknown guardrail or fallback name fails here, not later
-        self.naming = naming
-        self.strict_naming = strict_naming
-        self.auto_name_after_runs = auto_name_after_runs
 
     # ------------------------------------------------------------------ public API
 
@@ -192,10 +162,7 @@ class NamingMixin:
     # ------------------------------------------------------------------ internals
 
     def _naming_model(self) -> Model | None:
-        if self.naming_model is not None:
-            return self.naming_model
-        model = getattr(self, "model", None)
-        return model if isinstance(model, Model) else None
+        return self.naming_model if self.naming_model is not None else self.model
 
     def _naming_pipeline(self) -> NamingPipeline:
         policy = self.naming if self.naming is not None else default_policy()

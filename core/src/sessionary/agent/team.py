@@ -14,25 +14,22 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any, ClassVar
 
 import attrs
 
 from sessionary.agent.agent import Agent
-from sessionary.agent.base import SessionOwner
+from sessionary.agent.base import SessionOwner, open_store
 from sessionary.agent.engine import Engine, PauseRun, tool_message, tools_by_name
 from sessionary.agent.hitl import (
     SUSPENDED_CALLS,
     answer_each,
     continue_paused,
     detached,
-    expiry_seconds,
     pause_metadata,
     read_run_output,
     split_run_reference,
 )
-from sessionary.caching.base import SessionCache
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
@@ -40,7 +37,6 @@ from sessionary.errors import ConflictError, InvalidInputError, StorageError
 from sessionary.flow import Abandoned, DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
 from sessionary.models.base import Model
-from sessionary.naming.pipeline import NamingPolicy
 from sessionary.resolve import resolve_model
 from sessionary.storage.base import Store
 from sessionary.tools import Tool, tool
@@ -70,14 +66,48 @@ def _key(text: str) -> str:
     return re.sub(r"[\s_-]+", "-", text.strip().casefold())
 
 
+def _check_members(members: Sequence[Agent]) -> list[Agent]:
+    given: object = members  # checked: callers without a type checker pass anything
+    if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+        raise InvalidInputError(f"members must be a list of agents, got {type(given).__name__}")
+    seen: dict[str, Agent] = {}
+    for index, member in enumerate(members):
+        if not isinstance(member, Agent):
+            raise InvalidInputError(
+                f"member {index} must be an Agent, got {type(member).__name__}"
+                " (teams of teams are not supported)"
+            )
+        if member.id is None:
+            raise InvalidInputError(
+                f"member {index} has no id or name; give it one so the team's model can "
+                f"delegate to it"
+            )
+        if member.model is None:
+            raise InvalidInputError(f"member {member.id!r} has no model")
+        key = _key(member.id)
+        if key in seen:
+            raise InvalidInputError(f"two members are called {member.id!r}")
+        seen[key] = member
+    return list(members)
+
+
+@attrs.define(eq=False, slots=False)
 class Team(SessionOwner):
     """A team of agents led by a model, whose runs are kept in sessions.
 
-    ``members`` are :class:`~sessionary.Agent` objects, each with an ``id`` or a
-    ``name``. Member runs go to the team's store (``db``), not the members' own.
-    ``team.run``, ``get_session``, ``get_chat_history`` (the user-facing
-    conversation: the team's own runs), ``set_session_name`` and
+    ``Team(model, members, db, *, ...)``: ``members`` are :class:`~sessionary.Agent`
+    objects, each with an ``id`` or a ``name``. Member runs go to the team's store
+    (``db``), not the members' own. The keyword arguments (IDs, ``instructions``,
+    history, caching and naming) are an agent's: see
+    :class:`~sessionary.agent.base.SessionOwner`. ``get_session``, ``get_chat_history``
+    (the user-facing conversation: the team's own runs), ``set_session_name`` and
     ``get_session_name`` work as an agent's do.
+
+    ``team.run`` stores the member runs, then the team run. If a member's tool needs a
+    person, the team run is stored ``paused`` with that member's requirements (see
+    :meth:`continue_run`). With ``stream=True`` the team model's text streams; members
+    answer whole, as the results of its delegations. ``team.arun`` is the same on the
+    event loop, its members running with ``arun``'s store, model and tools.
 
     >>> from sessionary import Agent
     >>> from sessionary.testing import ScriptedModel, tool_call
@@ -96,58 +126,9 @@ class Team(SessionOwner):
 
     session_type: ClassVar[SessionType] = SessionType.TEAM
 
-    def __init__(
-        self,
-        model: Model | str | None = None,
-        members: Sequence[Agent] = (),
-        db: Store | str | None = None,
-        *,
-        instructions: str | Sequence[str] | None = None,
-        id: str | None = None,
-        name: str | None = None,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        add_history_to_context: bool = False,
-        num_history_runs: int = 3,
-        max_steps: int = 10,
-        pause_expires_after: float | timedelta | None = None,
-        cache_session: bool = False,
-        session_cache: SessionCache | str | None = None,
-        cache_trust_seconds: float = 0.0,
-        cache_strict_check: bool = False,
-        naming_model: Model | str | None = None,
-        naming: NamingPolicy | None = None,
-        strict_naming: bool = False,
-        auto_name_after_runs: int | None = None,
-    ) -> None:
-        super().__init__(
-            db=db,
-            id=id,
-            name=name,
-            session_id=session_id,
-            user_id=user_id,
-            cache_session=cache_session,
-            session_cache=session_cache,
-            cache_trust_seconds=cache_trust_seconds,
-            cache_strict_check=cache_strict_check,
-        )
-        self.model = resolve_model(model)
-        self.instructions = _instructions(instructions)
-        self.members = _check_members(members)
-        if not isinstance(num_history_runs, int) or num_history_runs < 0:
-            raise InvalidInputError("num_history_runs must be a non-negative int")
-        if not isinstance(max_steps, int) or max_steps < 1:
-            raise InvalidInputError("max_steps must be a positive int")
-        self.add_history_to_context = add_history_to_context
-        self.num_history_runs = num_history_runs
-        self.max_steps = max_steps
-        self.pause_expires_after = expiry_seconds(pause_expires_after)
-        self._configure_naming(
-            naming_model=naming_model,
-            naming=naming,
-            strict_naming=strict_naming,
-            auto_name_after_runs=auto_name_after_runs,
-        )
+    model: Model | None = attrs.field(default=None, converter=resolve_model)
+    members: list[Agent] = attrs.field(default=(), converter=_check_members)
+    db: Store = attrs.field(default=None, converter=open_store)
 
     # ------------------------------------------------------------------ members
 
@@ -259,31 +240,7 @@ class Team(SessionOwner):
 
     # ------------------------------------------------------------------ running
 
-    def run(self, input: str, *, session_id: str | None = None, user_id: str | None = None) -> Run:
-        """Run the team on ``input`` in a session and store the run (after its members').
-
-        Returns the team's run output. If a member's tool needs a person, the team run
-        is stored ``paused`` with that member's requirements; see :meth:`continue_run`.
-        A failing model call stores the run with status ``error`` and raises.
-        """
-        return run_sync(self._start(input, session_id, user_id), self.db)
-
-    async def arun(
-        self, input: str, *, session_id: str | None = None, user_id: str | None = None
-    ) -> Run:
-        """:meth:`run` for the event loop: members run with ``arun``'s store, model and tools."""
-        return await run_async(self._start(input, session_id, user_id), self.adb)
-
-    def _start(self, input: str, session_id: str | None, user_id: str | None) -> Flow[Run]:
-        if not isinstance(input, str):
-            raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
-        if self.model is None:
-            raise InvalidInputError("this team has no model; pass model=... to Team()")
-        sid = self._session_for_run(session_id)
-        uid = self._user(user_id)
-        return self._execute(input, sid, uid)
-
-    def _execute(self, input: str, sid: str, uid: str | None) -> Flow[Run]:
+    def _execute(self, input: str, sid: str, uid: str | None, *, stream: bool) -> Flow[Run]:
         assert self.model is not None
         scope = _Scope(run_id=new_id(), session_id=sid, user_id=uid)
         started = time.time()
@@ -298,11 +255,16 @@ class Team(SessionOwner):
         status, error = RunStatus.COMPLETED, None
         failure: BaseException | None = None
         try:
-            content = yield from engine.loop(context, produced, stream=False)
-        except Abandoned as exc:  # the async caller's task was cancelled
+            content = yield from engine.loop(context, produced, stream=stream)
+        except Abandoned as exc:  # the caller abandoned the stream or cancelled the task
             status, error, failure = RunStatus.CANCELLED, exc.reason, exc
         except Exception as exc:
             status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+        if failure is not None and engine.partial:
+            # Keep what a broken or abandoned stream delivered before it stopped.
+            content = "".join(engine.partial)
+            partial = Message(role=Role.ASSISTANT, content=content, metadata={"partial": True})
+            produced.append(partial)
         paused = failure is None and bool(engine.pending)
         run = Run(
             run_id=scope.run_id,
@@ -515,37 +477,3 @@ def _suspended(run: Run) -> list[dict[str, Any]]:
     if not isinstance(entries, list):
         return []
     return [e for e in entries if isinstance(e, dict)]
-
-
-def _check_members(members: object) -> list[Agent]:
-    if isinstance(members, (str, bytes)) or not isinstance(members, Sequence):
-        raise InvalidInputError(f"members must be a list of agents, got {type(members).__name__}")
-    seen: dict[str, Agent] = {}
-    for index, member in enumerate(members):
-        if not isinstance(member, Agent):
-            raise InvalidInputError(
-                f"member {index} must be an Agent, got {type(member).__name__}"
-                " (teams of teams are not supported)"
-            )
-        if member.id is None:
-            raise InvalidInputError(
-                f"member {index} has no id or name; give it one so the team's model can "
-                f"delegate to it"
-            )
-        if member.model is None:
-            raise InvalidInputError(f"member {member.id!r} has no model")
-        key = _key(member.id)
-        if key in seen:
-            raise InvalidInputError(f"two members are called {member.id!r}")
-        seen[key] = member
-    return list(members)
-
-
-def _instructions(value: str | Sequence[str] | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value or None
-    if all(isinstance(line, str) for line in value):
-        return "\n".join(value) or None
-    raise InvalidInputError("instructions must be a str or a list of str")

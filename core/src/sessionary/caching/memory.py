@@ -132,13 +132,15 @@ class MemoryCache(SessionCache):
     def append(self, user_id: str | None, run: Run, info: SessionInfo) -> bool:
         """Extend the entry by ``run`` if it is exactly one write behind ``info``."""
         key = (user_id, info.session_id)
-        run_size = approx_run_size(run) + _RUN_SLOT
         with self._lock:
             existing = self._entries.get(key)
             if info.run_count == 1:  # the run is the whole session
                 new = Session.from_info(info, (run,))
                 return self._store(key, new, approx_size(new), existing)
-            if existing is None or not existing.extend(run, info, run_size):
+            if existing is None:
+                return False
+            run_size = approx_run_size(run) + _RUN_SLOT
+            if not existing.extend(run, info, run_size):
                 self._drop(key)
                 return False
             self._bytes += run_size

@@ -47,18 +47,12 @@ def cached_store(
     cache_session: object,
     session_cache: SessionCache | str | None,
     trust_seconds: object,
-    strict: object = False,
 ) -> Store:
     """``store`` wrapped in a :class:`CachingStore` when ``cache_session`` is true.
 
-    This is what ``Agent(cache_session=..., session_cache=..., cache_trust_seconds=...,
-    cache_strict_check=...)`` calls; the arguments are checked here so the agent's errors
-    name them.
+    This is what ``Agent(cache_session=..., session_cache=..., cache_trust_seconds=...)``
+    calls; the arguments are checked here so the agent's errors name them.
     """
-    if not isinstance(strict, bool):
-        raise InvalidInputError(
-            f"cache_strict_check must be True or False, got {type(strict).__name__}"
-        )
     if not isinstance(cache_session, bool):
         raise InvalidInputError(
             f"cache_session must be True or False, got {type(cache_session).__name__}"
@@ -68,10 +62,8 @@ def cached_store(
             raise InvalidInputError("session_cache was given but cache_session is False")
         if trust_seconds != 0:
             raise InvalidInputError("cache_trust_seconds was given but cache_session is False")
-        if strict:
-            raise InvalidInputError("cache_strict_check was given but cache_session is False")
         return store
     if isinstance(store, CachingStore):
         return store
     trust = check_trust_seconds(trust_seconds)
-    return CachingStore(store, resolve_cache(session_cache), trust_seconds=trust, strict=strict)
+    return CachingStore(store, resolve_cache(session_cache), trust_seconds=trust)

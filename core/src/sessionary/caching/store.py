@@ -4,21 +4,22 @@
 of the agent (and of anything else that uses ``agent.db``) goes through the cache:
 
 - a read looks the session up in the cache, then checks the entry against the store's
-  version of the session before trusting it. When the store offers a
-  :class:`~sessionary.storage.base.SessionWatcher` (Redis, through client tracking),
-  the watcher answers, usually without a round trip; otherwise, or with
-  ``strict=True``, the check is one cheap read (:meth:`~sessionary.Store.get_session_info`).
-  An entry that is behind because another process appended runs is caught up by
-  reading only the runs it lacks; anything else is hydrated again. With
-  ``trust_seconds`` the check is skipped for that long after the last one.
+  version of the session before trusting it, with one cheap read
+  (:meth:`~sessionary.Store.get_session_info`). An entry that is behind because
+  another process appended runs is caught up by reading only the runs it lacks;
+  anything else is hydrated again. With ``trust_seconds`` the check is skipped for
+  that long after the last one.
 - a write goes to the store first, then updates the cached entry from what the store
   returned, if the entry was exactly one version behind (nobody else wrote in between);
-  otherwise the entry is dropped. Every write also withdraws this process's trust in
-  the session's other entries, and tells the watcher, so this process never reads
-  older than its own writes.
+  otherwise the entry is dropped. A session's first run is cached only if a read
+  through this store looked for the session first (a run that reads its history
+  does), so an agent that never reads pays the cache nothing. Every write also
+  withdraws this process's trust in the session's other entries, so this process
+  never reads older than its own writes.
 
 Reads that need no session (``get_session_info``, ``get_run``, listing) go straight
-to the store.
+to the store. The wrapped store is called through its backend methods (the ``_`` ones):
+the arguments were checked once, by this store's public method.
 """
 
 from __future__ import annotations
@@ -38,15 +39,7 @@ from sessionary.caching.memory import tail
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError
-from sessionary.ids import validate_id, validate_optional_id
-from sessionary.storage.base import (
-    DeferredCheck,
-    ListFilters,
-    SchemaStatus,
-    SessionWatcher,
-    Store,
-    check_count,
-)
+from sessionary.storage.base import ListFilters, SchemaStatus, Store
 
 __all__ = ["CachingStore"]
 
@@ -70,9 +63,8 @@ class CachingStore(Store):
     so code that holds ``agent.db`` needs no change. Attributes it does not have are
     looked up on the wrapped store (``agent.db.db_file`` still works).
 
-    A cached session is checked with the store's
-    :meth:`~sessionary.Store.session_watcher` when it has one, else with one
-    :meth:`~sessionary.Store.get_session_info` read; ``strict=True`` always reads.
+    A cached session is checked with one :meth:`~sessionary.Store.get_session_info`
+    read, or trusted for ``trust_seconds`` after the last check.
 
     >>> from sessionary.caching import CachingStore, MemoryCache
     >>> from sessionary.storage.memory import MemoryDb
@@ -89,7 +81,6 @@ class CachingStore(Store):
         cache: SessionCache,
         *,
         trust_seconds: float = 0.0,
-        strict: bool = False,
     ) -> None:
         if not isinstance(store, Store):
             raise InvalidInputError(f"store must be a Store, got {type(store).__name__}")
@@ -97,20 +88,9 @@ class CachingStore(Store):
             raise InvalidInputError("the store is already cached; wrap the store itself")
         if not isinstance(cache, SessionCache):
             raise InvalidInputError(f"cache must be a SessionCache, got {type(cache).__name__}")
-        if not isinstance(strict, bool):
-            raise InvalidInputError(f"strict must be True or False, got {type(strict).__name__}")
         self.store = store
         self.cache = cache
         self.trust_seconds = check_trust_seconds(trust_seconds)
-        self.strict = strict
-        watcher = None if strict else store.session_watcher()
-        if watcher is not None and not isinstance(watcher, SessionWatcher):
-            raise InvalidInputError(
-                f"{type(store).__name__}.session_watcher() must return a SessionWatcher or "
-                f"None, got {type(watcher).__name__}"
-            )
-        #: What checks a cached session against the store without a read, if anything.
-        self.watcher: SessionWatcher | None = watcher
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
         self._counts_lock = threading.Lock()
         self._hits = self._misses = self._stale = self._errors = 0
@@ -118,6 +98,8 @@ class CachingStore(Store):
         self._trusted: dict[str, dict[str | None, tuple[int, float, float]]] = {}
         # Sessions too large for the cache: read straight from the store.
         self._passthrough: dict[tuple[str | None, str], None] = {}
+        # Sessions a read through this store found missing: their first run is cached.
+        self._awaited: dict[tuple[str | None, str], None] = {}
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -130,10 +112,7 @@ class CachingStore(Store):
         return getattr(self.store, name)
 
     def __repr__(self) -> str:
-        return (
-            f"CachingStore({self.store!r}, {self.cache!r}, trust_seconds={self.trust_seconds}, "
-            f"strict={self.strict})"
-        )
+        return f"CachingStore({self.store!r}, {self.cache!r}, trust_seconds={self.trust_seconds})"
 
     # ------------------------------------------------------------------ stats
 
@@ -159,7 +138,7 @@ class CachingStore(Store):
         self, session_id: str, user_id: str | None, last_n_runs: int | None
     ) -> Session | None:
         if (user_id, session_id) in self._passthrough:
-            return self.store.get_session(session_id, user_id=user_id, last_n_runs=last_n_runs)
+            return self.store._get_session(session_id, user_id, last_n_runs)
         session = self._trusted_entry(user_id, session_id, last_n_runs)
         if session is None:
             with self._lock_for(session_id):
@@ -191,12 +170,15 @@ class CachingStore(Store):
         session's, so it is checked against the store's all the same.
         """
         cached = self._cache_get(user_id, session_id, last_n_runs)
-        info = self._stored_info(session_id, user_id)
+        info = self.store._get_session_info(session_id, user_id)
         if info is None:
             if cached is not None:
                 self._cache_invalidate(user_id, session_id)
             self._distrust(session_id)
             self._count("_misses")
+            if len(self._awaited) >= _MAX_PASSTHROUGH:
+                self._awaited.clear()
+            self._awaited[(user_id, session_id)] = None
             return None
         if cached is not None:
             if is_current(cached, info):
@@ -211,18 +193,12 @@ class CachingStore(Store):
                 return tail(caught_up, last_n_runs)
         else:
             self._count("_misses")
-        session = self.store.get_session(session_id, user_id=user_id)
+        session = self.store._get_session(session_id, user_id, None)
         if session is None:  # deleted since the version check
             self._cache_invalidate(user_id, session_id)
             return None
         self._keep(user_id, session)
         return tail(session, last_n_runs)
-
-    def _stored_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        """The store's summary of the session: from the watcher if there is one, else read."""
-        if self.watcher is not None:
-            return self.watcher.session_info(session_id, user_id)
-        return self.store.get_session_info(session_id, user_id=user_id)
 
     def _catch_up(self, cached: Session, info: SessionInfo, user_id: str | None) -> Session | None:
         """The cached session plus the runs other writers appended, if appends are all they did.
@@ -234,7 +210,7 @@ class CachingStore(Store):
         delta = info.run_count - cached.run_count
         if not same_lifetime(cached, info) or delta <= 0 or info.version - cached.version != delta:
             return None
-        fresh = self.store.get_session(info.session_id, user_id=user_id, last_n_runs=delta)
+        fresh = self.store._get_session(info.session_id, user_id, delta)
         if (
             fresh is None
             or not same_lifetime(cached, fresh)
@@ -245,41 +221,11 @@ class CachingStore(Store):
             return None  # more writes landed meanwhile: hydrate instead
         return attrs.evolve(fresh, runs=(*cached.runs, *fresh.runs))
 
-    def get_runs_deferred(
-        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
-    ) -> tuple[list[Run], DeferredCheck | None]:
-        """A cached session's runs at once, the watcher's version check still on its way.
-
-        When the session is cached and the store's watcher can answer for it without
-        waiting (:meth:`~sessionary.storage.base.SessionWatcher.session_info_deferred`),
-        the runs come back with the watcher's :class:`~sessionary.storage.base.DeferredCheck`:
-        the check's round trip overlaps the caller's work (``Agent.run`` builds the
-        model's request and calls the model meanwhile, and confirms before it keeps
-        the answer). Otherwise this is :meth:`get_runs`, checked before it returns.
-        """
-        validate_id(session_id, "session_id")
-        validate_optional_id(user_id, "user_id")
-        check_count(last_n, "last_n")
-        watcher = self.watcher
-        if (
-            watcher is not None
-            and not self.trust_seconds
-            and (user_id, session_id) not in self._passthrough
-        ):
-            with self._lock_for(session_id):
-                cached = self._cache_get(user_id, session_id, last_n)
-                if cached is not None:
-                    info, check = watcher.session_info_deferred(session_id, user_id)
-                    if info is not None and is_current(cached, info):
-                        self._count("_hits")
-                        return list(detached(cached).runs), check
-        return self.get_runs(session_id, user_id=user_id, last_n=last_n), None
-
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        return self.store.get_session_info(session_id, user_id=user_id)
+        return self.store._get_session_info(session_id, user_id)
 
     def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        return self.store.get_run(session_id, run_id, user_id=user_id)
+        return self.store._get_run(session_id, run_id, user_id)
 
     def _list_sessions(
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
@@ -292,12 +238,16 @@ class CachingStore(Store):
         user_id, session_id = run.user_id, run.session_id
         with self._lock_for(session_id):
             self._distrust(session_id)
-            info = None
-            try:
-                info = self.store.append_run(run, session_type=session_type)
-            finally:
-                self._written(session_id, info)
+            info = self.store._append_run(run, session_type)
             if (user_id, session_id) in self._passthrough:
+                return info
+            key = (user_id, session_id)
+            awaited = self._awaited.pop(key, False) is None  # present: its value is None
+            if info.run_count == 1 and not awaited:
+                # Nobody read this new session through the cache (an agent without
+                # history in its context never does): leave it uncached, so such runs
+                # cost the cache nothing. An entry under its ID is of an older lifetime.
+                self._cache_invalidate(user_id, session_id)
                 return info
             try:
                 kept = self.cache.append(user_id, detached_run(run), info)
@@ -321,11 +271,7 @@ class CachingStore(Store):
 
         with self._lock_for(run.session_id):
             self._distrust(run.session_id)
-            info = None
-            try:
-                info = self.store.update_run(run, expected_version=expected_version)
-            finally:
-                self._written(run.session_id, info)
+            info = self.store._update_run(run, expected_version)
             self._write_through(run.user_id, info, replace)
             return info
 
@@ -338,11 +284,7 @@ class CachingStore(Store):
     ) -> SessionInfo:
         with self._lock_for(session_id):
             self._distrust(session_id)
-            info = None
-            try:
-                info = self.store._update_session(session_id, user_id, expected_version, changes)
-            finally:
-                self._written(session_id, info)
+            info = self.store._update_session(session_id, user_id, expected_version, changes)
             self._write_through(
                 user_id, info, lambda cached, new: Session.from_info(new, cached.runs)
             )
@@ -352,35 +294,31 @@ class CachingStore(Store):
         with self._lock_for(session.session_id):
             self._distrust(session.session_id)
             try:
-                return self.store.import_session(session, replace=replace)
+                return self.store._import_session(session, replace)
             finally:
-                self._written(session.session_id)
                 self._forget(session.session_id, {None, session.user_id})
 
     def _delete_session(self, session_id: str, user_id: str | None) -> bool:
         with self._lock_for(session_id):
             self._distrust(session_id)
             try:
-                return self.store.delete_session(session_id, user_id=user_id)
+                return self.store._delete_session(session_id, user_id)
             finally:
-                self._written(session_id)
                 self._forget(session_id, {None, user_id})
 
     def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
         with self._lock_for(session_id):
             self._distrust(session_id)
             try:
-                return self.store.trim_runs(session_id, keep_last=keep_last, user_id=user_id)
+                return self.store._trim_runs(session_id, keep_last, user_id)
             finally:
-                self._written(session_id)
                 self._forget(session_id, {None, user_id})
 
     def _erase_user(self, user_id: str) -> int:
         try:
-            return self.store.erase_user(user_id)
+            return self.store._erase_user(user_id)
         finally:
             # Which sessions were the user's is not known here; trust nothing until checked.
-            self._written(None)
             self._trusted.clear()
 
     def _write_through(
@@ -405,16 +343,6 @@ class CachingStore(Store):
             else:
                 self._cache_invalidate(user_id, session_id)
         self._invalidate_other(user_id, info)
-
-    def _written(self, session_id: str | None, info: SessionInfo | None = None) -> None:
-        """Tell the watcher this process wrote the session (``None``: unknown sessions)."""
-        if self.watcher is None:
-            return
-        try:
-            self.watcher.written(session_id, info)
-        except Exception as exc:  # the write itself is done; its outcome must stand
-            self._count("_errors")
-            log.warning("session watcher failed to note a write (%s: %s)", type(exc).__name__, exc)
 
     def _forget(self, session_id: str, users: set[str | None]) -> None:
         """Drop the entries of a session that was deleted, trimmed or replaced."""

@@ -14,9 +14,11 @@ loop is closed"). So a model keeps one async client per running loop:
   another, and threads that each run their own loop.
 
 Provider adapters built on an SDK with an async client (``sessionary-openai``,
-``sessionary-anthropic``) share this, through :class:`AsyncClientPerLoop`; a third-party
-provider may use it too, and check it with
-:class:`~sessionary.testing.loop_clients.LoopClientsConformance`.
+``sessionary-anthropic``) share this, through :class:`AsyncClientPerLoop` (which
+:class:`~sessionary.models.provider.SDKModel` is); a third-party provider may use it too,
+and check it with :class:`~sessionary.testing.loop_clients.LoopClientsConformance`. A
+client is closed by its ``aclose()`` (``httpx.AsyncClient``) or, without one, its async
+``close()`` (the OpenAI and Anthropic SDKs' clients).
 """
 
 from __future__ import annotations
@@ -24,16 +26,23 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncGenerator, Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["AsyncClientPerLoop", "LoopClients"]
+__all__ = ["AsyncClientPerLoop", "LoopClients", "aclose_client", "is_client_closed"]
 
-
-class _AsyncClosable(Protocol):
-    async def close(self) -> None: ...
+ClientT = TypeVar("ClientT")
 
 
-ClientT = TypeVar("ClientT", bound=_AsyncClosable)
+async def aclose_client(client: Any) -> None:
+    """Close an async client: its ``aclose()`` if it has one (httpx), else its ``close()``."""
+    closer = getattr(client, "aclose", None) or client.close
+    await closer()
+
+
+def is_client_closed(client: Any) -> bool:
+    """Whether an async client is closed: ``is_closed`` as a property (httpx) or a method (SDKs)."""
+    closed = client.is_closed
+    return bool(closed() if callable(closed) else closed)
 
 
 class _Opened(Generic[ClientT]):
@@ -107,7 +116,7 @@ class LoopClients(Generic[ClientT]):
             yield
         finally:
             self._discard(loop, task)
-            await client.close()
+            await aclose_client(client)
 
     def _discard(self, loop: asyncio.AbstractEventLoop, task: object) -> None:
         with self._lock:

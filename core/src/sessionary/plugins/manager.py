@@ -7,6 +7,7 @@ registry (``open_db``, ``get_model``, an agent's first run).
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata
 import os
 import threading
@@ -16,10 +17,9 @@ from typing import Any
 import attrs
 import pluggy
 
-from sessionary import hookspecs
-from sessionary.errors import PluginError, UnknownBackendError, UnknownProviderError
+from sessionary.errors import PluginError
 from sessionary.plugins.markers import PROJECT
-from sessionary.plugins.registry import Registry
+from sessionary.plugins.registry import REGISTRIES, Registry
 
 __all__ = [
     "DISABLE_ENV",
@@ -33,6 +33,11 @@ __all__ = [
 #: Comma-separated plugin (entry point) names not to load.
 DISABLE_ENV = "SESSIONARY_DISABLE_PLUGINS"
 BUILTIN_NAME = "sessionary"
+#: The hook specifications and the built-in plugin. Both name classes of the packages
+#: above this one, so they are imported by name when plugins load (as pluggy and llm
+#: load their default plugins): ``sessionary.plugins`` imports nothing above it.
+HOOKSPECS = "sessionary.hookspecs"
+BUILTINS = "sessionary.builtins"
 
 
 class PluginWarning(UserWarning):
@@ -60,118 +65,46 @@ class PluginHost:
         self.pm = pm
         self.records = records
         self._lock = threading.Lock()
-        self._registries: dict[str, Registry[Any]] = {}
+        self._registries: dict[str, Registry] = {}
 
     @property
     def hook(self) -> Any:
         """``pm.hook``: call event hooks through this."""
         return self.pm.hook
 
-    def storage_by_scheme(self) -> Registry[Any]:
-        """Storage backend classes by URL scheme."""
-        return self._registry(
-            "sessionary_storage_backends",
-            "storage scheme",
-            lambda cls: cls.url_schemes,
-            _unknown_scheme,
-            cache_key="storage-scheme",
-        )
-
-    def storage_by_name(self) -> Registry[Any]:
-        """Storage backend classes by backend name."""
-        return self._registry(
-            "sessionary_storage_backends",
-            "storage backend",
-            lambda cls: (cls.name,),
-            lambda key, known: UnknownBackendError(
-                f"no storage backend named {key!r} (known: {', '.join(known)})"
-            ),
-        )
-
-    def models(self) -> Registry[Any]:
-        """Model provider classes by provider name."""
-        return self._registry(
-            "sessionary_model_providers",
-            "model provider",
-            lambda cls: (cls.provider,),
-            lambda key, known: UnknownProviderError(
-                f"no model provider named {key!r} (known: {', '.join(known)}); "
-                f"install its adapter, e.g. 'pip install sessionary-{key.split('-')[0]}'"
-            ),
-        )
-
-    def naming_guardrails(self) -> Registry[Any]:
-        """Naming guardrail classes by name."""
-        return self._registry(
-            "sessionary_naming_guardrails",
-            "naming guardrail",
-            lambda cls: (cls.name,),
-            lambda key, known: PluginError(
-                f"no naming guardrail named {key!r} (known: {', '.join(known) or 'none'})"
-            ),
-        )
-
-    def naming_fallbacks(self) -> Registry[Any]:
-        """Naming fallback classes by name."""
-        return self._registry(
-            "sessionary_naming_fallbacks",
-            "naming fallback",
-            lambda cls: (cls.name,),
-            lambda key, known: PluginError(
-                f"no naming fallback named {key!r} (known: {', '.join(known) or 'none'})"
-            ),
-        )
-
-    def caches(self) -> Registry[Any]:
-        """Session cache classes by name."""
-        return self._registry(
-            "sessionary_cache_backends",
-            "cache backend",
-            lambda cls: (cls.name,),
-            lambda key, known: PluginError(
-                f"no cache backend named {key!r} (known: {', '.join(known) or 'none'})"
-            ),
-        )
-
-    def _registry(
-        self,
-        hook_name: str,
-        kind: str,
-        keys: Any,
-        missing: Any,
-        cache_key: str | None = None,
-    ) -> Registry[Any]:
-        key = cache_key or hook_name
+    def registry(self, which: str) -> Registry:
+        """The registry ``which`` names in :data:`REGISTRIES`, built on first use."""
         with self._lock:
-            registry = self._registries.get(key)
+            registry = self._registries.get(which)
             if registry is None:
-                registry = Registry(kind, keys, missing)
-                caller = getattr(self.pm.hook, hook_name)
+                registry = Registry(REGISTRIES[which])
+                caller = getattr(self.pm.hook, registry.spec.hook)
                 # Call each implementation on its own so every class is tied to its plugin.
                 for impl in reversed(caller.get_hookimpls()):
                     for cls in impl.function() or ():
                         registry.register(cls, impl.plugin_name)
-                self._registries[key] = registry
+                self._registries[which] = registry
             return registry
 
+    def storage_by_scheme(self) -> Registry:
+        """Storage backend classes by URL scheme."""
+        return self.registry("storage_by_scheme")
 
-_ADAPTER_OF_SCHEME = {
-    "sqlite": "sessionary-sqlite",
-    "redis": "sessionary-redis",
-    "rediss": "sessionary-redis",
-    "unix": "sessionary-redis",
-    "mongodb": "sessionary-mongodb",
-    "mongodb+srv": "sessionary-mongodb",
-}
+    def models(self) -> Registry:
+        """Model provider classes by provider name."""
+        return self.registry("models")
 
+    def naming_guardrails(self) -> Registry:
+        """Naming guardrail classes by name."""
+        return self.registry("naming_guardrails")
 
-def _unknown_scheme(scheme: str, known: list[str]) -> Exception:
-    hint = _ADAPTER_OF_SCHEME.get(scheme)
-    install = f"; install it with 'pip install {hint}'" if hint else ""
-    return UnknownBackendError(
-        f"no storage backend for URL scheme {scheme + '://'!r} "
-        f"(installed: {', '.join(s + '://' for s in known)}){install}"
-    )
+    def naming_fallbacks(self) -> Registry:
+        """Naming fallback classes by name."""
+        return self.registry("naming_fallbacks")
+
+    def caches(self) -> Registry:
+        """Session cache classes by name."""
+        return self.registry("caches")
 
 
 def _disabled() -> set[str]:
@@ -186,7 +119,7 @@ def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
 
 def _load() -> PluginHost:
     pm = pluggy.PluginManager(PROJECT)
-    pm.add_hookspecs(hookspecs)
+    pm.add_hookspecs(importlib.import_module(HOOKSPECS))
     records: list[PluginRecord] = []
     disabled = _disabled()
     seen: set[str] = set()
@@ -220,8 +153,7 @@ def _load() -> PluginHost:
             continue
         records.append(record(status="loaded", hooks=_hooks_of(pm, plugin)))
 
-    from sessionary.plugins import builtins
-
+    builtins = importlib.import_module(BUILTINS)
     if BUILTIN_NAME in disabled:
         records.append(_builtin_record(status="disabled"))
     else:
@@ -244,7 +176,7 @@ def _builtin_record(status: str, hooks: tuple[str, ...] = ()) -> PluginRecord:
         version = None
     return PluginRecord(
         name=BUILTIN_NAME,
-        module="sessionary.plugins.builtins",
+        module=BUILTINS,
         distribution="sessionary",
         version=version,
         status=status,

@@ -1,45 +1,70 @@
-"""Registries: name (or URL scheme) to class, filled from registration hooks."""
+"""Registries: name (or URL scheme) to class, filled from registration hooks.
+
+Every registry is one row of :data:`REGISTRIES`: the hook that fills it, what its
+entries are called in errors, the class attribute that keys them, and the error for a
+name nobody registered. :class:`Registry` is the one implementation behind them all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from sessionary.errors import DuplicatePluginError, PluginError
+import attrs
+
+from sessionary.errors import (
+    DuplicatePluginError,
+    PluginError,
+    UnknownBackendError,
+    UnknownProviderError,
+)
 from sessionary.plugins.lazy import LazyClass
 
-__all__ = ["Registry"]
-
-T = TypeVar("T", bound=type)
+__all__ = ["REGISTRIES", "Registry", "RegistrySpec"]
 
 
-class Registry(Generic[T]):
-    """Classes by name, each remembered with the plugin that registered it.
+@attrs.frozen
+class RegistrySpec:
+    """One registry: which hook fills it and how its classes are keyed.
 
-    A second class under a name already taken is a :class:`DuplicatePluginError`
-    that names both classes and both plugins. ``keys`` says which names a class
-    claims (its ``name`` by default; URL schemes for the storage scheme registry).
+    ``key`` is the class attribute an entry is found by (``name``, ``provider``, or
+    ``url_schemes``, which lists several); a :class:`LazyClass` carries the same
+    attributes. ``missing`` makes the error for a key nobody registered, given the key
+    and the known keys.
     """
 
-    def __init__(
-        self,
-        kind: str,
-        keys: Callable[[T], Iterable[str]],
-        missing: Callable[[str, list[str]], Exception],
-    ) -> None:
-        self.kind = kind
-        self._keys = keys
-        self._missing = missing
-        self._entries: dict[str, tuple[T | LazyClass, str]] = {}
+    hook: str
+    kind: str
+    key: str
+    missing: Callable[[str, list[str]], Exception]
 
-    def register(self, cls: T | LazyClass, plugin_name: str) -> None:
+    def keys_of(self, cls: type | LazyClass) -> list[str]:
+        """The keys ``cls`` claims in this registry."""
+        value = getattr(cls, self.key)
+        return list(value) if self.key == "url_schemes" else [value]
+
+
+class Registry:
+    """Classes by key, each remembered with the plugin that registered it.
+
+    A second class under a key already taken is a :class:`DuplicatePluginError`
+    that names both classes and both plugins. A :class:`LazyClass` is imported the
+    first time one of its keys is asked for.
+    """
+
+    def __init__(self, spec: RegistrySpec) -> None:
+        self.spec = spec
+        self.kind = spec.kind
+        self._entries: dict[str, tuple[type | LazyClass, str]] = {}
+
+    def register(self, cls: type | LazyClass, plugin_name: str) -> None:
         """Add ``cls`` (a class, or a :class:`LazyClass` naming one) under each of its keys."""
         if not isinstance(cls, (type, LazyClass)):
             raise PluginError(
                 f"plugin {plugin_name!r} registered {cls!r} as a {self.kind}, but it is not a class"
             )
         try:
-            keys = list(self._keys(cls))  # type: ignore[arg-type]  # a LazyClass has the keys
+            keys = self.spec.keys_of(cls)
         except AttributeError as exc:
             raise PluginError(
                 f"plugin {plugin_name!r} registered {_qualname(cls)} as a {self.kind} "
@@ -61,21 +86,21 @@ class Registry(Generic[T]):
                 )
             self._entries[key] = (cls, plugin_name)
 
-    def get(self, key: str) -> T:
+    def get(self, key: str) -> Any:
         """The class under ``key`` (imported now if it was registered lazily).
 
         An error listing the known names if there is none.
         """
         entry = self._entries.get(key)
         if entry is None:
-            raise self._missing(key, sorted(self._entries))
+            raise self.spec.missing(key, sorted(self._entries))
         target, plugin_name = entry
         if isinstance(target, LazyClass):
             loaded = target.load()
             for other_key, (other, other_plugin) in list(self._entries.items()):
                 if other is target:
-                    self._entries[other_key] = (loaded, other_plugin)  # type: ignore[assignment]
-            return loaded  # type: ignore[return-value]
+                    self._entries[other_key] = (loaded, other_plugin)
+            return loaded
         return target
 
     def plugin_of(self, key: str) -> str:
@@ -94,3 +119,50 @@ def _qualname(cls: type | LazyClass) -> str:
     if isinstance(cls, LazyClass):
         return cls.target.replace(":", ".")
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _not_named(kind: str) -> Callable[[str, list[str]], Exception]:
+    def missing(key: str, known: list[str]) -> Exception:
+        return PluginError(f"no {kind} named {key!r} (known: {', '.join(known) or 'none'})")
+
+    return missing
+
+
+def _no_provider(key: str, known: list[str]) -> Exception:
+    return UnknownProviderError(
+        f"no model provider named {key!r} (known: {', '.join(known)}); "
+        f"install its adapter, e.g. 'pip install sessionary-{key.split('-')[0]}'"
+    )
+
+
+_ADAPTER_OF_SCHEME = {
+    "sqlite": "sessionary-sqlite",
+    "redis": "sessionary-redis",
+    "rediss": "sessionary-redis",
+    "unix": "sessionary-redis",
+    "mongodb": "sessionary-mongodb",
+    "mongodb+srv": "sessionary-mongodb",
+}
+
+
+def _no_scheme(scheme: str, known: list[str]) -> Exception:
+    hint = _ADAPTER_OF_SCHEME.get(scheme)
+    install = f"; install it with 'pip install {hint}'" if hint else ""
+    return UnknownBackendError(
+        f"no storage backend for URL scheme {scheme + '://'!r} "
+        f"(installed: {', '.join(s + '://' for s in known)}){install}"
+    )
+
+
+def _spec(hook: str, kind: str, key: str = "name", missing: Any = None) -> RegistrySpec:
+    return RegistrySpec(f"sessionary_{hook}", kind, key, missing or _not_named(kind))
+
+
+#: Every registry the plugin host builds, by the name :meth:`PluginHost.registry` takes.
+REGISTRIES: dict[str, RegistrySpec] = {
+    "storage_by_scheme": _spec("storage_backends", "storage scheme", "url_schemes", _no_scheme),
+    "models": _spec("model_providers", "model provider", "provider", _no_provider),
+    "naming_guardrails": _spec("naming_guardrails", "naming guardrail"),
+    "naming_fallbacks": _spec("naming_fallbacks", "naming fallback"),
+    "caches": _spec("cache_backends", "cache backend"),
+}

@@ -29,13 +29,10 @@ from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError
 from sessionary.ids import validate_id, validate_optional_id
-from sessionary.storage.base import (
+from sessionary.storage.backend import Capability, SchemaStatus, StoreBackend
+from sessionary.storage.checks import (
     UNSET,
-    Capability,
-    DeferredCheck,
     ListFilters,
-    SchemaStatus,
-    Store,
     _Unset,
     check_count,
     check_import,
@@ -94,7 +91,13 @@ class AsyncStore(abc.ABC):
     ) -> SessionInfo:
         """Change a session's name, state or metadata; see ``Store.update_session``."""
         changes = session_changes(
-            session_id, user_id, name=name, name_source=name_source, state=state, metadata=metadata
+            session_id,
+            user_id,
+            expected_version=expected_version,
+            name=name,
+            name_source=name_source,
+            state=state,
+            metadata=metadata,
         )
         return await self._update_session(session_id, user_id, expected_version, changes)
 
@@ -155,21 +158,6 @@ class AsyncStore(abc.ABC):
         check_count(last_n, "last_n")
         session = await self._get_session(session_id, user_id, last_n)
         return [] if session is None else list(session.runs)
-
-    async def get_runs_deferred(
-        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
-    ) -> tuple[list[Run], DeferredCheck | None]:
-        """:meth:`Store.get_runs_deferred <sessionary.Store.get_runs_deferred>` as a coroutine.
-
-        The default is :meth:`get_runs` and ``None`` (the read is confirmed already).
-        """
-        return await self.get_runs(session_id, user_id=user_id, last_n=last_n), None
-
-    async def confirm_read(self, check: DeferredCheck) -> bool:
-        """:meth:`Store.confirm_read <sessionary.Store.confirm_read>`; waits in a worker thread."""
-        if not isinstance(check, DeferredCheck):
-            raise InvalidInputError(f"check must be a DeferredCheck, got {type(check).__name__}")
-        return await asyncio.to_thread(check.confirm)
 
     async def get_run(
         self, session_id: str, run_id: str, *, user_id: str | None = None
@@ -290,10 +278,10 @@ class DelegatingAsyncStore(AsyncStore):
     native: ClassVar[bool] = False
 
     @abc.abstractmethod
-    async def _run_write(self, call: Callable[[Store], T]) -> T:
+    async def _run_write(self, call: Callable[[StoreBackend], T]) -> T:
         """``call(store)`` for a write, off the event loop; its result."""
 
-    async def _run_read(self, call: Callable[[Store], T]) -> T:
+    async def _run_read(self, call: Callable[[StoreBackend], T]) -> T:
         """``call(store)`` for a read, off the event loop (by default where writes run)."""
         return await self._run_write(call)
 
@@ -373,9 +361,9 @@ class ThreadedAsyncStore(DelegatingAsyncStore):
     """
 
     def __init__(
-        self, store: Store, *, executor: concurrent.futures.Executor | None = None
+        self, store: StoreBackend, *, executor: concurrent.futures.Executor | None = None
     ) -> None:
-        if not isinstance(store, Store):
+        if not isinstance(store, StoreBackend):
             raise InvalidInputError(f"store must be a Store, got {type(store).__name__}")
         self.store = store
         self.executor = executor
@@ -398,7 +386,7 @@ class ThreadedAsyncStore(DelegatingAsyncStore):
             raise AttributeError(name)
         return getattr(self.store, name)
 
-    async def _run_write(self, call: Callable[[Store], T]) -> T:
+    async def _run_write(self, call: Callable[[StoreBackend], T]) -> T:
         loop = asyncio.get_running_loop()
         in_context = functools.partial(contextvars.copy_context().run, call, self.store)
         return await loop.run_in_executor(self.executor, in_context)

@@ -41,8 +41,10 @@ from sessionary.storage.base import (
     ListFilters,
     Store,
     check_owner,
+    check_run_version,
     encode_cursor,
     new_session_info,
+    session_after_update,
     sort_key,
     summary_after_append,
     summary_after_trim,
@@ -153,11 +155,7 @@ class MemoryDb(Store):
                 raise OwnershipError(run.session_id, run.user_id)
             runs = self._runs[run.session_id]
             old = self._decode_run(run.session_id, runs[position])
-            if old.version != expected_version:
-                raise ConflictError(
-                    f"run {run.run_id!r} of session {run.session_id!r} is at version "
-                    f"{old.version}, not {expected_version}: another writer updated it first"
-                )
+            check_run_version(old, expected_version)
             info = summary_after_update(info, old, new, position == len(runs) - 1, time.time())
             runs[position] = encoded
             self._put_info(info)
@@ -171,19 +169,8 @@ class MemoryDb(Store):
         changes: dict[str, Any],
     ) -> SessionInfo:
         with self._lock:
-            info = self._info(session_id)
-            if info is None or not check_owner(info, user_id):
-                raise SessionNotFoundError(session_id, user_id)
-            if expected_version is not None and info.version != expected_version:
-                raise ConflictError(
-                    f"session {session_id!r} is at version {info.version}, "
-                    f"not {expected_version}: it changed since it was read"
-                )
-            info = attrs.evolve(
-                info,
-                version=info.version + 1,
-                updated_at=max(time.time(), info.updated_at),
-                **changes,
+            info = session_after_update(
+                self._info(session_id), session_id, user_id, expected_version, changes
             )
             self._put_info(info)
             return _private(info)

@@ -3,6 +3,13 @@
 ``ScriptedModel`` and ``tool_call`` script a model offline. The conformance suites
 (``StorageConformance``) are pytest base classes: subclass one, give it a fixture
 that returns your backend, and pytest runs every clause of the contract on it.
+
+A model provider's suites talk to it through a
+:class:`~sessionary.testing.provider_harness.ProviderHarness`, which a provider author
+builds on :class:`~sessionary.testing.fake_http.FakeHTTPServer`; both are public, as
+is :class:`~sessionary.testing.slow_proxy.SlowProxy`, the TCP proxy an async store on a
+server is made slow or gated with. The test helpers of this repository's own adapters
+(the MongoDB wire mock, server launchers) are in its ``tests/support``, not here.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -41,7 +41,7 @@ from sessionary.errors import (
     ModelTimeoutError,
 )
 from sessionary.models.base import ContentDelta, ModelRequest, ModelResponse, ModelUsage
-from sessionary.testing.loop_lag import DEFAULT_MAX_LAG, assert_loop_not_blocked
+from sessionary.testing.io_gate import IoGate
 from sessionary.testing.models import WEATHER as WEATHER_TOOL
 from sessionary.testing.provider_harness import (
     ERROR_CLASSES,
@@ -133,24 +133,11 @@ def _comparable(response: ModelResponse) -> tuple[Any, ...]:
     return message.role, message.content, calls, metadata, response.usage
 
 
-async def _settled(work: Awaitable[Any]) -> Any:
-    """The work's result, or the model error it raised (so a lag probe still reports)."""
-    try:
-        return await work
-    except ModelError as exc:
-        return exc
-
-
 class AsyncModelProviderConformance:
     """Every clause of the async provider contract, against a provider's fake server.
 
     Subclasses provide the ``harness`` fixture (a :class:`ProviderHarness`).
     """
-
-    #: Longest a call may hold the event loop while it waits on a slow server.
-    max_loop_lag: ClassVar[float] = DEFAULT_MAX_LAG
-    #: How long the slow server waits before it answers, in the loop-lag clause.
-    slow_delay: ClassVar[float] = 0.3
 
     @pytest.fixture
     def harness(self) -> ProviderHarness:
@@ -384,37 +371,32 @@ class AsyncModelProviderConformance:
     # ------------------------------------------------------------------ the event loop
 
     def test_async_calls_do_not_block_the_event_loop(self, harness: ProviderHarness) -> None:
-        """While the server takes its time, the loop runs other tasks.
+        """While the server holds its reply, the loop is free: the reply is let through by a
+        task on the loop (:class:`~sessionary.testing.IoGate`), never by a stopwatch.
 
-        One call comes first: the first call of a process imports the SDK (in a worker
-        thread, but an import holds the interpreter for long stretches), which is not
-        what this clause measures.
+        One call comes first, ungated: the first call of a process imports the SDK.
         """
-        delay = self.slow_delay
+        gate = IoGate()
         harness.reply_text("Warm.")
-        harness.reply_slowly(delay)
-        harness.reply_slowly(delay)
+        harness.reply_text("Plain.")
+        harness.reply_text("Streamed.")
+        harness.gate_replies(gate.wait)
         model = harness.make_model()
 
-        async def check() -> tuple[object, object]:
+        async def check() -> tuple[ModelResponse, tuple[list[str], ModelResponse]]:
             await model.arespond(_hello())
-            plain = await assert_loop_not_blocked(
-                _settled(model.arespond(_hello())),
-                what=f"{model.label} arespond",
-                at_least=delay / 2,
-                max_lag=self.max_loop_lag,
-            )
-            streamed = await assert_loop_not_blocked(
-                _settled(_drain(model.astream(_hello()))),
-                what=f"{model.label} astream",
-                at_least=delay / 2,
-                max_lag=self.max_loop_lag,
+            plain = await gate.check(model.arespond(_hello()), what=f"{model.label} arespond")
+            streamed = await gate.check(
+                _drain(model.astream(_hello())), what=f"{model.label} astream"
             )
             return plain, streamed
 
-        plain, streamed = asyncio.run(check())
-        assert isinstance(plain, ModelResponseError)  # what the slow server answers is no answer
-        assert isinstance(streamed, ModelError)
+        try:
+            plain, (deltas, streamed) = asyncio.run(check())
+        finally:
+            harness.gate_replies(None)
+        assert plain.message.content == "Plain.", f"expected the held answer, got {plain!r}"
+        assert "".join(deltas) == streamed.message.content == "Streamed."
 
     def test_concurrent_async_calls_on_one_loop(self, harness: ProviderHarness) -> None:
         answers = [f"answer {index}" for index in range(5)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,6 +96,15 @@ class HTTPReply:
 Responder = Callable[[RecordedRequest], HTTPReply]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a timeout, an abandoned stream) is a case the tests
+    provoke, not an error to print a traceback for."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class FakeHTTPServer:
     """A threaded HTTP server on ``127.0.0.1:0`` that records requests and answers scripts.
 
@@ -103,8 +113,12 @@ class FakeHTTPServer:
 
     def __init__(self, responder: Responder) -> None:
         self.responder = responder
+        #: Called in the server's thread before each reply is sent, when set: give it
+        #: :meth:`sessionary.testing.IoGate.wait` to hold replies until the loop is free.
+        self.gate: Callable[[], object] | None = None
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._serving: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -120,7 +134,7 @@ class FakeHTTPServer:
     def start(self) -> FakeHTTPServer:
         """Start serving in a daemon thread."""
         handler = _handler_for(self)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = _QuietServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -144,9 +158,24 @@ class FakeHTTPServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def disconnected(self, timeout: float = 5.0) -> bool:
+        """Whether the client closed the connection that carried the latest request.
+
+        Waits up to ``timeout`` seconds for it to (each connection is served by a
+        thread of its own, which ends when the connection does). A harness's
+        ``client_disconnected`` returns this.
+        """
+        with self._lock:
+            if not self._serving:
+                raise RuntimeError("the fake server has received no request")
+            latest = self._serving[-1]
+        latest.join(timeout)
+        return not latest.is_alive()
+
     def _record(self, request: RecordedRequest) -> HTTPReply:
         with self._lock:
             self.requests.append(request)
+            self._serving.append(threading.current_thread())
         return self.responder(request)
 
 
@@ -181,6 +210,8 @@ def _handler_for(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
                 reply = HTTPReply(status=599, json={"error": {"message": f"responder: {exc!r}"}})
             if reply.delay and server._stopping.wait(reply.delay):
                 return
+            if server.gate is not None:
+                server.gate()
             try:
                 if reply.events is not None and reply.json is None and reply.body is None:
                     self._send_events(reply)

@@ -27,6 +27,7 @@ import pytest
 from sessionary.agent.agent import Agent
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Run, RunStatus
+from sessionary.domain.sessions import Session
 from sessionary.errors import (
     ModelAuthenticationError,
     ModelConnectionError,
@@ -93,6 +94,35 @@ def _collect(steps: Iterator[ContentDelta | Run], deltas: list[str]) -> None:
 
 def _user(text: str) -> SentMessage:
     return SentMessage(role="user", content=text)
+
+
+def _assert_stored_as_error(
+    agent: Agent, error: type[BaseException], *, match: str | None = None
+) -> None:
+    """Running "Hello" raises ``error`` and stores the one run of the session as ``error``."""
+    with pytest.raises(error, match=match):
+        agent.run("Hello", session_id="s1")
+    [run] = agent.get_session(session_id="s1").runs  # type: ignore[union-attr]
+    assert run.status is RunStatus.ERROR
+
+
+def _agent_after_one_run(harness: ProviderHarness, db: MemoryDb) -> tuple[Agent, Session]:
+    """An agent on the harness's model whose session ``s1`` holds one answered run."""
+    harness.reply_text("Earlier answer.")
+    agent = Agent(model=harness.make_model(), db=db)
+    agent.run("Earlier", session_id="s1")
+    before = db.get_session("s1")
+    assert before is not None
+    return agent, before
+
+
+def _weather_turn(call_id: str, city: str) -> tuple[SentMessage, SentMessage]:
+    """The model's call of ``get_weather`` for ``city`` and the tool's answer, as sent back."""
+    call = ToolCall(id=call_id, name="get_weather", arguments={"city": city})
+    return (
+        SentMessage(role="assistant", tool_calls=(call,)),
+        SentMessage(role="tool", content=f"Sunny in {city}", tool_call_id=call_id),
+    )
 
 
 class ModelProviderConformance:
@@ -188,11 +218,7 @@ class ModelProviderConformance:
         [call_id] = call.call_ids
         assert second.messages == (
             _user("Weather in Paris?"),
-            SentMessage(
-                role="assistant",
-                tool_calls=(ToolCall(id=call_id, name="get_weather", arguments={"city": "Paris"}),),
-            ),
-            SentMessage(role="tool", content="Sunny in Paris", tool_call_id=call_id),
+            *_weather_turn(call_id, "Paris"),
         )
         roles = [m.role for m in run.messages]
         assert roles == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
@@ -255,11 +281,7 @@ class ModelProviderConformance:
         [call_id] = call.call_ids
         assert last.messages == (
             _user("I am Ada. Weather in Oslo?"),
-            SentMessage(
-                role="assistant",
-                tool_calls=(ToolCall(id=call_id, name="get_weather", arguments={"city": "Oslo"}),),
-            ),
-            SentMessage(role="tool", content="Sunny in Oslo", tool_call_id=call_id),
+            *_weather_turn(call_id, "Oslo"),
             SentMessage(role="assistant", content="Sunny in Oslo, Ada."),
             _user("What is my name?"),
         )
@@ -280,11 +302,7 @@ class ModelProviderConformance:
     def test_provider_errors_become_distinct_model_errors(
         self, harness: ProviderHarness, db: MemoryDb, kind: ErrorKind
     ) -> None:
-        harness.reply_text("Earlier answer.")
-        agent = Agent(model=harness.make_model(), db=db)
-        agent.run("Earlier", session_id="s1")
-        before = db.get_session("s1")
-        assert before is not None
+        agent, before = _agent_after_one_run(harness, db)
 
         harness.reply_error(kind, f"the provider says no ({kind.value})")
         with pytest.raises(ERROR_CLASSES[kind]) as caught:
@@ -296,31 +314,22 @@ class ModelProviderConformance:
     def test_timeout_is_a_model_timeout_error(self, harness: ProviderHarness, db: MemoryDb) -> None:
         harness.reply_slowly(5.0)
         agent = Agent(model=harness.make_model(timeout=0.3, max_retries=0), db=db)
-        with pytest.raises(ModelTimeoutError):
-            agent.run("Hello", session_id="s1")
-        [run] = agent.get_session(session_id="s1").runs  # type: ignore[union-attr]
-        assert run.status is RunStatus.ERROR
+        _assert_stored_as_error(agent, ModelTimeoutError)
 
     def test_malformed_response_is_a_model_response_error(
         self, harness: ProviderHarness, db: MemoryDb
     ) -> None:
         harness.reply_malformed()
         agent = Agent(model=harness.make_model(), db=db)
-        with pytest.raises(ModelResponseError):
-            agent.run("Hello", session_id="s1")
-        [run] = agent.get_session(session_id="s1").runs  # type: ignore[union-attr]
-        assert run.status is RunStatus.ERROR
+        _assert_stored_as_error(agent, ModelResponseError)
 
     def test_missing_api_key_fails_at_the_first_call(
         self, harness: ProviderHarness, db: MemoryDb
     ) -> None:
         model = harness.make_model_without_credentials()  # no error here
         agent = Agent(model=model, db=db)
-        with pytest.raises(ModelAuthenticationError, match=r"(?i)api key"):
-            agent.run("Hello", session_id="s1")
+        _assert_stored_as_error(agent, ModelAuthenticationError, match=r"(?i)api key")
         assert harness.sent() == []
-        [run] = agent.get_session(session_id="s1").runs  # type: ignore[union-attr]
-        assert run.status is RunStatus.ERROR
 
     def test_sdk_retries_are_used(self, harness: ProviderHarness, db: MemoryDb) -> None:
         harness.reply_error(ErrorKind.SERVER, "try again")
@@ -391,11 +400,7 @@ class ModelProviderConformance:
     def test_broken_stream_is_stored_as_error_with_what_arrived(
         self, harness: ProviderHarness, db: MemoryDb
     ) -> None:
-        harness.reply_text("Earlier answer.")
-        agent = Agent(model=harness.make_model(), db=db)
-        agent.run("Earlier", session_id="s1")
-        before = db.get_session("s1")
-        assert before is not None
+        agent, before = _agent_after_one_run(harness, db)
 
         harness.reply_broken_stream(["Hel", "lo"])
         deltas: list[str] = []
@@ -408,11 +413,7 @@ class ModelProviderConformance:
     def test_abandoned_stream_is_stored_as_cancelled_with_what_arrived(
         self, harness: ProviderHarness, db: MemoryDb
     ) -> None:
-        harness.reply_text("Earlier answer.")
-        agent = Agent(model=harness.make_model(), db=db)
-        agent.run("Earlier", session_id="s1")
-        before = db.get_session("s1")
-        assert before is not None
+        agent, before = _agent_after_one_run(harness, db)
 
         harness.reply_text("Hello there, friend!", chunks=["Hello", " there,", " friend!"])
         steps = agent.run("Now", session_id="s1", stream=True)

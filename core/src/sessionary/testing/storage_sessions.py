@@ -47,6 +47,26 @@ class SessionClauses(SuiteBase):
         info = store.get_session_info("s1")
         assert info is not None and info.name == "Manual"
 
+    @pytest.mark.parametrize("bad", [True, False, "1", 1.0, -1, None], ids=repr)
+    def test_expected_version_must_be_an_int_before_any_io(
+        self, store: Store, bad: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        store.append_run(make_run("s1"))
+        before = store.get_session_info("s1")
+
+        def no_io(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("the backend was called with a bad expected_version")
+
+        monkeypatch.setattr(store, "_update_session", no_io)
+        monkeypatch.setattr(store, "_update_run", no_io)
+        if bad is not None:  # None is "no compare-and-set" for update_session
+            with pytest.raises(InvalidInputError, match="expected_version"):
+                store.update_session("s1", name="x", name_source="manual", expected_version=bad)
+        with pytest.raises(InvalidInputError, match="expected_version"):
+            store.update_run(make_run("s1"), expected_version=bad)
+        monkeypatch.undo()
+        assert store.get_session_info("s1") == before
+
     def test_state_and_metadata_round_trip_including_odd_keys(self, store: Store) -> None:
         store.append_run(make_run("s1"))
         metadata = {"$set": 1, "a.b": {"$gt": ".", "list": [1, "two", None]}, "ticket": "T-1"}

@@ -1,1 +1,0 @@
-"""Importers that bring sessions from other frameworks into any Sessionary store."""

@@ -1,0 +1,118 @@
+"""The backend interface under the storage contract: what a store implements.
+
+:class:`StoreBackend` is the protected half of :class:`~sessionary.Store`: the ``_``
+methods a backend writes (called with arguments already checked), its name and
+capabilities, and the admin calls. The public, validating half is
+:class:`~sessionary.Store` (``sessionary.storage.base``); the async adapters
+(:mod:`sessionary.storage.aio`) drive a backend through this interface alone, so the
+two contracts do not import each other.
+"""
+
+from __future__ import annotations
+
+import abc
+from enum import Enum
+from typing import Any, ClassVar
+
+import attrs
+
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import StorageError
+from sessionary.storage.checks import ListFilters
+
+__all__ = ["Capability", "SchemaStatus", "StoreBackend"]
+
+
+class Capability(str, Enum):
+    """Optional abilities a backend declares, so the conformance suite tests them."""
+
+    #: Data survives the ``Store`` object; another ``Store`` on the same URL sees it.
+    PERSISTENT = "persistent"
+    #: Several processes may write to one store at once.
+    MULTIPROCESS = "multiprocess"
+    #: Sessions can expire after a time to live.
+    TTL = "ttl"
+
+
+@attrs.frozen
+class SchemaStatus:
+    """The schema version a store holds against the one this code writes."""
+
+    current: int
+    latest: int
+
+    @property
+    def needs_migration(self) -> bool:
+        """True when ``sessionary migrate`` would upgrade the store."""
+        return self.current < self.latest
+
+
+class StoreBackend(abc.ABC):
+    """What a storage backend implements; subclass :class:`~sessionary.Store`, not this."""
+
+    #: Registry name of the backend (``"sqlite"``, ``"redis"``, ...).
+    name: ClassVar[str]
+    #: Optional capabilities this backend has.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    # ------------------------------------------------------------------ admin
+
+    def schema_status(self) -> SchemaStatus:
+        """The stored schema version against the latest this backend writes."""
+        return SchemaStatus(current=1, latest=1)
+
+    def migrate(self) -> list[str]:
+        """Upgrade the stored schema to the latest; returns a line per step taken."""
+        return []
+
+    def ping(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Check the store is reachable; raise a :class:`StorageError` saying why if not."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connections and files. The store is not used after this."""
+
+    # ------------------------------------------------------------------ backend
+
+    @abc.abstractmethod
+    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo: ...
+
+    @abc.abstractmethod
+    def _update_run(self, run: Run, expected_version: int) -> SessionInfo: ...
+
+    @abc.abstractmethod
+    def _update_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> SessionInfo: ...
+
+    @abc.abstractmethod
+    def _import_session(self, session: Session, replace: bool) -> SessionInfo: ...
+
+    @abc.abstractmethod
+    def _delete_session(self, session_id: str, user_id: str | None) -> bool: ...
+
+    @abc.abstractmethod
+    def _erase_user(self, user_id: str) -> int: ...
+
+    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+        raise StorageError(f"the {self.name} store cannot trim runs")
+
+    @abc.abstractmethod
+    def _get_session(
+        self, session_id: str, user_id: str | None, last_n_runs: int | None
+    ) -> Session | None: ...
+
+    @abc.abstractmethod
+    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None: ...
+
+    @abc.abstractmethod
+    def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None: ...
+
+    @abc.abstractmethod
+    def _list_sessions(
+        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
+    ) -> SessionPage: ...

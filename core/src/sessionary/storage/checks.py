@@ -1,0 +1,193 @@
+"""The argument checks of the storage contract, shared by :class:`~sessionary.Store` and
+:class:`~sessionary.AsyncStore`: every public method runs them before any I/O, so every
+backend refuses a bad argument the same way, with an
+:class:`~sessionary.errors.InvalidInputError` that names it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, Final
+
+import attrs
+
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import Session, SessionInfo, SessionType
+from sessionary.errors import InvalidInputError
+from sessionary.ids import validate_id, validate_optional_id
+from sessionary.storage.summaries import decode_cursor
+
+__all__ = [
+    "MAX_LIST_LIMIT",
+    "UNSET",
+    "ListFilters",
+    "check_count",
+    "check_import",
+    "check_optional_version",
+    "check_run",
+    "check_version",
+    "list_arguments",
+    "session_changes",
+]
+
+#: Longest page :meth:`Store.list_sessions` returns.
+MAX_LIST_LIMIT: Final = 1000
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Leave this field as it is" in :meth:`Store.update_session`.
+UNSET: Final = _Unset.UNSET
+
+
+@attrs.frozen
+class ListFilters:
+    """The filters of :meth:`Store.list_sessions`, validated."""
+
+    user_id: str | None
+    agent_id: str | None
+    team_id: str | None
+    session_type: SessionType | None
+    name_contains: str | None
+
+    def matches(self, info: SessionInfo) -> bool:
+        """Whether a session passes every filter (for backends that filter in Python)."""
+        if self.user_id is not None and info.user_id != self.user_id:
+            return False
+        if self.agent_id is not None and info.agent_id != self.agent_id:
+            return False
+        if self.team_id is not None and info.team_id != self.team_id:
+            return False
+        if self.session_type is not None and info.session_type is not self.session_type:
+            return False
+        if self.name_contains is not None:
+            return info.name is not None and self.name_contains.casefold() in info.name.casefold()
+        return True
+
+
+def session_changes(
+    session_id: str,
+    user_id: str | None,
+    *,
+    expected_version: object,
+    name: object,
+    name_source: object,
+    state: object,
+    metadata: object,
+) -> dict[str, Any]:
+    """Check :meth:`Store.update_session`'s arguments; the changes to make, by field."""
+    validate_id(session_id, "session_id")
+    validate_optional_id(user_id, "user_id")
+    check_optional_version(expected_version)
+    if name is not UNSET and name is not None and not isinstance(name, str):
+        raise InvalidInputError(f"name must be a str or None, got {type(name).__name__}")
+    if name_source is not UNSET and name_source is not None:
+        validate_id(name_source, "name_source")
+    changes: dict[str, Any] = {}
+    for key, value in (
+        ("name", name),
+        ("name_source", name_source),
+        ("state", state),
+        ("metadata", metadata),
+    ):
+        if value is UNSET:
+            continue
+        if key in ("state", "metadata"):
+            if not isinstance(value, Mapping):
+                raise InvalidInputError(f"{key} must be a mapping")
+            value = _json_copy(value, key)
+        changes[key] = value
+    return changes
+
+
+def check_import(session: object) -> None:
+    """Check a session given to :meth:`Store.import_session`."""
+    if not isinstance(session, Session):
+        raise InvalidInputError(f"expected a Session, got {type(session).__name__}")
+    validate_id(session.session_id, "session_id")
+    validate_optional_id(session.user_id, "user_id")
+    for run in session.runs:
+        check_run(run)
+        if run.session_id != session.session_id:
+            raise InvalidInputError(
+                f"run {run.run_id!r} names session {run.session_id!r}, not {session.session_id!r}"
+            )
+
+
+def check_version(expected_version: object) -> None:
+    """Check an ``expected_version`` argument: an int (not a bool), 0 or more."""
+    if (
+        not isinstance(expected_version, int)
+        or isinstance(expected_version, bool)
+        or expected_version < 0
+    ):
+        raise InvalidInputError(
+            f"expected_version must be an int of 0 or more, got {expected_version!r}"
+        )
+
+
+def check_optional_version(expected_version: object) -> None:
+    """:func:`check_version`, where ``None`` (no compare-and-set) is allowed too."""
+    if expected_version is not None:
+        check_version(expected_version)
+
+
+def list_arguments(
+    *,
+    user_id: str | None,
+    agent_id: str | None,
+    team_id: str | None,
+    session_type: SessionType | str | None,
+    name_contains: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[ListFilters, int, tuple[float, str] | None]:
+    """Check :meth:`Store.list_sessions`'s arguments: the filters, the limit, the position."""
+    validate_optional_id(user_id, "user_id")
+    validate_optional_id(agent_id, "agent_id")
+    validate_optional_id(team_id, "team_id")
+    try:
+        kind = None if session_type is None else SessionType(session_type)
+    except ValueError:
+        raise InvalidInputError(
+            f"session_type must be 'agent' or 'team', got {session_type!r}"
+        ) from None
+    if name_contains is not None and not isinstance(name_contains, str):
+        raise InvalidInputError("name_contains must be a str")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidInputError(f"limit must be an int from 1 to {MAX_LIST_LIMIT}")
+    after = None if cursor is None else decode_cursor(cursor)
+    return ListFilters(user_id, agent_id, team_id, kind, name_contains), limit, after
+
+
+def check_run(run: Run) -> None:
+    if not isinstance(run, Run):
+        raise InvalidInputError(f"expected a Run, got {type(run).__name__}")
+    validate_id(run.run_id, "run_id")
+    validate_id(run.session_id, "session_id")
+    validate_optional_id(run.user_id, "user_id")
+    validate_optional_id(run.agent_id, "agent_id")
+    validate_optional_id(run.team_id, "team_id")
+    validate_optional_id(run.parent_run_id, "parent_run_id")
+
+
+def check_count(value: object, what: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidInputError(f"{what} must be a non-negative int or None")
+
+
+def _json_copy(value: Mapping[str, Any], what: str) -> dict[str, Any]:
+    try:
+        copied: dict[str, Any] = json.loads(json.dumps(dict(value), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} must be JSON-compatible: {exc}") from exc
+    return copied

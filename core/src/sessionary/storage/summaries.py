@@ -1,0 +1,188 @@
+"""Summary and cursor arithmetic: what a write does to a session's summary, and the
+listing cursor. Pure functions every backend that keeps summaries itself shares, so a
+summary means the same on every store.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Iterable
+from typing import Any, Final
+
+import attrs
+
+from sessionary.domain.runs import Run
+from sessionary.domain.sessions import SessionInfo, SessionType
+from sessionary.errors import ConflictError, InvalidInputError, SessionNotFoundError
+
+__all__ = [
+    "PREVIEW_LENGTH",
+    "check_owner",
+    "check_run_version",
+    "decode_cursor",
+    "encode_cursor",
+    "new_session_info",
+    "preview_of",
+    "session_after_update",
+    "sort_key",
+    "summary_after_append",
+    "summary_after_trim",
+    "summary_after_update",
+]
+
+#: Characters of the last message kept in a session's summary.
+PREVIEW_LENGTH: Final = 120
+
+
+def encode_cursor(updated_at: float, session_id: str) -> str:
+    """An opaque listing cursor that resumes after ``(updated_at, session_id)``."""
+    raw = json.dumps([updated_at, session_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """The inverse of :func:`encode_cursor`; a malformed cursor is an InvalidInputError."""
+    if not isinstance(cursor, str):
+        raise InvalidInputError("cursor must be a str")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        updated_at, session_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"cursor {cursor[:40]!r} is not a cursor this store issued"
+        ) from exc
+    if not isinstance(updated_at, (int, float)) or not isinstance(session_id, str):
+        raise InvalidInputError(f"cursor {cursor[:40]!r} is not a cursor this store issued")
+    return float(updated_at), session_id
+
+
+def sort_key(info: SessionInfo) -> tuple[float, str]:
+    """The listing order: newest update first, then session ID descending."""
+    return (info.updated_at, info.session_id)
+
+
+def new_session_info(run: Run, session_type: SessionType, now: float) -> SessionInfo:
+    """The summary of a session that the run is about to create (version 0, no runs)."""
+    is_team = session_type is SessionType.TEAM
+    return SessionInfo(
+        session_id=run.session_id,
+        session_type=session_type,
+        user_id=run.user_id,
+        agent_id=None if is_team else run.agent_id,
+        team_id=run.team_id if is_team else None,
+        created_at=now,
+        updated_at=now,
+        version=0,
+    )
+
+
+def preview_of(run: Run) -> str | None:
+    """The inbox preview a run leaves: its last chat message, shortened."""
+    for message in reversed(run.messages):
+        if message.is_chat and message.content:
+            text = " ".join(message.content.split())
+            return text[:PREVIEW_LENGTH]
+    return None
+
+
+def summary_after_append(info: SessionInfo, run: Run, now: float) -> SessionInfo:
+    """The summary once ``run`` is appended: one more run, its status, tokens, preview."""
+    preview = preview_of(run)
+    return attrs.evolve(
+        info,
+        version=info.version + 1,
+        updated_at=max(now, info.updated_at),
+        run_count=info.run_count + 1,
+        last_run_status=run.status,
+        last_message_preview=preview if preview is not None else info.last_message_preview,
+        input_tokens=info.input_tokens + run.metrics.input_tokens,
+        output_tokens=info.output_tokens + run.metrics.output_tokens,
+    )
+
+
+def summary_after_trim(
+    info: SessionInfo, removed: Iterable[Run], remaining: int, now: float
+) -> SessionInfo:
+    """The summary once ``removed`` runs are deleted and ``remaining`` runs are left."""
+    removed = list(removed)
+    if not removed:
+        return info
+    return attrs.evolve(
+        info,
+        version=info.version + 1,
+        updated_at=max(now, info.updated_at),
+        run_count=remaining,
+        input_tokens=info.input_tokens - sum(r.metrics.input_tokens for r in removed),
+        output_tokens=info.output_tokens - sum(r.metrics.output_tokens for r in removed),
+    )
+
+
+def summary_after_update(
+    info: SessionInfo, old: Run, new: Run, is_last: bool, now: float
+) -> SessionInfo:
+    """The summary once ``old`` is replaced by ``new`` in place."""
+    changes: dict[str, Any] = {
+        "version": info.version + 1,
+        "updated_at": max(now, info.updated_at),
+        "input_tokens": info.input_tokens + new.metrics.input_tokens - old.metrics.input_tokens,
+        "output_tokens": info.output_tokens + new.metrics.output_tokens - old.metrics.output_tokens,
+    }
+    if is_last:
+        changes["last_run_status"] = new.status
+        preview = preview_of(new)
+        if preview is not None:
+            changes["last_message_preview"] = preview
+    return attrs.evolve(info, **changes)
+
+
+def check_owner(info: SessionInfo, user_id: str | None) -> bool:
+    """Whether a caller acting for ``user_id`` may see the session.
+
+    With no ``user_id`` every session is visible; with one, only that user's sessions
+    (a session with no owner is not that user's).
+    """
+    return user_id is None or info.user_id == user_id
+
+
+def session_after_update(
+    info: SessionInfo | None,
+    session_id: str,
+    user_id: str | None,
+    expected_version: int | None,
+    changes: dict[str, Any],
+) -> SessionInfo:
+    """The compare-and-set of :meth:`Store.update_session`, on the summary a store read.
+
+    ``info`` is the stored summary (``None``: no such session), read in the same
+    transaction or under the same lock as the write that follows. Raises
+    :class:`~sessionary.errors.SessionNotFoundError` for a missing session or another
+    user's, :class:`~sessionary.errors.ConflictError` when ``expected_version`` is given
+    and is not the stored one; else returns the summary to store: the changes made, the
+    version bumped.
+    """
+    if info is None or not check_owner(info, user_id):
+        raise SessionNotFoundError(session_id, user_id)
+    if expected_version is not None and info.version != expected_version:
+        raise ConflictError(
+            f"session {session_id!r} is at version {info.version}, "
+            f"not {expected_version}: it changed since it was read"
+        )
+    return attrs.evolve(
+        info,
+        version=info.version + 1,
+        updated_at=max(time.time(), info.updated_at),
+        **changes,
+    )
+
+
+def check_run_version(old: Run, expected_version: int) -> None:
+    """The compare-and-set of :meth:`Store.update_run`: ``old`` (the stored run) must be
+    at ``expected_version``, else :class:`~sessionary.errors.ConflictError`."""
+    if old.version != expected_version:
+        raise ConflictError(
+            f"run {old.run_id!r} of session {old.session_id!r} is at version "
+            f"{old.version}, not {expected_version}: another writer updated it first"
+        )

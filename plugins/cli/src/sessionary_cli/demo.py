@@ -1,0 +1,90 @@
+"""``sessionary demo``: a scripted conversation, offline, shown as an inbox and a transcript."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from sessionary.agent.agent import Agent
+from sessionary.models.scripted import ScriptedModel, tool_call
+from sessionary.plugins.manager import get_plugin_host
+from sessionary.resolve import open_db
+from sessionary_cli.errors import handle_errors
+from sessionary_cli.render import inbox_table, print_transcript
+
+__all__ = ["demo"]
+
+DEFAULT_SQLITE = "sqlite:///tmp/sessionary-demo.db"
+DEMO_SESSIONS = ("demo_alice_refund", "demo_bob_trip")
+
+
+def default_url() -> str:
+    """SQLite when its adapter is installed (the embedded default), else memory."""
+    if "sqlite" in get_plugin_host().storage_by_scheme():
+        return DEFAULT_SQLITE
+    return "memory://"
+
+
+def order_status(order_id: str) -> str:
+    """Look up an order.
+
+    Args:
+        order_id: The order number, e.g. A-1001.
+    """
+    return {"A-1001": "delivered on 2026-11-20, damaged in transit"}.get(order_id, "unknown order")
+
+
+@click.command()
+@click.option(
+    "--db",
+    "db_url",
+    envvar="SESSIONARY_DB",
+    metavar="URL",
+    help=f"Store URL (default: $SESSIONARY_DB, else {DEFAULT_SQLITE}).",
+)
+@handle_errors
+def demo(db_url: str | None) -> None:
+    """Run two users' conversations with a scripted model and show the inbox."""
+    url = db_url or default_url()
+    console = Console()
+    with open_db(url) as store:
+        for session_id in DEMO_SESSIONS:
+            store.delete_session(session_id)
+        model = ScriptedModel(
+            tool_call("order_status", order_id="A-1001"),
+            "Your order A-1001 arrived damaged. I have opened a refund for you.",
+            "Refunds reach your card in 3 to 5 working days.",
+            "Lisbon in spring is lovely: mild weather and few crowds.",
+            "Day 1: Alfama and the castle. Day 2: Belem. Day 3: Sintra.",
+        )
+        support = Agent(
+            model=model,
+            db=store,
+            id="support-bot",
+            instructions="You are a helpful support agent.",
+            tools=[order_status],
+            add_history_to_context=True,
+        )
+        support.run("My order A-1001 arrived broken.", session_id=DEMO_SESSIONS[0], user_id="alice")
+        support.run("How long does the refund take?", session_id=DEMO_SESSIONS[0], user_id="alice")
+        planner = Agent(model=model, db=store, id="travel-planner", add_history_to_context=True)
+        planner.run("Is Lisbon nice in April?", session_id=DEMO_SESSIONS[1], user_id="bob")
+        planner.run("Plan three days for me.", session_id=DEMO_SESSIONS[1], user_id="bob")
+        support.set_session_name(
+            session_id=DEMO_SESSIONS[0], session_name="Damaged order refund", user_id="alice"
+        )
+        planner.set_session_name(
+            session_id=DEMO_SESSIONS[1], session_name="Lisbon spring trip", user_id="bob"
+        )
+        console.print(f"store: {url}\n")
+        console.print(inbox_table(store.list_sessions(limit=10).items, title="Inbox"))
+        session = store.get_session(DEMO_SESSIONS[0], user_id="alice")
+        assert session is not None
+        console.print()
+        print_transcript(console, session)
+        history = support.get_chat_history(DEMO_SESSIONS[0], user_id="alice")
+        console.print(
+            f"\nalice's chat history has {len(history)} messages; "
+            f"bob cannot see her session: "
+            f"{store.get_session(DEMO_SESSIONS[0], user_id='bob') is None}"
+        )

@@ -1,0 +1,89 @@
+"""``sessionary sessions prune``: delete old sessions, or old runs of long sessions."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import click
+from rich.progress import Progress
+
+from sessionary_cli.errors import ExitCode, fail, handle_errors
+from sessionary_cli.options import db_option, open_store
+from sessionary_cli.transfer import iter_infos
+
+__all__ = ["parse_duration", "prune"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+
+
+def parse_duration(text: str) -> float:
+    """``30d`` -> seconds. Units: s, m, h, d, w."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration like 30d, 12h, 2w")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@click.command()
+@db_option
+@click.option(
+    "--older-than",
+    "older_than",
+    metavar="DURATION",
+    help="Delete sessions with no activity for this long (30d, 12h, 2w).",
+)
+@click.option(
+    "--keep-last-runs",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Keep only the last N runs of every session.",
+)
+@click.option("--user", "user_id", help="Only this user's sessions.")
+@click.option("--agent", "agent_id", help="Only this agent's sessions.")
+@click.option("--team", "team_id", help="Only this team's sessions.")
+@click.option("--dry-run", is_flag=True, help="Say what would go, change nothing.")
+@handle_errors
+def prune(
+    db_url: str | None,
+    older_than: str | None,
+    keep_last_runs: int | None,
+    user_id: str | None,
+    agent_id: str | None,
+    team_id: str | None,
+    dry_run: bool,
+) -> None:
+    """Delete sessions idle for longer than --older-than, and trim runs to --keep-last-runs."""
+    if older_than is None and keep_last_runs is None:
+        fail(
+            "say what to prune: --older-than DURATION and/or --keep-last-runs N", ExitCode.BAD_INPUT
+        )
+    cutoff = None if older_than is None else time.time() - parse_duration(older_than)
+    deleted = trimmed_sessions = trimmed_runs = 0
+    verb = "would " if dry_run else ""
+    with open_store(db_url) as store:
+        infos = list(iter_infos(store, user_id=user_id, agent_id=agent_id, team_id=team_id))
+        with Progress(transient=True) as progress:
+            task = progress.add_task("pruning", total=len(infos))
+            for info in infos:
+                progress.advance(task)
+                if cutoff is not None and info.updated_at < cutoff:
+                    if dry_run or store.delete_session(info.session_id):
+                        deleted += 1
+                    continue
+                if keep_last_runs is not None and info.run_count > keep_last_runs:
+                    if dry_run:
+                        removed = info.run_count - keep_last_runs
+                    else:
+                        removed = store.trim_runs(info.session_id, keep_last=keep_last_runs)
+                    if removed:
+                        trimmed_sessions += 1
+                        trimmed_runs += removed
+    click.echo(
+        f"{verb}delete {deleted} session(s); {verb}trim {trimmed_runs} run(s) "
+        f"from {trimmed_sessions} session(s)"
+        if dry_run
+        else f"deleted {deleted} session(s); trimmed {trimmed_runs} run(s) "
+        f"from {trimmed_sessions} session(s)"
+    )

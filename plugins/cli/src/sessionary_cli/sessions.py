@@ -1,0 +1,101 @@
+"""``sessionary sessions``: list and show the sessions of any store."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+
+from sessionary.codec import encode_session, encode_session_info
+from sessionary.errors import SessionNotFoundError
+from sessionary_cli.errors import handle_errors
+from sessionary_cli.lazy import LazyGroup
+from sessionary_cli.options import db_option, open_store
+from sessionary_cli.render import inbox_table, print_transcript
+
+__all__ = ["sessions"]
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "rename": "sessionary_cli.manage:rename",
+        "autoname": "sessionary_cli.autoname:autoname",
+        "delete": "sessionary_cli.manage:delete",
+        "erase-user": "sessionary_cli.manage:erase_user",
+        "export": "sessionary_cli.transfer:export_sessions",
+        "import": "sessionary_cli.transfer:import_sessions",
+        "prune": "sessionary_cli.prune:prune",
+        "migrate": "sessionary_cli.admin:migrate",
+        "doctor": "sessionary_cli.doctor:doctor",
+    },
+)
+def sessions() -> None:
+    """List, show and manage sessions in a store."""
+
+
+@sessions.command("list")
+@db_option
+@click.option("--user", "user_id", help="Only this user's sessions.")
+@click.option("--agent", "agent_id", help="Only this agent's sessions.")
+@click.option("--team", "team_id", help="Only this team's sessions.")
+@click.option("--name", "name_contains", help="Only sessions whose name contains this.")
+@click.option("--limit", default=20, show_default=True, help="Sessions per page.")
+@click.option("--cursor", help="Continue from the cursor a previous page printed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handle_errors
+def list_sessions(
+    db_url: str | None,
+    user_id: str | None,
+    agent_id: str | None,
+    team_id: str | None,
+    name_contains: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """The inbox: sessions newest first, one page at a time."""
+    with open_store(db_url) as store:
+        page = store.list_sessions(
+            user_id=user_id,
+            agent_id=agent_id,
+            team_id=team_id,
+            name_contains=name_contains,
+            limit=limit,
+            cursor=cursor,
+        )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "sessions": [encode_session_info(i) for i in page.items],
+                    "next_cursor": page.next_cursor,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    console = Console()
+    console.print(inbox_table(page.items))
+    if page.next_cursor:
+        console.print(f"more: --cursor {page.next_cursor}", highlight=False)
+
+
+@sessions.command("show")
+@click.argument("session_id")
+@db_option
+@click.option("--user", "user_id", help="Act for this user (another user's session is not found).")
+@click.option("--json", "as_json", is_flag=True, help="Print the session as JSON.")
+@handle_errors
+def show_session(db_url: str | None, session_id: str, user_id: str | None, as_json: bool) -> None:
+    """One session's transcript, tool calls folded."""
+    with open_store(db_url) as store:
+        session = store.get_session(session_id, user_id=user_id)
+    if session is None:
+        raise SessionNotFoundError(session_id, user_id)
+    if as_json:
+        click.echo(json.dumps(encode_session(session), ensure_ascii=False, indent=2))
+        return
+    print_transcript(Console(), session)

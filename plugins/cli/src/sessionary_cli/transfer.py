@@ -1,0 +1,100 @@
+"""``sessionary sessions export | import``: JSON Lines, one session a line, any store to any."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import IO
+
+import click
+
+from sessionary.codec import CodecError, dumps, loads
+from sessionary.domain.sessions import Session, SessionInfo
+from sessionary.errors import ConflictError, SessionaryError
+from sessionary.storage.base import Store
+from sessionary_cli.errors import ExitCode, fail, handle_errors
+from sessionary_cli.options import db_option, open_store
+
+__all__ = ["export_sessions", "import_sessions", "iter_infos"]
+
+
+def iter_infos(
+    store: Store,
+    *,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    team_id: str | None = None,
+) -> Iterator[SessionInfo]:
+    """Every session matching the filters, page by page, newest first."""
+    cursor: str | None = None
+    while True:
+        page = store.list_sessions(
+            user_id=user_id, agent_id=agent_id, team_id=team_id, limit=200, cursor=cursor
+        )
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+@click.command("export")
+@db_option
+@click.option("--user", "user_id", help="Only this user's sessions.")
+@click.option("--agent", "agent_id", help="Only this agent's sessions.")
+@click.option("--team", "team_id", help="Only this team's sessions.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File to write (default: standard output).",
+)
+@handle_errors
+def export_sessions(
+    db_url: str | None,
+    user_id: str | None,
+    agent_id: str | None,
+    team_id: str | None,
+    output: IO[str],
+) -> None:
+    """Write sessions, with every run, as JSON Lines."""
+    count = 0
+    with open_store(db_url) as store:
+        for info in list(iter_infos(store, user_id=user_id, agent_id=agent_id, team_id=team_id)):
+            session = store.get_session(info.session_id)
+            if session is None:  # deleted while exporting
+                continue
+            output.write(dumps(session) + "\n")
+            count += 1
+    click.echo(f"exported {count} session(s)", err=True)
+
+
+@click.command("import")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@db_option
+@click.option("--replace", is_flag=True, help="Replace sessions that already exist.")
+@handle_errors
+def import_sessions(source: IO[str], db_url: str | None, replace: bool) -> None:
+    """Read JSON Lines written by ``export`` into a store; existing sessions are skipped."""
+    imported = skipped = 0
+    bad: list[str] = []
+    with open_store(db_url) as store:
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                session = loads(line)
+                if not isinstance(session, Session):
+                    raise CodecError(f"a {type(session).__name__}, not a session")
+                store.import_session(session, replace=replace)
+                imported += 1
+            except ConflictError:
+                skipped += 1
+            except (CodecError, SessionaryError) as exc:
+                bad.append(f"line {number}: {exc}")
+    click.echo(f"imported {imported} session(s), skipped {skipped} existing", err=True)
+    if bad:
+        for problem in bad[:20]:
+            click.echo(f"  {problem}", err=True)
+        fail(f"{len(bad)} line(s) could not be imported", ExitCode.BAD_INPUT)
+    sys.stdout.flush()
