@@ -31,15 +31,19 @@ import multiprocessing
 import os
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import postgres_agno
 import psycopg
 from bench_sqlite import interleaved
 from common import Stats, machine, measure, ms, print_table, save_results
+from psycopg import sql
 from sessionary_postgres import PostgresDb
-from sessionary_postgres.testing import temporary_database
 
 from sessionary import Agent
 from sessionary.testing import ScriptedModel
@@ -47,6 +51,21 @@ from sessionary.testing import ScriptedModel
 HERE = Path(__file__).parent
 USER = "bench-user"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def temporary_database(server: str) -> Iterator[str]:
+    """A new, empty database on the server (dropped on exit); its URL."""
+    name = f"sessionary_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(server)._replace(path="/" + name))
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def _runs_until(run: Any, session_id: str, start: int, stop: int) -> None:

@@ -14,7 +14,12 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from sessionary_postgres.testing import create_database, drop_database, temporary_database
+from postgres_support import (
+    create_database,
+    damage_first_run,
+    drop_database,
+    temporary_database,
+)
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -54,16 +59,6 @@ def make_database(postgres_url: str) -> Iterator[Callable[[], str]]:
     yield make
     for url in made:
         drop_database(postgres_url, url)
-
-
-def damage_first_run(url: str, session_id: str) -> None:
-    """Damage the JSON of a session's first run, as a broken disk or a bad hand edit would."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        changed = conn.execute(
-            "UPDATE sessionary_runs SET data = '{\"run_id\": 42' WHERE session_id = %s AND seq = 1",
-            (session_id,),
-        ).rowcount
-    assert changed == 1
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from postgres_support import with_database
 from sessionary_postgres import AsyncPostgresStore, PostgresDb
-from sessionary_postgres.testing import with_database
 
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store

@@ -1,16 +1,9 @@
-"""An empty database per test, for the tests of applications and adapters on PostgreSQL.
+"""An empty database per test, for the PostgreSQL adapter's tests and its benchmark.
 
-A store backed by a shared server needs an empty store per test, and tests that run in
-parallel (pytest-xdist) must not see each other's data. :func:`temporary_database`
-creates a database with a unique name on the server and drops it afterwards::
-
-    @pytest.fixture
-    def db():
-        with temporary_database("postgresql://postgres@127.0.0.1:5432/postgres") as url:
-            with PostgresDb(url) as store:
-                yield store
-
-The role in the URL must be allowed to create databases (``CREATEDB``).
+Tests that share a server and run in parallel (pytest-xdist) must not see each other's
+data: :func:`temporary_database` creates a database with a unique name on the server
+and drops it afterwards (the role needs ``CREATEDB``; ``WITH (FORCE)`` needs
+PostgreSQL 13). Also: a row of a session damaged by hand.
 """
 
 from __future__ import annotations
@@ -23,7 +16,13 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-__all__ = ["create_database", "drop_database", "temporary_database", "with_database"]
+__all__ = [
+    "create_database",
+    "damage_first_run",
+    "drop_database",
+    "temporary_database",
+    "with_database",
+]
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -56,3 +55,13 @@ def temporary_database(url: str) -> Iterator[str]:
         yield made
     finally:
         drop_database(url, made)
+
+
+def damage_first_run(url: str, session_id: str) -> None:
+    """Damage the JSON of a session's first run, as a broken disk or a bad hand edit would."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        changed = conn.execute(
+            "UPDATE sessionary_runs SET data = '{\"run_id\": 42' WHERE session_id = %s AND seq = 1",
+            (session_id,),
+        ).rowcount
+    assert changed == 1
