@@ -35,7 +35,7 @@ from sessionary_postgres.connection import (
     translate,
 )
 from sessionary_postgres.operations import PostgresOperations
-from sessionary_postgres.sql import Reply, Sql
+from sessionary_postgres.sql import BEGIN, Reply, Sql
 
 __all__ = ["AsyncPostgresStore"]
 
@@ -44,15 +44,36 @@ log = logging.getLogger("sessionary_postgres")
 T = TypeVar("T")
 
 
-async def perform(conn: psycopg.AsyncConnection[Any], request: Sql) -> Reply:
-    """Execute one request on an async connection; its rows and row count."""
-    if request.many is not None:
-        async with conn.cursor() as cursor:
-            await cursor.executemany(request.query, request.many)
-            return Reply([], cursor.rowcount)
-    cursor = await conn.execute(request.query, request.params or None)
-    rows = await cursor.fetchall() if cursor.description is not None else []
-    return Reply(rows, cursor.rowcount)
+class Perform:
+    """:class:`sessionary_postgres.store.Perform` on an async connection."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+        self.begin = False
+
+    async def __call__(self, request: Sql) -> Reply:
+        conn = self.conn
+        if request is BEGIN:
+            self.begin = True
+            return Reply([], 0)
+        begin, self.begin = self.begin, False
+        if request.many is not None:
+            if begin:
+                await conn.execute("BEGIN")
+            async with conn.cursor() as many:
+                await many.executemany(request.query, request.many)
+                return Reply([], many.rowcount)
+        if not begin and not request.commit:
+            cursor = await conn.execute(request.query, request.params or None)
+        else:
+            async with conn.pipeline():
+                if begin:
+                    await conn.execute("BEGIN")
+                cursor = await conn.execute(request.query, request.params or None)
+                if request.commit:
+                    await conn.execute("COMMIT")
+        rows = await cursor.fetchall() if cursor.description is not None else []
+        return Reply(rows, cursor.rowcount)
 
 
 class _LoopPool:
@@ -132,7 +153,7 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
                         await conn.close()  # the pool drops it; take the next one at once
                         continue
                     try:
-                        return await drive_async(op, lambda request: perform(conn, request))
+                        return await drive_async(op, Perform(conn))
                     finally:
                         if conn.info.transaction_status in IN_TRANSACTION:
                             with contextlib.suppress(psycopg.Error):

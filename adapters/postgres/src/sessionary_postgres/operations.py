@@ -185,8 +185,7 @@ class PostgresOperations(StorageOperations):
             )
             created = yield Sql(sql.INSERT_NEW_SESSION, session_params(info, 1))
             if created.rowcount == 1:
-                yield Sql(sql.INSERT_RUN, run_params(run, 1, data))
-                yield COMMIT
+                yield Sql(sql.INSERT_RUN, run_params(run, 1, data), commit=True)
                 return info
             yield ROLLBACK  # another writer created the session first: lock its row
         if run.user_id is not None and current.info.user_id != run.user_id:
@@ -194,12 +193,13 @@ class PostgresOperations(StorageOperations):
         info = storable(summary_after_append(current.info, run, now))
         seq = current.last_seq + 1
         try:
-            yield Sql(sql.APPEND_RUN, (*run_params(run, seq, data), *_summary(info, seq)))
+            yield Sql(
+                sql.APPEND_RUN, (*run_params(run, seq, data), *_summary(info, seq)), commit=True
+            )
         except psycopg.errors.UniqueViolation as exc:
             raise ConflictError(
                 f"run {run.run_id!r} already exists in session {session_id!r}"
             ) from exc
-        yield COMMIT
         return info
 
     def _update_run_op(self, run: Run, expected_version: int) -> Op:
@@ -232,8 +232,8 @@ class PostgresOperations(StorageOperations):
                 seq,
                 *_summary(info, current.last_seq),
             ),
+            commit=True,
         )
-        yield COMMIT
         return info
 
     def _update_session_op(
@@ -268,8 +268,8 @@ class PostgresOperations(StorageOperations):
                 info.version,
                 session_id,
             ),
+            commit=True,
         )
-        yield COMMIT
         return info
 
     def _import_op(self, session: Session, replace: bool) -> Op:

@@ -2,8 +2,11 @@
 
 An operation (see :mod:`sessionary_postgres.operations`) yields :class:`Sql` requests;
 the sync and the async store each execute them on a connection of their pool and send
-back a :class:`Reply`. Writes yield :data:`BEGIN` and :data:`COMMIT` themselves; the
-driver rolls back whatever transaction an operation leaves open when it fails.
+back a :class:`Reply`. Writes yield :data:`BEGIN` and :data:`COMMIT` (or a last statement
+with ``commit=True``) themselves; the driver rolls back whatever transaction an
+operation leaves open when it fails. A driver sends ``BEGIN`` with the statement after
+it, and ``COMMIT`` with the statement before it, in one round trip (psycopg's pipeline
+mode): an append is two round trips, not four.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ __all__ = ["BEGIN", "COMMIT", "ROLLBACK", "Reply", "Sql"]
 
 @attrs.frozen
 class Sql:
-    """One statement with its parameters; with ``many``, executed once per parameter row."""
+    """One statement with its parameters; with ``many``, executed once per parameter row.
+
+    With ``commit``, the transaction commits right after it, in the same round trip.
+    """
 
     query: str
     params: Sequence[Any] = ()
     many: Sequence[Sequence[Any]] | None = None
+    commit: bool = False
 
 
 @attrs.frozen

@@ -33,12 +33,12 @@ from sessionary_postgres.connection import (
     translate,
 )
 from sessionary_postgres.operations import PostgresOperations
-from sessionary_postgres.sql import Reply, Sql
+from sessionary_postgres.sql import BEGIN, Reply, Sql
 
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
 
-__all__ = ["PostgresDb", "perform"]
+__all__ = ["Perform", "PostgresDb"]
 
 T = TypeVar("T")
 
@@ -47,15 +47,40 @@ T = TypeVar("T")
 _ASYNC_TWIN = lazy("sessionary_postgres.aio:AsyncPostgresStore", name="postgres")
 
 
-def perform(conn: psycopg.Connection[Any], request: Sql) -> Reply:
-    """Execute one request on a connection; its rows and row count."""
-    if request.many is not None:
-        with conn.cursor() as cursor:
-            cursor.executemany(request.query, request.many)
-            return Reply([], cursor.rowcount)
-    cursor = conn.execute(request.query, request.params or None)
-    rows = cursor.fetchall() if cursor.description is not None else []
-    return Reply(rows, cursor.rowcount)
+class Perform:
+    """Executes one operation's requests on a connection; see :mod:`sessionary_postgres.sql`.
+
+    ``BEGIN`` is held back and sent with the next statement, and a statement with
+    ``commit`` is followed by ``COMMIT``, in one pipeline: one round trip for both.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.begin = False
+
+    def __call__(self, request: Sql) -> Reply:
+        conn = self.conn
+        if request is BEGIN:
+            self.begin = True
+            return Reply([], 0)
+        begin, self.begin = self.begin, False
+        if request.many is not None:
+            if begin:
+                conn.execute("BEGIN")
+            with conn.cursor() as many:
+                many.executemany(request.query, request.many)
+                return Reply([], many.rowcount)
+        if not begin and not request.commit:
+            cursor = conn.execute(request.query, request.params or None)
+        else:
+            with conn.pipeline():
+                if begin:
+                    conn.execute("BEGIN")
+                cursor = conn.execute(request.query, request.params or None)
+                if request.commit:
+                    conn.execute("COMMIT")
+        rows = cursor.fetchall() if cursor.description is not None else []
+        return Reply(rows, cursor.rowcount)
 
 
 class PostgresDb(PostgresOperations, OperationStore):
@@ -166,7 +191,7 @@ class PostgresDb(PostgresOperations, OperationStore):
                         conn.close()  # the pool drops it; take the next one at once
                         continue
                     try:
-                        return drive_sync(op, lambda request: perform(conn, request))
+                        return drive_sync(op, Perform(conn))
                     finally:
                         if conn.info.transaction_status in IN_TRANSACTION:
                             with contextlib.suppress(psycopg.Error):
