@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import attrs
 
 from sessionary.agent.base import SessionOwner
-from sessionary.agent.engine import Engine
+from sessionary.agent.engine import Engine, settle, store_run
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import (
     CONFIRMED,
@@ -47,10 +47,9 @@ from sessionary.errors import (
     RunExpiredError,
     RunNotFoundError,
     RunNotPausedError,
-    StorageError,
     UnresolvedRequirementError,
 )
-from sessionary.flow import Abandoned, DbCall, Flow
+from sessionary.flow import DbCall, Flow
 from sessionary.ids import validate_id
 from sessionary.models.base import Model
 from sessionary.tools import Tool
@@ -310,45 +309,36 @@ def continue_paused(
     context = [m for m in produced if m.role is Role.SYSTEM]
     context += yield from history(claimed)
     context += [m for m in produced if m.role is not Role.SYSTEM]
-    content: str | None = None
-    status, error = RunStatus.COMPLETED, None
-    failure: BaseException | None = None
-    try:
+
+    def steps() -> Flow[str | None]:
         for message in (yield from answer(engine, claimed, fresh)):
             context.append(message)
             produced.append(message)
-        if not engine.pending:
-            content = yield from engine.loop(context, produced, stream=False)
-    except Abandoned as exc:  # the async caller's task was cancelled
-        status, error, failure = RunStatus.CANCELLED, exc.reason, exc
-    except Exception as exc:
-        status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+        return None if engine.pending else (yield from engine.loop(context, produced, stream=False))
+
+    outcome = yield from settle(steps())
     now = time.time()
-    paused = failure is None and bool(engine.pending)
+    paused = outcome.failure is None and bool(engine.pending)
     metadata = {k: v for k, v in claimed.metadata.items() if k not in _PAUSE_KEYS}
     if paused:
         metadata.update(pause_metadata(engine, expires_after, now))
     final = attrs.evolve(
         claimed,
-        status=RunStatus.PAUSED if paused else status,
+        status=RunStatus.PAUSED if paused else outcome.status,
         messages=tuple(produced),
-        content=content,
+        content=outcome.content,
         requirements=claimed.requirements + tuple(engine.pending),
         metrics=claimed.metrics + engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
-        error=error,
+        error=outcome.error,
         updated_at=now,
         metadata=metadata,
     )
-    try:
-        info = yield DbCall.of("update_run", final, expected_version=claimed.version)
-    except StorageError as exc:
-        if failure is not None:
-            raise exc from failure
-        raise
+    write = DbCall.of("update_run", final, expected_version=claimed.version)
+    info = yield from store_run(write, outcome.failure)
     final = attrs.evolve(final, version=claimed.version + 1)
     yield from saved(final, info)
-    if failure is not None:
-        raise failure
+    if outcome.failure is not None:
+        raise outcome.failure
     return detached(final)
 
 
