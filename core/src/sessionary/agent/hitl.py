@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -51,14 +51,11 @@ from sessionary.errors import (
 )
 from sessionary.flow import DbCall, Flow
 from sessionary.ids import validate_id
-from sessionary.models.base import Model
-from sessionary.tools import Tool
 
 __all__ = [
     "SUSPENDED_CALLS",
     "AnswerFn",
     "answer_each",
-    "continue_agent_run",
     "continue_paused",
     "detached",
     "pause_metadata",
@@ -73,16 +70,6 @@ _PAUSE_KEYS = (PAUSE_EXPIRES_AT, SUSPENDED_CALLS)
 
 #: Turns the answered requirements of a claimed run into tool messages, in order.
 AnswerFn = Callable[[Engine, Run, list[Requirement]], Flow[list[Message]]]
-
-
-class _AgentLike(Protocol):
-    id: str | None
-    model: Model | None
-    max_steps: int
-    pause_expires_after: float | None
-    _tools: dict[str, Tool]
-
-    def _context(self, session_id: str, user_id: str | None) -> Flow[list[Message]]: ...
 
 
 def pause_metadata(engine: Engine, expires_after: float | None, now: float) -> dict[str, Any]:
@@ -357,40 +344,6 @@ def split_run_reference(
         run_id = run_id.run_id
     rid = validate_id(run_id, "run_id")
     return rid, owner._session_for_read(session_id), requirements, owner._user(user_id)
-
-
-def continue_agent_run(
-    agent: _AgentLike,
-    run_id: str | Run,
-    session_id: str | None,
-    requirements: Sequence[Requirement] | None,
-    user_id: str | None,
-) -> Flow[Run]:
-    """``Agent.continue_run``'s flow: confirmed tools run, the model goes on, the run is updated."""
-    if agent.model is None:
-        raise InvalidInputError("this agent has no model; pass model=... to Agent()")
-    assert isinstance(agent, SessionOwner)
-
-    def history(run: Run) -> Flow[list[Message]]:
-        context = yield from agent._context(run.session_id, run.user_id)
-        return [m for m in context if m.role is not Role.SYSTEM]
-
-    rid, sid, answers, uid = split_run_reference(agent, run_id, session_id, requirements, user_id)
-    return (
-        yield from continue_paused(
-            rid,
-            sid,
-            answers,
-            uid,
-            owner_field="agent_id",
-            owner_id=agent.id,
-            engine=Engine(agent.model, agent._tools, agent.max_steps),
-            history=history,
-            answer=answer_each,
-            expires_after=agent.pause_expires_after,
-            saved=agent._saved,
-        )
-    )
 
 
 def answer_each(engine: Engine, run: Run, fresh: list[Requirement]) -> Flow[list[Message]]:
