@@ -222,18 +222,23 @@ def _load_paused(
     return stored
 
 
+def _replace_paused(stored: Run, new: Run, lost: str) -> Flow[None]:
+    """Write ``new`` over the paused run ``stored``; a caller that lost the race learns ``lost``."""
+    try:
+        yield DbCall.of("update_run", new, expected_version=stored.version)
+    except ConflictError as exc:
+        raise RunAlreadyContinuedError(
+            stored.session_id, stored.run_id, "no longer paused", lost
+        ) from exc
+
+
 def _expire(stored: Run, on_cancel: Callable[[Run], Flow[None]] | None) -> Flow[None]:
     expired_at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stored.pause_expires_at))
     reason = f"the pause expired at {expired_at} before the run was continued"
     cancelled = attrs.evolve(
         stored, status=RunStatus.CANCELLED, error=reason, updated_at=time.time()
     )
-    try:
-        yield DbCall.of("update_run", cancelled, expected_version=stored.version)
-    except ConflictError as exc:
-        raise RunAlreadyContinuedError(
-            stored.session_id, stored.run_id, "no longer paused", ": another caller got it first"
-        ) from exc
+    yield from _replace_paused(stored, cancelled, ": another caller got it first")
     if on_cancel is not None:
         yield from on_cancel(stored)
     raise RunExpiredError(
@@ -246,15 +251,9 @@ def _claim(stored: Run, requirements: tuple[Requirement, ...]) -> Flow[Run]:
     claimed = attrs.evolve(
         stored, status=RunStatus.RUNNING, requirements=requirements, updated_at=time.time()
     )
-    try:
-        yield DbCall.of("update_run", claimed, expected_version=stored.version)
-    except ConflictError as exc:
-        raise RunAlreadyContinuedError(
-            stored.session_id,
-            stored.run_id,
-            "no longer paused",
-            ": another caller claimed it first, and this call ran nothing",
-        ) from exc
+    yield from _replace_paused(
+        stored, claimed, ": another caller claimed it first, and this call ran nothing"
+    )
     return attrs.evolve(claimed, version=stored.version + 1)
 
 
