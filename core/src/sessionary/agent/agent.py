@@ -9,11 +9,10 @@ import attrs
 
 from sessionary.agent.base import open_store
 from sessionary.agent.engine import Engine, tools_by_name
-from sessionary.agent.hitl import answer_each, continue_paused, split_run_reference
+from sessionary.agent.hitl import RunReference, answer_each, continue_paused
 from sessionary.agent.running import RunningOwner, Start
 from sessionary.domain.messages import Message, Role
-from sessionary.domain.runs import Requirement, Run, RunStatus
-from sessionary.errors import InvalidInputError
+from sessionary.domain.runs import Run, RunStatus
 from sessionary.flow import DbCall, Flow
 from sessionary.models.base import Model
 from sessionary.resolve import resolve_model
@@ -78,29 +77,16 @@ class Agent(RunningOwner):
         context.append(user_message)
         return Engine(self.model, self._tools, self.max_steps), context, produced
 
-    def _continue(
-        self,
-        run_id: str | Run,
-        session_id: str | None,
-        requirements: Sequence[Requirement] | None,
-        user_id: str | None,
-    ) -> Flow[Run]:
-        if self.model is None:
-            raise InvalidInputError("this agent has no model; pass model=... to Agent()")
+    def _continue(self, reference: RunReference) -> Flow[Run]:
+        assert self.model is not None
 
         def history(run: Run) -> Flow[list[Message]]:
             context = yield from self._context(run.session_id, run.user_id)
             return [m for m in context if m.role is not Role.SYSTEM]
 
-        rid, sid, answers, uid = split_run_reference(
-            self, run_id, session_id, requirements, user_id
-        )
         return (
             yield from continue_paused(
-                rid,
-                sid,
-                answers,
-                uid,
+                *reference,
                 owner_field="agent_id",
                 owner_id=self.id,
                 engine=Engine(self.model, self._tools, self.max_steps),

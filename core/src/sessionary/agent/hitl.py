@@ -55,6 +55,7 @@ from sessionary.ids import validate_id
 __all__ = [
     "SUSPENDED_CALLS",
     "AnswerFn",
+    "RunReference",
     "answer_each",
     "continue_paused",
     "detached",
@@ -67,6 +68,9 @@ __all__ = [
 #: Key of :attr:`Run.metadata` listing the calls a tool suspended (team delegations).
 SUSPENDED_CALLS = "suspended_calls"
 _PAUSE_KEYS = (PAUSE_EXPIRES_AT, SUSPENDED_CALLS)
+
+#: A paused run named in full: its ID, session, the caller's answers and user.
+RunReference = tuple[str, str, Sequence[Requirement] | None, str | None]
 
 #: Turns the answered requirements of a claimed run into tool messages, in order.
 AnswerFn = Callable[[Engine, Run, list[Requirement]], Flow[list[Message]]]
@@ -334,7 +338,7 @@ def split_run_reference(
     session_id: str | None,
     requirements: Sequence[Requirement] | None,
     user_id: str | None,
-) -> tuple[str, str, Sequence[Requirement] | None, str | None]:
+) -> RunReference:
     """``continue_run``'s arguments, resolved: a run output stands for its ID, session
     and requirements; the owner's defaults fill the session and user."""
     if isinstance(run_id, Run):

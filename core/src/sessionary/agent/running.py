@@ -9,9 +9,16 @@ import attrs
 
 from sessionary.agent.base import SessionOwner
 from sessionary.agent.engine import Engine, settle, store_run
-from sessionary.agent.hitl import detached, pause_metadata, read_run_output
+from sessionary.agent.hitl import (
+    RunReference,
+    detached,
+    pause_metadata,
+    read_run_output,
+    split_run_reference,
+)
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
+from sessionary.errors import InvalidInputError
 from sessionary.flow import DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
 
@@ -33,15 +40,21 @@ class RunningOwner(SessionOwner):
         """The engine, the context before the model's first call, and the kept messages."""
         raise NotImplementedError
 
-    def _continue(
+    def _continue(self, reference: RunReference) -> Flow[Run]:
+        """``continue_run``'s flow, for the run its arguments name (checked)."""
+        raise NotImplementedError
+
+    def _continuing(
         self,
         run_id: str | Run,
         session_id: str | None,
         requirements: Sequence[Requirement] | None,
         user_id: str | None,
     ) -> Flow[Run]:
-        """``continue_run``'s flow."""
-        raise NotImplementedError
+        if self.model is None:
+            kind = type(self).__name__
+            raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
+        return self._continue(split_run_reference(self, run_id, session_id, requirements, user_id))
 
     def _execute(
         self, input: str, session_id: str, user_id: str | None, *, stream: bool
@@ -114,7 +127,7 @@ class RunningOwner(SessionOwner):
         team, the answers go to the paused member runs, which continue and are updated
         in place; their answers reach the team's model as the results of its delegations.
         """
-        return run_sync(self._continue(run_id, session_id, requirements, user_id), self.db)
+        return run_sync(self._continuing(run_id, session_id, requirements, user_id), self.db)
 
     async def acontinue_run(
         self,
@@ -125,4 +138,5 @@ class RunningOwner(SessionOwner):
         user_id: str | None = None,
     ) -> Run:
         """:meth:`continue_run` for the event loop (confirmed tools, the model, the store)."""
-        return await run_async(self._continue(run_id, session_id, requirements, user_id), self.adb)
+        flow = self._continuing(run_id, session_id, requirements, user_id)
+        return await run_async(flow, self.adb)

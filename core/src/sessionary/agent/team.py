@@ -23,10 +23,10 @@ from sessionary.agent.base import open_store
 from sessionary.agent.engine import Engine, PauseRun, settle, tool_message, tools_by_name
 from sessionary.agent.hitl import (
     SUSPENDED_CALLS,
+    RunReference,
     answer_each,
     continue_paused,
     pause_metadata,
-    split_run_reference,
 )
 from sessionary.agent.running import RunningOwner, Start
 from sessionary.domain.messages import Message, Role, ToolCall
@@ -261,18 +261,9 @@ class Team(RunningOwner):
 
     # ------------------------------------------------------------------ human in the loop
 
-    def _continue(
-        self,
-        run_id: str | Run,
-        session_id: str | None,
-        requirements: Sequence[Requirement] | None,
-        user_id: str | None,
-    ) -> Flow[Run]:
-        if self.model is None:
-            raise InvalidInputError("this team has no model; pass model=... to Team()")
-        rid, sid, answers, uid = split_run_reference(
-            self, run_id, session_id, requirements, user_id
-        )
+    def _continue(self, reference: RunReference) -> Flow[Run]:
+        assert self.model is not None
+        rid, sid, _, uid = reference
         scope = _Scope(run_id=rid, session_id=sid, user_id=uid)
         engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
 
@@ -285,10 +276,7 @@ class Team(RunningOwner):
 
         return (
             yield from continue_paused(
-                rid,
-                sid,
-                answers,
-                uid,
+                *reference,
                 owner_field="team_id",
                 owner_id=self.id,
                 engine=engine,
