@@ -409,7 +409,7 @@ class SqliteDb(SqliteDatabase, Store):
         return SessionPage(items=tuple(page), next_cursor=cursor)
 
 
-def _run_params(key: int, seq: int, run: Run, data: str) -> tuple[Any, ...]:
+def _run_params(key: int | None, seq: int, run: Run, data: str) -> tuple[Any, ...]:
     """The values of ``_INSERT_RUN`` for ``run``, stored as ``data`` at ``seq``."""
     tokens = (run.metrics.input_tokens, run.metrics.output_tokens)
     return (key, seq, run.run_id, run.status.value, run.version, data, *tokens)
