@@ -51,9 +51,10 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "support"))
 from common import machine, print_table, save_results
 from mongodb_support import server_like_mongomock
 from sessionary_mongodb import MongoDb
-from sessionary_mongodb.documents import encode_run_text, run_doc
+from sessionary_mongodb.documents import run_doc
 
 from sessionary import Agent
+from sessionary.codec import dump_run
 from sessionary.testing import ScriptedModel
 from sessionary.testing.storage import make_run, rich_run
 
@@ -80,7 +81,7 @@ def _counted(store: MongoDb, action: Any) -> dict[str, int]:
 
 
 def _run_bytes(run: Any) -> int:
-    return len(bson.encode(run_doc(run, encode_run_text(run), "0" * 32, 1)))
+    return len(bson.encode(run_doc(run, dump_run(run), "0" * 32, 1)))
 
 
 def _agno_available() -> bool:

@@ -151,7 +151,7 @@ def ours_interleaved(
 def bare_multi_exec(client: redis.Redis, prefix: str) -> Callable[[], None]:
     """The floor: one pipelined MULTI/EXEC writing a run's JSON and the summary fields."""
     agent = Agent(model=ScriptedModel(), db="memory://", session_id="payload")
-    from sessionary_redis.records import dump_run
+    from sessionary.codec import dump_run
 
     payload = dump_run(agent.run("next"))
     keys = KeyLayout(prefix)

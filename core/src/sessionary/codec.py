@@ -20,6 +20,7 @@ from typing import Any
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
+from sessionary.errors import InvalidInputError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -28,6 +29,8 @@ __all__ = [
     "decode_run",
     "decode_session",
     "decode_session_info",
+    "dump_json",
+    "dump_run",
     "dumps",
     "encode_message",
     "encode_run",
@@ -286,12 +289,24 @@ def dumps(obj: Message | Run | SessionInfo) -> str:
         kind, data = "message", encode_message(obj)
     else:
         raise TypeError(f"cannot serialise {type(obj).__name__}")
-    return json.dumps(
-        {"schema": SCHEMA_VERSION, "kind": kind, "data": data},
-        ensure_ascii=False,
-        separators=(",", ":"),
-        allow_nan=False,
-    )
+    return dump_json({"schema": SCHEMA_VERSION, "kind": kind, "data": data})
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON text, as the stores write it: no NaN, no ASCII escapes.
+
+    >>> dump_json({"a": [1, "é"]})
+    '{"a":[1,"é"]}'
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dump_run(run: Run) -> str:
+    """A run as compact JSON through :func:`encode_run`; an unserialisable run is bad input."""
+    try:
+        return dump_json(encode_run(run))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
 
 
 def loads(text: str | bytes) -> Message | Run | SessionInfo:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -127,24 +129,42 @@ def _try_to_write(paths: list[Path]) -> list[str]:
     return lines
 
 
+_PROBE = """
+import json, os, sys
+from pathlib import Path
+from sessionary.errors import StoreUnavailableError
+from sessionary.testing.storage import make_run
+from sessionary_sqlite import SqliteDb
+
+SqliteDb(db_file=":memory:").append_run(make_run("warm"))  # every import done as root
+os.setgroups([])
+os.setgid(65534)
+os.setuid(65534)
+lines = []
+for path in map(Path, sys.argv[1:]):
+    try:
+        SqliteDb(db_file=path).append_run(make_run("s1"))
+    except StoreUnavailableError as exc:
+        lines.append(f"refused: {exc}")
+    else:
+        lines.append(f"written: {path}")
+print(json.dumps(lines))
+"""
+
+
 def _as_unprivileged_user(paths: list[Path]) -> list[str]:
-    """Root ignores permissions, so as root the probe runs in a child that drops them."""
+    """Root ignores permissions, so as root the probe runs in a new interpreter that drops
+    them once its imports are done (no ``fork()`` of this multi-threaded process)."""
     if os.geteuid() != 0:
         return _try_to_write(paths)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            os.write(write_end, json.dumps(_try_to_write(paths)).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        output = pipe.read()
-    os.waitpid(pid, 0)
-    lines: list[str] = json.loads(output)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),
+    )
+    lines: list[str] = json.loads(done.stdout)
     return lines
 
 

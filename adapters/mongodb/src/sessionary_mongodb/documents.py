@@ -22,7 +22,7 @@ from typing import Any, Final
 import bson
 import bson.errors
 
-from sessionary.codec import CodecError, decode_run, decode_session_info, encode_run
+from sessionary.codec import CodecError, decode_run, decode_session_info, dump_json
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import CorruptRecordError, InvalidInputError
@@ -32,8 +32,6 @@ __all__ = [
     "DocumentTooLargeError",
     "check_run_size",
     "check_session_size",
-    "dump_json",
-    "encode_run_text",
     "fold_name",
     "info_from_doc",
     "run_doc",
@@ -82,19 +80,6 @@ class DocumentTooLargeError(InvalidInputError):
             f"{what} document for {subject} is {size:,} bytes, over MongoDB's limit of "
             f"{limit:,} bytes; it was refused and nothing was written"
         )
-
-
-def dump_json(data: Any) -> str:
-    """Compact JSON text, as the memory store writes it."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def encode_run_text(run: Run) -> str:
-    """The run as codec JSON text; an unserialisable run is an InvalidInputError."""
-    try:
-        return dump_json(encode_run(run))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
 
 
 def run_doc(run: Run, text: str, session_key: str, seq: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import attrs
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from sessionary.codec import dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import (
@@ -36,8 +37,6 @@ from sessionary_mongodb.connection import MongoSettings, as_int, expired
 from sessionary_mongodb.documents import (
     check_run_size,
     check_session_size,
-    dump_json,
-    encode_run_text,
     fold_name,
     info_from_doc,
     run_doc,
@@ -61,7 +60,7 @@ class MongoWrites(MongoSettings):
     # ------------------------------------------------------------------ appending
 
     def _append_op(self, run: Run, session_type: SessionType) -> Op[SessionInfo]:
-        text = encode_run_text(run)
+        text = dump_run(run)
         check_run_size(run, text, self.max_document_bytes)
         yield SETUP
         sid, rid = run.session_id, run.run_id
@@ -192,7 +191,7 @@ class MongoWrites(MongoSettings):
 
     def _update_run_op(self, run: Run, expected_version: int) -> Op[SessionInfo]:
         new = attrs.evolve(run, version=expected_version + 1)
-        text = encode_run_text(new)
+        text = dump_run(new)
         check_run_size(new, text, self.max_document_bytes)
         yield SETUP
         sid, rid = run.session_id, run.run_id
@@ -287,7 +286,7 @@ class MongoWrites(MongoSettings):
         return info_from_doc(doc)
 
     def _import_op(self, session: Session, replace: bool) -> Op[SessionInfo]:
-        texts = [encode_run_text(run) for run in session.runs]
+        texts = [dump_run(run) for run in session.runs]
         for run, text in zip(session.runs, texts, strict=True):
             check_run_size(run, text, self.max_document_bytes)
         key = uuid.uuid4().hex

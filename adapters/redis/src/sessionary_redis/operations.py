@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import attrs
 
-from sessionary.codec import SCHEMA_VERSION
+from sessionary.codec import SCHEMA_VERSION, dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
@@ -48,8 +48,6 @@ from sessionary_redis.records import (
     check_tokens,
     decode_info,
     decode_run_text,
-    dump_json,
-    dump_run,
     info_pairs,
     text,
 )

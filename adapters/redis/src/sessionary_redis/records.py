@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sessionary.codec import SCHEMA_VERSION, CodecError, decode_run, encode_run
+from sessionary.codec import SCHEMA_VERSION, CodecError, decode_run, dump_json
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersionError
@@ -16,8 +16,6 @@ __all__ = [
     "check_tokens",
     "decode_info",
     "decode_run_text",
-    "dump_json",
-    "dump_run",
     "info_pairs",
     "text",
 ]
@@ -34,19 +32,6 @@ def text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return str(value)
-
-
-def dump_json(value: Any) -> str:
-    """Compact JSON, exactly as the memory store writes it."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def dump_run(run: Run) -> str:
-    """A run as JSON through the core codec; an unserialisable run is bad input."""
-    try:
-        return dump_json(encode_run(run))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
 
 
 def check_tokens(run: Run) -> None:

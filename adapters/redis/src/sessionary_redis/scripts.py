@@ -88,20 +88,41 @@ end
 local function info(h)
   return redis.call('HMGET', h, unpack(FIELDS))
 end
+local function finish(h, l, now, ttl, op)
+  bump_updated(h, now)
+  redis.call('HSET', h, 'op', op)
+  expire(ttl, h, l)
+  return {{'ok', info(h)}}
+end
 """
+
+
+def _session_script(body: str, *, missing: str | None, read_only: bool = False) -> str:
+    """A script on one session's keys: the prelude, the key checks, then ``body``.
+
+    ``body`` starts with ``h``, ``l`` (the session hash and runs list, ``KEYS[1]`` and
+    ``KEYS[2]``), ``a`` (``ARGV``) and ``th`` (the hash's type) set; a key of the wrong
+    type has been answered ``corrupt`` and, when ``missing`` is given, a session that
+    is not there with that reply. A ``read_only`` script is flagged ``no-writes``.
+    """
+    flags = " flags=no-writes" if read_only else ""
+    absent = f"if th == 'none' then return {{'{missing}'}} end\n" if missing else ""
+    return (
+        f"#!lua{flags}\n{_PRELUDE}"
+        "local h, l, a = KEYS[1], KEYS[2], ARGV\n"
+        "local th, err = key_types(h, l)\n"
+        "if not th then return {'corrupt', err} end\n"
+        f"{absent}{body}"
+    )
+
 
 #: KEYS: session hash, runs list, then (single server only) the indexes a new session
 #: joins. ARGV: now, run_id, run_json, user, type, agent, team, status, preview
 #: ('' or '=' .. text), input_tokens, output_tokens, ttl_ms ('0' for none), idx (the
 #: new session's index keys, newline-joined), member (raw session ID), cutoff ('' or
 #: the score at or below which index entries have expired), schema.
-APPEND = (
-    "#!lua\n"
-    + _PRELUDE
-    + """
-local h, l, a = KEYS[1], KEYS[2], ARGV
-local th, err = key_types(h, l)
-if not th then return {'corrupt', err} end
+APPEND = _session_script(
+    """
 local rf = 'r:' .. a[2]
 if th == 'hash' then
   local owner = redis.call('HGET', h, 'user')
@@ -141,18 +162,13 @@ if #KEYS > 2 and redis.call('HGET', h, 'idx') == a[13] then
   indexed = 1
 end
 return {'ok', indexed, info(h)}
-"""
+""",
+    missing=None,
 )
 
 #: KEYS: session hash, runs list. ARGV: user, n ('-1' for every run).
-READ_SESSION = (
-    "#!lua flags=no-writes\n"
-    + _PRELUDE
-    + """
-local h, l, a = KEYS[1], KEYS[2], ARGV
-local th, err = key_types(h, l)
-if not th then return {'corrupt', err} end
-if th == 'none' then return {'missing'} end
+READ_SESSION = _session_script(
+    """
 local fields = info(h)
 if a[1] ~= '' and fields[3] ~= a[1] then return {'missing'} end
 local n = tonumber(a[2])
@@ -160,19 +176,15 @@ local runs = {}
 if n < 0 then runs = redis.call('LRANGE', l, 0, -1)
 elseif n > 0 then runs = redis.call('LRANGE', l, -n, -1) end
 return {'ok', fields, runs}
-"""
+""",
+    missing="missing",
+    read_only=True,
 )
 
 #: KEYS: session hash, runs list. ARGV: user, run_id.
 #: Returns the run's position, its JSON, the number of runs, and the session fields.
-READ_RUN = (
-    "#!lua flags=no-writes\n"
-    + _PRELUDE
-    + """
-local h, l, a = KEYS[1], KEYS[2], ARGV
-local th, err = key_types(h, l)
-if not th then return {'corrupt', err} end
-if th == 'none' then return {'missing'} end
+READ_RUN = _session_script(
+    """
 local fields = info(h)
 if a[1] ~= '' and fields[3] ~= a[1] then return {'missing'} end
 local pos = redis.call('HGET', h, 'r:' .. a[2])
@@ -180,19 +192,15 @@ if not pos then return {'norun', fields} end
 local text = redis.call('LINDEX', l, index_of(h, pos))
 if not text then return {'corrupt', 'run position ' .. pos .. ' is past the end of the runs'} end
 return {'ok', fields, pos, text, redis.call('LLEN', l)}
-"""
+""",
+    missing="missing",
+    read_only=True,
 )
 
 #: KEYS: session hash, runs list. ARGV: user, run_id, old_json, new_json, now, status,
 #: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token.
-UPDATE_RUN = (
-    "#!lua\n"
-    + _PRELUDE
-    + """
-local h, l, a = KEYS[1], KEYS[2], ARGV
-local th, err = key_types(h, l)
-if not th then return {'corrupt', err} end
-if th == 'none' then return {'norun'} end
+UPDATE_RUN = _session_script(
+    """
 if redis.call('HGET', h, 'op') == a[11] then return {'ok', info(h)} end
 local owner = redis.call('HGET', h, 'user')
 if a[1] ~= '' and owner ~= a[1] then return {'owner'} end
@@ -210,23 +218,15 @@ if pos == redis.call('LLEN', l) - 1 then
   redis.call('HSET', h, 'status', a[6])
   if a[7] ~= '' then redis.call('HSET', h, 'preview', string.sub(a[7], 2)) end
 end
-bump_updated(h, a[5])
-redis.call('HSET', h, 'op', a[11])
-expire(a[10], h, l)
-return {'ok', info(h)}
-"""
+return finish(h, l, a[5], a[10], a[11])
+""",
+    missing="norun",
 )
 
 #: KEYS: session hash, runs list. ARGV: user, expected version (''), now, ttl_ms, op
 #: token, then field/value pairs (name, name_source, state, metadata as JSON).
-UPDATE_SESSION = (
-    "#!lua\n"
-    + _PRELUDE
-    + """
-local h, l, a = KEYS[1], KEYS[2], ARGV
-local th, err = key_types(h, l)
-if not th then return {'corrupt', err} end
-if th == 'none' then return {'missing'} end
+UPDATE_SESSION = _session_script(
+    """
 if redis.call('HGET', h, 'op') == a[5] then return {'ok', info(h)} end
 if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
 local bad = counters_ok(h)
@@ -235,24 +235,16 @@ local version = redis.call('HGET', h, 'version')
 if a[2] ~= '' and version ~= a[2] then return {'conflict', version} end
 for i = 6, #a, 2 do redis.call('HSET', h, a[i], a[i + 1]) end
 redis.call('HINCRBY', h, 'version', 1)
-bump_updated(h, a[3])
-redis.call('HSET', h, 'op', a[5])
-expire(a[4], h, l)
-return {'ok', info(h)}
-"""
+return finish(h, l, a[3], a[4], a[5])
+""",
+    missing="missing",
 )
 
 #: KEYS: session hash, runs list. ARGV: user, keep_last, now, ttl_ms.
 #: Deletes the oldest runs; run positions are sequence numbers minus the hash's 'base',
 #: so the runs kept are not renumbered. Returns how many went, and the session fields.
-TRIM = (
-    "#!lua\n"
-    + _PRELUDE
-    + """
-local h, l, a = KEYS[1], KEYS[2], ARGV
-local th, err = key_types(h, l)
-if not th then return {'corrupt', err} end
-if th == 'none' then return {'missing'} end
+TRIM = _session_script(
+    """
 if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
 local bad = counters_ok(h)
 if bad then return {'corrupt', bad} end
@@ -280,7 +272,8 @@ redis.call('HINCRBY', h, 'version', 1)
 bump_updated(h, a[3])
 expire(a[4], h, l)
 return {'ok', cut, info(h)}
-"""
+""",
+    missing="missing",
 )
 
 #: KEYS: session hash, runs list, delete marker. ARGV: user, op token.

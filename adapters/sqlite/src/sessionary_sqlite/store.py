@@ -124,7 +124,6 @@ class SqliteDb(SqliteDatabase, Store):
     def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
         data = encode_run_text(run)
         session_id = run.session_id
-        metrics = run.metrics
         with self._writing(session_id) as conn:
             now = time.time()
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
@@ -141,19 +140,7 @@ class SqliteDb(SqliteDatabase, Store):
                 key, seq = current.key, current.last_seq + 1
                 conn.execute(_UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info), key))
             try:
-                conn.execute(
-                    _INSERT_RUN,
-                    (
-                        key,
-                        seq,
-                        run.run_id,
-                        run.status.value,
-                        run.version,
-                        data,
-                        metrics.input_tokens,
-                        metrics.output_tokens,
-                    ),
-                )
+                conn.execute(_INSERT_RUN, _run_params(key, seq, run, data))
             except sqlite3.IntegrityError as exc:
                 raise ConflictError(
                     f"run {run.run_id!r} already exists in session {session_id!r}"
@@ -262,16 +249,7 @@ class SqliteDb(SqliteDatabase, Store):
             conn.executemany(
                 _INSERT_RUN,
                 [
-                    (
-                        key,
-                        seq,
-                        run.run_id,
-                        run.status.value,
-                        run.version,
-                        data,
-                        run.metrics.input_tokens,
-                        run.metrics.output_tokens,
-                    )
+                    _run_params(key, seq, run, data)
                     for seq, (run, data) in enumerate(
                         zip(session.runs, encoded, strict=True), start=1
                     )
@@ -429,6 +407,12 @@ class SqliteDb(SqliteDatabase, Store):
         more = len(infos) > limit
         cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
         return SessionPage(items=tuple(page), next_cursor=cursor)
+
+
+def _run_params(key: int | None, seq: int, run: Run, data: str) -> tuple[Any, ...]:
+    """The values of ``_INSERT_RUN`` for ``run``, stored as ``data`` at ``seq``."""
+    tokens = (run.metrics.input_tokens, run.metrics.output_tokens)
+    return (key, seq, run.run_id, run.status.value, run.version, data, *tokens)
 
 
 def _summary_params(info: SessionInfo) -> tuple[Any, ...]:

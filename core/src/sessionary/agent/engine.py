@@ -27,12 +27,21 @@ from sessionary.domain.runs import (
     Requirement,
     RequirementKind,
     RunMetrics,
+    RunStatus,
 )
-from sessionary.errors import InvalidInputError, ModelError, ModelResponseError, SessionaryError
+from sessionary.domain.sessions import SessionInfo
+from sessionary.errors import (
+    InvalidInputError,
+    ModelError,
+    ModelResponseError,
+    SessionaryError,
+    StorageError,
+)
 from sessionary.flow import (
     END,
     Abandoned,
     CloseStream,
+    DbCall,
     Flow,
     InvokeTool,
     NextEvent,
@@ -298,3 +307,34 @@ def tools_by_name(tools: Sequence[Tool]) -> dict[str, Tool]:
             raise InvalidInputError(f"two tools are named {t.name!r}")
         named[t.name] = t
     return named
+
+
+@attrs.frozen
+class Outcome:
+    """How a run's steps ended: their content, or the status and error they failed with."""
+
+    content: str | None = None
+    status: RunStatus = RunStatus.COMPLETED
+    error: str | None = None
+    failure: BaseException | None = None
+
+
+def settle(steps: Flow[str | None]) -> Flow[Outcome]:
+    """Run ``steps``; a failure becomes the outcome, to be raised once the run is stored."""
+    try:
+        return Outcome((yield from steps))
+    except Abandoned as exc:  # the caller abandoned the stream or cancelled the task
+        return Outcome(status=RunStatus.CANCELLED, error=exc.reason, failure=exc)
+    except Exception as exc:
+        return Outcome(status=RunStatus.ERROR, error=f"{type(exc).__name__}: {exc}", failure=exc)
+
+
+def store_run(write: DbCall, failure: BaseException | None) -> Flow[SessionInfo]:
+    """Store a finished run; a storage error is chained to the run's own ``failure``."""
+    try:
+        info: SessionInfo = yield write
+    except StorageError as exc:
+        if failure is not None:
+            raise exc from failure
+        raise
+    return info

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
 from sessionary.agent.base import SessionOwner
-from sessionary.agent.engine import Engine
+from sessionary.agent.engine import Engine, settle, store_run
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import (
     CONFIRMED,
@@ -47,19 +47,16 @@ from sessionary.errors import (
     RunExpiredError,
     RunNotFoundError,
     RunNotPausedError,
-    StorageError,
     UnresolvedRequirementError,
 )
-from sessionary.flow import Abandoned, DbCall, Flow
+from sessionary.flow import DbCall, Flow
 from sessionary.ids import validate_id
-from sessionary.models.base import Model
-from sessionary.tools import Tool
 
 __all__ = [
     "SUSPENDED_CALLS",
     "AnswerFn",
+    "RunReference",
     "answer_each",
-    "continue_agent_run",
     "continue_paused",
     "detached",
     "pause_metadata",
@@ -72,18 +69,11 @@ __all__ = [
 SUSPENDED_CALLS = "suspended_calls"
 _PAUSE_KEYS = (PAUSE_EXPIRES_AT, SUSPENDED_CALLS)
 
+#: A paused run named in full: its ID, session, the caller's answers and user.
+RunReference = tuple[str, str, Sequence[Requirement] | None, str | None]
+
 #: Turns the answered requirements of a claimed run into tool messages, in order.
 AnswerFn = Callable[[Engine, Run, list[Requirement]], Flow[list[Message]]]
-
-
-class _AgentLike(Protocol):
-    id: str | None
-    model: Model | None
-    max_steps: int
-    pause_expires_after: float | None
-    _tools: dict[str, Tool]
-
-    def _context(self, session_id: str, user_id: str | None) -> Flow[list[Message]]: ...
 
 
 def pause_metadata(engine: Engine, expires_after: float | None, now: float) -> dict[str, Any]:
@@ -236,18 +226,23 @@ def _load_paused(
     return stored
 
 
+def _replace_paused(stored: Run, new: Run, lost: str) -> Flow[None]:
+    """Write ``new`` over the paused run ``stored``; a caller that lost the race learns ``lost``."""
+    try:
+        yield DbCall.of("update_run", new, expected_version=stored.version)
+    except ConflictError as exc:
+        raise RunAlreadyContinuedError(
+            stored.session_id, stored.run_id, "no longer paused", lost
+        ) from exc
+
+
 def _expire(stored: Run, on_cancel: Callable[[Run], Flow[None]] | None) -> Flow[None]:
     expired_at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stored.pause_expires_at))
     reason = f"the pause expired at {expired_at} before the run was continued"
     cancelled = attrs.evolve(
         stored, status=RunStatus.CANCELLED, error=reason, updated_at=time.time()
     )
-    try:
-        yield DbCall.of("update_run", cancelled, expected_version=stored.version)
-    except ConflictError as exc:
-        raise RunAlreadyContinuedError(
-            stored.session_id, stored.run_id, "no longer paused", ": another caller got it first"
-        ) from exc
+    yield from _replace_paused(stored, cancelled, ": another caller got it first")
     if on_cancel is not None:
         yield from on_cancel(stored)
     raise RunExpiredError(
@@ -260,15 +255,9 @@ def _claim(stored: Run, requirements: tuple[Requirement, ...]) -> Flow[Run]:
     claimed = attrs.evolve(
         stored, status=RunStatus.RUNNING, requirements=requirements, updated_at=time.time()
     )
-    try:
-        yield DbCall.of("update_run", claimed, expected_version=stored.version)
-    except ConflictError as exc:
-        raise RunAlreadyContinuedError(
-            stored.session_id,
-            stored.run_id,
-            "no longer paused",
-            ": another caller claimed it first, and this call ran nothing",
-        ) from exc
+    yield from _replace_paused(
+        stored, claimed, ": another caller claimed it first, and this call ran nothing"
+    )
     return attrs.evolve(claimed, version=stored.version + 1)
 
 
@@ -310,45 +299,36 @@ def continue_paused(
     context = [m for m in produced if m.role is Role.SYSTEM]
     context += yield from history(claimed)
     context += [m for m in produced if m.role is not Role.SYSTEM]
-    content: str | None = None
-    status, error = RunStatus.COMPLETED, None
-    failure: BaseException | None = None
-    try:
+
+    def steps() -> Flow[str | None]:
         for message in (yield from answer(engine, claimed, fresh)):
             context.append(message)
             produced.append(message)
-        if not engine.pending:
-            content = yield from engine.loop(context, produced, stream=False)
-    except Abandoned as exc:  # the async caller's task was cancelled
-        status, error, failure = RunStatus.CANCELLED, exc.reason, exc
-    except Exception as exc:
-        status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
+        return None if engine.pending else (yield from engine.loop(context, produced, stream=False))
+
+    outcome = yield from settle(steps())
     now = time.time()
-    paused = failure is None and bool(engine.pending)
+    paused = outcome.failure is None and bool(engine.pending)
     metadata = {k: v for k, v in claimed.metadata.items() if k not in _PAUSE_KEYS}
     if paused:
         metadata.update(pause_metadata(engine, expires_after, now))
     final = attrs.evolve(
         claimed,
-        status=RunStatus.PAUSED if paused else status,
+        status=RunStatus.PAUSED if paused else outcome.status,
         messages=tuple(produced),
-        content=content,
+        content=outcome.content,
         requirements=claimed.requirements + tuple(engine.pending),
         metrics=claimed.metrics + engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
-        error=error,
+        error=outcome.error,
         updated_at=now,
         metadata=metadata,
     )
-    try:
-        info = yield DbCall.of("update_run", final, expected_version=claimed.version)
-    except StorageError as exc:
-        if failure is not None:
-            raise exc from failure
-        raise
+    write = DbCall.of("update_run", final, expected_version=claimed.version)
+    info = yield from store_run(write, outcome.failure)
     final = attrs.evolve(final, version=claimed.version + 1)
     yield from saved(final, info)
-    if failure is not None:
-        raise failure
+    if outcome.failure is not None:
+        raise outcome.failure
     return detached(final)
 
 
@@ -358,7 +338,7 @@ def split_run_reference(
     session_id: str | None,
     requirements: Sequence[Requirement] | None,
     user_id: str | None,
-) -> tuple[str, str, Sequence[Requirement] | None, str | None]:
+) -> RunReference:
     """``continue_run``'s arguments, resolved: a run output stands for its ID, session
     and requirements; the owner's defaults fill the session and user."""
     if isinstance(run_id, Run):
@@ -367,40 +347,6 @@ def split_run_reference(
         run_id = run_id.run_id
     rid = validate_id(run_id, "run_id")
     return rid, owner._session_for_read(session_id), requirements, owner._user(user_id)
-
-
-def continue_agent_run(
-    agent: _AgentLike,
-    run_id: str | Run,
-    session_id: str | None,
-    requirements: Sequence[Requirement] | None,
-    user_id: str | None,
-) -> Flow[Run]:
-    """``Agent.continue_run``'s flow: confirmed tools run, the model goes on, the run is updated."""
-    if agent.model is None:
-        raise InvalidInputError("this agent has no model; pass model=... to Agent()")
-    assert isinstance(agent, SessionOwner)
-
-    def history(run: Run) -> Flow[list[Message]]:
-        context = yield from agent._context(run.session_id, run.user_id)
-        return [m for m in context if m.role is not Role.SYSTEM]
-
-    rid, sid, answers, uid = split_run_reference(agent, run_id, session_id, requirements, user_id)
-    return (
-        yield from continue_paused(
-            rid,
-            sid,
-            answers,
-            uid,
-            owner_field="agent_id",
-            owner_id=agent.id,
-            engine=Engine(agent.model, agent._tools, agent.max_steps),
-            history=history,
-            answer=answer_each,
-            expires_after=agent.pause_expires_after,
-            saved=agent._saved,
-        )
-    )
 
 
 def answer_each(engine: Engine, run: Run, fresh: list[Requirement]) -> Flow[list[Message]]:

@@ -19,22 +19,21 @@ from typing import Any, ClassVar
 import attrs
 
 from sessionary.agent.agent import Agent
-from sessionary.agent.base import SessionOwner, open_store
-from sessionary.agent.engine import Engine, PauseRun, tool_message, tools_by_name
+from sessionary.agent.base import open_store
+from sessionary.agent.engine import Engine, PauseRun, settle, tool_message, tools_by_name
 from sessionary.agent.hitl import (
     SUSPENDED_CALLS,
+    RunReference,
     answer_each,
     continue_paused,
-    detached,
     pause_metadata,
-    read_run_output,
-    split_run_reference,
 )
+from sessionary.agent.running import RunningOwner, Start
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
-from sessionary.errors import ConflictError, InvalidInputError, StorageError
-from sessionary.flow import Abandoned, DbCall, Flow, run_async, run_sync
+from sessionary.errors import ConflictError, InvalidInputError
+from sessionary.flow import DbCall, Flow, run_sync
 from sessionary.ids import new_id
 from sessionary.models.base import Model
 from sessionary.resolve import resolve_model
@@ -92,7 +91,7 @@ def _check_members(members: Sequence[Agent]) -> list[Agent]:
 
 
 @attrs.define(eq=False, slots=False)
-class Team(SessionOwner):
+class Team(RunningOwner):
     """A team of agents led by a model, whose runs are kept in sessions.
 
     ``Team(model, members, db, *, ...)``: ``members`` are :class:`~sessionary.Agent`
@@ -199,16 +198,8 @@ class Team(SessionOwner):
         produced.append(Message(role=Role.USER, content=task))
         context = list(produced)
         engine = Engine(member.model, tools_by_name(member.tools), member.max_steps)
-        content: str | None = None
-        status, error = RunStatus.COMPLETED, None
-        failure: BaseException | None = None
-        try:
-            content = yield from engine.loop(context, produced, stream=False)
-        except Abandoned as exc:  # the async caller's task was cancelled
-            status, error, failure = RunStatus.CANCELLED, exc.reason, exc
-        except Exception as exc:
-            status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
-        paused = failure is None and bool(engine.pending)
+        outcome = yield from settle(engine.loop(context, produced, stream=False))
+        paused = outcome.failure is None and bool(engine.pending)
         run = Run(
             run_id=new_id(),
             session_id=scope.session_id,
@@ -216,21 +207,21 @@ class Team(SessionOwner):
             agent_id=member.id,
             team_id=self.id,
             parent_run_id=scope.run_id,
-            status=RunStatus.PAUSED if paused else status,
+            status=RunStatus.PAUSED if paused else outcome.status,
             input=task,
             messages=tuple(produced),
-            content=content,
+            content=outcome.content,
             requirements=tuple(engine.pending),
             metrics=engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
-            error=error,
+            error=outcome.error,
             created_at=started,
             updated_at=time.time(),
             metadata=pause_metadata(engine, None, started) if paused else {},
         )
         info = yield DbCall.of("append_run", run, session_type=SessionType.TEAM)
         yield from self._member_saved(run, info)
-        if failure is not None:
-            raise failure
+        if outcome.failure is not None:
+            raise outcome.failure
         return run
 
     def _member_saved(self, run: Run, info: SessionInfo) -> Flow[None]:
@@ -240,58 +231,13 @@ class Team(SessionOwner):
 
     # ------------------------------------------------------------------ running
 
-    def _execute(self, input: str, sid: str, uid: str | None, *, stream: bool) -> Flow[Run]:
+    def _begin(self, run_id: str, input: str, sid: str, uid: str | None) -> Flow[Start]:
         assert self.model is not None
-        scope = _Scope(run_id=new_id(), session_id=sid, user_id=uid)
-        started = time.time()
-        clock = time.perf_counter()
+        scope = _Scope(run_id=run_id, session_id=sid, user_id=uid)
         history = yield from self._history(sid, uid, None)
-        context = [self._system_message(), *history]
-        user_message = Message(role=Role.USER, content=input)
-        context.append(user_message)
-        produced = [context[0], user_message]
+        system, user_message = self._system_message(), Message(role=Role.USER, content=input)
         engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
-        content: str | None = None
-        status, error = RunStatus.COMPLETED, None
-        failure: BaseException | None = None
-        try:
-            content = yield from engine.loop(context, produced, stream=stream)
-        except Abandoned as exc:  # the caller abandoned the stream or cancelled the task
-            status, error, failure = RunStatus.CANCELLED, exc.reason, exc
-        except Exception as exc:
-            status, error, failure = RunStatus.ERROR, f"{type(exc).__name__}: {exc}", exc
-        if failure is not None and engine.partial:
-            # Keep what a broken or abandoned stream delivered before it stopped.
-            content = "".join(engine.partial)
-            partial = Message(role=Role.ASSISTANT, content=content, metadata={"partial": True})
-            produced.append(partial)
-        paused = failure is None and bool(engine.pending)
-        run = Run(
-            run_id=scope.run_id,
-            session_id=sid,
-            user_id=uid,
-            team_id=self.id,
-            status=RunStatus.PAUSED if paused else status,
-            input=input,
-            messages=tuple(produced),
-            content=content,
-            requirements=tuple(engine.pending),
-            metrics=engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
-            error=error,
-            created_at=started,
-            updated_at=time.time(),
-            metadata=pause_metadata(engine, self.pause_expires_after, started) if paused else {},
-        )
-        try:
-            info = yield DbCall.of("append_run", run, session_type=self.session_type)
-        except StorageError as exc:
-            if failure is not None:
-                raise exc from failure
-            raise
-        yield from self._saved(run, info)
-        if failure is not None:
-            raise failure
-        return detached(run)
+        return engine, [system, *history, user_message], [system, user_message]
 
     def _history(
         self, session_id: str, user_id: str | None, skip: str | None
@@ -315,59 +261,9 @@ class Team(SessionOwner):
 
     # ------------------------------------------------------------------ human in the loop
 
-    def get_run_output(
-        self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
-    ) -> Run | None:
-        """A stored run of this team's session (team or member run), from any process."""
-        sid = self._session_for_read(session_id)
-        return run_sync(read_run_output(sid, run_id, self._user(user_id)), self.db)
-
-    async def aget_run_output(
-        self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
-    ) -> Run | None:
-        """:meth:`get_run_output` for the event loop."""
-        sid = self._session_for_read(session_id)
-        return await run_async(read_run_output(sid, run_id, self._user(user_id)), self.adb)
-
-    def continue_run(
-        self,
-        run_id: str | Run,
-        session_id: str | None = None,
-        *,
-        requirements: Sequence[Requirement] | None = None,
-        user_id: str | None = None,
-    ) -> Run:
-        """Finish a paused team run, in any process with the same store.
-
-        The answered requirements go to the paused member runs, which continue and
-        are updated in place; their answers reach the team's model as the results of
-        its delegations, and the same team run record is updated.
-        """
-        return run_sync(self._continue(run_id, session_id, requirements, user_id), self.db)
-
-    async def acontinue_run(
-        self,
-        run_id: str | Run,
-        session_id: str | None = None,
-        *,
-        requirements: Sequence[Requirement] | None = None,
-        user_id: str | None = None,
-    ) -> Run:
-        """:meth:`continue_run` for the event loop."""
-        return await run_async(self._continue(run_id, session_id, requirements, user_id), self.adb)
-
-    def _continue(
-        self,
-        run_id: str | Run,
-        session_id: str | None,
-        requirements: Sequence[Requirement] | None,
-        user_id: str | None,
-    ) -> Flow[Run]:
-        if self.model is None:
-            raise InvalidInputError("this team has no model; pass model=... to Team()")
-        rid, sid, answers, uid = split_run_reference(
-            self, run_id, session_id, requirements, user_id
-        )
+    def _continue(self, reference: RunReference) -> Flow[Run]:
+        assert self.model is not None
+        rid, sid, _, uid = reference
         scope = _Scope(run_id=rid, session_id=sid, user_id=uid)
         engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
 
@@ -380,10 +276,7 @@ class Team(SessionOwner):
 
         return (
             yield from continue_paused(
-                rid,
-                sid,
-                answers,
-                uid,
+                *reference,
                 owner_field="team_id",
                 owner_id=self.id,
                 engine=engine,

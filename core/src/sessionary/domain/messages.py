@@ -12,16 +12,20 @@ import attrs
 __all__ = ["Message", "Role", "ToolCall"]
 
 
-class Role(str, Enum):
+class TextEnum(str, Enum):
+    """An enum of strings that prints as its value (``str(Role.USER) == "user"``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Role(TextEnum):
     """Who a message is from."""
 
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
     TOOL = "tool"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def _to_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:

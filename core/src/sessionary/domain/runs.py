@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
-from enum import Enum
 from typing import Any
 
 import attrs
 
-from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.domain.messages import Message, Role, TextEnum, ToolCall, _to_dict
 from sessionary.errors import InvalidInputError
 
 __all__ = [
@@ -23,7 +22,7 @@ __all__ = [
 ]
 
 
-class RunStatus(str, Enum):
+class RunStatus(TextEnum):
     """Where a run stands."""
 
     RUNNING = "running"
@@ -32,27 +31,13 @@ class RunStatus(str, Enum):
     ERROR = "error"
     CANCELLED = "cancelled"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class RequirementKind(str, Enum):
+class RequirementKind(TextEnum):
     """What a paused run waits for from a person or an outside system."""
 
     CONFIRMATION = "confirmation"
     USER_INPUT = "user_input"
     EXTERNAL_EXECUTION = "external_execution"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-def _to_dict(value: Any) -> dict[str, Any]:
-    # Dicts pass through as they are: records are immutable by contract and copying
-    # every dict on every construction was a measurable share of a run's cost.
-    if type(value) is dict:
-        return value
-    return {} if value is None else dict(value)
 
 
 def _to_tuple(value: Any) -> tuple[Any, ...]:

@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from enum import Enum
 from typing import Any
 
 import attrs
 
-from sessionary.domain.messages import Message
+from sessionary.domain.messages import Message, TextEnum, _to_dict
 from sessionary.domain.runs import Run, RunStatus
 
 __all__ = ["AgentSession", "Session", "SessionInfo", "SessionPage", "SessionType", "TeamSession"]
 
 
-class SessionType(str, Enum):
+class SessionType(TextEnum):
     """Whether a session belongs to an agent or to a team."""
 
     AGENT = "agent"
     TEAM = "team"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-def _to_dict(value: Any) -> dict[str, Any]:
-    # Dicts pass through as they are: records are immutable by contract and copying
-    # every dict on every construction was a measurable share of a run's cost.
-    if type(value) is dict:
-        return value
-    return {} if value is None else dict(value)
 
 
 def _to_type(value: SessionType | str) -> SessionType:

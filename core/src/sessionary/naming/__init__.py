@@ -17,6 +17,7 @@ from sessionary.naming.policy import (
     NamingError,
     NamingFallback,
     NamingGuardrail,
+    positive_int,
 )
 
 _LAZY = {
@@ -57,6 +58,7 @@ __all__ = [
     "default_policy",
     "find_candidates",
     "naming_request",
+    "positive_int",
     "rename_session",
     "set_default_policy",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any, ClassVar
 
-from sessionary.naming.policy import NameRejected, NamingContext, NamingGuardrail
+from sessionary.naming.policy import NameRejected, NamingContext, NamingGuardrail, positive_int
 
 __all__ = ["MAX_NAME_LENGTH", "BasicGuardrail", "clean_text", "shorten"]
 
@@ -74,9 +74,7 @@ class BasicGuardrail(NamingGuardrail):
 
     def __init__(self, *, max_chars: int = MAX_NAME_LENGTH, **options: Any) -> None:
         super().__init__(max_chars=max_chars, **options)
-        if not isinstance(max_chars, int) or isinstance(max_chars, bool) or max_chars < 1:
-            raise ValueError("max_chars must be a positive int")
-        self.max_chars = min(max_chars, MAX_NAME_LENGTH)
+        self.max_chars = min(positive_int(max_chars, "max_chars"), MAX_NAME_LENGTH)
 
     def check(self, proposal: str, context: NamingContext) -> str:
         """The proposal cleaned to one printable line, or :class:`NameRejected` if empty."""

@@ -26,12 +26,30 @@ __all__ = [
     "NamingError",
     "NamingFallback",
     "NamingGuardrail",
+    "positive_int",
 ]
 
 #: ``name_source`` of a name a person set.
 MANUAL = "manual"
 #: ``name_source`` of a name the naming model generated.
 MODEL = "model"
+
+
+def positive_int(value: Any, what: str) -> int:
+    """``value`` if it is an int of 1 or more, else a ``ValueError`` naming ``what``.
+
+    For a policy's options, checked in its constructor:
+
+    >>> positive_int(3, "max_words")
+    3
+    >>> positive_int(True, "max_words")
+    Traceback (most recent call last):
+    ...
+    ValueError: max_words must be a positive int, got True
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return value
 
 
 class NameRejected(Exception):

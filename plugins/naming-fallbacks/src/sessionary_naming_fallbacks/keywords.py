@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, ClassVar
 
 from sessionary.domain.messages import Role
-from sessionary.naming import NamingContext, NamingFallback
+from sessionary.naming import NamingContext, NamingFallback, positive_int
 
 __all__ = ["STOPWORDS", "KeywordFallback", "keywords"]
 
@@ -94,9 +94,7 @@ class KeywordFallback(NamingFallback):
 
     def __init__(self, *, max_words: int = 3, **options: Any) -> None:
         super().__init__(max_words=max_words, **options)
-        if not isinstance(max_words, int) or isinstance(max_words, bool) or max_words < 1:
-            raise ValueError(f"max_words must be a positive int, got {max_words!r}")
-        self.max_words = max_words
+        self.max_words = positive_int(max_words, "max_words")
 
     def propose(self, context: NamingContext) -> str | None:
         """The keywords joined, or ``None`` when the conversation has none."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from sessionary.domain.messages import Role
-from sessionary.naming import NamingContext, NamingFallback
+from sessionary.naming import NamingContext, NamingFallback, positive_int
 
 __all__ = ["FirstMessageFallback", "TicketFallback", "UntitledFallback"]
 
@@ -71,9 +71,7 @@ class FirstMessageFallback(NamingFallback):
 
     def __init__(self, *, max_words: int = 5, **options: Any) -> None:
         super().__init__(max_words=max_words, **options)
-        if not isinstance(max_words, int) or isinstance(max_words, bool) or max_words < 1:
-            raise ValueError(f"max_words must be a positive int, got {max_words!r}")
-        self.max_words = max_words
+        self.max_words = positive_int(max_words, "max_words")
 
     def propose(self, context: NamingContext) -> str | None:
         """The shortened first user message, or ``None`` if there is none."""

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Any, ClassVar
 
-from sessionary.naming import MANUAL, NameRejected, NamingContext, NamingGuardrail
+from sessionary.naming import MANUAL, NameRejected, NamingContext, NamingGuardrail, positive_int
 from sessionary.naming.basic import clean_text
 
 __all__ = ["CleanGuardrail", "LengthGuardrail", "clean_label", "trim_edges"]
@@ -213,16 +213,9 @@ class LengthGuardrail(NamingGuardrail):
         super().__init__(
             max_words=max_words, max_chars=max_chars, unspaced_chars=unspaced_chars, **options
         )
-        for what, value in (
-            ("max_words", max_words),
-            ("max_chars", max_chars),
-            ("unspaced_chars", unspaced_chars),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{what} must be a positive int, got {value!r}")
-        self.max_words = max_words
-        self.max_chars = max_chars
-        self.unspaced_chars = unspaced_chars
+        self.max_words = positive_int(max_words, "max_words")
+        self.max_chars = positive_int(max_chars, "max_chars")
+        self.unspaced_chars = positive_int(unspaced_chars, "unspaced_chars")
 
     def check(self, proposal: str, context: NamingContext) -> str:
         """The proposal cut to the limits; :class:`NameRejected` if nothing is left."""

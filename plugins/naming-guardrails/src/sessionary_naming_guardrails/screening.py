@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from sessionary.naming import MODEL, NameRejected, NamingContext, NamingGuardrail
+from sessionary.naming import MODEL, NameRejected, NamingContext, NamingGuardrail, positive_int
 from sessionary_naming_guardrails.cleaning import trim_edges
 
 __all__ = [
@@ -61,9 +61,7 @@ class LabelOnlyGuardrail(NamingGuardrail):
 
     def __init__(self, *, max_words: int = 5, **options: Any) -> None:
         super().__init__(max_words=max_words, **options)
-        if not isinstance(max_words, int) or isinstance(max_words, bool) or max_words < 1:
-            raise ValueError(f"max_words must be a positive int, got {max_words!r}")
-        self.max_words = max_words
+        self.max_words = positive_int(max_words, "max_words")
 
     def check(self, proposal: str, context: NamingContext) -> str:
         """The proposal unchanged, or :class:`NameRejected` saying what it is instead."""

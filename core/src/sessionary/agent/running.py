@@ -1,0 +1,142 @@
+"""What agents and teams share when they run: the stored run, read back and continued."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import attrs
+
+from sessionary.agent.base import SessionOwner
+from sessionary.agent.engine import Engine, settle, store_run
+from sessionary.agent.hitl import (
+    RunReference,
+    detached,
+    pause_metadata,
+    read_run_output,
+    split_run_reference,
+)
+from sessionary.domain.messages import Message, Role
+from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
+from sessionary.errors import InvalidInputError
+from sessionary.flow import DbCall, Flow, run_async, run_sync
+from sessionary.ids import new_id
+
+__all__ = ["RunningOwner"]
+
+#: What a run starts from: the engine, the model's context and the messages the run keeps.
+Start = tuple[Engine, list[Message], list[Message]]
+
+
+@attrs.define(eq=False, slots=False)
+class RunningOwner(SessionOwner):
+    """A session owner with a model loop: :class:`~sessionary.Agent` and :class:`~sessionary.Team`.
+
+    A subclass says how a run starts (:meth:`_begin`) and how a paused one goes on
+    (:meth:`_continue`); storing the run, its failures and its pauses are common.
+    """
+
+    def _begin(self, run_id: str, input: str, session_id: str, user_id: str | None) -> Flow[Start]:
+        """The engine, the context before the model's first call, and the kept messages."""
+        raise NotImplementedError
+
+    def _continue(self, reference: RunReference) -> Flow[Run]:
+        """``continue_run``'s flow, for the run its arguments name (checked)."""
+        raise NotImplementedError
+
+    def _continuing(
+        self,
+        run_id: str | Run,
+        session_id: str | None,
+        requirements: Sequence[Requirement] | None,
+        user_id: str | None,
+    ) -> Flow[Run]:
+        if self.model is None:
+            kind = type(self).__name__
+            raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
+        return self._continue(split_run_reference(self, run_id, session_id, requirements, user_id))
+
+    def _execute(
+        self, input: str, session_id: str, user_id: str | None, *, stream: bool
+    ) -> Flow[Run]:
+        started = time.time()
+        clock = time.perf_counter()
+        run_id = new_id()
+        engine, context, produced = yield from self._begin(run_id, input, session_id, user_id)
+        outcome = yield from settle(engine.loop(context, produced, stream=stream))
+        content = outcome.content
+        if outcome.failure is not None and engine.partial:
+            # Keep what a broken or abandoned stream delivered before it stopped.
+            content = "".join(engine.partial)
+            partial = Message(role=Role.ASSISTANT, content=content, metadata={"partial": True})
+            produced.append(partial)
+        paused = outcome.failure is None and bool(engine.pending)
+        run = Run(
+            run_id=run_id,
+            session_id=session_id,
+            user_id=user_id,
+            **self._owner_filter(),
+            status=RunStatus.PAUSED if paused else outcome.status,
+            requirements=tuple(engine.pending),
+            metadata=pause_metadata(engine, self.pause_expires_after, started) if paused else {},
+            input=input,
+            messages=tuple(produced),
+            content=content,
+            metrics=engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
+            error=outcome.error,
+            created_at=started,
+            updated_at=time.time(),
+        )
+        write = DbCall.of("append_run", run, session_type=self.session_type)
+        info = yield from store_run(write, outcome.failure)
+        yield from self._saved(run, info)
+        if outcome.failure is not None:
+            raise outcome.failure
+        return detached(run)
+
+    # ------------------------------------------------------------------ human in the loop
+
+    def get_run_output(
+        self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
+    ) -> Run | None:
+        """A stored run (a paused one with its requirements), from any process; else ``None``.
+
+        A team's session holds its member runs too: their IDs work here as well.
+        """
+        sid = self._session_for_read(session_id)
+        return run_sync(read_run_output(sid, run_id, self._user(user_id)), self.db)
+
+    async def aget_run_output(
+        self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
+    ) -> Run | None:
+        """:meth:`get_run_output` for the event loop."""
+        sid = self._session_for_read(session_id)
+        return await run_async(read_run_output(sid, run_id, self._user(user_id)), self.adb)
+
+    def continue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        """Finish a paused run with the answered ``requirements``; see the HITL guide.
+
+        Works in any process with the same store; the same run record is updated. On a
+        team, the answers go to the paused member runs, which continue and are updated
+        in place; their answers reach the team's model as the results of its delegations.
+        """
+        return run_sync(self._continuing(run_id, session_id, requirements, user_id), self.db)
+
+    async def acontinue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        """:meth:`continue_run` for the event loop (confirmed tools, the model, the store)."""
+        flow = self._continuing(run_id, session_id, requirements, user_id)
+        return await run_async(flow, self.adb)
