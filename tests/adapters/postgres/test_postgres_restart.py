@@ -14,13 +14,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sessionary_postgres import PostgresDb
+from sessionary_postgres import AsyncPostgresStore, PostgresDb
 
 from sessionary.errors import StoreUnavailableError
+from sessionary.testing.async_storage import LoopThread
 from sessionary.testing.storage_data import make_run
 
 pytestmark = pytest.mark.slow
@@ -96,16 +98,38 @@ def server() -> Iterator[PrivateServer]:
 
 def test_a_store_outlives_a_server_restart_and_an_outage(server: PrivateServer) -> None:
     db = PostgresDb(server.url, min_size=2, timeout=2)  # a call waits 2 s for the pool
+    # The async pool reconnects in tasks of a running loop, as in an application (with
+    # psycopg_pool's backoff if an attempt met the restart).
+    twin = AsyncPostgresStore(server.url, min_size=2)
+    loop = LoopThread()
     for index in range(3):
         db.append_run(make_run("s1", text=f"before {index}"))
+    assert loop.run(twin.get_session_info("s1")) is not None
     server.restart()
     db.append_run(make_run("s1", text="after the restart"))  # stale connections replaced
+    info = loop.run(twin.get_session_info("s1"))  # the async pool's too
+    assert info is not None and info.run_count == 4
     server.stop()
     with pytest.raises(StoreUnavailableError) as caught:
         db.append_run(make_run("s1", text="while it is down"))
     assert f"127.0.0.1:{server.port}" in str(caught.value)
+    fresh = AsyncPostgresStore(server.url)
+    with pytest.raises(StoreUnavailableError) as caught:
+        loop.run(fresh.append_run(make_run("s1", text="down, async")))
+    assert f"127.0.0.1:{server.port}" in str(caught.value)
+    loop.run(twin.close())
+    loop.stop()
     server.start()
-    db.append_run(make_run("s1", text="back again"))
+    # The same store works again once its pool has reconnected: psycopg_pool retries
+    # with a growing backoff, and a call waits at most `timeout` for it. A call that
+    # raised StoreUnavailableError sent nothing, so trying again is safe.
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            db.append_run(make_run("s1", text="back again"))
+            break
+        except StoreUnavailableError:
+            assert time.monotonic() < deadline, "the store never reconnected"
     assert [r.input for r in db.get_runs("s1")] == [
         "before 0",
         "before 1",

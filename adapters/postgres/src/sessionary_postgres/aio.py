@@ -159,14 +159,26 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
                             with contextlib.suppress(psycopg.Error):
                                 await conn.rollback()
         except psycopg_pool.PoolTimeout as exc:
-            raise StoreUnavailableError(
-                f"no connection to the PostgreSQL server at {self.server} was free within "
-                f"{self.timeout:g} s (max_size={self.max_size}): {exc}"
-            ) from exc
+            raise await self._no_connection(exc) from exc
         except psycopg.Error as exc:
             raise translate(exc, self.server) from exc
         except UnicodeEncodeError as exc:
             raise InvalidInputError(f"text that is not valid UTF-8: {exc}") from exc
+
+    async def _no_connection(self, exc: psycopg_pool.PoolTimeout) -> StoreUnavailableError:
+        """Why no connection came: the server down (named), else a pool too small."""
+        try:
+            probe = await psycopg.AsyncConnection.connect(self.url, **connect_kwargs(self.url))
+        except psycopg.Error as down:
+            unavailable = translate(down, self.server)
+            if isinstance(unavailable, StoreUnavailableError):
+                return unavailable
+        else:
+            await probe.close()
+        return StoreUnavailableError(
+            f"no connection to the PostgreSQL server at {self.server} was free within "
+            f"{self.timeout:g} s (max_size={self.max_size}): {exc}"
+        )
 
     async def migrate(self) -> list[str]:
         """Upgrade the database to the latest schema; see :meth:`PostgresDb.migrate`."""
