@@ -114,7 +114,9 @@ def import_sessions(source: IO[str], db_url: str | None, replace: bool) -> None:
                 imported += 1
             except ConflictError:
                 skipped += 1
-            except (CodecError, SessionaryError, UnicodeError) as exc:
+            except (CodecError, SessionaryError) as exc:
+                bad.append(f"line {number}: {exc}")
+            except UnicodeError as exc:
                 bad.append(f"line {number}: {message_for(exc)}")
     click.echo(f"imported {imported} session(s), skipped {skipped} existing", err=True)
     if bad:
