@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
@@ -41,6 +42,7 @@ from sessionary.storage.checks import (
     list_arguments,
     session_changes,
 )
+from sessionary.storage.summaries import summary_of_import
 
 __all__ = ["AsyncStore", "DelegatingAsyncStore", "ThreadedAsyncStore"]
 
@@ -104,7 +106,7 @@ class AsyncStore(abc.ABC):
     async def import_session(self, session: Session, *, replace: bool = False) -> SessionInfo:
         """Write a whole session, runs in order; see ``Store.import_session``."""
         check_import(session)
-        return await self._import_session(session, replace)
+        return await self._import_session(summary_of_import(session, time.time()), replace)
 
     async def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
         """Delete a session and its runs; returns whether it existed (for that user)."""

@@ -13,6 +13,7 @@ The helpers of those modules are importable from here too, as they always were.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, ClassVar
@@ -47,6 +48,7 @@ from sessionary.storage.summaries import (
     summary_after_append,
     summary_after_trim,
     summary_after_update,
+    summary_of_import,
 )
 
 __all__ = [
@@ -147,7 +149,7 @@ class Store(StoreBackend):
         case it is deleted first.
         """
         check_import(session)
-        return self._import_session(session, replace)
+        return self._import_session(summary_of_import(session, time.time()), replace)
 
     def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
         """Delete a session and its runs. Returns whether it existed (for that user)."""
