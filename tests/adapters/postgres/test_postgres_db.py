@@ -183,7 +183,7 @@ def test_name_search_folds_case_like_python_and_takes_wildcards_literally(
 def test_equal_timestamps_list_in_code_point_order(db: PostgresDb) -> None:
     ids = ["B", "a", "Z", "é", "_", "~"]
     for session_id in ids:
-        run = attrs.evolve(make_run(session_id), created_at=1000.0)
+        run = attrs.evolve(make_run(session_id), created_at=1000.0, updated_at=1000.0)
         session = Session(session_id=session_id, created_at=1000.0, updated_at=1000.0, runs=(run,))
         db.import_session(session)
     listed = [i.session_id for i in db.list_sessions().items]

@@ -27,7 +27,6 @@ from sessionary.domain.sessions import Session, SessionInfo, SessionPage, Sessio
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
-    InvalidInputError,
     OwnershipError,
     RunNotFoundError,
     SchemaVersionError,
@@ -273,13 +272,6 @@ class PostgresOperations(StorageOperations):
         return info
 
     def _import_op(self, session: Session, replace: bool) -> Op:
-        seen: set[str] = set()
-        for run in session.runs:
-            if run.run_id in seen:
-                raise InvalidInputError(
-                    f"session {session.session_id!r} holds run {run.run_id!r} twice"
-                )
-            seen.add(run.run_id)
         check_text(session.info.name, "name")
         rows = [
             run_params(run, seq, encode_run_text(run))
