@@ -249,8 +249,8 @@ class _RecordingOperations:
     def _import_op(self, session: Session, replace: bool) -> Op:
         return self._op("import", session.session_id, replace)
 
-    def _delete_op(self, session_id: str, user_id: str | None) -> Op:
-        return self._op("delete", session_id, user_id)
+    def _delete_op(self, session_id: str, user_id: str | None, expected_version: int | None) -> Op:
+        return self._op("delete", session_id, user_id, expected_version)
 
     def _erase_user_op(self, user_id: str) -> Op:
         return self._op("erase_user", user_id)
@@ -339,7 +339,7 @@ def _calls(store: Any) -> list[tuple[str, Callable[[], Any]]]:
         ("update_run", lambda: store.update_run(run, expected_version=3)),
         ("update_session", lambda: store.update_session("s", user_id="u", name="N")),
         ("import", lambda: store.import_session(session, replace=True)),
-        ("delete", lambda: store.delete_session("s", user_id="u")),
+        ("delete", lambda: store.delete_session("s", user_id="u", expected_version=4)),
         ("erase_user", lambda: store.erase_user("u")),
         ("trim", lambda: store.trim_runs("s", keep_last=2, user_id="u")),
         ("get_session", lambda: store.get_session("s", user_id="u", last_n_runs=4)),
@@ -354,7 +354,7 @@ def _calls(store: Any) -> list[tuple[str, Callable[[], Any]]]:
 EXPECTED_ARGS: dict[str, tuple[Any, ...]] = {
     "update_session": ("s", "u", None),
     "import": ("s", True),
-    "delete": ("s", "u"),
+    "delete": ("s", "u", 4),
     "erase_user": ("u",),
     "trim": ("s", 2, "u"),
     "get_session": ("s", "u", 4),

@@ -31,6 +31,7 @@ from sessionary.errors import (
     SessionNotFoundError,
     StorageError,
 )
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import MongoSettings, as_int, expired
@@ -304,7 +305,7 @@ class MongoWrites(MongoSettings):
             elif existing is not None:
                 if not replace:
                     raise ConflictError(f"session {sid!r} already exists")
-                yield from self._delete_op(sid, None)
+                yield from self._delete_op(sid, None, None)
             expiry = self._expiry(time.time())
             if session.runs:
                 # Runs first, under a key nothing points at yet: a reader never sees the
@@ -328,14 +329,24 @@ class MongoWrites(MongoSettings):
 
     # ------------------------------------------------------------------ deleting
 
-    def _delete_op(self, session_id: str, user_id: str | None) -> Op[bool]:
+    def _delete_op(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> Op[bool]:
         yield SETUP
         with self._do(f"deleting session {session_id!r}"):
             query: dict[str, Any] = {"_id": session_id}
             if user_id is not None:
                 query["user_id"] = user_id
+            if expected_version is not None:
+                # The version is in the filter: a session that moved on is not matched.
+                query["version"] = expected_version
             doc = yield SESSIONS.find_one_and_delete(query, projection={"key": 1, "expires_at": 1})
             if doc is None:
+                if expected_version is not None:
+                    del query["version"]
+                    kept = yield SESSIONS.find_one(query, {"version": 1, "expires_at": 1})
+                    if kept is not None and not expired(kept):
+                        raise stale_delete(session_id, kept.get("version"), expected_version)
                 return False
             yield RUNS.delete_many({"session_key": doc.get("key")})
             return not expired(doc)

@@ -38,6 +38,7 @@ from sessionary.errors import (
     StoreUnavailableError,
 )
 from sessionary.ids import new_id
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import ListFilters, SchemaStatus, check_run_version, preview_of
 from sessionary_redis import scripts
 from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, Script
@@ -346,18 +347,24 @@ class RedisOperations:
             yield from reindex(self, index_keys, info.updated_at, sid)
         return info
 
-    def _delete_op(self, session_id: str, user_id: str | None) -> Op[bool]:
+    def _delete_op(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> Op[bool]:
         op = new_id()
         reply = yield Request.write_(
             f"delete session {session_id!r}",
             Script(
                 "_delete",
                 [*self._session_keys(session_id), self.keys.deleted(session_id)],
-                [user_id or "", op],
+                [user_id or "", op, "" if expected_version is None else str(expected_version)],
             ),
             session_id,
         )
-        if text(reply[0]) != "ok":
+        status = text(reply[0])
+        if status == "conflict":
+            assert expected_version is not None
+            raise stale_delete(session_id, text(reply[1]), expected_version)
+        if status != "ok":
             return False
         yield from unindex(self, [k for k in (text(reply[1]) or "").split("\n") if k], session_id)
         return True
@@ -374,7 +381,7 @@ class RedisOperations:
             for member in members:
                 session_id = text(member)
                 assert session_id is not None
-                if (yield from self._delete_op(session_id, user_id)):
+                if (yield from self._delete_op(session_id, user_id, None)):
                     erased += 1
             yield Request.write_(
                 f"clear the index of user {user_id!r}", Command.of("zrem", index, *members)

@@ -276,9 +276,11 @@ return {'ok', cut, info(h)}
     missing="missing",
 )
 
-#: KEYS: session hash, runs list, delete marker. ARGV: user, op token.
-#: Returns the deleted session's index keys. The marker keeps the token for a minute,
-#: so a delete retried after a lost reply still reports that it deleted the session.
+#: KEYS: session hash, runs list, delete marker. ARGV: user, op token, expected version
+#: ('' for none). Returns the deleted session's index keys, or ``conflict`` and the stored
+#: version when an expected version is given and not the stored one (nothing deleted).
+#: The marker keeps the token for a minute, so a delete retried after a lost reply still
+#: reports that it deleted the session.
 DELETE = (
     "#!lua\n"
     + _PRELUDE
@@ -293,9 +295,13 @@ end
 local idx = ''
 if th == 'hash' then
   if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
+  local version = redis.call('HGET', h, 'version') or ''
+  if a[3] ~= '' and version ~= a[3] then return {'conflict', version} end
   idx = redis.call('HGET', h, 'idx') or ''
 elseif a[1] ~= '' then
   return {'missing'}
+elseif a[3] ~= '' then
+  return {'conflict', ''}
 end
 redis.call('DEL', h, l)
 redis.call('SET', d, a[2], 'PX', 60000)

@@ -26,6 +26,7 @@ from sessionary.errors import (
     SessionNotFoundError,
 )
 from sessionary.plugins.lazy import lazy
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import (
     Capability,
     ListFilters,
@@ -257,16 +258,23 @@ class SqliteDb(SqliteDatabase, Store):
             )
         return info
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        where, params = "session_id = ?", [session_id]
+        if user_id is not None:
+            where, params = where + " AND user_id = ?", [*params, user_id]
         with self._writing(session_id) as conn:
-            if user_id is None:
-                cursor = conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
-            else:
-                cursor = conn.execute(
-                    "DELETE FROM sessions WHERE session_id = ? AND user_id = ?",
-                    (session_id, user_id),
-                )
-            return cursor.rowcount > 0
+            if expected_version is None:
+                return conn.execute(f"DELETE FROM sessions WHERE {where}", params).rowcount > 0
+            # One write transaction: the version read and the conditional delete agree.
+            row = conn.execute(f"SELECT version FROM sessions WHERE {where}", params).fetchone()
+            if row is None:
+                return False
+            if row[0] != expected_version:
+                raise stale_delete(session_id, row[0], expected_version)
+            conn.execute(f"DELETE FROM sessions WHERE {where} AND version = ?", [*params, row[0]])
+            return True
 
     def _erase_user(self, user_id: str) -> int:
         with self._writing(None) as conn:

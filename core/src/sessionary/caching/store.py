@@ -298,11 +298,13 @@ class CachingStore(Store):
             finally:
                 self._forget(session.session_id, {None, session.user_id})
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
         with self._lock_for(session_id):
             self._distrust(session_id)
             try:
-                return self.store._delete_session(session_id, user_id)
+                return self.store._delete_session(session_id, user_id, expected_version)
             finally:
                 self._forget(session_id, {None, user_id})
 

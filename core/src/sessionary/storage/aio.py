@@ -36,6 +36,7 @@ from sessionary.storage.checks import (
     _Unset,
     check_count,
     check_import,
+    check_optional_version,
     check_run,
     check_version,
     list_arguments,
@@ -106,11 +107,18 @@ class AsyncStore(abc.ABC):
         check_import(session)
         return await self._import_session(session, replace)
 
-    async def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
-        """Delete a session and its runs; returns whether it existed (for that user)."""
+    async def delete_session(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        expected_version: int | None = None,
+    ) -> bool:
+        """Delete a session and its runs; see ``Store.delete_session``."""
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
-        return await self._delete_session(session_id, user_id)
+        check_optional_version(expected_version)
+        return await self._delete_session(session_id, user_id, expected_version)
 
     async def erase_user(self, user_id: str) -> int:
         """Delete every session of a user, with their runs; returns how many."""
@@ -239,7 +247,9 @@ class AsyncStore(abc.ABC):
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo: ...
 
     @abc.abstractmethod
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool: ...
+    async def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool: ...
 
     @abc.abstractmethod
     async def _erase_user(self, user_id: str) -> int: ...
@@ -305,8 +315,12 @@ class DelegatingAsyncStore(AsyncStore):
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         return await self._run_write(lambda db: db._import_session(session, replace))
 
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._run_write(lambda db: db._delete_session(session_id, user_id))
+    async def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        return await self._run_write(
+            lambda db: db._delete_session(session_id, user_id, expected_version)
+        )
 
     async def _erase_user(self, user_id: str) -> int:
         return await self._run_write(lambda db: db._erase_user(user_id))

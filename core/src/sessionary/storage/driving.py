@@ -169,7 +169,9 @@ class StorageOperations(abc.ABC):
         """``Store._import_session``."""
 
     @abc.abstractmethod
-    def _delete_op(self, session_id: str, user_id: str | None) -> Operation[Any, bool]:
+    def _delete_op(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> Operation[Any, bool]:
         """``Store._delete_session``."""
 
     @abc.abstractmethod
@@ -242,8 +244,10 @@ class OperationStore(StorageOperations, Store):
     def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         return self._run(self._import_op(session, replace))
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return self._run(self._delete_op(session_id, user_id))
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        return self._run(self._delete_op(session_id, user_id, expected_version))
 
     def _erase_user(self, user_id: str) -> int:
         return self._run(self._erase_user_op(user_id))
@@ -316,8 +320,10 @@ class AsyncOperationStore(StorageOperations, AsyncStore):
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         return await self._write(self._import_op(session, replace))
 
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._write(self._delete_op(session_id, user_id))
+    async def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        return await self._write(self._delete_op(session_id, user_id, expected_version))
 
     async def _erase_user(self, user_id: str) -> int:
         return await self._write(self._erase_user_op(user_id))

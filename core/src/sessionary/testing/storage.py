@@ -27,6 +27,7 @@ A subclass must not delete or weaken a suite test; one that cannot pass is marke
 
 from __future__ import annotations
 
+from sessionary.testing.storage_conditional import ConditionalClauses
 from sessionary.testing.storage_data import BAD_IDS, HOSTILE_IDS, make_run, rich_run
 from sessionary.testing.storage_durability import DurabilityClauses
 from sessionary.testing.storage_runs import RunClauses
@@ -35,5 +36,5 @@ from sessionary.testing.storage_sessions import SessionClauses
 __all__ = ["BAD_IDS", "HOSTILE_IDS", "StorageConformance", "make_run", "rich_run"]
 
 
-class StorageConformance(RunClauses, SessionClauses, DurabilityClauses):
+class StorageConformance(RunClauses, SessionClauses, DurabilityClauses, ConditionalClauses):
     """The storage contract as tests. See the module documentation for how to use it."""
