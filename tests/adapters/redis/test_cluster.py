@@ -20,6 +20,7 @@ from redis_support import RedisServer, start_cluster, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
 
+from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store
@@ -70,6 +71,10 @@ class TestRedisClusterDb(StorageConformance):
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, RedisDb)
         store.client.lset(store.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, RedisDb)
+        store.client.hset(store.keys.session(session_id), "schema", SCHEMA_VERSION + newer)
 
     def make_ttl_store(self, ttl: float) -> Store:
         return RedisDb(client=self.client, prefix=f"ttl-{uuid.uuid4().hex[:12]}", ttl=ttl)

@@ -8,9 +8,9 @@ from typing import Any
 
 import attrs
 import pytest
-import sessionary_cli.prune
 from click.testing import CliRunner
 from sessionary_cli import main
+from sessionary_cli.transfer import iter_infos
 
 from sessionary import open_db
 from sessionary.domain.sessions import SessionInfo
@@ -29,14 +29,14 @@ def test_prune_skips_a_session_that_got_a_run_after_it_was_listed(
         info = store._sessions[sid]
         store._sessions[sid] = attrs.evolve(info, updated_at=time.time() - 40 * 86400)
     late = make_run("back", user_id="alice", text="I am back")
-    listing = sessionary_cli.prune.iter_infos
+    listing = iter_infos
 
     def list_then_return(*args: Any, **kwargs: Any) -> Iterator[SessionInfo]:
         yield from listing(*args, **kwargs)
         # The user returns after prune listed the idle sessions, before it deletes.
         store.append_run(late)
 
-    monkeypatch.setattr(sessionary_cli.prune, "iter_infos", list_then_return)
+    monkeypatch.setattr("sessionary_cli.prune.iter_infos", list_then_return)
     result = CliRunner().invoke(main, ["sessions", "prune", "--db", url, "--older-than", "30d"])
     assert result.exit_code == 0, result.output
     assert store.get_session("idle") is None

@@ -2,8 +2,8 @@
 
 Each script touches only the keys of one session (one hash slot in Redis Cluster),
 runs atomically on the server, and costs one round trip. A script checks everything
-before it writes anything (key types, owner, run ID, counters), because Redis does
-not roll back a script that fails half-way. On a single server, the append script
+before it writes anything (key types, owner, the session's schema, run ID, counters),
+because Redis does not roll back a script that fails half-way. On a single server, the append script
 also updates the listing indexes it is given as extra keys; in a cluster those live
 in other slots and are updated in a second step (see ``docs/storage/redis.md``).
 
@@ -12,6 +12,8 @@ in ``docs/storage/redis.md``.
 """
 
 from __future__ import annotations
+
+from sessionary.codec import SCHEMA_VERSION
 
 __all__ = [
     "APPEND",
@@ -53,6 +55,12 @@ _FIELDS_LUA = "{" + ", ".join(f"'{f}'" for f in INFO_FIELDS) + "}"
 # Shared preamble: key type checks and helpers. A wrong key type is reported, not hit.
 _PRELUDE = f"""
 local FIELDS = {_FIELDS_LUA}
+local SCHEMA = {SCHEMA_VERSION}
+local function newer(h)
+  local s = tonumber(redis.call('HGET', h, 'schema') or '')
+  if s and s > SCHEMA then return {{'newer', tostring(s)}} end
+  return nil
+end
 local function key_types(h, l)
   local th = redis.call('TYPE', h)['ok']
   local tl = redis.call('TYPE', l)['ok']
@@ -112,7 +120,9 @@ def _session_script(body: str, *, missing: str | None, read_only: bool = False) 
         "local h, l, a = KEYS[1], KEYS[2], ARGV\n"
         "local th, err = key_types(h, l)\n"
         "if not th then return {'corrupt', err} end\n"
-        f"{absent}{body}"
+        f"{absent}"
+        "if th == 'hash' then local n = newer(h); if n then return n end end\n"
+        f"{body}"
     )
 
 
@@ -295,6 +305,8 @@ end
 local idx = ''
 if th == 'hash' then
   if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
+  local n = newer(h)
+  if n then return n end
   local version = redis.call('HGET', h, 'version') or ''
   if a[3] ~= '' and version ~= a[3] then return {'conflict', version} end
   idx = redis.call('HGET', h, 'idx') or ''
@@ -322,6 +334,8 @@ local th, err = key_types(h, l)
 local old = ''
 if th == 'hash' then
   if a[1] ~= '1' then return {'exists'} end
+  local n = newer(h)
+  if n then return n end
   old = redis.call('HGET', h, 'idx') or ''
 elseif not th then
   if a[1] ~= '1' then return {'exists'} end

@@ -31,10 +31,13 @@ from sessionary.testing.storage_conditional import ConditionalClauses
 from sessionary.testing.storage_data import BAD_IDS, HOSTILE_IDS, make_run, rich_run
 from sessionary.testing.storage_durability import DurabilityClauses
 from sessionary.testing.storage_runs import RunClauses
+from sessionary.testing.storage_schema import SchemaClauses
 from sessionary.testing.storage_sessions import SessionClauses
 
 __all__ = ["BAD_IDS", "HOSTILE_IDS", "StorageConformance", "make_run", "rich_run"]
 
 
-class StorageConformance(RunClauses, SessionClauses, DurabilityClauses, ConditionalClauses):
+class StorageConformance(
+    RunClauses, SessionClauses, DurabilityClauses, ConditionalClauses, SchemaClauses
+):
     """The storage contract as tests. See the module documentation for how to use it."""
