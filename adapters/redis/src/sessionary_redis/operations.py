@@ -44,7 +44,7 @@ from sessionary_redis import scripts
 from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, Script
 from sessionary_redis.connection import RetryPolicy, int_option, number_option
 from sessionary_redis.keys import KeyLayout
-from sessionary_redis.listing import list_page, reindex, unindex
+from sessionary_redis.listing import forget_entry, list_page, reindex, unindex
 from sessionary_redis.records import (
     check_tokens,
     decode_info,
@@ -366,26 +366,29 @@ class RedisOperations:
             raise stale_delete(session_id, text(reply[1]), expected_version)
         if status != "ok":
             return False
-        yield from unindex(self, [k for k in (text(reply[1]) or "").split("\n") if k], session_id)
+        keys = [k for k in (text(reply[1]) or "").split("\n") if k]
+        score = text(reply[2]) if len(reply) > 2 else None
+        yield from unindex(self, keys, session_id, float(score) if score else None)
         return True
 
     def _erase_user_op(self, user_id: str) -> Op[int]:
         index = self.keys.user_index(user_id)
         erased = 0
         while True:
+            # A run the user appends meanwhile makes its session again, listed with a
+            # new score: the next page finds it, so it is erased too, never left unlisted.
             members = yield Request.read(
-                f"list the sessions of user {user_id!r}", Command.of("zrange", index, 0, 499)
+                f"list the sessions of user {user_id!r}",
+                Command.of("zrange", index, 0, 499, withscores=True),
             )
             if not members:
                 return erased
-            for member in members:
+            for member, score in members:
                 session_id = text(member)
                 assert session_id is not None
                 if (yield from self._delete_op(session_id, user_id, None)):
                     erased += 1
-            yield Request.write_(
-                f"clear the index of user {user_id!r}", Command.of("zrem", index, *members)
-            )
+                yield from forget_entry(index, session_id, float(score))
 
     def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op[int]:
         reply = yield Request(

@@ -287,7 +287,9 @@ return {'ok', cut, info(h)}
 )
 
 #: KEYS: session hash, runs list, delete marker. ARGV: user, op token, expected version
-#: ('' for none). Returns the deleted session's index keys, or ``conflict`` and the stored
+#: ('' for none). Returns the deleted session's index keys and its last update (its score
+#: in them, so they are cleared only of this session, not of one made again since), or
+#: ``conflict`` and the stored
 #: version when an expected version is given and not the stored one (nothing deleted).
 #: The marker keeps the token for a minute, so a delete retried after a lost reply still
 #: reports that it deleted the session.
@@ -302,7 +304,7 @@ if th == 'none' then
   if redis.call('GET', d) == a[2] then return {'ok', ''} end
   return {'missing'}
 end
-local idx = ''
+local idx, updated = '', ''
 if th == 'hash' then
   if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
   local n = newer(h)
@@ -310,6 +312,7 @@ if th == 'hash' then
   local version = redis.call('HGET', h, 'version') or ''
   if a[3] ~= '' and version ~= a[3] then return {'conflict', version} end
   idx = redis.call('HGET', h, 'idx') or ''
+  updated = redis.call('HGET', h, 'updated') or ''
 elseif a[1] ~= '' then
   return {'missing'}
 elseif a[3] ~= '' then
@@ -317,7 +320,7 @@ elseif a[3] ~= '' then
 end
 redis.call('DEL', h, l)
 redis.call('SET', d, a[2], 'PX', 60000)
-return {'ok', idx}
+return {'ok', idx, updated}
 """
 )
 
