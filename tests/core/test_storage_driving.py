@@ -255,8 +255,10 @@ class _RecordingOperations:
     def _erase_user_op(self, user_id: str) -> Op:
         return self._op("erase_user", user_id)
 
-    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op:
-        return self._op("trim", session_id, keep_last, user_id)
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Op:
+        return self._op("trim", session_id, keep_last, user_id, expected_version)
 
     def _get_session_op(self, session_id: str, user_id: str | None, last_n: int | None) -> Op:
         return self._op("get_session", session_id, user_id, last_n)
@@ -341,7 +343,7 @@ def _calls(store: Any) -> list[tuple[str, Callable[[], Any]]]:
         ("import", lambda: store.import_session(session, replace=True)),
         ("delete", lambda: store.delete_session("s", user_id="u", expected_version=4)),
         ("erase_user", lambda: store.erase_user("u")),
-        ("trim", lambda: store.trim_runs("s", keep_last=2, user_id="u")),
+        ("trim", lambda: store.trim_runs("s", keep_last=2, user_id="u", expected_version=3)),
         ("get_session", lambda: store.get_session("s", user_id="u", last_n_runs=4)),
         ("get_info", lambda: store.get_session_info("s")),
         ("get_run", lambda: store.get_run("s", "r", user_id="u")),
@@ -356,7 +358,7 @@ EXPECTED_ARGS: dict[str, tuple[Any, ...]] = {
     "import": ("s", True),
     "delete": ("s", "u", 4),
     "erase_user": ("u",),
-    "trim": ("s", 2, "u"),
+    "trim": ("s", 2, "u", 3),
     "get_session": ("s", "u", 4),
     "get_info": ("s", None),
     "get_run": ("s", "r", "u"),

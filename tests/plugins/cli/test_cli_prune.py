@@ -43,3 +43,23 @@ def test_prune_skips_a_session_that_got_a_run_after_it_was_listed(
     assert store.get_run("back", late.run_id) is not None, "prune deleted a run it never saw"
     assert "deleted 1 session(s)" in result.stdout
     assert "skipped 1 session(s) that changed" in result.stdout
+
+
+def test_prune_does_not_trim_a_session_written_to_after_it_was_listed(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"memory://prune-{request.node.name}"
+    store = open_db(url)
+    for _ in range(3):
+        store.append_run(make_run("long", user_id="alice"))
+    late = make_run("long", user_id="alice", text="I am back")
+
+    def list_then_return(*args: Any, **kwargs: Any) -> Iterator[SessionInfo]:
+        yield from iter_infos(*args, **kwargs)
+        store.append_run(late)
+
+    monkeypatch.setattr("sessionary_cli.prune.iter_infos", list_then_return)
+    result = CliRunner().invoke(main, ["sessions", "prune", "--db", url, "--keep-last-runs", "1"])
+    assert result.exit_code == 0, result.output
+    assert len(store.get_runs("long")) == 4, "prune trimmed a session that changed after it was listed"
+    assert "trimmed 0 run(s) from 0 session(s); skipped 1 session(s)" in result.stdout

@@ -390,13 +390,16 @@ class RedisOperations:
                     erased += 1
                 yield from forget_entry(index, session_id, float(score))
 
-    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op[int]:
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Op[int]:
+        expected = "" if expected_version is None else str(expected_version)
         reply = yield Request(
             f"trim the runs of session {session_id!r}",
             lambda _: Script(
                 "_trim",
                 self._session_keys(session_id),
-                [user_id or "", keep_last, repr(time.time()), self._ttl_ms],
+                [user_id or "", keep_last, repr(time.time()), self._ttl_ms, expected],
             ),
             session_id,
             True,
@@ -404,6 +407,9 @@ class RedisOperations:
         status = text(reply[0])
         if status == "missing":
             raise SessionNotFoundError(session_id, user_id)
+        if status == "conflict":
+            assert expected_version is not None
+            raise stale_delete(session_id, text(reply[1]), expected_version, done="trimmed")
         if status == "corrupt":
             raise CorruptRecordError(session_id, str(text(reply[1])))
         removed = int(reply[1])

@@ -250,7 +250,8 @@ return finish(h, l, a[3], a[4], a[5])
     missing="missing",
 )
 
-#: KEYS: session hash, runs list. ARGV: user, keep_last, now, ttl_ms.
+#: KEYS: session hash, runs list. ARGV: user, keep_last, now, ttl_ms, expected version
+#: ('' for none; another version answers ``conflict`` and deletes nothing).
 #: Deletes the oldest runs; run positions are sequence numbers minus the hash's 'base',
 #: so the runs kept are not renumbered. Returns how many went, and the session fields.
 TRIM = _session_script(
@@ -258,6 +259,8 @@ TRIM = _session_script(
 if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
 local bad = counters_ok(h)
 if bad then return {'corrupt', bad} end
+local version = redis.call('HGET', h, 'version')
+if a[5] ~= '' and version ~= a[5] then return {'conflict', version} end
 local cut = redis.call('LLEN', l) - tonumber(a[2])
 if cut <= 0 then return {'ok', 0, info(h)} end
 local doomed = redis.call('LRANGE', l, 0, cut - 1)

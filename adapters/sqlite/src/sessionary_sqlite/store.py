@@ -280,12 +280,21 @@ class SqliteDb(SqliteDatabase, Store):
         with self._writing(None) as conn:
             return conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
         with self._writing(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
             current = None if row is None else session_row(row)
             if current is None or not check_owner(current.info, user_id):
                 raise SessionNotFoundError(session_id, user_id)
+            stored = current.info.version
+            if expected_version is not None and stored != expected_version:
+                raise stale_delete(session_id, stored, expected_version, done="trimmed")
             doomed = conn.execute(
                 "SELECT run_id, input_tokens, output_tokens FROM runs WHERE session_key = ? "
                 "ORDER BY seq DESC LIMIT -1 OFFSET ?",

@@ -308,11 +308,17 @@ class CachingStore(Store):
             finally:
                 self._forget(session_id, {None, user_id})
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
         with self._lock_for(session_id):
             self._distrust(session_id)
             try:
-                return self.store._trim_runs(session_id, keep_last, user_id)
+                return self.store._trim_runs(session_id, keep_last, user_id, expected_version)
             finally:
                 self._forget(session_id, {None, user_id})
 

@@ -126,13 +126,19 @@ class AsyncStore(abc.ABC):
         return await self._erase_user(user_id)
 
     async def trim_runs(
-        self, session_id: str, *, keep_last: int, user_id: str | None = None
+        self,
+        session_id: str,
+        *,
+        keep_last: int,
+        user_id: str | None = None,
+        expected_version: int | None = None,
     ) -> int:
         """Delete all but the last ``keep_last`` runs of a session; see ``Store.trim_runs``."""
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(keep_last, "keep_last")
-        return await self._trim_runs(session_id, keep_last, user_id)
+        check_optional_version(expected_version)
+        return await self._trim_runs(session_id, keep_last, user_id, expected_version)
 
     # ------------------------------------------------------------------ reads
 
@@ -255,7 +261,13 @@ class AsyncStore(abc.ABC):
     async def _erase_user(self, user_id: str) -> int: ...
 
     @abc.abstractmethod
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int: ...
+    async def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int: ...
 
     @abc.abstractmethod
     async def _get_session(
@@ -325,8 +337,16 @@ class DelegatingAsyncStore(AsyncStore):
     async def _erase_user(self, user_id: str) -> int:
         return await self._run_write(lambda db: db._erase_user(user_id))
 
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return await self._run_write(lambda db: db._trim_runs(session_id, keep_last, user_id))
+    async def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
+        return await self._run_write(
+            lambda db: db._trim_runs(session_id, keep_last, user_id, expected_version)
+        )
 
     async def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None

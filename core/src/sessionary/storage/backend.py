@@ -48,11 +48,13 @@ class SchemaStatus:
         return self.current < self.latest
 
 
-def stale_delete(session_id: str, stored: object, expected: int) -> ConflictError:
-    """The error of a delete whose ``expected_version`` is not the stored one."""
+def stale_delete(
+    session_id: str, stored: object, expected: int, *, done: str = "deleted"
+) -> ConflictError:
+    """The error of a delete or trim whose ``expected_version`` is not the stored one."""
     return ConflictError(
         f"session {session_id!r} is at version {stored}, not {expected}: "
-        "it changed since it was read, so it was not deleted"
+        f"it changed since it was read, so it was not {done}"
     )
 
 
@@ -108,7 +110,13 @@ class StoreBackend(abc.ABC):
     @abc.abstractmethod
     def _erase_user(self, user_id: str) -> int: ...
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
         raise StorageError(f"the {self.name} store cannot trim runs")
 
     @abc.abstractmethod

@@ -174,17 +174,27 @@ class Store(StoreBackend):
         validate_id(user_id, "user_id")
         return self._erase_user(user_id)
 
-    def trim_runs(self, session_id: str, *, keep_last: int, user_id: str | None = None) -> int:
+    def trim_runs(
+        self,
+        session_id: str,
+        *,
+        keep_last: int,
+        user_id: str | None = None,
+        expected_version: int | None = None,
+    ) -> int:
         """Delete all but the last ``keep_last`` runs of a session; returns how many went.
 
         The summary stays equal to the sum of the remaining runs (run count, tokens) and
         the version is bumped when anything was deleted. A missing session (or another
-        user's) raises :class:`~sessionary.errors.SessionNotFoundError`.
+        user's) raises :class:`~sessionary.errors.SessionNotFoundError`. With
+        ``expected_version``, only a session still at that version is trimmed (so only
+        runs the caller saw go); else :class:`~sessionary.errors.ConflictError`.
         """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(keep_last, "keep_last")
-        return self._trim_runs(session_id, keep_last, user_id)
+        check_optional_version(expected_version)
+        return self._trim_runs(session_id, keep_last, user_id, expected_version)
 
     # ------------------------------------------------------------------ reads
 

@@ -215,11 +215,19 @@ class MemoryDb(Store):
                 self._delete_session(session_id, None, None)
             return len(doomed)
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
         with self._lock:
             info = self._info(session_id)
             if info is None or not check_owner(info, user_id):
                 raise SessionNotFoundError(session_id, user_id)
+            if expected_version is not None and info.version != expected_version:
+                raise stale_delete(session_id, info.version, expected_version, done="trimmed")
             runs = self._runs.get(session_id, [])
             cut = max(0, len(runs) - keep_last)
             if not cut:

@@ -146,8 +146,21 @@ class BlockingStore(Store):
     def _erase_user(self, user_id: str) -> int:
         return self._run(self.inner.erase_user(user_id))
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return self._run(self.inner.trim_runs(session_id, keep_last=keep_last, user_id=user_id))
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
+        return self._run(
+            self.inner.trim_runs(
+                session_id,
+                keep_last=keep_last,
+                user_id=user_id,
+                expected_version=expected_version,
+            )
+        )
 
     def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None

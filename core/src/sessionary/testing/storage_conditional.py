@@ -66,3 +66,26 @@ class ConditionalClauses(SuiteBase):
         with pytest.raises(InvalidInputError):
             store.delete_session("s1", expected_version=bad)  # type: ignore[arg-type]
         assert store.get_session("s1") is not None
+
+    def test_trim_at_the_seen_version_trims(self, store: Store) -> None:
+        for _ in range(3):
+            store.append_run(make_run("s1"))
+        seen = store.get_session_info("s1")
+        assert seen is not None
+        assert store.trim_runs("s1", keep_last=1, expected_version=seen.version) == 2
+        assert len(store.get_runs("s1")) == 1
+
+    def test_trim_at_a_stale_version_trims_nothing_and_says_so(self, store: Store) -> None:
+        for _ in range(3):
+            store.append_run(make_run("s1"))
+        seen = store.get_session_info("s1")
+        assert seen is not None
+        store.append_run(make_run("s1"))  # a run the trimmer never saw
+        before = [run.run_id for run in store.get_runs("s1")]
+        with pytest.raises(ConflictError):
+            store.trim_runs("s1", keep_last=1, expected_version=seen.version)
+        with pytest.raises(ConflictError):
+            store.trim_runs("s1", keep_last=1, expected_version=seen.version + 2)
+        assert [run.run_id for run in store.get_runs("s1")] == before, "a stale trim deleted runs"
+        info = store.get_session_info("s1")
+        assert info is not None and (info.run_count, info.version) == (4, seen.version + 1)

@@ -87,7 +87,17 @@ def prune(
                     if dry_run:
                         removed = info.run_count - keep_last_runs
                     else:
-                        removed = store.trim_runs(info.session_id, keep_last=keep_last_runs)
+                        try:
+                            # Only the runs listed: a session written to since is skipped.
+                            removed = store.trim_runs(
+                                info.session_id,
+                                keep_last=keep_last_runs,
+                                user_id=info.user_id,
+                                expected_version=info.version,
+                            )
+                        except ConflictError:
+                            skipped += 1
+                            continue
                     if removed:
                         trimmed_sessions += 1
                         trimmed_runs += removed
