@@ -61,5 +61,5 @@ def test_prune_does_not_trim_a_session_written_to_after_it_was_listed(
     monkeypatch.setattr("sessionary_cli.prune.iter_infos", list_then_return)
     result = CliRunner().invoke(main, ["sessions", "prune", "--db", url, "--keep-last-runs", "1"])
     assert result.exit_code == 0, result.output
-    assert len(store.get_runs("long")) == 4, "prune trimmed a session that changed after it was listed"
+    assert len(store.get_runs("long")) == 4, "prune trimmed a session changed after listing"
     assert "trimmed 0 run(s) from 0 session(s); skipped 1 session(s)" in result.stdout
