@@ -126,6 +126,14 @@ class TestAsyncRedisCluster(AsyncStorageConformance):
         finally:
             client.close()
 
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncRedisStore)
+        client = _client(self.servers)
+        try:
+            client.hset(store.inner.keys.session(session_id), "schema", SCHEMA_VERSION + newer)
+        finally:
+            client.close()
+
     def make_ttl_store(self, ttl: float) -> Store:
         return BlockingStore(
             AsyncRedisStore(self.url, prefix=f"ttl-{uuid.uuid4().hex[:12]}", ttl=ttl)

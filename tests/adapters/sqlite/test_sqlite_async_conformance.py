@@ -136,6 +136,20 @@ class TestAsyncSqliteStoreInMemory(AsyncStorageConformance):
         writer, _ = inner._pools()
         writer.submit(damage).result()
 
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
+        inner = store.inner
+
+        def stamp() -> None:
+            db = inner._writer_db
+            with db._lock:  # the raw connection: the store's cache is not told
+                db._connection().execute(
+                    "UPDATE sessionary_schema SET version = ?", (LATEST + newer,)
+                )
+
+        writer, _ = inner._pools()
+        writer.submit(stamp).result()
+
     def make_gated_store(self, gate: IoGate) -> AsyncStore:
         return _gated_store(self.folder / "gated.db", gate)
 
