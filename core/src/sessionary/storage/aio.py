@@ -37,6 +37,7 @@ from sessionary.storage.checks import (
     _Unset,
     check_count,
     check_import,
+    check_optional_version,
     check_run,
     check_version,
     list_arguments,
@@ -108,11 +109,18 @@ class AsyncStore(abc.ABC):
         check_import(session)
         return await self._import_session(summary_of_import(session, time.time()), replace)
 
-    async def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
-        """Delete a session and its runs; returns whether it existed (for that user)."""
+    async def delete_session(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        expected_version: int | None = None,
+    ) -> bool:
+        """Delete a session and its runs; see ``Store.delete_session``."""
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
-        return await self._delete_session(session_id, user_id)
+        check_optional_version(expected_version)
+        return await self._delete_session(session_id, user_id, expected_version)
 
     async def erase_user(self, user_id: str) -> int:
         """Delete every session of a user, with their runs; returns how many."""
@@ -120,13 +128,19 @@ class AsyncStore(abc.ABC):
         return await self._erase_user(user_id)
 
     async def trim_runs(
-        self, session_id: str, *, keep_last: int, user_id: str | None = None
+        self,
+        session_id: str,
+        *,
+        keep_last: int,
+        user_id: str | None = None,
+        expected_version: int | None = None,
     ) -> int:
         """Delete all but the last ``keep_last`` runs of a session; see ``Store.trim_runs``."""
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(keep_last, "keep_last")
-        return await self._trim_runs(session_id, keep_last, user_id)
+        check_optional_version(expected_version)
+        return await self._trim_runs(session_id, keep_last, user_id, expected_version)
 
     # ------------------------------------------------------------------ reads
 
@@ -241,13 +255,21 @@ class AsyncStore(abc.ABC):
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo: ...
 
     @abc.abstractmethod
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool: ...
+    async def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool: ...
 
     @abc.abstractmethod
     async def _erase_user(self, user_id: str) -> int: ...
 
     @abc.abstractmethod
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int: ...
+    async def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int: ...
 
     @abc.abstractmethod
     async def _get_session(
@@ -307,14 +329,26 @@ class DelegatingAsyncStore(AsyncStore):
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         return await self._run_write(lambda db: db._import_session(session, replace))
 
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._run_write(lambda db: db._delete_session(session_id, user_id))
+    async def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        return await self._run_write(
+            lambda db: db._delete_session(session_id, user_id, expected_version)
+        )
 
     async def _erase_user(self, user_id: str) -> int:
         return await self._run_write(lambda db: db._erase_user(user_id))
 
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return await self._run_write(lambda db: db._trim_runs(session_id, keep_last, user_id))
+    async def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
+        return await self._run_write(
+            lambda db: db._trim_runs(session_id, keep_last, user_id, expected_version)
+        )
 
     async def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None
