@@ -65,3 +65,15 @@ def damage_first_run(url: str, session_id: str) -> None:
             (session_id,),
         ).rowcount
     assert changed == 1
+
+
+def stamp_schema(url: str, *, newer: bool) -> None:
+    """Stamp the store at ``url`` with the latest schema version, or one newer, from another
+    connection (what another process's migration does)."""
+    from sessionary_postgres import schema
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        changed = conn.execute(
+            "UPDATE sessionary_schema SET version = %s", (schema.LATEST + newer,)
+        ).rowcount
+    assert changed == 1

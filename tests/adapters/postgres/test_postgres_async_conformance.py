@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from postgres_support import with_database
+from postgres_support import stamp_schema, with_database
 from sessionary_postgres import AsyncPostgresStore, PostgresDb
 
 from sessionary.storage.aio import AsyncStore
@@ -55,6 +55,10 @@ class TestAsyncPostgresStore(AsyncStorageConformance):
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncPostgresStore)
         self.corrupt_run(self.url, session_id)
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncPostgresStore)
+        stamp_schema(self.url, newer=newer)
 
     def make_gated_store(self, gate: IoGate) -> AsyncStore:
         url = self.make_database()

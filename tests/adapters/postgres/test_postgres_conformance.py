@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from postgres_support import stamp_schema
 from sessionary_postgres import PostgresDb
 
 from sessionary.storage.base import Capability, Store
@@ -30,3 +31,7 @@ class TestPostgresDb(StorageConformance):
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, PostgresDb)
         self.corrupt_run(store.url, session_id)
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, PostgresDb)
+        stamp_schema(store.url, newer=newer)

@@ -32,6 +32,7 @@ from sessionary.errors import (
     SchemaVersionError,
     SessionNotFoundError,
 )
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import (
     ListFilters,
     SchemaStatus,
@@ -293,10 +294,12 @@ class PostgresOperations(StorageOperations):
         yield COMMIT
         return info
 
-    def _delete_op(self, session_id: str, user_id: str | None) -> Op:
+    def _delete_op(self, session_id: str, user_id: str | None, expected_version: int | None) -> Op:
         current = yield from self._lock_session(session_id)
         if current is None or not check_owner(current.info, user_id):
             return False
+        if expected_version is not None and current.info.version != expected_version:
+            raise stale_delete(session_id, current.info.version, expected_version)
         yield Sql(sql.DELETE_SESSION, (session_id,))
         yield COMMIT
         return True
@@ -309,10 +312,14 @@ class PostgresOperations(StorageOperations):
         yield COMMIT
         return deleted.rowcount
 
-    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op:
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Op:
         current = yield from self._lock_session(session_id)
         if current is None or not check_owner(current.info, user_id):
             raise SessionNotFoundError(session_id, user_id)
+        if expected_version is not None and current.info.version != expected_version:
+            raise stale_delete(session_id, current.info.version, expected_version, done="trimmed")
         doomed = (yield Sql(sql.TRIM_RUNS, (session_id, session_id, keep_last))).rows
         if not doomed:
             return 0
