@@ -7,6 +7,8 @@ plugin, bad input) so it can also catch exactly one concern.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ConflictError",
     "CorruptRecordError",
@@ -54,7 +56,15 @@ class InvalidIdError(InvalidInputError):
 
 
 class StorageError(SessionaryError):
-    """A store could not do what was asked. Nothing is reported as stored that was not."""
+    """A store could not do what was asked. Nothing is reported as stored that was not.
+
+    When the write that failed was a run's final one (``run``, ``continue_run``), ``run``
+    is the complete run, which may or may not have been stored: ``agent.save_run(exc.run)``
+    stores it later, and saving a run that is already stored is a no-op.
+    """
+
+    #: The complete run whose final write failed (a :class:`~sessionary.Run`), else ``None``.
+    run: Any = None
 
 
 class SessionNotFoundError(StorageError, LookupError):

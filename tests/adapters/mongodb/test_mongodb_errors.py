@@ -224,8 +224,9 @@ def test_server_side_duplicate_keys_and_owners_over_the_wire(wire_factory: Store
     store = wire_factory.new_store()
     run = make_run("s1", user_id="alice")
     store.append_run(run)
+    assert store.append_run(run).run_count == 1  # the same run again is a no-op
     with pytest.raises(ConflictError, match="already exists"):
-        store.append_run(run)
+        store.append_run(attrs.evolve(run, content="another"))
     with pytest.raises(OwnershipError):
         store.append_run(make_run("s1", user_id="mallory"))
     paused = make_run("s1", user_id="alice", status=RunStatus.PAUSED)

@@ -73,7 +73,7 @@ def test_a_failed_append_leaves_a_gap_and_order_holds(store: MongoDb) -> None:
     first, second = make_run("s1", text="a"), make_run("s1", text="b")
     store.append_run(first)
     with pytest.raises(ConflictError):
-        store.append_run(first)
+        store.append_run(attrs.evolve(first, content="another"))
     store.append_run(second)
     assert [r.input for r in store.get_runs("s1")] == ["a", "b"]
     info = store.get_session_info("s1")

@@ -22,6 +22,7 @@ from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import resolve_db, resolve_model
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Store
+from sessionary.storage.checks import check_value
 from sessionary.storage.memory import MemoryDb
 
 __all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", "stream_async"]
@@ -266,6 +267,7 @@ class SessionOwner(NamingMixin):
         """Check a run's arguments (before any I/O) and return its flow."""
         if not isinstance(input, str):
             raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
+        check_value(input, "input")  # before the model sees it, not at the final write
         if self.model is None:
             kind = type(self).__name__
             raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")

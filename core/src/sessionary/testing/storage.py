@@ -29,11 +29,12 @@ from __future__ import annotations
 
 from sessionary.testing.storage_data import BAD_IDS, HOSTILE_IDS, make_run, rich_run
 from sessionary.testing.storage_durability import DurabilityClauses
+from sessionary.testing.storage_input import InputClauses
 from sessionary.testing.storage_runs import RunClauses
 from sessionary.testing.storage_sessions import SessionClauses
 
 __all__ = ["BAD_IDS", "HOSTILE_IDS", "StorageConformance", "make_run", "rich_run"]
 
 
-class StorageConformance(RunClauses, SessionClauses, DurabilityClauses):
+class StorageConformance(RunClauses, SessionClauses, DurabilityClauses, InputClauses):
     """The storage contract as tests. See the module documentation for how to use it."""

@@ -121,13 +121,16 @@ class RunClauses(SuiteBase):
         assert (info.input_tokens, info.output_tokens) == (10, 20)
 
     def test_a_run_id_is_appended_once(self, store: Store) -> None:
-        run = make_run("s1")
-        store.append_run(run)
+        # Appending the same run again (a retry after an ambiguous failure) is a no-op that
+        # returns the summary; another run under the same ID is a conflict.
+        run = make_run("s1", user_id="u1")
+        first = store.append_run(run)
+        assert store.append_run(run) == first
         with pytest.raises(ConflictError):
-            store.append_run(run)
+            store.append_run(attrs.evolve(run, content="something else"))
         info = store.get_session_info("s1")
-        assert info is not None and info.run_count == 1
-        assert len(store.get_runs("s1")) == 1
+        assert info == first and info.run_count == 1 and info.version == 1
+        assert store.get_runs("s1") == [run]
 
     def test_unserialisable_run_is_refused_and_nothing_is_written(self, store: Store) -> None:
         store.append_run(make_run("s1"))
