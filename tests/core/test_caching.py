@@ -14,7 +14,7 @@ from sessionary.caching import CachingStore, MemoryCache, approx_size
 from sessionary.caching.conformance import new_session
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
-from sessionary.errors import OwnershipError
+from sessionary.errors import SessionNotFoundError
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
 from sessionary.testing import ScriptedModel, tool_call
@@ -231,7 +231,7 @@ def test_deleting_through_the_agent_drops_the_entry() -> None:
 def test_a_failed_write_leaves_the_cache_as_it_was() -> None:
     agent = agent_on(MemoryDb())
     agent.run("mine", session_id="s1", user_id="alice")
-    with pytest.raises(OwnershipError):
+    with pytest.raises(SessionNotFoundError):
         agent.run("intruder", session_id="s1", user_id="mallory")
     session = agent.get_session("s1", user_id="alice")
     assert session is not None and [r.input for r in session.runs] == ["mine"]
@@ -247,7 +247,7 @@ def test_a_cached_session_is_never_handed_to_another_user() -> None:
     assert agent.get_session("shared-id", user_id="alice") is not None
     assert agent.get_session("shared-id", user_id="bob") is None
     assert agent.get_chat_history("shared-id", user_id="bob") == []
-    with pytest.raises(OwnershipError):
+    with pytest.raises(SessionNotFoundError):
         agent.run("bob's turn", session_id="shared-id", user_id="bob")
     assert all("secret" not in (text or "") for text in seen_by_model(agent))
     alice = agent.get_session("shared-id", user_id="alice")

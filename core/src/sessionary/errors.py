@@ -89,7 +89,11 @@ class RunNotFoundError(StorageError, LookupError):
 
 
 class OwnershipError(StorageError):
-    """A write for one user was aimed at a session that belongs to another user."""
+    """What a backend's ``_append_run`` / ``_update_run`` raise for another user's session.
+
+    The public calls turn it into :class:`SessionNotFoundError` (:class:`RunNotFoundError`
+    for ``update_run``), so a write never confirms that someone else's session exists.
+    """
 
     def __init__(self, session_id: str, user_id: str | None) -> None:
         self.session_id = session_id

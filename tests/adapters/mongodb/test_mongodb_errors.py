@@ -20,7 +20,7 @@ from sessionary_mongodb.store import DEFAULT_SERVER_SELECTION_TIMEOUT_MS
 from sessionary.domain.runs import RunStatus
 from sessionary.errors import (
     ConflictError,
-    OwnershipError,
+    SessionNotFoundError,
     StorageError,
     StoreUnavailableError,
 )
@@ -227,7 +227,7 @@ def test_server_side_duplicate_keys_and_owners_over_the_wire(wire_factory: Store
     assert store.append_run(run).run_count == 1  # the same run again is a no-op
     with pytest.raises(ConflictError, match="already exists"):
         store.append_run(attrs.evolve(run, content="another"))
-    with pytest.raises(OwnershipError):
+    with pytest.raises(SessionNotFoundError):
         store.append_run(make_run("s1", user_id="mallory"))
     paused = make_run("s1", user_id="alice", status=RunStatus.PAUSED)
     store.append_run(paused)
