@@ -105,7 +105,7 @@ def test_later_runs_read_no_runs_from_the_store() -> None:
 
 def test_each_cached_read_checks_the_version_with_one_cheap_read() -> None:
     db = CountingDb()
-    agent = agent_on(db)
+    agent = agent_on(db, user_id="u1")  # unscoped runs read the summary once more
     agent.run("a", session_id="s1")
     before = db.info_reads
     agent.run("b", session_id="s1")
@@ -115,7 +115,7 @@ def test_each_cached_read_checks_the_version_with_one_cheap_read() -> None:
 
 def test_runs_that_read_nothing_leave_the_cache_alone() -> None:
     db = CountingDb()
-    agent = agent_on(db, add_history_to_context=False)
+    agent = agent_on(db, add_history_to_context=False, user_id="u1")
     for index in range(5):
         agent.run(f"turn {index}", session_id="s1")
     assert isinstance(agent.db, CachingStore) and isinstance(agent.db.cache, MemoryCache)
@@ -123,7 +123,7 @@ def test_runs_that_read_nothing_leave_the_cache_alone() -> None:
     session = agent.get_session("s1")  # the first read caches it; later runs write through
     assert session is not None and session.run_count == 5 and len(agent.db.cache) == 1
     agent.run("turn 5", session_id="s1")
-    cached = agent.db.cache.get(None, "s1")
+    cached = agent.db.cache.get("u1", "s1")
     assert cached is not None and cached.run_count == 6
 
 
@@ -284,7 +284,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 def test_within_the_trust_interval_no_read_reaches_the_store(clock: Clock) -> None:
     db = CountingDb()
-    agent = agent_on(db, cache_trust_seconds=5.0)
+    agent = agent_on(db, cache_trust_seconds=5.0, user_id="u1")
     agent.run("one", session_id="s1")
     reads = (len(db.session_reads), db.info_reads)
     agent.run("two", session_id="s1")

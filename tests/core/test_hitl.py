@@ -68,6 +68,7 @@ class Ledger:
 def make_agent(
     db: Store, ledger: Ledger, *replies: Any, agent_id: str = "ops", **options: Any
 ) -> Agent:
+    options.setdefault("user_id", "alice")  # the paused runs are alice's: scoped calls
     return Agent(
         model=ScriptedModel(*replies),
         db=db,
@@ -157,7 +158,7 @@ def test_rejecting_tells_the_model_why_and_never_runs_the_tool(
     model = ScriptedModel("OK, I left it alone.")
     agent = Agent(model=model, db=db, id="ops", tools=ledger.tools())
 
-    done = agent.continue_run(run.run_id, "s1", requirements=run.requirements)
+    done = agent.continue_run(run.run_id, "s1", requirements=run.requirements, user_id="alice")
 
     assert done.status is RunStatus.COMPLETED
     assert ledger.calls == []

@@ -19,7 +19,12 @@ from sessionary.agent.hitl import (
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo
-from sessionary.errors import ConflictError, InvalidInputError
+from sessionary.errors import (
+    ConflictError,
+    InvalidInputError,
+    RunNotFoundError,
+    SessionNotFoundError,
+)
 from sessionary.flow import DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
 from sessionary.storage.checks import check_value
@@ -57,7 +62,14 @@ class RunningOwner(SessionOwner):
             kind = type(self).__name__
             raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
         check_value(requirements, "requirements")  # answers reach the model and the store
-        return self._continue(split_run_reference(self, run_id, session_id, requirements, user_id))
+        reference = split_run_reference(self, run_id, session_id, requirements, user_id)
+        return self._continue_owned(reference)
+
+    def _continue_owned(self, reference: RunReference) -> Flow[Run]:
+        rid, sid, _, user = reference
+        if (yield from self._owned_elsewhere(sid, user)):
+            raise RunNotFoundError(sid, rid, user)
+        return (yield from self._continue(reference))
 
     def _execute(
         self, input: str, session_id: str, user_id: str | None, *, stream: bool
@@ -65,6 +77,8 @@ class RunningOwner(SessionOwner):
         started = time.time()
         clock = time.perf_counter()
         run_id = new_id()
+        if (yield from self._owned_elsewhere(session_id, user_id)):
+            raise SessionNotFoundError(session_id, user_id)
         engine, context, produced = yield from self._begin(run_id, input, session_id, user_id)
         outcome = yield from settle(engine.loop(context, produced, stream=stream))
         content = outcome.content
