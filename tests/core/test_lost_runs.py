@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from sessionary import Agent, RunStatus
+from sessionary import Agent, RunStatus, Team
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import StoreUnavailableError
@@ -63,3 +63,17 @@ def test_asave_run_stores_a_run_an_async_run_lost() -> None:
 
     asyncio.run(scenario())
     assert [r.input for r in db.get_runs("s1")] == ["hello"]
+
+
+def test_a_team_run_whose_write_failed_is_saved_later() -> None:
+    db = _FailingOnce(applied=False)
+    member = Agent(model=ScriptedModel("drafted"), id="writer")
+    team = Team(model=ScriptedModel("the team's answer"), db=db, members=[member])
+    db.fail = 1
+    with pytest.raises(StoreUnavailableError) as caught:
+        team.run("plan it", session_id="t1")
+    run = caught.value.run
+    assert isinstance(run, Run) and run.content == "the team's answer"
+    info = team.save_run(run)
+    assert info.session_type is SessionType.TEAM and info.run_count == 1
+    assert team.save_run(run) == info
