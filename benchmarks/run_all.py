@@ -37,6 +37,7 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("Core overhead (import, Agent.run on memory://)", "bench_core.py", [], []),
     ("SQLite", "bench_sqlite.py", ["--agno-runs", "2000"], ["--quick"]),
     ("Redis", "bench_redis.py", [], ["--quick"]),
+    ("PostgreSQL", "bench_postgres.py", [], ["--quick"]),
     (
         "MongoDB (mongomock: operations and documents, not time)",
         "bench_mongodb.py",

@@ -249,14 +249,16 @@ class _RecordingOperations:
     def _import_op(self, session: Session, replace: bool) -> Op:
         return self._op("import", session.session_id, replace)
 
-    def _delete_op(self, session_id: str, user_id: str | None) -> Op:
-        return self._op("delete", session_id, user_id)
+    def _delete_op(self, session_id: str, user_id: str | None, expected_version: int | None) -> Op:
+        return self._op("delete", session_id, user_id, expected_version)
 
     def _erase_user_op(self, user_id: str) -> Op:
         return self._op("erase_user", user_id)
 
-    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op:
-        return self._op("trim", session_id, keep_last, user_id)
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Op:
+        return self._op("trim", session_id, keep_last, user_id, expected_version)
 
     def _get_session_op(self, session_id: str, user_id: str | None, last_n: int | None) -> Op:
         return self._op("get_session", session_id, user_id, last_n)
@@ -339,9 +341,9 @@ def _calls(store: Any) -> list[tuple[str, Callable[[], Any]]]:
         ("update_run", lambda: store.update_run(run, expected_version=3)),
         ("update_session", lambda: store.update_session("s", user_id="u", name="N")),
         ("import", lambda: store.import_session(session, replace=True)),
-        ("delete", lambda: store.delete_session("s", user_id="u")),
+        ("delete", lambda: store.delete_session("s", user_id="u", expected_version=4)),
         ("erase_user", lambda: store.erase_user("u")),
-        ("trim", lambda: store.trim_runs("s", keep_last=2, user_id="u")),
+        ("trim", lambda: store.trim_runs("s", keep_last=2, user_id="u", expected_version=3)),
         ("get_session", lambda: store.get_session("s", user_id="u", last_n_runs=4)),
         ("get_info", lambda: store.get_session_info("s")),
         ("get_run", lambda: store.get_run("s", "r", user_id="u")),
@@ -354,9 +356,9 @@ def _calls(store: Any) -> list[tuple[str, Callable[[], Any]]]:
 EXPECTED_ARGS: dict[str, tuple[Any, ...]] = {
     "update_session": ("s", "u", None),
     "import": ("s", True),
-    "delete": ("s", "u"),
+    "delete": ("s", "u", 4),
     "erase_user": ("u",),
-    "trim": ("s", 2, "u"),
+    "trim": ("s", 2, "u", 3),
     "get_session": ("s", "u", 4),
     "get_info": ("s", None),
     "get_run": ("s", "r", "u"),

@@ -22,6 +22,7 @@ from mongodb_support import server_like_mongomock, url_with_db
 from mongodb_wire import MockMongoServer
 from sessionary_mongodb import AsyncMongoStore, MongoDb
 
+from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
@@ -109,6 +110,16 @@ class TestAsyncMongoStore(AsyncStorageConformance):
     @pytest.fixture
     def store_url(self) -> str:
         return self.url
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncMongoStore)
+        sync = MongoDb(db_url=self.url)
+        try:
+            sync.client[sync.db_name]["sessionary_meta"].update_one(
+                {"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION + newer}}, upsert=True
+            )
+        finally:
+            sync.close()
 
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncMongoStore)

@@ -19,6 +19,7 @@ import pytest
 from mongodb_support import StoreFactory
 from sessionary_mongodb import MongoDb
 
+from sessionary.codec import SCHEMA_VERSION
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
 
@@ -59,6 +60,12 @@ class TestMongoDb(StorageConformance):
         )
         assert result.modified_count >= 1
 
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, MongoDb)
+        store._meta.update_one(
+            {"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION + newer}}, upsert=True
+        )
+
     def make_ttl_store(self, ttl: float) -> Store:
         return self.factory.new_store(ttl=ttl)
 
@@ -90,6 +97,12 @@ class TestMongoDbOverTheWire(StorageConformance):
     def store_url(self, store: Store) -> str:
         assert isinstance(store, MongoDb)
         return self.factory.url_for(store.db_name)
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, MongoDb)
+        store._meta.update_one(
+            {"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION + newer}}, upsert=True
+        )
 
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, MongoDb)

@@ -20,6 +20,7 @@ from redis_support import RedisServer, start_cluster, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
 
+from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store
@@ -71,6 +72,10 @@ class TestRedisClusterDb(StorageConformance):
         assert isinstance(store, RedisDb)
         store.client.lset(store.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
 
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, RedisDb)
+        store.client.hset(store.keys.session(session_id), "schema", SCHEMA_VERSION + newer)
+
     def make_ttl_store(self, ttl: float) -> Store:
         return RedisDb(client=self.client, prefix=f"ttl-{uuid.uuid4().hex[:12]}", ttl=ttl)
 
@@ -118,6 +123,14 @@ class TestAsyncRedisCluster(AsyncStorageConformance):
         client = _client(self.servers)
         try:
             client.lset(store.inner.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
+        finally:
+            client.close()
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncRedisStore)
+        client = _client(self.servers)
+        try:
+            client.hset(store.inner.keys.session(session_id), "schema", SCHEMA_VERSION + newer)
         finally:
             client.close()
 

@@ -22,6 +22,7 @@ from redis_support import delete_prefix, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
 
+from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
@@ -77,6 +78,14 @@ class TestAsyncRedisStore(AsyncStorageConformance):
         client = redis.Redis.from_url(self.url)
         try:
             client.lset(store.inner.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
+        finally:
+            client.close()
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncRedisStore)
+        client = redis.Redis.from_url(self.url)
+        try:
+            client.hset(store.inner.keys.session(session_id), "schema", SCHEMA_VERSION + newer)
         finally:
             client.close()
 

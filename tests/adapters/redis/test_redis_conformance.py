@@ -10,6 +10,7 @@ import redis
 from redis_support import delete_prefix, with_params
 from sessionary_redis import RedisDb
 
+from sessionary.codec import SCHEMA_VERSION
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
 
@@ -43,6 +44,10 @@ class TestRedisDb(StorageConformance):
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, RedisDb)
         store.client.lset(store.keys.runs(session_id), 0, b"\xff{not json")  # type: ignore[arg-type]
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, RedisDb)
+        store.client.hset(store.keys.session(session_id), "schema", SCHEMA_VERSION + newer)
 
     def make_ttl_store(self, ttl: float) -> Store:
         prefix = f"sessionary-test-ttl-{uuid.uuid4().hex[:12]}"

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 from sessionary_sqlite import AsyncSqliteStore, SqliteDb
+from sessionary_sqlite.schema import LATEST
 
 from sessionary.errors import InvalidInputError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
@@ -89,6 +90,12 @@ class TestAsyncSqliteStore(AsyncStorageConformance):
         assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
         _corrupt_file(store.inner.path, session_id)
 
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
+        with sqlite3.connect(store.inner.path) as conn:  # another process's connection
+            conn.execute("UPDATE sessionary_schema SET version = ?", (LATEST + newer,))
+        conn.close()
+
     def make_gated_store(self, gate: IoGate) -> AsyncStore:
         return _gated_store(self.folder / "gated.db", gate)
 
@@ -128,6 +135,20 @@ class TestAsyncSqliteStoreInMemory(AsyncStorageConformance):
 
         writer, _ = inner._pools()
         writer.submit(damage).result()
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
+        inner = store.inner
+
+        def stamp() -> None:
+            db = inner._writer_db
+            with db._lock:  # the raw connection: the store's cache is not told
+                db._connection().execute(
+                    "UPDATE sessionary_schema SET version = ?", (LATEST + newer,)
+                )
+
+        writer, _ = inner._pools()
+        writer.submit(stamp).result()
 
     def make_gated_store(self, gate: IoGate) -> AsyncStore:
         return _gated_store(self.folder / "gated.db", gate)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sessionary_sqlite import SqliteDb
+from sessionary_sqlite.schema import LATEST
 
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
@@ -37,6 +38,12 @@ class TestSqliteDb(StorageConformance):
         conn.close()
         assert changed == 1
 
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, SqliteDb)
+        with sqlite3.connect(store.path) as conn:  # another process's connection
+            conn.execute("UPDATE sessionary_schema SET version = ?", (LATEST + newer,))
+        conn.close()
+
 
 class TestSqliteDbInMemory(StorageConformance):
     """``sqlite:///:memory:``, the URL for tests: private to its store."""
@@ -52,4 +59,11 @@ class TestSqliteDbInMemory(StorageConformance):
             conn = store._connection()
             conn.execute(
                 "UPDATE sessions SET state = 'not json' WHERE session_id = ?", (session_id,)
+            )
+
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        assert isinstance(store, SqliteDb)
+        with store._lock:  # the raw connection: the store's cache is not told
+            store._connection().execute(
+                "UPDATE sessionary_schema SET version = ?", (LATEST + newer,)
             )

@@ -129,8 +129,9 @@ class AsyncMongoStore(MongoOperations, AsyncOperationStore):
         return await drive_async(op, perform)
 
     async def _ensure(self, bound: _Bound) -> None:
-        """Create indexes and check the schema once per store object (idempotent)."""
+        """Create indexes once per store object (idempotent); check the schema each time."""
         if self._ready:
+            await self._run(self._schema_check_op())
             return
         async with bound.setup_lock:
             if not self._ready:

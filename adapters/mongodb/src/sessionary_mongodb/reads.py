@@ -15,7 +15,7 @@ from pymongo import ReturnDocument
 from sessionary.codec import SCHEMA_VERSION
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage
-from sessionary.errors import CorruptRecordError, SchemaVersionError
+from sessionary.errors import CorruptRecordError, SchemaVersionError, StoreUnavailableError
 from sessionary.storage.base import ListFilters, SchemaStatus, encode_cursor
 from sessionary_mongodb.calls import ADMIN, META, RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import SCHEMA_ID
@@ -54,6 +54,25 @@ class MongoOperations(MongoWrites):
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
+        self._refuse_newer(schema)
+
+    def _schema_check_op(self) -> Op[None]:
+        """Refuse a schema another process stamped newer since this store was set up.
+
+        One indexed read of the schema record before each operation (the drivers run it
+        at every SETUP once the store is set up): a store open during a rolling upgrade
+        stops reading and writing once the data is migrated past it. MongoDB has no
+        atomic step across the two collections without transactions, so a migration that
+        lands between this read and the write is not seen by that one write.
+        """
+        try:
+            with self._do("reading the schema version"):
+                schema = yield META.find_one({"_id": SCHEMA_ID}, {"version": 1})
+        except StoreUnavailableError:
+            return  # the operation's own call fails the same way, naming what it was doing
+        self._refuse_newer(schema)
+
+    def _refuse_newer(self, schema: dict[str, Any] | None) -> None:
         stored = schema.get("version") if schema else None
         if not isinstance(stored, int) or stored > SCHEMA_VERSION:
             raise SchemaVersionError(

@@ -106,8 +106,9 @@ class MongoDb(MongoOperations, MongoConnection, OperationStore):
         return None
 
     def _ensure(self) -> None:
-        """Create indexes and check the schema once per store object (idempotent)."""
+        """Create indexes once per store object (idempotent); check the schema each time."""
         if self._ready:
+            self._run(self._schema_check_op())
             return
         self.client  # noqa: B018 - connects the collections on first use
         with self._ready_lock:

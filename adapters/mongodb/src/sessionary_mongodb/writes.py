@@ -31,6 +31,7 @@ from sessionary.errors import (
     SessionNotFoundError,
     StorageError,
 )
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import MongoSettings, as_int, expired
@@ -304,7 +305,7 @@ class MongoWrites(MongoSettings):
             elif existing is not None:
                 if not replace:
                     raise ConflictError(f"session {sid!r} already exists")
-                yield from self._delete_op(sid, None)
+                yield from self._delete_op(sid, None, None)
             expiry = self._expiry(time.time())
             if session.runs:
                 # Runs first, under a key nothing points at yet: a reader never sees the
@@ -328,28 +329,55 @@ class MongoWrites(MongoSettings):
 
     # ------------------------------------------------------------------ deleting
 
-    def _delete_op(self, session_id: str, user_id: str | None) -> Op[bool]:
+    def _delete_op(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> Op[bool]:
         yield SETUP
         with self._do(f"deleting session {session_id!r}"):
             query: dict[str, Any] = {"_id": session_id}
             if user_id is not None:
                 query["user_id"] = user_id
+            if expected_version is not None:
+                # The version is in the filter: a session that moved on is not matched.
+                query["version"] = expected_version
             doc = yield SESSIONS.find_one_and_delete(query, projection={"key": 1, "expires_at": 1})
             if doc is None:
+                if expected_version is not None:
+                    del query["version"]
+                    kept = yield SESSIONS.find_one(query, {"version": 1, "expires_at": 1})
+                    if kept is not None and not expired(kept):
+                        raise stale_delete(session_id, kept.get("version"), expected_version)
                 return False
             yield RUNS.delete_many({"session_key": doc.get("key")})
             return not expired(doc)
 
-    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op[int]:
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Op[int]:
         yield SETUP
         with self._do(f"trimming the runs of session {session_id!r}"):
             doc = yield from self._find_session(session_id, user_id)
             if doc is None:
                 raise SessionNotFoundError(session_id, user_id)
             key = self._key_of(doc)
-            doomed = yield RUNS.find(
-                {"session_key": key}, {"_id": 1}, sort=[("seq", -1)], skip=keep_last
-            )
+            runs: dict[str, Any] = {"session_key": key}
+            if expected_version is not None:
+                if doc.get("version") != expected_version:
+                    raise stale_delete(
+                        session_id, doc.get("version"), expected_version, done="trimmed"
+                    )
+                runs["seq"] = {"$lte": doc.get("last_seq", 0)}  # only the runs counted
+            doomed = yield RUNS.find(runs, {"_id": 1}, sort=[("seq", -1)], skip=keep_last)
+            if doomed and expected_version is not None:
+                # Claim the version before deleting: a write since the read wins instead.
+                claimed = yield SESSIONS.update_one(
+                    {"_id": session_id, "key": key, "version": expected_version},
+                    {"$inc": {"version": 1}},
+                )
+                if not claimed.matched_count:
+                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1})
+                    stored = now.get("version") if now else None
+                    raise stale_delete(session_id, stored, expected_version, done="trimmed")
             removed = input_tokens = output_tokens = 0
             for run in doomed:
                 # One at a time, so a concurrent trim never makes us subtract a run twice.
@@ -365,7 +393,7 @@ class MongoWrites(MongoSettings):
                     {"_id": session_id, "key": key},
                     {
                         "$inc": {
-                            "version": 1,
+                            "version": 0 if expected_version is not None else 1,
                             "run_count": -removed,
                             "input_tokens": -input_tokens,
                             "output_tokens": -output_tokens,

@@ -36,6 +36,7 @@ from sessionary_redis.connection import (
     split_url,
 )
 from sessionary_redis.operations import RedisOperations
+from sessionary_redis.records import refuse_newer
 
 __all__ = ["AsyncRedisStore"]
 
@@ -191,7 +192,7 @@ class AsyncRedisStore(RedisOperations, AsyncOperationStore):
             return await pipe.execute(raise_on_error=action.raise_on_error)
         if isinstance(action, Command):
             return await getattr(client, action.method)(*action.args, **action.kwargs)
-        return await bound.run_script(action.name, action.keys, action.args)
+        return refuse_newer(await bound.run_script(action.name, action.keys, action.args))
 
     # ------------------------------------------------------------------ admin
 

@@ -26,7 +26,7 @@ from sessionary_redis.keys import KeyLayout
 from sessionary_redis.records import decode_info, text
 from sessionary_redis.scripts import INFO_FIELDS
 
-__all__ = ["Indexed", "list_page", "reindex", "unindex"]
+__all__ = ["Indexed", "forget_entry", "list_page", "reindex", "unindex"]
 
 log = logging.getLogger("sessionary_redis")
 
@@ -118,7 +118,7 @@ def _decode(
         return None  # one bad record must not hide every other session
     if decoded is None or not _belongs(decoded[0], field, filters):
         # Dangling (the session is gone) or stale (it was recreated for another owner).
-        yield from _forget_entry(index, session_id, score)
+        yield from forget_entry(index, session_id, score)
         return None
     return decoded[0]
 
@@ -142,13 +142,23 @@ def reindex(db: Indexed, index_keys: Sequence[str], score: float, member: str) -
         log.warning("session %r is stored but its listing index was not updated: %s", member, exc)
 
 
-def unindex(db: Indexed, index_keys: Sequence[str], member: str) -> Op[None]:
-    """Take a deleted session out of its indexes (listing cleans what this misses)."""
+def unindex(
+    db: Indexed, index_keys: Sequence[str], member: str, score: float | None = None
+) -> Op[None]:
+    """Take a deleted session out of its indexes (listing cleans what this misses).
+
+    With ``score`` (the deleted session's last update), an entry is removed only while
+    it still has that score: a session made again under the ID since keeps its place.
+    """
     if not index_keys:
         return
-    commands = [Command.of("zrem", key, member) for key in index_keys]
     try:
-        yield Request.write_(f"unindex session {member!r}", Pipeline(commands), member)
+        if score is None:
+            commands = [Command.of("zrem", key, member) for key in index_keys]
+            yield Request.write_(f"unindex session {member!r}", Pipeline(commands), member)
+        else:
+            for key in index_keys:
+                yield from forget_entry(key, member, score)
     except StorageError as exc:
         log.warning(
             "session %r is deleted; its index entries are left for listing to clean: %s",
@@ -157,7 +167,7 @@ def unindex(db: Indexed, index_keys: Sequence[str], member: str) -> Op[None]:
         )
 
 
-def _forget_entry(index: str, member: str, score: float) -> Op[None]:
+def forget_entry(index: str, member: str, score: float) -> Op[None]:
     """Remove a dangling index entry, unless it moved since it was read."""
     yield Request.write_(
         f"clean a dangling index entry of session {member!r}",

@@ -38,12 +38,13 @@ from sessionary.errors import (
     StoreUnavailableError,
 )
 from sessionary.ids import new_id
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import ListFilters, SchemaStatus, check_run_version, preview_of
 from sessionary_redis import scripts
 from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, Script
 from sessionary_redis.connection import RetryPolicy, int_option, number_option
 from sessionary_redis.keys import KeyLayout
-from sessionary_redis.listing import list_page, reindex, unindex
+from sessionary_redis.listing import forget_entry, list_page, reindex, unindex
 from sessionary_redis.records import (
     check_tokens,
     decode_info,
@@ -346,47 +347,59 @@ class RedisOperations:
             yield from reindex(self, index_keys, info.updated_at, sid)
         return info
 
-    def _delete_op(self, session_id: str, user_id: str | None) -> Op[bool]:
+    def _delete_op(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> Op[bool]:
         op = new_id()
         reply = yield Request.write_(
             f"delete session {session_id!r}",
             Script(
                 "_delete",
                 [*self._session_keys(session_id), self.keys.deleted(session_id)],
-                [user_id or "", op],
+                [user_id or "", op, "" if expected_version is None else str(expected_version)],
             ),
             session_id,
         )
-        if text(reply[0]) != "ok":
+        status = text(reply[0])
+        if status == "conflict":
+            assert expected_version is not None
+            raise stale_delete(session_id, text(reply[1]), expected_version)
+        if status != "ok":
             return False
-        yield from unindex(self, [k for k in (text(reply[1]) or "").split("\n") if k], session_id)
+        keys = [k for k in (text(reply[1]) or "").split("\n") if k]
+        score = text(reply[2]) if len(reply) > 2 else None
+        yield from unindex(self, keys, session_id, float(score) if score else None)
         return True
 
     def _erase_user_op(self, user_id: str) -> Op[int]:
         index = self.keys.user_index(user_id)
         erased = 0
         while True:
+            # A run the user appends meanwhile makes its session again, listed with a
+            # new score: the next page finds it, so it is erased too, never left unlisted.
             members = yield Request.read(
-                f"list the sessions of user {user_id!r}", Command.of("zrange", index, 0, 499)
+                f"list the sessions of user {user_id!r}",
+                Command.of("zrange", index, 0, 499, withscores=True),
             )
             if not members:
                 return erased
-            for member in members:
+            for member, score in members:
                 session_id = text(member)
                 assert session_id is not None
-                if (yield from self._delete_op(session_id, user_id)):
+                if (yield from self._delete_op(session_id, user_id, None)):
                     erased += 1
-            yield Request.write_(
-                f"clear the index of user {user_id!r}", Command.of("zrem", index, *members)
-            )
+                yield from forget_entry(index, session_id, float(score))
 
-    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op[int]:
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Op[int]:
+        expected = "" if expected_version is None else str(expected_version)
         reply = yield Request(
             f"trim the runs of session {session_id!r}",
             lambda _: Script(
                 "_trim",
                 self._session_keys(session_id),
-                [user_id or "", keep_last, repr(time.time()), self._ttl_ms],
+                [user_id or "", keep_last, repr(time.time()), self._ttl_ms, expected],
             ),
             session_id,
             True,
@@ -394,6 +407,9 @@ class RedisOperations:
         status = text(reply[0])
         if status == "missing":
             raise SessionNotFoundError(session_id, user_id)
+        if status == "conflict":
+            assert expected_version is not None
+            raise stale_delete(session_id, text(reply[1]), expected_version, done="trimmed")
         if status == "corrupt":
             raise CorruptRecordError(session_id, str(text(reply[1])))
         removed = int(reply[1])

@@ -17,6 +17,7 @@ __all__ = [
     "decode_info",
     "decode_run_text",
     "info_pairs",
+    "refuse_newer",
     "text",
 ]
 
@@ -185,3 +186,18 @@ def info_pairs(info: SessionInfo, index_keys: list[str]) -> list[str]:
         if value is not None:
             pairs += [key, value]
     return pairs
+
+
+def refuse_newer(reply: Any) -> Any:
+    """A script's reply, or :class:`SchemaVersionError` if it found a newer schema.
+
+    Every script on a session reads the session's ``schema`` field (one ``HGET``) before
+    anything else and answers ``newer`` without writing when it is past this code's.
+    """
+    if isinstance(reply, list) and reply and reply[0] in (b"newer", "newer"):
+        raise SchemaVersionError(
+            f"a session was written with storage schema {text(reply[1])}, newer than this "
+            f"sessionary-redis's {SCHEMA_VERSION}; nothing was written or read: upgrade "
+            "sessionary to use it"
+        )
+    return reply

@@ -2,8 +2,8 @@
 
 Each script touches only the keys of one session (one hash slot in Redis Cluster),
 runs atomically on the server, and costs one round trip. A script checks everything
-before it writes anything (key types, owner, run ID, counters), because Redis does
-not roll back a script that fails half-way. On a single server, the append script
+before it writes anything (key types, owner, the session's schema, run ID, counters),
+because Redis does not roll back a script that fails half-way. On a single server, the append script
 also updates the listing indexes it is given as extra keys; in a cluster those live
 in other slots and are updated in a second step (see ``docs/storage/redis.md``).
 
@@ -12,6 +12,8 @@ in ``docs/storage/redis.md``.
 """
 
 from __future__ import annotations
+
+from sessionary.codec import SCHEMA_VERSION
 
 __all__ = [
     "APPEND",
@@ -53,6 +55,12 @@ _FIELDS_LUA = "{" + ", ".join(f"'{f}'" for f in INFO_FIELDS) + "}"
 # Shared preamble: key type checks and helpers. A wrong key type is reported, not hit.
 _PRELUDE = f"""
 local FIELDS = {_FIELDS_LUA}
+local SCHEMA = {SCHEMA_VERSION}
+local function newer(h)
+  local s = tonumber(redis.call('HGET', h, 'schema') or '')
+  if s and s > SCHEMA then return {{'newer', tostring(s)}} end
+  return nil
+end
 local function key_types(h, l)
   local th = redis.call('TYPE', h)['ok']
   local tl = redis.call('TYPE', l)['ok']
@@ -112,7 +120,9 @@ def _session_script(body: str, *, missing: str | None, read_only: bool = False) 
         "local h, l, a = KEYS[1], KEYS[2], ARGV\n"
         "local th, err = key_types(h, l)\n"
         "if not th then return {'corrupt', err} end\n"
-        f"{absent}{body}"
+        f"{absent}"
+        "if th == 'hash' then local n = newer(h); if n then return n end end\n"
+        f"{body}"
     )
 
 
@@ -240,7 +250,8 @@ return finish(h, l, a[3], a[4], a[5])
     missing="missing",
 )
 
-#: KEYS: session hash, runs list. ARGV: user, keep_last, now, ttl_ms.
+#: KEYS: session hash, runs list. ARGV: user, keep_last, now, ttl_ms, expected version
+#: ('' for none; another version answers ``conflict`` and deletes nothing).
 #: Deletes the oldest runs; run positions are sequence numbers minus the hash's 'base',
 #: so the runs kept are not renumbered. Returns how many went, and the session fields.
 TRIM = _session_script(
@@ -248,6 +259,8 @@ TRIM = _session_script(
 if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
 local bad = counters_ok(h)
 if bad then return {'corrupt', bad} end
+local version = redis.call('HGET', h, 'version')
+if a[5] ~= '' and version ~= a[5] then return {'conflict', version} end
 local cut = redis.call('LLEN', l) - tonumber(a[2])
 if cut <= 0 then return {'ok', 0, info(h)} end
 local doomed = redis.call('LRANGE', l, 0, cut - 1)
@@ -276,9 +289,13 @@ return {'ok', cut, info(h)}
     missing="missing",
 )
 
-#: KEYS: session hash, runs list, delete marker. ARGV: user, op token.
-#: Returns the deleted session's index keys. The marker keeps the token for a minute,
-#: so a delete retried after a lost reply still reports that it deleted the session.
+#: KEYS: session hash, runs list, delete marker. ARGV: user, op token, expected version
+#: ('' for none). Returns the deleted session's index keys and its last update (its score
+#: in them, so they are cleared only of this session, not of one made again since), or
+#: ``conflict`` and the stored
+#: version when an expected version is given and not the stored one (nothing deleted).
+#: The marker keeps the token for a minute, so a delete retried after a lost reply still
+#: reports that it deleted the session.
 DELETE = (
     "#!lua\n"
     + _PRELUDE
@@ -290,16 +307,23 @@ if th == 'none' then
   if redis.call('GET', d) == a[2] then return {'ok', ''} end
   return {'missing'}
 end
-local idx = ''
+local idx, updated = '', ''
 if th == 'hash' then
   if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
+  local n = newer(h)
+  if n then return n end
+  local version = redis.call('HGET', h, 'version') or ''
+  if a[3] ~= '' and version ~= a[3] then return {'conflict', version} end
   idx = redis.call('HGET', h, 'idx') or ''
+  updated = redis.call('HGET', h, 'updated') or ''
 elseif a[1] ~= '' then
   return {'missing'}
+elseif a[3] ~= '' then
+  return {'conflict', ''}
 end
 redis.call('DEL', h, l)
 redis.call('SET', d, a[2], 'PX', 60000)
-return {'ok', idx}
+return {'ok', idx, updated}
 """
 )
 
@@ -316,6 +340,8 @@ local th, err = key_types(h, l)
 local old = ''
 if th == 'hash' then
   if a[1] ~= '1' then return {'exists'} end
+  local n = newer(h)
+  if n then return n end
   old = redis.call('HGET', h, 'idx') or ''
 elseif not th then
   if a[1] ~= '1' then return {'exists'} end

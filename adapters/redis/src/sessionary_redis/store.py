@@ -27,6 +27,7 @@ from sessionary_redis.connection import (
     split_url,
 )
 from sessionary_redis.operations import RedisOperations
+from sessionary_redis.records import refuse_newer
 
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
@@ -149,7 +150,7 @@ class RedisDb(RedisOperations, OperationStore):
 
     def _perform(self, action: Action) -> Any:
         if isinstance(action, Script):
-            return getattr(self, action.name)(keys=action.keys, args=action.args)
+            return refuse_newer(getattr(self, action.name)(keys=action.keys, args=action.args))
         if isinstance(action, Pipeline):
             pipe = self.client.pipeline(transaction=False)
             for command in action.commands:

@@ -185,6 +185,18 @@ class SqliteDatabase:
                 raise self._version_error(self._version or 0)
         return conn
 
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """Refuse, inside the transaction, a file another process migrated since we looked.
+
+        One read of the one-row schema table per transaction, in the same snapshot (or
+        under the same write lock) as the reads and writes that follow: a store opened
+        before a rolling upgrade stamped the file newer neither reads nor writes it.
+        """
+        version = schema.read_version(conn)
+        if version != schema.LATEST:
+            self._version = version
+            raise self._version_error(version or 0)
+
     def _version_error(self, version: int) -> SchemaVersionError:
         if version < 1:
             return SchemaVersionError(
@@ -215,6 +227,7 @@ class SqliteDatabase:
                 raise translate(exc, self.location, session_id) from exc
             self._check_file(conn, session_id)
             try:
+                self._check_schema(conn)
                 yield conn
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -239,6 +252,7 @@ class SqliteDatabase:
             except sqlite3.Error as exc:
                 raise translate(exc, self.location, session_id) from exc
             try:
+                self._check_schema(conn)
                 yield conn
             except sqlite3.Error as exc:
                 _rollback(conn)

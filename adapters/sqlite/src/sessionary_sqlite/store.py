@@ -26,6 +26,7 @@ from sessionary.errors import (
     SessionNotFoundError,
 )
 from sessionary.plugins.lazy import lazy
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import (
     Capability,
     ListFilters,
@@ -257,27 +258,43 @@ class SqliteDb(SqliteDatabase, Store):
             )
         return info
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        where, params = "session_id = ?", [session_id]
+        if user_id is not None:
+            where, params = where + " AND user_id = ?", [*params, user_id]
         with self._writing(session_id) as conn:
-            if user_id is None:
-                cursor = conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
-            else:
-                cursor = conn.execute(
-                    "DELETE FROM sessions WHERE session_id = ? AND user_id = ?",
-                    (session_id, user_id),
-                )
-            return cursor.rowcount > 0
+            if expected_version is None:
+                return conn.execute(f"DELETE FROM sessions WHERE {where}", params).rowcount > 0
+            # One write transaction: the version read and the conditional delete agree.
+            row = conn.execute(f"SELECT version FROM sessions WHERE {where}", params).fetchone()
+            if row is None:
+                return False
+            if row[0] != expected_version:
+                raise stale_delete(session_id, row[0], expected_version)
+            conn.execute(f"DELETE FROM sessions WHERE {where} AND version = ?", [*params, row[0]])
+            return True
 
     def _erase_user(self, user_id: str) -> int:
         with self._writing(None) as conn:
             return conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
         with self._writing(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
             current = None if row is None else session_row(row)
             if current is None or not check_owner(current.info, user_id):
                 raise SessionNotFoundError(session_id, user_id)
+            stored = current.info.version
+            if expected_version is not None and stored != expected_version:
+                raise stale_delete(session_id, stored, expected_version, done="trimmed")
             doomed = conn.execute(
                 "SELECT run_id, input_tokens, output_tokens FROM runs WHERE session_key = ? "
                 "ORDER BY seq DESC LIMIT -1 OFFSET ?",

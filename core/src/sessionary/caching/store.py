@@ -298,19 +298,27 @@ class CachingStore(Store):
             finally:
                 self._forget(session.session_id, {None, session.user_id})
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
         with self._lock_for(session_id):
             self._distrust(session_id)
             try:
-                return self.store._delete_session(session_id, user_id)
+                return self.store._delete_session(session_id, user_id, expected_version)
             finally:
                 self._forget(session_id, {None, user_id})
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
         with self._lock_for(session_id):
             self._distrust(session_id)
             try:
-                return self.store._trim_runs(session_id, keep_last, user_id)
+                return self.store._trim_runs(session_id, keep_last, user_id, expected_version)
             finally:
                 self._forget(session_id, {None, user_id})
 

@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
@@ -42,11 +43,13 @@ from sessionary.storage.checks import (
     _Unset,
     check_count,
     check_import,
+    check_optional_version,
     check_run,
     check_version,
     list_arguments,
     session_changes,
 )
+from sessionary.storage.summaries import summary_of_import
 
 __all__ = ["AsyncStore", "DelegatingAsyncStore", "ThreadedAsyncStore"]
 
@@ -122,13 +125,20 @@ class AsyncStore(abc.ABC):
     async def import_session(self, session: Session, *, replace: bool = False) -> SessionInfo:
         """Write a whole session, runs in order; see ``Store.import_session``."""
         check_import(session)
-        return await self._import_session(session, replace)
+        return await self._import_session(summary_of_import(session, time.time()), replace)
 
-    async def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
-        """Delete a session and its runs; returns whether it existed (for that user)."""
+    async def delete_session(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        expected_version: int | None = None,
+    ) -> bool:
+        """Delete a session and its runs; see ``Store.delete_session``."""
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
-        return await self._delete_session(session_id, user_id)
+        check_optional_version(expected_version)
+        return await self._delete_session(session_id, user_id, expected_version)
 
     async def erase_user(self, user_id: str) -> int:
         """Delete every session of a user, with their runs; returns how many."""
@@ -136,13 +146,19 @@ class AsyncStore(abc.ABC):
         return await self._erase_user(user_id)
 
     async def trim_runs(
-        self, session_id: str, *, keep_last: int, user_id: str | None = None
+        self,
+        session_id: str,
+        *,
+        keep_last: int,
+        user_id: str | None = None,
+        expected_version: int | None = None,
     ) -> int:
         """Delete all but the last ``keep_last`` runs of a session; see ``Store.trim_runs``."""
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(keep_last, "keep_last")
-        return await self._trim_runs(session_id, keep_last, user_id)
+        check_optional_version(expected_version)
+        return await self._trim_runs(session_id, keep_last, user_id, expected_version)
 
     # ------------------------------------------------------------------ reads
 
@@ -257,13 +273,21 @@ class AsyncStore(abc.ABC):
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo: ...
 
     @abc.abstractmethod
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool: ...
+    async def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool: ...
 
     @abc.abstractmethod
     async def _erase_user(self, user_id: str) -> int: ...
 
     @abc.abstractmethod
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int: ...
+    async def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int: ...
 
     @abc.abstractmethod
     async def _get_session(
@@ -323,14 +347,26 @@ class DelegatingAsyncStore(AsyncStore):
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         return await self._run_write(lambda db: db._import_session(session, replace))
 
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._run_write(lambda db: db._delete_session(session_id, user_id))
+    async def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        return await self._run_write(
+            lambda db: db._delete_session(session_id, user_id, expected_version)
+        )
 
     async def _erase_user(self, user_id: str) -> int:
         return await self._run_write(lambda db: db._erase_user(user_id))
 
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return await self._run_write(lambda db: db._trim_runs(session_id, keep_last, user_id))
+    async def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
+        return await self._run_write(
+            lambda db: db._trim_runs(session_id, keep_last, user_id, expected_version)
+        )
 
     async def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None

@@ -18,10 +18,10 @@ import attrs
 
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
-from sessionary.errors import StorageError
+from sessionary.errors import ConflictError, StorageError
 from sessionary.storage.checks import ListFilters
 
-__all__ = ["Capability", "SchemaStatus", "StoreBackend"]
+__all__ = ["Capability", "SchemaStatus", "StoreBackend", "stale_delete"]
 
 
 class Capability(str, Enum):
@@ -46,6 +46,16 @@ class SchemaStatus:
     def needs_migration(self) -> bool:
         """True when ``sessionary migrate`` would upgrade the store."""
         return self.current < self.latest
+
+
+def stale_delete(
+    session_id: str, stored: object, expected: int, *, done: str = "deleted"
+) -> ConflictError:
+    """The error of a delete or trim whose ``expected_version`` is not the stored one."""
+    return ConflictError(
+        f"session {session_id!r} is at version {stored}, not {expected}: "
+        f"it changed since it was read, so it was not {done}"
+    )
 
 
 class StoreBackend(abc.ABC):
@@ -93,12 +103,20 @@ class StoreBackend(abc.ABC):
     def _import_session(self, session: Session, replace: bool) -> SessionInfo: ...
 
     @abc.abstractmethod
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool: ...
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool: ...
 
     @abc.abstractmethod
     def _erase_user(self, user_id: str) -> int: ...
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
         raise StorageError(f"the {self.name} store cannot trim runs")
 
     @abc.abstractmethod

@@ -13,6 +13,7 @@ The helpers of those modules are importable from here too, as they always were.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, ClassVar
@@ -35,6 +36,7 @@ from sessionary.storage.checks import (
     _Unset,
     check_count,
     check_import,
+    check_optional_version,
     check_run,
     check_version,
     list_arguments,
@@ -53,6 +55,7 @@ from sessionary.storage.summaries import (
     summary_after_append,
     summary_after_trim,
     summary_after_update,
+    summary_of_import,
 )
 
 __all__ = [
@@ -169,30 +172,53 @@ class Store(StoreBackend):
         case it is deleted first.
         """
         check_import(session)
-        return self._import_session(session, replace)
+        return self._import_session(summary_of_import(session, time.time()), replace)
 
-    def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
-        """Delete a session and its runs. Returns whether it existed (for that user)."""
+    def delete_session(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        expected_version: int | None = None,
+    ) -> bool:
+        """Delete a session and its runs. Returns whether it existed (for that user).
+
+        With ``expected_version`` (an int of 0 or more), the delete happens only if the
+        stored version is still that one, checked and deleted in one atomic step; a
+        session that changed since it was read (a run appended, a rename) is kept and
+        :class:`~sessionary.errors.ConflictError` is raised.
+        """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
-        return self._delete_session(session_id, user_id)
+        check_optional_version(expected_version)
+        return self._delete_session(session_id, user_id, expected_version)
 
     def erase_user(self, user_id: str) -> int:
         """Delete every session of a user, with their runs. Returns how many."""
         validate_id(user_id, "user_id")
         return self._erase_user(user_id)
 
-    def trim_runs(self, session_id: str, *, keep_last: int, user_id: str | None = None) -> int:
+    def trim_runs(
+        self,
+        session_id: str,
+        *,
+        keep_last: int,
+        user_id: str | None = None,
+        expected_version: int | None = None,
+    ) -> int:
         """Delete all but the last ``keep_last`` runs of a session; returns how many went.
 
         The summary stays equal to the sum of the remaining runs (run count, tokens) and
         the version is bumped when anything was deleted. A missing session (or another
-        user's) raises :class:`~sessionary.errors.SessionNotFoundError`.
+        user's) raises :class:`~sessionary.errors.SessionNotFoundError`. With
+        ``expected_version``, only a session still at that version is trimmed (so only
+        runs the caller saw go); else :class:`~sessionary.errors.ConflictError`.
         """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(keep_last, "keep_last")
-        return self._trim_runs(session_id, keep_last, user_id)
+        check_optional_version(expected_version)
+        return self._trim_runs(session_id, keep_last, user_id, expected_version)
 
     # ------------------------------------------------------------------ reads
 

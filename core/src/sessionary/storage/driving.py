@@ -169,7 +169,9 @@ class StorageOperations(abc.ABC):
         """``Store._import_session``."""
 
     @abc.abstractmethod
-    def _delete_op(self, session_id: str, user_id: str | None) -> Operation[Any, bool]:
+    def _delete_op(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> Operation[Any, bool]:
         """``Store._delete_session``."""
 
     @abc.abstractmethod
@@ -177,7 +179,9 @@ class StorageOperations(abc.ABC):
         """``Store._erase_user``."""
 
     @abc.abstractmethod
-    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Operation[Any, int]:
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Operation[Any, int]:
         """``Store._trim_runs``."""
 
     @abc.abstractmethod
@@ -242,14 +246,22 @@ class OperationStore(StorageOperations, Store):
     def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         return self._run(self._import_op(session, replace))
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return self._run(self._delete_op(session_id, user_id))
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        return self._run(self._delete_op(session_id, user_id, expected_version))
 
     def _erase_user(self, user_id: str) -> int:
         return self._run(self._erase_user_op(user_id))
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return self._run(self._trim_op(session_id, keep_last, user_id))
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
+        return self._run(self._trim_op(session_id, keep_last, user_id, expected_version))
 
     def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None
@@ -316,14 +328,22 @@ class AsyncOperationStore(StorageOperations, AsyncStore):
     async def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         return await self._write(self._import_op(session, replace))
 
-    async def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return await self._write(self._delete_op(session_id, user_id))
+    async def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        return await self._write(self._delete_op(session_id, user_id, expected_version))
 
     async def _erase_user(self, user_id: str) -> int:
         return await self._write(self._erase_user_op(user_id))
 
-    async def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return await self._write(self._trim_op(session_id, keep_last, user_id))
+    async def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
+        return await self._write(self._trim_op(session_id, keep_last, user_id, expected_version))
 
     async def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None

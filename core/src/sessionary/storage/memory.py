@@ -37,6 +37,7 @@ from sessionary.errors import (
     RunNotFoundError,
     SessionNotFoundError,
 )
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import (
     ListFilters,
     Store,
@@ -185,7 +186,7 @@ class MemoryDb(Store):
             if session.session_id in self._sessions:
                 if not replace:
                     raise ConflictError(f"session {session.session_id!r} already exists")
-                self._delete_session(session.session_id, None)
+                self._delete_session(session.session_id, None, None)
             self._sessions[session.session_id] = info
             self._runs[session.session_id] = encoded_runs
             self._positions[session.session_id] = {
@@ -193,11 +194,15 @@ class MemoryDb(Store):
             }
             return _private(info)
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
         with self._lock:
             info = self._sessions.get(session_id)
             if info is None or not check_owner(info, user_id):
                 return False
+            if expected_version is not None and info.version != expected_version:
+                raise stale_delete(session_id, info.version, expected_version)
             del self._sessions[session_id]
             self._runs.pop(session_id, None)
             self._positions.pop(session_id, None)
@@ -207,14 +212,22 @@ class MemoryDb(Store):
         with self._lock:
             doomed = [sid for sid, info in self._sessions.items() if info.user_id == user_id]
             for session_id in doomed:
-                self._delete_session(session_id, None)
+                self._delete_session(session_id, None, None)
             return len(doomed)
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
         with self._lock:
             info = self._info(session_id)
             if info is None or not check_owner(info, user_id):
                 raise SessionNotFoundError(session_id, user_id)
+            if expected_version is not None and info.version != expected_version:
+                raise stale_delete(session_id, info.version, expected_version, done="trimmed")
             runs = self._runs.get(session_id, [])
             cut = max(0, len(runs) - keep_last)
             if not cut:

@@ -15,7 +15,7 @@ from typing import Any, Final
 import attrs
 
 from sessionary.domain.runs import Run
-from sessionary.domain.sessions import SessionInfo, SessionType
+from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import ConflictError, InvalidInputError, SessionNotFoundError
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "summary_after_append",
     "summary_after_trim",
     "summary_after_update",
+    "summary_of_import",
 ]
 
 #: Characters of the last message kept in a session's summary.
@@ -186,3 +187,34 @@ def check_run_version(old: Run, expected_version: int) -> None:
             f"run {old.run_id!r} of session {old.session_id!r} is at version "
             f"{old.version}, not {expected_version}: another writer updated it first"
         )
+
+
+def summary_of_import(session: Session, now: float) -> Session:
+    """The session :meth:`Store.import_session` stores: its summary recomputed from its runs.
+
+    An exported line is input, not truth: the run count, the token totals, the last
+    run's status and the preview are what the runs make, whatever the line claims, and
+    ``updated_at`` lies between ``created_at`` (itself not after ``now``), the last run's
+    update and ``now``. A run ID that appears twice is an
+    :class:`~sessionary.errors.InvalidInputError` naming it.
+    """
+    seen: set[str] = set()
+    for run in session.runs:
+        if run.run_id in seen:
+            raise InvalidInputError(
+                f"session {session.session_id!r} holds run {run.run_id!r} twice"
+            )
+        seen.add(run.run_id)
+    previews = (preview_of(run) for run in reversed(session.runs))
+    created_at = min(session.created_at, now)
+    latest = max((run.updated_at for run in session.runs), default=created_at)
+    return attrs.evolve(
+        session,
+        created_at=created_at,
+        updated_at=min(max(session.updated_at, created_at, latest), now),
+        run_count=len(session.runs),
+        last_run_status=session.runs[-1].status if session.runs else None,
+        last_message_preview=next((p for p in previews if p is not None), None),
+        input_tokens=sum(run.metrics.input_tokens for run in session.runs),
+        output_tokens=sum(run.metrics.output_tokens for run in session.runs),
+    )

@@ -134,14 +134,33 @@ class BlockingStore(Store):
     def _import_session(self, session: Session, replace: bool) -> SessionInfo:
         return self._run(self.inner.import_session(session, replace=replace))
 
-    def _delete_session(self, session_id: str, user_id: str | None) -> bool:
-        return self._run(self.inner.delete_session(session_id, user_id=user_id))
+    def _delete_session(
+        self, session_id: str, user_id: str | None, expected_version: int | None
+    ) -> bool:
+        return self._run(
+            self.inner.delete_session(
+                session_id, user_id=user_id, expected_version=expected_version
+            )
+        )
 
     def _erase_user(self, user_id: str) -> int:
         return self._run(self.inner.erase_user(user_id))
 
-    def _trim_runs(self, session_id: str, keep_last: int, user_id: str | None) -> int:
-        return self._run(self.inner.trim_runs(session_id, keep_last=keep_last, user_id=user_id))
+    def _trim_runs(
+        self,
+        session_id: str,
+        keep_last: int,
+        user_id: str | None,
+        expected_version: int | None,
+    ) -> int:
+        return self._run(
+            self.inner.trim_runs(
+                session_id,
+                keep_last=keep_last,
+                user_id=user_id,
+                expected_version=expected_version,
+            )
+        )
 
     def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None

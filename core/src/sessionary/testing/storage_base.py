@@ -36,6 +36,16 @@ class SuiteBase:
         """Damage a stored record of the session so that it cannot be decoded."""
         raise NotImplementedError("override corrupt_session to damage one stored record")
 
+    def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
+        """Mark the stored data (at least that session's) as written by a newer schema.
+
+        Do it behind the store's back, as another process migrating the data would (a
+        second connection, or the raw client), so the store under test learns of it
+        only by looking. ``newer=False`` puts the current version back. Override when
+        the backend records a schema version; the schema clauses are skipped otherwise.
+        """
+        pytest.skip(f"{type(self).__name__} does not override stamp_schema")
+
     def make_ttl_store(self, ttl: float) -> Store:
         """An empty store whose sessions expire ``ttl`` seconds after their last write."""
         raise NotImplementedError("override make_ttl_store when declaring TTL")

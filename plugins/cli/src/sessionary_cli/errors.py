@@ -12,6 +12,7 @@ import click
 
 from sessionary.errors import (
     ConflictError,
+    CorruptRecordError,
     InvalidInputError,
     OwnershipError,
     RunNotFoundError,
@@ -21,7 +22,7 @@ from sessionary.errors import (
     StoreUnavailableError,
 )
 
-__all__ = ["ExitCode", "fail", "handle_errors"]
+__all__ = ["ExitCode", "code_for", "fail", "handle_errors", "message_for"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +39,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 5
     CONFLICT = 6
     SCHEMA = 7
+    CORRUPT = 8
 
 
 def code_for(error: BaseException) -> ExitCode:
@@ -52,26 +54,47 @@ def code_for(error: BaseException) -> ExitCode:
         return ExitCode.CONFLICT
     if isinstance(error, SchemaVersionError):
         return ExitCode.SCHEMA
+    if isinstance(error, (CorruptRecordError, UnicodeError)):
+        return ExitCode.CORRUPT
     if isinstance(error, InvalidInputError):
         return ExitCode.BAD_INPUT
     return ExitCode.ERROR
 
 
+def message_for(error: BaseException) -> str:
+    """One line that says what went wrong, for any error, never a traceback."""
+    if isinstance(error, SessionaryError):
+        text = str(error) or type(error).__name__
+    elif isinstance(error, UnicodeError):
+        text = f"stored text cannot be written as UTF-8 (a lone surrogate?): {error}"
+    else:
+        text = f"unexpected {type(error).__name__}: {error}"
+    return text.splitlines()[0]
+
+
 def fail(message: str, code: ExitCode) -> None:
-    """Print one line to stderr and exit with ``code``."""
-    click.echo(f"error: {message}", err=True)
+    """Print one line to stderr and exit with ``code``.
+
+    Text a terminal cannot take (a lone surrogate) is escaped, so the message itself
+    can never fail.
+    """
+    safe = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    click.echo(f"error: {safe}", err=True)
     sys.exit(int(code))
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn Sessionary errors into one line on stderr and a distinct exit code."""
+    """Turn every error into one line on stderr and an exit code: a distinct one for each
+    Sessionary error, 1 for anything unexpected. Click's own exceptions pass through."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except SessionaryError as exc:
-            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, code_for(exc))
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            fail(message_for(exc), code_for(exc))
             raise AssertionError("unreachable") from exc
 
     return wrapper

@@ -1,16 +1,24 @@
-"""A click group whose subcommands are imported only when used."""
+"""A click group whose subcommands are imported only when used, and that never ends in
+a traceback."""
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
+
+from sessionary_cli.errors import code_for, fail, message_for
 
 __all__ = ["LazyGroup"]
 
 
 class LazyGroup(click.Group):
-    """Subcommands given as ``{"name": "module:attribute"}``, imported on first use."""
+    """Subcommands given as ``{"name": "module:attribute"}``, imported on first use.
+
+    Whatever a subcommand raises ends as one ``error: ...`` line and an exit code
+    (:func:`~sessionary_cli.errors.code_for`), never as a traceback.
+    """
 
     def __init__(self, *args: object, lazy: dict[str, str] | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -28,3 +36,11 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            fail(message_for(exc), code_for(exc))

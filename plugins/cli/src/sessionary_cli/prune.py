@@ -8,6 +8,7 @@ import time
 import click
 from rich.progress import Progress
 
+from sessionary.errors import ConflictError
 from sessionary_cli.errors import ExitCode, fail, handle_errors
 from sessionary_cli.options import db_option, open_store
 from sessionary_cli.transfer import iter_infos
@@ -60,7 +61,7 @@ def prune(
             "say what to prune: --older-than DURATION and/or --keep-last-runs N", ExitCode.BAD_INPUT
         )
     cutoff = None if older_than is None else time.time() - parse_duration(older_than)
-    deleted = trimmed_sessions = trimmed_runs = 0
+    deleted = trimmed_sessions = trimmed_runs = skipped = 0
     verb = "would " if dry_run else ""
     with open_store(db_url) as store:
         infos = list(iter_infos(store, user_id=user_id, agent_id=agent_id, team_id=team_id))
@@ -69,14 +70,34 @@ def prune(
             for info in infos:
                 progress.advance(task)
                 if cutoff is not None and info.updated_at < cutoff:
-                    if dry_run or store.delete_session(info.session_id):
+                    if dry_run:
                         deleted += 1
+                        continue
+                    try:
+                        # Only if still at the version listed: a run appended since
+                        # (a user who came back) keeps the session.
+                        if store.delete_session(
+                            info.session_id, user_id=info.user_id, expected_version=info.version
+                        ):
+                            deleted += 1
+                    except ConflictError:
+                        skipped += 1
                     continue
                 if keep_last_runs is not None and info.run_count > keep_last_runs:
                     if dry_run:
                         removed = info.run_count - keep_last_runs
                     else:
-                        removed = store.trim_runs(info.session_id, keep_last=keep_last_runs)
+                        try:
+                            # Only the runs listed: a session written to since is skipped.
+                            removed = store.trim_runs(
+                                info.session_id,
+                                keep_last=keep_last_runs,
+                                user_id=info.user_id,
+                                expected_version=info.version,
+                            )
+                        except ConflictError:
+                            skipped += 1
+                            continue
                     if removed:
                         trimmed_sessions += 1
                         trimmed_runs += removed
@@ -86,4 +107,5 @@ def prune(
         if dry_run
         else f"deleted {deleted} session(s); trimmed {trimmed_runs} run(s) "
         f"from {trimmed_sessions} session(s)"
+        + (f"; skipped {skipped} session(s) that changed since listed" if skipped else "")
     )

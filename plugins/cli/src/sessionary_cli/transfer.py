@@ -10,9 +10,9 @@ import click
 
 from sessionary.codec import CodecError, dumps, loads
 from sessionary.domain.sessions import Session, SessionInfo
-from sessionary.errors import ConflictError, SessionaryError
+from sessionary.errors import ConflictError, CorruptRecordError, SessionaryError
 from sessionary.storage.base import Store
-from sessionary_cli.errors import ExitCode, fail, handle_errors
+from sessionary_cli.errors import ExitCode, fail, handle_errors, message_for
 from sessionary_cli.options import db_option, open_store
 
 __all__ = ["export_sessions", "import_sessions", "iter_infos"]
@@ -57,15 +57,39 @@ def export_sessions(
     team_id: str | None,
     output: IO[str],
 ) -> None:
-    """Write sessions, with every run, as JSON Lines."""
+    """Write sessions, with every run, as JSON Lines.
+
+    A damaged session (a record that cannot be decoded, text that cannot be written as
+    UTF-8) does not stop the export: every healthy session is written, each damaged one
+    is named on stderr, and the command exits with the corrupt-record code at the end.
+    """
     count = 0
+    damaged: list[str] = []
     with open_store(db_url) as store:
         for info in list(iter_infos(store, user_id=user_id, agent_id=agent_id, team_id=team_id)):
-            session = store.get_session(info.session_id)
-            if session is None:  # deleted while exporting
+            try:
+                session = store.get_session(info.session_id)
+                if session is None:  # deleted while exporting
+                    continue
+                line = dumps(session) + "\n"
+                line.encode("utf-8")  # all or nothing: never half a line
+            except (CorruptRecordError, UnicodeError) as exc:
+                damaged.append(info.session_id)
+                click.echo(
+                    f"damaged: session {info.session_id!r}: {message_for(exc)}".encode(
+                        "utf-8", "backslashreplace"
+                    ).decode("utf-8"),
+                    err=True,
+                )
                 continue
-            output.write(dumps(session) + "\n")
+            output.write(line)
             count += 1
+    if damaged:
+        output.flush()
+        fail(
+            f"exported {count} session(s), {len(damaged)} damaged and not exported",
+            ExitCode.CORRUPT,
+        )
     click.echo(f"exported {count} session(s)", err=True)
 
 
@@ -92,9 +116,11 @@ def import_sessions(source: IO[str], db_url: str | None, replace: bool) -> None:
                 skipped += 1
             except (CodecError, SessionaryError) as exc:
                 bad.append(f"line {number}: {exc}")
+            except UnicodeError as exc:
+                bad.append(f"line {number}: {message_for(exc)}")
     click.echo(f"imported {imported} session(s), skipped {skipped} existing", err=True)
     if bad:
         for problem in bad[:20]:
-            click.echo(f"  {problem}", err=True)
+            click.echo(f"  {problem}".encode("utf-8", "backslashreplace").decode(), err=True)
         fail(f"{len(bad)} line(s) could not be imported", ExitCode.BAD_INPUT)
     sys.stdout.flush()

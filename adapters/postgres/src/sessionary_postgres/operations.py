@@ -1,0 +1,430 @@
+"""Every storage operation of the PostgreSQL store, written once for the sync and async stores.
+
+Each operation is a generator that yields :class:`~sessionary_postgres.sql.Sql` requests
+(see :mod:`sessionary.storage.driving`): :class:`~sessionary_postgres.PostgresDb` runs it
+on a connection of its ``psycopg_pool.ConnectionPool``, the async store on one of its
+``AsyncConnectionPool``, so both have the same SQL, checks and errors.
+
+A write is one short transaction on one session: it locks the session's row
+(``SELECT ... FOR UPDATE``, together with the schema version: one round trip), appends
+or changes one run row, rewrites the summary columns, and commits. Writers of one
+session queue on the row lock, in this process or another; writers of other sessions
+never wait for each other. Earlier runs are never read or rewritten, so an append costs
+the same at run 10 and at run 10,000. Reads are single statements (one snapshot each).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from typing import Any
+
+import attrs
+import psycopg.errors
+
+from sessionary.domain.runs import Run, RunMetrics
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import (
+    ConflictError,
+    CorruptRecordError,
+    OwnershipError,
+    RunNotFoundError,
+    SchemaVersionError,
+    SessionNotFoundError,
+)
+from sessionary.storage.base import (
+    ListFilters,
+    SchemaStatus,
+    check_owner,
+    check_run_version,
+    encode_cursor,
+    new_session_info,
+    session_after_update,
+    summary_after_append,
+    summary_after_trim,
+    summary_after_update,
+)
+from sessionary.storage.driving import StorageOperations
+from sessionary_postgres import schema, sql
+from sessionary_postgres.connection import Server
+from sessionary_postgres.rows import (
+    SESSION_COLUMNS,
+    SESSION_WIDTH,
+    SessionRow,
+    check_text,
+    decode_run_row,
+    dump_json,
+    encode_run_text,
+    run_params,
+    session_params,
+    session_row,
+    storable,
+)
+from sessionary_postgres.sql import BEGIN, COMMIT, ROLLBACK, Reply, Sql
+
+__all__ = ["PostgresOperations"]
+
+Op = Generator[Sql, Reply, Any]
+
+
+def _writer() -> str:
+    from sessionary_postgres import __version__
+
+    return f"sessionary-postgres {__version__}"
+
+
+class PostgresOperations(StorageOperations):
+    """The operations; a store sets :attr:`server` and runs them (see the module docs)."""
+
+    server: Server
+    #: Whether this store has seen the latest schema in the database (then reads trust it).
+    _schema_ready: bool = False
+
+    # ------------------------------------------------------------------ schema
+
+    def _version_error(self, version: int) -> SchemaVersionError:
+        where = f"the PostgreSQL database {self.server}"
+        if version < 1:
+            return SchemaVersionError(
+                f"{where} has a damaged sessionary_schema table (no valid version; this "
+                f"{_writer()} uses version {schema.LATEST}); restore it from a backup"
+            )
+        if version > schema.LATEST:
+            return SchemaVersionError(
+                f"{where} has schema version {version}, newer than version {schema.LATEST} "
+                f"that this {_writer()} reads; upgrade it ('pip install -U sessionary-postgres')"
+            )
+        return SchemaVersionError(
+            f"{where} has schema version {version}; this {_writer()} uses version "
+            f"{schema.LATEST}. Upgrade it with 'sessionary migrate --db <url>' (back it up first)"
+        )
+
+    def _check_version(self, version: Any) -> None:
+        if version != schema.LATEST:
+            self._schema_ready = False
+            raise self._version_error(version if isinstance(version, int) else 0)
+
+    def _ensure_schema(self, *, refuse: bool = True) -> Generator[Sql, Reply, int]:
+        """Create the tables in a database that has none; the schema version it holds.
+
+        With ``refuse``, a version other than :data:`~schema.LATEST` is a
+        :class:`SchemaVersionError`. Once the latest was seen, this does no I/O.
+        """
+        if self._schema_ready:
+            return schema.LATEST
+        exists = yield Sql(sql.SCHEMA_EXISTS)
+        if exists.rows[0][0]:
+            version = _version_of((yield Sql(sql.READ_VERSION)))
+        else:
+            yield BEGIN
+            yield Sql(sql.SCHEMA_LOCK, (schema.SCHEMA_LOCK,))
+            # Every statement is IF NOT EXISTS: another process may have made the tables
+            # while this one waited for the lock (and to_regclass may not have seen them).
+            for statement in schema.CREATE_LATEST:
+                yield Sql(statement)
+            yield Sql(sql.CREATE_VERSION, (schema.LATEST, _writer(), time.time()))
+            version = _version_of((yield Sql(sql.READ_VERSION)))
+            yield COMMIT
+        if version == schema.LATEST:
+            self._schema_ready = True
+        elif refuse:
+            raise self._version_error(version)
+        return version
+
+    def _lock_session(self, session_id: str) -> Generator[Sql, Reply, SessionRow | None]:
+        """Begin a write: lock the session's row; its decoded row, or ``None`` if missing."""
+        yield from self._ensure_schema()
+        yield BEGIN
+        reply = yield Sql(sql.LOCK_SESSION, (session_id,))
+        row = reply.rows[0]
+        self._check_version(row[0])
+        if row[1] is None:
+            return None
+        return session_row(row[1:])
+
+    def _schema_status_op(self) -> Generator[Sql, Reply, SchemaStatus]:
+        version = yield from self._ensure_schema(refuse=False)
+        return SchemaStatus(current=version, latest=schema.LATEST)
+
+    def _migrate_op(self) -> Generator[Sql, Reply, list[str]]:
+        """``Store.migrate``: upgrade to the latest version in one transaction."""
+        yield from self._ensure_schema(refuse=False)
+        yield BEGIN
+        yield Sql(sql.SCHEMA_LOCK, (schema.SCHEMA_LOCK,))
+        version = _version_of((yield Sql(sql.READ_VERSION + " FOR UPDATE")))
+        if version > schema.LATEST or version < 1:
+            raise self._version_error(version)
+        steps: list[str] = []
+        for target in range(version + 1, schema.LATEST + 1):
+            for statement in schema.MIGRATIONS[target]():
+                yield Sql(statement)
+            steps.append(f"version {target}")
+        if steps:
+            yield Sql(sql.WRITE_VERSION, (schema.LATEST, _writer(), time.time()))
+        yield COMMIT
+        self._schema_ready = True
+        return steps
+
+    def _ping_op(self) -> Generator[Sql, Reply, None]:
+        yield from self._ensure_schema(refuse=False)
+        yield Sql("SELECT 1")
+
+    # ------------------------------------------------------------------ writes
+
+    def _append_op(self, run: Run, session_type: SessionType) -> Op:
+        data = encode_run_text(run)
+        session_id = run.session_id
+        while True:
+            current = yield from self._lock_session(session_id)
+            now = time.time()
+            if current is not None:
+                break
+            info = storable(
+                summary_after_append(new_session_info(run, session_type, now), run, now)
+            )
+            created = yield Sql(sql.INSERT_NEW_SESSION, session_params(info, 1))
+            if created.rowcount == 1:
+                yield Sql(sql.INSERT_RUN, run_params(run, 1, data), commit=True)
+                return info
+            yield ROLLBACK  # another writer created the session first: lock its row
+        if run.user_id is not None and current.info.user_id != run.user_id:
+            raise OwnershipError(session_id, run.user_id)
+        info = storable(summary_after_append(current.info, run, now))
+        seq = current.last_seq + 1
+        try:
+            yield Sql(
+                sql.APPEND_RUN, (*run_params(run, seq, data), *_summary(info, seq)), commit=True
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConflictError(
+                f"run {run.run_id!r} already exists in session {session_id!r}"
+            ) from exc
+        return info
+
+    def _update_run_op(self, run: Run, expected_version: int) -> Op:
+        new = attrs.evolve(run, version=expected_version + 1)
+        data = encode_run_text(new)
+        session_id = run.session_id
+        current = yield from self._lock_session(session_id)
+        if current is None:
+            raise RunNotFoundError(session_id, run.run_id)
+        found = (yield Sql(sql.FIND_RUN, (session_id, run.run_id))).rows
+        if not found:
+            raise RunNotFoundError(session_id, run.run_id)
+        if run.user_id is not None and current.info.user_id != run.user_id:
+            raise OwnershipError(session_id, run.user_id)
+        seq, old_data = found[0]
+        old = decode_run_row(session_id, seq, old_data)
+        check_run_version(old, expected_version)
+        is_last = seq == current.last_seq
+        info = storable(summary_after_update(current.info, old, new, is_last, time.time()))
+        metrics = new.metrics
+        yield Sql(
+            sql.UPDATE_RUN,
+            (
+                new.status.value,
+                new.version,
+                data,
+                metrics.input_tokens,
+                metrics.output_tokens,
+                session_id,
+                seq,
+                *_summary(info, current.last_seq),
+            ),
+            commit=True,
+        )
+        return info
+
+    def _update_session_op(
+        self,
+        session_id: str,
+        user_id: str | None,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> Op:
+        for key in ("name", "name_source"):
+            check_text(changes.get(key), key)
+        state = dump_json(changes["state"], "state") if "state" in changes else None
+        metadata = dump_json(changes["metadata"], "metadata") if "metadata" in changes else None
+        current = yield from self._lock_session(session_id)
+        info = session_after_update(
+            None if current is None else current.info,
+            session_id,
+            user_id,
+            expected_version,
+            changes,
+        )
+        folded = None if info.name is None else info.name.casefold()
+        yield Sql(
+            sql.UPDATE_SESSION,
+            (
+                info.name,
+                folded,
+                info.name_source,
+                state,
+                metadata,
+                info.updated_at,
+                info.version,
+                session_id,
+            ),
+            commit=True,
+        )
+        return info
+
+    def _import_op(self, session: Session, replace: bool) -> Op:
+        check_text(session.info.name, "name")
+        rows = [
+            run_params(run, seq, encode_run_text(run))
+            for seq, run in enumerate(session.runs, start=1)
+        ]
+        info = storable(session.info)
+        params = session_params(info, len(rows))
+        current = yield from self._lock_session(session.session_id)
+        if current is not None:
+            if not replace:
+                raise ConflictError(f"session {session.session_id!r} already exists")
+            yield Sql(sql.DELETE_SESSION, (session.session_id,))
+        try:
+            yield Sql(sql.INSERT_SESSION, params)
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConflictError(f"session {session.session_id!r} already exists") from exc
+        if rows:
+            yield Sql(sql.INSERT_RUN, many=rows)
+        yield COMMIT
+        return info
+
+    def _delete_op(self, session_id: str, user_id: str | None) -> Op:
+        current = yield from self._lock_session(session_id)
+        if current is None or not check_owner(current.info, user_id):
+            return False
+        yield Sql(sql.DELETE_SESSION, (session_id,))
+        yield COMMIT
+        return True
+
+    def _erase_user_op(self, user_id: str) -> Op:
+        yield from self._ensure_schema()
+        yield BEGIN
+        self._check_version(_version_of((yield Sql(sql.LOCK_VERSION))))
+        deleted = yield Sql(sql.ERASE_USER, (user_id,))
+        yield COMMIT
+        return deleted.rowcount
+
+    def _trim_op(self, session_id: str, keep_last: int, user_id: str | None) -> Op:
+        current = yield from self._lock_session(session_id)
+        if current is None or not check_owner(current.info, user_id):
+            raise SessionNotFoundError(session_id, user_id)
+        doomed = (yield Sql(sql.TRIM_RUNS, (session_id, session_id, keep_last))).rows
+        if not doomed:
+            return 0
+        # The token columns stand in for the runs: no need to decode what is deleted.
+        removed = [
+            Run(
+                run_id=run_id,
+                session_id=session_id,
+                metrics=RunMetrics(input_tokens=tokens_in, output_tokens=tokens_out),
+            )
+            for run_id, tokens_in, tokens_out in doomed
+        ]
+        info = summary_after_trim(current.info, removed, keep_last, time.time())
+        yield Sql(sql.UPDATE_SUMMARY, _summary(info, current.last_seq))
+        yield COMMIT
+        return len(removed)
+
+    # ------------------------------------------------------------------ reads
+
+    def _get_session_op(self, session_id: str, user_id: str | None, last_n_runs: int | None) -> Op:
+        yield from self._ensure_schema()
+        rows = (yield Sql(sql.SELECT_SESSION, (session_id, session_id, last_n_runs))).rows
+        heads = [row for row in rows if row[0] is not None]
+        if not heads:
+            return None
+        info = session_row(heads[0][:SESSION_WIDTH]).info
+        if not check_owner(info, user_id):
+            return None
+        tail = sorted(
+            (row[SESSION_WIDTH], row[SESSION_WIDTH + 1]) for row in rows if row[0] is None
+        )
+        runs = [decode_run_row(session_id, seq, data) for seq, data in tail]
+        return Session.from_info(info, runs)
+
+    def _get_info_op(self, session_id: str, user_id: str | None) -> Op:
+        yield from self._ensure_schema()
+        rows = (yield Sql(sql.SELECT_INFO, (session_id,))).rows
+        if not rows:
+            return None
+        info = session_row(rows[0]).info
+        return info if check_owner(info, user_id) else None
+
+    def _get_run_op(self, session_id: str, run_id: str, user_id: str | None) -> Op:
+        yield from self._ensure_schema()
+        rows = (yield Sql(sql.SELECT_RUN, (session_id, run_id))).rows
+        if not rows or (user_id is not None and rows[0][0] != user_id):
+            return None
+        return decode_run_row(session_id, rows[0][1], rows[0][2])
+
+    def _list_op(self, filters: ListFilters, limit: int, after: tuple[float, str] | None) -> Op:
+        yield from self._ensure_schema()
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("user_id", filters.user_id),
+            ("agent_id", filters.agent_id),
+            ("team_id", filters.team_id),
+            ("session_type", filters.session_type.value if filters.session_type else None),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        if filters.name_contains is not None:
+            # Folded by Python on both sides, compared literally: % and _ are plain text.
+            clauses.append("strpos(name_folded, %s) > 0")
+            params.append(filters.name_contains.casefold())
+        infos: list[SessionInfo] = []
+        position = after
+        wanted = limit + 1  # one row ahead: is there a next page?
+        while True:
+            where = list(clauses)
+            values = list(params)
+            if position is not None:
+                where.append("(updated_at, session_id) < (%s, %s)")
+                values += [position[0], position[1]]
+            query = (
+                f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions "
+                + (f"WHERE {' AND '.join(where)} " if where else "")
+                + "ORDER BY updated_at DESC, session_id DESC LIMIT %s"
+            )
+            rows = (yield Sql(query, (*values, wanted))).rows
+            for row in rows:
+                position = (row[10], row[0])
+                try:
+                    infos.append(session_row(row).info)
+                except CorruptRecordError:
+                    continue  # one bad record must not hide every other session
+            if len(infos) > limit or len(rows) < wanted:
+                break
+            wanted = limit + 1 - len(infos)
+        page = infos[:limit]
+        more = len(infos) > limit
+        cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
+        return SessionPage(items=tuple(page), next_cursor=cursor)
+
+
+def _version_of(reply: Reply) -> int:
+    if not reply.rows or type(reply.rows[0][0]) is not int:
+        return 0
+    return int(reply.rows[0][0])
+
+
+def _summary(info: SessionInfo, last_seq: int) -> tuple[Any, ...]:
+    status = info.last_run_status.value if info.last_run_status is not None else None
+    return (
+        info.updated_at,
+        info.version,
+        info.run_count,
+        last_seq,
+        status,
+        info.last_message_preview,
+        info.input_tokens,
+        info.output_tokens,
+        info.session_id,
+    )
