@@ -13,7 +13,7 @@ from sessionary.errors import (
     InvalidInputError,
     ModelError,
     ModelRateLimitError,
-    OwnershipError,
+    SessionNotFoundError,
 )
 from sessionary.models.base import ContentDelta, Model, ModelRequest, ModelResponse
 from sessionary.storage.memory import MemoryDb
@@ -250,7 +250,7 @@ def test_a_run_into_another_users_session_is_refused() -> None:
     db = MemoryDb()
     Agent(model=ScriptedModel(), db=db).run("mine", session_id="s", user_id="alice")
     intruder = Agent(model=ScriptedModel(), db=db)
-    with pytest.raises(OwnershipError):
+    with pytest.raises(SessionNotFoundError):
         intruder.run("theirs", session_id="s", user_id="mallory")
     info = db.get_session_info("s")
     assert info is not None

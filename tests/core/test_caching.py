@@ -14,7 +14,7 @@ from sessionary.caching import CachingStore, MemoryCache, approx_size
 from sessionary.caching.conformance import new_session
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
-from sessionary.errors import OwnershipError
+from sessionary.errors import SessionNotFoundError
 from sessionary.storage.base import Store
 from sessionary.storage.memory import MemoryDb
 from sessionary.testing import ScriptedModel, tool_call
@@ -105,7 +105,7 @@ def test_later_runs_read_no_runs_from_the_store() -> None:
 
 def test_each_cached_read_checks_the_version_with_one_cheap_read() -> None:
     db = CountingDb()
-    agent = agent_on(db)
+    agent = agent_on(db, user_id="u1")  # unscoped runs read the summary once more
     agent.run("a", session_id="s1")
     before = db.info_reads
     agent.run("b", session_id="s1")
@@ -115,7 +115,7 @@ def test_each_cached_read_checks_the_version_with_one_cheap_read() -> None:
 
 def test_runs_that_read_nothing_leave_the_cache_alone() -> None:
     db = CountingDb()
-    agent = agent_on(db, add_history_to_context=False)
+    agent = agent_on(db, add_history_to_context=False, user_id="u1")
     for index in range(5):
         agent.run(f"turn {index}", session_id="s1")
     assert isinstance(agent.db, CachingStore) and isinstance(agent.db.cache, MemoryCache)
@@ -123,7 +123,7 @@ def test_runs_that_read_nothing_leave_the_cache_alone() -> None:
     session = agent.get_session("s1")  # the first read caches it; later runs write through
     assert session is not None and session.run_count == 5 and len(agent.db.cache) == 1
     agent.run("turn 5", session_id="s1")
-    cached = agent.db.cache.get(None, "s1")
+    cached = agent.db.cache.get("u1", "s1")
     assert cached is not None and cached.run_count == 6
 
 
@@ -231,7 +231,7 @@ def test_deleting_through_the_agent_drops_the_entry() -> None:
 def test_a_failed_write_leaves_the_cache_as_it_was() -> None:
     agent = agent_on(MemoryDb())
     agent.run("mine", session_id="s1", user_id="alice")
-    with pytest.raises(OwnershipError):
+    with pytest.raises(SessionNotFoundError):
         agent.run("intruder", session_id="s1", user_id="mallory")
     session = agent.get_session("s1", user_id="alice")
     assert session is not None and [r.input for r in session.runs] == ["mine"]
@@ -247,7 +247,7 @@ def test_a_cached_session_is_never_handed_to_another_user() -> None:
     assert agent.get_session("shared-id", user_id="alice") is not None
     assert agent.get_session("shared-id", user_id="bob") is None
     assert agent.get_chat_history("shared-id", user_id="bob") == []
-    with pytest.raises(OwnershipError):
+    with pytest.raises(SessionNotFoundError):
         agent.run("bob's turn", session_id="shared-id", user_id="bob")
     assert all("secret" not in (text or "") for text in seen_by_model(agent))
     alice = agent.get_session("shared-id", user_id="alice")
@@ -284,7 +284,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 def test_within_the_trust_interval_no_read_reaches_the_store(clock: Clock) -> None:
     db = CountingDb()
-    agent = agent_on(db, cache_trust_seconds=5.0)
+    agent = agent_on(db, cache_trust_seconds=5.0, user_id="u1")
     agent.run("one", session_id="s1")
     reads = (len(db.session_reads), db.info_reads)
     agent.run("two", session_id="s1")

@@ -68,6 +68,7 @@ class Ledger:
 def make_agent(
     db: Store, ledger: Ledger, *replies: Any, agent_id: str = "ops", **options: Any
 ) -> Agent:
+    options.setdefault("user_id", "alice")  # the paused runs are alice's: scoped calls
     return Agent(
         model=ScriptedModel(*replies),
         db=db,
@@ -157,7 +158,7 @@ def test_rejecting_tells_the_model_why_and_never_runs_the_tool(
     model = ScriptedModel("OK, I left it alone.")
     agent = Agent(model=model, db=db, id="ops", tools=ledger.tools())
 
-    done = agent.continue_run(run.run_id, "s1", requirements=run.requirements)
+    done = agent.continue_run(run.run_id, "s1", requirements=run.requirements, user_id="alice")
 
     assert done.status is RunStatus.COMPLETED
     assert ledger.calls == []
@@ -584,6 +585,22 @@ def test_a_store_failing_at_the_final_write_is_never_silent(ledger: Ledger) -> N
     with pytest.raises(RunAlreadyContinuedError, match="is running"):
         make_agent(db, ledger, "ok").continue_run(run.run_id, "s1", requirements=run.requirements)
     assert len(ledger.calls) == 1
+
+
+def test_a_continued_run_whose_final_write_failed_is_saved_later(ledger: Ledger) -> None:
+    db = FailingDb(fail_on=2)
+    run = pause_on_delete(db, ledger)
+    run.active_requirements[0].confirm()
+    agent = make_agent(db, ledger, "ok")
+    with pytest.raises(StoreUnavailableError) as caught:
+        agent.continue_run(run.run_id, "s1", requirements=run.requirements)
+    lost = caught.value.run
+    assert isinstance(lost, Run) and lost.status is RunStatus.COMPLETED and lost.content == "ok"
+    info = agent.save_run(lost)
+    assert agent.save_run(lost) == info  # saved once: the second save changes nothing
+    stored = db.get_run("s1", run.run_id)
+    assert stored == attrs.evolve(lost, version=lost.version + 1)
+    assert info.run_count == 1 and len(ledger.calls) == 1
 
 
 def test_a_corrupt_paused_run_names_its_session_and_changes_nothing(

@@ -35,7 +35,9 @@ def make_team(*naming_replies: str) -> Team:
 def test_spec_team_manual_naming() -> None:
     team = make_team()
 
-    team.set_session_name(session_id="session_001", session_name="Product Launch Planning")
+    team.set_session_name(
+        session_id="session_001", session_name="Product Launch Planning", user_id="ann"
+    )
     name = team.get_session_name(session_id="session_001")
 
     assert name == "Product Launch Planning"
@@ -47,6 +49,7 @@ def test_spec_team_auto_generated_name_reads_the_team_conversation_only() -> Non
     session = team.set_session_name(
         session_id="session_001",
         autogenerate=True,
+        user_id="ann",
     )
     name = team.get_session_name(session_id="session_001")
 

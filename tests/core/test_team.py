@@ -225,7 +225,9 @@ def test_a_member_tool_that_needs_confirmation_pauses_the_team(db: MemoryDb) -> 
     req.confirm()
     ops = deployments.agent("Deployed.")
     team = make_team(db, ["Shipped: deployed."], [ops])
-    done = team.continue_run(run_id=run.run_id, session_id="s1", requirements=run.requirements)
+    done = team.continue_run(
+        run_id=run.run_id, session_id="s1", requirements=run.requirements, user_id="u1"
+    )
 
     assert done.status is RunStatus.COMPLETED and done.content == "Shipped: deployed."
     assert done.run_id == run.run_id and deployments.done == ["prod"]
@@ -247,7 +249,7 @@ def test_a_rejection_reaches_the_member_and_then_the_team(db: MemoryDb) -> None:
     ops = Agent(name="Ops", model=member_model, tools=deployments.agent().tools)
     team = make_team(db, ["Not shipped."], [ops])
 
-    done = team.continue_run(run.run_id, "s1", requirements=run.requirements)
+    done = team.continue_run(run.run_id, "s1", requirements=run.requirements, user_id="u1")
 
     assert done.content == "Not shipped." and deployments.done == []
     assert "not on a Friday" in (member_model.requests[-1].messages[-1].content or "")
@@ -260,13 +262,13 @@ def test_a_team_run_can_pause_several_times(db: MemoryDb) -> None:
     ops = deployments.agent(tool_call("deploy", env="eu"), "Deployed twice.")
     team = make_team(db, ["All regions done."], [ops])
 
-    second = team.continue_run(run.run_id, "s1", requirements=run.requirements)
+    second = team.continue_run(run.run_id, "s1", requirements=run.requirements, user_id="u1")
     assert second.is_paused and second.run_id == run.run_id
     assert [r.tool_args for r in second.active_requirements] == [{"env": "eu"}]
     assert deployments.done == ["prod"]
 
     second.active_requirements[0].confirm()
-    done = team.continue_run(second.run_id, "s1", requirements=second.requirements)
+    done = team.continue_run(second.run_id, "s1", requirements=second.requirements, user_id="u1")
     assert done.status is RunStatus.COMPLETED and deployments.done == ["prod", "eu"]
     assert [r.status for r in db.get_runs("s1")] == [RunStatus.COMPLETED, RunStatus.COMPLETED]
 
@@ -276,9 +278,9 @@ def test_continuing_a_team_run_twice_is_a_conflict(db: MemoryDb) -> None:
     run = paused_team_run(db, deployments)
     run.active_requirements[0].confirm()
     team = make_team(db, ["ok", "ok"], [deployments.agent("done", "done")])
-    team.continue_run(run.run_id, "s1", requirements=run.requirements)
+    team.continue_run(run.run_id, "s1", requirements=run.requirements, user_id="u1")
     with pytest.raises(RunAlreadyContinuedError):
-        team.continue_run(run.run_id, "s1", requirements=run.requirements)
+        team.continue_run(run.run_id, "s1", requirements=run.requirements, user_id="u1")
     assert deployments.done == ["prod"]
 
 
@@ -291,11 +293,11 @@ def test_an_expired_team_run_cancels_its_paused_member_runs(db: MemoryDb) -> Non
     team = make_team(db, ["ok"], [deployments.agent("done")])
 
     with pytest.raises(RunExpiredError):
-        team.continue_run(run.run_id, "s1", requirements=run.requirements)
+        team.continue_run(run.run_id, "s1", requirements=run.requirements, user_id="u1")
     assert [r.status for r in db.get_runs("s1")] == [RunStatus.CANCELLED, RunStatus.CANCELLED]
     assert deployments.done == []
     with pytest.raises(RunNotPausedError):
-        team.continue_run(run.run_id, "s1", requirements=run.requirements)
+        team.continue_run(run.run_id, "s1", requirements=run.requirements, user_id="u1")
 
 
 def test_a_member_run_is_not_continued_as_a_team_run(db: MemoryDb) -> None:
@@ -307,13 +309,13 @@ def test_a_member_run_is_not_continued_as_a_team_run(db: MemoryDb) -> None:
     with pytest.raises(InvalidInputError, match="made by team"):
         Team(
             model=ScriptedModel(), members=[deployments.agent()], db=db, id="other-team"
-        ).continue_run(run.run_id, "s1", requirements=run.requirements)
-    assert team.get_run_output(member_run.run_id, "s1") == member_run
+        ).continue_run(run.run_id, "s1", requirements=run.requirements, user_id="u1")
+    assert team.get_run_output(member_run.run_id, "s1", user_id="u1") == member_run
     with pytest.raises(InvalidInputError, match="member run of team run"):
-        team.continue_run(member_run.run_id, "s1", requirements=run.requirements)
+        team.continue_run(member_run.run_id, "s1", requirements=run.requirements, user_id="u1")
     with pytest.raises(InvalidInputError, match="member run of team run"):
         Agent(name="Ops", model=ScriptedModel(), db=db).continue_run(
-            member_run.run_id, "s1", requirements=run.requirements
+            member_run.run_id, "s1", requirements=run.requirements, user_id="u1"
         )
     assert deployments.done == []
     assert db.get_runs("s1")[0].is_paused
@@ -358,7 +360,7 @@ def test_agents_and_teams_do_not_continue_each_others_runs(db: MemoryDb) -> None
     with pytest.raises(
         InvalidInputError, match="in the team session 's1'; continue it with team.continue_run"
     ):
-        agent.continue_run(team_run.run_id, "s1", requirements=team_run.requirements)
+        agent.continue_run(team_run.run_id, "s1", requirements=team_run.requirements, user_id="u1")
 
     agent_run = Agent(
         model=ScriptedModel(tool_call("deploy", env="qa")),

@@ -30,7 +30,7 @@ from sessionary_sqlite import SqliteDb
 from sessionary import Agent, Team
 from sessionary.caching import CachingStore, MemoryCache
 from sessionary.domain.sessions import Session, SessionInfo
-from sessionary.errors import OwnershipError
+from sessionary.errors import SessionNotFoundError
 from sessionary.storage.base import Store
 from sessionary.testing import ScriptedModel
 
@@ -181,7 +181,7 @@ def test_users_are_isolated_through_the_cache(
     agent.run("alice's secret", session_id="shared-id", user_id="alice")
     assert agent.get_session("shared-id", user_id="alice") is not None
     assert agent.get_session("shared-id", user_id="bob") is None
-    with pytest.raises(OwnershipError):
+    with pytest.raises(SessionNotFoundError):
         agent.run("bob's turn", session_id="shared-id", user_id="bob")
     assert isinstance(agent.model, ScriptedModel)
     assert all("secret" not in (m.content or "") for m in agent.model.requests[-1].messages)

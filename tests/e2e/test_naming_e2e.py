@@ -81,7 +81,7 @@ def test_every_hostile_answer_ends_in_a_clean_name(kind: str, tmp_path: Path) ->
     )
     agent.run("Plan a trip to Lisbon this spring", session_id="s1", user_id="ann")
 
-    session = agent.set_session_name(session_id="s1", autogenerate=True)
+    session = agent.set_session_name(session_id="s1", autogenerate=True, user_id="ann")
 
     assert_clean(session.name)
     assert session.name_source == source
@@ -126,7 +126,7 @@ def sqlite_url(tmp_path: Path) -> str:
     for index in range(30):
         topic = topics[index % 3]
         agent.run(f"Help with my {topic} please", session_id=f"s{index}", user_id=f"u{index % 4}")
-    agent.set_session_name(session_id="s0", session_name="Named By Hand")
+    agent.set_session_name(session_id="s0", session_name="Named By Hand", user_id="u0")
     store.close()
     return f"sqlite:///{path}"
 

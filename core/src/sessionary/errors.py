@@ -7,6 +7,8 @@ plugin, bad input) so it can also catch exactly one concern.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ConflictError",
     "CorruptRecordError",
@@ -54,7 +56,15 @@ class InvalidIdError(InvalidInputError):
 
 
 class StorageError(SessionaryError):
-    """A store could not do what was asked. Nothing is reported as stored that was not."""
+    """A store could not do what was asked. Nothing is reported as stored that was not.
+
+    When the write that failed was a run's final one (``run``, ``continue_run``), ``run``
+    is the complete run, which may or may not have been stored: ``agent.save_run(exc.run)``
+    stores it later, and saving a run that is already stored is a no-op.
+    """
+
+    #: The complete run whose final write failed (a :class:`~sessionary.Run`), else ``None``.
+    run: Any = None
 
 
 class SessionNotFoundError(StorageError, LookupError):
@@ -79,7 +89,11 @@ class RunNotFoundError(StorageError, LookupError):
 
 
 class OwnershipError(StorageError):
-    """A write for one user was aimed at a session that belongs to another user."""
+    """What a backend's ``_append_run`` / ``_update_run`` raise for another user's session.
+
+    The public calls turn it into :class:`SessionNotFoundError` (:class:`RunNotFoundError`
+    for ``update_run``), so a write never confirms that someone else's session exists.
+    """
 
     def __init__(self, session_id: str, user_id: str | None) -> None:
         self.session_id = session_id

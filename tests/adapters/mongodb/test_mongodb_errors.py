@@ -20,7 +20,7 @@ from sessionary_mongodb.store import DEFAULT_SERVER_SELECTION_TIMEOUT_MS
 from sessionary.domain.runs import RunStatus
 from sessionary.errors import (
     ConflictError,
-    OwnershipError,
+    SessionNotFoundError,
     StorageError,
     StoreUnavailableError,
 )
@@ -224,9 +224,10 @@ def test_server_side_duplicate_keys_and_owners_over_the_wire(wire_factory: Store
     store = wire_factory.new_store()
     run = make_run("s1", user_id="alice")
     store.append_run(run)
+    assert store.append_run(run).run_count == 1  # the same run again is a no-op
     with pytest.raises(ConflictError, match="already exists"):
-        store.append_run(run)
-    with pytest.raises(OwnershipError):
+        store.append_run(attrs.evolve(run, content="another"))
+    with pytest.raises(SessionNotFoundError):
         store.append_run(make_run("s1", user_id="mallory"))
     paused = make_run("s1", user_id="alice", status=RunStatus.PAUSED)
     store.append_run(paused)

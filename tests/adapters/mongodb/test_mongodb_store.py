@@ -24,7 +24,7 @@ from sessionary.domain.runs import RunStatus
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
-    OwnershipError,
+    RunNotFoundError,
     SchemaVersionError,
 )
 from sessionary.testing.storage import make_run
@@ -73,7 +73,7 @@ def test_a_failed_append_leaves_a_gap_and_order_holds(store: MongoDb) -> None:
     first, second = make_run("s1", text="a"), make_run("s1", text="b")
     store.append_run(first)
     with pytest.raises(ConflictError):
-        store.append_run(first)
+        store.append_run(attrs.evolve(first, content="another"))
     store.append_run(second)
     assert [r.input for r in store.get_runs("s1")] == ["a", "b"]
     info = store.get_session_info("s1")
@@ -207,7 +207,7 @@ def test_an_expired_session_is_gone_for_every_reader_before_the_ttl_monitor(
 def test_update_run_for_another_user_is_refused(store: MongoDb) -> None:
     paused = make_run("s1", user_id="alice", status=RunStatus.PAUSED)
     store.append_run(paused)
-    with pytest.raises(OwnershipError):
+    with pytest.raises(RunNotFoundError):
         store.update_run(attrs.evolve(paused, user_id="mallory", content="x"), expected_version=1)
     assert store.get_run("s1", paused.run_id) == paused
 

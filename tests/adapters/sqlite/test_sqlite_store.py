@@ -361,17 +361,18 @@ def test_a_session_row_corrupted_by_hand_names_its_session(
     assert db.get_session("healthy") is not None
 
 
-def test_text_that_is_not_utf8_round_trips(tmp_path: Path) -> None:
+def test_text_that_is_not_utf8_is_refused_before_writing(tmp_path: Path) -> None:
+    # It was stored once, and then `sessions show` and `export` crashed on it (issue 18).
     db = SqliteDb(db_file=tmp_path / "a.db")
     run = attrs.evolve(make_run("s1", text="lone \ud800 surrogate"), metadata={"k": "\udfff"})
-    info = db.append_run(run)
-    assert db.get_run("s1", run.run_id) == run
-    assert info.last_message_preview == "re: lone \ufffd surrogate"  # a display string
-    assert db.get_session_info("s1") == info
-    with pytest.raises(InvalidInputError, match="lone surrogate"):
+    with pytest.raises(InvalidInputError, match="lone UTF-16 surrogate"):
+        db.append_run(run)
+    assert db.get_session_info("s1") is None
+    info = db.append_run(make_run("s1"))
+    with pytest.raises(InvalidInputError, match="lone UTF-16 surrogate"):
         db.update_session("s1", name="bad \ud800 name", name_source="manual")
     again = db.get_session_info("s1")
-    assert again is not None and again.name is None and again.version == 1
+    assert again == info and again.name is None and again.version == 1
 
 
 def test_update_run_finishes_a_paused_run_in_place(tmp_path: Path) -> None:

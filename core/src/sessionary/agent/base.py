@@ -14,7 +14,7 @@ from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
-from sessionary.flow import Flow, iter_sync, run_async, run_sync, steps_async, steps_sync
+from sessionary.flow import DbCall, Flow, iter_sync, run_async, run_sync, steps_async, steps_sync
 from sessionary.ids import new_id, validate_id, validate_optional_id
 from sessionary.models.base import ContentDelta, Model
 from sessionary.naming.pipeline import NamingPolicy
@@ -22,6 +22,7 @@ from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import resolve_db, resolve_model
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Store
+from sessionary.storage.checks import check_value
 from sessionary.storage.memory import MemoryDb
 
 __all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", "stream_async"]
@@ -123,6 +124,8 @@ class SessionOwner(NamingMixin):
     )
     session_id: str | None = attrs.field(default=None, kw_only=True, validator=_an_id)
     user_id: str | None = attrs.field(default=None, kw_only=True, validator=_an_id)
+    #: Refuse every call, read or write, that has no ``user_id`` (nor a default one).
+    require_user_id: bool = attrs.field(default=False, kw_only=True, validator=_bool)
     instructions: str | None = attrs.field(default=None, kw_only=True, converter=instructions_text)
     # History and the run loop.
     add_history_to_context: bool = attrs.field(default=False, kw_only=True, validator=_bool)
@@ -266,6 +269,7 @@ class SessionOwner(NamingMixin):
         """Check a run's arguments (before any I/O) and return its flow."""
         if not isinstance(input, str):
             raise InvalidInputError(f"input must be a str, got {type(input).__name__}")
+        check_value(input, "input")  # before the model sees it, not at the final write
         if self.model is None:
             kind = type(self).__name__
             raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
@@ -326,7 +330,31 @@ class SessionOwner(NamingMixin):
     def _user(self, user_id: str | None) -> str | None:
         if user_id is not None:
             return validate_id(user_id, "user_id")
+        if self.user_id is None and self.require_user_id:
+            kind = type(self).__name__.lower()
+            raise InvalidInputError(f"this {kind} has require_user_id=True: pass user_id=...")
         return self.user_id
+
+    def _owned_elsewhere(self, session_id: str, user_id: str | None) -> Flow[bool]:
+        """Whether a call without a user aims at a session that has an owner.
+
+        Such a write (a run, ``continue_run``, a rename, a delete) is refused as not found,
+        as another user's session is: unscoped calls may read, never write, owned sessions.
+        """
+        if user_id is not None:
+            return False
+        info: SessionInfo | None = yield DbCall.of("get_session_info", session_id)
+        return info is not None and info.user_id is not None
+
+    def _delete(self, session_id: str | None, user_id: str | None) -> Flow[bool]:
+        sid = self._session_for_read(session_id)
+        user = self._user(user_id)
+        if (yield from self._owned_elsewhere(sid, user)):
+            return False
+        deleted: bool = yield DbCall.of("delete_session", sid, user_id=user)
+        if deleted:
+            self.events.sessionary_session_deleted(session_id=sid, user_id=user)
+        return deleted
 
     # ------------------------------------------------------------------ events
 
@@ -397,12 +425,7 @@ class SessionOwner(NamingMixin):
 
     def delete_session(self, session_id: str | None = None, *, user_id: str | None = None) -> bool:
         """Delete the session and its runs; returns whether it existed (for that user)."""
-        sid = self._session_for_read(session_id)
-        user = self._user(user_id)
-        deleted = self.db.delete_session(sid, user_id=user)
-        if deleted:
-            self.events.sessionary_session_deleted(session_id=sid, user_id=user)
-        return deleted
+        return run_sync(self._delete(session_id, user_id), self.db)
 
     # ------------------------------------------------------------------ sessions, async
 
@@ -456,12 +479,7 @@ class SessionOwner(NamingMixin):
         self, session_id: str | None = None, *, user_id: str | None = None
     ) -> bool:
         """:meth:`delete_session` for the event loop."""
-        sid = self._session_for_read(session_id)
-        user = self._user(user_id)
-        deleted = await self.adb.delete_session(sid, user_id=user)
-        if deleted:
-            self.events.sessionary_session_deleted(session_id=sid, user_id=user)
-        return deleted
+        return await run_async(self._delete(session_id, user_id), self.adb)
 
     def _owner_filter(self) -> dict[str, Any]:
         if self.session_type is SessionType.TEAM:

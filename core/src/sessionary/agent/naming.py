@@ -54,6 +54,8 @@ class NamingMixin:
 
         def _user(self, user_id: str | None) -> str | None: ...
 
+        def _owned_elsewhere(self, session_id: str, user_id: str | None) -> Flow[bool]: ...
+
     # ------------------------------------------------------------------ public API
 
     def set_session_name(
@@ -133,6 +135,8 @@ class NamingMixin:
         user = self._user(user_id)
         if not isinstance(autogenerate, bool):
             raise InvalidInputError("autogenerate must be a bool")
+        if (yield from self._owned_elsewhere(sid, user)):
+            raise SessionNotFoundError(sid, user)
         if autogenerate:
             if session_name is not None:
                 raise InvalidInputError("pass session_name or autogenerate=True, not both")

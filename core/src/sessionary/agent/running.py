@@ -18,9 +18,16 @@ from sessionary.agent.hitl import (
 )
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import Requirement, Run, RunMetrics, RunStatus
-from sessionary.errors import InvalidInputError
+from sessionary.domain.sessions import SessionInfo
+from sessionary.errors import (
+    ConflictError,
+    InvalidInputError,
+    RunNotFoundError,
+    SessionNotFoundError,
+)
 from sessionary.flow import DbCall, Flow, run_async, run_sync
 from sessionary.ids import new_id
+from sessionary.storage.checks import check_value
 
 __all__ = ["RunningOwner"]
 
@@ -54,7 +61,15 @@ class RunningOwner(SessionOwner):
         if self.model is None:
             kind = type(self).__name__
             raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
-        return self._continue(split_run_reference(self, run_id, session_id, requirements, user_id))
+        check_value(requirements, "requirements")  # answers reach the model and the store
+        reference = split_run_reference(self, run_id, session_id, requirements, user_id)
+        return self._continue_owned(reference)
+
+    def _continue_owned(self, reference: RunReference) -> Flow[Run]:
+        rid, sid, _, user = reference
+        if (yield from self._owned_elsewhere(sid, user)):
+            raise RunNotFoundError(sid, rid, user)
+        return (yield from self._continue(reference))
 
     def _execute(
         self, input: str, session_id: str, user_id: str | None, *, stream: bool
@@ -62,6 +77,8 @@ class RunningOwner(SessionOwner):
         started = time.time()
         clock = time.perf_counter()
         run_id = new_id()
+        if (yield from self._owned_elsewhere(session_id, user_id)):
+            raise SessionNotFoundError(session_id, user_id)
         engine, context, produced = yield from self._begin(run_id, input, session_id, user_id)
         outcome = yield from settle(engine.loop(context, produced, stream=stream))
         content = outcome.content
@@ -93,6 +110,42 @@ class RunningOwner(SessionOwner):
         if outcome.failure is not None:
             raise outcome.failure
         return detached(run)
+
+    # ------------------------------------------------------------------ saving a lost run
+
+    def save_run(self, run: Run) -> SessionInfo:
+        """Store a run whose final write failed (``exc.run`` of the storage error).
+
+        Idempotent by run ID: a run already stored as it is (the failed write was applied
+        after all) is left alone, so retrying never stores a duplicate. A continued run
+        replaces the claimed one it finishes. Returns the session's summary.
+        """
+        return run_sync(self._save(run), self.db)
+
+    async def asave_run(self, run: Run) -> SessionInfo:
+        """:meth:`save_run` for the event loop."""
+        return await run_async(self._save(run), self.adb)
+
+    def _save(self, run: Run) -> Flow[SessionInfo]:
+        try:
+            info: SessionInfo = yield DbCall.of("append_run", run, session_type=self.session_type)
+            return info
+        except ConflictError:
+            # Already stored: a continued run's claimed record, or this very run.
+            where = (run.session_id, run.run_id)
+            stored = yield DbCall.of("get_run", *where, user_id=run.user_id)
+            if stored is None:
+                raise
+            if stored == attrs.evolve(run, version=run.version + 1):
+                now: SessionInfo | None = yield DbCall.of(
+                    "get_session_info", run.session_id, user_id=run.user_id
+                )
+                if now is not None:
+                    return now
+            elif stored.version == run.version and stored.status is RunStatus.RUNNING:
+                info = yield DbCall.of("update_run", run, expected_version=run.version)
+                return info
+            raise
 
     # ------------------------------------------------------------------ human in the loop
 

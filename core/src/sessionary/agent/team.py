@@ -20,7 +20,14 @@ import attrs
 
 from sessionary.agent.agent import Agent
 from sessionary.agent.base import open_store
-from sessionary.agent.engine import Engine, PauseRun, settle, tool_message, tools_by_name
+from sessionary.agent.engine import (
+    Engine,
+    PauseRun,
+    settle,
+    store_run,
+    tool_message,
+    tools_by_name,
+)
 from sessionary.agent.hitl import (
     SUSPENDED_CALLS,
     RunReference,
@@ -218,7 +225,8 @@ class Team(RunningOwner):
             updated_at=time.time(),
             metadata=pause_metadata(engine, None, started) if paused else {},
         )
-        info = yield DbCall.of("append_run", run, session_type=SessionType.TEAM)
+        write = DbCall.of("append_run", run, session_type=SessionType.TEAM)
+        info = yield from store_run(write, outcome.failure)
         yield from self._member_saved(run, info)
         if outcome.failure is not None:
             raise outcome.failure

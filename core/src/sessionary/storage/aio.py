@@ -28,7 +28,13 @@ from typing import Any, ClassVar, TypeVar
 
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
-from sessionary.errors import InvalidInputError
+from sessionary.errors import (
+    ConflictError,
+    InvalidInputError,
+    OwnershipError,
+    RunNotFoundError,
+    SessionNotFoundError,
+)
 from sessionary.ids import validate_id, validate_optional_id
 from sessionary.storage.backend import Capability, SchemaStatus, StoreBackend
 from sessionary.storage.checks import (
@@ -73,13 +79,25 @@ class AsyncStore(abc.ABC):
     ) -> SessionInfo:
         """Append a run to its session; see :meth:`Store.append_run <sessionary.Store.append_run>`."""  # noqa: E501
         check_run(run)
-        return await self._append_run(run, SessionType(session_type))
+        try:
+            return await self._append_run(run, SessionType(session_type))
+        except OwnershipError:  # another user's session is not found, as in Store.append_run
+            raise SessionNotFoundError(run.session_id, run.user_id) from None
+        except ConflictError:  # the same run again is a no-op, as in Store.append_run
+            stored = await self._get_run(run.session_id, run.run_id, run.user_id)
+            info = await self._get_session_info(run.session_id, run.user_id)
+            if stored != run or info is None:
+                raise
+            return info
 
     async def update_run(self, run: Run, *, expected_version: int) -> SessionInfo:
         """Replace a stored run if its version is ``expected_version``; see ``Store.update_run``."""
         check_run(run)
         check_version(expected_version)
-        return await self._update_run(run, expected_version)
+        try:
+            return await self._update_run(run, expected_version)
+        except (OwnershipError, RunNotFoundError):  # as in Store.update_run
+            raise RunNotFoundError(run.session_id, run.run_id, run.user_id) from None
 
     async def update_session(
         self,

@@ -20,6 +20,12 @@ from typing import Any, ClassVar
 
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import (
+    ConflictError,
+    OwnershipError,
+    RunNotFoundError,
+    SessionNotFoundError,
+)
 from sessionary.ids import validate_id, validate_optional_id
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.backend import Capability, SchemaStatus, StoreBackend
@@ -96,11 +102,24 @@ class Store(StoreBackend):
 
         The run is stored whole or not at all, together with the session's summary,
         and earlier runs are never rewritten. If the session belongs to another user
-        than ``run.user_id``, :class:`~sessionary.errors.OwnershipError` is raised and
-        nothing is written. Returns the session's summary after the write.
+        than ``run.user_id``, nothing is written and
+        :class:`~sessionary.errors.SessionNotFoundError` is raised, as for a missing
+        one. Appending a run that is already stored exactly so is a no-op (a retry after
+        an ambiguous failure never duplicates); another run under a stored run's ID is a
+        :class:`~sessionary.errors.ConflictError`. Returns the session's summary after
+        the write.
         """
         check_run(run)
-        return self._append_run(run, SessionType(session_type))
+        try:
+            return self._append_run(run, SessionType(session_type))
+        except OwnershipError:
+            raise SessionNotFoundError(run.session_id, run.user_id) from None
+        except ConflictError:
+            stored = self._get_run(run.session_id, run.run_id, run.user_id)
+            info = self._get_session_info(run.session_id, run.user_id)
+            if stored != run or info is None:
+                raise
+            return info
 
     def update_run(self, run: Run, *, expected_version: int) -> SessionInfo:
         """Replace a stored run in place, if its stored version is ``expected_version``.
@@ -111,7 +130,10 @@ class Store(StoreBackend):
         """
         check_run(run)
         check_version(expected_version)
-        return self._update_run(run, expected_version)
+        try:
+            return self._update_run(run, expected_version)
+        except (OwnershipError, RunNotFoundError):  # another user's run is not found either
+            raise RunNotFoundError(run.session_id, run.run_id, run.user_id) from None
 
     def update_session(
         self,

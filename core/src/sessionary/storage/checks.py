@@ -7,6 +7,7 @@ backend refuses a bad argument the same way, with an
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Final
@@ -20,6 +21,7 @@ from sessionary.ids import validate_id, validate_optional_id
 from sessionary.storage.summaries import decode_cursor
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_LIST_LIMIT",
     "UNSET",
     "ListFilters",
@@ -27,6 +29,7 @@ __all__ = [
     "check_import",
     "check_optional_version",
     "check_run",
+    "check_value",
     "check_version",
     "list_arguments",
     "session_changes",
@@ -34,6 +37,10 @@ __all__ = [
 
 #: Longest page :meth:`Store.list_sessions` returns.
 MAX_LIST_LIMIT: Final = 1000
+#: Deepest nesting of mappings and lists a stored value may have (state, metadata, a run).
+MAX_DEPTH: Final = 64
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Unset(Enum):
@@ -88,6 +95,7 @@ def session_changes(
     check_optional_version(expected_version)
     if name is not UNSET and name is not None and not isinstance(name, str):
         raise InvalidInputError(f"name must be a str or None, got {type(name).__name__}")
+    check_value(name, "name")
     if name_source is not UNSET and name_source is not None:
         validate_id(name_source, "name_source")
     changes: dict[str, Any] = {}
@@ -102,6 +110,7 @@ def session_changes(
         if key in ("state", "metadata"):
             if not isinstance(value, Mapping):
                 raise InvalidInputError(f"{key} must be a mapping")
+            check_value(value, key)
             value = _json_copy(value, key)
         changes[key] = value
     return changes
@@ -113,6 +122,7 @@ def check_import(session: object) -> None:
         raise InvalidInputError(f"expected a Session, got {type(session).__name__}")
     validate_id(session.session_id, "session_id")
     validate_optional_id(session.user_id, "user_id")
+    check_value(session.info, f"session {session.session_id!r}")
     for run in session.runs:
         check_run(run)
         if run.session_id != session.session_id:
@@ -176,6 +186,38 @@ def check_run(run: Run) -> None:
     validate_optional_id(run.agent_id, "agent_id")
     validate_optional_id(run.team_id, "team_id")
     validate_optional_id(run.parent_run_id, "parent_run_id")
+    check_value(run, f"run {run.run_id!r} of session {run.session_id!r}")
+
+
+def check_value(value: object, what: str) -> None:
+    """Refuse text that is not valid Unicode and nesting deeper than :data:`MAX_DEPTH`.
+
+    ``value`` is walked without recursion: strings (keys too), mappings, lists, tuples and
+    attrs records (a run, a message, a session's summary). A lone UTF-16 surrogate
+    (``json.loads('"\\ud83d"')`` makes one) has no UTF-8 encoding, so no store could write
+    it and no reader could show it; a value nested deeper than the limit would end in a
+    ``RecursionError`` somewhere. Both raise :class:`~sessionary.errors.InvalidInputError`.
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found is not None:
+                raise InvalidInputError(
+                    f"{what} contains a lone UTF-16 surrogate {found.group()!r}: "
+                    "text must be valid Unicode (encodable as UTF-8)"
+                )
+        elif isinstance(item, (Mapping, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise InvalidInputError(
+                    f"{what} is nested more than {MAX_DEPTH} levels deep (the limit)"
+                )
+            children = [*item.keys(), *item.values()] if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+        elif attrs.has(type(item)):
+            fields = attrs.fields(type(item))  # type: ignore[arg-type]
+            stack.extend((getattr(item, field.name), depth) for field in fields)
 
 
 def check_count(value: object, what: str) -> None:

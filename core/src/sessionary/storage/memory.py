@@ -254,7 +254,7 @@ class MemoryDb(Store):
                 return None
             encoded = self._runs.get(session_id, [])
             if last_n_runs is not None:
-                encoded = encoded[len(encoded) - last_n_runs :] if last_n_runs else []
+                encoded = encoded[max(0, len(encoded) - last_n_runs) :]
             else:
                 encoded = list(encoded)
         runs = [self._decode_run(session_id, text) for text in encoded]

@@ -31,6 +31,7 @@ from sessionary.testing.storage_conditional import ConditionalClauses
 from sessionary.testing.storage_data import BAD_IDS, HOSTILE_IDS, make_run, rich_run
 from sessionary.testing.storage_durability import DurabilityClauses
 from sessionary.testing.storage_import import ImportClauses
+from sessionary.testing.storage_input import InputClauses
 from sessionary.testing.storage_runs import RunClauses
 from sessionary.testing.storage_schema import SchemaClauses
 from sessionary.testing.storage_sessions import SessionClauses
@@ -39,6 +40,12 @@ __all__ = ["BAD_IDS", "HOSTILE_IDS", "StorageConformance", "make_run", "rich_run
 
 
 class StorageConformance(
-    RunClauses, SessionClauses, DurabilityClauses, ImportClauses, ConditionalClauses, SchemaClauses
+    RunClauses,
+    SessionClauses,
+    DurabilityClauses,
+    ImportClauses,
+    ConditionalClauses,
+    SchemaClauses,
+    InputClauses,
 ):
     """The storage contract as tests. See the module documentation for how to use it."""

@@ -72,6 +72,20 @@ class RunClauses(SuiteBase):
         empty = store.get_session("s1", last_n_runs=0)
         assert empty is not None and empty.runs == ()
 
+    def test_every_last_n_reads_exactly_that_tail(self, store: Store) -> None:
+        # Every n from 0 to 2 * len + 1: a store that slices from len - n goes wrong between
+        # len and 2 * len (a negative start counts from the end), one that caps n at len does not.
+        runs = [make_run("s1", text=f"m{i}") for i in range(6)]
+        for run in runs:
+            store.append_run(run)
+        ids = [r.run_id for r in runs]
+        for n in range(2 * len(runs) + 2):
+            expected = ids[len(ids) - min(n, len(ids)) :]
+            assert [r.run_id for r in store.get_runs("s1", last_n=n)] == expected, n
+            tail = store.get_session("s1", last_n_runs=n)
+            assert tail is not None and [r.run_id for r in tail.runs] == expected, n
+            assert tail.run_count == len(runs)
+
     def test_every_field_round_trips_exactly(self, store: Store) -> None:
         run = rich_run("s1", user_id="u1")
         store.append_run(run)
@@ -107,13 +121,16 @@ class RunClauses(SuiteBase):
         assert (info.input_tokens, info.output_tokens) == (10, 20)
 
     def test_a_run_id_is_appended_once(self, store: Store) -> None:
-        run = make_run("s1")
-        store.append_run(run)
+        # Appending the same run again (a retry after an ambiguous failure) is a no-op that
+        # returns the summary; another run under the same ID is a conflict.
+        run = make_run("s1", user_id="u1")
+        first = store.append_run(run)
+        assert store.append_run(run) == first
         with pytest.raises(ConflictError):
-            store.append_run(run)
+            store.append_run(attrs.evolve(run, content="something else"))
         info = store.get_session_info("s1")
-        assert info is not None and info.run_count == 1
-        assert len(store.get_runs("s1")) == 1
+        assert info == first and info.run_count == 1 and info.version == 1
+        assert store.get_runs("s1") == [run]
 
     def test_unserialisable_run_is_refused_and_nothing_is_written(self, store: Store) -> None:
         store.append_run(make_run("s1"))

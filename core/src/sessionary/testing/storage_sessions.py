@@ -6,14 +6,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 
+from sessionary.domain.runs import RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
     ConflictError,
     InvalidIdError,
     InvalidInputError,
-    OwnershipError,
+    RunNotFoundError,
     SessionNotFoundError,
 )
 from sessionary.storage.base import Store
@@ -149,13 +151,28 @@ class SessionClauses(SuiteBase):
         assert info is not None and info.name is None and info.version == 1
 
     def test_a_run_for_another_user_is_refused_before_writing(self, store: Store) -> None:
-        store.append_run(make_run("s1", user_id="alice"))
+        # Refused as not found: the same type and message as for a session that does not
+        # exist, so a write no more confirms that someone else's session exists than a read.
+        paused = make_run("s1", user_id="alice", status=RunStatus.PAUSED)
+        store.append_run(paused)
         intruder = make_run("s1", user_id="mallory")
-        with pytest.raises(OwnershipError):
+        with pytest.raises(SessionNotFoundError) as taken:
             store.append_run(intruder)
+        with pytest.raises(SessionNotFoundError) as missing:
+            store.update_session("nowhere", user_id="mallory", name="x", name_source="manual")
+        assert type(taken.value) is type(missing.value)
+        assert str(taken.value) == str(missing.value).replace("'nowhere'", "'s1'")
+        hijack = attrs.evolve(paused, user_id="mallory", content="pwned")
+        with pytest.raises(RunNotFoundError) as taken_run:
+            store.update_run(hijack, expected_version=1)
+        with pytest.raises(RunNotFoundError) as missing_run:
+            store.update_run(attrs.evolve(hijack, session_id="nowhere"), expected_version=1)
+        assert type(taken_run.value) is type(missing_run.value)
+        assert str(taken_run.value) == str(missing_run.value).replace("'nowhere'", "'s1'")
         info = store.get_session_info("s1")
         assert info is not None and (info.run_count, info.version, info.user_id) == (1, 1, "alice")
         assert store.get_run("s1", intruder.run_id) is None
+        assert store.get_runs("s1") == [paused]
 
     # ------------------------------------------------------------------ listing
 
