@@ -37,3 +37,13 @@ def test_session_state_nested_thousands_deep_is_refused_naming_the_limit() -> No
         db.update_session("s1", state=nested(5000))
     info = db.get_session_info("s1")
     assert info is not None and info.version == 1 and info.state == {}
+
+
+def test_a_model_answer_that_is_not_valid_unicode_is_refused_and_carried_by_the_error() -> None:
+    """The model's answer is refused at the final write, and not lost: ``exc.run`` has it."""
+    db = MemoryDb()
+    agent = Agent(model=ScriptedModel(f"broken {LONE}"), db=db)
+    with pytest.raises(InvalidInputError, match="surrogate") as caught:
+        agent.run("hello", session_id="s1")
+    assert caught.value.run is not None and caught.value.run.content == f"broken {LONE}"
+    assert db.get_session_info("s1") is None

@@ -45,7 +45,15 @@ class SessionaryError(Exception):
 
 
 class InvalidInputError(SessionaryError, ValueError):
-    """An argument was rejected before any I/O happened."""
+    """An argument was rejected before any I/O happened.
+
+    When what was rejected is a run's final write (a model answered with text that is not
+    valid Unicode, say), ``run`` is that complete run, so its answer and the record of its
+    tools are not lost; it cannot be stored as it is.
+    """
+
+    #: The complete run refused at its final write (a :class:`~sessionary.Run`), else ``None``.
+    run: Any = None
 
 
 class InvalidIdError(InvalidInputError):

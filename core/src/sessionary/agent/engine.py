@@ -330,11 +330,12 @@ def settle(steps: Flow[str | None]) -> Flow[Outcome]:
 
 
 def store_run(write: DbCall, failure: BaseException | None) -> Flow[SessionInfo]:
-    """Store a finished run; a storage error carries the run (``exc.run``, to save it later)
-    and is chained to the run's own ``failure``."""
+    """Store a finished run; a storage error carries the run (``exc.run``, to save it later),
+    and so does the refusal of a run the store cannot take (text that is not valid Unicode
+    from the model or a tool); either is chained to the run's own ``failure``."""
     try:
         info: SessionInfo = yield write
-    except StorageError as exc:
+    except (StorageError, InvalidInputError) as exc:
         exc.run = write.args[0]
         if failure is not None:
             raise exc from failure
