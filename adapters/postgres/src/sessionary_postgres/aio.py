@@ -138,7 +138,14 @@ class AsyncPostgresStore(PostgresOperations, AsyncOperationStore):
                     open=False,
                     name=f"sessionary-postgres {self.server}",
                 )
-                await pool.open(wait=False)
+                # Wait for the first connections: a pool closed while it still connected
+                # in the background was seen to leave the next pool's first read on this
+                # loop waiting forever (test_a_closed_store_opens_a_new_pool_when_used_again).
+                try:
+                    await pool.open(wait=True, timeout=self.timeout)
+                except psycopg_pool.PoolTimeout as exc:
+                    await pool.close()
+                    raise await self._no_connection(exc) from exc
                 here.pool = pool
             return here.pool
 

@@ -143,6 +143,20 @@ class PostgresOperations(StorageOperations):
             return None
         return session_row(row[1:])
 
+    def _read(
+        self, query: str, params: tuple[Any, ...], order: str | None = None
+    ) -> Generator[Sql, Reply, list[tuple[Any, ...]]]:
+        """Run a read with the schema version folded in (one round trip); its rows.
+
+        Every read checks the version, so an open store refuses to read a database that
+        another process migrated to a newer schema, at no extra cost.
+        """
+        yield from self._ensure_schema()
+        rows = (yield Sql(sql.with_version(query, order), params)).rows
+        self._check_version(rows[0][0])
+        # No matching row gives one row of NULLs (every read selects a NOT NULL column).
+        return [row[1:] for row in rows if any(value is not None for value in row[1:])]
+
     def _schema_status_op(self) -> Generator[Sql, Reply, SchemaStatus]:
         version = yield from self._ensure_schema(refuse=False)
         return SchemaStatus(current=version, latest=schema.LATEST)
@@ -340,8 +354,7 @@ class PostgresOperations(StorageOperations):
     # ------------------------------------------------------------------ reads
 
     def _get_session_op(self, session_id: str, user_id: str | None, last_n_runs: int | None) -> Op:
-        yield from self._ensure_schema()
-        rows = (yield Sql(sql.SELECT_SESSION, (session_id, session_id, last_n_runs))).rows
+        rows = yield from self._read(sql.SELECT_SESSION, (session_id, session_id, last_n_runs))
         heads = [row for row in rows if row[0] is not None]
         if not heads:
             return None
@@ -355,22 +368,19 @@ class PostgresOperations(StorageOperations):
         return Session.from_info(info, runs)
 
     def _get_info_op(self, session_id: str, user_id: str | None) -> Op:
-        yield from self._ensure_schema()
-        rows = (yield Sql(sql.SELECT_INFO, (session_id,))).rows
+        rows = yield from self._read(sql.SELECT_INFO, (session_id,))
         if not rows:
             return None
         info = session_row(rows[0]).info
         return info if check_owner(info, user_id) else None
 
     def _get_run_op(self, session_id: str, run_id: str, user_id: str | None) -> Op:
-        yield from self._ensure_schema()
-        rows = (yield Sql(sql.SELECT_RUN, (session_id, run_id))).rows
+        rows = yield from self._read(sql.SELECT_RUN, (session_id, run_id))
         if not rows or (user_id is not None and rows[0][0] != user_id):
             return None
         return decode_run_row(session_id, rows[0][1], rows[0][2])
 
     def _list_op(self, filters: ListFilters, limit: int, after: tuple[float, str] | None) -> Op:
-        yield from self._ensure_schema()
         clauses: list[str] = []
         params: list[Any] = []
         for column, value in (
@@ -398,9 +408,9 @@ class PostgresOperations(StorageOperations):
             query = (
                 f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions "
                 + (f"WHERE {' AND '.join(where)} " if where else "")
-                + "ORDER BY updated_at DESC, session_id DESC LIMIT %s"
+                + f"ORDER BY {_LIST_ORDER} LIMIT %s"
             )
-            rows = (yield Sql(query, (*values, wanted))).rows
+            rows = yield from self._read(query, (*values, wanted), order=_LIST_ORDER)
             for row in rows:
                 position = (row[10], row[0])
                 try:
@@ -414,6 +424,9 @@ class PostgresOperations(StorageOperations):
         more = len(infos) > limit
         cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
         return SessionPage(items=tuple(page), next_cursor=cursor)
+
+
+_LIST_ORDER = "updated_at DESC, session_id DESC"
 
 
 def _version_of(reply: Reply) -> int:

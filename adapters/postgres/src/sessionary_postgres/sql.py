@@ -18,7 +18,7 @@ import attrs
 
 from sessionary_postgres.rows import SESSION_COLUMNS
 
-__all__ = ["BEGIN", "COMMIT", "ROLLBACK", "Reply", "Sql"]
+__all__ = ["BEGIN", "COMMIT", "ROLLBACK", "Reply", "Sql", "with_version"]
 
 
 @attrs.frozen
@@ -116,3 +116,16 @@ SELECT_RUN = (
     "SELECT s.user_id, r.seq, r.data FROM sessionary_runs r JOIN sessionary_sessions s "
     "ON s.session_id = r.session_id WHERE r.session_id = %s AND r.run_id = %s"
 )
+
+
+def with_version(query: str, order: str | None = None) -> str:
+    """``query`` with the schema version as a first column, in one statement.
+
+    The version comes in every row, and in one row of NULLs when ``query`` has none;
+    ``order`` orders the rows again (a join need not keep the order of ``query``).
+    """
+    return (
+        "SELECT v.version, q.* FROM (SELECT (SELECT version FROM sessionary_schema "
+        f"WHERE id = 1) AS version) AS v LEFT JOIN ({query}) AS q ON true"
+        + (f" ORDER BY {order}" if order else "")
+    )
