@@ -15,6 +15,7 @@ Values in ``metadata`` and ``state`` must be JSON-compatible; tuples come back a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sessionary.domain.messages import Message, Role, ToolCall
@@ -28,6 +29,7 @@ __all__ = [
     "decode_message",
     "decode_run",
     "decode_session",
+    "decode_session_columns",
     "decode_session_info",
     "dump_json",
     "dump_run",
@@ -290,6 +292,49 @@ def dumps(obj: Message | Run | SessionInfo) -> str:
     else:
         raise TypeError(f"cannot serialise {type(obj).__name__}")
     return dump_json({"schema": SCHEMA_VERSION, "kind": kind, "data": data})
+
+
+#: The summary columns of a SQL store's session row, in the order
+#: :func:`decode_session_columns` reads them.
+SESSION_INFO_COLUMNS = (
+    "session_id",
+    "session_type",
+    "user_id",
+    "agent_id",
+    "team_id",
+    "name",
+    "name_source",
+    "state",
+    "metadata",
+    "created_at",
+    "updated_at",
+    "version",
+    "run_count",
+    "last_run_status",
+    "last_message_preview",
+    "input_tokens",
+    "output_tokens",
+)
+
+
+def decode_session_columns(values: Sequence[Any]) -> SessionInfo:
+    """A session summary from a SQL row's columns, in :data:`SESSION_INFO_COLUMNS` order,
+    with ``state`` and ``metadata`` as JSON text. Raises :class:`CodecError`."""
+    data = dict(zip(SESSION_INFO_COLUMNS, values, strict=True))
+    for column in ("state", "metadata"):
+        data[column] = _json_column(data[column], column)
+    return decode_session_info(data)
+
+
+def _json_column(text: Any, column: str) -> Any:
+    if text == "{}":
+        return {}
+    if not isinstance(text, (str, bytes)):
+        raise CodecError(f"column {column!r} holds {type(text).__name__}, not JSON text")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CodecError(f"column {column!r} is not JSON: {exc}") from exc
 
 
 def dump_json(value: Any) -> str:

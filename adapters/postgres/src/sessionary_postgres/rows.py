@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from sessionary.codec import CodecError, decode_run, decode_session_info, encode_run
+from sessionary.codec import CodecError, decode_run, decode_session_columns, encode_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import CorruptRecordError, InvalidInputError
@@ -97,42 +97,11 @@ def storable(info: SessionInfo) -> SessionInfo:
     return attrs.evolve(info, last_message_preview=clean.replace("\x00", "\ufffd"))
 
 
-def _json_object(text: Any, column: str) -> Any:
-    if text == "{}":
-        return {}
-    if not isinstance(text, str):
-        raise CodecError(f"column {column!r} holds {type(text).__name__}, not JSON text")
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise CodecError(f"column {column!r} is not JSON: {exc}") from exc
-
-
 def session_row(row: tuple[Any, ...] | list[Any]) -> SessionRow:
     """Decode a row selected with :data:`SESSION_COLUMNS`."""
     session_id = row[0]
     try:
-        info = decode_session_info(
-            {
-                "session_id": session_id,
-                "session_type": row[1],
-                "user_id": row[2],
-                "agent_id": row[3],
-                "team_id": row[4],
-                "name": row[5],
-                "name_source": row[6],
-                "state": _json_object(row[7], "state"),
-                "metadata": _json_object(row[8], "metadata"),
-                "created_at": row[9],
-                "updated_at": row[10],
-                "version": row[11],
-                "run_count": row[12],
-                "last_run_status": row[13],
-                "last_message_preview": row[14],
-                "input_tokens": row[15],
-                "output_tokens": row[16],
-            }
-        )
+        info = decode_session_columns(row[:17])
         last_seq = row[17]
         if type(last_seq) is not int:
             raise CodecError(f"column 'last_seq' must be an integer, got {last_seq!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sessionary.codec import CodecError, decode_run, decode_session_info, encode_run
+from sessionary.codec import CodecError, decode_run, decode_session_columns, encode_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import CorruptRecordError, InvalidInputError
@@ -69,42 +69,11 @@ def encode_run_text(run: Run) -> str:
     return dump_json(encode_run(run), f"run {run.run_id!r}")
 
 
-def _json_object(text: Any, column: str) -> Any:
-    if text == "{}":
-        return {}
-    if not isinstance(text, (str, bytes)):
-        raise CodecError(f"column {column!r} holds {type(text).__name__}, not JSON text")
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise CodecError(f"column {column!r} is not JSON: {exc}") from exc
-
-
 def session_row(row: tuple[Any, ...]) -> SessionRow:
     """Decode a row selected with :data:`SESSION_COLUMNS`."""
     session_id = row[1]
     try:
-        info = decode_session_info(
-            {
-                "session_id": session_id,
-                "session_type": row[2],
-                "user_id": row[3],
-                "agent_id": row[4],
-                "team_id": row[5],
-                "name": row[6],
-                "name_source": row[7],
-                "state": _json_object(row[8], "state"),
-                "metadata": _json_object(row[9], "metadata"),
-                "created_at": row[10],
-                "updated_at": row[11],
-                "version": row[12],
-                "run_count": row[13],
-                "last_run_status": row[14],
-                "last_message_preview": row[15],
-                "input_tokens": row[16],
-                "output_tokens": row[17],
-            }
-        )
+        info = decode_session_columns(row[1:18])
         key, last_seq = row[0], row[18]
         if type(last_seq) is not int:
             raise CodecError(f"column 'last_seq' must be an integer, got {last_seq!r}")
