@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from sessionary.codec import CodecError, decode_run, decode_session_columns, encode_run
+from sessionary.codec import CodecError, decode_run_json, decode_session_columns, encode_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import CorruptRecordError, InvalidInputError
@@ -154,6 +154,6 @@ def decode_run_row(session_id: str, seq: Any, data: Any) -> Run:
     try:
         if not isinstance(data, str):
             raise CodecError(f"holds {type(data).__name__}, not JSON text")
-        return decode_run(json.loads(data))
+        return decode_run_json(data)
     except (CodecError, ValueError) as exc:
         raise CorruptRecordError(session_id, f"run #{seq}: {exc}") from exc

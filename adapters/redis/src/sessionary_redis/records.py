@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sessionary.codec import SCHEMA_VERSION, CodecError, decode_run, dump_json
+from sessionary.codec import SCHEMA_VERSION, CodecError, decode_run_json, dump_json
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersionError
@@ -49,7 +49,7 @@ def check_tokens(run: Run) -> None:
 def decode_run_text(session_id: str, value: Any) -> Run:
     """A stored run, or :class:`CorruptRecordError` naming the session."""
     try:
-        return decode_run(json.loads(value))
+        return decode_run_json(value)
     except (CodecError, ValueError, TypeError) as exc:
         raise CorruptRecordError(session_id, f"a run cannot be decoded: {exc}") from exc
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sessionary.codec import CodecError, decode_run, decode_session_columns, encode_run
+from sessionary.codec import CodecError, decode_run_json, decode_session_columns, encode_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import CorruptRecordError, InvalidInputError
@@ -110,6 +110,6 @@ def decode_run_row(session_id: str, seq: Any, data: Any) -> Run:
     try:
         if not isinstance(data, (str, bytes)):
             raise CodecError(f"holds {type(data).__name__}, not JSON text")
-        return decode_run(json.loads(data))
+        return decode_run_json(data)
     except (CodecError, ValueError) as exc:
         raise CorruptRecordError(session_id, f"run #{seq}: {exc}") from exc

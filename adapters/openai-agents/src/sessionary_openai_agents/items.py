@@ -1,0 +1,140 @@
+"""The SDK's input items and Sessionary's messages: one message per item, kept losslessly.
+
+An item (``TResponseInputItem``: a JSON object) becomes a :class:`~sessionary.Message`
+that every Sessionary tool understands (its role, text, tool calls and results, for the
+inbox preview, ``sessions show``, export, or a Sessionary ``Agent`` continuing the
+conversation), and that carries the item itself, exactly, in :data:`PAYLOAD_KEY` of its
+metadata. Reading gives that item back; a message written by something else (a
+Sessionary ``Agent``) becomes the item the SDK would have written for it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sessionary import Message, Role
+from sessionary.domain.messages import ToolCall
+from sessionary.errors import InvalidInputError
+
+__all__ = ["PAYLOAD_KEY", "ItemError", "items_of", "message_of"]
+
+#: The metadata key of a message that holds the SDK item it came from, exactly.
+PAYLOAD_KEY = "openai_agents_item"
+
+class ItemError(InvalidInputError, TypeError):
+    """An item that cannot be stored: not a dict, or not JSON-serialisable.
+
+    A ``TypeError`` too, as ``json.dumps`` raises for the SDK's own sessions.
+    """
+
+
+_ROLES = {
+    "user": Role.USER,
+    "assistant": Role.ASSISTANT,
+    "system": Role.SYSTEM,
+    "developer": Role.SYSTEM,
+}
+
+
+def message_of(item: Any, now: float | None = None) -> Message:
+    """The message that stores one item. An item that is not a JSON object is bad input."""
+    if not isinstance(item, dict):
+        raise ItemError(
+            f"a session item must be a dict (a TResponseInputItem), got {type(item).__name__}"
+        )
+    try:
+        # Our own copy, checked now: the store keeps it, and a caller that changes its
+        # dict later changes nothing stored.
+        payload = json.loads(json.dumps(item, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ItemError(f"a session item is not JSON-serialisable: {exc}") from exc
+    created_at = time.time() if now is None else now
+    kind = payload.get("type")
+    metadata = {PAYLOAD_KEY: payload}
+    if kind == "function_call":
+        call = ToolCall(
+            id=str(payload.get("call_id", "")),
+            name=str(payload.get("name", "")),
+            arguments=_arguments(payload.get("arguments")),
+            raw_arguments=_raw(payload.get("arguments")),
+        )
+        return Message(
+            role=Role.ASSISTANT, tool_calls=(call,), created_at=created_at, metadata=metadata
+        )
+    if kind == "function_call_output":
+        return Message(
+            role=Role.TOOL,
+            content=_text(payload.get("output")),
+            tool_call_id=str(payload.get("call_id", "")),
+            created_at=created_at,
+            metadata=metadata,
+        )
+    role = _ROLES.get(payload.get("role")) if kind in (None, "message") else None
+    if role is None:  # reasoning, built-in tool calls, ...: kept, shown as nothing
+        return Message(role=Role.ASSISTANT, created_at=created_at, metadata=metadata)
+    return Message(
+        role=role, content=_text(payload.get("content")), created_at=created_at, metadata=metadata
+    )
+
+
+def items_of(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """The items of messages, in order; a foreign assistant message with several tool
+    calls gives one ``function_call`` item per call."""
+    items: list[dict[str, Any]] = []
+    for message in messages:
+        payload = message.metadata.get(PAYLOAD_KEY)
+        if isinstance(payload, dict):
+            items.append(payload)
+        elif message.role is Role.TOOL:
+            output = message.content or ""
+            call_id = message.tool_call_id or ""
+            items.append({"type": "function_call_output", "call_id": call_id, "output": output})
+        else:
+            if message.content:
+                role = "developer" if message.role is Role.SYSTEM else message.role.value
+                items.append({"role": role, "content": message.content})
+            items.extend(_call(call) for call in message.tool_calls)
+    return items
+
+
+def _call(call: ToolCall) -> dict[str, Any]:
+    arguments = call.raw_arguments
+    return {
+        "type": "function_call",
+        "call_id": call.id,
+        "name": call.name,
+        "arguments": json.dumps(call.arguments) if arguments is None else arguments,
+    }
+
+
+def _text(content: Any) -> str | None:
+    """The text of an item's content: a string, or the text parts of a list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        ]
+        return "".join(parts) if parts else None
+    return None
+
+
+def _arguments(arguments: Any) -> dict[str, Any]:
+    if isinstance(arguments, str):
+        try:
+            decoded = json.loads(arguments)
+        except ValueError:
+            return {}
+        return decoded if isinstance(decoded, dict) else {}
+    return {}
+
+
+def _raw(arguments: Any) -> str | None:
+    if isinstance(arguments, str) and _arguments(arguments) == {} and arguments.strip() != "{}":
+        return arguments
+    return None

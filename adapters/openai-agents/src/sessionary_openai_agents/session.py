@@ -1,0 +1,270 @@
+"""``SessionarySession``: the OpenAI Agents SDK's ``Session`` protocol on any Sessionary store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+import attrs
+from agents.memory.session_settings import (
+    SessionSettings,
+    coerce_session_settings,
+    resolve_session_limit,
+)
+
+from sessionary import Message, Role, Run, Store
+from sessionary.errors import ConflictError, InvalidInputError, RunNotFoundError
+from sessionary.ids import new_id, validate_id, validate_optional_id
+from sessionary.resolve import open_db
+from sessionary.storage.aio import AsyncStore
+from sessionary_openai_agents.items import items_of, message_of
+
+__all__ = ["SessionarySession"]
+
+T = TypeVar("T")
+
+#: How the items of one ``Runner.run`` are grouped into Sessionary runs.
+Grouping = Literal["runner_run", "add_items"]
+
+
+class SessionarySession:
+    """The OpenAI Agents SDK's ``Session`` on a Sessionary store.
+
+    ``db`` is a store URL (``"sqlite:///agents.db"``, ``"redis://localhost:6379/0"``, ...),
+    a :class:`~sessionary.Store` or an :class:`~sessionary.storage.aio.AsyncStore`;
+    sessions that should share an in-memory store share the store object. With
+    ``user_id``, the session belongs to that user: another user's session of the same ID
+    reads as empty and refuses writes. ``agent_id`` is recorded on every run (the inbox
+    lists sessions by agent).
+
+    Every item is stored as a :class:`~sessionary.Message` of a :class:`~sessionary.Run`
+    that Sessionary's tools read (inbox, names, ``sessions show``, export) and that
+    carries the item itself, exactly. With ``grouping="runner_run"`` (the default) the
+    items one ``Runner.run`` adds are one run; with ``"add_items"`` each call is one.
+
+    Writes are shielded from cancellation, like the SDK's own sessions: a cancelled
+    caller still gets ``CancelledError``, after the write has finished.
+    """
+
+    session_settings: SessionSettings | None = None
+
+    def __init__(
+        self,
+        session_id: str,
+        db: str | Store | AsyncStore,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_settings: SessionSettings | dict[str, Any] | None = None,
+        grouping: Grouping = "runner_run",
+    ) -> None:
+        self.session_id = validate_id(session_id, "session_id")
+        self.user_id = validate_optional_id(user_id, "user_id")
+        self.agent_id = validate_optional_id(agent_id, "agent_id")
+        if grouping not in ("runner_run", "add_items"):
+            raise InvalidInputError(
+                f"grouping must be 'runner_run' or 'add_items', got {grouping!r}"
+            )
+        self.grouping = grouping
+        self.session_settings = (
+            SessionSettings()
+            if session_settings is None
+            else coerce_session_settings(session_settings)
+        )
+        self._owned: Store | None = None
+        if isinstance(db, str):
+            self._owned = open_db(db)
+            db = self._owned
+        if isinstance(db, Store):
+            self.store: AsyncStore = db.to_async()
+        elif isinstance(db, AsyncStore):
+            self.store = db
+        else:
+            raise InvalidInputError(
+                f"db must be a store URL, a Store or an AsyncStore, got {type(db).__name__}"
+            )
+        # The run each Runner.run writes into, by its run context (one per Runner.run).
+        self._open: weakref.WeakKeyDictionary[Any, Run] = weakref.WeakKeyDictionary()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SessionarySession({self.session_id!r}, db={self.store!r})"
+
+    # ------------------------------------------------------------------ the protocol
+
+    async def get_items(
+        self, limit: int | None = None, *, wrapper: Any = None
+    ) -> list[dict[str, Any]]:
+        """The latest ``limit`` items (all with ``None``), oldest first.
+
+        Without ``limit``, ``session_settings.limit`` applies. ``limit=0`` gives none; a
+        negative limit gives all, as the SDK's ``SQLiteSession`` does.
+        """
+        self._check_open()
+        wanted = resolve_session_limit(limit, self.session_settings)
+        if wanted == 0:
+            return []
+        if wanted is not None and wanted < 0:
+            wanted = None
+        runs = await self._tail_runs(wanted)
+        items = items_of(m for run in runs for m in run.messages)
+        return items if wanted is None else items[-wanted:]
+
+    async def add_items(self, items: list[Any], *, wrapper: Any = None) -> None:
+        """Append items. Within one ``Runner.run`` they extend that run's record."""
+        self._check_open()
+        if not isinstance(items, list):
+            raise InvalidInputError(f"items must be a list, got {type(items).__name__}")
+        if not items:
+            return
+        now = time.time()
+        messages = tuple(message_of(item, now) for item in items)
+        await _settled(self._add(messages, wrapper, now))
+
+    async def pop_item(self, *, wrapper: Any = None) -> dict[str, Any] | None:
+        """Remove and return the newest item, or ``None`` when the session is empty."""
+        self._check_open()
+        return await _settled(self._pop(None))
+
+    async def clear_session(self, *, wrapper: Any = None) -> None:
+        """Delete the session: its runs, its name, its state."""
+        self._check_open()
+        self._open.clear()
+        await _settled(self.store.delete_session(self.session_id, user_id=self.user_id))
+
+    # ------------------------------------------------------------------ the SDK's hooks
+
+    async def _pop_item_with_validation(
+        self, validate: Callable[[dict[str, Any]], None] | None = None
+    ) -> dict[str, Any] | None:
+        """Pop the newest item only if ``validate(item)`` does not raise (``SQLiteSession``'s
+        hook): a refused item stays where it was."""
+        self._check_open()
+        return await _settled(self._pop(validate))
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Stop using the session; closes the store if this session opened it from a URL."""
+        self._closed = True
+        if self._owned is not None:
+            self._owned.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, closing the async store too if this session made it."""
+        self._closed = True
+        if self._owned is not None:
+            await self.store.close()
+            self._owned.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{type(self).__name__} is closed")
+
+    async def _tail_runs(self, wanted: int | None) -> list[Run]:
+        """The fewest runs from the tail that hold ``wanted`` items (all runs for None)."""
+        get = self.store.get_runs
+        if wanted is None:
+            return await get(self.session_id, user_id=self.user_id)
+        count = wanted
+        while True:
+            runs = await get(self.session_id, user_id=self.user_id, last_n=count)
+            if len(runs) < count or sum(len(r.messages) for r in runs) >= wanted:
+                return runs
+            count *= 4
+
+    async def _add(self, messages: tuple[Message, ...], wrapper: Any, now: float) -> None:
+        key = wrapper if self.grouping == "runner_run" else None
+        run = self._open.get(key) if key is not None else None
+        while run is not None:
+            grown = attrs.evolve(
+                run,
+                messages=run.messages + messages,
+                content=_last_text(messages) or run.content,
+                updated_at=now,
+            )
+            try:
+                await self.store.update_run(grown, expected_version=run.version)
+            except ConflictError:  # popped meanwhile: extend what is stored now
+                run = await self.store.get_run(self.session_id, run.run_id, user_id=self.user_id)
+                continue
+            except RunNotFoundError:  # cleared meanwhile: start a new run
+                run = None
+                break
+            self._remember(attrs.evolve(grown, version=run.version + 1), key)
+            return
+        first = Run(
+            run_id=new_id(),
+            session_id=self.session_id,
+            user_id=self.user_id,
+            agent_id=self.agent_id,
+            input=next((m.content for m in messages if m.role is Role.USER), None),
+            messages=messages,
+            content=_last_text(messages),
+            created_at=now,
+            updated_at=now,
+        )
+        await self.store.append_run(first)
+        self._remember(first, key)
+
+    def _remember(self, run: Run, key: Any) -> None:
+        if key is None:
+            return
+        try:
+            self._open[key] = run
+        except TypeError:  # a context object that cannot be weakly referenced
+            pass
+
+    async def _pop(
+        self, validate: Callable[[dict[str, Any]], None] | None
+    ) -> dict[str, Any] | None:
+        while True:
+            runs = await self._tail_runs(1)
+            run = next((r for r in reversed(runs) if r.messages), None)
+            if run is None:
+                return None
+            items = items_of(run.messages[-1:])
+            if items and validate is not None:
+                validate(items[-1])
+            shorter = attrs.evolve(run, messages=run.messages[:-1], updated_at=time.time())
+            try:
+                await self.store.update_run(shorter, expected_version=run.version)
+            except (ConflictError, RunNotFoundError):
+                continue  # another writer got there first: look again
+            for key, open_run in list(self._open.items()):
+                if open_run.run_id == run.run_id:
+                    self._open[key] = attrs.evolve(shorter, version=run.version + 1)
+            if items:
+                return items[-1]
+
+
+def _last_text(messages: tuple[Message, ...]) -> str | None:
+    for message in reversed(messages):
+        if message.role is Role.ASSISTANT and message.content:
+            return message.content
+    return None
+
+
+async def _settled(write: Awaitable[T]) -> T:
+    """Finish a write even if the caller is cancelled, then pass the cancellation on.
+
+    The SDK's own sessions do the same: a write cancelled half-way is never left to the
+    chance of where the cancellation landed.
+    """
+    task = asyncio.ensure_future(write)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError as exc:
+            cancelled = cancelled or exc
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed write is not also logged as unretrieved
+        raise cancelled
+    return task.result()

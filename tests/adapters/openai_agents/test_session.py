@@ -1,0 +1,279 @@
+"""SessionarySession: the OpenAI Agents SDK's Session on memory, SQLite and Redis stores."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from agents import Agent, Runner
+from agents.memory import Session as SdkSession
+from agents.testing import ScriptedModel, assistant_message, function_call
+
+from sessionary import Store, codec
+from sessionary.domain.messages import Role
+from sessionary.errors import InvalidIdError, InvalidInputError, SessionNotFoundError
+from sessionary.storage.memory import MemoryDb
+from sessionary_openai_agents import PAYLOAD_KEY, SessionarySession
+from sessionary_openai_agents.items import ItemError
+
+REDIS_URL = os.environ.get("SESSIONARY_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty store of each kind; the Redis one under a key prefix of its own."""
+    if request.param == "memory":
+        yield MemoryDb()
+    elif request.param == "sqlite":
+        from sessionary_sqlite import SqliteDb
+
+        db = SqliteDb(db_file=tmp_path / "agents.db")
+        yield db
+        db.close()
+    else:
+        from sessionary_redis import RedisDb
+
+        prefix = f"sessionary-test-{uuid.uuid4().hex[:12]}"
+        db = RedisDb(REDIS_URL, prefix=prefix)
+        yield db
+        db.close()
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+#: Items as the SDK writes them: text, a function call and its output, a reasoning item.
+ITEMS: list[dict[str, Any]] = [
+    {"role": "user", "content": "What is the weather in Paris?"},
+    {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "look"}]},
+    {
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": "weather",
+        "arguments": '{"city": "Paris"}',
+        "id": "fc_1",
+    },
+    {"type": "function_call_output", "call_id": "call_1", "output": "Sunny, 21°C"},
+    {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": "Sunny in Paris.", "annotations": []}],
+    },
+    {"role": "developer", "content": "Be brief."},
+]
+
+
+def test_it_is_the_sdks_session(store: Store) -> None:
+    assert isinstance(SessionarySession("s1", store), SdkSession)
+
+
+def test_items_come_back_exactly_and_in_order(store: Store) -> None:
+    session = SessionarySession("s1", store)
+
+    async def scenario() -> None:
+        await session.add_items(ITEMS[:2])
+        await session.add_items(ITEMS[2:])
+        assert await session.get_items() == ITEMS
+        assert await session.get_items(limit=2) == ITEMS[-2:]
+        assert await session.get_items(limit=0) == []
+        assert await session.get_items(limit=-1) == ITEMS
+        assert await session.get_items(limit=100) == ITEMS
+
+    asyncio.run(scenario())
+
+
+def test_session_settings_limit_applies_when_no_limit_is_given(store: Store) -> None:
+    session = SessionarySession("s1", store, session_settings={"limit": 3})
+    asyncio.run(session.add_items(ITEMS))
+    assert asyncio.run(session.get_items()) == ITEMS[-3:]
+    assert asyncio.run(session.get_items(limit=1)) == ITEMS[-1:]
+
+
+def test_pop_item_removes_the_newest_item_across_runs(store: Store) -> None:
+    session = SessionarySession("s1", store)
+
+    async def scenario() -> None:
+        await session.add_items(ITEMS[:1])
+        await session.add_items(ITEMS[1:3])
+        assert await session.pop_item() == ITEMS[2]
+        assert await session.pop_item() == ITEMS[1]
+        assert await session.get_items() == ITEMS[:1]
+        assert await session.pop_item() == ITEMS[0]
+        assert await session.pop_item() is None
+        assert await session.get_items() == []
+
+    asyncio.run(scenario())
+
+
+def test_clear_session_deletes_the_session(store: Store) -> None:
+    session = SessionarySession("s1", store)
+    asyncio.run(session.add_items(ITEMS))
+    asyncio.run(session.clear_session())
+    assert asyncio.run(session.get_items()) == []
+    assert store.get_session("s1") is None
+
+
+def test_the_items_of_one_runner_run_are_one_sessionary_run(store: Store) -> None:
+    session = SessionarySession("s1", store, user_id="alice", agent_id="weather")
+    first, second = object(), object()  # the SDK's run context of two Runner.run calls
+
+    async def scenario() -> None:
+        await session.add_items(ITEMS[:1], wrapper=first)
+        await session.add_items(ITEMS[1:4], wrapper=first)
+        await session.add_items(ITEMS[4:], wrapper=second)
+        await session.add_items(ITEMS[:1])  # no run context: a run of its own
+
+    class Context:  # weakly referenceable, as the SDK's RunContextWrapper is
+        pass
+
+    first, second = Context(), Context()
+    asyncio.run(scenario())
+    stored = store.get_session("s1", user_id="alice")
+    assert stored is not None
+    assert [len(run.messages) for run in stored.runs] == [4, 2, 1]
+    assert {run.agent_id for run in stored.runs} == {"weather"}
+    assert stored.runs[0].input == "What is the weather in Paris?"
+    assert stored.runs[1].content == "Sunny in Paris."
+
+
+def test_every_sessionary_tool_reads_what_the_sdk_wrote(store: Store) -> None:
+    asyncio.run(SessionarySession("s1", store, user_id="alice").add_items(ITEMS))
+    stored = store.get_session("s1", user_id="alice")
+    assert stored is not None
+    roles = [(m.role, m.content) for m in stored.get_messages()]
+    assert roles[0] == (Role.USER, "What is the weather in Paris?")
+    assert roles[3] == (Role.TOOL, "Sunny, 21°C")
+    assert roles[4] == (Role.ASSISTANT, "Sunny in Paris.")
+    call = stored.get_messages()[2].tool_calls[0]
+    assert (call.id, call.name, call.arguments) == ("call_1", "weather", {"city": "Paris"})
+    assert [m.metadata[PAYLOAD_KEY] for m in stored.get_messages()] == ITEMS
+    page = store.list_sessions(user_id="alice")
+    assert [i.session_id for i in page.items] == ["s1"]
+    assert page.items[0].last_message_preview == "Sunny in Paris."
+    exported = codec.loads(codec.dumps(stored))
+    assert exported == stored
+
+
+def test_a_session_written_by_sessionarys_agent_continues_in_the_sdk(store: Store) -> None:
+    from sessionary import Agent as SessionaryAgent
+    from sessionary.testing import ScriptedModel as SessionaryModel
+
+    SessionaryAgent(model=SessionaryModel("Hi Ada."), db=store).run("I am Ada.", session_id="s1")
+    items = asyncio.run(SessionarySession("s1", store).get_items())
+    assert items == [
+        {"role": "user", "content": "I am Ada."},
+        {"role": "assistant", "content": "Hi Ada."},
+    ]
+
+
+def test_runner_run_keeps_memory_across_turns(store: Store) -> None:
+    model = ScriptedModel(
+        [
+            [function_call("lookup", {"q": "x"}, call_id="c1")],
+            [assistant_message("Found it.")],
+            [assistant_message("You asked about x.")],
+        ]
+    )
+
+    def lookup(q: str) -> str:
+        return f"result for {q}"
+
+    from agents import function_tool
+
+    agent = Agent(name="helper", model=model, tools=[function_tool(lookup)])
+    session = SessionarySession("s1", store, user_id="alice")
+    first = Runner.run_sync(agent, "Look up x.", session=session)
+    assert first.final_output == "Found it."
+    second = Runner.run_sync(agent, "What did I ask?", session=session)
+    assert second.final_output == "You asked about x."
+    seen = model.calls[-1].input
+    assert isinstance(seen, list)
+    assert [item.get("type", "message") for item in seen][:5] == [
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+        "message",
+    ]
+    stored = store.get_session("s1", user_id="alice")
+    assert stored is not None and len(stored.runs) == 2  # one run per Runner.run
+
+
+def test_another_users_session_reads_empty_and_refuses_writes(store: Store) -> None:
+    asyncio.run(SessionarySession("s1", store, user_id="alice").add_items(ITEMS))
+    bob = SessionarySession("s1", store, user_id="bob")
+    assert asyncio.run(bob.get_items()) == []
+    assert asyncio.run(bob.pop_item()) is None
+    with pytest.raises(SessionNotFoundError):
+        asyncio.run(bob.add_items(ITEMS))
+    assert len(asyncio.run(SessionarySession("s1", store, user_id="alice").get_items())) == 6
+
+
+def test_bad_input_is_refused_before_any_write(store: Store) -> None:
+    session = SessionarySession("s1", store)
+    with pytest.raises(ItemError, match="not JSON-serialisable") as caught:
+        asyncio.run(session.add_items([{"role": "user", "content": object()}]))
+    assert isinstance(caught.value, TypeError)  # as the SDK's own sessions raise
+    with pytest.raises(ItemError, match="must be a dict"):
+        asyncio.run(session.add_items(["hello"]))
+    with pytest.raises(InvalidInputError, match="items must be a list"):
+        asyncio.run(session.add_items({"role": "user"}))  # type: ignore[arg-type]
+    assert store.get_session("s1") is None
+    with pytest.raises(InvalidIdError):
+        SessionarySession("", store)
+    with pytest.raises(InvalidInputError, match="db must be"):
+        SessionarySession("s1", 42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="grouping"):
+        SessionarySession("s1", store, grouping="turn")  # type: ignore[arg-type]
+
+
+def test_a_cancelled_write_finishes_then_raises_cancelled(store: Store) -> None:
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def scenario() -> None:
+        session = SessionarySession("s1", store)
+        real_append = session.store.append_run
+
+        async def gated_append(*args: Any, **kwargs: Any) -> Any:
+            started.set()
+            await release.wait()
+            return await real_append(*args, **kwargs)
+
+        session.store.append_run = gated_append  # type: ignore[method-assign]
+        task = asyncio.create_task(session.add_items(ITEMS[:1]))
+        await started.wait()
+        task.cancel()
+        await asyncio.sleep(0)
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await SessionarySession("s1", store).get_items() == ITEMS[:1]
+
+    asyncio.run(scenario())
+
+
+def test_a_closed_session_refuses_calls(store: Store) -> None:
+    session = SessionarySession("s1", store)
+    session.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(session.get_items())
+
+
+def test_a_url_opens_a_store_the_session_owns(tmp_path: Path) -> None:
+    session = SessionarySession("s1", f"sqlite:///{tmp_path / 'a.db'}")
+    asyncio.run(session.add_items(ITEMS))
+    asyncio.run(session.aclose())
+    again = SessionarySession("s1", f"sqlite:///{tmp_path / 'a.db'}")
+    assert asyncio.run(again.get_items()) == ITEMS
+    asyncio.run(again.aclose())
