@@ -5,6 +5,7 @@
     nox -s "tests(3.13)"             every test on one Python
     nox -s "tests(3.13)" -- tests/adapters/redis      a part of them (pytest arguments)
     nox -s "tests_agno(agno-import-3)"  the Agno importer against the real Agno 3
+    nox -s "tests_openai_agents(sqlite)"  the OpenAI Agents SDK's own tests on our session
     nox -s "tests(mongodb-real)"     the MongoDB suite against SESSIONARY_MONGODB_URL
     nox -s latest                    every test against the newest releases (not in ``nox``)
     nox -s bench                     the benchmarks
@@ -31,7 +32,7 @@ import nox
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "types", "docs", "tests", "tests_agno"]
+nox.options.sessions = ["lint", "types", "docs", "tests", "tests_agno", "tests_openai_agents"]
 
 ROOT = Path(__file__).parent
 ALL_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -89,6 +90,19 @@ def tests_agno(session: nox.Session, cell: str) -> None:
     """`sessionary import-agno` against databases the real Agno writes (2.x and 3.x)."""
     _sync(session, "test", AGNO_IMPORT[cell])
     session.run("pytest", "tests/agno_import", *session.posargs)
+
+
+@nox.session(tags=["tests"], python="3.11")
+@nox.parametrize("backend", [nox.param(name, id=name) for name in ("memory", "sqlite", "redis")])
+def tests_openai_agents(session: nox.Session, backend: str) -> None:
+    """The OpenAI Agents SDK's own tests with SessionarySession in place of SQLiteSession.
+
+    The tests come from the sdist of the SDK version uv.lock pins; the ones listed in
+    tests/openai_agents_sdk/expected_failures.txt must fail, every other one must pass.
+    """
+    _sync(session, "openai-agents-tests")
+    script = str(ROOT / "tests" / "openai_agents_sdk" / "run_sdk_tests.py")
+    session.run("python", script, backend, "-n", WORKERS, "-q", *session.posargs)
 
 
 @nox.session(name="tests(mongodb-real)", python="3.11", default=False)

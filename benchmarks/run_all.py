@@ -49,6 +49,7 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("Human in the loop", "bench_hitl.py", [], []),
     ("Model providers (official SDKs on a local server)", "bench_providers.py", [], []),
     ("Async: 100 concurrent sessions on Redis", "bench_async.py", [], ["--quick"]),
+    ("OpenAI Agents SDK sessions", "bench_openai_agents.py", [], ["--quick"]),
 ]
 
 

@@ -24,10 +24,10 @@ import agents.memory
 import agents.memory.openai_responses_compaction_session
 import agents.memory.sqlite_session
 import pytest
+from sessionary_openai_agents import SessionarySession
 
 from sessionary import Store
 from sessionary.storage.memory import MemoryDb
-from sessionary_openai_agents import SessionarySession
 
 BACKENDS = ("memory", "sqlite", "redis")
 BACKEND = os.environ.get("SESSIONARY_SDK_BACKEND", "sqlite")
@@ -92,8 +92,8 @@ class SQLiteSession(SessionarySession):
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    agents.SQLiteSession = SQLiteSession  # type: ignore[attr-defined,misc]
-    agents.memory.SQLiteSession = SQLiteSession  # type: ignore[attr-defined,misc]
+    agents.SQLiteSession = SQLiteSession  # type: ignore[assignment,misc]
+    agents.memory.SQLiteSession = SQLiteSession  # type: ignore[assignment,misc]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

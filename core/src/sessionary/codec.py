@@ -248,7 +248,9 @@ def _fields_were_present(run: Run, text: str | bytes, before: float) -> bool:
     for message in run.messages:
         if message.created_at >= before:
             return False
-    return (b'"status":' if isinstance(text, bytes) else '"status":') in text
+    if isinstance(text, bytes):
+        return b'"status":' in text
+    return '"status":' in text
 
 
 # --------------------------------------------------------------------------- sessions

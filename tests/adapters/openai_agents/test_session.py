@@ -7,20 +7,20 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
 from agents import Agent, Runner
 from agents.memory import Session as SdkSession
 from agents.testing import ScriptedModel, assistant_message, function_call
+from sessionary_openai_agents import PAYLOAD_KEY, SessionarySession
+from sessionary_openai_agents.items import ItemError
 
 from sessionary import Store, codec
 from sessionary.domain.messages import Role
 from sessionary.errors import InvalidIdError, InvalidInputError, SessionNotFoundError
 from sessionary.storage.memory import MemoryDb
-from sessionary_openai_agents import PAYLOAD_KEY, SessionarySession
-from sessionary_openai_agents.items import ItemError
 
 REDIS_URL = os.environ.get("SESSIONARY_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -33,9 +33,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     elif request.param == "sqlite":
         from sessionary_sqlite import SqliteDb
 
-        db = SqliteDb(db_file=tmp_path / "agents.db")
-        yield db
-        db.close()
+        sqlite_db = SqliteDb(db_file=tmp_path / "agents.db")
+        yield sqlite_db
+        sqlite_db.close()
     else:
         from sessionary_redis import RedisDb
 
@@ -51,7 +51,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 #: Items as the SDK writes them: text, a function call and its output, a reasoning item.
-ITEMS: list[dict[str, Any]] = [
+ITEMS: list[Any] = [
     {"role": "user", "content": "What is the weather in Paris?"},
     {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "look"}]},
     {
@@ -222,10 +222,10 @@ def test_another_users_session_reads_empty_and_refuses_writes(store: Store) -> N
 def test_bad_input_is_refused_before_any_write(store: Store) -> None:
     session = SessionarySession("s1", store)
     with pytest.raises(ItemError, match="not JSON-serialisable") as caught:
-        asyncio.run(session.add_items([{"role": "user", "content": object()}]))
+        asyncio.run(session.add_items([cast(Any, {"role": "user", "content": object()})]))
     assert isinstance(caught.value, TypeError)  # as the SDK's own sessions raise
     with pytest.raises(ItemError, match="must be a dict"):
-        asyncio.run(session.add_items(["hello"]))
+        asyncio.run(session.add_items([cast(Any, "hello")]))
     with pytest.raises(InvalidInputError, match="items must be a list"):
         asyncio.run(session.add_items({"role": "user"}))  # type: ignore[arg-type]
     assert store.get_session("s1") is None

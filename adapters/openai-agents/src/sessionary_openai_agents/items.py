@@ -24,6 +24,7 @@ __all__ = ["PAYLOAD_KEY", "ItemError", "items_of", "message_of"]
 #: The metadata key of a message that holds the SDK item it came from, exactly.
 PAYLOAD_KEY = "openai_agents_item"
 
+
 class ItemError(InvalidInputError, TypeError):
     """An item that cannot be stored: not a dict, or not JSON-serialisable.
 

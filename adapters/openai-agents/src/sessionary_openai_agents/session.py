@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import attrs
+from agents.items import TResponseInputItem
+from agents.memory.session import _CompactionSnapshot
 from agents.memory.session_settings import (
     SessionSettings,
     coerce_session_settings,
@@ -97,7 +100,7 @@ class SessionarySession:
 
     async def get_items(
         self, limit: int | None = None, *, wrapper: Any = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[TResponseInputItem]:
         """The latest ``limit`` items (all with ``None``), oldest first.
 
         Without ``limit``, ``session_settings.limit`` applies. ``limit=0`` gives none; a
@@ -111,9 +114,9 @@ class SessionarySession:
             wanted = None
         runs = await self._tail_runs(wanted)
         items = items_of(m for run in runs for m in run.messages)
-        return items if wanted is None else items[-wanted:]
+        return cast("list[TResponseInputItem]", items if wanted is None else items[-wanted:])
 
-    async def add_items(self, items: list[Any], *, wrapper: Any = None) -> None:
+    async def add_items(self, items: list[TResponseInputItem], *, wrapper: Any = None) -> None:
         """Append items. Within one ``Runner.run`` they extend that run's record."""
         self._check_open()
         if not isinstance(items, list):
@@ -124,10 +127,10 @@ class SessionarySession:
         messages = tuple(message_of(item, now) for item in items)
         await _settled(self._add(messages, wrapper, now))
 
-    async def pop_item(self, *, wrapper: Any = None) -> dict[str, Any] | None:
+    async def pop_item(self, *, wrapper: Any = None) -> TResponseInputItem | None:
         """Remove and return the newest item, or ``None`` when the session is empty."""
         self._check_open()
-        return await _settled(self._pop(None))
+        return cast("TResponseInputItem | None", await _settled(self._pop(None)))
 
     async def clear_session(self, *, wrapper: Any = None) -> None:
         """Delete the session: its runs, its name, its state."""
@@ -145,6 +148,63 @@ class SessionarySession:
         self._check_open()
         return await _settled(self._pop(validate))
 
+    async def _get_compaction_snapshot(
+        self,
+        limit: int,
+        *,
+        prune_prefix: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> _CompactionSnapshot | None:
+        """The latest ``limit`` items and a way to replace a suffix of them at once
+        (``SQLiteSession``'s hook, which the SDK's compaction looks up by name).
+
+        Given only when those items are in one run (one ``Runner.run``'s), and the
+        replacement happens only while that run is as it was read (else ``False``, and the
+        SDK keeps the history). ``prune_prefix`` is not applied: expired
+        items at the head stay stored (the encrypted session hides them on read).
+        """
+        self._check_open()
+        if not self._own_storage():
+            return None
+        runs = await self._tail_runs(limit + 1)
+        pairs = [(run, index) for run in runs for index in range(len(run.messages))]
+        items = items_of(m for run in runs for m in run.messages)
+        if len(items) != len(pairs):  # foreign messages: no one-to-one positions
+            return None
+        complete = len(items) <= limit
+        window = pairs[-limit:] if limit > 0 else []
+        if len({run.run_id for run, _ in window}) > 1:
+            return None  # the SDK then reads and replaces the history its own way
+        snapshot = cast("list[TResponseInputItem]", items[-limit:] if limit > 0 else [])
+
+        async def replace_suffix(start: int, output: list[TResponseInputItem]) -> bool:
+            suffix = window[start:]
+            if not suffix or {run.run_id for run, _ in suffix} != {suffix[0][0].run_id}:
+                return False
+            run, first = suffix[0]
+            now = time.time()
+            kept = run.messages[:first] + tuple(message_of(item, now) for item in output)
+            return await _settled(self._replace_in_run(run, kept, now))
+
+        return _CompactionSnapshot(snapshot, complete, replace_suffix)
+
+    async def _atomic_replace_items(self, items: list[TResponseInputItem]) -> bool:
+        """Replace the whole history with ``items`` in one conditional write, when it is
+        one run (the SDK's compaction looks this hook up by name); else ``False``, and the
+        SDK replaces it by clearing and adding, with its own recovery."""
+        self._check_open()
+        if not self._own_storage():
+            return False
+        now = time.time()
+        messages = tuple(message_of(item, now) for item in items)
+
+        async def replace() -> bool:
+            runs = await self._tail_runs(None)
+            if len(runs) != 1:
+                return False
+            return await self._replace_in_run(runs[0], messages, now)
+
+        return await _settled(replace())
+
     # ------------------------------------------------------------------ closing
 
     def close(self) -> None:
@@ -161,6 +221,15 @@ class SessionarySession:
             self._owned.close()
 
     # ------------------------------------------------------------------ internals
+
+    def _own_storage(self) -> bool:
+        """Whether reads and writes are this class's own: a subclass that changes them
+        (to transform items, say) must not be bypassed by the replacement hooks."""
+        cls = type(self)
+        return all(
+            getattr(cls, name) is getattr(SessionarySession, name)
+            for name in ("get_items", "add_items", "pop_item", "clear_session")
+        )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -215,10 +284,24 @@ class SessionarySession:
     def _remember(self, run: Run, key: Any) -> None:
         if key is None:
             return
-        try:
+        with contextlib.suppress(TypeError):  # a context that cannot be weakly referenced
             self._open[key] = run
-        except TypeError:  # a context object that cannot be weakly referenced
-            pass
+
+    async def _replace_in_run(self, run: Run, messages: tuple[Message, ...], now: float) -> bool:
+        """Give a stored run these messages, if it is unchanged since it was read."""
+        changed = attrs.evolve(run, messages=messages, content=_last_text(messages), updated_at=now)
+        try:
+            await self.store.update_run(changed, expected_version=run.version)
+        except (ConflictError, RunNotFoundError):
+            return False
+        self._forget(run.run_id)
+        return True
+
+    def _forget(self, run_id: str) -> None:
+        """Stop extending a run another operation rewrote: the next items start a new one."""
+        for key, open_run in list(self._open.items()):
+            if open_run.run_id == run_id:
+                del self._open[key]
 
     async def _pop(
         self, validate: Callable[[dict[str, Any]], None] | None
