@@ -54,6 +54,9 @@ class BatchReport:
     #: Sessions not attempted because the batch stopped (its model kept failing).
     not_attempted: int = 0
     failures: list[Failure] = attrs.field(factory=list)
+    #: Guardrails and fallbacks that failed with a bug of their own, by message (which
+    #: names the plugin); their tracebacks are logged on ``sessionary.naming``.
+    plugin_errors: Counter[str] = attrs.field(factory=Counter)
 
     @property
     def model_failures(self) -> int:
@@ -74,6 +77,7 @@ class BatchReport:
             "kept_after_model_failure": self.kept,
             "model_failure_reasons": dict(self.model_failure_reasons),
             "not_attempted": self.not_attempted,
+            "plugin_errors": dict(self.plugin_errors),
             "failures": [{"session_id": f.session_id, "error": f.error} for f in self.failures],
         }
 
@@ -89,6 +93,8 @@ class BatchReport:
             self.superseded += 1
         elif outcome.outcome == "unnamed":
             self.unnamed += 1
+        for error in () if outcome.decision is None else outcome.decision.plugin_errors:
+            self.plugin_errors[str(error)[:200]] += 1
         failure = None if outcome.decision is None else outcome.decision.model_failure
         if failure is not None:
             self.model_fallbacks += 1

@@ -1,4 +1,5 @@
-"""``sessionary doctor``: can the store be reached, is its schema current, did every plugin load."""
+"""``sessionary doctor``: can the store be reached, is its schema current, did every plugin
+load, and does no name belong to two plugins."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import open_db
 from sessionary_cli.errors import ExitCode, code_for
 from sessionary_cli.options import create_option, db_option, json_option, missing_store
+from sessionary_cli.plugins import with_clashes
 
 __all__ = ["doctor"]
 
@@ -23,7 +25,7 @@ Check = tuple[str, str, bool]
 
 def _plugin_checks() -> list[Check]:
     checks: list[Check] = []
-    for record in get_plugin_host().records:
+    for record in with_clashes(get_plugin_host().records):
         ok = record.status in ("loaded", "disabled")
         detail = record.status if record.error is None else f"{record.status}: {record.error}"
         checks.append((f"plugin {record.name} {record.version or ''}".strip(), detail, ok))
