@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "ConflictError",
     "CorruptRecordError",
+    "CorruptStoreError",
     "DuplicatePluginError",
     "InvalidIdError",
     "InvalidInputError",
@@ -19,6 +20,7 @@ __all__ = [
     "ModelBadRequestError",
     "ModelConnectionError",
     "ModelError",
+    "ModelNotFoundError",
     "ModelRateLimitError",
     "ModelResponseError",
     "ModelServerError",
@@ -124,6 +126,10 @@ class CorruptRecordError(StorageError):
         super().__init__(f"stored record of session {session_id!r} cannot be decoded: {detail}")
 
 
+class CorruptStoreError(StorageError):
+    """The store's file is damaged, or is not a store at all (a file of something else)."""
+
+
 class SchemaVersionError(StorageError):
     """The store was written by a schema this version cannot read, or needs a migration."""
 
@@ -181,6 +187,13 @@ class ModelRateLimitError(ModelError):
 
 class ModelBadRequestError(ModelError):
     """The provider rejected the request as malformed."""
+
+
+class ModelNotFoundError(ModelBadRequestError):
+    """The provider has no such model, or no such endpoint (HTTP 404).
+
+    A :class:`ModelBadRequestError`, so code that catches that still catches it.
+    """
 
 
 class ModelServerError(ModelError):
