@@ -28,7 +28,7 @@ def _no_io(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("the backend was given a run that is not JSON-compatible")
 
 
-@pytest.mark.parametrize("metadata", BAD_METADATA, ids=repr)
+@pytest.mark.parametrize("metadata", BAD_METADATA, ids=lambda m: next(iter(m)).__repr__())
 def test_append_and_update_refuse_a_non_json_run_before_the_backend(
     metadata: dict[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
