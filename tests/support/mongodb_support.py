@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pytest
 
+from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -267,3 +268,11 @@ def damage_session_doc(collection: Any, session_id: str) -> None:
     """Make the session document's run count a string, as a bad hand edit would."""
     result = collection.update_one({"_id": session_id}, {"$set": {"run_count": "many"}})
     assert result.modified_count == 1
+
+
+def stamp_schema(meta: Any, sessions: Any, session_id: str, *, newer: bool) -> None:
+    """Do to the data what a newer sessionary's migration does: stamp the schema record
+    and the session's document with the next schema version (``newer=False`` undoes it)."""
+    version = SCHEMA_VERSION + newer
+    meta.update_one({"_id": "schema"}, {"$set": {"version": version}}, upsert=True)
+    sessions.update_one({"_id": session_id}, {"$set": {"schema": version}})
