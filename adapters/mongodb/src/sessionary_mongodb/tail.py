@@ -45,8 +45,10 @@ from sessionary.storage.tails import (
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import MongoSettings, expired
 from sessionary_mongodb.documents import (
+    CURRENT,
     check_run_size,
     info_from_doc,
+    refuse_newer,
     run_doc,
     run_from_doc,
     session_doc,
@@ -64,8 +66,17 @@ def claim_seq(
     """Reserve the next sequence number and bump the version, if the session is at
     ``expected_version`` (0: create it, it must not exist); else ConflictError."""
     sid = run.session_id
-    query = {**db._session_filter(sid, run.user_id), "version": expected_version}
-    update: dict[str, Any] = {"$inc": {"seq": 1, "version": 1}}
+    # As _reserve_seq: only its own user's session, at a schema this code writes.
+    query = {
+        **db._session_filter(sid, None),
+        "user_id": run.user_id,
+        **CURRENT,
+        "version": expected_version,
+    }
+    update: dict[str, Any] = {
+        "$inc": {"seq": 1, "pending": 1, "version": 1},
+        "$set": {"reserved_at": now},
+    }
     if expected_version == 0:
         fresh = session_doc(new_session_info(run, session_type, now), uuid.uuid4().hex, 0)
         skip = ("_id", "seq", "version", *query)
@@ -82,12 +93,11 @@ def claim_seq(
     except DuplicateKeyError:
         doc = None
     if doc is None:
-        fields = {"version": 1, "user_id": 1, "expires_at": 1}
-        existing = yield SESSIONS.find_one({"_id": sid}, fields)
+        existing = yield SESSIONS.find_one({"_id": sid})
         if existing is not None and expired(existing):
             existing = None
-        owner = None if existing is None else existing.get("user_id")
-        if existing is not None and run.user_id is not None and owner != run.user_id:
+        refuse_newer(existing)
+        if existing is not None and existing.get("user_id") != run.user_id:
             raise OwnershipError(sid, run.user_id)
         stored = None if existing is None else existing.get("version")
         raise stale_version(sid, stored, expected_version, done="appended")
@@ -196,7 +206,7 @@ class MongoTail(MongoSettings):
                 if doc is None:
                     raise SessionNotFoundError(session_id, user_id)
                 info = info_from_doc(doc)
-                if any(run.user_id not in (None, info.user_id) for run in runs):
+                if any(run.user_id != info.user_id for run in runs):
                     raise OwnershipError(session_id, user_id)
                 check_session_version(info, session_id, expected_version, done="replaced")
                 done = yield from self._replace_at(doc, info, count, runs, texts)
@@ -254,7 +264,7 @@ class MongoTail(MongoSettings):
             now=now,
         )
         claim = yield SESSIONS.find_one_and_update(
-            {"_id": sid, "key": key, "version": info.version},
+            {"_id": sid, "key": key, "version": info.version, **CURRENT},
             {"$inc": {"version": 1, "seq": len(runs)}},
             return_document=ReturnDocument.AFTER,
             projection={"seq": 1},

@@ -36,10 +36,12 @@ from sessionary.storage.base import new_session_info, preview_of
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import as_int, expired
 from sessionary_mongodb.documents import (
+    CURRENT,
     check_run_size,
     check_session_size,
     fold_name,
     info_from_doc,
+    refuse_newer,
     run_doc,
     session_doc,
 )
@@ -48,6 +50,9 @@ from sessionary_mongodb.tail import MongoTail, claim_seq
 __all__ = ["MongoWrites"]
 
 _RETRIES: Final = 5
+#: Seconds after which an append that reserved a slot and never finished (its process
+#: died between its two steps) no longer keeps a conditional delete from its session.
+STALE_RESERVATION: Final = 300.0
 
 
 class MongoWrites(MongoTail):
@@ -78,11 +83,13 @@ class MongoWrites(MongoTail):
             try:
                 yield RUNS.insert_one(run_doc(run, text, key, seq))
             except DuplicateKeyError:
+                yield from self._release(sid, key)
                 yield from self._abandon_empty(sid, key, seq)
                 if (yield RUNS.find_one({"session_key": key, "run_id": rid}, {"_id": 1})):
                     raise ConflictError(f"run {rid!r} already exists in session {sid!r}") from None
                 raise
             except PyMongoError:
+                yield from self._release(sid, key)
                 yield from self._abandon_empty(sid, key, seq)
                 raise
             try:
@@ -93,9 +100,11 @@ class MongoWrites(MongoTail):
                 # Stored whole or not at all: take the uncounted run back if we still can.
                 with contextlib.suppress(PyMongoError):
                     yield RUNS.delete_one({"session_key": key, "seq": seq})
+                yield from self._release(sid, key)
                 raise
             if doc is None:
                 yield RUNS.delete_one({"session_key": key, "seq": seq})
+                refuse_newer((yield SESSIONS.find_one({"_id": sid}, {"schema": 1})))
                 raise ConflictError(
                     f"session {sid!r} was deleted while run {rid!r} was being appended; "
                     "the run was not stored"
@@ -105,15 +114,23 @@ class MongoWrites(MongoTail):
     def _reserve_seq(self, run: Run, session_type: SessionType, now: float) -> Op[tuple[str, int]]:
         """Take the session's next sequence number, creating the session if it is new."""
         sid = run.session_id
-        query = self._session_filter(sid, run.user_id)
+        # A run goes only into its own user's session; one without a user only into a
+        # session without one (None matches a null or missing user_id).
+        query = {**self._session_filter(sid, None), "user_id": run.user_id, **CURRENT}
         fresh = session_doc(new_session_info(run, session_type, now), uuid.uuid4().hex, 0)
         on_insert = {k: v for k, v in fresh.items() if k not in ("_id", "seq") and k not in query}
         on_insert.update(self._expiry(now))
         for _ in range(_RETRIES):
             try:
+                # ``pending`` counts appends between their two steps: a conditional delete
+                # (prune) skips a session with one in flight (see _delete_op).
                 doc = yield SESSIONS.find_one_and_update(
                     query,
-                    {"$inc": {"seq": 1}, "$setOnInsert": on_insert},
+                    {
+                        "$inc": {"seq": 1, "pending": 1},
+                        "$set": {"reserved_at": now},
+                        "$setOnInsert": on_insert,
+                    },
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                     projection={"key": 1, "seq": 1},
@@ -127,7 +144,8 @@ class MongoWrites(MongoTail):
                 if expired(existing):
                     yield from self._purge(sid, existing)
                     continue
-                if run.user_id is not None and existing.get("user_id") != run.user_id:
+                refuse_newer(existing)
+                if existing.get("user_id") != run.user_id:
                     raise OwnershipError(sid, run.user_id) from None
                 continue
             seq = doc.get("seq") if doc else None
@@ -148,6 +166,7 @@ class MongoWrites(MongoTail):
         """
         increments = {
             "version": 0 if claimed else 1,
+            "pending": -1,
             "run_count": 1,
             "input_tokens": run.metrics.input_tokens,
             "output_tokens": run.metrics.output_tokens,
@@ -177,6 +196,7 @@ class MongoWrites(MongoTail):
         already set the summary it is repeated without ``latest``.
         """
         update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+        query = {**query, **CURRENT}
         expiry = self._expiry(now)
         guard = {"last_seq": seq} if strict else {"last_seq": {"$lt": seq}}
         doc: dict[str, Any] | None = yield SESSIONS.find_one_and_update(
@@ -191,6 +211,11 @@ class MongoWrites(MongoTail):
                 query, update, return_document=ReturnDocument.AFTER
             )
         return doc
+
+    def _release(self, session_id: str, key: str) -> Op[None]:
+        """Take back a failed append's ``pending`` mark (best effort: it also goes stale)."""
+        with contextlib.suppress(PyMongoError):
+            yield SESSIONS.update_one({"_id": session_id, "key": key}, {"$inc": {"pending": -1}})
 
     def _abandon_empty(self, session_id: str, key: str, seq: int) -> Op[None]:
         """Remove a session this append created, if nothing else was put in it since."""
@@ -211,7 +236,8 @@ class MongoWrites(MongoTail):
             session = yield from self._find_session(sid, None)
             if session is None:
                 raise RunNotFoundError(sid, rid)
-            if run.user_id is not None and session.get("user_id") != run.user_id:
+            refuse_newer(session)
+            if session.get("user_id") != run.user_id:
                 raise OwnershipError(sid, run.user_id)
             key = self._key_of(session)
             now = time.time()
@@ -225,7 +251,7 @@ class MongoWrites(MongoTail):
                         "output_tokens": new.metrics.output_tokens,
                     }
                 },
-                projection={"seq": 1, "input_tokens": 1, "output_tokens": 1},
+                projection={"seq": 1, "data": 1, "input_tokens": 1, "output_tokens": 1},
                 return_document=ReturnDocument.BEFORE,
             )
             if old is None:
@@ -249,6 +275,19 @@ class MongoWrites(MongoTail):
                 {"_id": sid, "key": key}, as_int(old, "seq"), increments, latest, now, strict=True
             )
             if doc is None:
+                # Take the run back: the session was deleted, or migrated to a newer schema.
+                yield RUNS.update_one(
+                    {"session_key": key, "run_id": rid, "version": new.version},
+                    {
+                        "$set": {
+                            "data": old.get("data"),
+                            "version": expected_version,
+                            "input_tokens": as_int(old, "input_tokens"),
+                            "output_tokens": as_int(old, "output_tokens"),
+                        }
+                    },
+                )
+                refuse_newer((yield SESSIONS.find_one({"_id": sid}, {"schema": 1})))
                 raise ConflictError(
                     f"session {sid!r} was deleted while run {rid!r} was being updated"
                 )
@@ -273,7 +312,7 @@ class MongoWrites(MongoTail):
             session_id, {"_id": session_id, **fields}, self.max_document_bytes, partial=True
         )
         yield SETUP
-        query = self._session_filter(session_id, user_id)
+        query = {**self._session_filter(session_id, user_id), **CURRENT}
         if expected_version is not None:
             query["version"] = expected_version
         now = time.time()
@@ -291,6 +330,7 @@ class MongoWrites(MongoTail):
                 current = yield from self._find_session(session_id, user_id)
                 if current is None:
                     raise SessionNotFoundError(session_id, user_id)
+                refuse_newer(current)
                 raise ConflictError(
                     f"session {session_id!r} is at version {current.get('version')}, "
                     f"not {expected_version}: it changed since it was read"
@@ -310,7 +350,10 @@ class MongoWrites(MongoTail):
         yield SETUP
         sid = session.session_id
         with self._do(f"importing session {sid!r}"):
-            existing = yield SESSIONS.find_one({"_id": sid}, {"key": 1, "expires_at": 1})
+            existing = yield SESSIONS.find_one(
+                {"_id": sid}, {"key": 1, "expires_at": 1, "schema": 1}
+            )
+            refuse_newer(existing)
             if existing is not None and expired(existing):
                 yield from self._purge(sid, existing)
             elif existing is not None:
@@ -345,18 +388,30 @@ class MongoWrites(MongoTail):
     ) -> Op[bool]:
         yield SETUP
         with self._do(f"deleting session {session_id!r}"):
-            query: dict[str, Any] = {"_id": session_id}
+            query: dict[str, Any] = {"_id": session_id, **CURRENT}
             if user_id is not None:
                 query["user_id"] = user_id
             if expected_version is not None:
-                # The version is in the filter: a session that moved on is not matched.
+                # The version is in the filter: a session that moved on is not matched, nor
+                # one with an append between its reservation and its summary update.
                 query["version"] = expected_version
+                query["$or"] = [
+                    {"pending": {"$not": {"$gt": 0}}},
+                    {"reserved_at": {"$lt": time.time() - STALE_RESERVATION}},
+                ]
             doc = yield SESSIONS.find_one_and_delete(query, projection={"key": 1, "expires_at": 1})
             if doc is None:
-                if expected_version is not None:
-                    del query["version"]
-                    kept = yield SESSIONS.find_one(query, {"version": 1, "expires_at": 1})
-                    if kept is not None and not expired(kept):
+                for part in ("version", "$or", "schema"):
+                    query.pop(part, None)
+                kept = yield SESSIONS.find_one(query, {"version": 1, "expires_at": 1, "schema": 1})
+                if kept is not None and not expired(kept):
+                    refuse_newer(kept)
+                    if expected_version is not None:
+                        if kept.get("version") == expected_version:
+                            raise ConflictError(
+                                f"session {session_id!r} has a run being appended, "
+                                "so it was not deleted"
+                            )
                         raise stale_delete(session_id, kept.get("version"), expected_version)
                 return False
             yield RUNS.delete_many({"session_key": doc.get("key")})
@@ -379,14 +434,18 @@ class MongoWrites(MongoTail):
                     )
                 runs["seq"] = {"$lte": doc.get("last_seq", 0)}  # only the runs counted
             doomed = yield RUNS.find(runs, {"_id": 1}, sort=[("seq", -1)], skip=keep_last)
-            if doomed and expected_version is not None:
-                # Claim the version before deleting: a write since the read wins instead.
-                claimed = yield SESSIONS.update_one(
-                    {"_id": session_id, "key": key, "version": expected_version},
-                    {"$inc": {"version": 1}},
-                )
+            if doomed:
+                # Claim the version before deleting, in one step with the schema check (and
+                # with the version read, if given): a write since the read wins instead.
+                claim: dict[str, Any] = {"_id": session_id, "key": key, **CURRENT}
+                if expected_version is not None:
+                    claim["version"] = expected_version
+                claimed = yield SESSIONS.update_one(claim, {"$inc": {"version": 1}})
                 if not claimed.matched_count:
-                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1})
+                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1, "schema": 1})
+                    refuse_newer(now)
+                    if expected_version is None:
+                        raise SessionNotFoundError(session_id, user_id)
                     stored = now.get("version") if now else None
                     raise stale_delete(session_id, stored, expected_version, done="trimmed")
             removed = input_tokens = output_tokens = 0
@@ -403,8 +462,7 @@ class MongoWrites(MongoTail):
                 yield SESSIONS.update_one(
                     {"_id": session_id, "key": key},
                     {
-                        "$inc": {
-                            "version": 0 if expected_version is not None else 1,
+                        "$inc": {  # the version was bumped by the claim
                             "run_count": -removed,
                             "input_tokens": -input_tokens,
                             "output_tokens": -output_tokens,
@@ -426,9 +484,12 @@ class MongoWrites(MongoTail):
         yield SETUP
         count = 0
         with self._do(f"erasing the sessions of user {user_id!r}"):
-            for doc in (yield SESSIONS.find({"user_id": user_id}, {"key": 1})):
+            docs = yield SESSIONS.find({"user_id": user_id}, {"key": 1, "schema": 1})
+            for doc in docs:
+                refuse_newer(doc)  # before deleting any
+            for doc in docs:
                 gone = yield SESSIONS.find_one_and_delete(
-                    {"_id": doc["_id"], "key": doc.get("key")},
+                    {"_id": doc["_id"], "key": doc.get("key"), **CURRENT},
                     projection={"key": 1, "expires_at": 1},
                 )
                 if gone is not None:

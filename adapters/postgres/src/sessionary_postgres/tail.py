@@ -165,7 +165,7 @@ class TailOperations:
         if current is None or not check_owner(current.info, user_id):
             raise SessionNotFoundError(session_id, user_id)
         info = current.info
-        if any(run.user_id not in (None, info.user_id) for run in runs):
+        if any(run.user_id != info.user_id for run in runs):
             raise OwnershipError(session_id, user_id)
         check_session_version(info, session_id, expected_version, done="replaced")
         doomed = (

@@ -142,7 +142,7 @@ class TailOperations:
             if read is None:
                 raise SessionNotFoundError(session_id, user_id)
             info, index_keys = read
-            if any(run.user_id not in (None, info.user_id) for run in runs):
+            if any(run.user_id != info.user_id for run in runs):
                 raise OwnershipError(session_id, user_id)
             check_session_version(info, session_id, expected_version, done="replaced")
             if len(reply[2]) < count:

@@ -139,7 +139,7 @@ class SqliteDb(SqliteDatabase, Store):
                 seq = 1
             else:
                 current = session_row(row)
-                if run.user_id is not None and current.info.user_id != run.user_id:
+                if current.info.user_id != run.user_id:
                     raise OwnershipError(session_id, run.user_id)
                 check_session_version(current.info, session_id, expected_version, done="appended")
                 info = _storable(summary_after_append(current.info, run, now))
@@ -168,7 +168,7 @@ class SqliteDb(SqliteDatabase, Store):
             ).fetchone()
             if found is None:
                 raise RunNotFoundError(session_id, run.run_id)
-            if run.user_id is not None and current.info.user_id != run.user_id:
+            if current.info.user_id != run.user_id:
                 raise OwnershipError(session_id, run.user_id)
             run_key, seq, old_data = found
             old = decode_run_row(session_id, seq, old_data)
@@ -343,7 +343,7 @@ class SqliteDb(SqliteDatabase, Store):
             current = None if row is None else session_row(row)
             if current is None or not check_owner(current.info, user_id):
                 raise SessionNotFoundError(session_id, user_id)
-            if any(r.user_id not in (None, current.info.user_id) for r in runs):
+            if any(r.user_id != current.info.user_id for r in runs):
                 raise OwnershipError(session_id, user_id)
             check_session_version(current.info, session_id, expected_version, done="replaced")
             info, seq = tail.replace_runs(conn, current, count, runs, encoded)

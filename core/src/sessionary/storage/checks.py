@@ -241,7 +241,7 @@ def check_replacement(
             raise InvalidInputError(
                 f"run {run.run_id!r} names session {run.session_id!r}, not {session_id!r}"
             )
-        if user_id is not None and run.user_id not in (None, user_id):
+        if user_id is not None and run.user_id != user_id:
             raise InvalidInputError(
                 f"run {run.run_id!r} names user {run.user_id!r}, not {user_id!r}"
             )

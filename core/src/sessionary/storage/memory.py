@@ -149,7 +149,7 @@ class MemoryDb(Store):
         with self._lock:
             now = time.time()
             info = self._info(run.session_id)
-            if info is not None and run.user_id is not None and info.user_id != run.user_id:
+            if info is not None and info.user_id != run.user_id:
                 raise OwnershipError(run.session_id, run.user_id)
             check_session_version(info, run.session_id, expected_version, done="appended")
             if info is None:
@@ -174,7 +174,7 @@ class MemoryDb(Store):
             position = self._positions.get(run.session_id, {}).get(run.run_id)
             if info is None or position is None:
                 raise RunNotFoundError(run.session_id, run.run_id)
-            if run.user_id is not None and info.user_id != run.user_id:
+            if info.user_id != run.user_id:
                 raise OwnershipError(run.session_id, run.user_id)
             runs = self._runs[run.session_id]
             old = self._decode_run(run.session_id, runs[position])
@@ -279,7 +279,7 @@ class MemoryDb(Store):
             if info is None or not check_owner(info, user_id):
                 raise SessionNotFoundError(session_id, user_id)
             for run in runs:
-                if run.user_id is not None and run.user_id != info.user_id:
+                if run.user_id != info.user_id:
                     raise OwnershipError(session_id, run.user_id)
             check_session_version(info, session_id, expected_version, done="replaced")
             stored = self._runs.get(session_id, [])

@@ -195,6 +195,8 @@ class TailClauses(SuiteBase):
             store.replace_last_runs("s1", 1, user_id="bob")
         with pytest.raises(SessionNotFoundError):
             store.replace_last_runs("s1", 1, [make_run("s1", user_id="bob")])
+        with pytest.raises(SessionNotFoundError):  # a run without a user is not alice's
+            store.replace_last_runs("s1", 1, [make_run("s1")])
         assert store.get_session("s1") == before
 
     @pytest.mark.parametrize(
