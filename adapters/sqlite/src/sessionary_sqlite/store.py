@@ -9,6 +9,7 @@ failing, and the sequence, the run count and the token totals never race.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -43,7 +44,7 @@ from sessionary.storage.base import (
 )
 from sessionary.storage.tails import check_session_version, decode_each
 from sessionary_sqlite import tail
-from sessionary_sqlite.connection import retry_busy, translate
+from sessionary_sqlite.connection import parse_url, retry_busy, translate
 from sessionary_sqlite.database import SqliteDatabase
 from sessionary_sqlite.rows import INSERT_RUN as _INSERT_RUN
 from sessionary_sqlite.rows import (
@@ -109,6 +110,12 @@ class SqliteDb(SqliteDatabase, Store):
         store = cls(db_url=url)
         store.ping()
         return store
+
+    @classmethod
+    def exists_at(cls, url: str) -> bool | None:
+        """Whether the URL's file exists (an in-memory database always does)."""
+        location = parse_url(url)
+        return location.is_memory or os.path.exists(location.path)
 
     def to_async(self) -> AsyncStore:
         """An :class:`~sessionary_sqlite.aio.AsyncSqliteStore` on the same file.
@@ -340,15 +347,10 @@ class SqliteDb(SqliteDatabase, Store):
         encoded = [encode_run_text(run) for run in runs]
         with self._writing(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
-            current = None if row is None else session_row(row)
-            if current is None or not check_owner(current.info, user_id):
-                raise SessionNotFoundError(session_id, user_id)
-            if any(r.user_id != current.info.user_id for r in runs):
-                raise OwnershipError(session_id, user_id)
-            check_session_version(current.info, session_id, expected_version, done="replaced")
-            info, seq = tail.replace_runs(conn, current, count, runs, encoded)
+            found = (session_id, row, user_id)
+            key, info, seq = tail.replace_runs(conn, found, count, runs, encoded, expected_version)
             info = _storable(info)
-            conn.execute(_UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info), current.key))
+            conn.execute(_UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info), key))
         return info
 
     # ------------------------------------------------------------------ reads

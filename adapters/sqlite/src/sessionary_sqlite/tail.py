@@ -16,9 +16,15 @@ from typing import Any
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import SessionInfo
-from sessionary.errors import ConflictError, CorruptRecordError
+from sessionary.errors import (
+    ConflictError,
+    CorruptRecordError,
+    OwnershipError,
+    SessionNotFoundError,
+)
 from sessionary.storage.base import check_owner, preview_of
 from sessionary.storage.tails import (
+    check_session_version,
     messages_tail,
     preview_after_replace,
     summary_after_replace,
@@ -26,7 +32,6 @@ from sessionary.storage.tails import (
 )
 from sessionary_sqlite.rows import (
     INSERT_RUN,
-    SessionRow,
     decode_run_row,
     load_run_text,
     run_params,
@@ -38,17 +43,28 @@ __all__ = ["last_messages", "replace_runs"]
 
 def replace_runs(
     conn: sqlite3.Connection,
-    current: SessionRow,
+    found: tuple[str, tuple[Any, ...] | None, str | None],
     count: int,
     runs: tuple[Run, ...],
     encoded: list[str],
-) -> tuple[SessionInfo, int]:
-    """Delete the last ``count`` run rows and insert ``runs``; the new summary and last seq.
+    expected_version: int | None,
+) -> tuple[int, SessionInfo, int]:
+    """Delete the last ``count`` run rows of a session and insert ``runs``.
 
-    The caller holds the write transaction, has checked the owner and the version, and
-    writes the summary returned.
+    ``found`` is the session's ID, its row (``None``: missing) and the caller's user.
+
+    The caller holds the write transaction and writes the summary returned, with the
+    session's key and its new last seq. Raises (nothing written) for a session that is
+    not ``user_id``'s, runs of another owner, a stale ``expected_version``.
     """
-    info, key, session_id = current.info, current.key, current.info.session_id
+    session_id, row, user_id = found
+    current = None if row is None else session_row(row)
+    if current is None or not check_owner(current.info, user_id):
+        raise SessionNotFoundError(session_id, user_id)
+    info, key = current.info, current.key
+    if any(run.user_id != info.user_id for run in runs):
+        raise OwnershipError(session_id, user_id)
+    check_session_version(info, session_id, expected_version, done="replaced")
     doomed = conn.execute(
         "SELECT seq, run_id, status, input_tokens, output_tokens, data FROM runs "
         "WHERE session_key = ? ORDER BY seq DESC LIMIT ?",
@@ -85,7 +101,7 @@ def replace_runs(
         now=time.time(),
     )
     last_seq = current.last_seq + len(runs) if runs else (0 if newest is None else newest[0])
-    return info, last_seq
+    return key, info, last_seq
 
 
 def last_messages(
