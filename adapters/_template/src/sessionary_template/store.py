@@ -38,6 +38,8 @@ class TemplateDb(Store):
     ) -> bool: ...
     def _erase_user(self, user_id: str) -> int: ...
     # Delete all but the last keep_last runs; summary_after_trim keeps the totals exact.
+    # With expected_version, trim only a session still at that version (else
+    # sessionary.storage.backend.stale_delete's ConflictError), checked in the same write.
     def _trim_runs(
         self, session_id: str, keep_last: int, user_id: str | None,
         expected_version: int | None,

@@ -163,7 +163,11 @@ class PostgresOperations(TailOperations, StorageOperations):
         return Sql(sql.UPDATE_SUMMARY, _summary(info, last_seq), commit=True)
 
     def _schema_status_op(self) -> Generator[Sql, Reply, SchemaStatus]:
-        version = yield from self._ensure_schema(refuse=False)
+        # Read the stored version every time: another process may have migrated since.
+        yield from self._ensure_schema(refuse=False)
+        version = _version_of((yield Sql(sql.READ_VERSION)))
+        if version != schema.LATEST:
+            self._schema_ready = False
         return SchemaStatus(current=version, latest=schema.LATEST)
 
     def _migrate_op(self) -> Generator[Sql, Reply, list[str]]:
@@ -173,6 +177,7 @@ class PostgresOperations(TailOperations, StorageOperations):
         yield Sql(sql.SCHEMA_LOCK, (schema.SCHEMA_LOCK,))
         version = _version_of((yield Sql(sql.READ_VERSION + " FOR UPDATE")))
         if version > schema.LATEST or version < 1:
+            self._schema_ready = False
             raise self._version_error(version)
         steps: list[str] = []
         for target in range(version + 1, schema.LATEST + 1):
