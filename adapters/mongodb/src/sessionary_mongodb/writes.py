@@ -11,6 +11,7 @@ and run by ``MongoDb`` with pymongo's sync client and by ``AsyncMongoStore`` wit
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from typing import Any, Final
@@ -19,9 +20,10 @@ import attrs
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from sessionary.codec import dump_json, dump_run
+from sessionary.codec import decode_run, dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
+from sessionary.domain.state import StateChanges
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
@@ -47,6 +49,27 @@ from sessionary_mongodb.documents import (
 __all__ = ["MongoWrites"]
 
 _RETRIES: Final = 5
+#: How often a run's state merge is redone because other writers changed the state.
+_STATE_RETRIES: Final = 100
+
+
+def state_of(session_id: str, text: Any) -> dict[str, Any]:
+    """A session document's ``state`` JSON text, decoded."""
+    try:
+        state = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise CorruptRecordError(session_id, f"session state is not JSON: {exc}") from exc
+    if not isinstance(state, dict):
+        raise CorruptRecordError(session_id, "session state is not a JSON object")
+    return state
+
+
+def stored_changes(session_id: str, text: Any) -> StateChanges:
+    """The state changes of a stored run's JSON text."""
+    try:
+        return decode_run(json.loads(text)).state_changes
+    except (TypeError, ValueError) as exc:
+        raise CorruptRecordError(session_id, f"stored run is not a run: {exc}") from exc
 
 
 class MongoWrites(MongoSettings):
@@ -146,7 +169,13 @@ class MongoWrites(MongoSettings):
         if preview is not None:
             latest["last_message_preview"] = preview
         doc = yield from self._summary_update(
-            {"_id": run.session_id, "key": key}, seq, increments, latest, now, strict=False
+            {"_id": run.session_id, "key": key},
+            seq,
+            increments,
+            latest,
+            now,
+            strict=False,
+            changes=run.state_changes,
         )
         return doc
 
@@ -159,27 +188,44 @@ class MongoWrites(MongoSettings):
         now: float,
         *,
         strict: bool,
+        changes: StateChanges | None = None,
     ) -> Op[dict[str, Any] | None]:
         """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
 
         The first attempt is one atomic update guarded on ``last_seq``; when a later run
-        already set the summary it is repeated without ``latest``.
+        already set the summary it is repeated without ``latest``. With state
+        ``changes``, each update also writes the merged state, guarded on the state text
+        it was merged from; a state another writer changed in between is merged again.
         """
-        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
-        expiry = self._expiry(now)
-        guard = {"last_seq": seq} if strict else {"last_seq": {"$lt": seq}}
-        doc: dict[str, Any] | None = yield SESSIONS.find_one_and_update(
-            {**query, **guard},
-            {**update, "$set": {**latest, **expiry}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            if expiry:
-                update["$set"] = expiry
-            doc = yield SESSIONS.find_one_and_update(
-                query, update, return_document=ReturnDocument.AFTER
+        for _ in range(_STATE_RETRIES):
+            guard: dict[str, Any] = {}
+            update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+            fields = {**self._expiry(now)}
+            if changes:
+                found = yield SESSIONS.find_one(query, {"state": 1})
+                if found is None:
+                    return None
+                current = found.get("state", "{}")
+                guard = {"state": current}
+                fields["state"] = dump_json(changes.apply(state_of(query["_id"], current)))
+            order = {"last_seq": seq} if strict else {"last_seq": {"$lt": seq}}
+            doc: dict[str, Any] | None = yield SESSIONS.find_one_and_update(
+                {**query, **guard, **order},
+                {**update, "$set": {**latest, **fields}},
+                return_document=ReturnDocument.AFTER,
             )
-        return doc
+            if doc is None:
+                if fields:
+                    update["$set"] = fields
+                doc = yield SESSIONS.find_one_and_update(
+                    {**query, **guard}, update, return_document=ReturnDocument.AFTER
+                )
+            if doc is not None or not changes:
+                return doc
+        raise StorageError(
+            f"MongoDB {self._where}: the state of session {query['_id']!r} changed "
+            f"{_STATE_RETRIES} times while a run's state changes were being stored"
+        )
 
     def _abandon_empty(self, session_id: str, key: str, seq: int) -> Op[None]:
         """Remove a session this append created, if nothing else was put in it since."""
@@ -214,7 +260,7 @@ class MongoWrites(MongoSettings):
                         "output_tokens": new.metrics.output_tokens,
                     }
                 },
-                projection={"seq": 1, "input_tokens": 1, "output_tokens": 1},
+                projection={"seq": 1, "input_tokens": 1, "output_tokens": 1, "data": 1},
                 return_document=ReturnDocument.BEFORE,
             )
             if old is None:
@@ -234,8 +280,15 @@ class MongoWrites(MongoSettings):
             preview = preview_of(new)
             if preview is not None:
                 latest["last_message_preview"] = preview
+            gained = new.state_changes.since(stored_changes(sid, old.get("data")))
             doc = yield from self._summary_update(
-                {"_id": sid, "key": key}, as_int(old, "seq"), increments, latest, now, strict=True
+                {"_id": sid, "key": key},
+                as_int(old, "seq"),
+                increments,
+                latest,
+                now,
+                strict=True,
+                changes=gained,
             )
             if doc is None:
                 raise ConflictError(

@@ -130,7 +130,9 @@ def _session_script(body: str, *, missing: str | None, read_only: bool = False) 
 #: joins. ARGV: now, run_id, run_json, user, type, agent, team, status, preview
 #: ('' or '=' .. text), input_tokens, output_tokens, ttl_ms ('0' for none), idx (the
 #: new session's index keys, newline-joined), member (raw session ID), cutoff ('' or
-#: the score at or below which index entries have expired), schema.
+#: the score at or below which index entries have expired), schema, then the state
+#: text read and the state text to write ('' and '' for a run without state changes;
+#: a state that changed since it was read is answered 'state' with the current text).
 APPEND = _session_script(
     """
 local rf = 'r:' .. a[2]
@@ -144,7 +146,12 @@ if th == 'hash' then
   end
   local bad = counters_ok(h)
   if bad then return {'corrupt', bad} end
+  if a[17] ~= '' then
+    local cur = redis.call('HGET', h, 'state') or '{}'
+    if cur ~= a[17] then return {'state', cur} end
+  end
 else
+  if a[17] ~= '' and a[17] ~= '{}' then return {'state', '{}'} end
   redis.call('DEL', l)
   redis.call('HSET', h, 'schema', a[16], 'type', a[5], 'name', 'null', 'name_source', 'null',
     'state', '{}', 'metadata', '{}', 'created', a[1], 'updated', a[1], 'version', 0,
@@ -154,6 +161,7 @@ else
   if a[7] ~= '' then redis.call('HSET', h, 'team', a[7]) end
 end
 local n = redis.call('RPUSH', l, a[3])
+if a[17] ~= '' then redis.call('HSET', h, 'state', a[18]) end
 redis.call('HSET', h, rf, n - 1 + tonumber(redis.call('HGET', h, 'base') or '0'), 'status', a[8])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'runs', 1)
@@ -208,7 +216,8 @@ return {'ok', fields, pos, text, redis.call('LLEN', l)}
 )
 
 #: KEYS: session hash, runs list. ARGV: user, run_id, old_json, new_json, now, status,
-#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token.
+#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token, then the
+#: state text read and the state text to write (as for APPEND).
 UPDATE_RUN = _session_script(
     """
 if redis.call('HGET', h, 'op') == a[11] then return {'ok', info(h)} end
@@ -220,6 +229,11 @@ pos = index_of(h, pos)
 if redis.call('LINDEX', l, pos) ~= a[3] then return {'conflict'} end
 local bad = counters_ok(h)
 if bad then return {'corrupt', bad} end
+if a[12] ~= '' then
+  local cur = redis.call('HGET', h, 'state') or '{}'
+  if cur ~= a[12] then return {'state', cur} end
+  redis.call('HSET', h, 'state', a[13])
+end
 redis.call('LSET', l, pos, a[4])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'in', a[8])

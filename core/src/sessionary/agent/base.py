@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from datetime import timedelta
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from typing import Any, ClassVar, Literal, overload
 
 import attrs
 
 from sessionary.agent.naming import NamingMixin
+from sessionary.agent.options import (
+    _an_id,
+    _bool,
+    _int_from,
+    _is,
+    expiry_seconds,
+    instructions_text,
+)
+from sessionary.agent.state import StateOptions, check_state
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
 from sessionary.flow import DbCall, Flow, iter_sync, run_async, run_sync, steps_async, steps_sync
-from sessionary.ids import new_id, validate_id, validate_optional_id
+from sessionary.ids import new_id, validate_id
 from sessionary.models.base import ContentDelta, Model
 from sessionary.naming.pipeline import NamingPolicy
 from sessionary.plugins.manager import get_plugin_host
@@ -27,53 +35,7 @@ from sessionary.storage.memory import MemoryDb
 
 __all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", "stream_async"]
 
-Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
-
-
-def _is(what: str, test: Callable[[Any], bool]) -> Validator:
-    """A validator whose error names the argument: ``{name} must be {what}, got ...``."""
-
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not test(value):
-            raise InvalidInputError(f"{attribute.name} must be {what}, got {value!r}")
-
-    return check
-
-
-def _int_from(low: int) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
-
-
-def _an_id(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    validate_optional_id(value, attribute.name)
-
-
-_bool = _is("True or False", lambda v: isinstance(v, bool))
-
-
-def expiry_seconds(value: float | timedelta | None) -> float | None:
-    """``pause_expires_after`` as seconds: a positive number, a timedelta, or ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidInputError(
-            f"pause_expires_after must be a positive number of seconds or a timedelta, "
-            f"got {value!r}"
-        )
-    return float(value)
-
-
-def instructions_text(value: str | Sequence[str] | None) -> str | None:
-    """``instructions`` as one string (lines joined), or ``None`` when empty."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value or None
-    if all(isinstance(line, str) for line in value):
-        return "\n".join(value) or None
-    raise InvalidInputError("instructions must be a str or a list of str")
+# The checks of the constructor's arguments live in sessionary.agent.options.
 
 
 async def stream_async(flow: Flow[Run], db: AsyncStore) -> AsyncIterator[ContentDelta | Run]:
@@ -93,7 +55,7 @@ def open_store(db: Store | str | None) -> Store:
 
 
 @attrs.define(eq=False, slots=False)
-class SessionOwner(NamingMixin):
+class SessionOwner(NamingMixin, StateOptions):
     """What :class:`~sessionary.Agent` and :class:`~sessionary.Team` share, declared once.
 
     Every keyword argument below is an attribute of the agent or team, checked when it
@@ -178,6 +140,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[False] = False,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Run: ...
 
     @overload
@@ -188,6 +151,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[True],
+        session_state: Mapping[str, Any] | None = None,
     ) -> Iterator[ContentDelta | Run]: ...
 
     def run(
@@ -197,6 +161,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: bool = False,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Run | Iterator[ContentDelta | Run]:
         """Run the agent or team on ``input`` in a session and store the run.
 
@@ -207,8 +172,10 @@ class SessionOwner(NamingMixin):
 
         A failing model call stores the run with status ``error`` and raises a
         :class:`~sessionary.errors.ModelError`; runs stored before are untouched.
+        ``session_state`` sets those keys of the session's state for this run (and
+        stores them with it); see :class:`~sessionary.agent.state.StateOptions`.
         """
-        flow = self._start(input, session_id, user_id, stream=stream)
+        flow = self._start(input, session_id, user_id, stream=stream, state=session_state)
         if stream:
             return iter_sync(steps_sync(flow, self.db))
         return run_sync(flow, self.db)
@@ -221,6 +188,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[False] = False,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, Run]: ...
 
     @overload
@@ -231,6 +199,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[True],
+        session_state: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[ContentDelta | Run]: ...
 
     def arun(
@@ -240,6 +209,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: bool = False,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
         """:meth:`run` for the event loop: the same run, stored the same way, never blocking.
 
@@ -258,13 +228,19 @@ class SessionOwner(NamingMixin):
         >>> asyncio.run(agent.arun("Hi", session_id="s1")).content
         'Hello!'
         """
-        flow = self._start(input, session_id, user_id, stream=stream)
+        flow = self._start(input, session_id, user_id, stream=stream, state=session_state)
         if stream:
             return stream_async(flow, self.adb)
         return run_async(flow, self.adb)
 
     def _start(
-        self, input: str, session_id: str | None, user_id: str | None, *, stream: bool
+        self,
+        input: str,
+        session_id: str | None,
+        user_id: str | None,
+        *,
+        stream: bool,
+        state: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         """Check a run's arguments (before any I/O) and return its flow."""
         if not isinstance(input, str):
@@ -275,12 +251,19 @@ class SessionOwner(NamingMixin):
             raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
         if not isinstance(stream, bool):
             raise InvalidInputError("stream must be a bool")
+        given = check_state(state)
         sid = self._session_for_run(session_id)
         uid = self._user(user_id)
-        return self._execute(input, sid, uid, stream=stream)
+        return self._execute(input, sid, uid, stream=stream, state=given)
 
     def _execute(
-        self, input: str, session_id: str, user_id: str | None, *, stream: bool
+        self,
+        input: str,
+        session_id: str,
+        user_id: str | None,
+        *,
+        stream: bool,
+        state: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         """The run itself: the model loop and the stored run (each owner has its own)."""
         raise NotImplementedError

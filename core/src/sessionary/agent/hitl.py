@@ -26,7 +26,8 @@ from typing import Any
 import attrs
 
 from sessionary.agent.base import SessionOwner
-from sessionary.agent.engine import Engine, settle, store_run
+from sessionary.agent.context import RunContext, with_state
+from sessionary.agent.engine import Engine, settle, state_changes_of, store_run
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import (
     CONFIRMED,
@@ -294,6 +295,18 @@ def continue_paused(
     fresh_ids = {r.id for r in stored.active_requirements}
     clock = time.perf_counter()
     claimed = yield from _claim(stored, answered)
+    if engine.run_context is not None:  # the state as stored now, the defaults under it
+        now_info: SessionInfo | None = yield DbCall.of(
+            "get_session_info", session_id, user_id=user_id
+        )
+        engine.run_context = RunContext.start(
+            run_id=run_id,
+            session_id=session_id,
+            user_id=claimed.user_id,
+            stored=None if now_info is None else now_info.state,
+            defaults=engine.run_context.session_state,
+            given=None,
+        )
     fresh = [r for r in claimed.requirements if r.id in fresh_ids]
     produced = list(claimed.messages)
     context = [m for m in produced if m.role is Role.SYSTEM]
@@ -307,6 +320,7 @@ def continue_paused(
         return None if engine.pending else (yield from engine.loop(context, produced, stream=False))
 
     outcome = yield from settle(steps())
+    changes, outcome = state_changes_of(engine.run_context, outcome)
     now = time.time()
     paused = outcome.failure is None and bool(engine.pending)
     metadata = {k: v for k, v in claimed.metadata.items() if k not in _PAUSE_KEYS}
@@ -322,6 +336,7 @@ def continue_paused(
         error=outcome.error,
         updated_at=now,
         metadata=metadata,
+        state_changes=claimed.state_changes.then(changes),
     )
     write = DbCall.of("update_run", final, expected_version=claimed.version)
     info = yield from store_run(write, outcome.failure)
@@ -329,7 +344,7 @@ def continue_paused(
     yield from saved(final, info)
     if outcome.failure is not None:
         raise outcome.failure
-    return detached(final)
+    return detached(with_state(final, info))
 
 
 def split_run_reference(

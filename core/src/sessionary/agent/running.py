@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
 from sessionary.agent.base import SessionOwner
-from sessionary.agent.engine import Engine, settle, store_run
+from sessionary.agent.context import RunContext, with_state
+from sessionary.agent.engine import Engine, settle, state_changes_of, store_run
 from sessionary.agent.hitl import (
     RunReference,
     detached,
@@ -43,7 +45,14 @@ class RunningOwner(SessionOwner):
     (:meth:`_continue`); storing the run, its failures and its pauses are common.
     """
 
-    def _begin(self, run_id: str, input: str, session_id: str, user_id: str | None) -> Flow[Start]:
+    def _begin(
+        self,
+        run_id: str,
+        input: str,
+        session_id: str,
+        user_id: str | None,
+        run_context: RunContext | None,
+    ) -> Flow[Start]:
         """The engine, the context before the model's first call, and the kept messages."""
         raise NotImplementedError
 
@@ -72,15 +81,26 @@ class RunningOwner(SessionOwner):
         return (yield from self._continue(reference))
 
     def _execute(
-        self, input: str, session_id: str, user_id: str | None, *, stream: bool
+        self,
+        input: str,
+        session_id: str,
+        user_id: str | None,
+        *,
+        stream: bool,
+        state: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         started = time.time()
         clock = time.perf_counter()
         run_id = new_id()
         if (yield from self._owned_elsewhere(session_id, user_id)):
             raise SessionNotFoundError(session_id, user_id)
-        engine, context, produced = yield from self._begin(run_id, input, session_id, user_id)
+        run_context = yield from self._start_context(run_id, session_id, user_id, state)
+        engine, context, produced = yield from self._begin(
+            run_id, input, session_id, user_id, run_context
+        )
+        engine.run_context = run_context
         outcome = yield from settle(engine.loop(context, produced, stream=stream))
+        changes, outcome = state_changes_of(run_context, outcome)
         content = outcome.content
         if outcome.failure is not None and engine.partial:
             # Keep what a broken or abandoned stream delivered before it stopped.
@@ -103,13 +123,14 @@ class RunningOwner(SessionOwner):
             error=outcome.error,
             created_at=started,
             updated_at=time.time(),
+            state_changes=changes,
         )
         write = DbCall.of("append_run", run, session_type=self.session_type)
         info = yield from store_run(write, outcome.failure)
         yield from self._saved(run, info)
         if outcome.failure is not None:
             raise outcome.failure
-        return detached(run)
+        return detached(with_state(run, info))
 
     # ------------------------------------------------------------------ saving a lost run
 

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from sessionary.domain.messages import Message, Role, TextEnum, ToolCall, _to_dict
+from sessionary.domain.state import StateChanges
 from sessionary.errors import InvalidInputError
 
 __all__ = [
@@ -270,6 +271,11 @@ class Run:
     updated_at: float = attrs.field(factory=time.time)
     version: int = 1
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
+    #: What the run changed in its session's state; the store applies it with the run.
+    state_changes: StateChanges = attrs.field(factory=StateChanges)
+    #: The session's state as this run left it (Agno's ``RunOutput.session_state``): set
+    #: on the run output ``run`` returns, ``None`` on a run read back from a store.
+    session_state: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def is_paused(self) -> bool:

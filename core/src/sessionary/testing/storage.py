@@ -35,6 +35,7 @@ from sessionary.testing.storage_input import InputClauses
 from sessionary.testing.storage_runs import RunClauses
 from sessionary.testing.storage_schema import SchemaClauses
 from sessionary.testing.storage_sessions import SessionClauses
+from sessionary.testing.storage_state import StateClauses
 
 __all__ = ["BAD_IDS", "HOSTILE_IDS", "StorageConformance", "make_run", "rich_run"]
 
@@ -47,5 +48,6 @@ class StorageConformance(
     ConditionalClauses,
     SchemaClauses,
     InputClauses,
+    StateClauses,
 ):
     """The storage contract as tests. See the module documentation for how to use it."""
