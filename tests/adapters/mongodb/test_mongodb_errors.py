@@ -7,6 +7,7 @@ use mongomock (they inspect stored documents, count operations or inject faults)
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import attrs
@@ -16,6 +17,7 @@ from mongodb_wire import MockMongoServer
 from pymongo.errors import AutoReconnect, DuplicateKeyError, NotPrimaryError, OperationFailure
 from sessionary_mongodb import MongoDb
 from sessionary_mongodb.store import DEFAULT_SERVER_SELECTION_TIMEOUT_MS
+from sessionary_mongodb.writes import STALE_RESERVATION
 
 from sessionary.domain.runs import RunStatus
 from sessionary.errors import (
@@ -236,3 +238,54 @@ def test_server_side_duplicate_keys_and_owners_over_the_wire(wire_factory: Store
         store.update_run(attrs.evolve(paused, content="b"), expected_version=1)
     info = store.get_session_info("s1")
     assert info is not None and (info.run_count, info.version) == (2, 3)
+
+
+def test_a_conditional_delete_never_takes_a_session_with_an_append_in_flight(
+    mock: MongoDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prune lists a session idle at version 1, then deletes it "if still at version 1"
+    # while a returning user's append has reserved its slot but not yet updated the
+    # summary. The delete must see the change; the append must be stored.
+    mock.append_run(make_run("s1", text="old"))
+    listed = mock.get_session_info("s1")
+    assert listed is not None
+    version = listed.version
+    real = mock._runs
+    outcome: dict[str, Any] = {}
+
+    class DeleteDuringInsert:
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(real, name)
+            if name != "insert_one" or outcome:
+                return attr
+
+            def insert_after_a_prune(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    outcome["deleted"] = mock.delete_session("s1", expected_version=version)
+                except ConflictError as exc:
+                    outcome["refused"] = exc
+                return attr(*args, **kwargs)
+
+            return insert_after_a_prune
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mock, "_runs", DeleteDuringInsert())
+        mock.append_run(make_run("s1", text="returning user"))
+    assert "deleted" not in outcome and isinstance(outcome.get("refused"), ConflictError)
+    assert [r.input for r in mock.get_runs("s1")] == ["old", "returning user"]
+    info = mock.get_session_info("s1")
+    assert info is not None and (info.run_count, info.version) == (2, 2)
+
+
+def test_an_append_that_died_between_its_steps_shields_its_session_only_for_a_while(
+    mock: MongoDb,
+) -> None:
+    mock.append_run(make_run("s1"))
+    listed = mock.get_session_info("s1")
+    assert listed is not None
+    mock._sessions.update_one({"_id": "s1"}, {"$set": {"pending": 1, "reserved_at": time.time()}})
+    with pytest.raises(ConflictError, match="being appended"):
+        mock.delete_session("s1", expected_version=listed.version)
+    stale = time.time() - STALE_RESERVATION - 1
+    mock._sessions.update_one({"_id": "s1"}, {"$set": {"reserved_at": stale}})
+    assert mock.delete_session("s1", expected_version=listed.version) is True

@@ -11,7 +11,6 @@ and run by ``MongoDb`` with pymongo's sync client and by ``AsyncMongoStore`` wit
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from typing import Any, Final
@@ -20,7 +19,7 @@ import attrs
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from sessionary.codec import decode_run, dump_json, dump_run
+from sessionary.codec import dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.domain.state import StateChanges
@@ -44,32 +43,18 @@ from sessionary_mongodb.documents import (
     info_from_doc,
     run_doc,
     session_doc,
+    state_of,
+    stored_changes,
 )
 
 __all__ = ["MongoWrites"]
 
 _RETRIES: Final = 5
+#: Seconds after which an append that reserved a slot and never finished (its process
+#: died between its two steps) no longer keeps a conditional delete from its session.
+STALE_RESERVATION: Final = 300.0
 #: How often a run's state merge is redone because other writers changed the state.
 _STATE_RETRIES: Final = 100
-
-
-def state_of(session_id: str, text: Any) -> dict[str, Any]:
-    """A session document's ``state`` JSON text, decoded."""
-    try:
-        state = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise CorruptRecordError(session_id, f"session state is not JSON: {exc}") from exc
-    if not isinstance(state, dict):
-        raise CorruptRecordError(session_id, "session state is not a JSON object")
-    return state
-
-
-def stored_changes(session_id: str, text: Any) -> StateChanges:
-    """The state changes of a stored run's JSON text."""
-    try:
-        return decode_run(json.loads(text)).state_changes
-    except (TypeError, ValueError) as exc:
-        raise CorruptRecordError(session_id, f"stored run is not a run: {exc}") from exc
 
 
 class MongoWrites(MongoSettings):
@@ -95,11 +80,13 @@ class MongoWrites(MongoSettings):
             try:
                 yield RUNS.insert_one(run_doc(run, text, key, seq))
             except DuplicateKeyError:
+                yield from self._release(sid, key)
                 yield from self._abandon_empty(sid, key, seq)
                 if (yield RUNS.find_one({"session_key": key, "run_id": rid}, {"_id": 1})):
                     raise ConflictError(f"run {rid!r} already exists in session {sid!r}") from None
                 raise
             except PyMongoError:
+                yield from self._release(sid, key)
                 yield from self._abandon_empty(sid, key, seq)
                 raise
             try:
@@ -108,6 +95,7 @@ class MongoWrites(MongoSettings):
                 # Stored whole or not at all: take the uncounted run back if we still can.
                 with contextlib.suppress(PyMongoError):
                     yield RUNS.delete_one({"session_key": key, "seq": seq})
+                yield from self._release(sid, key)
                 raise
             if doc is None:
                 yield RUNS.delete_one({"session_key": key, "seq": seq})
@@ -120,15 +108,23 @@ class MongoWrites(MongoSettings):
     def _reserve_seq(self, run: Run, session_type: SessionType, now: float) -> Op[tuple[str, int]]:
         """Take the session's next sequence number, creating the session if it is new."""
         sid = run.session_id
-        query = self._session_filter(sid, run.user_id)
+        # A run goes only into its own user's session; one without a user only into a
+        # session without one (None matches a null or missing user_id).
+        query = {**self._session_filter(sid, None), "user_id": run.user_id}
         fresh = session_doc(new_session_info(run, session_type, now), uuid.uuid4().hex, 0)
         on_insert = {k: v for k, v in fresh.items() if k not in ("_id", "seq") and k not in query}
         on_insert.update(self._expiry(now))
         for _ in range(_RETRIES):
             try:
+                # ``pending`` counts appends between their two steps: a conditional delete
+                # (prune) skips a session with one in flight (see _delete_op).
                 doc = yield SESSIONS.find_one_and_update(
                     query,
-                    {"$inc": {"seq": 1}, "$setOnInsert": on_insert},
+                    {
+                        "$inc": {"seq": 1, "pending": 1},
+                        "$set": {"reserved_at": now},
+                        "$setOnInsert": on_insert,
+                    },
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                     projection={"key": 1, "seq": 1},
@@ -142,7 +138,7 @@ class MongoWrites(MongoSettings):
                 if expired(existing):
                     yield from self._purge(sid, existing)
                     continue
-                if run.user_id is not None and existing.get("user_id") != run.user_id:
+                if existing.get("user_id") != run.user_id:
                     raise OwnershipError(sid, run.user_id) from None
                 continue
             seq = doc.get("seq") if doc else None
@@ -160,6 +156,7 @@ class MongoWrites(MongoSettings):
         """Count the stored run in the session's summary; None if the session is gone."""
         increments = {
             "version": 1,
+            "pending": -1,
             "run_count": 1,
             "input_tokens": run.metrics.input_tokens,
             "output_tokens": run.metrics.output_tokens,
@@ -227,6 +224,11 @@ class MongoWrites(MongoSettings):
             f"{_STATE_RETRIES} times while a run's state changes were being stored"
         )
 
+    def _release(self, session_id: str, key: str) -> Op[None]:
+        """Take back a failed append's ``pending`` mark (best effort: it also goes stale)."""
+        with contextlib.suppress(PyMongoError):
+            yield SESSIONS.update_one({"_id": session_id, "key": key}, {"$inc": {"pending": -1}})
+
     def _abandon_empty(self, session_id: str, key: str, seq: int) -> Op[None]:
         """Remove a session this append created, if nothing else was put in it since."""
         if seq == 1:
@@ -246,7 +248,7 @@ class MongoWrites(MongoSettings):
             session = yield from self._find_session(sid, None)
             if session is None:
                 raise RunNotFoundError(sid, rid)
-            if run.user_id is not None and session.get("user_id") != run.user_id:
+            if session.get("user_id") != run.user_id:
                 raise OwnershipError(sid, run.user_id)
             key = self._key_of(session)
             now = time.time()
@@ -391,14 +393,24 @@ class MongoWrites(MongoSettings):
             if user_id is not None:
                 query["user_id"] = user_id
             if expected_version is not None:
-                # The version is in the filter: a session that moved on is not matched.
+                # The version is in the filter: a session that moved on is not matched, nor
+                # one with an append between its reservation and its summary update.
                 query["version"] = expected_version
+                query["$or"] = [
+                    {"pending": {"$not": {"$gt": 0}}},
+                    {"reserved_at": {"$lt": time.time() - STALE_RESERVATION}},
+                ]
             doc = yield SESSIONS.find_one_and_delete(query, projection={"key": 1, "expires_at": 1})
             if doc is None:
                 if expected_version is not None:
-                    del query["version"]
+                    del query["version"], query["$or"]
                     kept = yield SESSIONS.find_one(query, {"version": 1, "expires_at": 1})
                     if kept is not None and not expired(kept):
+                        if kept.get("version") == expected_version:
+                            raise ConflictError(
+                                f"session {session_id!r} has a run being appended, "
+                                "so it was not deleted"
+                            )
                         raise stale_delete(session_id, kept.get("version"), expected_version)
                 return False
             yield RUNS.delete_many({"session_key": doc.get("key")})

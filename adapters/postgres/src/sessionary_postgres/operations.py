@@ -202,7 +202,7 @@ class PostgresOperations(StorageOperations):
                 yield Sql(sql.INSERT_RUN, run_params(run, 1, data), commit=True)
                 return info
             yield ROLLBACK  # another writer created the session first: lock its row
-        if run.user_id is not None and current.info.user_id != run.user_id:
+        if current.info.user_id != run.user_id:
             raise OwnershipError(session_id, run.user_id)
         info = storable(summary_after_append(current.info, run, now))
         seq = current.last_seq + 1
@@ -226,7 +226,7 @@ class PostgresOperations(StorageOperations):
         found = (yield Sql(sql.FIND_RUN, (session_id, run.run_id))).rows
         if not found:
             raise RunNotFoundError(session_id, run.run_id)
-        if run.user_id is not None and current.info.user_id != run.user_id:
+        if current.info.user_id != run.user_id:
             raise OwnershipError(session_id, run.user_id)
         seq, old_data = found[0]
         old = decode_run_row(session_id, seq, old_data)

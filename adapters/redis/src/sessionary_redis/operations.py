@@ -225,7 +225,7 @@ class RedisOperations:
         if status != "ok":
             raise RunNotFoundError(sid, run.run_id)
         info, _ = self._info(sid, found[1])
-        if run.user_id is not None and info.user_id != run.user_id:
+        if info.user_id != run.user_id:
             raise OwnershipError(sid, run.user_id)
         old = decode_run_text(sid, found[3])
         check_run_version(old, expected_version)

@@ -138,7 +138,7 @@ APPEND = _session_script(
 local rf = 'r:' .. a[2]
 if th == 'hash' then
   local owner = redis.call('HGET', h, 'user')
-  if a[4] ~= '' and owner ~= a[4] then return {'owner'} end
+  if (owner or '') ~= a[4] then return {'owner'} end
   local pos = redis.call('HGET', h, rf)
   if pos then
     if redis.call('LINDEX', l, index_of(h, pos)) == a[3] then return {'same', 0, info(h)} end
@@ -222,7 +222,7 @@ UPDATE_RUN = _session_script(
     """
 if redis.call('HGET', h, 'op') == a[11] then return {'ok', info(h)} end
 local owner = redis.call('HGET', h, 'user')
-if a[1] ~= '' and owner ~= a[1] then return {'owner'} end
+if (owner or '') ~= a[1] then return {'owner'} end
 local pos = redis.call('HGET', h, 'r:' .. a[2])
 if not pos then return {'norun'} end
 pos = index_of(h, pos)

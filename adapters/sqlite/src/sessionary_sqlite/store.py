@@ -135,7 +135,7 @@ class SqliteDb(SqliteDatabase, Store):
                 seq = 1
             else:
                 current = session_row(row)
-                if run.user_id is not None and current.info.user_id != run.user_id:
+                if current.info.user_id != run.user_id:
                     raise OwnershipError(session_id, run.user_id)
                 info = _storable(summary_after_append(current.info, run, now))
                 key, seq = current.key, current.last_seq + 1
@@ -163,7 +163,7 @@ class SqliteDb(SqliteDatabase, Store):
             ).fetchone()
             if found is None:
                 raise RunNotFoundError(session_id, run.run_id)
-            if run.user_id is not None and current.info.user_id != run.user_id:
+            if current.info.user_id != run.user_id:
                 raise OwnershipError(session_id, run.user_id)
             run_key, seq, old_data = found
             old = decode_run_row(session_id, seq, old_data)

@@ -127,7 +127,7 @@ class MemoryDb(Store):
             info = self._info(run.session_id)
             if info is None:
                 info = new_session_info(run, session_type, now)
-            elif run.user_id is not None and info.user_id != run.user_id:
+            elif info.user_id != run.user_id:
                 raise OwnershipError(run.session_id, run.user_id)
             positions = self._positions.setdefault(run.session_id, {})
             if run.run_id in positions:
@@ -152,7 +152,7 @@ class MemoryDb(Store):
             position = self._positions.get(run.session_id, {}).get(run.run_id)
             if info is None or position is None:
                 raise RunNotFoundError(run.session_id, run.run_id)
-            if run.user_id is not None and info.user_id != run.user_id:
+            if info.user_id != run.user_id:
                 raise OwnershipError(run.session_id, run.user_id)
             runs = self._runs[run.session_id]
             old = self._decode_run(run.session_id, runs[position])

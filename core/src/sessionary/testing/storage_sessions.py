@@ -174,6 +174,23 @@ class SessionClauses(SuiteBase):
         assert store.get_run("s1", intruder.run_id) is None
         assert store.get_runs("s1") == [paused]
 
+    def test_a_run_without_a_user_never_enters_an_owned_session(self, store: Store) -> None:
+        # Checked in the write itself, not by a read before it: an unscoped caller that
+        # found no session cannot append into one a user created in the meantime.
+        paused = make_run("s1", user_id="alice", status=RunStatus.PAUSED)
+        store.append_run(paused)
+        with pytest.raises(SessionNotFoundError):
+            store.append_run(make_run("s1"))
+        with pytest.raises(RunNotFoundError):
+            store.update_run(attrs.evolve(paused, user_id=None), expected_version=1)
+        store.append_run(make_run("s2"))
+        with pytest.raises(SessionNotFoundError):
+            store.append_run(make_run("s2", user_id="alice"))
+        info = store.get_session_info("s1")
+        assert info is not None and (info.run_count, info.version) == (1, 1)
+        assert store.get_runs("s1") == [paused]
+        assert [r.user_id for r in store.get_runs("s2")] == [None]
+
     # ------------------------------------------------------------------ listing
 
     def test_listing_filters_and_orders_newest_first(self, store: Store) -> None:
