@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from sessionary.agent.agno_options import refuse_unknown_options
 from sessionary.agent.base import open_store
 from sessionary.agent.context import RunContext, system_message
 from sessionary.agent.engine import Engine, tools_by_name
@@ -121,3 +122,11 @@ class Agent(RunningOwner):
                 saved=self._saved,
             )
         )
+
+
+def _init_options(cls: type) -> frozenset[str]:
+    return frozenset(a.alias for a in attrs.fields(cls) if a.init)
+
+
+# An Agno option (or a typo) is refused naming it and what to use instead.
+Agent.__init__ = refuse_unknown_options(Agent.__init__, _init_options(Agent), "Agent")  # type: ignore[method-assign]

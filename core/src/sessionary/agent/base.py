@@ -16,7 +16,9 @@ from sessionary.agent.options import (
     expiry_seconds,
     instructions_text,
 )
+from sessionary.agent.printing import PrintingMixin
 from sessionary.agent.state import StateOptions, check_state
+from sessionary.agent.summaries import SummaryOptions
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
@@ -55,7 +57,7 @@ def open_store(db: Store | str | None) -> Store:
 
 
 @attrs.define(eq=False, slots=False)
-class SessionOwner(NamingMixin, StateOptions):
+class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
     """What :class:`~sessionary.Agent` and :class:`~sessionary.Team` share, declared once.
 
     Every keyword argument below is an attribute of the agent or team, checked when it
@@ -350,6 +352,7 @@ class SessionOwner(NamingMixin, StateOptions):
 
     def _saved(self, run: Run, info: SessionInfo) -> Flow[None]:
         self.events.sessionary_run_saved(run=run, session=info)
+        self._summarise_after_run(run, info)
         yield from self._autoname_after_run(run, info)
 
     # ------------------------------------------------------------------ sessions

@@ -89,6 +89,10 @@ class StateOptions:
 
         def _owner_filter(self) -> dict[str, Any]: ...
 
+        add_session_summary_to_context: bool
+
+        def _summary_text(self, info: SessionInfo | None) -> str | None: ...
+
     # ------------------------------------------------------------------ running
 
     def _state_tools(self) -> Iterable[Tool]:
@@ -110,6 +114,7 @@ class StateOptions:
             or self.session_state is not None
             or self.add_session_state_to_context
             or bool(self.resolve_in_context)
+            or self.add_session_summary_to_context
             or any(t.takes_run_context for t in self._state_tools())
         )
 
@@ -120,7 +125,7 @@ class StateOptions:
         if not self._needs_context(given):
             return None
         info: SessionInfo | None = yield DbCall.of("get_session_info", session_id, user_id=user_id)
-        return RunContext.start(
+        context = RunContext.start(
             run_id=run_id,
             session_id=session_id,
             user_id=user_id,
@@ -128,6 +133,8 @@ class StateOptions:
             defaults=self.session_state,
             given=given,
         )
+        context.summary_text = self._summary_text(info)
+        return context
 
     # ------------------------------------------------------------------ public API
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import attrs
 
 from sessionary.agent.agent import Agent
+from sessionary.agent.agno_options import refuse_unknown_options
 from sessionary.agent.base import open_store
 from sessionary.agent.context import RunContext, system_message
 from sessionary.agent.engine import (
@@ -406,3 +407,11 @@ def _suspended(run: Run) -> list[dict[str, Any]]:
     if not isinstance(entries, list):
         return []
     return [e for e in entries if isinstance(e, dict)]
+
+
+def _init_options(cls: type) -> frozenset[str]:
+    return frozenset(a.alias for a in attrs.fields(cls) if a.init)
+
+
+# An Agno option (or a typo) is refused naming it and what to use instead.
+Team.__init__ = refuse_unknown_options(Team.__init__, _init_options(Team), "Team")  # type: ignore[method-assign]

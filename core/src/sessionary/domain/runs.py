@@ -96,6 +96,12 @@ class Requirement:
         return self.tool_call.arguments
 
     @property
+    def tool_execution(self) -> Requirement:
+        """This requirement (Agno's ``requirement.tool_execution.tool_name`` and
+        ``.tool_args`` read the same here)."""
+        return self
+
+    @property
     def needs_confirmation(self) -> bool:
         """True while this requirement waits for :meth:`confirm` or :meth:`reject`."""
         return self.kind is RequirementKind.CONFIRMATION and not self.is_resolved
