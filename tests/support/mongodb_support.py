@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -249,3 +250,11 @@ class StoreFactory:
             store.close()
         self.stores.clear()
         self.databases.clear()
+
+
+def stamp_schema(meta: Any, sessions: Any, session_id: str, *, newer: bool) -> None:
+    """Do to the data what a newer sessionary's migration does: stamp the schema record
+    and the session's document with the next schema version (``newer=False`` undoes it)."""
+    version = SCHEMA_VERSION + newer
+    meta.update_one({"_id": "schema"}, {"$set": {"version": version}}, upsert=True)
+    sessions.update_one({"_id": session_id}, {"$set": {"schema": version}})

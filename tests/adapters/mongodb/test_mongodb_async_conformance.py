@@ -18,11 +18,10 @@ from urllib.parse import urlsplit
 
 import pymongo
 import pytest
-from mongodb_support import server_like_mongomock, url_with_db
+from mongodb_support import server_like_mongomock, stamp_schema, url_with_db
 from mongodb_wire import MockMongoServer
 from sessionary_mongodb import AsyncMongoStore, MongoDb
 
-from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store
@@ -115,9 +114,8 @@ class TestAsyncMongoStore(AsyncStorageConformance):
         assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncMongoStore)
         sync = MongoDb(db_url=self.url)
         try:
-            sync.client[sync.db_name]["sessionary_meta"].update_one(
-                {"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION + newer}}, upsert=True
-            )
+            db = sync.client[sync.db_name]
+            stamp_schema(db["sessionary_meta"], db["sessions"], session_id, newer=newer)
         finally:
             sync.close()
 

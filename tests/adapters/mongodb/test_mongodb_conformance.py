@@ -16,10 +16,9 @@ import os
 from typing import ClassVar
 
 import pytest
-from mongodb_support import StoreFactory
+from mongodb_support import StoreFactory, stamp_schema
 from sessionary_mongodb import MongoDb
 
-from sessionary.codec import SCHEMA_VERSION
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
 
@@ -62,9 +61,7 @@ class TestMongoDb(StorageConformance):
 
     def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
         assert isinstance(store, MongoDb)
-        store._meta.update_one(
-            {"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION + newer}}, upsert=True
-        )
+        stamp_schema(store._meta, store._sessions, session_id, newer=newer)
 
     def make_ttl_store(self, ttl: float) -> Store:
         return self.factory.new_store(ttl=ttl)
@@ -100,9 +97,7 @@ class TestMongoDbOverTheWire(StorageConformance):
 
     def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
         assert isinstance(store, MongoDb)
-        store._meta.update_one(
-            {"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION + newer}}, upsert=True
-        )
+        stamp_schema(store._meta, store._sessions, session_id, newer=newer)
 
     def corrupt_session(self, store: Store, session_id: str) -> None:
         assert isinstance(store, MongoDb)

@@ -8,11 +8,12 @@ use mongomock (they inspect stored documents, count operations or inject faults)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import pytest
-from mongodb_support import StoreFactory
+from mongodb_support import StoreFactory, stamp_schema
 from mongodb_wire import MockMongoServer
 from pymongo.errors import AutoReconnect, DuplicateKeyError, NotPrimaryError, OperationFailure
 from sessionary_mongodb import MongoDb
@@ -22,6 +23,7 @@ from sessionary_mongodb.writes import STALE_RESERVATION
 from sessionary.domain.runs import RunStatus
 from sessionary.errors import (
     ConflictError,
+    SchemaVersionError,
     SessionNotFoundError,
     StorageError,
     StoreUnavailableError,
@@ -289,3 +291,45 @@ def test_an_append_that_died_between_its_steps_shields_its_session_only_for_a_wh
     stale = time.time() - STALE_RESERVATION - 1
     mock._sessions.update_one({"_id": "s1"}, {"$set": {"reserved_at": stale}})
     assert mock.delete_session("s1", expected_version=listed.version) is True
+
+
+@pytest.mark.parametrize("step", ["insert_one", "find_one_and_update"])
+def test_a_migration_between_the_steps_of_a_write_leaves_nothing_written(
+    mock: MongoDb, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    # A newer sessionary migrates the session while this (older) store is between the
+    # run write and the summary update of an append (insert_one) or a continue
+    # (find_one_and_update on the run): the summary update's filter sees the new stamp,
+    # the run is taken back, and the caller gets SchemaVersionError.
+    paused = make_run("s1", status=RunStatus.PAUSED, text="kept")
+    mock.append_run(paused)
+    before = mock.get_session("s1")
+    real = mock._runs
+    done: list[bool] = []
+
+    class MigrateDuringRunWrite:
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(real, name)
+            if name != step or done:
+                return attr
+
+            def write_then_migrate(*args: Any, **kwargs: Any) -> Any:
+                result = attr(*args, **kwargs)
+                done.append(True)
+                stamp_schema(mock._meta, mock._sessions, "s1", newer=True)
+                return result
+
+            return write_then_migrate
+
+    finished = attrs.evolve(paused, status=RunStatus.COMPLETED, content="done")
+    write: Callable[[], object] = {
+        "insert_one": lambda: mock.append_run(make_run("s1", text="lost")),
+        "find_one_and_update": lambda: mock.update_run(finished, expected_version=paused.version),
+    }[step]
+    with monkeypatch.context() as patch:
+        patch.setattr(mock, "_runs", MigrateDuringRunWrite())
+        with pytest.raises(SchemaVersionError):
+            write()
+    assert done
+    stamp_schema(mock._meta, mock._sessions, "s1", newer=False)
+    assert mock.get_session("s1") == before

@@ -129,9 +129,8 @@ class AsyncMongoStore(MongoOperations, AsyncOperationStore):
         return await drive_async(op, perform)
 
     async def _ensure(self, bound: _Bound) -> None:
-        """Create indexes once per store object (idempotent); check the schema each time."""
+        """Create indexes and check the schema record once per store object (idempotent)."""
         if self._ready:
-            await self._run(self._schema_check_op())
             return
         async with bound.setup_lock:
             if not self._ready:

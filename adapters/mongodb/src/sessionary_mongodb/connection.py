@@ -21,7 +21,7 @@ from pymongo.uri_parser import parse_uri
 
 from sessionary.errors import CorruptRecordError, InvalidInputError
 from sessionary.storage.base import Store
-from sessionary_mongodb.documents import DEFAULT_MAX_DOCUMENT_BYTES
+from sessionary_mongodb.documents import DEFAULT_MAX_DOCUMENT_BYTES, refuse_newer
 from sessionary_mongodb.errors import describe_url, split_url, translate_errors
 
 __all__ = [
@@ -135,6 +135,8 @@ class MongoSettings:
 
     @staticmethod
     def _key_of(doc: dict[str, Any]) -> str:
+        """The key a session's runs carry; refuses a document of a newer schema."""
+        refuse_newer(doc)
         key = doc.get("key")
         if not isinstance(key, str):
             raise CorruptRecordError(str(doc.get("_id")), "session document has no run key")

@@ -22,19 +22,27 @@ from typing import Any, Final
 import bson
 import bson.errors
 
-from sessionary.codec import CodecError, decode_run, decode_session_info, dump_json
+from sessionary.codec import (
+    SCHEMA_VERSION,
+    CodecError,
+    decode_run,
+    decode_session_info,
+    dump_json,
+)
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import SessionInfo
 from sessionary.domain.state import StateChanges
-from sessionary.errors import CorruptRecordError, InvalidInputError
+from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersionError
 
 __all__ = [
+    "CURRENT",
     "DEFAULT_MAX_DOCUMENT_BYTES",
     "DocumentTooLargeError",
     "check_run_size",
     "check_session_size",
     "fold_name",
     "info_from_doc",
+    "refuse_newer",
     "run_doc",
     "run_from_doc",
     "session_doc",
@@ -112,9 +120,27 @@ def check_run_size(run: Run, text: str, limit: int) -> int:
     return size
 
 
+#: The filter part every write to a ``sessions`` document carries: the document is not
+#: stamped with a newer schema. The stamp is checked in the same atomic step as the
+#: write (a document with no stamp predates stamping and is of this schema).
+CURRENT: Final = {"schema": {"$not": {"$gt": SCHEMA_VERSION}}}
+
+
+def refuse_newer(doc: dict[str, Any] | None) -> None:
+    """Raise :class:`SchemaVersionError` if ``doc`` is stamped with a newer schema."""
+    if doc is None:
+        return
+    stamp = doc.get("schema")
+    if isinstance(stamp, int) and stamp > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"session {doc.get('_id')!r} was written by sessionary schema version {stamp}; "
+            f"this sessionary writes version {SCHEMA_VERSION}: upgrade sessionary to use it"
+        )
+
+
 def session_doc(info: SessionInfo, session_key: str, seq: int) -> dict[str, Any]:
     """The whole ``sessions`` document of a session (for creation and import)."""
-    doc: dict[str, Any] = {"_id": info.session_id, "key": session_key}
+    doc: dict[str, Any] = {"_id": info.session_id, "key": session_key, "schema": SCHEMA_VERSION}
     for field in _NATIVE_INFO_FIELDS:
         doc[field] = getattr(info, field)
     doc["session_type"] = info.session_type.value
@@ -163,6 +189,7 @@ def info_from_doc(doc: dict[str, Any]) -> SessionInfo:
     session_id = doc.get("_id")
     if not isinstance(session_id, str):
         raise CorruptRecordError(repr(session_id), "session document has no string _id")
+    refuse_newer(doc)
     data: dict[str, Any] = {"session_id": session_id}
     for field in _NATIVE_INFO_FIELDS:
         if field in doc:

@@ -15,7 +15,7 @@ from pymongo import ReturnDocument
 from sessionary.codec import SCHEMA_VERSION
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage
-from sessionary.errors import CorruptRecordError, SchemaVersionError, StoreUnavailableError
+from sessionary.errors import CorruptRecordError, SchemaVersionError
 from sessionary.storage.base import ListFilters, SchemaStatus, encode_cursor
 from sessionary_mongodb.calls import ADMIN, META, RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import SCHEMA_ID
@@ -54,22 +54,6 @@ class MongoOperations(MongoWrites):
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
-        self._refuse_newer(schema)
-
-    def _schema_check_op(self) -> Op[None]:
-        """Refuse a schema another process stamped newer since this store was set up.
-
-        One indexed read of the schema record before each operation (the drivers run it
-        at every SETUP once the store is set up): a store open during a rolling upgrade
-        stops reading and writing once the data is migrated past it. MongoDB has no
-        atomic step across the two collections without transactions, so a migration that
-        lands between this read and the write is not seen by that one write.
-        """
-        try:
-            with self._do("reading the schema version"):
-                schema = yield META.find_one({"_id": SCHEMA_ID}, {"version": 1})
-        except StoreUnavailableError:
-            return  # the operation's own call fails the same way, naming what it was doing
         self._refuse_newer(schema)
 
     def _refuse_newer(self, schema: dict[str, Any] | None) -> None:
@@ -121,7 +105,9 @@ class MongoOperations(MongoWrites):
     def _get_run_op(self, session_id: str, run_id: str, user_id: str | None) -> Op[Run | None]:
         yield SETUP
         with self._do(f"reading run {run_id!r} of session {session_id!r}"):
-            doc = yield SESSIONS.find_one(self._session_filter(session_id, user_id), {"key": 1})
+            doc = yield SESSIONS.find_one(
+                self._session_filter(session_id, user_id), {"key": 1, "schema": 1}
+            )
             if doc is None:
                 return None
             found = yield RUNS.find_one({"session_key": self._key_of(doc), "run_id": run_id})

@@ -106,9 +106,12 @@ class MongoDb(MongoOperations, MongoConnection, OperationStore):
         return None
 
     def _ensure(self) -> None:
-        """Create indexes once per store object (idempotent); check the schema each time."""
+        """Create indexes and check the schema record once per store object (idempotent).
+
+        After that, each write checks the schema stamp of the session it writes, in the
+        same atomic step (see :data:`sessionary_mongodb.documents.CURRENT`).
+        """
         if self._ready:
-            self._run(self._schema_check_op())
             return
         self.client  # noqa: B018 - connects the collections on first use
         with self._ready_lock:

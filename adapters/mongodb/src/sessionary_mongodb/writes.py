@@ -37,15 +37,17 @@ from sessionary.storage.base import new_session_info, preview_of
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import MongoSettings, as_int, expired
 from sessionary_mongodb.documents import (
+    CURRENT,
     check_run_size,
     check_session_size,
     fold_name,
     info_from_doc,
+    refuse_newer,
     run_doc,
     session_doc,
-    state_of,
     stored_changes,
 )
+from sessionary_mongodb.folding import summary_update
 
 __all__ = ["MongoWrites"]
 
@@ -99,6 +101,7 @@ class MongoWrites(MongoSettings):
                 raise
             if doc is None:
                 yield RUNS.delete_one({"session_key": key, "seq": seq})
+                refuse_newer((yield SESSIONS.find_one({"_id": sid}, {"schema": 1})))
                 raise ConflictError(
                     f"session {sid!r} was deleted while run {rid!r} was being appended; "
                     "the run was not stored"
@@ -110,7 +113,7 @@ class MongoWrites(MongoSettings):
         sid = run.session_id
         # A run goes only into its own user's session; one without a user only into a
         # session without one (None matches a null or missing user_id).
-        query = {**self._session_filter(sid, None), "user_id": run.user_id}
+        query = {**self._session_filter(sid, None), "user_id": run.user_id, **CURRENT}
         fresh = session_doc(new_session_info(run, session_type, now), uuid.uuid4().hex, 0)
         on_insert = {k: v for k, v in fresh.items() if k not in ("_id", "seq") and k not in query}
         on_insert.update(self._expiry(now))
@@ -138,6 +141,7 @@ class MongoWrites(MongoSettings):
                 if expired(existing):
                     yield from self._purge(sid, existing)
                     continue
+                refuse_newer(existing)
                 if existing.get("user_id") != run.user_id:
                     raise OwnershipError(sid, run.user_id) from None
                 continue
@@ -187,42 +191,10 @@ class MongoWrites(MongoSettings):
         strict: bool,
         changes: StateChanges | None = None,
     ) -> Op[dict[str, Any] | None]:
-        """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
-
-        The first attempt is one atomic update guarded on ``last_seq``; when a later run
-        already set the summary it is repeated without ``latest``. With state
-        ``changes``, each update also writes the merged state, guarded on the state text
-        it was merged from; a state another writer changed in between is merged again.
-        """
-        for _ in range(_STATE_RETRIES):
-            guard: dict[str, Any] = {}
-            update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
-            fields = {**self._expiry(now)}
-            if changes:
-                found = yield SESSIONS.find_one(query, {"state": 1})
-                if found is None:
-                    return None
-                current = found.get("state", "{}")
-                guard = {"state": current}
-                fields["state"] = dump_json(changes.apply(state_of(query["_id"], current)))
-            order = {"last_seq": seq} if strict else {"last_seq": {"$lt": seq}}
-            doc: dict[str, Any] | None = yield SESSIONS.find_one_and_update(
-                {**query, **guard, **order},
-                {**update, "$set": {**latest, **fields}},
-                return_document=ReturnDocument.AFTER,
-            )
-            if doc is None:
-                if fields:
-                    update["$set"] = fields
-                doc = yield SESSIONS.find_one_and_update(
-                    {**query, **guard}, update, return_document=ReturnDocument.AFTER
-                )
-            if doc is not None or not changes:
-                return doc
-        raise StorageError(
-            f"MongoDB {self._where}: the state of session {query['_id']!r} changed "
-            f"{_STATE_RETRIES} times while a run's state changes were being stored"
-        )
+        """:func:`~sessionary_mongodb.folding.summary_update` with this store's expiry."""
+        where, expiry = self._where, self._expiry(now)
+        args = (query, seq, increments, latest, now, expiry, where)
+        return (yield from summary_update(*args, strict=strict, changes=changes))
 
     def _release(self, session_id: str, key: str) -> Op[None]:
         """Take back a failed append's ``pending`` mark (best effort: it also goes stale)."""
@@ -248,6 +220,7 @@ class MongoWrites(MongoSettings):
             session = yield from self._find_session(sid, None)
             if session is None:
                 raise RunNotFoundError(sid, rid)
+            refuse_newer(session)
             if session.get("user_id") != run.user_id:
                 raise OwnershipError(sid, run.user_id)
             key = self._key_of(session)
@@ -262,7 +235,7 @@ class MongoWrites(MongoSettings):
                         "output_tokens": new.metrics.output_tokens,
                     }
                 },
-                projection={"seq": 1, "input_tokens": 1, "output_tokens": 1, "data": 1},
+                projection={"seq": 1, "data": 1, "input_tokens": 1, "output_tokens": 1},
                 return_document=ReturnDocument.BEFORE,
             )
             if old is None:
@@ -293,6 +266,19 @@ class MongoWrites(MongoSettings):
                 changes=gained,
             )
             if doc is None:
+                # Take the run back: the session was deleted, or migrated to a newer schema.
+                yield RUNS.update_one(
+                    {"session_key": key, "run_id": rid, "version": new.version},
+                    {
+                        "$set": {
+                            "data": old.get("data"),
+                            "version": expected_version,
+                            "input_tokens": as_int(old, "input_tokens"),
+                            "output_tokens": as_int(old, "output_tokens"),
+                        }
+                    },
+                )
+                refuse_newer((yield SESSIONS.find_one({"_id": sid}, {"schema": 1})))
                 raise ConflictError(
                     f"session {sid!r} was deleted while run {rid!r} was being updated"
                 )
@@ -317,7 +303,7 @@ class MongoWrites(MongoSettings):
             session_id, {"_id": session_id, **fields}, self.max_document_bytes, partial=True
         )
         yield SETUP
-        query = self._session_filter(session_id, user_id)
+        query = {**self._session_filter(session_id, user_id), **CURRENT}
         if expected_version is not None:
             query["version"] = expected_version
         now = time.time()
@@ -335,6 +321,7 @@ class MongoWrites(MongoSettings):
                 current = yield from self._find_session(session_id, user_id)
                 if current is None:
                     raise SessionNotFoundError(session_id, user_id)
+                refuse_newer(current)
                 raise ConflictError(
                     f"session {session_id!r} is at version {current.get('version')}, "
                     f"not {expected_version}: it changed since it was read"
@@ -354,7 +341,10 @@ class MongoWrites(MongoSettings):
         yield SETUP
         sid = session.session_id
         with self._do(f"importing session {sid!r}"):
-            existing = yield SESSIONS.find_one({"_id": sid}, {"key": 1, "expires_at": 1})
+            existing = yield SESSIONS.find_one(
+                {"_id": sid}, {"key": 1, "expires_at": 1, "schema": 1}
+            )
+            refuse_newer(existing)
             if existing is not None and expired(existing):
                 yield from self._purge(sid, existing)
             elif existing is not None:
@@ -389,7 +379,7 @@ class MongoWrites(MongoSettings):
     ) -> Op[bool]:
         yield SETUP
         with self._do(f"deleting session {session_id!r}"):
-            query: dict[str, Any] = {"_id": session_id}
+            query: dict[str, Any] = {"_id": session_id, **CURRENT}
             if user_id is not None:
                 query["user_id"] = user_id
             if expected_version is not None:
@@ -402,10 +392,12 @@ class MongoWrites(MongoSettings):
                 ]
             doc = yield SESSIONS.find_one_and_delete(query, projection={"key": 1, "expires_at": 1})
             if doc is None:
-                if expected_version is not None:
-                    del query["version"], query["$or"]
-                    kept = yield SESSIONS.find_one(query, {"version": 1, "expires_at": 1})
-                    if kept is not None and not expired(kept):
+                for part in ("version", "$or", "schema"):
+                    query.pop(part, None)
+                kept = yield SESSIONS.find_one(query, {"version": 1, "expires_at": 1, "schema": 1})
+                if kept is not None and not expired(kept):
+                    refuse_newer(kept)
+                    if expected_version is not None:
                         if kept.get("version") == expected_version:
                             raise ConflictError(
                                 f"session {session_id!r} has a run being appended, "
@@ -433,14 +425,18 @@ class MongoWrites(MongoSettings):
                     )
                 runs["seq"] = {"$lte": doc.get("last_seq", 0)}  # only the runs counted
             doomed = yield RUNS.find(runs, {"_id": 1}, sort=[("seq", -1)], skip=keep_last)
-            if doomed and expected_version is not None:
-                # Claim the version before deleting: a write since the read wins instead.
-                claimed = yield SESSIONS.update_one(
-                    {"_id": session_id, "key": key, "version": expected_version},
-                    {"$inc": {"version": 1}},
-                )
+            if doomed:
+                # Claim the version before deleting, in one step with the schema check (and
+                # with the version read, if given): a write since the read wins instead.
+                claim: dict[str, Any] = {"_id": session_id, "key": key, **CURRENT}
+                if expected_version is not None:
+                    claim["version"] = expected_version
+                claimed = yield SESSIONS.update_one(claim, {"$inc": {"version": 1}})
                 if not claimed.matched_count:
-                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1})
+                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1, "schema": 1})
+                    refuse_newer(now)
+                    if expected_version is None:
+                        raise SessionNotFoundError(session_id, user_id)
                     stored = now.get("version") if now else None
                     raise stale_delete(session_id, stored, expected_version, done="trimmed")
             removed = input_tokens = output_tokens = 0
@@ -457,8 +453,7 @@ class MongoWrites(MongoSettings):
                 yield SESSIONS.update_one(
                     {"_id": session_id, "key": key},
                     {
-                        "$inc": {
-                            "version": 0 if expected_version is not None else 1,
+                        "$inc": {  # the version was bumped by the claim
                             "run_count": -removed,
                             "input_tokens": -input_tokens,
                             "output_tokens": -output_tokens,
@@ -480,9 +475,12 @@ class MongoWrites(MongoSettings):
         yield SETUP
         count = 0
         with self._do(f"erasing the sessions of user {user_id!r}"):
-            for doc in (yield SESSIONS.find({"user_id": user_id}, {"key": 1})):
+            docs = yield SESSIONS.find({"user_id": user_id}, {"key": 1, "schema": 1})
+            for doc in docs:
+                refuse_newer(doc)  # before deleting any
+            for doc in docs:
                 gone = yield SESSIONS.find_one_and_delete(
-                    {"_id": doc["_id"], "key": doc.get("key")},
+                    {"_id": doc["_id"], "key": doc.get("key"), **CURRENT},
                     projection={"key": 1, "expires_at": 1},
                 )
                 if gone is not None:
