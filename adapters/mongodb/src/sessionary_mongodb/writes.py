@@ -55,8 +55,6 @@ _RETRIES: Final = 5
 #: Seconds after which an append that reserved a slot and never finished (its process
 #: died between its two steps) no longer keeps a conditional delete from its session.
 STALE_RESERVATION: Final = 300.0
-#: How often a run's state merge is redone because other writers changed the state.
-_STATE_RETRIES: Final = 100
 
 
 class MongoWrites(MongoSettings):
