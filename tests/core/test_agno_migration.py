@@ -46,7 +46,7 @@ def test_print_response_shows_what_a_paused_run_waits_for() -> None:
     assert "[paused: confirmation for delete_file({'path': '/tmp/x'})]" in out.getvalue()
 
 
-@pytest.mark.parametrize("option", ["markdown", "description", "add_datetime_to_context", "role"])
+@pytest.mark.parametrize("option", ["description", "add_datetime_to_context", "role", "debug_mode"])
 def test_agno_options_are_refused_with_what_to_use_instead(option: str) -> None:
     options: dict[str, Any] = {option: True}
     with pytest.raises(InvalidInputError) as caught:
@@ -83,6 +83,14 @@ def test_unknown_print_response_options_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="show_reasoning"):
         agent.print_response("hi", show_reasoning=True)
     assert agent.list_sessions().items == ()  # refused before the run
+
+
+def test_markdown_is_mapped_as_agno_does() -> None:
+    model = ScriptedModel("ok")
+    Agent(model=model, instructions="Be brief.", markdown=True).run("hi")
+    assert model.requests[0].messages[0].content == (
+        "Be brief.\n\nUse markdown to format your answers."
+    )
 
 
 def test_pure_rename_aliases() -> None:

@@ -67,9 +67,10 @@ class Agent(RunningOwner):
         system = system_message(
             self.instructions,
             run_context,
-            resolve=self._resolves,
+            resolve=self._resolves(run_context),
             add_state=self.add_session_state_to_context,
             extra=None if run_context is None else run_context.summary_text,
+            markdown=self.markdown,
         )
         if system is not None:
             context.append(system)

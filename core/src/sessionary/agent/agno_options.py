@@ -33,7 +33,6 @@ AGNO_HINTS: Final[dict[str, str]] = {
     "description": _INSTRUCTIONS,
     "expected_output": _INSTRUCTIONS,
     "additional_context": _INSTRUCTIONS,
-    "markdown": "ask for Markdown in instructions=...; print_response() prints the text as is",
     "role": "a member's instructions=... say its role (the team's model reads them)",
     "introduction": "store a first run yourself, or put it in instructions=...",
     "system_message": "instructions=... is the system message",

@@ -91,6 +91,8 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
     #: Refuse every call, read or write, that has no ``user_id`` (nor a default one).
     require_user_id: bool = attrs.field(default=False, kw_only=True, validator=_bool)
     instructions: str | None = attrs.field(default=None, kw_only=True, converter=instructions_text)
+    #: Agno's ``markdown=True``: the system message asks for Markdown, as Agno's does.
+    markdown: bool = attrs.field(default=False, kw_only=True, validator=_bool)
     # History and the run loop.
     add_history_to_context: bool = attrs.field(default=False, kw_only=True, validator=_bool)
     num_history_runs: int = attrs.field(

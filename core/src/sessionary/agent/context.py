@@ -25,12 +25,15 @@ from sessionary.errors import InvalidInputError
 
 __all__ = [
     "RunContext",
+    "has_placeholder",
     "render_placeholders",
     "state_block",
     "system_message",
     "with_state",
 ]
 
+#: What ``markdown=True`` adds to the system message (Agno's wording).
+MARKDOWN = "Use markdown to format your answers."
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -87,6 +90,11 @@ class RunContext:
         return StateChanges.between(self.base_state, self.session_state)
 
 
+def has_placeholder(text: str | None) -> bool:
+    """Whether ``text`` holds a ``{name}`` placeholder."""
+    return bool(text) and _PLACEHOLDER.search(text or "") is not None
+
+
 def render_placeholders(text: str, values: Mapping[str, Any]) -> str:
     """``text`` with each ``{key}`` replaced by ``values[key]``; unknown keys stay visible.
 
@@ -122,6 +130,7 @@ def system_message(
     resolve: bool,
     add_state: bool,
     extra: str | None = None,
+    markdown: bool = False,
 ) -> Message | None:
     """The run's system message: instructions (placeholders filled when ``resolve``),
     then ``extra`` (a session summary), then the state block when ``add_state``."""
@@ -136,6 +145,8 @@ def system_message(
             }
             instructions = render_placeholders(instructions, values)
         parts.append(instructions)
+    if markdown:
+        parts.append(MARKDOWN)
     if extra:
         parts.append(extra)
     if add_state and context is not None:

@@ -27,7 +27,6 @@ _AGNO_ONLY = {
     "tags_to_include_in_markdown": "the text is printed as is",
     "stream_events": "stream=True",
     "stream_intermediate_steps": "stream=True",
-    "debug_mode": "configure the 'sessionary' logger",
     "images": "Sessionary runs take text input",
     "audio": "Sessionary runs take text input",
     "videos": "Sessionary runs take text input",
@@ -82,10 +81,15 @@ class PrintingMixin:
         stream: bool = False,
         markdown: bool | None = None,
         show_message: bool = True,
+        debug_mode: bool | None = None,
         file: TextIO | None = None,
         **agno_options: Any,
     ) -> None:
-        """Run on ``input`` (stored like any run) and print the message and the response."""
+        """Run on ``input`` (stored like any run) and print the message and the response.
+
+        ``markdown`` and ``debug_mode`` are Agno's and accepted: the text is printed as
+        is, and logging is the ``sessionary`` logger's.
+        """
         _refuse(agno_options)
         out = file or sys.stdout
         kwargs = {"session_id": session_id, "user_id": user_id, "session_state": session_state}
@@ -117,6 +121,7 @@ class PrintingMixin:
         stream: bool = False,
         markdown: bool | None = None,
         show_message: bool = True,
+        debug_mode: bool | None = None,
         file: TextIO | None = None,
         **agno_options: Any,
     ) -> None:

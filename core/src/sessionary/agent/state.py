@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from sessionary.agent.context import RunContext
+from sessionary.agent.context import RunContext, has_placeholder
+from sessionary.agent.summaries import wait_for_scheduled
 from sessionary.domain.sessions import Session, SessionInfo
 from sessionary.domain.state import StateChanges, copy_state
 from sessionary.errors import ConflictError, InvalidInputError, SessionNotFoundError
@@ -64,8 +65,9 @@ class StateOptions:
     ``add_session_state_to_context=True`` shows the model the state in the system
     message. ``resolve_in_context`` fills ``{key}`` placeholders of ``instructions``
     from the state (and ``{session_id}``, ``{user_id}``, ``{run_id}``); unknown keys
-    stay as written. It is on by default only for an owner given a ``session_state``,
-    so braces in the instructions of others keep their meaning.
+    stay as written. By default they are filled when there is state: the owner has a
+    ``session_state``, or the session's (or the run's) state is not empty; so braces in
+    the instructions of an agent that uses no state keep their meaning.
     """
 
     session_state: dict[str, Any] | None = attrs.field(
@@ -90,6 +92,7 @@ class StateOptions:
         def _owner_filter(self) -> dict[str, Any]: ...
 
         add_session_summary_to_context: bool
+        instructions: str | None
 
         def _summary_text(self, info: SessionInfo | None) -> str | None: ...
 
@@ -99,13 +102,12 @@ class StateOptions:
         """The tools whose ``run_context`` a run of this owner fills (members' too)."""
         return ()
 
-    @property
-    def _resolves(self) -> bool:
-        return (
-            self.resolve_in_context
-            if self.resolve_in_context is not None
-            else (self.session_state is not None)
-        )
+    def _resolves(self, context: RunContext | None) -> bool:
+        """Whether ``{key}`` placeholders are filled: as ``resolve_in_context`` says, else
+        when the owner has a ``session_state`` or the run's state is not empty."""
+        if self.resolve_in_context is not None:
+            return self.resolve_in_context
+        return self.session_state is not None or bool(context and context.session_state)
 
     def _needs_context(self, given: Mapping[str, Any] | None) -> bool:
         """Whether a run must read the session's state before it starts."""
@@ -114,6 +116,7 @@ class StateOptions:
             or self.session_state is not None
             or self.add_session_state_to_context
             or bool(self.resolve_in_context)
+            or (self.resolve_in_context is None and has_placeholder(self.instructions))
             or self.add_session_summary_to_context
             or any(t.takes_run_context for t in self._state_tools())
         )
@@ -124,6 +127,8 @@ class StateOptions:
         """The run's context, from the stored state (``None`` when the run needs none)."""
         if not self._needs_context(given):
             return None
+        if self.add_session_summary_to_context:
+            yield from wait_for_scheduled()  # the summary of the runs before this one
         info: SessionInfo | None = yield DbCall.of("get_session_info", session_id, user_id=user_id)
         context = RunContext.start(
             run_id=run_id,

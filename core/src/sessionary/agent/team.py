@@ -162,9 +162,10 @@ class Team(RunningOwner):
         own = system_message(
             self.instructions,
             run_context,
-            resolve=self._resolves,
+            resolve=self._resolves(run_context),
             add_state=self.add_session_state_to_context,
             extra=None if run_context is None else run_context.summary_text,
+            markdown=self.markdown,
         )
         lines = [own.content or "", ""] if own is not None else []
         lines.append(_LEADER.format(tool=DELEGATE_TOOL))
