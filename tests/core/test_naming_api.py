@@ -19,6 +19,7 @@ from sessionary.naming import (
     NamingContext,
     NamingFallback,
     NamingGuardrail,
+    NamingPluginError,
     NamingPolicy,
     default_policy,
     set_default_policy,
@@ -147,6 +148,10 @@ class NoSecrets(NamingGuardrail):
 
 def test_manual_names_pass_the_configured_guardrails() -> None:
     agent = agent_with_session(naming=NamingPolicy(guardrails=[NoSecrets()], fallbacks=[]))
+    with pytest.raises(InvalidNameError, match="no-secrets: would change it to 'LAUNCH'"):
+        agent.set_session_name(session_id="session_001", session_name="launch")
+    assert agent.set_session_name(session_id="session_001", session_name="OK").name == "OK"
+    agent.naming = NamingPolicy(guardrails=[NoSecrets()], fallbacks=[], clean_manual_names=True)
     assert agent.set_session_name(session_id="session_001", session_name="launch").name == "LAUNCH"
     with pytest.raises(InvalidNameError, match="no-secrets: mentions a secret"):
         agent.set_session_name(session_id="session_001", session_name="Secret plan")
@@ -164,7 +169,7 @@ class Broken(NamingGuardrail):
 
 def test_a_broken_guardrail_refuses_rather_than_letting_a_name_through() -> None:
     agent = agent_with_session(naming=NamingPolicy(guardrails=[Broken], fallbacks=[]))
-    with pytest.raises(InvalidNameError, match="broken: the guardrail failed"):
+    with pytest.raises(NamingPluginError, match="naming guardrail 'broken'.*KeyError"):
         agent.set_session_name(session_id="session_001", session_name="Launch")
     assert agent.get_session_name(session_id="session_001") is None
 
@@ -280,7 +285,9 @@ class Fixed(NamingFallback):
 
 def test_the_global_default_applies_to_agents_without_their_own_policy() -> None:
     agent = agent_with_session()
-    set_default_policy(NamingPolicy(guardrails=[NoSecrets()], fallbacks=[]))
+    set_default_policy(
+        NamingPolicy(guardrails=[NoSecrets()], fallbacks=[], clean_manual_names=True)
+    )
     assert agent.set_session_name(session_id="session_001", session_name="late").name == "LATE"
     assert default_policy().guardrails is not None
 

@@ -97,7 +97,9 @@ def test_installed_policies_join_the_default_pipeline_in_their_order(naming_plug
 
 def test_hooks_drive_naming_and_the_renamed_event_fires(naming_plugin: object) -> None:
     renamed: list[tuple[str, str | None, str | None, str | None]] = naming_plugin.RENAMED  # type: ignore[attr-defined]
-    policy = NamingPolicy(guardrails=["no-dogs", "shout"], fallbacks=["second", "third"])
+    policy = NamingPolicy(
+        guardrails=["no-dogs", "shout"], fallbacks=["second", "third"], clean_manual_names=True
+    )
     agent = Agent(model=ScriptedModel("reply", "my dog"), db="memory://", naming=policy)
     agent.run("hello", session_id="s1")
 

@@ -26,7 +26,7 @@ from sessionary_sqlite import SqliteDb
 
 from sessionary import Agent
 from sessionary.errors import ModelTimeoutError
-from sessionary.naming import NamingPolicy, default_policy
+from sessionary.naming import InvalidNameError, NamingPolicy, default_policy
 from sessionary.testing import ScriptedModel
 
 #: The hostile answers of the issue, and where the name must come from.
@@ -91,11 +91,16 @@ def test_every_hostile_answer_ends_in_a_clean_name(kind: str, tmp_path: Path) ->
 def test_manual_names_pass_the_full_pipeline(tmp_path: Path) -> None:
     agent = Agent(model=ScriptedModel("ok"), db=SqliteDb(db_file=tmp_path / "naming.db"))
     agent.run("hello", session_id="s1")
+    with pytest.raises(InvalidNameError, match="pii: would change it to"):
+        agent.set_session_name(
+            session_id="s1",
+            session_name="Renewal\ncall with ann@example.com\x07 about the contract terms",
+        )
     session = agent.set_session_name(
-        session_id="s1",
-        session_name="Renewal\ncall with ann@example.com\x07 about the contract terms",
+        session_id="s1", session_name="Renewal\ncall\x07 about the contract terms, due May 3"
     )
-    assert session.name == "Renewal call"  # e-mail gone, cut to 5 words, no dangling "the"
+    # control characters gone, the words kept: the 5-word limit is for generated names
+    assert session.name == "Renewal call about the contract terms, due May 3"
     assert session.name_source == "manual"
 
 

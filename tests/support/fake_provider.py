@@ -37,6 +37,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.AUTHENTICATION: 401,
     ErrorKind.RATE_LIMIT: 429,
     ErrorKind.BAD_REQUEST: 400,
+    ErrorKind.NOT_FOUND: 404,
     ErrorKind.SERVER: 500,
 }
 

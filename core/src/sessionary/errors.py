@@ -19,6 +19,7 @@ __all__ = [
     "ModelBadRequestError",
     "ModelConnectionError",
     "ModelError",
+    "ModelNotFoundError",
     "ModelRateLimitError",
     "ModelResponseError",
     "ModelServerError",
@@ -181,6 +182,13 @@ class ModelRateLimitError(ModelError):
 
 class ModelBadRequestError(ModelError):
     """The provider rejected the request as malformed."""
+
+
+class ModelNotFoundError(ModelBadRequestError):
+    """The provider has no such model, or no such endpoint (HTTP 404).
+
+    A :class:`ModelBadRequestError`, so code that catches that still catches it.
+    """
 
 
 class ModelServerError(ModelError):

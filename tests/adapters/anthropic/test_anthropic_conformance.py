@@ -8,12 +8,14 @@ import pytest
 from sessionary.testing import ModelProviderConformance
 from sessionary.testing.async_models import AsyncModelProviderConformance
 from sessionary.testing.loop_clients import LoopClientsConformance
-from sessionary.testing.models import ProviderHarness
+from sessionary.testing.models import ALL_CAPABILITIES, ProviderHarness
 
 
 class TestClaudeConformance(
     ModelProviderConformance, AsyncModelProviderConformance, LoopClientsConformance
 ):
+    capabilities = ALL_CAPABILITIES
+
     @pytest.fixture
     def harness(self, claude_fake: ProviderHarness) -> ProviderHarness:
         return claude_fake

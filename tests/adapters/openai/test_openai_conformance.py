@@ -8,12 +8,14 @@ import pytest
 from sessionary.testing import ModelProviderConformance
 from sessionary.testing.async_models import AsyncModelProviderConformance
 from sessionary.testing.loop_clients import LoopClientsConformance
-from sessionary.testing.models import ProviderHarness
+from sessionary.testing.models import ALL_CAPABILITIES, ProviderHarness
 
 
 class TestOpenAIResponsesConformance(
     ModelProviderConformance, AsyncModelProviderConformance, LoopClientsConformance
 ):
+    capabilities = ALL_CAPABILITIES
+
     @pytest.fixture
     def harness(self, responses_fake: ProviderHarness) -> ProviderHarness:
         return responses_fake
@@ -22,6 +24,8 @@ class TestOpenAIResponsesConformance(
 class TestOpenAIChatConformance(
     ModelProviderConformance, AsyncModelProviderConformance, LoopClientsConformance
 ):
+    capabilities = ALL_CAPABILITIES
+
     @pytest.fixture
     def harness(self, chat_fake: ProviderHarness) -> ProviderHarness:
         return chat_fake

@@ -276,11 +276,13 @@ def test_an_agent_cleans_a_markdown_answer_and_a_hostile_manual_name() -> None:
     )
     agent.run("Plan my Lisbon trip", session_id="s1")
     assert agent.set_session_name(session_id="s1", autogenerate=True).name == "Lisbon Trip Planning"
-    session = agent.set_session_name(
-        session_id="s1", session_name="Call ann@example.com\nabout the\x00 Lisbon trip plan now"
-    )
-    assert session.name == "Call about the Lisbon trip"
+    hostile = "Call ann@example.com\nabout the\x00 Lisbon trip plan now"
+    with pytest.raises(InvalidNameError, match="pii: would change it"):
+        agent.set_session_name(session_id="s1", session_name=hostile)
+    agent.naming = NamingPolicy(fallbacks=[], clean_manual_names=True)
+    session = agent.set_session_name(session_id="s1", session_name=hostile)
+    assert session.name == "Call about the Lisbon trip plan now"  # no 5-word cut: manual
     assert session.name_source == "manual"
     with pytest.raises(InvalidNameError, match="personal data"):
         agent.set_session_name(session_id="s1", session_name="ann@example.com")
-    assert agent.get_session_name(session_id="s1") == "Call about the Lisbon trip"
+    assert agent.get_session_name(session_id="s1") == "Call about the Lisbon trip plan now"

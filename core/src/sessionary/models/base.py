@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -80,8 +81,9 @@ class Model(abc.ABC):
 
     The async side (:meth:`arespond`, :meth:`astream`) is what ``Agent.arun`` and async
     naming call. A provider with an async client overrides both and sets
-    :attr:`native_async`; otherwise the defaults run the sync call in a worker thread,
-    so a sync-only provider never blocks the event loop.
+    :attr:`native_async`; otherwise the defaults run the sync call in a worker thread
+    (a sync :meth:`stream` chunk by chunk), so a sync-only provider never blocks the
+    event loop and still streams.
     """
 
     #: Whether :meth:`arespond` and :meth:`astream` are the provider's own async calls
@@ -118,13 +120,34 @@ class Model(abc.ABC):
     async def astream(self, request: ModelRequest) -> AsyncIterator[ContentDelta | ModelResponse]:
         """Yield text deltas as they arrive, then the complete response last (async).
 
-        The default answers in one piece through :meth:`arespond`; streaming providers
-        with an async client override it.
+        Streaming providers with an async client override it. Otherwise, a provider that
+        overrides :meth:`stream` (streams in its sync code only) has that stream bridged:
+        it runs in a worker thread, each chunk handed to the event loop as it arrives,
+        and closed there when the caller abandons the async stream. A provider that
+        does not stream answers in one piece through :meth:`arespond`.
         """
-        response = await self.arespond(request)
-        if response.message.content:
-            yield ContentDelta(response.message.content)
-        yield response
+        if type(self).stream is Model.stream:
+            response = await self.arespond(request)
+            if response.message.content:
+                yield ContentDelta(response.message.content)
+            yield response
+            return
+        steps = self.stream(request)
+        done = object()
+        try:
+            while True:
+                item = await asyncio.to_thread(next, steps, done)
+                if item is done:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            # Closing runs the sync stream's cleanup (its connection) off the loop. If a
+            # chunk is still being read (the caller was cancelled), the stream is
+            # closed by the garbage collector once that read returns.
+            close = getattr(steps, "close", None)
+            if close is not None:
+                with contextlib.suppress(ValueError):
+                    await asyncio.to_thread(close)
 
     @property
     def label(self) -> str:

@@ -21,6 +21,7 @@ from sessionary.errors import (
     ModelBadRequestError,
     ModelConnectionError,
     ModelError,
+    ModelNotFoundError,
     ModelRateLimitError,
     ModelResponseError,
     ModelServerError,
@@ -33,6 +34,7 @@ _DESCRIPTIONS: dict[type[ModelError], str] = {
     ModelAuthenticationError: "authentication failed",
     ModelRateLimitError: "rate limited",
     ModelBadRequestError: "bad request",
+    ModelNotFoundError: "no such model or endpoint",
     ModelServerError: "server error",
     ModelTimeoutError: "timed out",
     ModelConnectionError: "connection failed",
@@ -46,6 +48,7 @@ _SDK_CLASSES: tuple[tuple[str, type[ModelError]], ...] = (
     ("AuthenticationError", ModelAuthenticationError),
     ("PermissionDeniedError", ModelAuthenticationError),
     ("RateLimitError", ModelRateLimitError),
+    ("NotFoundError", ModelNotFoundError),
     ("APIResponseValidationError", ModelResponseError),
 )
 
@@ -53,15 +56,22 @@ _SDK_CLASSES: tuple[tuple[str, type[ModelError]], ...] = (
 def status_error_class(status: int) -> type[ModelError]:
     """The model error class for an HTTP status a provider answered with.
 
+    401 and 403 authentication, 404 not found (no such model), 429 rate limit, 408 and
+    504 timeout, other 4xx bad request, 5xx server.
+
     >>> status_error_class(429).__name__
     'ModelRateLimitError'
     >>> status_error_class(404).__name__
+    'ModelNotFoundError'
+    >>> status_error_class(422).__name__
     'ModelBadRequestError'
     """
     if status in (401, 403):
         return ModelAuthenticationError
     if status == 429:
         return ModelRateLimitError
+    if status == 404:
+        return ModelNotFoundError
     if status in (408, 504):
         return ModelTimeoutError
     if status >= 500:

@@ -17,6 +17,7 @@ from sessionary.naming.policy import (
     NamingError,
     NamingFallback,
     NamingGuardrail,
+    NamingPluginError,
     positive_int,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "NamingFallback",
     "NamingGuardrail",
     "NamingPipeline",
+    "NamingPluginError",
     "NamingPolicy",
     "autoname_many",
     "autoname_session",

@@ -46,6 +46,9 @@ class BatchReport:
     #: Why the model's answers were not used, by reason, so a systematic failure shows.
     model_failure_reasons: Counter[str] = attrs.field(factory=Counter)
     failures: list[Failure] = attrs.field(factory=list)
+    #: Guardrails and fallbacks that failed with a bug of their own, by message (which
+    #: names the plugin); their tracebacks are logged on ``sessionary.naming``.
+    plugin_errors: Counter[str] = attrs.field(factory=Counter)
 
     def add(self, outcome: AutonameOutcome) -> None:
         """Count one session's outcome."""
@@ -59,6 +62,8 @@ class BatchReport:
             self.superseded += 1
         elif outcome.outcome == "unnamed":
             self.unnamed += 1
+        for error in () if outcome.decision is None else outcome.decision.plugin_errors:
+            self.plugin_errors[str(error)[:200]] += 1
         failure = None if outcome.decision is None else outcome.decision.model_failure
         if failure is not None:
             self.model_fallbacks += 1

@@ -18,8 +18,14 @@ from sessionary.errors import ModelResponseError, ModelTimeoutError
 from sessionary.flow import Flow, Respond, run_sync
 from sessionary.models.base import Model, ModelRequest, ModelResponse
 from sessionary.naming.basic import shorten
-from sessionary.naming.pipeline import NamingPipeline, NamingPolicy
-from sessionary.naming.policy import MODEL, NameRejected, NamingContext, NamingError
+from sessionary.naming.pipeline import NamingPipeline, NamingPolicy, plugin_failure
+from sessionary.naming.policy import (
+    MODEL,
+    NameRejected,
+    NamingContext,
+    NamingError,
+    NamingPluginError,
+)
 
 __all__ = [
     "Attempt",
@@ -52,6 +58,9 @@ class NameDecision:
     name: str | None
     source: str | None
     attempts: tuple[Attempt, ...] = ()
+    #: Guardrails and fallbacks that failed with a bug of their own (not a rejection),
+    #: each naming its plugin, the plugin's exception chained.
+    plugin_errors: tuple[NamingPluginError, ...] = ()
 
     @property
     def model_failure(self) -> str | None:
@@ -158,6 +167,11 @@ def decide_name_flow(
     guardrail, raises :class:`~sessionary.naming.policy.NamingError` (the cause chained)
     and no fallback is asked. Otherwise nothing raises: a decision with no name means
     neither the model nor any fallback produced one that passed the guardrails.
+
+    A guardrail that fails with a bug (anything but ``NameRejected``) stops the
+    pipeline: no name is decided, and the decision's ``plugin_errors`` holds the
+    :class:`~sessionary.naming.policy.NamingPluginError` (raised with ``strict``). A
+    fallback that fails is skipped and recorded there too.
     """
     attempts: list[Attempt] = []
     if model is not None and not context.messages:
@@ -176,6 +190,11 @@ def decide_name_flow(
             if not raw.strip():
                 raise NameRejected("the model answered with no text")
             name = pipeline.check(raw, attrs.evolve(context, source=MODEL))
+        except NamingPluginError as exc:
+            if strict:
+                raise
+            attempts.append(Attempt(MODEL, shorten(raw or "", 200), str(exc)))
+            return NameDecision(None, None, tuple(attempts), (exc,))
         except Exception as exc:
             if strict:
                 raise NamingError(
@@ -201,12 +220,18 @@ def _fall_back(
     pipeline: NamingPipeline,
     attempts: list[Attempt],
 ) -> NameDecision:
+    if pipeline.fallback_error is not None:
+        raise pipeline.fallback_error
+    failed: list[NamingPluginError] = []
     for fallback in fallbacks:
         fallback_context = attrs.evolve(context, source=fallback.name)
         try:
             proposal = fallback.propose(fallback_context)
         except Exception as exc:
-            attempts.append(Attempt(fallback.name, None, f"the fallback failed: {_describe(exc)}"))
+            error = plugin_failure(fallback, "fallback", exc)
+            error.__cause__ = exc
+            failed.append(error)
+            attempts.append(Attempt(fallback.name, None, str(error)))
             continue
         if proposal is None:
             attempts.append(Attempt(fallback.name, None, "nothing to propose"))
@@ -221,5 +246,8 @@ def _fall_back(
         except NameRejected as exc:
             attempts.append(Attempt(fallback.name, shorten(proposal, 200), str(exc)))
             continue
-        return NameDecision(name, fallback.name, tuple(attempts))
-    return NameDecision(None, None, tuple(attempts))
+        except NamingPluginError as exc:  # a broken guardrail: no name passes it
+            attempts.append(Attempt(fallback.name, shorten(proposal, 200), str(exc)))
+            return NameDecision(None, None, tuple(attempts), (*failed, exc))
+        return NameDecision(name, fallback.name, tuple(attempts), tuple(failed))
+    return NameDecision(None, None, tuple(attempts), tuple(failed))

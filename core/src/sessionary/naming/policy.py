@@ -15,7 +15,7 @@ import attrs
 
 from sessionary.domain.messages import Message
 from sessionary.domain.sessions import SessionInfo
-from sessionary.errors import InvalidInputError, SessionaryError
+from sessionary.errors import InvalidInputError, PluginError, SessionaryError
 
 __all__ = [
     "MANUAL",
@@ -26,6 +26,7 @@ __all__ = [
     "NamingError",
     "NamingFallback",
     "NamingGuardrail",
+    "NamingPluginError",
     "positive_int",
 ]
 
@@ -64,6 +65,23 @@ class NamingError(SessionaryError):
     """Strict naming could not produce a model-generated name; the cause is chained."""
 
 
+class NamingPluginError(PluginError):
+    """A guardrail or fallback failed with something other than :class:`NameRejected`.
+
+    A bug in a plugin, not a verdict on the name: the message names the policy and the
+    plugin that registered it, and the plugin's exception is chained (``__cause__``)
+    with its traceback. A guardrail that fails stops the pipeline (no name it could not
+    check is stored); a fallback that fails is skipped.
+    """
+
+    def __init__(self, message: str, *, policy: str, plugin: str | None) -> None:
+        super().__init__(message)
+        #: The registry name of the guardrail or fallback that failed.
+        self.policy = policy
+        #: The plugin (entry point) that registered it; ``None`` when it was passed by hand.
+        self.plugin = plugin
+
+
 def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
     return value if type(value) is tuple else tuple(value)
 
@@ -72,15 +90,18 @@ def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
 class NamingContext:
     """What a naming policy may look at: the session's summary and its first messages.
 
-    ``messages`` are the first user and assistant messages of the session, as many as
-    the naming policy allows (6 by default), never the whole transcript.
+    ``session`` is a :class:`~sessionary.domain.sessions.SessionInfo`, the summary
+    (``session.metadata`` is the session's metadata dict); ``messages`` are the first
+    user and assistant messages of the session, as many as the naming policy allows (6
+    by default), never the whole transcript.
     """
 
     session: SessionInfo
     messages: tuple[Message, ...] = attrs.field(default=(), converter=_messages)
     #: When the name is being decided (epoch seconds), for dated fallbacks.
     now: float = 0.0
-    #: Who proposed the name being checked: ``"manual"``, ``"model"`` or a fallback's name.
+    #: Who proposed the name being checked: ``"manual"`` (:data:`MANUAL`), ``"model"``
+    #: (:data:`MODEL`) or a fallback's registry name (``"keywords"``), a ``str``.
     source: str = MODEL
 
 

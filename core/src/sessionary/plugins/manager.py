@@ -19,10 +19,11 @@ import pluggy
 
 from sessionary.errors import PluginError
 from sessionary.plugins.markers import PROJECT
-from sessionary.plugins.registry import REGISTRIES, Registry
+from sessionary.plugins.registry import REGISTRIES, Registry, qualname
 
 __all__ = [
     "DISABLE_ENV",
+    "PluginClash",
     "PluginHost",
     "PluginRecord",
     "PluginWarning",
@@ -58,6 +59,19 @@ class PluginRecord:
     error: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class PluginClash:
+    """Two or more plugins registering one name (or URL scheme) in one registry."""
+
+    #: What the name is of: ``naming fallback``, ``model provider``, ...
+    kind: str
+    key: str
+    #: The plugins (entry point names) that register it, in load order.
+    plugins: tuple[str, ...]
+    #: The error using that registry raises, naming the classes and the plugins.
+    message: str
+
+
 class PluginHost:
     """The plugin manager and the registries built from its hooks."""
 
@@ -85,6 +99,48 @@ class PluginHost:
                         registry.register(cls, impl.plugin_name)
                 self._registries[which] = registry
             return registry
+
+    def clashes(self) -> list[PluginClash]:
+        """Every name two plugins register, in every registry, found without raising.
+
+        Using a registry with a clash raises :class:`~sessionary.errors.DuplicatePluginError`;
+        ``sessionary plugins`` and ``sessionary doctor`` report these up front.
+        """
+        found: list[PluginClash] = []
+        for spec in REGISTRIES.values():
+            claims: dict[str, dict[object, str]] = {}
+            for impl in reversed(getattr(self.pm.hook, spec.hook).get_hookimpls()):
+                try:
+                    classes = list(impl.function() or ())
+                except Exception:  # a broken hook is reported when the registry is used
+                    continue
+                for cls in classes:
+                    try:
+                        keys = spec.keys_of(cls)
+                    except AttributeError:
+                        continue
+                    for key in keys:
+                        claims.setdefault(key, {}).setdefault(cls, impl.plugin_name)
+            for key, by_class in sorted(claims.items()):
+                if len(by_class) < 2:
+                    continue
+                claimants = ", ".join(
+                    f"{qualname(cls)} (plugin {plugin_name!r})"  # type: ignore[arg-type]
+                    for cls, plugin_name in by_class.items()
+                )
+                message = (
+                    f"{spec.kind} {key!r} is registered {len(by_class)} times: by {claimants}; "
+                    f"uninstall all but one or block the others with {DISABLE_ENV}"
+                )
+                found.append(
+                    PluginClash(
+                        kind=spec.kind,
+                        key=key,
+                        plugins=tuple(dict.fromkeys(by_class.values())),
+                        message=message,
+                    )
+                )
+        return found
 
     def storage_by_scheme(self) -> Registry:
         """Storage backend classes by URL scheme."""

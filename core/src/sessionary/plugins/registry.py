@@ -20,7 +20,7 @@ from sessionary.errors import (
 )
 from sessionary.plugins.lazy import LazyClass
 
-__all__ = ["REGISTRIES", "Registry", "RegistrySpec"]
+__all__ = ["REGISTRIES", "Registry", "RegistrySpec", "qualname"]
 
 
 @attrs.frozen
@@ -67,21 +67,21 @@ class Registry:
             keys = self.spec.keys_of(cls)
         except AttributeError as exc:
             raise PluginError(
-                f"plugin {plugin_name!r} registered {_qualname(cls)} as a {self.kind} "
+                f"plugin {plugin_name!r} registered {qualname(cls)} as a {self.kind} "
                 f"without the attribute it needs: {exc}"
             ) from exc
         for key in keys:
             if not isinstance(key, str) or not key:
                 raise PluginError(
-                    f"plugin {plugin_name!r}: {self.kind} {_qualname(cls)} has an empty "
+                    f"plugin {plugin_name!r}: {self.kind} {qualname(cls)} has an empty "
                     f"or non-string name {key!r}"
                 )
             existing = self._entries.get(key)
             if existing is not None and existing[0] is not cls:
                 other, other_plugin = existing
                 raise DuplicatePluginError(
-                    f"{self.kind} {key!r} is registered twice: by {_qualname(other)} "
-                    f"(plugin {other_plugin!r}) and by {_qualname(cls)} (plugin {plugin_name!r}); "
+                    f"{self.kind} {key!r} is registered twice: by {qualname(other)} "
+                    f"(plugin {other_plugin!r}) and by {qualname(cls)} (plugin {plugin_name!r}); "
                     f"uninstall one or block it with SESSIONARY_DISABLE_PLUGINS"
                 )
             self._entries[key] = (cls, plugin_name)
@@ -115,7 +115,8 @@ class Registry:
         return key in self._entries
 
 
-def _qualname(cls: type | LazyClass) -> str:
+def qualname(cls: type | LazyClass) -> str:
+    """``module.Class`` of a registered class (or of the class a lazy entry names)."""
     if isinstance(cls, LazyClass):
         return cls.target.replace(":", ".")
     return f"{cls.__module__}.{cls.__qualname__}"

@@ -28,6 +28,8 @@ _LAZY = {
     "LoopClientsConformance": "sessionary.testing.loop_clients",
     "ModelProviderConformance": "sessionary.testing.models",
     "NamingPolicyConformance": "sessionary.testing.naming",
+    "ProviderCapability": "sessionary.testing.provider_harness",
+    "ProviderHarness": "sessionary.testing.provider_harness",
     "SlowProxy": "sessionary.testing.slow_proxy",
 }
 
@@ -38,6 +40,8 @@ __all__ = [
     "LoopClientsConformance",
     "ModelProviderConformance",
     "NamingPolicyConformance",
+    "ProviderCapability",
+    "ProviderHarness",
     "ScriptedModel",
     "ScriptedToolCall",
     "SlowProxy",
@@ -60,5 +64,6 @@ if TYPE_CHECKING:
     from sessionary.testing.loop_clients import LoopClientsConformance
     from sessionary.testing.models import ModelProviderConformance
     from sessionary.testing.naming import NamingPolicyConformance
+    from sessionary.testing.provider_harness import ProviderCapability, ProviderHarness
     from sessionary.testing.slow_proxy import SlowProxy
     from sessionary.testing.storage import StorageConformance

@@ -1,10 +1,12 @@
 """A local HTTP server for testing model providers against their official SDKs.
 
 :class:`FakeHTTPServer` listens on ``127.0.0.1`` on a free port, records every request
-it receives, and answers each one with whatever its ``responder`` returns: a JSON body,
-a raw (possibly malformed) body, or a stream of server-sent events, optionally after a
-delay (to provoke client timeouts) and optionally cut off mid-stream (to provoke broken
-streams). Point an SDK at :attr:`FakeHTTPServer.url` with its ``base_url`` option.
+it receives (:attr:`FakeHTTPServer.requests`, a list of :class:`RecordedRequest`), and
+answers each one with whatever its ``responder`` returns: a JSON body, a raw (possibly
+malformed) body, a stream of server-sent events, or a stream of JSON lines (as Ollama's
+``/api/chat`` streams), optionally after a delay (to provoke client timeouts) and
+optionally cut off mid-stream (to provoke broken streams). Point an SDK or an httpx
+client at :attr:`FakeHTTPServer.url` with its ``base_url`` option.
 
 Only the standard library is used, so provider authors can reuse it for any SDK that
 speaks HTTP::
@@ -76,11 +78,16 @@ class SSEEvent:
 class HTTPReply:
     """What the fake server answers to one request.
 
-    Exactly one of ``json``, ``body`` and ``events`` is used, in that order of
-    preference. ``events`` are streamed with chunked transfer encoding; with
-    ``break_after=N`` the server sends the first N events and then drops the
+    Exactly one of ``json``, ``body``, ``events`` and ``lines`` is used, in that order
+    of preference. ``events`` (server-sent events, ``text/event-stream``) and ``lines``
+    (JSON lines, ``application/x-ndjson``: each item sent as JSON on a line of its own,
+    a ``str`` as it is) are streamed with chunked transfer encoding, one chunk per event
+    or line; with ``break_after=N`` the server sends the first N and then drops the
     connection without finishing the body, as a failing network would. ``delay``
     seconds pass before anything is sent.
+
+    >>> HTTPReply(lines=[{"done": False}, {"done": True}]).chunks()
+    [b'{"done": false}\\n', b'{"done": true}\\n']
     """
 
     status: int = 200
@@ -88,9 +95,23 @@ class HTTPReply:
     body: bytes | None = None
     content_type: str | None = None
     events: Sequence[SSEEvent] | None = None
+    lines: Sequence[Any] | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
     delay: float = 0.0
     break_after: int | None = None
+
+    def chunks(self) -> list[bytes] | None:
+        """The pieces of a streamed reply as they go over the wire (``None``: not streamed)."""
+        if self.json is not None or self.body is not None:
+            return None
+        if self.events is not None:
+            return [event.encode() for event in self.events]
+        if self.lines is not None:
+            return [
+                ((line if isinstance(line, str) else json.dumps(line)) + "\n").encode("utf-8")
+                for line in self.lines
+            ]
+        return None
 
 
 Responder = Callable[[RecordedRequest], HTTPReply]
@@ -108,7 +129,8 @@ class _QuietServer(ThreadingHTTPServer):
 class FakeHTTPServer:
     """A threaded HTTP server on ``127.0.0.1:0`` that records requests and answers scripts.
 
-    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`. Every request
+    it received is in :attr:`requests`, oldest first: a harness's ``sent()`` reads them.
     """
 
     def __init__(self, responder: Responder) -> None:
@@ -116,6 +138,7 @@ class FakeHTTPServer:
         #: Called in the server's thread before each reply is sent, when set: give it
         #: :meth:`sessionary.testing.IoGate.wait` to hold replies until the loop is free.
         self.gate: Callable[[], object] | None = None
+        #: Every request received, oldest first (method, path, headers, body, ``.json()``).
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._serving: list[threading.Thread] = []
@@ -213,8 +236,9 @@ def _handler_for(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
             if server.gate is not None:
                 server.gate()
             try:
-                if reply.events is not None and reply.json is None and reply.body is None:
-                    self._send_events(reply)
+                chunks = reply.chunks()
+                if chunks is not None:
+                    self._send_chunks(reply, chunks)
                 else:
                     self._send_body(reply)
             except (BrokenPipeError, ConnectionResetError):
@@ -236,20 +260,19 @@ def _handler_for(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
             self.wfile.flush()
 
-        def _send_events(self, reply: HTTPReply) -> None:
+        def _send_chunks(self, reply: HTTPReply, chunks: list[bytes]) -> None:
+            default = "text/event-stream" if reply.events is not None else "application/x-ndjson"
             self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type or "text/event-stream")
+            self.send_header("Content-Type", reply.content_type or default)
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Cache-Control", "no-cache")
             for key, value in reply.headers.items():
                 self.send_header(key, value)
             self.end_headers()
-            events = list(reply.events or ())
-            for index, event in enumerate(events):
+            for index, chunk in enumerate(chunks):
                 if reply.break_after is not None and index >= reply.break_after:
                     self._drop_connection()
                     return
-                chunk = event.encode()
                 self.wfile.write(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.flush()
             if reply.break_after is not None:

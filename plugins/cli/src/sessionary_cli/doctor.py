@@ -1,4 +1,5 @@
-"""``sessionary doctor``: can the store be reached, is its schema current, did every plugin load."""
+"""``sessionary doctor``: can the store be reached, is its schema current, did every plugin
+load, and does no name belong to two plugins."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import open_db
 from sessionary_cli.errors import ExitCode, code_for
 from sessionary_cli.options import db_option
+from sessionary_cli.plugins import with_clashes
 
 __all__ = ["doctor"]
 
@@ -24,7 +26,7 @@ def doctor(db_url: str | None) -> None:
     table.add_column("check")
     table.add_column("result")
     problems: list[ExitCode] = []
-    for record in get_plugin_host().records:
+    for record in with_clashes(get_plugin_host().records):
         ok = record.status in ("loaded", "disabled")
         detail = record.status if record.error is None else f"{record.status}: {record.error}"
         table.add_row(

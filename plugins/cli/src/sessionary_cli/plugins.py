@@ -1,4 +1,8 @@
-"""``sessionary plugins``: what is installed, with versions and hooks."""
+"""``sessionary plugins``: what is installed, with versions and hooks.
+
+A plugin that registers a name another plugin registers too is shown with the status
+``clash`` and the error using that name would raise, on both rows.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sessionary.plugins.manager import get_plugin_host
+from sessionary.plugins.manager import PluginRecord, get_plugin_host
 
 __all__ = ["plugins"]
 
@@ -18,7 +22,7 @@ __all__ = ["plugins"]
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins(as_json: bool) -> None:
     """List installed plugins: name, distribution, version, status and hooks."""
-    records = get_plugin_host().records
+    records = with_clashes(get_plugin_host().records)
     if as_json:
         click.echo(json.dumps([attrs.asdict(r) for r in records], indent=2))
         return
@@ -29,3 +33,15 @@ def plugins(as_json: bool) -> None:
         status = r.status if r.error is None else f"{r.status}: {r.error}"
         table.add_row(r.name, r.distribution or "", r.version or "", status, "\n".join(r.hooks))
     Console().print(table)
+
+
+def with_clashes(records: list[PluginRecord]) -> list[PluginRecord]:
+    """``records`` with each plugin in a clash marked ``clash``, the errors as its error."""
+    errors: dict[str, list[str]] = {}
+    for clash in get_plugin_host().clashes():
+        for name in clash.plugins:
+            errors.setdefault(name, []).append(clash.message)
+    return [
+        attrs.evolve(r, status="clash", error="; ".join(errors[r.name])) if r.name in errors else r
+        for r in records
+    ]

@@ -197,11 +197,13 @@ def _is_unspaced_script(ch: str) -> bool:
 
 
 class LengthGuardrail(NamingGuardrail):
-    """At most ``max_words`` words (5) and ``max_chars`` characters (60).
+    """At most ``max_words`` words (5) and ``max_chars`` characters (60), for generated names.
 
-    A longer proposal is cut at a word boundary, without a dangling "and" or "of" at
-    the end. Text in scripts written without spaces (Chinese, Japanese, Thai) has no
-    countable words, so it is cut at ``unspaced_chars`` characters (20) instead.
+    A manual name passes unchanged: the limit is for names a model or a fallback
+    generates (the core caps a manual name at 200 characters). A longer proposal is
+    cut at a word boundary, without a dangling "and" or "of" at the end. Text in
+    scripts written without spaces (Chinese, Japanese, Thai) has no countable words, so
+    it is cut at ``unspaced_chars`` characters (20) instead.
     """
 
     name: ClassVar[str] = "length"
@@ -219,6 +221,8 @@ class LengthGuardrail(NamingGuardrail):
 
     def check(self, proposal: str, context: NamingContext) -> str:
         """The proposal cut to the limits; :class:`NameRejected` if nothing is left."""
+        if context.source == MANUAL:
+            return proposal
         words = proposal.split()
         if len(words) > self.max_words:
             words = _drop_dangling(words[: self.max_words])
