@@ -12,7 +12,7 @@ from sessionary.domain.messages import Role
 from sessionary.errors import InvalidInputError
 from sessionary.models.base import ModelRequest, ModelResponse
 from sessionary.storage.memory import MemoryDb
-from sessionary.summary import SessionSummaryManager
+from sessionary.summary import SessionSummary, SessionSummaryManager
 from sessionary.testing import ScriptedModel
 
 
@@ -59,13 +59,13 @@ def test_summaries_are_incremental_and_bounded() -> None:
     )
     for text in ("one", "two", "three"):
         agent.run(text, session_id="s")
-        agent.wait_for_summaries()
+        agent.wait_for_pending()
     last = summarizer.requests[-1].messages[-1].content or ""
     assert "Previous summary: S2" in last
     assert "three" in last and "two" not in last  # only the run since the last summary
     for _ in range(5):
         agent.run("more", session_id="s")
-    agent.wait_for_summaries()
+    agent.wait_for_pending()
     for request in summarizer.requests:
         assert (request.messages[-1].content or "").count("user: ") <= 2
 
@@ -79,7 +79,7 @@ def test_add_session_summary_to_context() -> None:
         summary_model=ScriptedModel("User: Ann, likes tea."),
     )
     agent.run("hi", session_id="s")
-    agent.wait_for_summaries()
+    agent.wait_for_pending()
     agent.run("again", session_id="s")
     system = model.requests[-1].messages[0]
     assert system.role is Role.SYSTEM
@@ -93,7 +93,7 @@ def test_a_failing_summary_model_never_fails_the_run() -> None:
         summary_model=ScriptedModel(RuntimeError("down")),
     )
     assert agent.run("hi", session_id="s").content == "ok"
-    agent.wait_for_summaries()
+    agent.wait_for_pending()
     assert agent.get_session_summary(session_id="s") is None
 
 
@@ -107,15 +107,18 @@ def test_summary_keeps_other_metadata_and_team_and_async_work() -> None:
         enable_session_summaries=True,
         summary_model=ScriptedModel("team summary"),
     )
-    asyncio.run(team.arun("hi", session_id="t"))
-    info = db.get_session_info("t")
-    assert info is not None
-    db.update_session("t", metadata={"ticket": "T-1", **info.metadata})
-    team.wait_for_summaries()
+
+    async def go() -> SessionSummary | None:
+        await team.arun("hi", session_id="t")
+        info = db.get_session_info("t")
+        assert info is not None
+        db.update_session("t", metadata={"ticket": "T-1", **info.metadata})
+        return await team.aget_session_summary(session_id="t")  # the loop runs the update
+
+    summary = asyncio.run(go())
+    assert summary is not None and summary.summary == "team summary"
     info = db.get_session_info("t")
     assert info is not None and info.metadata["ticket"] == "T-1"
-    summary = asyncio.run(team.aget_session_summary(session_id="t"))
-    assert summary is not None and summary.summary == "team summary"
 
 
 def test_bad_summary_options_are_refused() -> None:

@@ -7,53 +7,38 @@ from typing import Any, ClassVar, Literal, overload
 
 import attrs
 
-from sessionary.agent.naming import NamingMixin
-from sessionary.agent.options import (
+from sessionary.agent.arguments import (
     _an_id,
     _bool,
     _int_from,
     _is,
     expiry_seconds,
     instructions_text,
+    open_store,
+    run_metadata,
+    stream_async,
 )
+from sessionary.agent.background import Background
+from sessionary.agent.naming import NamingMixin
 from sessionary.agent.printing import PrintingMixin
 from sessionary.agent.state import StateOptions, check_state
+from sessionary.agent.sticky import GeneratedSessions
 from sessionary.agent.summaries import SummaryOptions
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
-from sessionary.flow import DbCall, Flow, iter_sync, run_async, run_sync, steps_async, steps_sync
-from sessionary.ids import new_id, validate_id
+from sessionary.flow import DbCall, Flow, iter_sync, run_async, run_sync, steps_sync
+from sessionary.ids import validate_id
 from sessionary.models.base import ContentDelta, Model
 from sessionary.naming.pipeline import NamingPolicy
 from sessionary.plugins.manager import get_plugin_host
-from sessionary.resolve import resolve_db, resolve_model
+from sessionary.resolve import resolve_model
 from sessionary.storage.aio import AsyncStore
-from sessionary.storage.base import Store
 from sessionary.storage.checks import check_value
-from sessionary.storage.memory import MemoryDb
 
 __all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", "stream_async"]
-
-# The checks of the constructor's arguments live in sessionary.agent.options.
-
-
-async def stream_async(flow: Flow[Run], db: AsyncStore) -> AsyncIterator[ContentDelta | Run]:
-    """``arun(stream=True)``'s iterator: the deltas, then the run output."""
-    steps = steps_async(flow, db)
-    try:
-        async for item in steps:
-            yield item if isinstance(item, ContentDelta) else item.result
-    finally:
-        await steps.aclose()
-
-
-def open_store(db: Store | str | None) -> Store:
-    """The ``db`` argument: a store, a store URL, or ``None`` (a private in-memory store)."""
-    resolved = resolve_db(db)
-    return resolved if resolved is not None else MemoryDb()
 
 
 @attrs.define(eq=False, slots=False)
@@ -91,8 +76,6 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
     #: Refuse every call, read or write, that has no ``user_id`` (nor a default one).
     require_user_id: bool = attrs.field(default=False, kw_only=True, validator=_bool)
     instructions: str | None = attrs.field(default=None, kw_only=True, converter=instructions_text)
-    #: Agno's ``markdown=True``: the system message asks for Markdown, as Agno's does.
-    markdown: bool = attrs.field(default=False, kw_only=True, validator=_bool)
     # History and the run loop.
     add_history_to_context: bool = attrs.field(default=False, kw_only=True, validator=_bool)
     num_history_runs: int = attrs.field(
@@ -123,6 +106,8 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
     )
     _events: Any = attrs.field(default=None, init=False, repr=False)
     _adb: AsyncStore | None = attrs.field(default=None, init=False, repr=False)
+    _background: Background = attrs.field(factory=Background, init=False, repr=False)
+    _generated: GeneratedSessions = attrs.field(factory=GeneratedSessions, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.id is None and self.name is not None:
@@ -144,6 +129,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[False] = False,
+        metadata: Mapping[str, Any] | None = None,
         session_state: Mapping[str, Any] | None = None,
     ) -> Run: ...
 
@@ -155,6 +141,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[True],
+        metadata: Mapping[str, Any] | None = None,
         session_state: Mapping[str, Any] | None = None,
     ) -> Iterator[ContentDelta | Run]: ...
 
@@ -165,6 +152,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: bool = False,
+        metadata: Mapping[str, Any] | None = None,
         session_state: Mapping[str, Any] | None = None,
     ) -> Run | Iterator[ContentDelta | Run]:
         """Run the agent or team on ``input`` in a session and store the run.
@@ -176,10 +164,15 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
 
         A failing model call stores the run with status ``error`` and raises a
         :class:`~sessionary.errors.ModelError`; runs stored before are untouched.
-        ``session_state`` sets those keys of the session's state for this run (and
-        stores them with it); see :class:`~sessionary.agent.state.StateOptions`.
+
+        ``metadata`` (a JSON-compatible dict, say a ticket ID or a channel) is stored on
+        the run (:attr:`Run.metadata`) and, when the run starts the session, on the
+        session (:attr:`SessionInfo.metadata`); an existing session's is left as it is.
+        ``session_state`` sets those keys of the session's state (stored with the run).
         """
-        flow = self._start(input, session_id, user_id, stream=stream, state=session_state)
+        flow = self._start(
+            input, session_id, user_id, stream=stream, metadata=metadata, state=session_state
+        )
         if stream:
             return iter_sync(steps_sync(flow, self.db))
         return run_sync(flow, self.db)
@@ -192,6 +185,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[False] = False,
+        metadata: Mapping[str, Any] | None = None,
         session_state: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, Run]: ...
 
@@ -203,6 +197,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[True],
+        metadata: Mapping[str, Any] | None = None,
         session_state: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[ContentDelta | Run]: ...
 
@@ -213,6 +208,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: bool = False,
+        metadata: Mapping[str, Any] | None = None,
         session_state: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
         """:meth:`run` for the event loop: the same run, stored the same way, never blocking.
@@ -232,7 +228,9 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         >>> asyncio.run(agent.arun("Hi", session_id="s1")).content
         'Hello!'
         """
-        flow = self._start(input, session_id, user_id, stream=stream, state=session_state)
+        flow = self._start(
+            input, session_id, user_id, stream=stream, metadata=metadata, state=session_state
+        )
         if stream:
             return stream_async(flow, self.adb)
         return run_async(flow, self.adb)
@@ -244,6 +242,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         user_id: str | None,
         *,
         stream: bool,
+        metadata: Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         """Check a run's arguments (before any I/O) and return its flow."""
@@ -255,10 +254,10 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
             raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
         if not isinstance(stream, bool):
             raise InvalidInputError("stream must be a bool")
-        given = check_state(state)
-        sid = self._session_for_run(session_id)
-        uid = self._user(user_id)
-        return self._execute(input, sid, uid, stream=stream, state=given)
+        extra = run_metadata(metadata)
+        given, uid = check_state(state), self._user(user_id)
+        sid = self._session_for_run(session_id, uid)
+        return self._execute(input, sid, uid, stream=stream, metadata=extra, state=given)
 
     def _execute(
         self,
@@ -267,6 +266,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         user_id: str | None,
         *,
         stream: bool,
+        metadata: dict[str, Any],
         state: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         """The run itself: the model loop and the stored run (each owner has its own)."""
@@ -300,19 +300,41 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
 
     # ------------------------------------------------------------------ IDs
 
-    def _session_for_run(self, session_id: str | None) -> str:
-        """The session a run goes to: the argument, the default, or a new UUID kept as default."""
+    def _session_for_run(self, session_id: str | None, user_id: str | None) -> str:
+        """The session a run goes to: the argument, the default, or the user's generated one
+        (a new UUID on the user's first run; see :mod:`sessionary.agent.sticky`)."""
         if session_id is not None:
             return validate_id(session_id, "session_id")
-        if self.session_id is None:
-            self.session_id = new_id()
-        return self.session_id
+        if self.session_id is not None:
+            return self.session_id
+        return self._generated.get_or_make(user_id)
 
-    def _session_for_read(self, session_id: str | None) -> str:
-        chosen = session_id if session_id is not None else self.session_id
+    def _session_for_read(self, session_id: str | None, user_id: str | None = None) -> str:
+        chosen = self.current_session_id(user_id) if session_id is None else session_id
         if chosen is None:
             raise InvalidIdError("no session_id given, and this agent has no default session_id")
         return validate_id(chosen, "session_id")
+
+    def current_session_id(self, user_id: str | None = None) -> str | None:
+        """The session a call without ``session_id`` uses for this user (or the default user).
+
+        The owner's ``session_id`` if it has one; else the ID generated by this user's
+        first run without one (each user gets their own, so one agent serves many
+        users); else ``None``.
+
+        >>> from sessionary import Agent
+        >>> from sessionary.testing import ScriptedModel
+        >>> agent = Agent(model=ScriptedModel(), db="memory://")
+        >>> alice = agent.run("Hi", user_id="alice").session_id
+        >>> agent.run("Hi", user_id="bob").session_id != alice
+        True
+        >>> again = agent.run("Again", user_id="alice")
+        >>> again.session_id == alice == agent.current_session_id("alice")
+        True
+        """
+        if self.session_id is not None:
+            return self.session_id
+        return self._generated.get(user_id if user_id is not None else self.user_id)
 
     def _user(self, user_id: str | None) -> str | None:
         if user_id is not None:
@@ -334,7 +356,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         return info is not None and info.user_id is not None
 
     def _delete(self, session_id: str | None, user_id: str | None) -> Flow[bool]:
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         user = self._user(user_id)
         if (yield from self._owned_elsewhere(sid, user)):
             return False
@@ -354,7 +376,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
 
     def _saved(self, run: Run, info: SessionInfo) -> Flow[None]:
         self.events.sessionary_run_saved(run=run, session=info)
-        self._summarise_after_run(run, info)
+        yield from self._summarise_after_run(run, info)
         yield from self._autoname_after_run(run, info)
 
     # ------------------------------------------------------------------ sessions
@@ -371,7 +393,8 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         >>> [m.content for m in agent.get_session(session_id="s1").get_messages()]
         ['Hello', 'Hi!']
         """
-        return self.db.get_session(self._session_for_read(session_id), user_id=self._user(user_id))
+        sid = self._session_for_read(session_id, user_id)
+        return self.db.get_session(sid, user_id=self._user(user_id))
 
     def get_chat_history(
         self,
@@ -382,7 +405,9 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
     ) -> list[Message]:
         """The user and assistant messages with content, oldest first (empty if no session)."""
         session = self.db.get_session(
-            self._session_for_read(session_id), user_id=self._user(user_id), last_n_runs=last_n_runs
+            self._session_for_read(session_id, user_id),
+            user_id=self._user(user_id),
+            last_n_runs=last_n_runs,
         )
         return [] if session is None else session.get_chat_history()
 
@@ -421,7 +446,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         self, session_id: str | None = None, *, user_id: str | None = None
     ) -> Session | None:
         """:meth:`get_session` for the event loop."""
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         return await self.adb.get_session(sid, user_id=self._user(user_id))
 
     async def aget_chat_history(
@@ -432,7 +457,7 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
         last_n_runs: int | None = None,
     ) -> list[Message]:
         """:meth:`get_chat_history` for the event loop."""
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         session = await self.adb.get_session(
             sid, user_id=self._user(user_id), last_n_runs=last_n_runs
         )

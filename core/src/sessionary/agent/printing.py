@@ -11,8 +11,11 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+import attrs
+
 from sessionary.agent.agno_options import UnknownOptionError
 from sessionary.domain.runs import Run
+from sessionary.errors import InvalidInputError
 from sessionary.models.base import ContentDelta
 
 if TYPE_CHECKING:
@@ -39,6 +42,11 @@ _AGNO_ONLY = {
     "metadata": "store.update_session(session_id, metadata=...)",
     "run_id": "run IDs are made by the run (run.run_id)",
 }
+
+
+def _bool(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{attribute.name} must be True or False, got {value!r}")
 
 
 def _refuse(extra: Mapping[str, Any]) -> None:
@@ -68,8 +76,12 @@ def _footer(out: TextIO, run: Run) -> None:
     out.flush()
 
 
+@attrs.define(eq=False, slots=False)
 class PrintingMixin:
-    """``print_response`` / ``aprint_response`` of agents and teams."""
+    """``print_response`` / ``aprint_response`` of agents and teams, and ``markdown``."""
+
+    #: Agno's ``markdown=True``: the system message asks for Markdown, as Agno's does.
+    markdown: bool = attrs.field(default=False, kw_only=True, validator=_bool)
 
     def print_response(
         self,

@@ -83,7 +83,7 @@ class StateOptions:
         adb: AsyncStore
         session_type: ClassVar[SessionType]
 
-        def _session_for_read(self, session_id: str | None) -> str: ...
+        def _session_for_read(self, session_id: str | None, user_id: str | None = None) -> str: ...
 
         def _user(self, user_id: str | None) -> str | None: ...
 
@@ -187,7 +187,8 @@ class StateOptions:
         return await run_async(flow, self.adb)
 
     def _read_state(self, session_id: str | None, user_id: str | None) -> Flow[dict[str, Any]]:
-        sid, uid = self._session_for_read(session_id), self._user(user_id)
+        uid = self._user(user_id)
+        sid = self._session_for_read(session_id, uid)
         info: SessionInfo | None = yield DbCall.of("get_session_info", sid, user_id=uid)
         state = dict(self.session_state or {})
         if info is not None:
@@ -201,7 +202,8 @@ class StateOptions:
         session_id: str | None,
         user_id: str | None,
     ) -> Flow[dict[str, Any]]:
-        sid, uid = self._session_for_read(session_id), self._user(user_id)
+        uid = self._user(user_id)
+        sid = self._session_for_read(session_id, uid)
         values = check_state(updates, "session_state_updates")
         if isinstance(remove, str):
             raise InvalidInputError("remove must be a list of keys, not a str")

@@ -2,30 +2,30 @@
 update made after each stored run, off the caller's path.
 
 :class:`SummaryOptions` is a base of :class:`~sessionary.agent.base.SessionOwner`. The
-summary itself is made by :func:`sessionary.summary.summary_flow`. The update runs on
-the process's background worker (one thread, jobs in order, started on first
-use), so ``run`` and ``arun`` return as soon as the run is stored; a failing summary
-model is logged, never raised to the caller. Reading a summary (``get_session_summary``,
-or a run with ``add_session_summary_to_context``) first waits for the updates already
-scheduled, so it sees the summary of the runs before it; ``wait_for_summaries()`` waits
-for them too (scripts that exit right after a run).
+summary itself is made by :func:`sessionary.summary.summary_flow`. The update is
+detached on the owner's background worker (:mod:`sessionary.agent.background`, the one
+automatic naming uses: a worker thread under ``run``, a task of the loop under
+``arun``), so the caller gets its run as soon as it is stored; a failing summary model
+is logged and counted, never raised to the caller. Reading a summary
+(``get_session_summary``, or a run with ``add_session_summary_to_context``) first waits
+for the updates already scheduled, by any owner, so it sees the summary of the runs
+before it; ``wait_for_pending()`` waits for an owner's (scripts that exit right after
+a run).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from sessionary.agent.background import Background
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionSummary
 from sessionary.errors import InvalidInputError
-from sessionary.flow import Flow, InvokeTool, run_async, run_sync
+from sessionary.flow import Detach, Flow, InvokeTool, run_async, run_sync
 from sessionary.models.base import Model
 from sessionary.resolve import resolve_model
 from sessionary.summary import SessionSummaryManager, summary_flow
@@ -35,66 +35,32 @@ if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
     from sessionary.storage.base import Store
 
-__all__ = ["BACKGROUND", "Background", "SummaryOptions", "wait_for_scheduled"]
+__all__ = ["SummaryOptions", "wait_for_all", "wait_for_scheduled"]
 
-log = logging.getLogger("sessionary.summary")
-
-
-class Background:
-    """Work done after a call returns: one worker thread, jobs in the order given."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._futures: list[Future[Any]] = []
-
-    def submit(self, job: Callable[[], Any]) -> Future[Any]:
-        """Run ``job`` on the worker; a failure is logged, never raised to anyone."""
-
-        def guarded() -> Any:
-            try:
-                return job()
-            except Exception:
-                log.warning("background job failed", exc_info=True)
-                return None
-
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="sessionary-bg")
-            self._futures = [f for f in self._futures if not f.done()]
-            future = self._executor.submit(guarded)
-            self._futures.append(future)
-            return future
-
-    def busy(self) -> bool:
-        """Whether a job submitted is not done yet."""
-        with self._lock:
-            return any(not f.done() for f in self._futures)
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for every job submitted so far."""
-        with self._lock:
-            pending = list(self._futures)
-        for future in pending:
-            future.result(timeout=timeout)
+#: The background workers (one per owner, see :mod:`sessionary.agent.background`) that
+#: were given summary updates: reading a summary waits for what they have pending.
+_RUNNERS: weakref.WeakSet[Background] = weakref.WeakSet()
 
 
-#: The one background worker of this process: summary updates, in the order scheduled.
-BACKGROUND = Background()
+def wait_for_all(timeout: float | None = None) -> None:
+    """Block until the summary updates scheduled so far, by any owner, are done."""
+    for runner in list(_RUNNERS):
+        runner.wait(timeout)
 
-#: A tool the flows "call" to wait for the background worker: the sync driver calls it
-#: in place, ``arun``'s in a worker thread, so the event loop never waits on it.
+
+#: A tool the flows "call" to wait for the workers: the sync driver calls it in place,
+#: ``arun``'s in a worker thread, so the event loop goes on running the pending tasks.
 _WAIT = Tool(
     name="wait_for_summaries",
     description="",
     parameters={"type": "object", "properties": {}, "required": []},
-    function=lambda: BACKGROUND.wait(),
+    function=lambda: wait_for_all(),
 )
 
 
 def wait_for_scheduled() -> Flow[None]:
-    """Wait (as a flow) for the summary updates scheduled so far, if any."""
-    if BACKGROUND.busy():
+    """Wait (as a flow) for the summary updates scheduled so far, if any is pending."""
+    if any(runner.stats.pending for runner in list(_RUNNERS)):
         yield InvokeTool(_WAIT, {})
 
 
@@ -134,8 +100,9 @@ class SummaryOptions:
         db: Store
         adb: AsyncStore
         model: Model | None
+        _background: Background
 
-        def _session_for_read(self, session_id: str | None) -> str: ...
+        def _session_for_read(self, session_id: str | None, user_id: str | None = None) -> str: ...
 
         def _user(self, user_id: str | None) -> str | None: ...
 
@@ -147,8 +114,9 @@ class SummaryOptions:
         Waits for this owner's summary updates already scheduled, so a script that asks
         right after a run reads the summary of that run.
         """
-        sid, uid = self._session_for_read(session_id), self._user(user_id)
-        BACKGROUND.wait()
+        uid = self._user(user_id)
+        sid = self._session_for_read(session_id, uid)
+        wait_for_all()
         info = self.db.get_session_info(sid, user_id=uid)
         return None if info is None else info.summary
 
@@ -156,8 +124,9 @@ class SummaryOptions:
         self, session_id: str | None = None, *, user_id: str | None = None
     ) -> SessionSummary | None:
         """:meth:`get_session_summary` for the event loop."""
-        sid, uid = self._session_for_read(session_id), self._user(user_id)
-        await asyncio.to_thread(BACKGROUND.wait)
+        uid = self._user(user_id)
+        sid = self._session_for_read(session_id, uid)
+        await asyncio.to_thread(wait_for_all)
         info = await self.adb.get_session_info(sid, user_id=uid)
         return None if info is None else info.summary
 
@@ -173,10 +142,6 @@ class SummaryOptions:
         """:meth:`create_session_summary` for the event loop."""
         return await run_async(self._summary_flow(session_id, user_id), self.adb)
 
-    def wait_for_summaries(self, timeout: float | None = None) -> None:
-        """Wait until the summary updates scheduled so far are done."""
-        BACKGROUND.wait(timeout)
-
     def _summary_flow(
         self, session_id: str | None, user_id: str | None
     ) -> Flow[SessionSummary | None]:
@@ -184,21 +149,18 @@ class SummaryOptions:
         model = manager.model or self.summary_model or self.model
         if model is None:
             raise InvalidInputError("no model for summaries: pass summary_model=... or model=...")
-        sid, uid = self._session_for_read(session_id), self._user(user_id)
+        uid = self._user(user_id)
+        sid = self._session_for_read(session_id, uid)
         return summary_flow(manager, model, sid, uid)
 
-    def _summarise_after_run(self, run: Run, info: SessionInfo) -> None:
-        """Schedule the summary update of a completed top-level run's session."""
+    def _summarise_after_run(self, run: Run, info: SessionInfo) -> Flow[None]:
+        """Start the summary update of a completed top-level run's session, detached."""
         enabled = self.enable_session_summaries or self.session_summary_manager is not None
-        if not enabled or run.status is not RunStatus.COMPLETED:
+        if not enabled or run.status is not RunStatus.COMPLETED or run.parent_run_id is not None:
             return
-        if run.parent_run_id is not None:
-            return
-
-        def job() -> SessionSummary | None:
-            return run_sync(self._summary_flow(info.session_id, info.user_id), self.db)
-
-        BACKGROUND.submit(job)
+        _RUNNERS.add(self._background)
+        flow = self._summary_flow(info.session_id, info.user_id)
+        yield Detach(flow, self._background, f"summary of session {info.session_id!r}")
 
     def _summary_text(self, info: SessionInfo | None) -> str | None:
         """The summary as the model is shown it, when ``add_session_summary_to_context``."""
