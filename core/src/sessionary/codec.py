@@ -28,6 +28,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "CodecError",
     "decode_message",
+    "decode_messages",
     "decode_run",
     "decode_session",
     "decode_session_columns",
@@ -83,6 +84,8 @@ def encode_message(message: Message) -> dict[str, Any]:
         data["name"] = message.name
     if message.metadata:
         data["metadata"] = message.metadata
+    if message.payload is not None:
+        data["payload"] = message.payload
     return data
 
 
@@ -101,7 +104,25 @@ def decode_message(data: Any) -> Message:
         name=_opt_str(data, "name"),
         created_at=_number(data, "created_at"),
         metadata=_dict(data, "metadata"),
+        payload=_opt_dict(data, "payload"),
     )
+
+
+def decode_messages(data: Any, last_n: int | None = None) -> list[Message]:
+    """The messages of an encoded run (only its last ``last_n``), decoding nothing else.
+
+    What a message-level tail read uses: the rest of the run is neither checked nor
+    built. Raises :class:`CodecError` for a record that is not a run's shape.
+
+    >>> run = {"messages": [{"role": "user", "content": str(i)} for i in range(5)]}
+    >>> [m.content for m in decode_messages(run, 2)]
+    ['3', '4']
+    """
+    _require_dict(data, "run")
+    items = _list(data, "messages")
+    if last_n is not None:
+        items = items[max(0, len(items) - last_n) :] if last_n else []
+    return [decode_message(item) for item in items]
 
 
 # --------------------------------------------------------------------------- runs
@@ -441,6 +462,13 @@ def _list(data: dict[str, Any], key: str) -> list[Any]:
     value = data.get(key, [])
     if not isinstance(value, list):
         raise CodecError(f"field {key!r} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _opt_dict(data: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise CodecError(f"field {key!r} must be an object or null, got {type(value).__name__}")
     return value
 
 

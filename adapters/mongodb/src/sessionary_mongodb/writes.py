@@ -35,7 +35,7 @@ from sessionary.errors import (
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
-from sessionary_mongodb.connection import MongoSettings, as_int, expired
+from sessionary_mongodb.connection import as_int, expired
 from sessionary_mongodb.documents import (
     CURRENT,
     check_run_size,
@@ -48,6 +48,7 @@ from sessionary_mongodb.documents import (
     stored_changes,
 )
 from sessionary_mongodb.folding import summary_update
+from sessionary_mongodb.tail import MongoTail, claim_seq
 
 __all__ = ["MongoWrites"]
 
@@ -57,7 +58,7 @@ _RETRIES: Final = 5
 STALE_RESERVATION: Final = 300.0
 
 
-class MongoWrites(MongoSettings):
+class MongoWrites(MongoTail):
     """The write half of the storage contract on MongoDB, as operations."""
 
     def _find_session(self, session_id: str, user_id: str | None) -> Op[dict[str, Any] | None]:
@@ -68,7 +69,9 @@ class MongoWrites(MongoSettings):
 
     # ------------------------------------------------------------------ appending
 
-    def _append_op(self, run: Run, session_type: SessionType) -> Op[SessionInfo]:
+    def _append_op(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> Op[SessionInfo]:
         text = dump_run(run)
         check_run_size(run, text, self.max_document_bytes)
         yield SETUP
@@ -76,7 +79,10 @@ class MongoWrites(MongoSettings):
         action = f"appending run {rid!r} to session {sid!r}"
         with self._do(action):
             now = time.time()
-            key, seq = yield from self._reserve_seq(run, session_type, now)
+            if expected_version is None:
+                key, seq = yield from self._reserve_seq(run, session_type, now)
+            else:  # the version is claimed with the sequence number, in one update
+                key, seq = yield from claim_seq(self, run, session_type, now, expected_version)
             try:
                 yield RUNS.insert_one(run_doc(run, text, key, seq))
             except DuplicateKeyError:
@@ -90,7 +96,9 @@ class MongoWrites(MongoSettings):
                 yield from self._abandon_empty(sid, key, seq)
                 raise
             try:
-                doc = yield from self._fold_into_summary(run, key, seq, now)
+                doc = yield from self._fold_into_summary(
+                    run, key, seq, now, claimed=expected_version is not None
+                )
             except PyMongoError:
                 # Stored whole or not at all: take the uncounted run back if we still can.
                 with contextlib.suppress(PyMongoError):
@@ -153,11 +161,14 @@ class MongoWrites(MongoSettings):
         )
 
     def _fold_into_summary(
-        self, run: Run, key: str, seq: int, now: float
+        self, run: Run, key: str, seq: int, now: float, *, claimed: bool = False
     ) -> Op[dict[str, Any] | None]:
-        """Count the stored run in the session's summary; None if the session is gone."""
+        """Count the stored run in the session's summary; None if the session is gone.
+
+        ``claimed``: the version was bumped already, when the sequence was reserved.
+        """
         increments = {
-            "version": 1,
+            "version": 0 if claimed else 1,
             "pending": -1,
             "run_count": 1,
             "input_tokens": run.metrics.input_tokens,

@@ -40,6 +40,7 @@ from sessionary.errors import (
 from sessionary.ids import new_id
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import ListFilters, SchemaStatus, check_run_version, preview_of
+from sessionary.storage.tails import stale_version
 from sessionary_redis import scripts
 from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, Script
 from sessionary_redis.connection import RetryPolicy, int_option, number_option
@@ -53,6 +54,7 @@ from sessionary_redis.records import (
     text,
 )
 from sessionary_redis.state import guarded, read_guard, state_guard
+from sessionary_redis.tail import TailOperations
 
 __all__ = ["RedisOperations"]
 
@@ -61,7 +63,7 @@ _UNCERTAIN_LIMIT: Final = 10_000
 # --------------------------------------------------------------------------- operations
 
 
-class RedisOperations:
+class RedisOperations(TailOperations):
     """What :class:`RedisDb` and :class:`AsyncRedisStore` share: settings and every operation.
 
     The stores differ only in their client and in how they send a :class:`Request`.
@@ -86,6 +88,8 @@ class RedisOperations:
     _import: Any
     _forget: Any
     _trim: Any
+    _read_messages: Any
+    _replace: Any
 
     def _configure(
         self,
@@ -140,7 +144,9 @@ class RedisOperations:
 
     # ------------------------------------------------------------------ writes
 
-    def _append_op(self, run: Run, session_type: SessionType) -> Op[SessionInfo]:
+    def _append_op(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> Op[SessionInfo]:
         check_tokens(run)
         encoded = dump_run(run)
         sid = run.session_id
@@ -177,6 +183,7 @@ class RedisOperations:
                     sid,
                     self._cutoff(now),
                     SCHEMA_VERSION,
+                    "" if expected_version is None else expected_version,
                     *guard,
                 ],
             )
@@ -201,6 +208,10 @@ class RedisOperations:
             raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
         if status == "corrupt":
             raise CorruptRecordError(sid, str(text(reply[1])))
+        if status == "stale":
+            stored = text(reply[1])
+            version = None if stored == "none" else int(str(stored))
+            raise stale_version(sid, version, int(expected_version or 0), done="appended")
         if status == "same" and not was_uncertain and attempts[-1] == 0:
             raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
         info, stored_keys = self._info(sid, reply[2])
@@ -416,24 +427,6 @@ class RedisOperations:
         return removed
 
     # ------------------------------------------------------------------ reads
-
-    def _get_session_op(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Op[Session | None]:
-        count = -1 if last_n_runs is None else last_n_runs
-        reply = yield Request.read(
-            f"read session {session_id!r}",
-            Script("_read", self._session_keys(session_id), [user_id or "", count]),
-            session_id,
-        )
-        status = text(reply[0])
-        if status == "missing":
-            return None
-        if status == "corrupt":
-            raise CorruptRecordError(session_id, str(text(reply[1])))
-        info, _ = self._info(session_id, reply[1])
-        runs = [decode_run_text(session_id, value) for value in reply[2]]
-        return Session.from_info(info, runs)
 
     def _get_info_op(self, session_id: str, user_id: str | None) -> Op[SessionInfo | None]:
         values = yield Request.read(

@@ -129,6 +129,10 @@ def _to_runs(value: Iterable[Run]) -> tuple[Run, ...]:
     return value if type(value) is tuple else tuple(value)
 
 
+def _to_labels(value: Iterable[str]) -> tuple[str, ...]:
+    return value if type(value) is tuple else tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Session(SessionInfo):
     """A session with its runs, in the order they were stored.
@@ -137,6 +141,10 @@ class Session(SessionInfo):
     """
 
     runs: tuple[Run, ...] = attrs.field(default=(), converter=_to_runs)
+    #: The runs a tolerant read (``skip_corrupt=True``) left out because their stored
+    #: record could not be decoded: each one's run ID, or ``"#<n>"`` (its position,
+    #: from 1) where the store cannot tell the ID of a damaged record. Empty otherwise.
+    skipped_runs: tuple[str, ...] = attrs.field(default=(), converter=_to_labels)
 
     def get_messages(self) -> list[Message]:
         """Every message of every run in order: system, user, assistant, tool calls and results."""
@@ -163,11 +171,17 @@ class Session(SessionInfo):
         return SessionInfo(**{f.name: getattr(self, f.name) for f in fields})
 
     @staticmethod
-    def from_info(info: SessionInfo, runs: Iterable[Run]) -> Session:
+    def from_info(
+        info: SessionInfo, runs: Iterable[Run], skipped_runs: Iterable[str] = ()
+    ) -> Session:
         """An :class:`AgentSession` or :class:`TeamSession`, by the info's session type."""
         cls = TeamSession if info.session_type is SessionType.TEAM else AgentSession
         fields = attrs.fields(SessionInfo)
-        return cls(runs=tuple(runs), **{f.name: getattr(info, f.name) for f in fields})
+        return cls(
+            runs=tuple(runs),
+            skipped_runs=tuple(skipped_runs),
+            **{f.name: getattr(info, f.name) for f in fields},
+        )
 
 
 @attrs.frozen(kw_only=True)
