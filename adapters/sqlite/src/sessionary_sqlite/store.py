@@ -478,7 +478,7 @@ def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
 
 def _last(info: SessionInfo) -> tuple[Any, ...]:
     status = info.last_run_status.value if info.last_run_status is not None else None
-    state = dump_json(info.state, "state") if info.state else "{}"  # a run's state changes
+    state = dump_json(info.state, "state")  # with the state changes of the run
     return (status, info.last_message_preview, info.input_tokens, info.output_tokens, state)
 
 
