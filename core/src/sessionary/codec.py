@@ -24,6 +24,7 @@ import msgspec
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
+from sessionary.domain.state import StateChanges
 from sessionary.errors import InvalidInputError
 
 __all__ = [
@@ -168,7 +169,7 @@ def _decode_requirement(data: Any) -> Requirement:
 def encode_run(run: Run) -> dict[str, Any]:
     """A run as a JSON-compatible dict."""
     metrics = run.metrics
-    return {
+    data: dict[str, Any] = {
         "run_id": run.run_id,
         "session_id": run.session_id,
         "user_id": run.user_id,
@@ -192,6 +193,23 @@ def encode_run(run: Run) -> dict[str, Any]:
         "version": run.version,
         "metadata": run.metadata,
     }
+    changes = run.state_changes
+    if changes:
+        data["state_changes"] = {"set": changes.set, "removed": list(changes.removed)}
+    return data
+
+
+def _decode_state_changes(data: Any) -> StateChanges:
+    if data is None:
+        return StateChanges()
+    _require_dict(data, "state_changes")
+    removed = _list(data, "removed")
+    if not all(isinstance(k, str) for k in removed):
+        raise CodecError("state_changes removed must be strings")
+    try:
+        return StateChanges(set=_dict(data, "set"), removed=removed)
+    except InvalidInputError as exc:
+        raise CodecError(f"state_changes: {exc}") from exc
 
 
 def decode_run(data: Any) -> Run:
@@ -225,6 +243,7 @@ def decode_run(data: Any) -> Run:
         updated_at=_number(data, "updated_at"),
         version=_int(data, "version", default=1),
         metadata=_dict(data, "metadata"),
+        state_changes=_decode_state_changes(data.get("state_changes")),
     )
 
 

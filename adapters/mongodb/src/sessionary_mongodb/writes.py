@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from sessionary.codec import dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
+from sessionary.domain.state import StateChanges
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
@@ -44,7 +45,9 @@ from sessionary_mongodb.documents import (
     refuse_newer,
     run_doc,
     session_doc,
+    stored_changes,
 )
+from sessionary_mongodb.folding import summary_update
 from sessionary_mongodb.tail import MongoTail, claim_seq
 
 __all__ = ["MongoWrites"]
@@ -176,7 +179,13 @@ class MongoWrites(MongoTail):
         if preview is not None:
             latest["last_message_preview"] = preview
         doc = yield from self._summary_update(
-            {"_id": run.session_id, "key": key}, seq, increments, latest, now, strict=False
+            {"_id": run.session_id, "key": key},
+            seq,
+            increments,
+            latest,
+            now,
+            strict=False,
+            changes=run.state_changes,
         )
         return doc
 
@@ -189,28 +198,12 @@ class MongoWrites(MongoTail):
         now: float,
         *,
         strict: bool,
+        changes: StateChanges | None = None,
     ) -> Op[dict[str, Any] | None]:
-        """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
-
-        The first attempt is one atomic update guarded on ``last_seq``; when a later run
-        already set the summary it is repeated without ``latest``.
-        """
-        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
-        query = {**query, **CURRENT}
-        expiry = self._expiry(now)
-        guard = {"last_seq": seq} if strict else {"last_seq": {"$lt": seq}}
-        doc: dict[str, Any] | None = yield SESSIONS.find_one_and_update(
-            {**query, **guard},
-            {**update, "$set": {**latest, **expiry}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            if expiry:
-                update["$set"] = expiry
-            doc = yield SESSIONS.find_one_and_update(
-                query, update, return_document=ReturnDocument.AFTER
-            )
-        return doc
+        """:func:`~sessionary_mongodb.folding.summary_update` with this store's expiry."""
+        where, expiry = self._where, self._expiry(now)
+        args = (query, seq, increments, latest, now, expiry, where)
+        return (yield from summary_update(*args, strict=strict, changes=changes))
 
     def _release(self, session_id: str, key: str) -> Op[None]:
         """Take back a failed append's ``pending`` mark (best effort: it also goes stale)."""
@@ -271,8 +264,15 @@ class MongoWrites(MongoTail):
             preview = preview_of(new)
             if preview is not None:
                 latest["last_message_preview"] = preview
+            gained = new.state_changes.since(stored_changes(sid, old.get("data")))
             doc = yield from self._summary_update(
-                {"_id": sid, "key": key}, as_int(old, "seq"), increments, latest, now, strict=True
+                {"_id": sid, "key": key},
+                as_int(old, "seq"),
+                increments,
+                latest,
+                now,
+                strict=True,
+                changes=gained,
             )
             if doc is None:
                 # Take the run back: the session was deleted, or migrated to a newer schema.

@@ -446,5 +446,6 @@ def _summary(info: SessionInfo, last_seq: int) -> tuple[Any, ...]:
         info.last_message_preview,
         info.input_tokens,
         info.output_tokens,
+        dump_json(info.state, "state") if info.state else "{}",  # a run's state changes
         info.session_id,
     )

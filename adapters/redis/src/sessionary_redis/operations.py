@@ -53,6 +53,7 @@ from sessionary_redis.records import (
     info_pairs,
     text,
 )
+from sessionary_redis.state import guarded, read_guard, state_guard
 from sessionary_redis.tail import TailOperations
 
 __all__ = ["RedisOperations"]
@@ -157,8 +158,9 @@ class RedisOperations(TailOperations):
         keys = self._session_keys(sid) + ([] if self.is_cluster else index_keys)
         preview = preview_of(run)
         attempts: list[int] = []
+        guard = yield from read_guard(keys[0], sid, run.state_changes)
 
-        def build(attempt: int) -> Action:
+        def build(attempt: int, guard: tuple[str, str]) -> Action:
             attempts.append(attempt)
             now = time.time()
             return Script(
@@ -182,12 +184,15 @@ class RedisOperations(TailOperations):
                     self._cutoff(now),
                     SCHEMA_VERSION,
                     "" if expected_version is None else expected_version,
+                    *guard,
                 ],
             )
 
         marker = (sid, run.run_id)
         try:
-            reply = yield Request(f"append run {run.run_id!r} to session {sid!r}", build, sid, True)
+            what = f"append run {run.run_id!r} to session {sid!r}"
+            send = lambda g: Request(what, lambda attempt: build(attempt, g), sid, True)
+            reply = yield from guarded(send, sid, guard, run.state_changes)
         except StoreUnavailableError:
             with self._uncertain_lock:
                 if len(self._uncertain) < _UNCERTAIN_LIMIT:
@@ -236,28 +241,20 @@ class RedisOperations(TailOperations):
         old = decode_run_text(sid, found[3])
         check_run_version(old, expected_version)
         preview = preview_of(new)
-        op = new_id()
-        reply = yield Request.write_(
-            f"update run {run.run_id!r} of session {sid!r}",
-            Script(
-                "_update_run_script",
-                keys,
-                [
-                    run.user_id or "",
-                    run.run_id,
-                    found[3],
-                    encoded,
-                    repr(time.time()),
-                    new.status.value,
-                    "" if preview is None else "=" + preview,
-                    new.metrics.input_tokens - old.metrics.input_tokens,
-                    new.metrics.output_tokens - old.metrics.output_tokens,
-                    self._ttl_ms,
-                    op,
-                ],
-            ),
-            sid,
+        gained = new.state_changes.since(old.state_changes)
+        op, what = new_id(), f"update run {run.run_id!r} of session {sid!r}"
+        delta = (
+            new.metrics.input_tokens - old.metrics.input_tokens,
+            new.metrics.output_tokens - old.metrics.output_tokens,
         )
+
+        def request(guard: tuple[str, str]) -> Request:
+            shown = "" if preview is None else "=" + preview
+            arguments = [run.user_id or "", run.run_id, found[3], encoded, repr(time.time())]
+            arguments += [new.status.value, shown, *delta, self._ttl_ms, op, *guard]
+            return Request.write_(what, Script("_update_run_script", keys, arguments), sid)
+
+        reply = yield from guarded(request, sid, state_guard(sid, found[1][7], gained), gained)
         status = text(reply[0])
         if status == "conflict":
             raise ConflictError(

@@ -134,6 +134,8 @@ def _session_script(body: str, *, missing: str | None, read_only: bool = False) 
 #: new session's index keys, newline-joined), member (raw session ID), cutoff ('' or
 #: the score at or below which index entries have expired), schema, expected version
 #: ('' for none; '0': the session must not exist).
+#: Then the state text read and the state text to write ('' and '' for a run without
+#: state changes; a state changed since it was read is answered 'state', current text).
 APPEND = _session_script(
     """
 local rf = 'r:' .. a[2]
@@ -149,8 +151,13 @@ if th == 'hash' then
   if bad then return {'corrupt', bad} end
   local v = redis.call('HGET', h, 'version')
   if a[17] ~= '' and v ~= a[17] then return {'stale', v} end
+  if a[18] ~= '' then
+    local cur = redis.call('HGET', h, 'state') or '{}'
+    if cur ~= a[18] then return {'state', cur} end
+  end
 else
   if a[17] ~= '' and a[17] ~= '0' then return {'stale', 'none'} end
+  if a[18] ~= '' and a[18] ~= '{}' then return {'state', '{}'} end
   redis.call('DEL', l)
   redis.call('HSET', h, 'schema', a[16], 'type', a[5], 'name', 'null', 'name_source', 'null',
     'state', '{}', 'metadata', '{}', 'created', a[1], 'updated', a[1], 'version', 0,
@@ -160,6 +167,7 @@ else
   if a[7] ~= '' then redis.call('HSET', h, 'team', a[7]) end
 end
 local n = redis.call('RPUSH', l, a[3])
+if a[18] ~= '' then redis.call('HSET', h, 'state', a[19]) end
 redis.call('HSET', h, rf, n - 1 + tonumber(redis.call('HGET', h, 'base') or '0'), 'status', a[8])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'runs', 1)
@@ -214,7 +222,8 @@ return {'ok', fields, pos, text, redis.call('LLEN', l)}
 )
 
 #: KEYS: session hash, runs list. ARGV: user, run_id, old_json, new_json, now, status,
-#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token.
+#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token, then the
+#: state text read and the state text to write (as for APPEND).
 UPDATE_RUN = _session_script(
     """
 if redis.call('HGET', h, 'op') == a[11] then return {'ok', info(h)} end
@@ -226,6 +235,11 @@ pos = index_of(h, pos)
 if redis.call('LINDEX', l, pos) ~= a[3] then return {'conflict'} end
 local bad = counters_ok(h)
 if bad then return {'corrupt', bad} end
+if a[12] ~= '' then
+  local cur = redis.call('HGET', h, 'state') or '{}'
+  if cur ~= a[12] then return {'state', cur} end
+  redis.call('HSET', h, 'state', a[13])
+end
 redis.call('LSET', l, pos, a[4])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'in', a[8])

@@ -75,8 +75,8 @@ _INSERT_SESSION = (
 )
 _UPDATE_SUMMARY = (
     "UPDATE sessions SET updated_at = ?, version = ?, run_count = ?, last_seq = ?, "
-    "last_run_status = ?, last_message_preview = ?, input_tokens = ?, output_tokens = ? "
-    "WHERE session_key = ?"
+    "last_run_status = ?, last_message_preview = ?, input_tokens = ?, output_tokens = ?, "
+    "state = ? WHERE session_key = ?"
 )
 
 
@@ -478,7 +478,8 @@ def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
 
 def _last(info: SessionInfo) -> tuple[Any, ...]:
     status = info.last_run_status.value if info.last_run_status is not None else None
-    return (status, info.last_message_preview, info.input_tokens, info.output_tokens)
+    state = dump_json(info.state, "state")  # with the state changes of the run
+    return (status, info.last_message_preview, info.input_tokens, info.output_tokens, state)
 
 
 def _unstorable(text: str) -> bool:

@@ -11,7 +11,18 @@ import attrs
 from sessionary.domain.messages import Message, TextEnum, _to_dict
 from sessionary.domain.runs import Run, RunStatus
 
-__all__ = ["AgentSession", "Session", "SessionInfo", "SessionPage", "SessionType", "TeamSession"]
+__all__ = [
+    "AgentSession",
+    "Session",
+    "SessionInfo",
+    "SessionPage",
+    "SessionSummary",
+    "SessionType",
+    "TeamSession",
+]
+
+#: The metadata key a session's summary is kept under (see :mod:`sessionary.summary`).
+SUMMARY_KEY = "session_summary"
 
 
 class SessionType(TextEnum):
@@ -29,6 +40,49 @@ def _to_optional_status(value: RunStatus | str | None) -> RunStatus | None:
     if value is None or isinstance(value, RunStatus):
         return value
     return RunStatus(value)
+
+
+def _to_topics(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class SessionSummary:
+    """A model-made summary of a session (``enable_session_summaries``), as Agno has it.
+
+    ``last_run_id`` is the last run it covers: the next update reads only later runs.
+    """
+
+    summary: str
+    topics: tuple[str, ...] = attrs.field(default=(), converter=_to_topics)
+    last_run_id: str | None = None
+    updated_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-compatible data (what the session's metadata keeps)."""
+        return {
+            "summary": self.summary,
+            "topics": list(self.topics),
+            "last_run_id": self.last_run_id,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SessionSummary | None:
+        """The inverse of :meth:`to_dict`; ``None`` for anything that is not a summary."""
+        if not isinstance(data, dict) or not isinstance(data.get("summary"), str):
+            return None
+        topics = data.get("topics") or []
+        last = data.get("last_run_id")
+        when = data.get("updated_at")
+        return cls(
+            summary=data["summary"],
+            topics=tuple(t for t in topics if isinstance(t, str))
+            if isinstance(topics, list)
+            else (),
+            last_run_id=last if isinstance(last, str) else None,
+            updated_at=float(when) if isinstance(when, (int, float)) else None,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -58,6 +112,12 @@ class SessionInfo:
     last_message_preview: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+
+    @property
+    def summary(self) -> SessionSummary | None:
+        """The session's summary (``enable_session_summaries``), or ``None``; from the
+        summary record itself, so a listing shows it without loading runs."""
+        return SessionSummary.from_dict(self.metadata.get(SUMMARY_KEY))
 
     @property
     def owner_id(self) -> str | None:

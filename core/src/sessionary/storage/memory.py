@@ -63,7 +63,7 @@ from sessionary.storage.tails import (
     too_few_runs,
 )
 
-__all__ = ["MemoryDb"]
+__all__ = ["InMemoryDb", "MemoryDb"]
 
 _NAMED: dict[str, MemoryDb] = {}
 _NAMED_LOCK = threading.Lock()
@@ -385,3 +385,7 @@ class MemoryDb(Store):
         more = len(infos) > limit
         cursor = encode_cursor(*sort_key(page[-1])) if more and page else None
         return SessionPage(items=tuple(page), next_cursor=cursor)
+
+
+#: Agno's name for the in-memory store (a pure rename).
+InMemoryDb = MemoryDb

@@ -38,6 +38,7 @@ from sessionary.testing.storage_reads import TailReadClauses
 from sessionary.testing.storage_runs import RunClauses
 from sessionary.testing.storage_schema import SchemaClauses
 from sessionary.testing.storage_sessions import SessionClauses
+from sessionary.testing.storage_state import StateClauses
 from sessionary.testing.storage_tail import TailClauses
 
 __all__ = ["BAD_IDS", "HOSTILE_IDS", "StorageConformance", "make_run", "rich_run"]
@@ -51,6 +52,7 @@ class StorageConformance(
     ConditionalClauses,
     SchemaClauses,
     InputClauses,
+    StateClauses,
     TailClauses,
     TailReadClauses,
     RaceClauses,
