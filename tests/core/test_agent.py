@@ -38,7 +38,8 @@ def test_without_a_session_id_the_agent_makes_one_and_keeps_it() -> None:
     first = agent.run("one")
     second = agent.run("two")
     assert uuid.UUID(first.session_id).version == 4
-    assert second.session_id == first.session_id == agent.session_id
+    assert second.session_id == first.session_id == agent.current_session_id()
+    assert agent.session_id is None  # the default stays unset: it is remembered per user
     assert [m.content for m in agent.get_chat_history()] == ["one", "echo: one", "two", "echo: two"]
 
 

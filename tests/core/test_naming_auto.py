@@ -10,6 +10,7 @@ from typing import ClassVar
 import pytest
 
 from sessionary import Agent
+from sessionary.agent.background import BackgroundStats
 from sessionary.domain.messages import Role
 from sessionary.domain.runs import Run
 from sessionary.errors import ModelServerError
@@ -375,6 +376,7 @@ def test_auto_name_after_runs_names_an_unnamed_session_after_that_many_completed
         agent.run("this run fails", session_id="s1")
     assert agent.get_session_name(session_id="s1") is None  # one completed run so far
     agent.run("second", session_id="s1")
+    assert agent.wait_for_pending()
     assert agent.get_session_name(session_id="s1") == "Trip Planning"
     info = agent.db.get_session_info("s1")
     assert info is not None and info.name_source == "model"
@@ -387,6 +389,7 @@ def test_auto_name_after_runs_leaves_a_named_session_alone() -> None:
     model = ScriptedModel("one", "two")
     agent = Agent(model=model, db="memory://", auto_name_after_runs=1, naming=policy())
     agent.run("first", session_id="s1")
+    agent.wait_for_pending()
     agent.set_session_name(session_id="s1", session_name="Mine")
     agent.run("second", session_id="s1")
     assert agent.get_session_name(session_id="s1") == "Mine"
@@ -404,9 +407,11 @@ def test_automatic_naming_that_fails_never_fails_the_run(caplog: pytest.LogCaptu
     )
     with caplog.at_level(logging.WARNING, logger="sessionary.naming"):
         run = agent.run("hello", session_id="s1")
+        assert agent.wait_for_pending()
     assert run.content == "answer"
     assert agent.get_session_name(session_id="s1") is None
     assert "automatic naming of session 's1' failed" in caplog.text
+    assert agent.background_stats == BackgroundStats(started=1, failed=1)
 
 
 def test_auto_name_after_runs_works_when_streaming() -> None:
@@ -418,6 +423,7 @@ def test_auto_name_after_runs_works_when_streaming() -> None:
     )
     items = list(agent.run("hello", session_id="s1", stream=True))
     assert isinstance(items[-1], Run)
+    agent.wait_for_pending()
     assert agent.get_session_name(session_id="s1") == "Streamed Chat"
 
 
@@ -432,5 +438,6 @@ def test_failed_automatic_naming_is_retried_every_n_runs_not_after_each() -> Non
     )
     for index in range(1, 7):
         agent.run(f"message {index}", session_id="s1")
+        agent.wait_for_pending()
     assert len(namer.requests) == 3  # after runs 2, 4 and 6
     assert agent.get_session_name(session_id="s1") is None

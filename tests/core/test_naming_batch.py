@@ -146,7 +146,9 @@ def test_the_command_says_why_the_model_was_not_used(
 ) -> None:
     install_plugin("locked-provider", FAILING_PROVIDER)
     code, out, err = autoname("--db", url, "--model", "locked:x")
-    assert code == ExitCode.OK  # every session still got a name, from the fallback
+    # Every unnamed session still got a name, from the fallback, but none from the model
+    # that was asked for: the exit code says so (issue 19 item 10).
+    assert code == ExitCode.ERROR
     assert "named by first-words" in out and "model answer not used, fell back" in out
     assert "model answer not used (5x): ModelAuthenticationError: invalid API key" in err
 
@@ -159,13 +161,18 @@ def test_user_scopes_the_batch_to_one_users_sessions(url: str) -> None:
     assert stored["s0"][0] is stored["s2"][0] is stored["s4"][0] is None
 
 
-def test_all_renames_generated_names_but_never_manual_ones(url: str) -> None:
+def test_all_renames_generated_names_but_never_manual_or_model_ones_with_a_fallback(
+    url: str,
+) -> None:
     store = open_db(url)
     store.update_session("s0", name="Old Model Name", name_source="model")
+    store.update_session("s1", name="Old Fallback Name", name_source="keywords")
     code, out, _ = autoname("--db", url, "--all")
-    assert code == ExitCode.OK and "Named 5 of 5" in out
+    assert code == ExitCode.OK and "Named 4 of 5" in out
+    assert "kept the model's earlier name" in out
     stored = names(store)
-    assert stored["s0"][:2] == ("Topic number 0", "first-words")
+    assert stored["s0"][:2] == ("Old Model Name", "model")  # no model asked: kept
+    assert stored["s1"][:2] == ("Topic number 1", "first-words")
     assert stored["manual"][:2] == ("Named By Hand", "manual")
     # Again with --all: the same names come out, and nothing is written.
     before = names(store)

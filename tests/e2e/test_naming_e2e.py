@@ -174,7 +174,9 @@ def test_autoname_on_sqlite_with_a_model_and_a_user(sqlite_url: str) -> None:
 def test_autoname_reports_an_unreachable_store_clearly(tmp_path: Path) -> None:
     result = autoname(f"sqlite:///{tmp_path}/missing-dir/deeper/x.db/..")
     assert result.returncode == 5  # ExitCode.UNREACHABLE
-    assert result.stderr.startswith("error: cannot write the SQLite database")
+    assert result.stderr.startswith("error: the store sqlite:///")
+    assert "does not exist" in result.stderr
+    assert not (tmp_path / "missing-dir").exists()  # nothing was created
 
 
 def test_a_policy_names_plugins_by_their_registered_names() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "ConflictError",
     "CorruptRecordError",
+    "CorruptStoreError",
     "DuplicatePluginError",
     "InvalidIdError",
     "InvalidInputError",
@@ -123,6 +124,10 @@ class CorruptRecordError(StorageError):
         self.session_id = session_id
         self.detail = detail
         super().__init__(f"stored record of session {session_id!r} cannot be decoded: {detail}")
+
+
+class CorruptStoreError(StorageError):
+    """The store's file is damaged, or is not a store at all (a file of something else)."""
 
 
 class SchemaVersionError(StorageError):

@@ -31,7 +31,7 @@ import asyncio
 import inspect
 import threading
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import attrs
 
@@ -46,6 +46,8 @@ __all__ = [
     "Abandoned",
     "CloseStream",
     "DbCall",
+    "Detach",
+    "DetachedRunner",
     "Effect",
     "Flow",
     "InvokeTool",
@@ -116,7 +118,30 @@ class InvokeTool:
     arguments: Mapping[str, Any]
 
 
-Effect = DbCall | Respond | OpenStream | NextEvent | CloseStream | InvokeTool
+class DetachedRunner(Protocol):
+    """Where :class:`Detach` sends a flow: a worker thread for the sync driver, a task of
+    the running loop for the async one (see :class:`sessionary.agent.background.Background`)."""
+
+    def start_sync(self, flow: Generator[Any, Any, Any], db: Store | None, what: str) -> None:
+        """Run ``flow`` with the sync store, off the caller's thread."""
+
+    def start_async(self, flow: Generator[Any, Any, Any], db: AsyncStore | None, what: str) -> None:
+        """Run ``flow`` with the async store in a task of the running loop."""
+
+
+@attrs.frozen
+class Detach:
+    """Start ``flow`` off the caller's path (its result is dropped); ``None`` at once.
+
+    ``what`` names the work in the log line of its failure.
+    """
+
+    flow: Generator[Any, Any, Any]
+    runner: DetachedRunner
+    what: str
+
+
+Effect = DbCall | Respond | OpenStream | NextEvent | CloseStream | InvokeTool | Detach
 #: A flow: yields effects (and text deltas for a streaming caller), returns a ``T``.
 Flow = Generator[Effect | ContentDelta, Any, T]
 
@@ -210,6 +235,8 @@ def _perform_sync(effect: Effect, db: Store | None) -> Any:
         if inspect.iscoroutinefunction(effect.tool.function):
             return _run_coroutine_tool(effect.tool, effect.arguments)
         return effect.tool.invoke(effect.arguments)
+    if isinstance(effect, Detach):
+        return effect.runner.start_sync(effect.flow, db, effect.what)
     raise TypeError(f"a flow yielded {effect!r}, which is not an effect")
 
 
@@ -349,6 +376,8 @@ async def _perform_async(effect: Effect, db: AsyncStore | None) -> Any:
         return None
     if isinstance(effect, InvokeTool):
         return await effect.tool.ainvoke(effect.arguments)
+    if isinstance(effect, Detach):
+        return effect.runner.start_async(effect.flow, db, effect.what)
     raise TypeError(f"a flow yielded {effect!r}, which is not an effect")
 
 

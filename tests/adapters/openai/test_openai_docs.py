@@ -75,3 +75,17 @@ def test_openai_chat_page(chat_fake: ProviderHarness, capsys: pytest.CaptureFixt
     assert (tuned.raw["temperature"], tuned.raw["top_k"]) == (0.2, 40)
     assert quiet.stream
     assert quiet.raw.get("stream_options") is None
+
+
+def test_the_errors_example_runs_against_a_working_server_too(
+    responses_fake: ProviderHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-local")
+    monkeypatch.setenv("OPENAI_BASE_URL", responses_fake.connection_options()["base_url"])
+    responses_fake.reply_text("Hello! How can I help?")
+    [block] = [
+        b for b in BLOCK.findall((DOCS / "openai.md").read_text()) if "except ModelError" in b
+    ]
+    namespace: dict[str, object] = {"__name__": "docs_openai_errors"}
+    exec("from sessionary import Agent\nfrom sessionary_openai import OpenAIResponses", namespace)
+    exec(compile(block, "openai.md", "exec"), namespace)  # asserted "error" before issue 19

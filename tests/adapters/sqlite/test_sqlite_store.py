@@ -19,6 +19,7 @@ from sessionary import Agent
 from sessionary.domain.runs import RunStatus
 from sessionary.errors import (
     CorruptRecordError,
+    CorruptStoreError,
     InvalidInputError,
     SchemaVersionError,
     StoreUnavailableError,
@@ -197,7 +198,7 @@ def test_a_read_only_folder_is_a_clear_error_and_nothing_is_written() -> None:
 def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_bytes(b"these are my notes, not a database\n" * 100)
-    with pytest.raises(StoreUnavailableError, match="not a SQLite file"):
+    with pytest.raises(CorruptStoreError, match="not a SQLite file"):
         SqliteDb(db_file=path).get_session("s1")
     assert path.read_bytes() == b"these are my notes, not a database\n" * 100
 

@@ -20,7 +20,12 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import attrs
 
-from sessionary.errors import InvalidInputError, StorageError, StoreUnavailableError
+from sessionary.errors import (
+    CorruptStoreError,
+    InvalidInputError,
+    StorageError,
+    StoreUnavailableError,
+)
 
 __all__ = [
     "DEFAULT_SYNCHRONOUS",
@@ -244,7 +249,7 @@ def translate(
             f"{location.timeout:g} s{about}: {text}"
         )
     if "not a database" in lowered or "malformed" in lowered:
-        return StoreUnavailableError(f"the {where} is damaged or not a SQLite file{about}: {text}")
+        return CorruptStoreError(f"the {where} is damaged or not a SQLite file{about}: {text}")
     if "disk" in lowered or "full" in lowered:
         return StoreUnavailableError(f"the {where} cannot be written{about}: {text}")
     return StorageError(f"the {where} failed{about}: {type(exc).__name__}: {text}")

@@ -9,6 +9,7 @@ failing, and the sequence, the run count and the token totals never race.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -40,7 +41,7 @@ from sessionary.storage.base import (
     summary_after_trim,
     summary_after_update,
 )
-from sessionary_sqlite.connection import retry_busy, translate
+from sessionary_sqlite.connection import parse_url, retry_busy, translate
 from sessionary_sqlite.database import SqliteDatabase
 from sessionary_sqlite.rows import (
     SESSION_COLUMNS,
@@ -108,6 +109,12 @@ class SqliteDb(SqliteDatabase, Store):
         store = cls(db_url=url)
         store.ping()
         return store
+
+    @classmethod
+    def exists_at(cls, url: str) -> bool | None:
+        """Whether the URL's file exists (an in-memory database always does)."""
+        location = parse_url(url)
+        return location.is_memory or os.path.exists(location.path)
 
     def to_async(self) -> AsyncStore:
         """An :class:`~sessionary_sqlite.aio.AsyncSqliteStore` on the same file.

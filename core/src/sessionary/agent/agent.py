@@ -77,7 +77,7 @@ class Agent(RunningOwner):
         context.append(user_message)
         return Engine(self.model, self._tools, self.max_steps), context, produced
 
-    def _continue(self, reference: RunReference) -> Flow[Run]:
+    def _continue(self, reference: RunReference, stream: bool = False) -> Flow[Run]:
         assert self.model is not None
 
         def history(run: Run) -> Flow[list[Message]]:
@@ -94,5 +94,6 @@ class Agent(RunningOwner):
                 answer=answer_each,
                 expires_after=self.pause_expires_after,
                 saved=self._saved,
+                stream=stream,
             )
         )

@@ -2,94 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from datetime import timedelta
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from typing import Any, ClassVar, Literal, overload
 
 import attrs
 
+from sessionary.agent.arguments import (
+    _an_id,
+    _bool,
+    _int_from,
+    _is,
+    expiry_seconds,
+    instructions_text,
+    open_store,
+    run_metadata,
+    stream_async,
+)
+from sessionary.agent.background import Background
 from sessionary.agent.naming import NamingMixin
+from sessionary.agent.sticky import GeneratedSessions
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
-from sessionary.flow import DbCall, Flow, iter_sync, run_async, run_sync, steps_async, steps_sync
-from sessionary.ids import new_id, validate_id, validate_optional_id
+from sessionary.flow import DbCall, Flow, iter_sync, run_async, run_sync, steps_sync
+from sessionary.ids import validate_id
 from sessionary.models.base import ContentDelta, Model
 from sessionary.naming.pipeline import NamingPolicy
 from sessionary.plugins.manager import get_plugin_host
-from sessionary.resolve import resolve_db, resolve_model
+from sessionary.resolve import resolve_model
 from sessionary.storage.aio import AsyncStore
-from sessionary.storage.base import Store
 from sessionary.storage.checks import check_value
-from sessionary.storage.memory import MemoryDb
 
 __all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", "stream_async"]
-
-Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
-
-
-def _is(what: str, test: Callable[[Any], bool]) -> Validator:
-    """A validator whose error names the argument: ``{name} must be {what}, got ...``."""
-
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not test(value):
-            raise InvalidInputError(f"{attribute.name} must be {what}, got {value!r}")
-
-    return check
-
-
-def _int_from(low: int) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
-
-
-def _an_id(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    validate_optional_id(value, attribute.name)
-
-
-_bool = _is("True or False", lambda v: isinstance(v, bool))
-
-
-def expiry_seconds(value: float | timedelta | None) -> float | None:
-    """``pause_expires_after`` as seconds: a positive number, a timedelta, or ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidInputError(
-            f"pause_expires_after must be a positive number of seconds or a timedelta, "
-            f"got {value!r}"
-        )
-    return float(value)
-
-
-def instructions_text(value: str | Sequence[str] | None) -> str | None:
-    """``instructions`` as one string (lines joined), or ``None`` when empty."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value or None
-    if all(isinstance(line, str) for line in value):
-        return "\n".join(value) or None
-    raise InvalidInputError("instructions must be a str or a list of str")
-
-
-async def stream_async(flow: Flow[Run], db: AsyncStore) -> AsyncIterator[ContentDelta | Run]:
-    """``arun(stream=True)``'s iterator: the deltas, then the run output."""
-    steps = steps_async(flow, db)
-    try:
-        async for item in steps:
-            yield item if isinstance(item, ContentDelta) else item.result
-    finally:
-        await steps.aclose()
-
-
-def open_store(db: Store | str | None) -> Store:
-    """The ``db`` argument: a store, a store URL, or ``None`` (a private in-memory store)."""
-    resolved = resolve_db(db)
-    return resolved if resolved is not None else MemoryDb()
 
 
 @attrs.define(eq=False, slots=False)
@@ -157,6 +103,8 @@ class SessionOwner(NamingMixin):
     )
     _events: Any = attrs.field(default=None, init=False, repr=False)
     _adb: AsyncStore | None = attrs.field(default=None, init=False, repr=False)
+    _background: Background = attrs.field(factory=Background, init=False, repr=False)
+    _generated: GeneratedSessions = attrs.field(factory=GeneratedSessions, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.id is None and self.name is not None:
@@ -178,6 +126,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[False] = False,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Run: ...
 
     @overload
@@ -188,6 +137,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[True],
+        metadata: Mapping[str, Any] | None = None,
     ) -> Iterator[ContentDelta | Run]: ...
 
     def run(
@@ -197,6 +147,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: bool = False,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Run | Iterator[ContentDelta | Run]:
         """Run the agent or team on ``input`` in a session and store the run.
 
@@ -207,8 +158,12 @@ class SessionOwner(NamingMixin):
 
         A failing model call stores the run with status ``error`` and raises a
         :class:`~sessionary.errors.ModelError`; runs stored before are untouched.
+
+        ``metadata`` (a JSON-compatible dict, say a ticket ID or a channel) is stored on
+        the run (:attr:`Run.metadata`) and, when the run starts the session, on the
+        session (:attr:`SessionInfo.metadata`); an existing session's is left as it is.
         """
-        flow = self._start(input, session_id, user_id, stream=stream)
+        flow = self._start(input, session_id, user_id, stream=stream, metadata=metadata)
         if stream:
             return iter_sync(steps_sync(flow, self.db))
         return run_sync(flow, self.db)
@@ -221,6 +176,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[False] = False,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, Run]: ...
 
     @overload
@@ -231,6 +187,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: Literal[True],
+        metadata: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[ContentDelta | Run]: ...
 
     def arun(
@@ -240,6 +197,7 @@ class SessionOwner(NamingMixin):
         session_id: str | None = None,
         user_id: str | None = None,
         stream: bool = False,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
         """:meth:`run` for the event loop: the same run, stored the same way, never blocking.
 
@@ -258,13 +216,19 @@ class SessionOwner(NamingMixin):
         >>> asyncio.run(agent.arun("Hi", session_id="s1")).content
         'Hello!'
         """
-        flow = self._start(input, session_id, user_id, stream=stream)
+        flow = self._start(input, session_id, user_id, stream=stream, metadata=metadata)
         if stream:
             return stream_async(flow, self.adb)
         return run_async(flow, self.adb)
 
     def _start(
-        self, input: str, session_id: str | None, user_id: str | None, *, stream: bool
+        self,
+        input: str,
+        session_id: str | None,
+        user_id: str | None,
+        *,
+        stream: bool,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         """Check a run's arguments (before any I/O) and return its flow."""
         if not isinstance(input, str):
@@ -275,12 +239,19 @@ class SessionOwner(NamingMixin):
             raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
         if not isinstance(stream, bool):
             raise InvalidInputError("stream must be a bool")
-        sid = self._session_for_run(session_id)
+        extra = run_metadata(metadata)
         uid = self._user(user_id)
-        return self._execute(input, sid, uid, stream=stream)
+        sid = self._session_for_run(session_id, uid)
+        return self._execute(input, sid, uid, stream=stream, metadata=extra)
 
     def _execute(
-        self, input: str, session_id: str, user_id: str | None, *, stream: bool
+        self,
+        input: str,
+        session_id: str,
+        user_id: str | None,
+        *,
+        stream: bool,
+        metadata: dict[str, Any],
     ) -> Flow[Run]:
         """The run itself: the model loop and the stored run (each owner has its own)."""
         raise NotImplementedError
@@ -313,19 +284,41 @@ class SessionOwner(NamingMixin):
 
     # ------------------------------------------------------------------ IDs
 
-    def _session_for_run(self, session_id: str | None) -> str:
-        """The session a run goes to: the argument, the default, or a new UUID kept as default."""
+    def _session_for_run(self, session_id: str | None, user_id: str | None) -> str:
+        """The session a run goes to: the argument, the default, or the user's generated one
+        (a new UUID on the user's first run; see :mod:`sessionary.agent.sticky`)."""
         if session_id is not None:
             return validate_id(session_id, "session_id")
-        if self.session_id is None:
-            self.session_id = new_id()
-        return self.session_id
+        if self.session_id is not None:
+            return self.session_id
+        return self._generated.get_or_make(user_id)
 
-    def _session_for_read(self, session_id: str | None) -> str:
-        chosen = session_id if session_id is not None else self.session_id
+    def _session_for_read(self, session_id: str | None, user_id: str | None = None) -> str:
+        chosen = self.current_session_id(user_id) if session_id is None else session_id
         if chosen is None:
             raise InvalidIdError("no session_id given, and this agent has no default session_id")
         return validate_id(chosen, "session_id")
+
+    def current_session_id(self, user_id: str | None = None) -> str | None:
+        """The session a call without ``session_id`` uses for this user (or the default user).
+
+        The owner's ``session_id`` if it has one; else the ID generated by this user's
+        first run without one (each user gets their own, so one agent serves many
+        users); else ``None``.
+
+        >>> from sessionary import Agent
+        >>> from sessionary.testing import ScriptedModel
+        >>> agent = Agent(model=ScriptedModel(), db="memory://")
+        >>> alice = agent.run("Hi", user_id="alice").session_id
+        >>> agent.run("Hi", user_id="bob").session_id != alice
+        True
+        >>> again = agent.run("Again", user_id="alice")
+        >>> again.session_id == alice == agent.current_session_id("alice")
+        True
+        """
+        if self.session_id is not None:
+            return self.session_id
+        return self._generated.get(user_id if user_id is not None else self.user_id)
 
     def _user(self, user_id: str | None) -> str | None:
         if user_id is not None:
@@ -347,7 +340,7 @@ class SessionOwner(NamingMixin):
         return info is not None and info.user_id is not None
 
     def _delete(self, session_id: str | None, user_id: str | None) -> Flow[bool]:
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         user = self._user(user_id)
         if (yield from self._owned_elsewhere(sid, user)):
             return False
@@ -383,7 +376,8 @@ class SessionOwner(NamingMixin):
         >>> [m.content for m in agent.get_session(session_id="s1").get_messages()]
         ['Hello', 'Hi!']
         """
-        return self.db.get_session(self._session_for_read(session_id), user_id=self._user(user_id))
+        sid = self._session_for_read(session_id, user_id)
+        return self.db.get_session(sid, user_id=self._user(user_id))
 
     def get_chat_history(
         self,
@@ -394,7 +388,9 @@ class SessionOwner(NamingMixin):
     ) -> list[Message]:
         """The user and assistant messages with content, oldest first (empty if no session)."""
         session = self.db.get_session(
-            self._session_for_read(session_id), user_id=self._user(user_id), last_n_runs=last_n_runs
+            self._session_for_read(session_id, user_id),
+            user_id=self._user(user_id),
+            last_n_runs=last_n_runs,
         )
         return [] if session is None else session.get_chat_history()
 
@@ -433,7 +429,7 @@ class SessionOwner(NamingMixin):
         self, session_id: str | None = None, *, user_id: str | None = None
     ) -> Session | None:
         """:meth:`get_session` for the event loop."""
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         return await self.adb.get_session(sid, user_id=self._user(user_id))
 
     async def aget_chat_history(
@@ -444,7 +440,7 @@ class SessionOwner(NamingMixin):
         last_n_runs: int | None = None,
     ) -> list[Message]:
         """:meth:`get_chat_history` for the event loop."""
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         session = await self.adb.get_session(
             sid, user_id=self._user(user_id), last_n_runs=last_n_runs
         )

@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from sessionary.agent.arguments import RESERVED_METADATA, SUSPENDED_CALLS
 from sessionary.agent.base import SessionOwner
 from sessionary.agent.engine import Engine, settle, store_run
 from sessionary.domain.messages import Message, Role
@@ -65,9 +66,7 @@ __all__ = [
     "split_run_reference",
 ]
 
-#: Key of :attr:`Run.metadata` listing the calls a tool suspended (team delegations).
-SUSPENDED_CALLS = "suspended_calls"
-_PAUSE_KEYS = (PAUSE_EXPIRES_AT, SUSPENDED_CALLS)
+_PAUSE_KEYS = RESERVED_METADATA
 
 #: A paused run named in full: its ID, session, the caller's answers and user.
 RunReference = tuple[str, str, Sequence[Requirement] | None, str | None]
@@ -276,12 +275,14 @@ def continue_paused(
     saved: Callable[[Run, SessionInfo], Flow[None]],
     on_cancel: Callable[[Run], Flow[None]] | None = None,
     parent_run_id: str | None = None,
+    stream: bool = False,
 ) -> Flow[Run]:
     """Finish a paused run made by ``owner_id`` (an agent or a team); see the module docs.
 
     ``history`` gives the earlier runs' messages the model sees, ``answer`` the tool
     messages for the answered requirements, ``saved`` is told about the final write.
     A team member's run is continued only with its team run's ID as ``parent_run_id``.
+    With ``stream`` the model's text is yielded as it comes (the flow's deltas).
     """
     validate_id(run_id, "run_id")
     stored = yield from _load_paused(
@@ -304,9 +305,16 @@ def continue_paused(
         for message in (yield from answer(engine, claimed, fresh)):
             context.append(message)
             produced.append(message)
-        return None if engine.pending else (yield from engine.loop(context, produced, stream=False))
+        if engine.pending:
+            return None
+        return (yield from engine.loop(context, produced, stream=stream))
 
     outcome = yield from settle(steps())
+    content = outcome.content
+    if outcome.failure is not None and engine.partial:
+        # Keep what a broken or abandoned stream delivered before it stopped.
+        content = "".join(engine.partial)
+        produced.append(Message(role=Role.ASSISTANT, content=content, metadata={"partial": True}))
     now = time.time()
     paused = outcome.failure is None and bool(engine.pending)
     metadata = {k: v for k, v in claimed.metadata.items() if k not in _PAUSE_KEYS}
@@ -316,7 +324,7 @@ def continue_paused(
         claimed,
         status=RunStatus.PAUSED if paused else outcome.status,
         messages=tuple(produced),
-        content=outcome.content,
+        content=content,
         requirements=claimed.requirements + tuple(engine.pending),
         metrics=claimed.metrics + engine.metrics + RunMetrics(duration=time.perf_counter() - clock),
         error=outcome.error,
@@ -346,7 +354,7 @@ def split_run_reference(
         requirements = run_id.requirements if requirements is None else requirements
         run_id = run_id.run_id
     rid = validate_id(run_id, "run_id")
-    return rid, owner._session_for_read(session_id), requirements, owner._user(user_id)
+    return rid, owner._session_for_read(session_id, user_id), requirements, owner._user(user_id)
 
 
 def answer_each(engine: Engine, run: Run, fresh: list[Requirement]) -> Flow[list[Message]]:

@@ -6,13 +6,13 @@ agent and team has it. The work is done by :mod:`sessionary.naming.service`.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
+from sessionary.agent.background import Background, BackgroundStats
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo
 from sessionary.errors import InvalidInputError, SessionNotFoundError
-from sessionary.flow import DbCall, Flow, run_async, run_sync
+from sessionary.flow import DbCall, Detach, Flow, run_async, run_sync
 from sessionary.models.base import Model
 from sessionary.naming.pipeline import NamingPipeline, NamingPolicy, default_policy
 from sessionary.naming.service import autoname_flow, rename_flow
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from sessionary.storage.base import Store
 
 __all__ = ["NamingMixin"]
-
-log = logging.getLogger("sessionary.naming")
 
 
 class NamingMixin:
@@ -50,11 +48,13 @@ class NamingMixin:
         @property
         def events(self) -> Any: ...
 
-        def _session_for_read(self, session_id: str | None) -> str: ...
+        def _session_for_read(self, session_id: str | None, user_id: str | None = None) -> str: ...
 
         def _user(self, user_id: str | None) -> str | None: ...
 
         def _owned_elsewhere(self, session_id: str, user_id: str | None) -> Flow[bool]: ...
+
+        _background: Background
 
     # ------------------------------------------------------------------ public API
 
@@ -117,7 +117,7 @@ class NamingMixin:
         return await run_async(self._name_of(session_id, user_id), self.adb)
 
     def _name_of(self, session_id: str | None, user_id: str | None) -> Flow[str | None]:
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         user = self._user(user_id)
         info: SessionInfo | None = yield DbCall.of("get_session_info", sid, user_id=user)
         if info is None:
@@ -131,7 +131,7 @@ class NamingMixin:
         autogenerate: bool,
         user_id: str | None,
     ) -> Flow[Session]:
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         user = self._user(user_id)
         if not isinstance(autogenerate, bool):
             raise InvalidInputError("autogenerate must be a bool")
@@ -163,6 +163,33 @@ class NamingMixin:
             raise SessionNotFoundError(sid, user)
         return session
 
+    # ------------------------------------------------------------------ background naming
+
+    def wait_for_pending(self, timeout: float | None = None) -> bool:
+        """Wait until the automatic naming started by earlier runs has finished.
+
+        ``auto_name_after_runs`` names a session off the caller's path, after the run
+        is stored (a worker thread under ``run``, a task of the loop under ``arun``), so
+        a run never waits for the naming model. Call this in tests, and at shutdown, to
+        let pending names land. Returns whether nothing is pending (``False`` only when
+        ``timeout`` seconds passed first). Under ``arun`` use :meth:`await_pending`.
+        """
+        return self._background.wait(timeout)
+
+    async def await_pending(self, timeout: float | None = None) -> bool:
+        """:meth:`wait_for_pending` for the event loop (the loop goes on meanwhile)."""
+        return await self._background.await_idle(timeout)
+
+    @property
+    def background_stats(self) -> BackgroundStats:
+        """Automatic naming jobs started, succeeded, failed (logged), dropped and pending.
+
+        At most 100 jobs are pending at once; more are dropped (logged on the
+        ``sessionary.background`` logger), and the session is tried again after another
+        ``auto_name_after_runs`` completed runs.
+        """
+        return self._background.stats
+
     # ------------------------------------------------------------------ internals
 
     def _naming_model(self) -> Model | None:
@@ -176,40 +203,37 @@ class NamingMixin:
         """Name an unnamed session once it has ``auto_name_after_runs`` completed runs.
 
         Called after every stored run. Cheap when there is nothing to do (the summary
-        says the session is named, or has too few runs); never fails the run. If no name
-        could be decided, it tries again after another N completed runs, not after each.
+        says the session is named, or has too few runs); otherwise the naming is
+        started off the caller's path (:mod:`sessionary.agent.background`), so it never
+        delays or fails the run. If no name could be decided, it tries again after
+        another N completed runs, not after each.
         """
         threshold = self.auto_name_after_runs
         if threshold is None or info.name is not None or info.run_count < threshold:
             return
         if run.status is not RunStatus.COMPLETED or run.parent_run_id is not None:
             return
-        try:
-            session: Session | None = yield DbCall.of(
-                "get_session", info.session_id, user_id=info.user_id
-            )
-            if session is None or session.name is not None:
-                return
-            completed = sum(
-                1
-                for r in session.runs
-                if r.status is RunStatus.COMPLETED and r.parent_run_id is None
-            )
-            # At N completed runs, and again every N while naming keeps failing (bounded cost).
-            if completed < threshold or completed % threshold:
-                return
-            yield from autoname_flow(
-                info.session_id,
-                user_id=info.user_id,
-                model=self._naming_model(),
-                pipeline=self._naming_pipeline(),
-                strict=self.strict_naming,
-                only_unnamed=True,
-                events=self.events,
-            )
-        except Exception:
-            log.warning(
-                "automatic naming of session %r failed; the run is stored",
-                info.session_id,
-                exc_info=True,
-            )
+        what = f"automatic naming of session {info.session_id!r}"
+        yield Detach(self._autoname_detached(info, threshold), self._background, what)
+
+    def _autoname_detached(self, info: SessionInfo, threshold: int) -> Flow[None]:
+        session: Session | None = yield DbCall.of(
+            "get_session", info.session_id, user_id=info.user_id
+        )
+        if session is None or session.name is not None:
+            return
+        completed = sum(
+            1 for r in session.runs if r.status is RunStatus.COMPLETED and r.parent_run_id is None
+        )
+        # At N completed runs, and again every N while naming keeps failing (bounded cost).
+        if completed < threshold or completed % threshold:
+            return
+        yield from autoname_flow(
+            info.session_id,
+            user_id=info.user_id,
+            model=self._naming_model(),
+            pipeline=self._naming_pipeline(),
+            strict=self.strict_naming,
+            only_unnamed=True,
+            events=self.events,
+        )

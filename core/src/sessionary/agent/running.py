@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from typing import Any, Literal, overload
 
 import attrs
 
+from sessionary.agent.arguments import stream_async
 from sessionary.agent.base import SessionOwner
 from sessionary.agent.engine import Engine, settle, store_run
 from sessionary.agent.hitl import (
@@ -25,8 +27,9 @@ from sessionary.errors import (
     RunNotFoundError,
     SessionNotFoundError,
 )
-from sessionary.flow import DbCall, Flow, run_async, run_sync
+from sessionary.flow import DbCall, Flow, iter_sync, run_async, run_sync, steps_sync
 from sessionary.ids import new_id
+from sessionary.models.base import ContentDelta
 from sessionary.storage.checks import check_value
 
 __all__ = ["RunningOwner"]
@@ -47,7 +50,7 @@ class RunningOwner(SessionOwner):
         """The engine, the context before the model's first call, and the kept messages."""
         raise NotImplementedError
 
-    def _continue(self, reference: RunReference) -> Flow[Run]:
+    def _continue(self, reference: RunReference, stream: bool = False) -> Flow[Run]:
         """``continue_run``'s flow, for the run its arguments name (checked)."""
         raise NotImplementedError
 
@@ -57,28 +60,43 @@ class RunningOwner(SessionOwner):
         session_id: str | None,
         requirements: Sequence[Requirement] | None,
         user_id: str | None,
+        stream: bool = False,
     ) -> Flow[Run]:
         if self.model is None:
             kind = type(self).__name__
             raise InvalidInputError(f"this {kind.lower()} has no model; pass model=... to {kind}()")
+        if not isinstance(stream, bool):
+            raise InvalidInputError("stream must be a bool")
         check_value(requirements, "requirements")  # answers reach the model and the store
         reference = split_run_reference(self, run_id, session_id, requirements, user_id)
-        return self._continue_owned(reference)
+        return self._continue_owned(reference, stream)
 
-    def _continue_owned(self, reference: RunReference) -> Flow[Run]:
+    def _continue_owned(self, reference: RunReference, stream: bool) -> Flow[Run]:
         rid, sid, _, user = reference
         if (yield from self._owned_elsewhere(sid, user)):
             raise RunNotFoundError(sid, rid, user)
-        return (yield from self._continue(reference))
+        return (yield from self._continue(reference, stream))
 
     def _execute(
-        self, input: str, session_id: str, user_id: str | None, *, stream: bool
+        self,
+        input: str,
+        session_id: str,
+        user_id: str | None,
+        *,
+        stream: bool,
+        metadata: dict[str, Any],
     ) -> Flow[Run]:
         started = time.time()
         clock = time.perf_counter()
         run_id = new_id()
         if (yield from self._owned_elsewhere(session_id, user_id)):
             raise SessionNotFoundError(session_id, user_id)
+        existed = True
+        if metadata:  # the session's metadata is set by the run that starts it
+            before: SessionInfo | None = yield DbCall.of(
+                "get_session_info", session_id, user_id=user_id
+            )
+            existed = before is not None
         engine, context, produced = yield from self._begin(run_id, input, session_id, user_id)
         outcome = yield from settle(engine.loop(context, produced, stream=stream))
         content = outcome.content
@@ -95,7 +113,10 @@ class RunningOwner(SessionOwner):
             **self._owner_filter(),
             status=RunStatus.PAUSED if paused else outcome.status,
             requirements=tuple(engine.pending),
-            metadata=pause_metadata(engine, self.pause_expires_after, started) if paused else {},
+            metadata={
+                **metadata,
+                **(pause_metadata(engine, self.pause_expires_after, started) if paused else {}),
+            },
             input=input,
             messages=tuple(produced),
             content=content,
@@ -106,6 +127,8 @@ class RunningOwner(SessionOwner):
         )
         write = DbCall.of("append_run", run, session_type=self.session_type)
         info = yield from store_run(write, outcome.failure)
+        if not existed:
+            info = yield from _set_new_session_metadata(info, metadata)
         yield from self._saved(run, info)
         if outcome.failure is not None:
             raise outcome.failure
@@ -156,15 +179,37 @@ class RunningOwner(SessionOwner):
 
         A team's session holds its member runs too: their IDs work here as well.
         """
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         return run_sync(read_run_output(sid, run_id, self._user(user_id)), self.db)
 
     async def aget_run_output(
         self, run_id: str, session_id: str | None = None, *, user_id: str | None = None
     ) -> Run | None:
         """:meth:`get_run_output` for the event loop."""
-        sid = self._session_for_read(session_id)
+        sid = self._session_for_read(session_id, user_id)
         return await run_async(read_run_output(sid, run_id, self._user(user_id)), self.adb)
+
+    @overload
+    def continue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+        stream: Literal[False] = False,
+    ) -> Run: ...
+
+    @overload
+    def continue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> Iterator[ContentDelta | Run]: ...
 
     def continue_run(
         self,
@@ -173,23 +218,84 @@ class RunningOwner(SessionOwner):
         *,
         requirements: Sequence[Requirement] | None = None,
         user_id: str | None = None,
-    ) -> Run:
+        stream: bool = False,
+    ) -> Run | Iterator[ContentDelta | Run]:
         """Finish a paused run with the answered ``requirements``; see the HITL guide.
 
         Works in any process with the same store; the same run record is updated. On a
         team, the answers go to the paused member runs, which continue and are updated
         in place; their answers reach the team's model as the results of its delegations.
+        With ``stream=True`` it returns an iterator of the model's
+        :class:`~sessionary.models.ContentDelta` ending with the run output, as
+        ``run(stream=True)`` does (an abandoned stream stores the run ``cancelled``).
         """
-        return run_sync(self._continuing(run_id, session_id, requirements, user_id), self.db)
+        flow = self._continuing(run_id, session_id, requirements, user_id, stream)
+        if stream:
+            return iter_sync(steps_sync(flow, self.db))
+        return run_sync(flow, self.db)
 
-    async def acontinue_run(
+    @overload
+    def acontinue_run(
         self,
         run_id: str | Run,
         session_id: str | None = None,
         *,
         requirements: Sequence[Requirement] | None = None,
         user_id: str | None = None,
-    ) -> Run:
-        """:meth:`continue_run` for the event loop (confirmed tools, the model, the store)."""
-        flow = self._continuing(run_id, session_id, requirements, user_id)
-        return await run_async(flow, self.adb)
+        stream: Literal[False] = False,
+    ) -> Coroutine[Any, Any, Run]: ...
+
+    @overload
+    def acontinue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+        stream: Literal[True],
+    ) -> AsyncIterator[ContentDelta | Run]: ...
+
+    def acontinue_run(
+        self,
+        run_id: str | Run,
+        session_id: str | None = None,
+        *,
+        requirements: Sequence[Requirement] | None = None,
+        user_id: str | None = None,
+        stream: bool = False,
+    ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
+        """:meth:`continue_run` for the event loop (confirmed tools, the model, the store);
+        with ``stream=True`` an async iterator of deltas ending with the run output."""
+        flow = self._continuing(run_id, session_id, requirements, user_id, stream)
+        if stream:
+            return stream_async(flow, self.adb)
+        return run_async(flow, self.adb)
+
+
+def _set_new_session_metadata(info: SessionInfo, metadata: dict[str, Any]) -> Flow[SessionInfo]:
+    """Give the session a run just started its run's ``metadata`` (unless it has some).
+
+    Compare-and-set on the session's version: a write that came between (another run, a
+    rename) is read again and the metadata set over it, never over metadata of its own.
+    """
+    for _ in range(5):
+        if info.metadata:
+            return info
+        try:
+            updated: SessionInfo = yield DbCall.of(
+                "update_session",
+                info.session_id,
+                user_id=info.user_id,
+                expected_version=info.version,
+                metadata=metadata,
+            )
+            return updated
+        except ConflictError:
+            now: SessionInfo | None = yield DbCall.of(
+                "get_session_info", info.session_id, user_id=info.user_id
+            )
+            if now is None:  # deleted meanwhile
+                return info
+            info = now
+    return info

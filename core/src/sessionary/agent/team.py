@@ -269,7 +269,7 @@ class Team(RunningOwner):
 
     # ------------------------------------------------------------------ human in the loop
 
-    def _continue(self, reference: RunReference) -> Flow[Run]:
+    def _continue(self, reference: RunReference, stream: bool = False) -> Flow[Run]:
         assert self.model is not None
         rid, sid, _, uid = reference
         scope = _Scope(run_id=rid, session_id=sid, user_id=uid)
@@ -292,6 +292,7 @@ class Team(RunningOwner):
                 answer=answer,
                 expires_after=self.pause_expires_after,
                 saved=self._saved,
+                stream=stream,
                 on_cancel=self._cancel_members,
             )
         )

@@ -2,7 +2,10 @@
 
 Candidates are listed first (listing never loads runs), then named by a pool of
 ``concurrency`` threads. One session failing is recorded and the batch goes on.
-Sessions already named are skipped, so a second run changes nothing.
+Sessions already named are skipped, so a second run changes nothing. A name a model
+gave is replaced only by another model's name: when the model fails for such a session,
+its name is kept (never a fallback's), and the failure is counted. A batch whose model
+keeps failing (``stop_after_model_failures`` failures before any success) stops.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import attrs
 from sessionary.domain.sessions import SessionInfo
 from sessionary.models.base import Model
 from sessionary.naming.pipeline import NamingPipeline
-from sessionary.naming.policy import MANUAL
+from sessionary.naming.policy import MANUAL, MODEL, NamingError
 from sessionary.naming.service import AutonameOutcome, autoname_session
 from sessionary.storage.base import MAX_LIST_LIMIT, Store
 
@@ -45,10 +48,38 @@ class BatchReport:
     model_fallbacks: int = 0
     #: Why the model's answers were not used, by reason, so a systematic failure shows.
     model_failure_reasons: Counter[str] = attrs.field(factory=Counter)
+    #: Sessions named by a model before whose new model answer was not usable: kept as
+    #: they were, never renamed by a fallback.
+    kept: int = 0
+    #: Sessions not attempted because the batch stopped (its model kept failing).
+    not_attempted: int = 0
     failures: list[Failure] = attrs.field(factory=list)
     #: Guardrails and fallbacks that failed with a bug of their own, by message (which
     #: names the plugin); their tracebacks are logged on ``sessionary.naming``.
     plugin_errors: Counter[str] = attrs.field(factory=Counter)
+
+    @property
+    def model_failures(self) -> int:
+        """Sessions whose model answer was not used (named by a fallback, or kept)."""
+        return self.model_fallbacks + self.kept
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as JSON-compatible data (``sessions autoname --json``)."""
+        return {
+            "total": self.total,
+            "named": dict(self.named),
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "superseded": self.superseded,
+            "unnamed": self.unnamed,
+            "model_failures": self.model_failures,
+            "model_fallbacks": self.model_fallbacks,
+            "kept_after_model_failure": self.kept,
+            "model_failure_reasons": dict(self.model_failure_reasons),
+            "not_attempted": self.not_attempted,
+            "plugin_errors": dict(self.plugin_errors),
+            "failures": [{"session_id": f.session_id, "error": f.error} for f in self.failures],
+        }
 
     def add(self, outcome: AutonameOutcome) -> None:
         """Count one session's outcome."""
@@ -97,49 +128,81 @@ def autoname_many(
     concurrency: int = 4,
     events: object = None,
     on_done: Callable[[str, AutonameOutcome | Failure], None] | None = None,
+    stop_after_model_failures: int | None = None,
 ) -> BatchReport:
     """Name ``candidates`` with ``concurrency`` threads; never stops for one failure.
 
-    Manual names are never replaced. Without ``include_named`` a session that got a
-    name since it was listed is skipped. ``on_done`` is called (one at a time,
-    in the calling thread) after each session, e.g. to advance a progress bar.
+    Manual names are never replaced, and a model's name only by a model's (see the
+    module). Without ``include_named`` a session that got a name since it was listed is
+    skipped. ``on_done`` is called (one at a time, in the calling thread) after each
+    session, e.g. to advance a progress bar. With ``stop_after_model_failures=N``, N
+    model failures before the model named any session stop the batch: the sessions not
+    started yet are counted in :attr:`BatchReport.not_attempted`.
     """
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError("concurrency must be a positive int")
     report = BatchReport(total=len(candidates))
 
-    def name_one(info: SessionInfo) -> AutonameOutcome:
-        return autoname_session(
-            store,
-            info.session_id,
-            user_id=user_id if user_id is not None else info.user_id,
-            model=model,
-            pipeline=pipeline,
-            only_unnamed=not include_named,
-            keep_manual=True,
-            events=events,
-        )
+    def name_one(info: SessionInfo) -> AutonameOutcome | NamingError:
+        # A model's name is replaced by a model's only: strict, so no fallback proposes.
+        strict = info.name is not None and info.name_source == MODEL
+        try:
+            return autoname_session(
+                store,
+                info.session_id,
+                user_id=user_id if user_id is not None else info.user_id,
+                model=model,
+                pipeline=pipeline,
+                strict=strict,
+                only_unnamed=not include_named,
+                keep_manual=True,
+                events=events,
+            )
+        except NamingError as exc:
+            if not strict:
+                raise
+            return exc
+
+    def stop() -> bool:
+        limit = stop_after_model_failures
+        return limit is not None and not report.named[MODEL] and report.model_failures >= limit
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="autoname") as pool:
         futures = {pool.submit(name_one, info): info.session_id for info in candidates}
         try:
             for future in as_completed(futures):
                 session_id = futures[future]
+                if future.cancelled():
+                    report.not_attempted += 1
+                    continue
                 result: AutonameOutcome | Failure
                 try:
-                    result = future.result()
+                    answer = future.result()
                 except Exception as exc:
-                    text = str(exc).splitlines()[0] if str(exc) else ""
-                    result = Failure(session_id, f"{type(exc).__name__}: {text}".rstrip(": "))
-                if isinstance(result, Failure):
+                    result = Failure(session_id, _one_line(exc))
                     report.failures.append(result)
                 else:
-                    report.add(result)
+                    if isinstance(answer, NamingError):  # a model's name, kept as it was
+                        report.kept += 1
+                        cause = answer.__cause__ or answer
+                        report.model_failure_reasons[_one_line(cause)[:160]] += 1
+                        result = Failure(session_id, f"kept its name: {_one_line(answer)}")
+                    else:
+                        result = answer
+                        report.add(result)
                 if on_done is not None:
                     on_done(session_id, result)
+                if stop():
+                    for other in futures:
+                        other.cancel()
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
     report.failures.sort(key=lambda failure: failure.session_id)
     return report
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}".rstrip(": ")

@@ -95,6 +95,16 @@ class Store(StoreBackend):
     def from_url(cls, url: str) -> Store:
         """Open the store a URL names. Does the I/O ``__init__`` must not do."""
 
+    @classmethod
+    def exists_at(cls, url: str) -> bool | None:
+        """Whether the store a URL names exists, found without creating or opening it.
+
+        ``None`` (the default) when a backend cannot tell so (a server's store is made on
+        its first write). A file-based backend says ``False`` for a missing file, so the
+        command line's read commands refuse a mistyped path instead of creating it.
+        """
+        return None
+
     # ------------------------------------------------------------------ writes
 
     def append_run(self, run: Run, *, session_type: SessionType = SessionType.AGENT) -> SessionInfo:

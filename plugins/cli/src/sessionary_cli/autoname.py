@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -15,7 +16,7 @@ from sessionary.naming.pipeline import default_policy
 from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import get_model
 from sessionary_cli.errors import ExitCode, handle_errors
-from sessionary_cli.options import db_option, open_store
+from sessionary_cli.options import db_option, json_option, open_store
 
 __all__ = ["autoname"]
 
@@ -43,6 +44,15 @@ __all__ = ["autoname"]
     show_default=True,
     help="Sessions named at once.",
 )
+@click.option(
+    "--max-model-failures",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="Stop when the model failed this many times before it named any session.",
+)
+@json_option
 @handle_errors
 def autoname(
     db_url: str | None,
@@ -50,13 +60,18 @@ def autoname(
     user_id: str | None,
     include_named: bool,
     concurrency: int,
+    max_model_failures: int,
+    as_json: bool,
 ) -> None:
     """Name the unnamed sessions of a store, with a progress bar and a summary.
 
     Each session is named from its first messages through the naming pipeline (the
-    installed guardrails and fallbacks). A session that fails is reported and the
-    batch goes on; the exit code is 1 if any failed. Run twice, the second run
-    finds nothing left to name.
+    installed guardrails and fallbacks). A name a person gave is always kept, and one a
+    model gave is replaced only by the model's new answer, never by a fallback's: when
+    the model fails, it is kept and the failure reported. A batch whose model fails
+    --max-model-failures times before it named anything stops. The exit code is 1 if
+    any session failed, or (with --model) could not be named by the model. Run twice,
+    the second run finds nothing left to name.
     """
     model: Model | None = get_model(model_spec) if model_spec else None
     pipeline = default_policy().resolve()
@@ -66,7 +81,10 @@ def autoname(
     with open_store(db_url) as store:
         candidates = find_candidates(store, user_id=user_id, include_named=include_named)
         if not candidates:
-            out.print("Nothing to name: every session already has a name.")
+            if as_json:
+                click.echo(json.dumps(BatchReport().as_dict(), indent=2))
+            else:
+                out.print("Nothing to name: every session already has a name.")
             return
         source = f"model {model.label}" if model is not None else "the offline fallbacks"
         err.print(
@@ -93,13 +111,25 @@ def autoname(
                 concurrency=concurrency,
                 events=events,
                 on_done=lambda _sid, _result: progress.advance(task),
+                stop_after_model_failures=max_model_failures if model is not None else None,
             )
-    out.print(summary_table(report))
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        out.print(summary_table(report))
     for reason, count in report.model_failure_reasons.most_common(3):
         err.print(f"model answer not used ({count}x): {reason}", highlight=False, markup=False)
     for failure in report.failures:
         err.print(f"failed: {failure.session_id}: {failure.error}", highlight=False, markup=False)
-    if report.failures:
+    if report.not_attempted:
+        err.print(
+            f"stopped: the model failed {report.model_failures} time(s) before it named any "
+            f"session; {report.not_attempted} session(s) not attempted",
+            highlight=False,
+            markup=False,
+        )
+    model_failed = model is not None and (report.model_failures or report.not_attempted)
+    if report.failures or model_failed:
         sys.exit(int(ExitCode.ERROR))
 
 
@@ -112,6 +142,8 @@ def summary_table(report: BatchReport) -> Table:
         table.add_row(f"named by {name_source}", str(count))
     rows: list[tuple[str, int]] = [
         ("model answer not used, fell back", report.model_fallbacks),
+        ("model answer not used, kept the model's earlier name", report.kept),
+        ("not attempted (stopped: the model kept failing)", report.not_attempted),
         ("unchanged (same name again)", report.unchanged),
         ("skipped (named meanwhile)", report.skipped),
         ("kept a rename made meanwhile", report.superseded),

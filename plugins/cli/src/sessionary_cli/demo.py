@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 from rich.console import Console
 
@@ -9,6 +11,7 @@ from sessionary.agent.agent import Agent
 from sessionary.models.scripted import ScriptedModel, tool_call
 from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import open_db
+from sessionary.storage.base import Store
 from sessionary_cli.errors import handle_errors
 from sessionary_cli.render import inbox_table, print_transcript
 
@@ -23,6 +26,14 @@ def default_url() -> str:
     if "sqlite" in get_plugin_host().storage_by_scheme():
         return DEFAULT_SQLITE
     return "memory://"
+
+
+def where(url: str, store: Store) -> str:
+    """Where the store really is: a file-based store's absolute path, else its URL."""
+    path = getattr(store, "path", None)
+    if isinstance(path, str) and path and not path.startswith(":"):
+        return f"{url} (the file {os.path.abspath(path)})"
+    return url
 
 
 def order_status(order_id: str) -> str:
@@ -40,7 +51,8 @@ def order_status(order_id: str) -> str:
     "db_url",
     envvar="SESSIONARY_DB",
     metavar="URL",
-    help=f"Store URL (default: $SESSIONARY_DB, else {DEFAULT_SQLITE}).",
+    help=f"Store URL (default: $SESSIONARY_DB, else {DEFAULT_SQLITE}, a path relative to "
+    "the current folder).",
 )
 @handle_errors
 def demo(db_url: str | None) -> None:
@@ -76,8 +88,9 @@ def demo(db_url: str | None) -> None:
         planner.set_session_name(
             session_id=DEMO_SESSIONS[1], session_name="Lisbon spring trip", user_id="bob"
         )
-        console.print(f"store: {url}\n")
-        console.print(inbox_table(store.list_sessions(limit=10).items, title="Inbox"))
+        console.print(f"store: {where(url, store)}\n", highlight=False, soft_wrap=True)
+        inbox = store.list_sessions(limit=10).items
+        console.print(inbox_table(inbox, title="Inbox", width=console.width))
         session = store.get_session(DEMO_SESSIONS[0], user_id="alice")
         assert session is not None
         console.print()

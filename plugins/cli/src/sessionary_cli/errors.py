@@ -13,6 +13,7 @@ import click
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
+    CorruptStoreError,
     InvalidInputError,
     OwnershipError,
     RunNotFoundError,
@@ -54,7 +55,7 @@ def code_for(error: BaseException) -> ExitCode:
         return ExitCode.CONFLICT
     if isinstance(error, SchemaVersionError):
         return ExitCode.SCHEMA
-    if isinstance(error, (CorruptRecordError, UnicodeError)):
+    if isinstance(error, (CorruptRecordError, CorruptStoreError, UnicodeError)):
         return ExitCode.CORRUPT
     if isinstance(error, InvalidInputError):
         return ExitCode.BAD_INPUT

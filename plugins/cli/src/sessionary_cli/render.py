@@ -21,34 +21,66 @@ def when(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def inbox_table(sessions: Iterable[SessionInfo], title: str = "Sessions") -> Table:
-    """The inbox: one row a session, newest first as given."""
+#: Inbox columns, most wanted first: a narrow terminal drops them from the end. The
+#: session ID is never cut or wrapped (a script or a person copies it whole); the name
+#: is cut with an ellipsis when it does not fit.
+_COLUMNS = ("session", "name", "status", "last activity", "runs", "user", "agent/team", "named by")
+_NAME_MIN = 20
+
+
+def _row(info: SessionInfo) -> dict[str, str]:
+    owner = info.owner_id or ""
+    if info.session_type.value == "team" and owner:
+        owner = f"team:{owner}"
+    active: float = getattr(info, "last_run_at", None) or info.updated_at
+    return {
+        "session": info.session_id,
+        "name": info.name or "(unnamed)",
+        "status": info.last_run_status.value if info.last_run_status else "",
+        "last activity": when(active),
+        "runs": str(info.run_count),
+        "user": info.user_id or "",
+        "agent/team": owner,
+        "named by": info.name_source or "",
+    }
+
+
+def _widths(rows: list[dict[str, str]], width: int) -> dict[str, int]:
+    """The columns that fit ``width`` cells and their widths, dropping the least wanted
+    first; the name takes what is left (at least a few characters)."""
+
+    def needed(column: str) -> int:
+        return max([len(column), *(len(r[column]) for r in rows)])
+
+    chosen = list(_COLUMNS)
+    while len(chosen) > 1:
+        fixed = sum(needed(c) for c in chosen if c != "name")
+        name = min(needed("name"), _NAME_MIN) if "name" in chosen else 0
+        if fixed + name + 3 * len(chosen) + 1 <= width:  # borders and padding
+            break
+        chosen.pop()
+    widths = {c: needed(c) for c in chosen}
+    if "name" in widths:
+        spare = width - 3 * len(chosen) - 1 - sum(w for c, w in widths.items() if c != "name")
+        widths["name"] = max(min(needed("name"), spare), 1)
+    return widths
+
+
+def inbox_table(
+    sessions: Iterable[SessionInfo], title: str = "Sessions", width: int | None = None
+) -> Table:
+    """The inbox: one row a session, in the order given, fitted to ``width`` cells (the
+    terminal's by default): columns are dropped rather than wrapped, IDs never cut."""
+    rows = [_row(info) for info in sessions]
+    widths = _widths(rows, Console().width if width is None else width)
     table = Table(title=title)
-    for column in (
-        "name",
-        "session",
-        "user",
-        "agent/team",
-        "runs",
-        "last activity",
-        "status",
-        "named by",
-    ):
-        table.add_column(column, overflow="fold")
-    for info in sessions:
-        owner = info.owner_id or ""
-        if info.session_type.value == "team" and owner:
-            owner = f"team:{owner}"
-        table.add_row(
-            info.name or Text("(unnamed)", style="dim"),
-            info.session_id,
-            info.user_id or "",
-            owner,
-            str(info.run_count),
-            when(info.updated_at),
-            info.last_run_status.value if info.last_run_status else "",
-            info.name_source or "",
-        )
+    for column, cells in widths.items():
+        table.add_column(column, no_wrap=True, overflow="ellipsis", width=cells)
+    for row in rows:
+        values: list[str | Text] = [row[c] for c in widths]
+        if "name" in widths and row["name"] == "(unnamed)":
+            values[list(widths).index("name")] = Text("(unnamed)", style="dim")
+        table.add_row(*values)
     return table
 
 

@@ -8,10 +8,12 @@ import click
 from rich.console import Console
 
 from sessionary.codec import encode_session, encode_session_info
+from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import SessionNotFoundError
+from sessionary.storage.base import MAX_LIST_LIMIT
 from sessionary_cli.errors import handle_errors
 from sessionary_cli.lazy import LazyGroup
-from sessionary_cli.options import db_option, open_store
+from sessionary_cli.options import create_option, db_option, open_store
 from sessionary_cli.render import inbox_table, print_transcript
 
 __all__ = ["sessions"]
@@ -41,8 +43,16 @@ def sessions() -> None:
 @click.option("--agent", "agent_id", help="Only this agent's sessions.")
 @click.option("--team", "team_id", help="Only this team's sessions.")
 @click.option("--name", "name_contains", help="Only sessions whose name contains this.")
-@click.option("--limit", default=20, show_default=True, help="Sessions per page.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, MAX_LIST_LIMIT),
+    help="Sessions per page.",
+)
 @click.option("--cursor", help="Continue from the cursor a previous page printed.")
+@click.option("--all", "every", is_flag=True, help="Every matching session, page after page.")
+@create_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @handle_errors
 def list_sessions(
@@ -53,34 +63,36 @@ def list_sessions(
     name_contains: str | None,
     limit: int,
     cursor: str | None,
+    every: bool,
+    create: bool,
     as_json: bool,
 ) -> None:
-    """The inbox: sessions newest first, one page at a time."""
-    with open_store(db_url) as store:
-        page = store.list_sessions(
-            user_id=user_id,
-            agent_id=agent_id,
-            team_id=team_id,
-            name_contains=name_contains,
-            limit=limit,
-            cursor=cursor,
-        )
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "sessions": [encode_session_info(i) for i in page.items],
-                    "next_cursor": page.next_cursor,
-                },
-                ensure_ascii=False,
-                indent=2,
+    """The inbox: sessions newest first, one page at a time (``--all``: every one)."""
+    items: list[SessionInfo] = []
+    with open_store(db_url, create=create) as store:
+        while True:
+            page = store.list_sessions(
+                user_id=user_id,
+                agent_id=agent_id,
+                team_id=team_id,
+                name_contains=name_contains,
+                limit=MAX_LIST_LIMIT if every else limit,
+                cursor=cursor,
             )
+            items.extend(page.items)
+            cursor = page.next_cursor
+            if not every or cursor is None:
+                break
+    if as_json:
+        sessions = [encode_session_info(i) for i in items]
+        click.echo(
+            json.dumps({"sessions": sessions, "next_cursor": cursor}, ensure_ascii=False, indent=2)
         )
         return
     console = Console()
-    console.print(inbox_table(page.items))
-    if page.next_cursor:
-        console.print(f"more: --cursor {page.next_cursor}", highlight=False)
+    console.print(inbox_table(items, width=console.width))
+    if cursor:
+        console.print(f"more: --cursor {cursor} (or --all)", highlight=False, soft_wrap=True)
 
 
 @sessions.command("show")

@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import IO
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from sessionary.codec import CodecError, dumps, loads
 from sessionary.domain.sessions import Session, SessionInfo
 from sessionary.errors import ConflictError, CorruptRecordError, SessionaryError
 from sessionary.storage.base import Store
 from sessionary_cli.errors import ExitCode, fail, handle_errors, message_for
-from sessionary_cli.options import db_option, open_store
+from sessionary_cli.options import db_option, json_option, open_store
 
 __all__ = ["export_sessions", "import_sessions", "iter_infos"]
+
+
+def progress_bar() -> Progress:
+    """A progress bar on standard error, shown only when that is a terminal."""
+    err = Console(stderr=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def _size(source: IO[str]) -> float | None:
+    """The bytes left to read in ``source``, when it is a file (not a pipe)."""
+    try:
+        return float(os.fstat(source.fileno()).st_size) or None
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
 
 
 def iter_infos(
@@ -65,8 +92,11 @@ def export_sessions(
     """
     count = 0
     damaged: list[str] = []
-    with open_store(db_url) as store:
-        for info in list(iter_infos(store, user_id=user_id, agent_id=agent_id, team_id=team_id)):
+    with open_store(db_url) as store, progress_bar() as progress:
+        infos = list(iter_infos(store, user_id=user_id, agent_id=agent_id, team_id=team_id))
+        task = progress.add_task("exporting", total=len(infos))
+        for info in infos:
+            progress.advance(task)
             try:
                 session = store.get_session(info.session_id)
                 if session is None:  # deleted while exporting
@@ -97,13 +127,17 @@ def export_sessions(
 @click.argument("source", type=click.File("r", encoding="utf-8"))
 @db_option
 @click.option("--replace", is_flag=True, help="Replace sessions that already exist.")
+@json_option
 @handle_errors
-def import_sessions(source: IO[str], db_url: str | None, replace: bool) -> None:
-    """Read JSON Lines written by ``export`` into a store; existing sessions are skipped."""
+def import_sessions(source: IO[str], db_url: str | None, replace: bool, as_json: bool) -> None:
+    """Read JSON Lines written by ``export`` into a store (made if it does not exist);
+    existing sessions are skipped."""
     imported = skipped = 0
     bad: list[str] = []
-    with open_store(db_url) as store:
+    with open_store(db_url, create=True) as store, progress_bar() as progress:
+        task = progress.add_task("importing", total=_size(source))
         for number, line in enumerate(source, start=1):
+            progress.advance(task, len(line.encode("utf-8")))
             if not line.strip():
                 continue
             try:
@@ -118,6 +152,9 @@ def import_sessions(source: IO[str], db_url: str | None, replace: bool) -> None:
                 bad.append(f"line {number}: {exc}")
             except UnicodeError as exc:
                 bad.append(f"line {number}: {message_for(exc)}")
+    if as_json:
+        summary = {"imported": imported, "skipped": skipped, "bad_lines": bad}
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     click.echo(f"imported {imported} session(s), skipped {skipped} existing", err=True)
     if bad:
         for problem in bad[:20]:
