@@ -2,35 +2,65 @@
 
 Collected only by the nox cells "tests(agno-import-2)" and "tests(agno-import-3)",
 which install Agno 2.9.0 or 3.1.10 beside sessionary (never in any package's
-dependencies). Without Agno the tests fail: they never skip.
+dependencies). Without Agno the tests fail: they never skip. Agno writes its SqliteDb
+in a temporary folder and its PostgresDb into a database of each test's own on the
+server at ``SESSIONARY_POSTGRES_URL`` (dropped afterwards).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from postgres_support import temporary_database
 from sessionary_cli import main
 from sessionary_cli.errors import ExitCode
 
 from sessionary import open_db
 
 HERE = Path(__file__).parent
+POSTGRES = os.environ.get(
+    "SESSIONARY_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _write_agno(where: str, truth: Path) -> dict[str, Any]:
+    importlib.metadata.version("agno")  # fails loudly when Agno is missing
+    subprocess.run([sys.executable, str(HERE / "write_agno.py"), where, str(truth)], check=True)
+    loaded: dict[str, Any] = json.loads(truth.read_text())
+    return loaded
 
 
 @pytest.fixture(scope="module")
-def agno_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    version = importlib.metadata.version("agno")  # fails loudly when Agno is missing
-    folder = tmp_path_factory.mktemp(f"agno-{version}")
-    db, truth = folder / "agno.db", folder / "truth.json"
-    subprocess.run([sys.executable, str(HERE / "write_agno.py"), str(db), str(truth)], check=True)
-    return db, json.loads(truth.read_text())
+def agno_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    """Agno's SqliteDb file, as a URL, and what Agno says is in it."""
+    folder = tmp_path_factory.mktemp("agno")
+    db = folder / "agno.db"
+    return f"sqlite:///{db}", _write_agno(str(db), folder / "truth.json")
+
+
+@pytest.fixture
+def agno_postgres(tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Agno's PostgresDb in a database of this test's own, as a URL, and the truth."""
+    with temporary_database(POSTGRES) as url:
+        yield url, _write_agno(url, tmp_path / "truth.json")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def agno_source(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Each Agno database in turn."""
+    fixture = "agno_db" if request.param == "sqlite" else "agno_postgres"
+    source: tuple[str, dict[str, Any]] = request.getfixturevalue(fixture)
+    return source
 
 
 def _view(session: Any) -> list[list[dict[str, Any]]]:
@@ -48,11 +78,11 @@ def _view(session: Any) -> list[list[dict[str, Any]]]:
 
 
 def test_every_session_message_user_and_name_survives(
-    agno_db: tuple[Path, dict[str, Any]],
+    agno_source: tuple[str, dict[str, Any]],
 ) -> None:
-    db, truth = agno_db
-    target = "memory://agno-import-all"
-    result = CliRunner().invoke(main, ["import-agno", "--from", f"sqlite:///{db}", "--to", target])
+    source, truth = agno_source
+    target = f"memory://agno-import-all-{uuid.uuid4().hex}"
+    result = CliRunner().invoke(main, ["import-agno", "--from", source, "--to", target])
     assert result.exit_code == 0, result.output
     assert "imported 3 session(s)" in result.output
     store = open_db(target)
@@ -78,11 +108,11 @@ def test_every_session_message_user_and_name_survives(
 
 
 def test_importing_twice_skips_what_is_there_and_replace_overwrites(
-    agno_db: tuple[Path, dict[str, Any]],
+    agno_source: tuple[str, dict[str, Any]],
 ) -> None:
-    db, _ = agno_db
-    target = "memory://agno-import-twice"
-    args = ["import-agno", "--from", f"sqlite:///{db}", "--to", target]
+    source, _ = agno_source
+    target = f"memory://agno-import-twice-{uuid.uuid4().hex}"
+    args = ["import-agno", "--from", source, "--to", target]
     assert CliRunner().invoke(main, args).exit_code == 0
     again = CliRunner().invoke(main, args)
     assert "imported 0 session(s)" in again.output
@@ -95,7 +125,7 @@ def test_bad_sources_are_clear_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["import-agno", "--from", "redis://x", "--to", "memory://"])
     assert result.exit_code == ExitCode.BAD_INPUT
-    assert "only Agno's SqliteDb" in result.stderr
+    assert "SqliteDb (sqlite:///path/to/agno.db) and PostgresDb" in result.stderr
     missing = runner.invoke(
         main, ["import-agno", "--from", f"sqlite:///{tmp_path}/none.db", "--to", "memory://"]
     )
@@ -109,3 +139,24 @@ def test_bad_sources_are_clear_errors(tmp_path: Path) -> None:
     )
     assert result.exit_code == ExitCode.BAD_INPUT
     assert "not an Agno database" in result.stderr
+
+
+def test_a_postgres_database_without_agno_tables_or_server_is_a_clear_error(
+    agno_postgres: tuple[str, dict[str, Any]],
+) -> None:
+    source, _ = agno_postgres
+    runner = CliRunner()
+    wrong_schema = runner.invoke(
+        main, ["import-agno", "--from", source, "--schema", "nothere", "--to", "memory://"]
+    )
+    assert wrong_schema.exit_code == ExitCode.BAD_INPUT
+    assert "not an Agno database" in wrong_schema.stderr
+    alchemy = source.replace("postgresql://", "postgresql+psycopg://", 1)
+    target = f"memory://agno-import-alchemy-{uuid.uuid4().hex}"
+    same = runner.invoke(main, ["import-agno", "--from", alchemy, "--to", target])
+    assert "imported 3 session(s)" in same.output, same.output
+    down = runner.invoke(
+        main, ["import-agno", "--from", "postgresql://postgres@127.0.0.1:1/x", "--to", "memory://"]
+    )
+    assert down.exit_code != 0
+    assert "127.0.0.1:1/x" in down.stderr

@@ -1,7 +1,9 @@
-"""Run the real Agno against a fake OpenAI server and write its SqliteDb.
+"""Run the real Agno against a fake OpenAI server and write its SqliteDb or PostgresDb.
 
-Usage: python write_agno.py DB_FILE OUT_JSON. Prints nothing; OUT_JSON gets what Agno
-itself reports for every session (user, name, and each run's messages), the ground truth.
+Usage: python write_agno.py DB OUT_JSON, where DB is a file (Agno's SqliteDb) or a
+``postgresql://`` URL (Agno's PostgresDb, tables in its default schema ``ai``). Prints
+nothing; OUT_JSON gets what Agno itself reports for every session (user, name, and each
+run's messages), the ground truth.
 """
 
 from __future__ import annotations
@@ -34,8 +36,16 @@ def message_view(message: Any) -> dict[str, Any]:
     return {"role": message.role, "content": message.content, "tool_calls": calls}
 
 
-def main(db_file: str, out: str) -> None:
-    db = SqliteDb(db_file=db_file)
+def open_agno_db(where: str) -> Any:
+    if where.startswith("postgresql://"):
+        from agno.db.postgres import PostgresDb
+
+        return PostgresDb(db_url="postgresql+psycopg://" + where.split("://", 1)[1])
+    return SqliteDb(db_file=where)
+
+
+def main(where: str, out: str) -> None:
+    db = open_agno_db(where)
     replies: list[Any] = [
         {"name": "get_weather", "arguments": {"city": "Paris"}},
         "It is sunny in Paris.",

@@ -17,9 +17,12 @@ import psycopg
 from psycopg import sql
 
 __all__ = [
+    "closed_port",
     "create_database",
     "damage_first_run",
+    "damage_session_row",
     "drop_database",
+    "proxied",
     "temporary_database",
     "with_database",
 ]
@@ -65,6 +68,32 @@ def damage_first_run(url: str, session_id: str) -> None:
             (session_id,),
         ).rowcount
     assert changed == 1
+
+
+def damage_session_row(url: str, session_id: str) -> None:
+    """Damage the JSON of a session row's ``state``, by hand."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        changed = conn.execute(
+            "UPDATE sessionary_sessions SET state = 'not json' WHERE session_id = %s",
+            (session_id,),
+        ).rowcount
+    assert changed == 1
+
+
+def proxied(url: str, port: int) -> str:
+    """``url`` with its server replaced by ``127.0.0.1:port`` (a proxy's), same database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}@127.0.0.1:{port}"))
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def stamp_schema(url: str, *, newer: bool) -> None:

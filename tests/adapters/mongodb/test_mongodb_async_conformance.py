@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 
 import pymongo
 import pytest
-from mongodb_support import server_like_mongomock, stamp_schema, url_with_db
+from mongodb_support import (
+    TORN_READS,
+    damage_session_doc,
+    server_like_mongomock,
+    stamp_schema,
+    url_with_db,
+)
 from mongodb_wire import MockMongoServer
 from sessionary_mongodb import AsyncMongoStore, MongoDb
 
@@ -132,6 +138,17 @@ class TestAsyncMongoStore(AsyncStorageConformance):
 
     def make_ttl_store(self, ttl: float) -> Store:
         return BlockingStore(AsyncMongoStore(db_url=self.databases.url(), ttl=ttl))
+
+    def corrupt_session_record(self, store: Store, session_id: str) -> None:
+        sync = MongoDb(db_url=self.url)
+        try:
+            damage_session_doc(sync.client[sync.db_name]["sessions"], session_id)
+        finally:
+            sync.close()
+
+    @TORN_READS
+    def test_a_session_is_read_from_one_snapshot_while_appends_race(self, store: Store) -> None:
+        super().test_a_session_is_read_from_one_snapshot_while_appends_race(store)
 
     def make_gated_store(self, gate: IoGate) -> AsyncStore:
         proxy = SlowProxy(_target(self.url), gate=gate.wait).start()

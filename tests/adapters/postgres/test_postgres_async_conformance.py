@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from postgres_support import stamp_schema, with_database
+from postgres_support import (
+    closed_port,
+    damage_session_row,
+    proxied,
+    stamp_schema,
+    with_database,
+)
 from sessionary_postgres import AsyncPostgresStore, PostgresDb
 
 from sessionary.storage.aio import AsyncStore
@@ -67,6 +73,21 @@ class TestAsyncPostgresStore(AsyncStorageConformance):
         self.proxies.append(proxy.start())
         proxied = parts._replace(netloc=f"{parts.username or 'postgres'}@127.0.0.1:{proxy.port}")
         return AsyncPostgresStore(with_database(proxied.geturl(), parts.path.lstrip("/")))
+
+    def corrupt_session_record(self, store: Store, session_id: str) -> None:
+        damage_session_row(self.url, session_id)
+
+    def make_counted_store(self) -> tuple[Store, Callable[[], int]]:
+        url = self.make_database()
+        proxy = SlowProxy((urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port or 5432))
+        self.proxies.append(proxy.start())
+        store = AsyncPostgresStore(proxied(url, proxy.port), min_size=1, max_size=1)
+        return BlockingStore(store), lambda: proxy.bytes_passed
+
+    def unreachable_store(self) -> tuple[Store, str]:
+        port = closed_port()
+        url = f"postgresql://postgres@127.0.0.1:{port}/nowhere"
+        return BlockingStore(AsyncPostgresStore(url, timeout=2)), str(port)
 
 
 # --------------------------------------------------------------------------- beyond the suite

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import redis
 import redis.asyncio
-from redis_support import delete_prefix, with_params
+from redis_support import delete_prefix, free_port, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
 
@@ -97,6 +97,25 @@ class TestAsyncRedisStore(AsyncStorageConformance):
         proxy = SlowProxy((host, port), gate=gate.wait).start()
         self.proxies.append(proxy)
         return AsyncRedisStore(f"redis://127.0.0.1:{proxy.port}{path}", prefix=self._new_prefix())
+
+    def corrupt_session_record(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncRedisStore)
+        client = redis.Redis.from_url(self.url)
+        try:
+            client.hset(store.inner.keys.session(session_id), "state", "{not json")
+        finally:
+            client.close()
+
+    def make_counted_store(self) -> tuple[Store, Callable[[], int]]:
+        host, port, path = _address(self.url)
+        proxy = SlowProxy((host, port)).start()
+        self.proxies.append(proxy)
+        inner = AsyncRedisStore(f"redis://127.0.0.1:{proxy.port}{path}", prefix=self._new_prefix())
+        return BlockingStore(inner), lambda: proxy.bytes_passed
+
+    def unreachable_store(self) -> tuple[Store, str]:
+        port = free_port()
+        return BlockingStore(AsyncRedisStore(f"redis://127.0.0.1:{port}/0", prefix="x")), str(port)
 
 
 # --------------------------------------------------------------------------- beyond the suite

@@ -14,12 +14,14 @@ import asyncio
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from sessionary_sqlite import AsyncSqliteStore, SqliteDb
 from sessionary_sqlite.schema import LATEST
+from sqlite_support import corrupt_session_row, counted_async_sqlite
 
 from sessionary.errors import InvalidInputError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
@@ -98,6 +100,14 @@ class TestAsyncSqliteStore(AsyncStorageConformance):
 
     def make_gated_store(self, gate: IoGate) -> AsyncStore:
         return _gated_store(self.folder / "gated.db", gate)
+
+    def corrupt_session_record(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
+        corrupt_session_row(store.inner.path, session_id)
+
+    def make_counted_store(self) -> tuple[Store, Callable[[], int]]:
+        counted, counter = counted_async_sqlite(self.folder / "counted.db")
+        return BlockingStore(counted), counter
 
 
 class TestAsyncSqliteStoreOneThread(TestAsyncSqliteStore):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sessionary_sqlite import SqliteDb
 from sessionary_sqlite.schema import LATEST
+from sqlite_support import corrupt_session_row, counted_sqlite
 
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import StorageConformance
@@ -16,6 +17,10 @@ from sessionary.testing import StorageConformance
 
 class TestSqliteDb(StorageConformance):
     capabilities = frozenset({Capability.PERSISTENT, Capability.MULTIPROCESS})
+
+    @pytest.fixture(autouse=True)
+    def _folder(self, tmp_path: Path) -> None:
+        self.folder = tmp_path
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[Store]:
@@ -37,6 +42,13 @@ class TestSqliteDb(StorageConformance):
             ).rowcount
         conn.close()
         assert changed == 1
+
+    def corrupt_session_record(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, SqliteDb)
+        corrupt_session_row(store.path, session_id)
+
+    def make_counted_store(self) -> tuple[Store, Callable[[], int]]:
+        return counted_sqlite(self.folder / "counted.db")
 
     def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
         assert isinstance(store, SqliteDb)

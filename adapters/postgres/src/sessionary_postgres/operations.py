@@ -158,7 +158,11 @@ class PostgresOperations(StorageOperations):
         return [row[1:] for row in rows if any(value is not None for value in row[1:])]
 
     def _schema_status_op(self) -> Generator[Sql, Reply, SchemaStatus]:
-        version = yield from self._ensure_schema(refuse=False)
+        # Read the stored version every time: another process may have migrated since.
+        yield from self._ensure_schema(refuse=False)
+        version = _version_of((yield Sql(sql.READ_VERSION)))
+        if version != schema.LATEST:
+            self._schema_ready = False
         return SchemaStatus(current=version, latest=schema.LATEST)
 
     def _migrate_op(self) -> Generator[Sql, Reply, list[str]]:
@@ -168,6 +172,7 @@ class PostgresOperations(StorageOperations):
         yield Sql(sql.SCHEMA_LOCK, (schema.SCHEMA_LOCK,))
         version = _version_of((yield Sql(sql.READ_VERSION + " FOR UPDATE")))
         if version > schema.LATEST or version < 1:
+            self._schema_ready = False
             raise self._version_error(version)
         steps: list[str] = []
         for target in range(version + 1, schema.LATEST + 1):

@@ -63,7 +63,9 @@ def list_page(
     now = time.time()
     low: Any = "-inf" if db.ttl is None else f"({now - db.ttl!r}"
     high: Any = "+inf" if after is None else repr(after[0])
-    batch = min(1000, max(64, 2 * (limit + 1)))
+    # One row ahead of the page; more (doubling) only while filters the index cannot
+    # apply, or dangling entries, leave the page short: a page reads what it returns.
+    batch = min(1000, limit + 1)
     found: list[tuple[SessionInfo, float, str]] = []
     offset = 0
     while len(found) <= limit:
@@ -94,6 +96,7 @@ def list_page(
                     found.append((info, score, session_id))
         if len(entries) < batch:
             break
+        batch = min(1000, 2 * batch)
     page = found[:limit]
     cursor = None
     if len(found) > limit and page:

@@ -7,6 +7,7 @@ backend refuses a bad argument the same way, with an
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from enum import Enum
@@ -186,10 +187,10 @@ def check_run(run: Run) -> None:
     validate_optional_id(run.agent_id, "agent_id")
     validate_optional_id(run.team_id, "team_id")
     validate_optional_id(run.parent_run_id, "parent_run_id")
-    check_value(run, f"run {run.run_id!r} of session {run.session_id!r}")
+    check_value(run, f"run {run.run_id!r} of session {run.session_id!r}", json_only=True)
 
 
-def check_value(value: object, what: str) -> None:
+def check_value(value: object, what: str, *, json_only: bool = False) -> None:
     """Refuse text that is not valid Unicode and nesting deeper than :data:`MAX_DEPTH`.
 
     ``value`` is walked without recursion: strings (keys too), mappings, lists, tuples and
@@ -197,6 +198,11 @@ def check_value(value: object, what: str) -> None:
     (``json.loads('"\\ud83d"')`` makes one) has no UTF-8 encoding, so no store could write
     it and no reader could show it; a value nested deeper than the limit would end in a
     ``RecursionError`` somewhere. Both raise :class:`~sessionary.errors.InvalidInputError`.
+
+    With ``json_only`` (a run, before any store sees it), every other value must be what
+    JSON holds exactly: ``None``, a bool, an int, a finite float, an enum member of the
+    records, and mappings must have string keys; an ``object()`` in a run's metadata is
+    refused here, naming the run, not by the adapter's encoder.
     """
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
@@ -213,11 +219,37 @@ def check_value(value: object, what: str) -> None:
                 raise InvalidInputError(
                     f"{what} is nested more than {MAX_DEPTH} levels deep (the limit)"
                 )
+            if json_only and isinstance(item, Mapping):
+                for key in item:
+                    if not isinstance(key, str):
+                        raise InvalidInputError(
+                            f"{what} has a mapping key {key!r} ({type(key).__name__}): "
+                            "JSON keys are strings, so it would not come back as it was"
+                        )
             children = [*item.keys(), *item.values()] if isinstance(item, Mapping) else item
             stack.extend((child, depth + 1) for child in children)
         elif attrs.has(type(item)):
             fields = attrs.fields(type(item))  # type: ignore[arg-type]
             stack.extend((getattr(item, field.name), depth) for field in fields)
+        elif json_only and not _is_json_scalar(item):
+            raise InvalidInputError(
+                f"{what} holds {type(item).__name__} value {_short(item)}, which is not "
+                "JSON-compatible (str, int, finite float, bool, None, lists, str-keyed maps)"
+            )
+
+
+def _is_json_scalar(item: object) -> bool:
+    if item is None or isinstance(item, (bool, int, Enum)):
+        return True
+    return isinstance(item, float) and math.isfinite(item)
+
+
+def _short(item: object) -> str:
+    try:
+        text = repr(item)
+    except Exception:  # a repr that fails must not hide the real error
+        text = "<unprintable>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_count(value: object, what: str) -> None:

@@ -43,6 +43,7 @@ from typing import Any, ClassVar, TypeVar
 
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.errors import SchemaVersionError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import ListFilters, SchemaStatus, Store
 
@@ -216,6 +217,17 @@ class StorageOperations(abc.ABC):
     def _ping_op(self) -> Operation[Any, None]:
         """``Store.ping``."""
 
+    def _migrate_op(self) -> Operation[Any, list[str]]:
+        """``Store.migrate`` of a store with one schema version: nothing to upgrade, and a
+        store written by a newer schema (:meth:`_schema_status_op`) is refused."""
+        status = yield from self._schema_status_op()
+        if status.current > status.latest:
+            raise SchemaVersionError(
+                f"the store holds schema version {status.current}, newer than version "
+                f"{status.latest} that this code writes; upgrade it instead of migrating"
+            )
+        return []
+
 
 class OperationStore(StorageOperations, Store):
     """A :class:`~sessionary.Store` whose ``_`` methods run its operations with :meth:`_run`.
@@ -282,6 +294,10 @@ class OperationStore(StorageOperations, Store):
     def schema_status(self) -> SchemaStatus:
         """The schema version the store holds against the one this code writes."""
         return self._run(self._schema_status_op())
+
+    def migrate(self) -> list[str]:
+        """Upgrade the stored schema to the latest; a line per step taken."""
+        return self._run(self._migrate_op())
 
     def ping(self) -> None:
         """Check the server answers; raise ``StoreUnavailableError`` naming it if not."""
@@ -364,6 +380,10 @@ class AsyncOperationStore(StorageOperations, AsyncStore):
     async def schema_status(self) -> SchemaStatus:
         """The schema version the store holds against the one this code writes."""
         return await self._run(self._schema_status_op())
+
+    async def migrate(self) -> list[str]:
+        """Upgrade the stored schema to the latest; a line per step taken."""
+        return await self._run(self._migrate_op())
 
     async def ping(self) -> None:
         """Check the server answers; raise ``StoreUnavailableError`` naming it if not."""

@@ -89,6 +89,9 @@ class SlowProxy:
         self._threads: list[threading.Thread] = []
         #: How many connections the proxy has accepted and forwarded so far.
         self.accepted = 0
+        #: How many bytes the proxy has passed on so far, both ways: a count of the work a
+        #: client does on its server that no stopwatch blurs.
+        self.bytes_passed = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -239,6 +242,7 @@ class SlowProxy:
                             self._passes -= 1
                     if sink not in self._sockets:
                         break  # cut while the chunk was held: it is lost, as on a broken link
+                    self.bytes_passed += len(data)
                 sink.sendall(data)
         except OSError:
             pass

@@ -28,10 +28,12 @@ A subclass must not delete or weaken a suite test; one that cannot pass is marke
 from __future__ import annotations
 
 from sessionary.testing.storage_conditional import ConditionalClauses
+from sessionary.testing.storage_cost import CostClauses
 from sessionary.testing.storage_data import BAD_IDS, HOSTILE_IDS, make_run, rich_run
 from sessionary.testing.storage_durability import DurabilityClauses
 from sessionary.testing.storage_import import ImportClauses
 from sessionary.testing.storage_input import InputClauses
+from sessionary.testing.storage_races import RaceClauses
 from sessionary.testing.storage_runs import RunClauses
 from sessionary.testing.storage_schema import SchemaClauses
 from sessionary.testing.storage_sessions import SessionClauses
@@ -47,5 +49,7 @@ class StorageConformance(
     ConditionalClauses,
     SchemaClauses,
     InputClauses,
+    RaceClauses,
+    CostClauses,
 ):
     """The storage contract as tests. See the module documentation for how to use it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import pytest
@@ -45,6 +45,32 @@ class SuiteBase:
         the backend records a schema version; the schema clauses are skipped otherwise.
         """
         pytest.skip(f"{type(self).__name__} does not override stamp_schema")
+
+    def corrupt_session_record(self, store: Store, session_id: str) -> None:
+        """Damage the session's own record (its summary), not a run's, as a broken disk would.
+
+        Override when the backend keeps the summary encoded; the clause is skipped otherwise.
+        """
+        pytest.skip(f"{type(self).__name__} does not override corrupt_session_record")
+
+    def make_counted_store(self) -> tuple[Store, Callable[[], int]]:
+        """An empty store (data of its own) and a counter of the work it has done so far.
+
+        The counter returns a running total of units the backend itself measures, which
+        grow with the records a call reads or writes: bytes between the store and its
+        server (a :class:`~sessionary.testing.SlowProxy` counts them in
+        ``bytes_passed``), SQLite virtual-machine steps (a progress handler), documents
+        returned. The cost clauses use it to prove, without a stopwatch, that an append
+        does not rewrite the session and that a tail read or a listing page reads only
+        what it returns. Override when the backend can count; skipped otherwise.
+        """
+        pytest.skip(f"{type(self).__name__} does not override make_counted_store")
+
+    def unreachable_store(self) -> tuple[Store, str]:
+        """A store whose server is not there (a closed port), and the text its error must
+        contain to name the server (the port, say). For stores on a server; skipped
+        otherwise."""
+        pytest.skip(f"{type(self).__name__} does not override unreachable_store")
 
     def make_ttl_store(self, ttl: float) -> Store:
         """An empty store whose sessions expire ``ttl`` seconds after their last write."""

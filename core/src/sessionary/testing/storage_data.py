@@ -153,3 +153,25 @@ def _append_worker(url: str, session_id: str, worker: int, count: int) -> None:
             )
     finally:
         store.close()
+
+
+def _update_worker(url: str, session_id: str, run_id: str, worker: int, barrier: Any) -> None:
+    """Race one ``update_run`` at version 1 against the other workers; exit 0 won, 3 lost."""
+    import sys
+
+    import attrs
+
+    from sessionary.errors import ConflictError
+    from sessionary.resolve import open_db
+
+    store = open_db(url)
+    try:
+        run = store.get_run(session_id, run_id)  # connected and warm before the race
+        assert run is not None
+        barrier.wait()
+        try:
+            store.update_run(attrs.evolve(run, content=f"w{worker}"), expected_version=1)
+        except ConflictError:
+            sys.exit(3)
+    finally:
+        store.close()

@@ -14,6 +14,7 @@ from sessionary.domain.sessions import Session
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
+    StoreUnavailableError,
 )
 from sessionary.storage.base import Capability, Store
 from sessionary.testing.storage_base import SuiteBase
@@ -99,6 +100,32 @@ class DurabilityClauses(SuiteBase):
         assert "healthy" in listed
         store.append_run(make_run("healthy", user_id="alice"))
         assert len(store.get_runs("healthy")) == 2
+
+    def test_a_corrupt_session_record_names_its_session_and_spares_the_others(
+        self, store: Store
+    ) -> None:
+        store.append_run(make_run("healthy", user_id="alice"))
+        store.append_run(make_run("broken", user_id="alice"))
+        self.corrupt_session_record(store, "broken")
+        for read in (store.get_session, store.get_session_info):
+            with pytest.raises(CorruptRecordError, match="broken"):
+                read("broken")
+        healthy = store.get_session("healthy")
+        assert healthy is not None and healthy.run_count == 1
+        listed = [i.session_id for i in store.list_sessions(user_id="alice").items]
+        assert listed == ["healthy"], "a listing shows the corrupt session or stops at it"
+        store.append_run(make_run("healthy", user_id="alice"))
+        assert len(store.get_runs("healthy")) == 2
+
+    def test_an_unreachable_server_is_store_unavailable_naming_it(self) -> None:
+        store, named = self.unreachable_store()
+        try:
+            with pytest.raises(StoreUnavailableError, match=named):
+                store.get_session_info("s1")
+            with pytest.raises(StoreUnavailableError, match=named):
+                store.append_run(make_run("s1"))
+        finally:
+            store.close()
 
     # ------------------------------------------------------------------ schema and admin
 

@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from sessionary.errors import SchemaVersionError
-from sessionary.storage.base import Store
+from sessionary.storage.base import Capability, Store
 from sessionary.testing.storage_base import SuiteBase
 from sessionary.testing.storage_data import make_run
 
@@ -68,3 +68,32 @@ class SchemaClauses(SuiteBase):
             except SchemaVersionError:
                 continue
             pytest.fail(f"{name} read a store stamped with a newer schema")
+
+    def test_a_store_opened_after_a_newer_schema_and_migrate_refuse(
+        self, store: Store, request: pytest.FixtureRequest
+    ) -> None:
+        store.append_run(make_run("s1"))
+        self.stamp_schema(store, "s1", newer=True)
+        with pytest.raises(SchemaVersionError):
+            store.migrate()
+        try:
+            status = store.schema_status()
+        except SchemaVersionError:
+            status = None  # refusing to say is as good as saying it is newer
+        if status is not None:
+            assert status.current > status.latest, "schema_status hides a newer schema"
+        if Capability.PERSISTENT not in self.capabilities:
+            return
+        from sessionary.resolve import open_db
+
+        url: str = request.getfixturevalue("store_url")
+        # Refused on opening or on first use, either will do. (A store that versions each
+        # record, not the whole store, refuses that session's records only.)
+        with pytest.raises(SchemaVersionError), open_db(url) as later:
+            later.append_run(make_run("s1"))
+        with pytest.raises(SchemaVersionError), open_db(url) as later:
+            later.get_session("s1")
+        self.stamp_schema(store, "s1", newer=False)
+        with open_db(url) as later:
+            info = later.get_session_info("s1")
+            assert info is not None and info.run_count == 1, "a refused write wrote"

@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from sessionary.domain.runs import RunStatus
-from sessionary.domain.sessions import SessionInfo, SessionPage, SessionType
+from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
     ConflictError,
     InvalidIdError,
@@ -232,6 +232,55 @@ class SessionClauses(SuiteBase):
         assert sorted(seen) == [f"s{i:02d}" for i in range(23)]
         assert len(set(seen)) == 23
         assert seen == [f"s{i:02d}" for i in reversed(range(23))]
+
+    def test_name_search_folds_case_like_python_and_takes_wildcards_literally(
+        self, store: Store
+    ) -> None:
+        for session_id, name in (
+            ("s1", "Straße planning"),
+            ("s2", "100% sure"),
+            ("s3", "100 percent"),
+            ("s4", "snake_case"),
+            ("s5", "snakeXcase"),
+            ("s6", "ΣΊΣΥΦΟΣ"),
+            ("s7", None),
+        ):
+            store.append_run(make_run(session_id))
+            if name is not None:
+                store.update_session(session_id, name=name)
+
+        def found(needle: str) -> list[str]:
+            page = store.list_sessions(name_contains=needle)
+            return sorted(i.session_id for i in page.items)
+
+        assert found("STRASSE") == ["s1"]
+        assert found("straße") == ["s1"]
+        assert found("%") == ["s2"]
+        assert found("0%") == ["s2"]
+        assert found("_") == ["s4"]
+        assert found("e_c") == ["s4"]
+        assert found("σίσυφος") == ["s6"]
+        assert found("\\") == []
+        assert found("") == ["s1", "s2", "s3", "s4", "s5", "s6"]
+
+    def test_equal_timestamps_list_in_code_point_order(self, store: Store) -> None:
+        # Ties of updated_at order by session_id compared by code point, descending, in
+        # every store: not by a collation ("a" before "B"), not by insertion order.
+        ids = ["B", "a", "Z", "é", "_", "~", "a0", "ä"]
+        for session_id in ids:
+            run = make_run(session_id, created_at=1000.0)
+            store.import_session(
+                Session(session_id=session_id, created_at=1000.0, updated_at=1000.0, runs=(run,))
+            )
+        infos = store.list_sessions().items
+        assert {i.updated_at for i in infos} == {1000.0}
+        listed = [i.session_id for i in infos]
+        assert listed == sorted(ids, reverse=True)
+        first = store.list_sessions(limit=3)
+        assert first.next_cursor is not None
+        rest = store.list_sessions(limit=10, cursor=first.next_cursor)
+        assert [i.session_id for i in (*first.items, *rest.items)] == listed
+        assert rest.next_cursor is None
 
     def test_a_new_run_moves_a_session_to_the_top(self, store: Store) -> None:
         store.append_run(make_run("old"))

@@ -1,9 +1,10 @@
-"""Read sessions written by Agno's ``SqliteDb`` (2.x and 3.x layouts) as Sessionary sessions.
+"""Read sessions of Agno's ``SqliteDb`` or ``PostgresDb`` (2.x and 3.x) as Sessionary sessions.
 
 Agno 2.x keeps each session's runs as a JSON list in the ``runs`` column of its sessions
 table (often JSON-encoded twice); Agno 3.x keeps one row per run in a runs table
 (``agno_runs``), ordered by ``run_index``, and may still carry an un-migrated legacy
-``runs`` column. Both are read with the standard library alone: no Agno install needed.
+``runs`` column. Both layouts are read the same way from either database (SQLite with
+the standard library, PostgreSQL with psycopg): no Agno install needed.
 
 What is kept: session, user, agent and team IDs, the session name
 (``session_data.session_name``, recorded with the name source ``agno-import``), session
@@ -15,9 +16,7 @@ Messages Agno copied into a run from history (``from_history``) are not duplicat
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -25,10 +24,11 @@ import attrs
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
-from sessionary.errors import InvalidInputError, StorageError
+from sessionary.errors import InvalidInputError
 from sessionary.storage.base import new_session_info, summary_after_append
+from sessionary_cli.agno_sources import AgnoImportError, Source, open_source
 
-__all__ = ["NAME_SOURCE", "AgnoImportError", "read_agno_sqlite"]
+__all__ = ["NAME_SOURCE", "AgnoImportError", "read_agno"]
 
 #: ``name_source`` of names carried over from Agno.
 NAME_SOURCE = "agno-import"
@@ -49,21 +49,6 @@ _ROLES = {
     "model": Role.ASSISTANT,
     "tool": Role.TOOL,
 }
-
-
-class AgnoImportError(StorageError):
-    """An Agno database could not be read; the message says which session and why."""
-
-
-def _path_of(url: str) -> Path:
-    if not url.startswith("sqlite:///"):
-        raise InvalidInputError(
-            f"{url!r}: only Agno's SqliteDb can be imported; give sqlite:///path/to/agno.db"
-        )
-    path = Path(url[len("sqlite:///") :])
-    if not path.is_file():
-        raise InvalidInputError(f"no Agno database at {path}")
-    return path
 
 
 def _json(value: Any) -> Any:
@@ -173,73 +158,66 @@ def _run(data: dict[str, Any], session_id: str, user_id: str | None) -> Run:
     )
 
 
-def _tables(db: sqlite3.Connection) -> set[str]:
-    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-
-
-def _columns(db: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
-
-
-def read_agno_sqlite(
+def read_agno(
     url: str,
     *,
     sessions_table: str = "agno_sessions",
     runs_table: str = "agno_runs",
+    schema: str = "ai",
 ) -> Iterator[Session]:
-    """Every agent and team session of an Agno ``SqliteDb`` file, as Sessionary sessions.
+    """Every agent and team session of an Agno database, as Sessionary sessions.
 
-    Workflow sessions are not sessions of an agent or team and are skipped. A session
-    that cannot be read raises :class:`AgnoImportError` naming it.
+    ``url`` names Agno's ``SqliteDb`` file (``sqlite:///path/to/agno.db``) or its
+    ``PostgresDb`` (``postgresql://...``, also as SQLAlchemy writes it,
+    ``postgresql+psycopg://...``), whose tables are in the PostgreSQL ``schema`` (Agno's
+    default is ``ai``). Workflow sessions are not sessions of an agent or team and are
+    skipped. A session that cannot be read raises :class:`AgnoImportError` naming it.
     """
-    for table in (sessions_table, runs_table):
-        if not table.replace("_", "").isalnum():
-            raise InvalidInputError(f"table name {table!r} must be letters, digits and '_'")
-    path = _path_of(url)
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    for what, name in (("table", sessions_table), ("table", runs_table), ("schema", schema)):
+        if not name.replace("_", "").isalnum():
+            raise InvalidInputError(f"{what} name {name!r} must be letters, digits and '_'")
+    source = open_source(url, schema)
     try:
-        tables = _tables(db)
+        tables = source.tables()
         if sessions_table not in tables:
             raise InvalidInputError(
-                f"{path} has no table {sessions_table!r}: not an Agno database?"
+                f"{source.where} has no table {sessions_table!r}: not an Agno database?"
             )
-        legacy = "runs" in _columns(db, sessions_table)
+        legacy = "runs" in source.columns(sessions_table)
         has_runs_table = runs_table in tables
-        rows = db.execute(
+        rows = source.rows(
             f"SELECT session_id, session_type, agent_id, team_id, user_id, session_data, "
             f"metadata, created_at, updated_at{', runs' if legacy else ''} "
-            f'FROM "{sessions_table}" ORDER BY created_at, session_id'
-        ).fetchall()
+            f"FROM {source.table(sessions_table)} ORDER BY created_at, session_id"
+        )
         for row in rows:
-            session_id, kind, agent_id, team_id, user_id = row[:5]
+            session_id, kind = row[:2]
             if kind not in ("agent", "team"):
                 continue
             try:
-                yield _session(db, row, legacy, has_runs_table, runs_table)
+                runs = _run_dicts(source, runs_table, session_id) if has_runs_table else []
+                yield _session(row, legacy, runs)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 raise AgnoImportError(
                     f"Agno session {session_id!r} cannot be read: {type(exc).__name__}: {exc}"
                 ) from exc
     finally:
-        db.close()
+        source.close()
 
 
-def _session(
-    db: sqlite3.Connection,
-    row: tuple[Any, ...],
-    legacy: bool,
-    has_runs_table: bool,
-    runs_table: str,
-) -> Session:
-    session_id, kind, agent_id, team_id, user_id, session_data, metadata, created, updated = row[:9]
-    run_dicts: list[dict[str, Any]] = []
-    if has_runs_table:
-        for (run_data,) in db.execute(
-            f'SELECT run_data FROM "{runs_table}" WHERE session_id = ? '
-            f"ORDER BY run_index, created_at, rowid",
+def _run_dicts(source: Source, runs_table: str, session_id: str) -> list[Any]:
+    return [
+        _json(run_data)
+        for (run_data,) in source.rows(
+            f"SELECT run_data FROM {source.table(runs_table)} WHERE session_id = {source.mark} "
+            f"ORDER BY run_index, created_at, {source.row_order}",
             (session_id,),
-        ):
-            run_dicts.append(_json(run_data))
+        )
+    ]
+
+
+def _session(row: tuple[Any, ...], legacy: bool, run_dicts: list[Any]) -> Session:
+    session_id, kind, agent_id, team_id, user_id, session_data, metadata, created, updated = row[:9]
     if legacy and not run_dicts:
         blob = _json(row[9])
         if isinstance(blob, list):
