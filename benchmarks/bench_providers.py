@@ -225,7 +225,7 @@ def sessionary_run(model: Any, stream: bool) -> Callable[[], Any]:
         session = f"bench-{next(count)}"
         if stream:
             items = list(agent.run("Hello", session_id=session, stream=True))
-            assert items[-1].content == TEXT  # type: ignore[union-attr]
+            assert items[-1].content == TEXT
             return items
         run = agent.run("Hello", session_id=session)
         assert run.content == TEXT
@@ -300,7 +300,7 @@ def sessionary_arun(model: Any, stream: bool) -> Callable[[], Any]:
         session = f"abench-{next(count)}"
         if stream:
             items = [item async for item in agent.arun("Hello", session_id=session, stream=True)]
-            assert items[-1].content == TEXT  # type: ignore[union-attr]
+            assert items[-1].content == TEXT
             return items
         run = await agent.arun("Hello", session_id=session)
         assert run.content == TEXT

@@ -97,9 +97,11 @@ def test_arun_uses_the_async_store_and_the_async_model() -> None:
     calls: list[str] = []
 
     class Recording(ThreadedAsyncStore):
-        async def _append_run(self, run: Any, session_type: Any) -> Any:
+        async def _append_run(
+            self, run: Any, session_type: Any, expected_version: int | None = None
+        ) -> Any:
             calls.append("append_run")
-            return await super()._append_run(run, session_type)
+            return await super()._append_run(run, session_type, expected_version)
 
     db = MemoryDb()
     agent = Agent(model=AsyncStreamModel(), db=db)

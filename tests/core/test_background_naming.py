@@ -116,7 +116,7 @@ def test_a_streamed_run_ends_while_its_automatic_naming_is_held() -> None:
     agent = Agent(model=ScriptedModel("reply"), naming_model=namer, db="memory://",
                   auto_name_after_runs=1)  # fmt: skip
     items = list(agent.run("hello", session_id="s1", stream=True))
-    assert items[-1].content == "reply"  # type: ignore[union-attr]
+    assert items[-1].content == "reply"
     assert namer.entered.wait(HANG)
     namer.release.set()
     assert agent.wait_for_pending()

@@ -32,10 +32,14 @@ class CountingDb(MemoryDb):
         self.info_reads = 0
 
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
         self.session_reads.append(last_n_runs)
-        return super()._get_session(session_id, user_id, last_n_runs)
+        return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt)
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         self.info_reads += 1

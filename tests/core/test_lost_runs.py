@@ -22,13 +22,15 @@ class _FailingOnce(MemoryDb):
         self.fail = 0
         self.applied = applied
 
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+    def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo:
         if self.fail:
             self.fail -= 1
             if self.applied:
-                super()._append_run(run, session_type)
+                super()._append_run(run, session_type, expected_version)
             raise StoreUnavailableError("the server went away")
-        return super()._append_run(run, session_type)
+        return super()._append_run(run, session_type, expected_version)
 
 
 @pytest.mark.parametrize("applied", [False, True])

@@ -231,7 +231,9 @@ class _RecordingOperations:
         reply = yield (name, args)
         return reply
 
-    def _append_op(self, run: Run, session_type: SessionType) -> Op:
+    def _append_op(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> Op:
         return self._op("append", run, session_type)
 
     def _update_run_op(self, run: Run, expected_version: int) -> Op:
@@ -260,7 +262,13 @@ class _RecordingOperations:
     ) -> Op:
         return self._op("trim", session_id, keep_last, user_id, expected_version)
 
-    def _get_session_op(self, session_id: str, user_id: str | None, last_n: int | None) -> Op:
+    def _get_session_op(
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n: int | None,
+        skip_corrupt: bool = False,
+    ) -> Op:
         return self._op("get_session", session_id, user_id, last_n)
 
     def _get_info_op(self, session_id: str, user_id: str | None) -> Op:

@@ -80,10 +80,14 @@ class CountingSqliteDb(SqliteDb):
     session_reads: list[int | None]
 
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
         self.session_reads.append(last_n_runs)
-        return super()._get_session(session_id, user_id, last_n_runs)
+        return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt)
 
 
 class CountingRedisDb(RedisDb):
@@ -92,10 +96,14 @@ class CountingRedisDb(RedisDb):
     session_reads: list[int | None]
 
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
         self.session_reads.append(last_n_runs)
-        return super()._get_session(session_id, user_id, last_n_runs)
+        return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt)
 
 
 def counting_store(kind: str, tmp_path: Path, redis_url: str, prefix: str) -> Any:
@@ -382,10 +390,14 @@ class CountingMongoDb(MongoDb):
     session_reads: list[int | None]
 
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
         self.session_reads.append(last_n_runs)
-        return super()._get_session(session_id, user_id, last_n_runs)
+        return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt)
 
 
 def test_caching_on_mongodb_reads_no_runs_and_sees_other_writers() -> None:

@@ -28,12 +28,15 @@ _LAZY: dict[str, str] = {
     "Requirement": "sessionary.domain.runs",
     "Role": "sessionary.domain.messages",
     "Run": "sessionary.domain.runs",
+    "RunContext": "sessionary.agent.context",
     "RunMetrics": "sessionary.domain.runs",
     "RunOutput": "sessionary.domain.runs",
     "RunStatus": "sessionary.domain.runs",
     "Session": "sessionary.domain.sessions",
     "SessionInfo": "sessionary.domain.sessions",
     "SessionPage": "sessionary.domain.sessions",
+    "SessionSummary": "sessionary.domain.sessions",
+    "SessionSummaryManager": "sessionary.summary",
     "SessionType": "sessionary.domain.sessions",
     "Store": "sessionary.storage.base",
     "Team": "sessionary.agent.team",
@@ -55,12 +58,15 @@ __all__ = [
     "Requirement",
     "Role",
     "Run",
+    "RunContext",
     "RunMetrics",
     "RunOutput",
     "RunStatus",
     "Session",
     "SessionInfo",
     "SessionPage",
+    "SessionSummary",
+    "SessionSummaryManager",
     "SessionType",
     "Store",
     "Team",
@@ -90,6 +96,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from sessionary.agent.agent import Agent
+    from sessionary.agent.context import RunContext
     from sessionary.agent.team import Team
     from sessionary.domain.messages import Message, Role, ToolCall
     from sessionary.domain.runs import Requirement, Run, RunMetrics, RunOutput, RunStatus
@@ -98,6 +105,7 @@ if TYPE_CHECKING:
         Session,
         SessionInfo,
         SessionPage,
+        SessionSummary,
         SessionType,
         TeamSession,
     )
@@ -106,4 +114,5 @@ if TYPE_CHECKING:
     from sessionary.resolve import get_model, open_db
     from sessionary.storage.aio import AsyncStore
     from sessionary.storage.base import Store
+    from sessionary.summary import SessionSummaryManager
     from sessionary.tools import Tool, tool

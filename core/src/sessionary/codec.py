@@ -21,12 +21,14 @@ from typing import Any
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
+from sessionary.domain.state import StateChanges
 from sessionary.errors import InvalidInputError
 
 __all__ = [
     "SCHEMA_VERSION",
     "CodecError",
     "decode_message",
+    "decode_messages",
     "decode_run",
     "decode_session",
     "decode_session_columns",
@@ -82,6 +84,8 @@ def encode_message(message: Message) -> dict[str, Any]:
         data["name"] = message.name
     if message.metadata:
         data["metadata"] = message.metadata
+    if message.payload is not None:
+        data["payload"] = message.payload
     return data
 
 
@@ -100,7 +104,25 @@ def decode_message(data: Any) -> Message:
         name=_opt_str(data, "name"),
         created_at=_number(data, "created_at"),
         metadata=_dict(data, "metadata"),
+        payload=_opt_dict(data, "payload"),
     )
+
+
+def decode_messages(data: Any, last_n: int | None = None) -> list[Message]:
+    """The messages of an encoded run (only its last ``last_n``), decoding nothing else.
+
+    What a message-level tail read uses: the rest of the run is neither checked nor
+    built. Raises :class:`CodecError` for a record that is not a run's shape.
+
+    >>> run = {"messages": [{"role": "user", "content": str(i)} for i in range(5)]}
+    >>> [m.content for m in decode_messages(run, 2)]
+    ['3', '4']
+    """
+    _require_dict(data, "run")
+    items = _list(data, "messages")
+    if last_n is not None:
+        items = items[max(0, len(items) - last_n) :] if last_n else []
+    return [decode_message(item) for item in items]
 
 
 # --------------------------------------------------------------------------- runs
@@ -143,7 +165,7 @@ def _decode_requirement(data: Any) -> Requirement:
 def encode_run(run: Run) -> dict[str, Any]:
     """A run as a JSON-compatible dict."""
     metrics = run.metrics
-    return {
+    data: dict[str, Any] = {
         "run_id": run.run_id,
         "session_id": run.session_id,
         "user_id": run.user_id,
@@ -167,6 +189,23 @@ def encode_run(run: Run) -> dict[str, Any]:
         "version": run.version,
         "metadata": run.metadata,
     }
+    changes = run.state_changes
+    if changes:
+        data["state_changes"] = {"set": changes.set, "removed": list(changes.removed)}
+    return data
+
+
+def _decode_state_changes(data: Any) -> StateChanges:
+    if data is None:
+        return StateChanges()
+    _require_dict(data, "state_changes")
+    removed = _list(data, "removed")
+    if not all(isinstance(k, str) for k in removed):
+        raise CodecError("state_changes removed must be strings")
+    try:
+        return StateChanges(set=_dict(data, "set"), removed=removed)
+    except InvalidInputError as exc:
+        raise CodecError(f"state_changes: {exc}") from exc
 
 
 def decode_run(data: Any) -> Run:
@@ -200,6 +239,7 @@ def decode_run(data: Any) -> Run:
         updated_at=_number(data, "updated_at"),
         version=_int(data, "version", default=1),
         metadata=_dict(data, "metadata"),
+        state_changes=_decode_state_changes(data.get("state_changes")),
     )
 
 
@@ -422,6 +462,13 @@ def _list(data: dict[str, Any], key: str) -> list[Any]:
     value = data.get(key, [])
     if not isinstance(value, list):
         raise CodecError(f"field {key!r} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _opt_dict(data: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise CodecError(f"field {key!r} must be an object or null, got {type(value).__name__}")
     return value
 
 

@@ -24,6 +24,8 @@ from sessionary.models.base import ToolSpec
 
 __all__ = ["Tool", "as_tool", "tool"]
 
+#: The parameter through which a tool receives the run's context (Agno's name).
+RUN_CONTEXT = "run_context"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 
@@ -39,6 +41,9 @@ class Tool:
     requires_user_input: bool = False
     user_input_fields: tuple[str, ...] = ()
     external_execution: bool = False
+    #: The function has a ``run_context`` parameter: the run's context is passed to it
+    #: (see :class:`sessionary.agent.context.RunContext`); it is not in the schema.
+    takes_run_context: bool = False
 
     @property
     def spec(self) -> ToolSpec:
@@ -203,6 +208,7 @@ def _build(
         requires_user_input=requires_user_input,
         user_input_fields=user_input_fields,
         external_execution=external_execution,
+        takes_run_context=RUN_CONTEXT in _signature(fn).parameters,
     )
 
 
@@ -246,6 +252,8 @@ def _schema(fn: Callable[..., Any], arg_docs: dict[str, str]) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for param in _signature(fn).parameters.values():
+        if param.name == RUN_CONTEXT:
+            continue
         if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
         if param.kind is inspect.Parameter.POSITIONAL_ONLY:

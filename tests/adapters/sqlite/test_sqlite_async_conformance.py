@@ -146,6 +146,20 @@ class TestAsyncSqliteStoreInMemory(AsyncStorageConformance):
         writer, _ = inner._pools()
         writer.submit(damage).result()
 
+    def corrupt_run_record(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
+        db = store.inner._writer_db
+
+        def damage() -> None:
+            with db._lock:
+                db._connection().execute(
+                    "UPDATE runs SET data = '{\"run_id\": 42' WHERE session_key = "
+                    "(SELECT session_key FROM sessions WHERE session_id = ?)",
+                    (session_id,),
+                )
+
+        store.inner._pools()[0].submit(damage).result()
+
     def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
         assert isinstance(store, BlockingStore) and isinstance(store.inner, AsyncSqliteStore)
         inner = store.inner

@@ -73,6 +73,15 @@ class TestSqliteDbInMemory(StorageConformance):
                 "UPDATE sessions SET state = 'not json' WHERE session_id = ?", (session_id,)
             )
 
+    def corrupt_run_record(self, store: Store, session_id: str) -> None:
+        assert isinstance(store, SqliteDb)
+        with store._lock:
+            store._connection().execute(
+                "UPDATE runs SET data = '{\"run_id\": 42' WHERE session_key = "
+                "(SELECT session_key FROM sessions WHERE session_id = ?)",
+                (session_id,),
+            )
+
     def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
         assert isinstance(store, SqliteDb)
         with store._lock:  # the raw connection: the store's cache is not told

@@ -28,7 +28,7 @@ def request_body(model_id: str, max_tokens: int, request: ModelRequest) -> dict[
     system: list[str] = []
     turns: list[dict[str, Any]] = []
     for message in request.messages:
-        if message.role is Role.SYSTEM:
+        if message.role in (Role.SYSTEM, Role.DEVELOPER):  # Anthropic has no developer role
             if message.content:
                 system.append(message.content)
             continue

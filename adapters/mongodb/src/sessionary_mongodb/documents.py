@@ -31,6 +31,7 @@ from sessionary.codec import (
 )
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import SessionInfo
+from sessionary.domain.state import StateChanges
 from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersionError
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "run_doc",
     "run_from_doc",
     "session_doc",
+    "state_of",
+    "stored_changes",
 ]
 
 #: MongoDB's largest BSON document, 16 MiB.
@@ -211,3 +214,22 @@ def run_from_doc(session_id: str, doc: dict[str, Any]) -> Run:
         return decode_run(json.loads(text))
     except (CodecError, ValueError, TypeError) as exc:
         raise CorruptRecordError(session_id, f"run {doc.get('run_id')!r}: {exc}") from exc
+
+
+def state_of(session_id: str, text: Any) -> dict[str, Any]:
+    """A session document's ``state`` JSON text, decoded."""
+    try:
+        state = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise CorruptRecordError(session_id, f"session state is not JSON: {exc}") from exc
+    if not isinstance(state, dict):
+        raise CorruptRecordError(session_id, "session state is not a JSON object")
+    return state
+
+
+def stored_changes(session_id: str, text: Any) -> StateChanges:
+    """The state changes of a stored run's JSON text."""
+    try:
+        return decode_run(json.loads(text)).state_changes
+    except (TypeError, ValueError) as exc:
+        raise CorruptRecordError(session_id, f"stored run is not a run: {exc}") from exc

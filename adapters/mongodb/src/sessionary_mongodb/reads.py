@@ -14,7 +14,7 @@ from pymongo import ReturnDocument
 
 from sessionary.codec import SCHEMA_VERSION
 from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage
+from sessionary.domain.sessions import SessionInfo, SessionPage
 from sessionary.errors import CorruptRecordError, SchemaVersionError
 from sessionary.storage.base import ListFilters, SchemaStatus, encode_cursor
 from sessionary_mongodb.calls import ADMIN, META, RUNS, SESSIONS, SETUP, Op
@@ -76,25 +76,6 @@ class MongoOperations(MongoWrites):
             yield ADMIN.command("ping")
 
     # ------------------------------------------------------------------ reading
-
-    def _get_session_op(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Op[Session | None]:
-        yield SETUP
-        with self._do(f"reading session {session_id!r}"):
-            doc = yield from self._find_session(session_id, user_id)
-            if doc is None:
-                return None
-            info = info_from_doc(doc)
-            if last_n_runs == 0:
-                return Session.from_info(info, ())
-            query = {"session_key": self._key_of(doc)}
-            if last_n_runs is None:
-                docs = yield RUNS.find(query, sort=[("seq", 1)])
-            else:
-                docs = yield RUNS.find(query, sort=[("seq", -1)], limit=last_n_runs)
-                docs.reverse()
-        return Session.from_info(info, [run_from_doc(session_id, d) for d in docs])
 
     def _get_info_op(self, session_id: str, user_id: str | None) -> Op[SessionInfo | None]:
         yield SETUP

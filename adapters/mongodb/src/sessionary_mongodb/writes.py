@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from sessionary.codec import dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
+from sessionary.domain.state import StateChanges
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
@@ -34,7 +35,7 @@ from sessionary.errors import (
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
-from sessionary_mongodb.connection import MongoSettings, as_int, expired
+from sessionary_mongodb.connection import as_int, expired
 from sessionary_mongodb.documents import (
     CURRENT,
     check_run_size,
@@ -44,7 +45,10 @@ from sessionary_mongodb.documents import (
     refuse_newer,
     run_doc,
     session_doc,
+    stored_changes,
 )
+from sessionary_mongodb.folding import summary_update
+from sessionary_mongodb.tail import MongoTail, claim_seq
 
 __all__ = ["MongoWrites"]
 
@@ -54,7 +58,7 @@ _RETRIES: Final = 5
 STALE_RESERVATION: Final = 300.0
 
 
-class MongoWrites(MongoSettings):
+class MongoWrites(MongoTail):
     """The write half of the storage contract on MongoDB, as operations."""
 
     def _find_session(self, session_id: str, user_id: str | None) -> Op[dict[str, Any] | None]:
@@ -65,7 +69,9 @@ class MongoWrites(MongoSettings):
 
     # ------------------------------------------------------------------ appending
 
-    def _append_op(self, run: Run, session_type: SessionType) -> Op[SessionInfo]:
+    def _append_op(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> Op[SessionInfo]:
         text = dump_run(run)
         check_run_size(run, text, self.max_document_bytes)
         yield SETUP
@@ -73,7 +79,10 @@ class MongoWrites(MongoSettings):
         action = f"appending run {rid!r} to session {sid!r}"
         with self._do(action):
             now = time.time()
-            key, seq = yield from self._reserve_seq(run, session_type, now)
+            if expected_version is None:
+                key, seq = yield from self._reserve_seq(run, session_type, now)
+            else:  # the version is claimed with the sequence number, in one update
+                key, seq = yield from claim_seq(self, run, session_type, now, expected_version)
             try:
                 yield RUNS.insert_one(run_doc(run, text, key, seq))
             except DuplicateKeyError:
@@ -87,7 +96,9 @@ class MongoWrites(MongoSettings):
                 yield from self._abandon_empty(sid, key, seq)
                 raise
             try:
-                doc = yield from self._fold_into_summary(run, key, seq, now)
+                doc = yield from self._fold_into_summary(
+                    run, key, seq, now, claimed=expected_version is not None
+                )
             except PyMongoError:
                 # Stored whole or not at all: take the uncounted run back if we still can.
                 with contextlib.suppress(PyMongoError):
@@ -150,11 +161,14 @@ class MongoWrites(MongoSettings):
         )
 
     def _fold_into_summary(
-        self, run: Run, key: str, seq: int, now: float
+        self, run: Run, key: str, seq: int, now: float, *, claimed: bool = False
     ) -> Op[dict[str, Any] | None]:
-        """Count the stored run in the session's summary; None if the session is gone."""
+        """Count the stored run in the session's summary; None if the session is gone.
+
+        ``claimed``: the version was bumped already, when the sequence was reserved.
+        """
         increments = {
-            "version": 1,
+            "version": 0 if claimed else 1,
             "pending": -1,
             "run_count": 1,
             "input_tokens": run.metrics.input_tokens,
@@ -165,7 +179,13 @@ class MongoWrites(MongoSettings):
         if preview is not None:
             latest["last_message_preview"] = preview
         doc = yield from self._summary_update(
-            {"_id": run.session_id, "key": key}, seq, increments, latest, now, strict=False
+            {"_id": run.session_id, "key": key},
+            seq,
+            increments,
+            latest,
+            now,
+            strict=False,
+            changes=run.state_changes,
         )
         return doc
 
@@ -178,28 +198,12 @@ class MongoWrites(MongoSettings):
         now: float,
         *,
         strict: bool,
+        changes: StateChanges | None = None,
     ) -> Op[dict[str, Any] | None]:
-        """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
-
-        The first attempt is one atomic update guarded on ``last_seq``; when a later run
-        already set the summary it is repeated without ``latest``.
-        """
-        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
-        query = {**query, **CURRENT}
-        expiry = self._expiry(now)
-        guard = {"last_seq": seq} if strict else {"last_seq": {"$lt": seq}}
-        doc: dict[str, Any] | None = yield SESSIONS.find_one_and_update(
-            {**query, **guard},
-            {**update, "$set": {**latest, **expiry}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            if expiry:
-                update["$set"] = expiry
-            doc = yield SESSIONS.find_one_and_update(
-                query, update, return_document=ReturnDocument.AFTER
-            )
-        return doc
+        """:func:`~sessionary_mongodb.folding.summary_update` with this store's expiry."""
+        where, expiry = self._where, self._expiry(now)
+        args = (query, seq, increments, latest, now, expiry, where)
+        return (yield from summary_update(*args, strict=strict, changes=changes))
 
     def _release(self, session_id: str, key: str) -> Op[None]:
         """Take back a failed append's ``pending`` mark (best effort: it also goes stale)."""
@@ -260,8 +264,15 @@ class MongoWrites(MongoSettings):
             preview = preview_of(new)
             if preview is not None:
                 latest["last_message_preview"] = preview
+            gained = new.state_changes.since(stored_changes(sid, old.get("data")))
             doc = yield from self._summary_update(
-                {"_id": sid, "key": key}, as_int(old, "seq"), increments, latest, now, strict=True
+                {"_id": sid, "key": key},
+                as_int(old, "seq"),
+                increments,
+                latest,
+                now,
+                strict=True,
+                changes=gained,
             )
             if doc is None:
                 # Take the run back: the session was deleted, or migrated to a newer schema.

@@ -149,7 +149,9 @@ def _message(message: Message) -> dict[str, Any]:
                 for call in message.tool_calls
             ],
         }
-    return {"role": str(message.role), "content": message.content or ""}
+    # Chat Completions servers that are not OpenAI's know no "developer" role: system.
+    role = "system" if message.role is Role.DEVELOPER else str(message.role)
+    return {"role": role, "content": message.content or ""}
 
 
 def _tool(spec: ToolSpec) -> dict[str, Any]:

@@ -147,6 +147,8 @@ def _items(message: Message, instructions: list[str], *, leading: bool) -> list[
             instructions.append(text)
             return []
         return [{"role": "developer", "content": text}]
+    if message.role is Role.DEVELOPER:  # the Responses API's own role
+        return [{"role": "developer", "content": text}]
     if message.role is Role.USER:
         return [{"role": "user", "content": text}]
     if message.role is Role.TOOL:

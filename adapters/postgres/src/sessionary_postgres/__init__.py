@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["AsyncPostgresStore", "PostgresDb", "__version__"]
+__all__ = ["AsyncPostgresDb", "AsyncPostgresStore", "PostgresDb", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "PostgresDb":
+    if name in ("PostgresDb", "AsyncPostgresDb"):  # Agno's async name: a pure rename
         from sessionary_postgres.store import PostgresDb
 
         return PostgresDb
@@ -33,3 +33,5 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from sessionary_postgres.aio import AsyncPostgresStore
     from sessionary_postgres.store import PostgresDb
+
+    AsyncPostgresDb = PostgresDb

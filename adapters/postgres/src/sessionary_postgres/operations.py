@@ -46,11 +46,11 @@ from sessionary.storage.base import (
     summary_after_update,
 )
 from sessionary.storage.driving import StorageOperations
+from sessionary.storage.tails import check_session_version
 from sessionary_postgres import schema, sql
 from sessionary_postgres.connection import Server
 from sessionary_postgres.rows import (
     SESSION_COLUMNS,
-    SESSION_WIDTH,
     SessionRow,
     check_text,
     decode_run_row,
@@ -62,6 +62,7 @@ from sessionary_postgres.rows import (
     storable,
 )
 from sessionary_postgres.sql import BEGIN, COMMIT, ROLLBACK, Reply, Sql
+from sessionary_postgres.tail import TailOperations
 
 __all__ = ["PostgresOperations"]
 
@@ -74,7 +75,7 @@ def _writer() -> str:
     return f"sessionary-postgres {__version__}"
 
 
-class PostgresOperations(StorageOperations):
+class PostgresOperations(TailOperations, StorageOperations):
     """The operations; a store sets :attr:`server` and runs them (see the module docs)."""
 
     server: Server
@@ -157,6 +158,10 @@ class PostgresOperations(StorageOperations):
         # No matching row gives one row of NULLs (every read selects a NOT NULL column).
         return [row[1:] for row in rows if any(value is not None for value in row[1:])]
 
+    def _summary_sql(self, info: SessionInfo, last_seq: int) -> Sql:
+        """The statement that writes ``info`` as the summary and commits."""
+        return Sql(sql.UPDATE_SUMMARY, _summary(info, last_seq), commit=True)
+
     def _schema_status_op(self) -> Generator[Sql, Reply, SchemaStatus]:
         # Read the stored version every time: another process may have migrated since.
         yield from self._ensure_schema(refuse=False)
@@ -191,7 +196,9 @@ class PostgresOperations(StorageOperations):
 
     # ------------------------------------------------------------------ writes
 
-    def _append_op(self, run: Run, session_type: SessionType) -> Op:
+    def _append_op(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> Op:
         data = encode_run_text(run)
         session_id = run.session_id
         while True:
@@ -199,6 +206,7 @@ class PostgresOperations(StorageOperations):
             now = time.time()
             if current is not None:
                 break
+            check_session_version(None, session_id, expected_version, done="appended")
             info = storable(
                 summary_after_append(new_session_info(run, session_type, now), run, now)
             )
@@ -209,6 +217,7 @@ class PostgresOperations(StorageOperations):
             yield ROLLBACK  # another writer created the session first: lock its row
         if current.info.user_id != run.user_id:
             raise OwnershipError(session_id, run.user_id)
+        check_session_version(current.info, session_id, expected_version, done="appended")
         info = storable(summary_after_append(current.info, run, now))
         seq = current.last_seq + 1
         try:
@@ -358,20 +367,6 @@ class PostgresOperations(StorageOperations):
 
     # ------------------------------------------------------------------ reads
 
-    def _get_session_op(self, session_id: str, user_id: str | None, last_n_runs: int | None) -> Op:
-        rows = yield from self._read(sql.SELECT_SESSION, (session_id, session_id, last_n_runs))
-        heads = [row for row in rows if row[0] is not None]
-        if not heads:
-            return None
-        info = session_row(heads[0][:SESSION_WIDTH]).info
-        if not check_owner(info, user_id):
-            return None
-        tail = sorted(
-            (row[SESSION_WIDTH], row[SESSION_WIDTH + 1]) for row in rows if row[0] is None
-        )
-        runs = [decode_run_row(session_id, seq, data) for seq, data in tail]
-        return Session.from_info(info, runs)
-
     def _get_info_op(self, session_id: str, user_id: str | None) -> Op:
         rows = yield from self._read(sql.SELECT_INFO, (session_id,))
         if not rows:
@@ -451,5 +446,6 @@ def _summary(info: SessionInfo, last_seq: int) -> tuple[Any, ...]:
         info.last_message_preview,
         info.input_tokens,
         info.output_tokens,
+        dump_json(info.state, "state") if info.state else "{}",  # a run's state changes
         info.session_id,
     )

@@ -80,7 +80,7 @@ INSERT_RUN = f"INSERT INTO sessionary_runs {_RUN_VALUES} VALUES (%s, %s, %s, %s,
 _SET_SUMMARY = (
     "UPDATE sessionary_sessions SET updated_at = %s, version = %s, run_count = %s, "
     "last_seq = %s, last_run_status = %s, last_message_preview = %s, input_tokens = %s, "
-    "output_tokens = %s WHERE session_id = %s"
+    "output_tokens = %s, state = %s WHERE session_id = %s"
 )
 UPDATE_SUMMARY = _SET_SUMMARY
 # The run row and the summary in one statement (one round trip).

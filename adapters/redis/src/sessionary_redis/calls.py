@@ -41,6 +41,8 @@ SCRIPTS: Final[Mapping[str, str]] = {
     "_import": scripts.IMPORT,
     "_forget": scripts.FORGET_INDEX_ENTRY,
     "_trim": scripts.TRIM,
+    "_read_messages": scripts.READ_MESSAGES,
+    "_replace": scripts.REPLACE,
 }
 
 

@@ -40,6 +40,7 @@ from sessionary.errors import (
 from sessionary.ids import new_id
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import ListFilters, SchemaStatus, check_run_version, preview_of
+from sessionary.storage.tails import stale_version
 from sessionary_redis import scripts
 from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, Script
 from sessionary_redis.connection import RetryPolicy, int_option, number_option
@@ -52,6 +53,8 @@ from sessionary_redis.records import (
     info_pairs,
     text,
 )
+from sessionary_redis.state import guarded, read_guard, state_guard
+from sessionary_redis.tail import TailOperations
 
 __all__ = ["RedisOperations"]
 
@@ -60,7 +63,7 @@ _UNCERTAIN_LIMIT: Final = 10_000
 # --------------------------------------------------------------------------- operations
 
 
-class RedisOperations:
+class RedisOperations(TailOperations):
     """What :class:`RedisDb` and :class:`AsyncRedisStore` share: settings and every operation.
 
     The stores differ only in their client and in how they send a :class:`Request`.
@@ -85,6 +88,8 @@ class RedisOperations:
     _import: Any
     _forget: Any
     _trim: Any
+    _read_messages: Any
+    _replace: Any
 
     def _configure(
         self,
@@ -139,7 +144,9 @@ class RedisOperations:
 
     # ------------------------------------------------------------------ writes
 
-    def _append_op(self, run: Run, session_type: SessionType) -> Op[SessionInfo]:
+    def _append_op(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> Op[SessionInfo]:
         check_tokens(run)
         encoded = dump_run(run)
         sid = run.session_id
@@ -151,8 +158,9 @@ class RedisOperations:
         keys = self._session_keys(sid) + ([] if self.is_cluster else index_keys)
         preview = preview_of(run)
         attempts: list[int] = []
+        guard = yield from read_guard(keys[0], sid, run.state_changes)
 
-        def build(attempt: int) -> Action:
+        def build(attempt: int, guard: tuple[str, str]) -> Action:
             attempts.append(attempt)
             now = time.time()
             return Script(
@@ -175,12 +183,16 @@ class RedisOperations:
                     sid,
                     self._cutoff(now),
                     SCHEMA_VERSION,
+                    "" if expected_version is None else expected_version,
+                    *guard,
                 ],
             )
 
         marker = (sid, run.run_id)
         try:
-            reply = yield Request(f"append run {run.run_id!r} to session {sid!r}", build, sid, True)
+            what = f"append run {run.run_id!r} to session {sid!r}"
+            send = lambda g: Request(what, lambda attempt: build(attempt, g), sid, True)
+            reply = yield from guarded(send, sid, guard, run.state_changes)
         except StoreUnavailableError:
             with self._uncertain_lock:
                 if len(self._uncertain) < _UNCERTAIN_LIMIT:
@@ -196,6 +208,10 @@ class RedisOperations:
             raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
         if status == "corrupt":
             raise CorruptRecordError(sid, str(text(reply[1])))
+        if status == "stale":
+            stored = text(reply[1])
+            version = None if stored == "none" else int(str(stored))
+            raise stale_version(sid, version, int(expected_version or 0), done="appended")
         if status == "same" and not was_uncertain and attempts[-1] == 0:
             raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
         info, stored_keys = self._info(sid, reply[2])
@@ -225,28 +241,20 @@ class RedisOperations:
         old = decode_run_text(sid, found[3])
         check_run_version(old, expected_version)
         preview = preview_of(new)
-        op = new_id()
-        reply = yield Request.write_(
-            f"update run {run.run_id!r} of session {sid!r}",
-            Script(
-                "_update_run_script",
-                keys,
-                [
-                    run.user_id or "",
-                    run.run_id,
-                    found[3],
-                    encoded,
-                    repr(time.time()),
-                    new.status.value,
-                    "" if preview is None else "=" + preview,
-                    new.metrics.input_tokens - old.metrics.input_tokens,
-                    new.metrics.output_tokens - old.metrics.output_tokens,
-                    self._ttl_ms,
-                    op,
-                ],
-            ),
-            sid,
+        gained = new.state_changes.since(old.state_changes)
+        op, what = new_id(), f"update run {run.run_id!r} of session {sid!r}"
+        delta = (
+            new.metrics.input_tokens - old.metrics.input_tokens,
+            new.metrics.output_tokens - old.metrics.output_tokens,
         )
+
+        def request(guard: tuple[str, str]) -> Request:
+            shown = "" if preview is None else "=" + preview
+            arguments = [run.user_id or "", run.run_id, found[3], encoded, repr(time.time())]
+            arguments += [new.status.value, shown, *delta, self._ttl_ms, op, *guard]
+            return Request.write_(what, Script("_update_run_script", keys, arguments), sid)
+
+        reply = yield from guarded(request, sid, state_guard(sid, found[1][7], gained), gained)
         status = text(reply[0])
         if status == "conflict":
             raise ConflictError(
@@ -419,24 +427,6 @@ class RedisOperations:
         return removed
 
     # ------------------------------------------------------------------ reads
-
-    def _get_session_op(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
-    ) -> Op[Session | None]:
-        count = -1 if last_n_runs is None else last_n_runs
-        reply = yield Request.read(
-            f"read session {session_id!r}",
-            Script("_read", self._session_keys(session_id), [user_id or "", count]),
-            session_id,
-        )
-        status = text(reply[0])
-        if status == "missing":
-            return None
-        if status == "corrupt":
-            raise CorruptRecordError(session_id, str(text(reply[1])))
-        info, _ = self._info(session_id, reply[1])
-        runs = [decode_run_text(session_id, value) for value in reply[2]]
-        return Session.from_info(info, runs)
 
     def _get_info_op(self, session_id: str, user_id: str | None) -> Op[SessionInfo | None]:
         values = yield Request.read(

@@ -21,8 +21,10 @@ __all__ = [
     "FORGET_INDEX_ENTRY",
     "IMPORT",
     "INFO_FIELDS",
+    "READ_MESSAGES",
     "READ_RUN",
     "READ_SESSION",
+    "REPLACE",
     "TRIM",
     "UPDATE_RUN",
     "UPDATE_SESSION",
@@ -130,7 +132,10 @@ def _session_script(body: str, *, missing: str | None, read_only: bool = False) 
 #: joins. ARGV: now, run_id, run_json, user, type, agent, team, status, preview
 #: ('' or '=' .. text), input_tokens, output_tokens, ttl_ms ('0' for none), idx (the
 #: new session's index keys, newline-joined), member (raw session ID), cutoff ('' or
-#: the score at or below which index entries have expired), schema.
+#: the score at or below which index entries have expired), schema, expected version
+#: ('' for none; '0': the session must not exist).
+#: Then the state text read and the state text to write ('' and '' for a run without
+#: state changes; a state changed since it was read is answered 'state', current text).
 APPEND = _session_script(
     """
 local rf = 'r:' .. a[2]
@@ -144,7 +149,15 @@ if th == 'hash' then
   end
   local bad = counters_ok(h)
   if bad then return {'corrupt', bad} end
+  local v = redis.call('HGET', h, 'version')
+  if a[17] ~= '' and v ~= a[17] then return {'stale', v} end
+  if a[18] ~= '' then
+    local cur = redis.call('HGET', h, 'state') or '{}'
+    if cur ~= a[18] then return {'state', cur} end
+  end
 else
+  if a[17] ~= '' and a[17] ~= '0' then return {'stale', 'none'} end
+  if a[18] ~= '' and a[18] ~= '{}' then return {'state', '{}'} end
   redis.call('DEL', l)
   redis.call('HSET', h, 'schema', a[16], 'type', a[5], 'name', 'null', 'name_source', 'null',
     'state', '{}', 'metadata', '{}', 'created', a[1], 'updated', a[1], 'version', 0,
@@ -154,6 +167,7 @@ else
   if a[7] ~= '' then redis.call('HSET', h, 'team', a[7]) end
 end
 local n = redis.call('RPUSH', l, a[3])
+if a[18] ~= '' then redis.call('HSET', h, 'state', a[19]) end
 redis.call('HSET', h, rf, n - 1 + tonumber(redis.call('HGET', h, 'base') or '0'), 'status', a[8])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'runs', 1)
@@ -208,7 +222,8 @@ return {'ok', fields, pos, text, redis.call('LLEN', l)}
 )
 
 #: KEYS: session hash, runs list. ARGV: user, run_id, old_json, new_json, now, status,
-#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token.
+#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token, then the
+#: state text read and the state text to write (as for APPEND).
 UPDATE_RUN = _session_script(
     """
 if redis.call('HGET', h, 'op') == a[11] then return {'ok', info(h)} end
@@ -220,6 +235,11 @@ pos = index_of(h, pos)
 if redis.call('LINDEX', l, pos) ~= a[3] then return {'conflict'} end
 local bad = counters_ok(h)
 if bad then return {'corrupt', bad} end
+if a[12] ~= '' then
+  local cur = redis.call('HGET', h, 'state') or '{}'
+  if cur ~= a[12] then return {'state', cur} end
+  redis.call('HSET', h, 'state', a[13])
+end
 redis.call('LSET', l, pos, a[4])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'in', a[8])
@@ -373,3 +393,77 @@ if score and tonumber(score) == tonumber(ARGV[2]) then
 end
 return 0
 """
+
+
+#: KEYS: session hash, runs list. ARGV: user, last_n ('-1' for every message).
+#: The runs holding the last ``last_n`` messages, newest first (each run's messages are
+#: counted with cjson; one that cannot be decoded counts none and is returned for the
+#: caller to report), with the list's length and the session fields.
+READ_MESSAGES = _session_script(
+    """
+local fields = info(h)
+if a[1] ~= '' and fields[3] ~= a[1] then return {'missing'} end
+local len = redis.call('LLEN', l)
+local need = tonumber(a[2])
+local picked = {}
+local stop = len - 1
+while stop >= 0 and need ~= 0 do
+  local batch = redis.call('LRANGE', l, math.max(0, stop - 31), stop)
+  for j = #batch, 1, -1 do
+    picked[#picked + 1] = batch[j]
+    if need > 0 then
+      local ok, run = pcall(cjson.decode, batch[j])
+      if ok and type(run) == 'table' and type(run['messages']) == 'table' then
+        need = math.max(0, need - #run['messages'])
+      end
+      if need == 0 then break end
+    end
+  end
+  stop = stop - 32
+end
+return {'ok', fields, picked, len}
+""",
+    missing="missing",
+    read_only=True,
+)
+
+#: KEYS: session hash, runs list. ARGV: user, the version the caller read, count, now,
+#: ttl_ms, run_count, input and output tokens, last status ('' for none), preview (''
+#: or '=' .. text), the number of removed run IDs, those IDs, then ID and JSON of each
+#: new run. Replaces the last ``count`` runs if the session is still at that version.
+REPLACE = _session_script(
+    """
+if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
+local bad = counters_ok(h)
+if bad then return {'corrupt', bad} end
+local version = redis.call('HGET', h, 'version')
+if version ~= a[2] then return {'conflict', version} end
+local count, len = tonumber(a[3]), redis.call('LLEN', l)
+if count > len then return {'conflict', version} end
+local gone, removed = tonumber(a[11]), {}
+for i = 12, 11 + gone do removed[a[i]] = true end
+for i = 12 + gone, #a, 2 do
+  if redis.call('HEXISTS', h, 'r:' .. a[i]) == 1 and not removed[a[i]] then
+    return {'duplicate', a[i]}
+  end
+end
+local cut = len - count
+if cut == 0 then redis.call('DEL', l) else redis.call('LTRIM', l, 0, cut - 1) end
+for i = 12, 11 + gone do redis.call('HDEL', h, 'r:' .. a[i]) end
+local pos = cut + tonumber(redis.call('HGET', h, 'base') or '0')
+for i = 12 + gone, #a, 2 do
+  redis.call('RPUSH', l, a[i + 1])
+  redis.call('HSET', h, 'r:' .. a[i], pos)
+  pos = pos + 1
+end
+redis.call('HSET', h, 'runs', a[6], 'in', a[7], 'out', a[8])
+if a[9] == '' then redis.call('HDEL', h, 'status') else redis.call('HSET', h, 'status', a[9]) end
+if a[10] == '' then redis.call('HDEL', h, 'preview')
+else redis.call('HSET', h, 'preview', string.sub(a[10], 2)) end
+redis.call('HINCRBY', h, 'version', 1)
+bump_updated(h, a[4])
+expire(a[5], h, l)
+return {'ok', info(h)}
+""",
+    missing="missing",
+)

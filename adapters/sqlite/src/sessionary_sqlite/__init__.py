@@ -14,7 +14,10 @@ from sessionary_sqlite.store import SqliteDb
 
 __version__ = "0.1.0"
 
-__all__ = ["AsyncSqliteStore", "SqliteDb", "__version__"]
+#: Agno's name: ``SqliteDb`` serves ``run`` and ``arun`` alike (a pure rename).
+AsyncSqliteDb = SqliteDb
+
+__all__ = ["AsyncSqliteDb", "AsyncSqliteStore", "SqliteDb", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,12 +18,15 @@ from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import CorruptRecordError, InvalidInputError
 
 __all__ = [
+    "INSERT_RUN",
     "SESSION_COLUMNS",
     "SessionRow",
     "decode_run_row",
     "dump_json",
     "encode_run_text",
     "info_params",
+    "load_run_text",
+    "run_params",
     "session_row",
 ]
 
@@ -33,6 +36,19 @@ SESSION_COLUMNS = (
     "state, metadata, created_at, updated_at, version, run_count, last_run_status, "
     "last_message_preview, input_tokens, output_tokens, last_seq"
 )
+
+
+#: Inserts one run row; its values are :func:`run_params`.
+INSERT_RUN = (
+    "INSERT INTO runs (session_key, seq, run_id, status, version, data, input_tokens, "
+    "output_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def run_params(key: int | None, seq: int, run: Run, data: str) -> tuple[Any, ...]:
+    """The values of :data:`INSERT_RUN` for ``run``, stored as ``data`` at ``seq``."""
+    tokens = (run.metrics.input_tokens, run.metrics.output_tokens)
+    return (key, seq, run.run_id, run.status.value, run.version, data, *tokens)
 
 
 class SessionRow:
@@ -103,6 +119,16 @@ def info_params(info: SessionInfo) -> tuple[Any, ...]:
         info.input_tokens,
         info.output_tokens,
     )
+
+
+def load_run_text(session_id: str, data: Any) -> Any:
+    """A run row's JSON value, undecoded, or :class:`CorruptRecordError` naming the session."""
+    try:
+        if not isinstance(data, (str, bytes)):
+            raise CodecError(f"holds {type(data).__name__}, not JSON text")
+        return json.loads(data)
+    except ValueError as exc:
+        raise CorruptRecordError(session_id, f"run: {exc}") from exc
 
 
 def decode_run_row(session_id: str, seq: Any, data: Any) -> Run:

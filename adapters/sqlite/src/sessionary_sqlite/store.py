@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run, RunMetrics
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
@@ -41,8 +42,11 @@ from sessionary.storage.base import (
     summary_after_trim,
     summary_after_update,
 )
+from sessionary.storage.tails import check_session_version, decode_each
+from sessionary_sqlite import tail
 from sessionary_sqlite.connection import parse_url, retry_busy, translate
 from sessionary_sqlite.database import SqliteDatabase
+from sessionary_sqlite.rows import INSERT_RUN as _INSERT_RUN
 from sessionary_sqlite.rows import (
     SESSION_COLUMNS,
     decode_run_row,
@@ -51,6 +55,7 @@ from sessionary_sqlite.rows import (
     info_params,
     session_row,
 )
+from sessionary_sqlite.rows import run_params as _run_params
 
 if TYPE_CHECKING:
     from sessionary.storage.aio import AsyncStore
@@ -68,14 +73,10 @@ _INSERT_SESSION = (
     "last_run_status, last_message_preview, input_tokens, output_tokens, last_seq) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_RUN = (
-    "INSERT INTO runs (session_key, seq, run_id, status, version, data, input_tokens, "
-    "output_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _UPDATE_SUMMARY = (
     "UPDATE sessions SET updated_at = ?, version = ?, run_count = ?, last_seq = ?, "
-    "last_run_status = ?, last_message_preview = ?, input_tokens = ?, output_tokens = ? "
-    "WHERE session_key = ?"
+    "last_run_status = ?, last_message_preview = ?, input_tokens = ?, output_tokens = ?, "
+    "state = ? WHERE session_key = ?"
 )
 
 
@@ -129,13 +130,16 @@ class SqliteDb(SqliteDatabase, Store):
 
     # ------------------------------------------------------------------ writes
 
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+    def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo:
         data = encode_run_text(run)
         session_id = run.session_id
         with self._writing(session_id) as conn:
             now = time.time()
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
             if row is None:
+                check_session_version(None, session_id, expected_version, done="appended")
                 info = summary_after_append(new_session_info(run, session_type, now), run, now)
                 info = _storable(info)
                 key = conn.execute(_INSERT_SESSION, (*info_params(info), 1)).lastrowid
@@ -144,6 +148,7 @@ class SqliteDb(SqliteDatabase, Store):
                 current = session_row(row)
                 if current.info.user_id != run.user_id:
                     raise OwnershipError(session_id, run.user_id)
+                check_session_version(current.info, session_id, expected_version, done="appended")
                 info = _storable(summary_after_append(current.info, run, now))
                 key, seq = current.key, current.last_seq + 1
                 conn.execute(_UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info), key))
@@ -331,10 +336,38 @@ class SqliteDb(SqliteDatabase, Store):
             )
         return len(removed)
 
+    def _replace_last_runs(
+        self,
+        session_id: str,
+        user_id: str | None,
+        count: int,
+        runs: tuple[Run, ...],
+        expected_version: int | None,
+    ) -> SessionInfo:
+        encoded = [encode_run_text(run) for run in runs]
+        with self._writing(session_id) as conn:
+            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            found = (session_id, row, user_id)
+            key, info, seq = tail.replace_runs(conn, found, count, runs, encoded, expected_version)
+            info = _storable(info)
+            conn.execute(_UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info), key))
+        return info
+
     # ------------------------------------------------------------------ reads
 
+    def _get_messages(
+        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
+    ) -> list[Message]:
+        with self._reading(session_id) as conn:
+            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            return tail.last_messages(conn, row, user_id, last_n, skip_corrupt)
+
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
         with self._reading(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
@@ -345,19 +378,25 @@ class SqliteDb(SqliteDatabase, Store):
                 return None
             if last_n_runs is None:
                 rows = conn.execute(
-                    "SELECT seq, data FROM runs WHERE session_key = ? ORDER BY seq",
+                    "SELECT seq, data, run_id FROM runs WHERE session_key = ? ORDER BY seq",
                     (current.key,),
                 ).fetchall()
             elif last_n_runs == 0:
                 rows = []
             else:
                 rows = conn.execute(
-                    "SELECT seq, data FROM runs WHERE session_key = ? ORDER BY seq DESC LIMIT ?",
+                    "SELECT seq, data, run_id FROM runs WHERE session_key = ? "
+                    "ORDER BY seq DESC LIMIT ?",
                     (current.key, last_n_runs),
                 ).fetchall()
                 rows.reverse()
-        runs = [decode_run_row(session_id, seq, data) for seq, data in rows]
-        return Session.from_info(current.info, runs)
+        runs, skipped = decode_each(
+            session_id,
+            ((run_id, (seq, data)) for seq, data, run_id in rows),
+            lambda row: decode_run_row(session_id, *row),
+            skip_corrupt,
+        )
+        return Session.from_info(current.info, runs, skipped)
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         with self._lock:
@@ -433,19 +472,14 @@ class SqliteDb(SqliteDatabase, Store):
         return SessionPage(items=tuple(page), next_cursor=cursor)
 
 
-def _run_params(key: int | None, seq: int, run: Run, data: str) -> tuple[Any, ...]:
-    """The values of ``_INSERT_RUN`` for ``run``, stored as ``data`` at ``seq``."""
-    tokens = (run.metrics.input_tokens, run.metrics.output_tokens)
-    return (key, seq, run.run_id, run.status.value, run.version, data, *tokens)
-
-
 def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
     return (info.updated_at, info.version, info.run_count)
 
 
 def _last(info: SessionInfo) -> tuple[Any, ...]:
     status = info.last_run_status.value if info.last_run_status is not None else None
-    return (status, info.last_message_preview, info.input_tokens, info.output_tokens)
+    state = dump_json(info.state, "state")  # with the state changes of the run
+    return (status, info.last_message_preview, info.input_tokens, info.output_tokens, state)
 
 
 def _unstorable(text: str) -> bool:

@@ -7,7 +7,9 @@ from typing import Any
 
 import attrs
 
+from sessionary.agent.agno_options import refuse_unknown_options
 from sessionary.agent.base import open_store
+from sessionary.agent.context import RunContext, system_message
 from sessionary.agent.engine import Engine, tools_by_name
 from sessionary.agent.hitl import RunReference, answer_each, continue_paused
 from sessionary.agent.running import RunningOwner, Start
@@ -54,11 +56,24 @@ class Agent(RunningOwner):
 
     # ------------------------------------------------------------------ running
 
-    def _context(self, session_id: str, user_id: str | None) -> Flow[list[Message]]:
+    def _state_tools(self) -> list[Tool]:
+        return self.tools
+
+    def _context(
+        self, session_id: str, user_id: str | None, run_context: RunContext | None = None
+    ) -> Flow[list[Message]]:
         """Messages sent to the model before the new input: instructions and history."""
         context: list[Message] = []
-        if self.instructions:
-            context.append(Message(role=Role.SYSTEM, content=self.instructions))
+        system = system_message(
+            self.instructions,
+            run_context,
+            resolve=self._resolves(run_context),
+            add_state=self.add_session_state_to_context,
+            extra=None if run_context is None else run_context.summary_text,
+            markdown=self.markdown,
+        )
+        if system is not None:
+            context.append(system)
         if self.add_history_to_context and self.num_history_runs:
             runs: list[Run] = yield DbCall.of(
                 "get_runs", session_id, user_id=user_id, last_n=self.num_history_runs
@@ -68,9 +83,16 @@ class Agent(RunningOwner):
                     context.extend(m for m in past.messages if m.role is not Role.SYSTEM)
         return context
 
-    def _begin(self, run_id: str, input: str, session_id: str, user_id: str | None) -> Flow[Start]:
+    def _begin(
+        self,
+        run_id: str,
+        input: str,
+        session_id: str,
+        user_id: str | None,
+        run_context: RunContext | None,
+    ) -> Flow[Start]:
         assert self.model is not None
-        context = yield from self._context(session_id, user_id)
+        context = yield from self._context(session_id, user_id, run_context)
         user_message = Message(role=Role.USER, content=input)
         produced = [m for m in context if m.role is Role.SYSTEM]
         produced.append(user_message)
@@ -84,12 +106,17 @@ class Agent(RunningOwner):
             context = yield from self._context(run.session_id, run.user_id)
             return [m for m in context if m.role is not Role.SYSTEM]
 
+        engine = Engine(self.model, self._tools, self.max_steps)
+        if self._needs_context(None):
+            engine.run_context = RunContext(
+                run_id=reference[0], session_id=reference[1], session_state=self.session_state or {}
+            )
         return (
             yield from continue_paused(
                 *reference,
                 owner_field="agent_id",
                 owner_id=self.id,
-                engine=Engine(self.model, self._tools, self.max_steps),
+                engine=engine,
                 history=history,
                 answer=answer_each,
                 expires_after=self.pause_expires_after,
@@ -97,3 +124,11 @@ class Agent(RunningOwner):
                 stream=stream,
             )
         )
+
+
+def _init_options(cls: type) -> frozenset[str]:
+    return frozenset(a.alias for a in attrs.fields(cls) if a.init)
+
+
+# An Agno option (or a typo) is refused naming it and what to use instead.
+Agent.__init__ = refuse_unknown_options(Agent.__init__, _init_options(Agent), "Agent")  # type: ignore[method-assign]

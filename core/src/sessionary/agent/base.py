@@ -20,7 +20,10 @@ from sessionary.agent.arguments import (
 )
 from sessionary.agent.background import Background
 from sessionary.agent.naming import NamingMixin
+from sessionary.agent.printing import PrintingMixin
+from sessionary.agent.state import StateOptions, check_state
 from sessionary.agent.sticky import GeneratedSessions
+from sessionary.agent.summaries import SummaryOptions
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
@@ -39,7 +42,7 @@ __all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", 
 
 
 @attrs.define(eq=False, slots=False)
-class SessionOwner(NamingMixin):
+class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
     """What :class:`~sessionary.Agent` and :class:`~sessionary.Team` share, declared once.
 
     Every keyword argument below is an attribute of the agent or team, checked when it
@@ -127,6 +130,7 @@ class SessionOwner(NamingMixin):
         user_id: str | None = None,
         stream: Literal[False] = False,
         metadata: Mapping[str, Any] | None = None,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Run: ...
 
     @overload
@@ -138,6 +142,7 @@ class SessionOwner(NamingMixin):
         user_id: str | None = None,
         stream: Literal[True],
         metadata: Mapping[str, Any] | None = None,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Iterator[ContentDelta | Run]: ...
 
     def run(
@@ -148,6 +153,7 @@ class SessionOwner(NamingMixin):
         user_id: str | None = None,
         stream: bool = False,
         metadata: Mapping[str, Any] | None = None,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Run | Iterator[ContentDelta | Run]:
         """Run the agent or team on ``input`` in a session and store the run.
 
@@ -162,8 +168,11 @@ class SessionOwner(NamingMixin):
         ``metadata`` (a JSON-compatible dict, say a ticket ID or a channel) is stored on
         the run (:attr:`Run.metadata`) and, when the run starts the session, on the
         session (:attr:`SessionInfo.metadata`); an existing session's is left as it is.
+        ``session_state`` sets those keys of the session's state (stored with the run).
         """
-        flow = self._start(input, session_id, user_id, stream=stream, metadata=metadata)
+        flow = self._start(
+            input, session_id, user_id, stream=stream, metadata=metadata, state=session_state
+        )
         if stream:
             return iter_sync(steps_sync(flow, self.db))
         return run_sync(flow, self.db)
@@ -177,6 +186,7 @@ class SessionOwner(NamingMixin):
         user_id: str | None = None,
         stream: Literal[False] = False,
         metadata: Mapping[str, Any] | None = None,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, Run]: ...
 
     @overload
@@ -188,6 +198,7 @@ class SessionOwner(NamingMixin):
         user_id: str | None = None,
         stream: Literal[True],
         metadata: Mapping[str, Any] | None = None,
+        session_state: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[ContentDelta | Run]: ...
 
     def arun(
@@ -198,6 +209,7 @@ class SessionOwner(NamingMixin):
         user_id: str | None = None,
         stream: bool = False,
         metadata: Mapping[str, Any] | None = None,
+        session_state: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, Run] | AsyncIterator[ContentDelta | Run]:
         """:meth:`run` for the event loop: the same run, stored the same way, never blocking.
 
@@ -216,7 +228,9 @@ class SessionOwner(NamingMixin):
         >>> asyncio.run(agent.arun("Hi", session_id="s1")).content
         'Hello!'
         """
-        flow = self._start(input, session_id, user_id, stream=stream, metadata=metadata)
+        flow = self._start(
+            input, session_id, user_id, stream=stream, metadata=metadata, state=session_state
+        )
         if stream:
             return stream_async(flow, self.adb)
         return run_async(flow, self.adb)
@@ -229,6 +243,7 @@ class SessionOwner(NamingMixin):
         *,
         stream: bool,
         metadata: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         """Check a run's arguments (before any I/O) and return its flow."""
         if not isinstance(input, str):
@@ -240,9 +255,9 @@ class SessionOwner(NamingMixin):
         if not isinstance(stream, bool):
             raise InvalidInputError("stream must be a bool")
         extra = run_metadata(metadata)
-        uid = self._user(user_id)
+        given, uid = check_state(state), self._user(user_id)
         sid = self._session_for_run(session_id, uid)
-        return self._execute(input, sid, uid, stream=stream, metadata=extra)
+        return self._execute(input, sid, uid, stream=stream, metadata=extra, state=given)
 
     def _execute(
         self,
@@ -252,6 +267,7 @@ class SessionOwner(NamingMixin):
         *,
         stream: bool,
         metadata: dict[str, Any],
+        state: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         """The run itself: the model loop and the stored run (each owner has its own)."""
         raise NotImplementedError
@@ -360,6 +376,7 @@ class SessionOwner(NamingMixin):
 
     def _saved(self, run: Run, info: SessionInfo) -> Flow[None]:
         self.events.sessionary_run_saved(run=run, session=info)
+        yield from self._summarise_after_run(run, info)
         yield from self._autoname_after_run(run, info)
 
     # ------------------------------------------------------------------ sessions

@@ -12,12 +12,14 @@ when the run continues.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
+from sessionary.agent.context import RunContext
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import (
     CONFIRMED,
@@ -30,6 +32,7 @@ from sessionary.domain.runs import (
     RunStatus,
 )
 from sessionary.domain.sessions import SessionInfo
+from sessionary.domain.state import StateChanges
 from sessionary.errors import (
     InvalidInputError,
     ModelError,
@@ -57,6 +60,7 @@ __all__ = [
     "PauseRun",
     "StepLimitError",
     "requirement_for",
+    "state_changes_of",
     "tool_message",
 ]
 
@@ -93,6 +97,8 @@ class Engine:
     #: Calls a tool suspended with :class:`PauseRun`: ``call_id``, ``name``,
     #: ``requirement_ids`` and the tool's ``details``.
     suspended: list[dict[str, Any]] = attrs.field(factory=list)
+    #: What tools with a ``run_context`` parameter receive; ``None`` when none needs it.
+    run_context: RunContext | None = None
 
     def loop(
         self,
@@ -242,6 +248,9 @@ class Engine:
             return _tool_message(
                 call, f"Error: the arguments are not a JSON object: {call.raw_arguments!r}", True
             )
+        if tool.takes_run_context:
+            bound = functools.partial(tool.function, run_context=self.run_context)
+            tool = attrs.evolve(tool, function=bound)
         try:
             if tool.flow is not None:
                 text = yield from tool.flow(call.arguments)
@@ -341,3 +350,16 @@ def store_run(write: DbCall, failure: BaseException | None) -> Flow[SessionInfo]
             raise exc from failure
         raise
     return info
+
+
+def state_changes_of(context: RunContext | None, outcome: Outcome) -> tuple[StateChanges, Outcome]:
+    """The run's state changes; a state a tool left unstorable fails the run (stored
+    without them, status ``error``) instead of losing it."""
+    if context is None:
+        return StateChanges(), outcome
+    try:
+        return context.changes(), outcome
+    except InvalidInputError as exc:
+        if outcome.failure is not None:
+            return StateChanges(), outcome
+        return StateChanges(), Outcome(status=RunStatus.ERROR, error=str(exc), failure=exc)

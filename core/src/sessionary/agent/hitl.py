@@ -27,7 +27,8 @@ import attrs
 
 from sessionary.agent.arguments import RESERVED_METADATA, SUSPENDED_CALLS
 from sessionary.agent.base import SessionOwner
-from sessionary.agent.engine import Engine, settle, store_run
+from sessionary.agent.context import RunContext, with_state
+from sessionary.agent.engine import Engine, settle, state_changes_of, store_run
 from sessionary.domain.messages import Message, Role
 from sessionary.domain.runs import (
     CONFIRMED,
@@ -295,6 +296,18 @@ def continue_paused(
     fresh_ids = {r.id for r in stored.active_requirements}
     clock = time.perf_counter()
     claimed = yield from _claim(stored, answered)
+    if engine.run_context is not None:  # the state as stored now, the defaults under it
+        now_info: SessionInfo | None = yield DbCall.of(
+            "get_session_info", session_id, user_id=user_id
+        )
+        engine.run_context = RunContext.start(
+            run_id=run_id,
+            session_id=session_id,
+            user_id=claimed.user_id,
+            stored=None if now_info is None else now_info.state,
+            defaults=engine.run_context.session_state,
+            given=None,
+        )
     fresh = [r for r in claimed.requirements if r.id in fresh_ids]
     produced = list(claimed.messages)
     context = [m for m in produced if m.role is Role.SYSTEM]
@@ -310,6 +323,7 @@ def continue_paused(
         return (yield from engine.loop(context, produced, stream=stream))
 
     outcome = yield from settle(steps())
+    changes, outcome = state_changes_of(engine.run_context, outcome)
     content = outcome.content
     if outcome.failure is not None and engine.partial:
         # Keep what a broken or abandoned stream delivered before it stopped.
@@ -330,6 +344,7 @@ def continue_paused(
         error=outcome.error,
         updated_at=now,
         metadata=metadata,
+        state_changes=claimed.state_changes.then(changes),
     )
     write = DbCall.of("update_run", final, expected_version=claimed.version)
     info = yield from store_run(write, outcome.failure)
@@ -337,7 +352,7 @@ def continue_paused(
     yield from saved(final, info)
     if outcome.failure is not None:
         raise outcome.failure
-    return detached(final)
+    return detached(with_state(final, info))
 
 
 def split_run_reference(

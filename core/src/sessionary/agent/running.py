@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 import attrs
 
 from sessionary.agent.arguments import stream_async
 from sessionary.agent.base import SessionOwner
-from sessionary.agent.engine import Engine, settle, store_run
+from sessionary.agent.context import RunContext, with_state
+from sessionary.agent.engine import Engine, settle, state_changes_of, store_run
 from sessionary.agent.hitl import (
     RunReference,
     detached,
@@ -46,7 +47,14 @@ class RunningOwner(SessionOwner):
     (:meth:`_continue`); storing the run, its failures and its pauses are common.
     """
 
-    def _begin(self, run_id: str, input: str, session_id: str, user_id: str | None) -> Flow[Start]:
+    def _begin(
+        self,
+        run_id: str,
+        input: str,
+        session_id: str,
+        user_id: str | None,
+        run_context: RunContext | None,
+    ) -> Flow[Start]:
         """The engine, the context before the model's first call, and the kept messages."""
         raise NotImplementedError
 
@@ -85,6 +93,7 @@ class RunningOwner(SessionOwner):
         *,
         stream: bool,
         metadata: dict[str, Any],
+        state: Mapping[str, Any] | None = None,
     ) -> Flow[Run]:
         started = time.time()
         clock = time.perf_counter()
@@ -97,8 +106,13 @@ class RunningOwner(SessionOwner):
                 "get_session_info", session_id, user_id=user_id
             )
             existed = before is not None
-        engine, context, produced = yield from self._begin(run_id, input, session_id, user_id)
+        run_context = yield from self._start_context(run_id, session_id, user_id, state)
+        engine, context, produced = yield from self._begin(
+            run_id, input, session_id, user_id, run_context
+        )
+        engine.run_context = run_context
         outcome = yield from settle(engine.loop(context, produced, stream=stream))
+        changes, outcome = state_changes_of(run_context, outcome)
         content = outcome.content
         if outcome.failure is not None and engine.partial:
             # Keep what a broken or abandoned stream delivered before it stopped.
@@ -124,6 +138,7 @@ class RunningOwner(SessionOwner):
             error=outcome.error,
             created_at=started,
             updated_at=time.time(),
+            state_changes=changes,
         )
         write = DbCall.of("append_run", run, session_type=self.session_type)
         info = yield from store_run(write, outcome.failure)
@@ -132,7 +147,7 @@ class RunningOwner(SessionOwner):
         yield from self._saved(run, info)
         if outcome.failure is not None:
             raise outcome.failure
-        return detached(run)
+        return detached(with_state(run, info))
 
     # ------------------------------------------------------------------ saving a lost run
 

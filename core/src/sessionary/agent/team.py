@@ -19,7 +19,9 @@ from typing import Any, ClassVar
 import attrs
 
 from sessionary.agent.agent import Agent
+from sessionary.agent.agno_options import refuse_unknown_options
 from sessionary.agent.base import open_store
+from sessionary.agent.context import RunContext, system_message
 from sessionary.agent.engine import (
     Engine,
     PauseRun,
@@ -66,6 +68,8 @@ class _Scope:
     run_id: str
     session_id: str
     user_id: str | None
+    #: The team run's context: its members' tools change the same session state.
+    run_context: RunContext | None = None
 
 
 def _key(text: str) -> str:
@@ -151,8 +155,19 @@ class Team(RunningOwner):
                 return member
         return None
 
-    def _system_message(self) -> Message:
-        lines = [self.instructions, ""] if self.instructions else []
+    def _state_tools(self) -> list[Tool]:
+        return [t for member in self.members for t in member.tools]
+
+    def _system_message(self, run_context: RunContext | None = None) -> Message:
+        own = system_message(
+            self.instructions,
+            run_context,
+            resolve=self._resolves(run_context),
+            add_state=self.add_session_state_to_context,
+            extra=None if run_context is None else run_context.summary_text,
+            markdown=self.markdown,
+        )
+        lines = [own.content or "", ""] if own is not None else []
         lines.append(_LEADER.format(tool=DELEGATE_TOOL))
         for member in self.members:
             label = f"- member_id {member.id!r}"
@@ -205,6 +220,7 @@ class Team(RunningOwner):
         produced.append(Message(role=Role.USER, content=task))
         context = list(produced)
         engine = Engine(member.model, tools_by_name(member.tools), member.max_steps)
+        engine.run_context = scope.run_context
         outcome = yield from settle(engine.loop(context, produced, stream=False))
         paused = outcome.failure is None and bool(engine.pending)
         run = Run(
@@ -239,11 +255,14 @@ class Team(RunningOwner):
 
     # ------------------------------------------------------------------ running
 
-    def _begin(self, run_id: str, input: str, sid: str, uid: str | None) -> Flow[Start]:
+    def _begin(
+        self, run_id: str, input: str, sid: str, uid: str | None, run_context: RunContext | None
+    ) -> Flow[Start]:
         assert self.model is not None
-        scope = _Scope(run_id=run_id, session_id=sid, user_id=uid)
+        scope = _Scope(run_id=run_id, session_id=sid, user_id=uid, run_context=run_context)
         history = yield from self._history(sid, uid, None)
-        system, user_message = self._system_message(), Message(role=Role.USER, content=input)
+        system = self._system_message(run_context)
+        user_message = Message(role=Role.USER, content=input)
         engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
         return engine, [system, *history, user_message], [system, user_message]
 
@@ -274,6 +293,10 @@ class Team(RunningOwner):
         rid, sid, _, uid = reference
         scope = _Scope(run_id=rid, session_id=sid, user_id=uid)
         engine = Engine(self.model, {DELEGATE_TOOL: self._delegate_tool(scope)}, self.max_steps)
+        if self._needs_context(None):
+            engine.run_context = RunContext(
+                run_id=rid, session_id=sid, session_state=self.session_state or {}
+            )
 
         def history(run: Run) -> Flow[list[Message]]:
             return self._history(run.session_id, run.user_id, run.run_id)
@@ -332,6 +355,13 @@ class Team(RunningOwner):
         if member is None:
             raise InvalidInputError(f"this team has no member {entry['member_id']!r} any more")
         assert member.model is not None
+        engine = Engine(member.model, tools_by_name(member.tools), member.max_steps)
+        if self._needs_context(None):
+            engine.run_context = RunContext(
+                run_id=entry["member_run_id"],
+                session_id=scope.session_id,
+                session_state=self.session_state or {},
+            )
         return (
             yield from continue_paused(
                 entry["member_run_id"],
@@ -340,7 +370,7 @@ class Team(RunningOwner):
                 scope.user_id,
                 owner_field="agent_id",
                 owner_id=member.id,
-                engine=Engine(member.model, tools_by_name(member.tools), member.max_steps),
+                engine=engine,
                 history=_no_history,
                 answer=answer_each,
                 expires_after=None,
@@ -379,3 +409,11 @@ def _suspended(run: Run) -> list[dict[str, Any]]:
     if not isinstance(entries, list):
         return []
     return [e for e in entries if isinstance(e, dict)]
+
+
+def _init_options(cls: type) -> frozenset[str]:
+    return frozenset(a.alias for a in attrs.fields(cls) if a.init)
+
+
+# An Agno option (or a typo) is refused naming it and what to use instead.
+Team.__init__ = refuse_unknown_options(Team.__init__, _init_options(Team), "Team")  # type: ignore[method-assign]

@@ -17,9 +17,9 @@ of the agent (and of anything else that uses ``agent.db``) goes through the cach
   withdraws this process's trust in the session's other entries, so this process
   never reads older than its own writes.
 
-Reads that need no session (``get_session_info``, ``get_run``, listing) go straight
-to the store. The wrapped store is called through its backend methods (the ``_`` ones):
-the arguments were checked once, by this store's public method.
+Reads that need no session (``get_session_info``, ``get_run``, listing) go straight to
+the store; so do ``get_messages`` (unless the entry is current) and tolerant reads. The
+wrapped store is called through its ``_`` methods: this store's public ones checked.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ from typing import Any, ClassVar
 
 import attrs
 
+from sessionary.caching import tail_ops
 from sessionary.caching.base import CacheStats, SessionCache, same_lifetime
 from sessionary.caching.copies import detached, detached_run, is_current
 from sessionary.caching.memory import tail
+from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidInputError
@@ -46,8 +48,7 @@ __all__ = ["CachingStore"]
 log = logging.getLogger(__name__)
 
 _LOCK_STRIPES = 64
-#: Sessions whose trust is remembered; past this the memory is cleared (trust is only
-#: an optimisation, forgetting it costs one version check per session).
+#: Sessions whose trust is remembered; past this it is cleared (costing a check each).
 _MAX_TRUSTED = 10_000
 _MAX_PASSTHROUGH = 4096
 
@@ -135,8 +136,14 @@ class CachingStore(Store):
     # ------------------------------------------------------------------ reads
 
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
+        if skip_corrupt:  # a cached session has nothing to skip: the store reads
+            return self.store._get_session(session_id, user_id, last_n_runs, True)
         if (user_id, session_id) in self._passthrough:
             return self.store._get_session(session_id, user_id, last_n_runs)
         session = self._trusted_entry(user_id, session_id, last_n_runs)
@@ -234,11 +241,18 @@ class CachingStore(Store):
 
     # ------------------------------------------------------------------ writes
 
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
+    def _get_messages(
+        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
+    ) -> list[Message]:  # from a current entry, else from the store (not cached)
+        return tail_ops.messages_through(self, session_id, user_id, last_n, skip_corrupt)
+
+    def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo:
         user_id, session_id = run.user_id, run.session_id
         with self._lock_for(session_id):
             self._distrust(session_id)
-            info = self.store._append_run(run, session_type)
+            info = self.store._append_run(run, session_type, expected_version)
             if (user_id, session_id) in self._passthrough:
                 return info
             key = (user_id, session_id)
@@ -273,6 +287,20 @@ class CachingStore(Store):
             self._distrust(run.session_id)
             info = self.store._update_run(run, expected_version)
             self._write_through(run.user_id, info, replace)
+            return info
+
+    def _replace_last_runs(
+        self,
+        session_id: str,
+        user_id: str | None,
+        count: int,
+        runs: tuple[Run, ...],
+        expected_version: int | None,
+    ) -> SessionInfo:
+        with self._lock_for(session_id):
+            self._distrust(session_id)
+            info = self.store._replace_last_runs(session_id, user_id, count, runs, expected_version)
+            self._write_through(user_id, info, tail_ops.replacing(count, runs))
             return info
 
     def _update_session(

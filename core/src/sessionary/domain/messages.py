@@ -23,6 +23,10 @@ class Role(TextEnum):
     """Who a message is from."""
 
     SYSTEM = "system"
+    #: Instructions from the application's developer, as OpenAI's ``developer`` role:
+    #: OpenAI's Responses API gets ``developer``, Chat Completions and Anthropic (which
+    #: has no such role) get it as system instructions.
+    DEVELOPER = "developer"
     USER = "user"
     ASSISTANT = "assistant"
     TOOL = "tool"
@@ -76,6 +80,10 @@ class Message:
     name: str | None = None
     created_at: float = attrs.field(factory=time.time)
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
+    #: A framework's own record of this message (an OpenAI Agents SDK item, say), kept
+    #: exactly: JSON only (``dict``, ``list``, ``str``, finite numbers, ``bool``,
+    #: ``None``; no tuples), checked before any write, and read back equal.
+    payload: dict[str, Any] | None = None
 
     @property
     def is_chat(self) -> bool:

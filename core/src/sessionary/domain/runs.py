@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from sessionary.domain.messages import Message, Role, TextEnum, ToolCall, _to_dict
+from sessionary.domain.state import StateChanges
 from sessionary.errors import InvalidInputError
 
 __all__ = [
@@ -93,6 +94,12 @@ class Requirement:
     def tool_args(self) -> dict[str, Any]:
         """The arguments the model called the tool with."""
         return self.tool_call.arguments
+
+    @property
+    def tool_execution(self) -> Requirement:
+        """This requirement (Agno's ``requirement.tool_execution.tool_name`` and
+        ``.tool_args`` read the same here)."""
+        return self
 
     @property
     def needs_confirmation(self) -> bool:
@@ -270,6 +277,11 @@ class Run:
     updated_at: float = attrs.field(factory=time.time)
     version: int = 1
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
+    #: What the run changed in its session's state; the store applies it with the run.
+    state_changes: StateChanges = attrs.field(factory=StateChanges)
+    #: The session's state as this run left it (Agno's ``RunOutput.session_state``): set
+    #: on the run output ``run`` returns, ``None`` on a run read back from a store.
+    session_state: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def is_paused(self) -> bool:

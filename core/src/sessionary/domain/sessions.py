@@ -11,7 +11,18 @@ import attrs
 from sessionary.domain.messages import Message, TextEnum, _to_dict
 from sessionary.domain.runs import Run, RunStatus
 
-__all__ = ["AgentSession", "Session", "SessionInfo", "SessionPage", "SessionType", "TeamSession"]
+__all__ = [
+    "AgentSession",
+    "Session",
+    "SessionInfo",
+    "SessionPage",
+    "SessionSummary",
+    "SessionType",
+    "TeamSession",
+]
+
+#: The metadata key a session's summary is kept under (see :mod:`sessionary.summary`).
+SUMMARY_KEY = "session_summary"
 
 
 class SessionType(TextEnum):
@@ -29,6 +40,49 @@ def _to_optional_status(value: RunStatus | str | None) -> RunStatus | None:
     if value is None or isinstance(value, RunStatus):
         return value
     return RunStatus(value)
+
+
+def _to_topics(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class SessionSummary:
+    """A model-made summary of a session (``enable_session_summaries``), as Agno has it.
+
+    ``last_run_id`` is the last run it covers: the next update reads only later runs.
+    """
+
+    summary: str
+    topics: tuple[str, ...] = attrs.field(default=(), converter=_to_topics)
+    last_run_id: str | None = None
+    updated_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-compatible data (what the session's metadata keeps)."""
+        return {
+            "summary": self.summary,
+            "topics": list(self.topics),
+            "last_run_id": self.last_run_id,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SessionSummary | None:
+        """The inverse of :meth:`to_dict`; ``None`` for anything that is not a summary."""
+        if not isinstance(data, dict) or not isinstance(data.get("summary"), str):
+            return None
+        topics = data.get("topics") or []
+        last = data.get("last_run_id")
+        when = data.get("updated_at")
+        return cls(
+            summary=data["summary"],
+            topics=tuple(t for t in topics if isinstance(t, str))
+            if isinstance(topics, list)
+            else (),
+            last_run_id=last if isinstance(last, str) else None,
+            updated_at=float(when) if isinstance(when, (int, float)) else None,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -60,12 +114,22 @@ class SessionInfo:
     output_tokens: int = 0
 
     @property
+    def summary(self) -> SessionSummary | None:
+        """The session's summary (``enable_session_summaries``), or ``None``; from the
+        summary record itself, so a listing shows it without loading runs."""
+        return SessionSummary.from_dict(self.metadata.get(SUMMARY_KEY))
+
+    @property
     def owner_id(self) -> str | None:
         """The agent's or the team's ID, whichever owns the session."""
         return self.team_id if self.session_type is SessionType.TEAM else self.agent_id
 
 
 def _to_runs(value: Iterable[Run]) -> tuple[Run, ...]:
+    return value if type(value) is tuple else tuple(value)
+
+
+def _to_labels(value: Iterable[str]) -> tuple[str, ...]:
     return value if type(value) is tuple else tuple(value)
 
 
@@ -77,6 +141,10 @@ class Session(SessionInfo):
     """
 
     runs: tuple[Run, ...] = attrs.field(default=(), converter=_to_runs)
+    #: The runs a tolerant read (``skip_corrupt=True``) left out because their stored
+    #: record could not be decoded: each one's run ID, or ``"#<n>"`` (its position,
+    #: from 1) where the store cannot tell the ID of a damaged record. Empty otherwise.
+    skipped_runs: tuple[str, ...] = attrs.field(default=(), converter=_to_labels)
 
     def get_messages(self) -> list[Message]:
         """Every message of every run in order: system, user, assistant, tool calls and results."""
@@ -103,11 +171,17 @@ class Session(SessionInfo):
         return SessionInfo(**{f.name: getattr(self, f.name) for f in fields})
 
     @staticmethod
-    def from_info(info: SessionInfo, runs: Iterable[Run]) -> Session:
+    def from_info(
+        info: SessionInfo, runs: Iterable[Run], skipped_runs: Iterable[str] = ()
+    ) -> Session:
         """An :class:`AgentSession` or :class:`TeamSession`, by the info's session type."""
         cls = TeamSession if info.session_type is SessionType.TEAM else AgentSession
         fields = attrs.fields(SessionInfo)
-        return cls(runs=tuple(runs), **{f.name: getattr(info, f.name) for f in fields})
+        return cls(
+            runs=tuple(runs),
+            skipped_runs=tuple(skipped_runs),
+            **{f.name: getattr(info, f.name) for f in fields},
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -66,6 +66,11 @@ class ContentDelta:
 
     text: str
 
+    @property
+    def content(self) -> str:
+        """The text (Agno's name for a streamed chunk's text)."""
+        return self.text
+
 
 class Model(abc.ABC):
     """Base class of model providers.

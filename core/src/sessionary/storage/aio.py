@@ -36,12 +36,14 @@ from sessionary.errors import (
     SessionNotFoundError,
 )
 from sessionary.ids import validate_id, validate_optional_id
+from sessionary.storage.aio_tail import AsyncTailMethods, DelegatingTailMethods
 from sessionary.storage.backend import Capability, SchemaStatus, StoreBackend
 from sessionary.storage.checks import (
     UNSET,
     ListFilters,
     _Unset,
     check_count,
+    check_flag,
     check_import,
     check_optional_version,
     check_run,
@@ -56,7 +58,7 @@ __all__ = ["AsyncStore", "DelegatingAsyncStore", "ThreadedAsyncStore"]
 T = TypeVar("T")
 
 
-class AsyncStore(abc.ABC):
+class AsyncStore(AsyncTailMethods, abc.ABC):
     """Base class of async storage backends: :class:`~sessionary.Store`'s contract as coroutines.
 
     Subclasses set :attr:`name` and :attr:`capabilities` and implement the abstract
@@ -75,12 +77,17 @@ class AsyncStore(abc.ABC):
     # ------------------------------------------------------------------ writes
 
     async def append_run(
-        self, run: Run, *, session_type: SessionType = SessionType.AGENT
+        self,
+        run: Run,
+        *,
+        session_type: SessionType = SessionType.AGENT,
+        expected_version: int | None = None,
     ) -> SessionInfo:
         """Append a run to its session; see :meth:`Store.append_run <sessionary.Store.append_run>`."""  # noqa: E501
         check_run(run)
+        check_optional_version(expected_version)
         try:
-            return await self._append_run(run, SessionType(session_type))
+            return await self._append_run(run, SessionType(session_type), expected_version)
         except OwnershipError:  # another user's session is not found, as in Store.append_run
             raise SessionNotFoundError(run.session_id, run.user_id) from None
         except ConflictError:  # the same run again is a no-op, as in Store.append_run
@@ -168,11 +175,18 @@ class AsyncStore(abc.ABC):
         *,
         user_id: str | None = None,
         last_n_runs: int | None = None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
-        """The session with its runs (the last N with ``last_n_runs``), or ``None``."""
+        """The session with its runs (the last N with ``last_n_runs``), or ``None``.
+
+        ``skip_corrupt`` as in ``Store.get_session``.
+        """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(last_n_runs, "last_n_runs")
+        check_flag(skip_corrupt, "skip_corrupt")
+        if skip_corrupt:
+            return await self._get_session(session_id, user_id, last_n_runs, True)
         return await self._get_session(session_id, user_id, last_n_runs)
 
     async def get_session_info(
@@ -184,13 +198,17 @@ class AsyncStore(abc.ABC):
         return await self._get_session_info(session_id, user_id)
 
     async def get_runs(
-        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        last_n: int | None = None,
+        skip_corrupt: bool = False,
     ) -> list[Run]:
         """The session's runs in order (the last ``last_n`` only); empty if no such session."""
-        validate_id(session_id, "session_id")
-        validate_optional_id(user_id, "user_id")
-        check_count(last_n, "last_n")
-        session = await self._get_session(session_id, user_id, last_n)
+        session = await self.get_session(
+            session_id, user_id=user_id, last_n_runs=last_n, skip_corrupt=skip_corrupt
+        )
         return [] if session is None else list(session.runs)
 
     async def get_run(
@@ -235,10 +253,10 @@ class AsyncStore(abc.ABC):
         """Upgrade the stored schema to the latest; returns a line per step taken."""
         return []
 
-    async def ping(self) -> None:  # noqa: B027 - optional hook with a no-op default
+    async def ping(self) -> None:
         """Check the store is reachable; raise a :class:`StorageError` saying why if not."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+    async def close(self) -> None:
         """Release connections. The store is not used after this."""
 
     async def __aenter__(self) -> AsyncStore:
@@ -255,7 +273,9 @@ class AsyncStore(abc.ABC):
     # ------------------------------------------------------------------ backend
 
     @abc.abstractmethod
-    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo: ...
+    async def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo: ...
 
     @abc.abstractmethod
     async def _update_run(self, run: Run, expected_version: int) -> SessionInfo: ...
@@ -291,7 +311,11 @@ class AsyncStore(abc.ABC):
 
     @abc.abstractmethod
     async def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None: ...
 
     @abc.abstractmethod
@@ -308,7 +332,7 @@ class AsyncStore(abc.ABC):
     ) -> SessionPage: ...
 
 
-class DelegatingAsyncStore(AsyncStore):
+class DelegatingAsyncStore(DelegatingTailMethods, AsyncStore):
     """An async store that runs a sync :class:`~sessionary.Store`'s ``_`` methods off the loop.
 
     Each ``_`` coroutine hands the same call of the sync store, as a function of that
@@ -327,8 +351,10 @@ class DelegatingAsyncStore(AsyncStore):
         """``call(store)`` for a read, off the event loop (by default where writes run)."""
         return await self._run_write(call)
 
-    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return await self._run_write(lambda db: db._append_run(run, session_type))
+    async def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo:
+        return await self._run_write(lambda db: db._append_run(run, session_type, expected_version))
 
     async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
         return await self._run_write(lambda db: db._update_run(run, expected_version))
@@ -369,8 +395,16 @@ class DelegatingAsyncStore(AsyncStore):
         )
 
     async def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
+        if skip_corrupt:
+            return await self._run_read(
+                lambda db: db._get_session(session_id, user_id, last_n_runs, True)
+            )
         return await self._run_read(lambda db: db._get_session(session_id, user_id, last_n_runs))
 
     async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:

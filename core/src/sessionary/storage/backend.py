@@ -11,17 +11,19 @@ two contracts do not import each other.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, ClassVar
 
 import attrs
 
+from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import ConflictError, StorageError
 from sessionary.storage.checks import ListFilters
 
-__all__ = ["Capability", "SchemaStatus", "StoreBackend", "stale_delete"]
+__all__ = ["Capability", "SchemaStatus", "StoreBackend", "messages_by_runs", "stale_delete"]
 
 
 class Capability(str, Enum):
@@ -58,6 +60,27 @@ def stale_delete(
     )
 
 
+def messages_by_runs(
+    read: Callable[[int | None], Session | None], last_n: int | None
+) -> list[Message]:
+    """The last ``last_n`` messages of a session, read as whole runs with ``read(last_n_runs)``.
+
+    Reads the last ``last_n`` runs (most runs hold a message or more), and all of them
+    only if those hold too few messages and the session has more runs.
+    """
+    if last_n == 0:
+        return []
+    session = read(last_n)
+    if session is None:
+        return []
+    messages = session.get_messages()
+    read_runs = len(session.runs) + len(session.skipped_runs)
+    if last_n is not None and len(messages) < last_n and session.run_count > read_runs:
+        whole = read(None)
+        messages = [] if whole is None else whole.get_messages()
+    return messages if last_n is None else messages[max(0, len(messages) - last_n) :]
+
+
 class StoreBackend(abc.ABC):
     """What a storage backend implements; subclass :class:`~sessionary.Store`, not this."""
 
@@ -85,7 +108,9 @@ class StoreBackend(abc.ABC):
     # ------------------------------------------------------------------ backend
 
     @abc.abstractmethod
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo: ...
+    def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo: ...
 
     @abc.abstractmethod
     def _update_run(self, run: Run, expected_version: int) -> SessionInfo: ...
@@ -119,10 +144,34 @@ class StoreBackend(abc.ABC):
     ) -> int:
         raise StorageError(f"the {self.name} store cannot trim runs")
 
+    def _replace_last_runs(
+        self,
+        session_id: str,
+        user_id: str | None,
+        count: int,
+        runs: tuple[Run, ...],
+        expected_version: int | None,
+    ) -> SessionInfo:
+        raise StorageError(f"the {self.name} store cannot replace runs")
+
     @abc.abstractmethod
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None: ...
+
+    def _get_messages(
+        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
+    ) -> list[Message]:
+        """The last messages, from whole runs: a backend that can pick runs overrides this."""
+        if skip_corrupt:
+            return messages_by_runs(
+                lambda n: self._get_session(session_id, user_id, n, True), last_n
+            )
+        return messages_by_runs(lambda n: self._get_session(session_id, user_id, n), last_n)
 
     @abc.abstractmethod
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None: ...

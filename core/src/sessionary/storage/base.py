@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, ClassVar
 
+from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
@@ -35,8 +36,10 @@ from sessionary.storage.checks import (
     ListFilters,
     _Unset,
     check_count,
+    check_flag,
     check_import,
     check_optional_version,
+    check_replacement,
     check_run,
     check_version,
     list_arguments,
@@ -107,7 +110,13 @@ class Store(StoreBackend):
 
     # ------------------------------------------------------------------ writes
 
-    def append_run(self, run: Run, *, session_type: SessionType = SessionType.AGENT) -> SessionInfo:
+    def append_run(
+        self,
+        run: Run,
+        *,
+        session_type: SessionType = SessionType.AGENT,
+        expected_version: int | None = None,
+    ) -> SessionInfo:
         """Append a run to its session, creating the session on its first run.
 
         The run is stored whole or not at all, together with the session's summary,
@@ -118,10 +127,16 @@ class Store(StoreBackend):
         an ambiguous failure never duplicates); another run under a stored run's ID is a
         :class:`~sessionary.errors.ConflictError`. Returns the session's summary after
         the write.
+
+        With ``expected_version`` (an int of 0 or more), the run is appended only if the
+        session's stored version is that one, checked in the same atomic step as the
+        write; ``0`` means the session must not exist yet. Otherwise nothing is written
+        and :class:`~sessionary.errors.ConflictError` is raised.
         """
         check_run(run)
+        check_optional_version(expected_version)
         try:
-            return self._append_run(run, SessionType(session_type))
+            return self._append_run(run, SessionType(session_type), expected_version)
         except OwnershipError:
             raise SessionNotFoundError(run.session_id, run.user_id) from None
         except ConflictError:
@@ -230,6 +245,35 @@ class Store(StoreBackend):
         check_optional_version(expected_version)
         return self._trim_runs(session_id, keep_last, user_id, expected_version)
 
+    def replace_last_runs(
+        self,
+        session_id: str,
+        count: int,
+        runs: Sequence[Run] = (),
+        *,
+        user_id: str | None = None,
+        expected_version: int | None = None,
+    ) -> SessionInfo:
+        """Remove the last ``count`` runs of a session and append ``runs`` in their place.
+
+        One atomic write: a reader sees the session before or after it, never between.
+        ``runs=()`` removes the last ``count`` runs. The summary is recomputed exactly
+        (run count, tokens, last run status, preview) and the version bumped once (not
+        at all when nothing is removed or added). A run in ``runs`` may reuse the ID of
+        a removed run (a shortened copy of the last run, say); the ID of a kept run is a
+        :class:`~sessionary.errors.ConflictError`. With ``expected_version``, only a
+        session still at that version is changed; a session holding fewer than
+        ``count`` runs is a :class:`~sessionary.errors.ConflictError` too, with nothing
+        written. A missing session (or another user's) raises
+        :class:`~sessionary.errors.SessionNotFoundError`.
+        """
+        checked = check_replacement(session_id, count, runs, user_id)
+        check_optional_version(expected_version)
+        try:
+            return self._replace_last_runs(session_id, user_id, count, checked, expected_version)
+        except OwnershipError:
+            raise SessionNotFoundError(session_id, user_id) from None
+
     # ------------------------------------------------------------------ reads
 
     def get_session(
@@ -238,14 +282,21 @@ class Store(StoreBackend):
         *,
         user_id: str | None = None,
         last_n_runs: int | None = None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
         """The session with its runs (only the last N with ``last_n_runs``), or ``None``.
 
-        Given a ``user_id``, a session of another user is ``None``.
+        Given a ``user_id``, a session of another user is ``None``. A run whose stored
+        record cannot be decoded raises :class:`~sessionary.errors.CorruptRecordError`;
+        with ``skip_corrupt=True`` it is left out instead, logged as a warning and named
+        in :attr:`Session.skipped_runs <sessionary.Session.skipped_runs>`.
         """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(last_n_runs, "last_n_runs")
+        check_flag(skip_corrupt, "skip_corrupt")
+        if skip_corrupt:
+            return self._get_session(session_id, user_id, last_n_runs, True)
         return self._get_session(session_id, user_id, last_n_runs)
 
     def get_session_info(
@@ -257,14 +308,44 @@ class Store(StoreBackend):
         return self._get_session_info(session_id, user_id)
 
     def get_runs(
-        self, session_id: str, *, user_id: str | None = None, last_n: int | None = None
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        last_n: int | None = None,
+        skip_corrupt: bool = False,
     ) -> list[Run]:
-        """The session's runs in order (the last ``last_n`` only); empty if no such session."""
+        """The session's runs in order (the last ``last_n`` only); empty if no such session.
+
+        ``skip_corrupt`` as in :meth:`get_session` (the skipped runs are logged).
+        """
+        session = self.get_session(
+            session_id, user_id=user_id, last_n_runs=last_n, skip_corrupt=skip_corrupt
+        )
+        return [] if session is None else list(session.runs)
+
+    def get_messages(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        last_n: int | None = None,
+        skip_corrupt: bool = False,
+    ) -> list[Message]:
+        """The session's messages in order, as :meth:`Session.get_messages` lists them
+        (every run's, members' runs too); only the last ``last_n`` with it.
+
+        A message-level tail read: the store reads only the runs that hold those
+        messages, and decodes only those messages, so ``last_n=20`` costs about 20
+        messages however the session is split into runs. Empty if no such session (or
+        another user's). ``skip_corrupt`` as in :meth:`get_session`; the skipped runs
+        are logged.
+        """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(last_n, "last_n")
-        session = self._get_session(session_id, user_id, last_n)
-        return [] if session is None else list(session.runs)
+        check_flag(skip_corrupt, "skip_corrupt")
+        return self._get_messages(session_id, user_id, last_n, skip_corrupt)
 
     def get_run(self, session_id: str, run_id: str, *, user_id: str | None = None) -> Run | None:
         """One run of a session, or ``None``."""

@@ -27,8 +27,11 @@ __all__ = [
     "UNSET",
     "ListFilters",
     "check_count",
+    "check_flag",
     "check_import",
     "check_optional_version",
+    "check_payload",
+    "check_replacement",
     "check_run",
     "check_value",
     "check_version",
@@ -188,6 +191,65 @@ def check_run(run: Run) -> None:
     validate_optional_id(run.team_id, "team_id")
     validate_optional_id(run.parent_run_id, "parent_run_id")
     check_value(run, f"run {run.run_id!r} of session {run.session_id!r}", json_only=True)
+    for index, message in enumerate(run.messages):
+        if message.payload is not None:
+            check_payload(message.payload, f"run {run.run_id!r} message #{index + 1} payload")
+
+
+def check_payload(value: object, what: str) -> None:
+    """Refuse a :attr:`Message.payload` that would not come back exactly: a ``dict`` of
+    JSON values only (``dict`` with ``str`` keys, ``list``, ``str``, ``int``, finite
+    ``float``, ``bool``, ``None``). A tuple would come back as a list, a NaN not at all.
+    """
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{what} must be a dict or None, got {type(value).__name__}")
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if item is None or type(item) in (str, bool, int):
+            continue
+        if type(item) is float:
+            if item != item or item in (float("inf"), float("-inf")):
+                raise InvalidInputError(f"{what} holds {item!r}, which JSON cannot store")
+        elif type(item) is dict:
+            for key in item:
+                if type(key) is not str:
+                    raise InvalidInputError(f"{what} has a key {key!r} that is not a str")
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+        else:
+            raise InvalidInputError(
+                f"{what} holds a {type(item).__name__}: only dict, list, str, int, float, "
+                "bool and None come back exactly"
+            )
+
+
+def check_replacement(
+    session_id: object, count: object, runs: object, user_id: object
+) -> tuple[Run, ...]:
+    """Check :meth:`Store.replace_last_runs`'s arguments; the runs, as a tuple."""
+    validate_id(session_id, "session_id")
+    validate_optional_id(user_id, "user_id")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise InvalidInputError(f"count must be an int of 0 or more, got {count!r}")
+    if isinstance(runs, (str, bytes, Run)) or not isinstance(runs, (list, tuple)):
+        raise InvalidInputError(f"runs must be a list or tuple of Run, got {type(runs).__name__}")
+    seen: set[str] = set()
+    for run in runs:
+        check_run(run)
+        if run.session_id != session_id:
+            raise InvalidInputError(
+                f"run {run.run_id!r} names session {run.session_id!r}, not {session_id!r}"
+            )
+        if user_id is not None and run.user_id != user_id:
+            raise InvalidInputError(
+                f"run {run.run_id!r} names user {run.user_id!r}, not {user_id!r}"
+            )
+        if run.run_id in seen:
+            raise InvalidInputError(f"run {run.run_id!r} is given twice")
+        seen.add(run.run_id)
+    return tuple(runs)
 
 
 def check_value(value: object, what: str, *, json_only: bool = False) -> None:
@@ -250,6 +312,12 @@ def _short(item: object) -> str:
     except Exception:  # a repr that fails must not hide the real error
         text = "<unprintable>"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_flag(value: object, what: str) -> None:
+    """Refuse a flag that is not a ``bool``."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be True or False, got {value!r}")
 
 
 def check_count(value: object, what: str) -> None:

@@ -41,10 +41,12 @@ import logging
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, ClassVar, TypeVar
 
+from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
-from sessionary.errors import SchemaVersionError
+from sessionary.errors import SchemaVersionError, StorageError
 from sessionary.storage.aio import AsyncStore
+from sessionary.storage.backend import messages_by_runs
 from sessionary.storage.base import ListFilters, SchemaStatus, Store
 
 __all__ = [
@@ -148,8 +150,36 @@ class StorageOperations(abc.ABC):
     """
 
     @abc.abstractmethod
-    def _append_op(self, run: Run, session_type: SessionType) -> Operation[Any, SessionInfo]:
+    def _append_op(
+        self, run: Run, session_type: SessionType, expected_version: int | None
+    ) -> Operation[Any, SessionInfo]:
         """``Store._append_run``."""
+
+    def _replace_op(
+        self,
+        session_id: str,
+        user_id: str | None,
+        count: int,
+        runs: tuple[Run, ...],
+        expected_version: int | None,
+    ) -> Operation[Any, SessionInfo]:
+        """``Store._replace_last_runs``."""
+        raise StorageError(f"the {type(self).__name__} store cannot replace runs")
+
+    def _messages_op(
+        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
+    ) -> Operation[Any, list[Message]]:
+        """``Store._get_messages``; by default from whole runs (see ``messages_by_runs``)."""
+        read: dict[int | None, Session | None] = {}
+        if last_n != 0:
+            first = yield from self._get_session_op(session_id, user_id, last_n, skip_corrupt)
+            read[last_n] = first
+            if first is not None and last_n is not None:
+                seen = len(first.runs) + len(first.skipped_runs)
+                if len(first.get_messages()) < last_n and first.run_count > seen:
+                    whole = yield from self._get_session_op(session_id, user_id, None, skip_corrupt)
+                    read[None] = whole
+        return messages_by_runs(read.__getitem__, last_n)
 
     @abc.abstractmethod
     def _update_run_op(self, run: Run, expected_version: int) -> Operation[Any, SessionInfo]:
@@ -187,7 +217,11 @@ class StorageOperations(abc.ABC):
 
     @abc.abstractmethod
     def _get_session_op(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Operation[Any, Session | None]:
         """``Store._get_session``."""
 
@@ -240,8 +274,25 @@ class OperationStore(StorageOperations, Store):
     def _run(self, op: Operation[Any, T]) -> T:
         """Perform every request of ``op`` with the sync client; ``op``'s result."""
 
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return self._run(self._append_op(run, session_type))
+    def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo:
+        return self._run(self._append_op(run, session_type, expected_version))
+
+    def _replace_last_runs(
+        self,
+        session_id: str,
+        user_id: str | None,
+        count: int,
+        runs: tuple[Run, ...],
+        expected_version: int | None,
+    ) -> SessionInfo:
+        return self._run(self._replace_op(session_id, user_id, count, runs, expected_version))
+
+    def _get_messages(
+        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
+    ) -> list[Message]:
+        return self._run(self._messages_op(session_id, user_id, last_n, skip_corrupt))
 
     def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
         return self._run(self._update_run_op(run, expected_version))
@@ -276,9 +327,13 @@ class OperationStore(StorageOperations, Store):
         return self._run(self._trim_op(session_id, keep_last, user_id, expected_version))
 
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
-        return self._run(self._get_session_op(session_id, user_id, last_n_runs))
+        return self._run(self._get_session_op(session_id, user_id, last_n_runs, skip_corrupt))
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         return self._run(self._get_info_op(session_id, user_id))
@@ -324,8 +379,27 @@ class AsyncOperationStore(StorageOperations, AsyncStore):
         """Run a write to its end, even if its caller is cancelled (see :func:`run_whole`)."""
         return await run_whole(op, self._run, self.background_log)
 
-    async def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return await self._write(self._append_op(run, session_type))
+    async def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo:
+        return await self._write(self._append_op(run, session_type, expected_version))
+
+    async def _replace_last_runs(
+        self,
+        session_id: str,
+        user_id: str | None,
+        count: int,
+        runs: tuple[Run, ...],
+        expected_version: int | None,
+    ) -> SessionInfo:
+        return await self._write(
+            self._replace_op(session_id, user_id, count, runs, expected_version)
+        )
+
+    async def _get_messages(
+        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
+    ) -> list[Message]:
+        return await self._run(self._messages_op(session_id, user_id, last_n, skip_corrupt))
 
     async def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
         return await self._write(self._update_run_op(run, expected_version))
@@ -362,9 +436,13 @@ class AsyncOperationStore(StorageOperations, AsyncStore):
         return await self._write(self._trim_op(session_id, keep_last, user_id, expected_version))
 
     async def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
-        return await self._run(self._get_session_op(session_id, user_id, last_n_runs))
+        return await self._run(self._get_session_op(session_id, user_id, last_n_runs, skip_corrupt))
 
     async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         return await self._run(self._get_info_op(session_id, user_id))

@@ -16,6 +16,7 @@ import copy
 import json
 import threading
 import time
+from functools import partial
 from typing import Any, ClassVar
 
 import attrs
@@ -27,6 +28,7 @@ from sessionary.codec import (
     encode_run,
     encode_session_info,
 )
+from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
@@ -45,14 +47,23 @@ from sessionary.storage.base import (
     check_run_version,
     encode_cursor,
     new_session_info,
+    preview_of,
     session_after_update,
     sort_key,
     summary_after_append,
     summary_after_trim,
     summary_after_update,
 )
+from sessionary.storage.tails import (
+    check_session_version,
+    decode_each,
+    messages_tail,
+    preview_after_replace,
+    summary_after_replace,
+    too_few_runs,
+)
 
-__all__ = ["MemoryDb"]
+__all__ = ["InMemoryDb", "MemoryDb"]
 
 _NAMED: dict[str, MemoryDb] = {}
 _NAMED_LOCK = threading.Lock()
@@ -69,6 +80,20 @@ def _private(info: SessionInfo) -> SessionInfo:
     return attrs.evolve(
         info, state=copy.deepcopy(info.state), metadata=copy.deepcopy(info.metadata)
     )
+
+
+def _encoded(run: Run) -> str:
+    try:
+        return _dump(encode_run(run))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
+
+
+def _load(session_id: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CorruptRecordError(session_id, str(exc)) from exc
 
 
 class MemoryDb(Store):
@@ -117,18 +142,18 @@ class MemoryDb(Store):
 
     # ------------------------------------------------------------------ writes
 
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        try:
-            encoded = _dump(encode_run(run))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
+    def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo:
+        encoded = _encoded(run)
         with self._lock:
             now = time.time()
             info = self._info(run.session_id)
+            if info is not None and info.user_id != run.user_id:
+                raise OwnershipError(run.session_id, run.user_id)
+            check_session_version(info, run.session_id, expected_version, done="appended")
             if info is None:
                 info = new_session_info(run, session_type, now)
-            elif info.user_id != run.user_id:
-                raise OwnershipError(run.session_id, run.user_id)
             positions = self._positions.setdefault(run.session_id, {})
             if run.run_id in positions:
                 raise ConflictError(
@@ -143,10 +168,7 @@ class MemoryDb(Store):
 
     def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
         new = attrs.evolve(run, version=expected_version + 1)
-        try:
-            encoded = _dump(encode_run(new))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"run {run.run_id!r} is not JSON-serialisable: {exc}") from exc
+        encoded = _encoded(new)
         with self._lock:
             info = self._info(run.session_id)
             position = self._positions.get(run.session_id, {}).get(run.run_id)
@@ -243,22 +265,97 @@ class MemoryDb(Store):
             self._put_info(summary_after_trim(info, removed, len(kept), time.time()))
             return cut
 
+    def _replace_last_runs(
+        self,
+        session_id: str,
+        user_id: str | None,
+        count: int,
+        runs: tuple[Run, ...],
+        expected_version: int | None,
+    ) -> SessionInfo:
+        encoded = [_encoded(run) for run in runs]
+        with self._lock:
+            info = self._info(session_id)
+            if info is None or not check_owner(info, user_id):
+                raise SessionNotFoundError(session_id, user_id)
+            for run in runs:
+                if run.user_id != info.user_id:
+                    raise OwnershipError(session_id, run.user_id)
+            check_session_version(info, session_id, expected_version, done="replaced")
+            stored = self._runs.get(session_id, [])
+            if count > len(stored):
+                raise too_few_runs(session_id, len(stored), count)
+            cut = len(stored) - count
+            positions = self._positions[session_id]
+            for run in runs:
+                if positions.get(run.run_id, cut) < cut:
+                    raise ConflictError(
+                        f"run {run.run_id!r} already exists in session {session_id!r}"
+                    )
+            removed = [self._decode_run(session_id, text) for text in stored[cut:]]
+            kept = stored[:cut]
+            preview = preview_after_replace(
+                info,
+                removed,
+                runs,
+                lambda: (preview_of(self._decode_run(session_id, t)) for t in reversed(kept)),
+            )
+            last = self._decode_run(session_id, kept[-1]).status if kept else None
+            info = summary_after_replace(
+                info,
+                removed,
+                runs,
+                remaining=cut,
+                last_status=last,
+                preview=preview,
+                now=time.time(),
+            )
+            self._runs[session_id] = [*kept, *encoded]
+            self._positions[session_id] = {
+                **{rid: pos for rid, pos in positions.items() if pos < cut},
+                **{run.run_id: cut + index for index, run in enumerate(runs)},
+            }
+            self._put_info(info)
+            return _private(info)
+
     # ------------------------------------------------------------------ reads
 
+    def _labelled(self, session_id: str, start: int) -> list[tuple[str, str]]:
+        """The stored runs from position ``start`` on, each with its run ID."""
+        ids = {position: rid for rid, position in self._positions.get(session_id, {}).items()}
+        stored = self._runs.get(session_id, [])
+        return [(ids.get(i, f"#{i + 1}"), stored[i]) for i in range(start, len(stored))]
+
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
         with self._lock:
             info = self._info(session_id)
             if info is None or not check_owner(info, user_id):
                 return None
-            encoded = self._runs.get(session_id, [])
-            if last_n_runs is not None:
-                encoded = encoded[max(0, len(encoded) - last_n_runs) :]
-            else:
-                encoded = list(encoded)
-        runs = [self._decode_run(session_id, text) for text in encoded]
-        return Session.from_info(_private(info), runs)
+            total = len(self._runs.get(session_id, []))
+            start = 0 if last_n_runs is None else max(0, total - last_n_runs)
+            records = self._labelled(session_id, start)
+        runs, skipped = decode_each(
+            session_id, records, lambda text: self._decode_run(session_id, text), skip_corrupt
+        )
+        return Session.from_info(_private(info), runs, skipped)
+
+    def _get_messages(
+        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
+    ) -> list[Message]:
+        with self._lock:
+            info = self._info(session_id)
+            if info is None or not check_owner(info, user_id):
+                return []
+            records = self._labelled(session_id, 0)
+        return messages_tail(
+            session_id, reversed(records), partial(_load, session_id), last_n, skip_corrupt
+        )
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         with self._lock:
@@ -288,3 +385,7 @@ class MemoryDb(Store):
         more = len(infos) > limit
         cursor = encode_cursor(*sort_key(page[-1])) if more and page else None
         return SessionPage(items=tuple(page), next_cursor=cursor)
+
+
+#: Agno's name for the in-memory store (a pure rename).
+InMemoryDb = MemoryDb

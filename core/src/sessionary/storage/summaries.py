@@ -90,10 +90,12 @@ def preview_of(run: Run) -> str | None:
 
 
 def summary_after_append(info: SessionInfo, run: Run, now: float) -> SessionInfo:
-    """The summary once ``run`` is appended: one more run, its status, tokens, preview."""
+    """The summary once ``run`` is appended: one more run, its status, tokens, preview,
+    and the state with the run's :attr:`~sessionary.Run.state_changes` applied."""
     preview = preview_of(run)
     return attrs.evolve(
         info,
+        state=run.state_changes.apply(info.state) if run.state_changes else info.state,
         version=info.version + 1,
         updated_at=max(now, info.updated_at),
         run_count=info.run_count + 1,
@@ -124,13 +126,17 @@ def summary_after_trim(
 def summary_after_update(
     info: SessionInfo, old: Run, new: Run, is_last: bool, now: float
 ) -> SessionInfo:
-    """The summary once ``old`` is replaced by ``new`` in place."""
+    """The summary once ``old`` is replaced by ``new`` in place; the state gets the
+    changes ``new`` carries that ``old`` did not (:meth:`StateChanges.since`)."""
+    gained = new.state_changes.since(old.state_changes)
     changes: dict[str, Any] = {
         "version": info.version + 1,
         "updated_at": max(now, info.updated_at),
         "input_tokens": info.input_tokens + new.metrics.input_tokens - old.metrics.input_tokens,
         "output_tokens": info.output_tokens + new.metrics.output_tokens - old.metrics.output_tokens,
     }
+    if gained:
+        changes["state"] = gained.apply(info.state)
     if is_last:
         changes["last_run_status"] = new.status
         preview = preview_of(new)

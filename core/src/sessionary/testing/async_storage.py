@@ -35,48 +35,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import pytest
 
+from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, ListFilters, SchemaStatus, Store, encode_cursor
-from sessionary.storage.memory import MemoryDb
 from sessionary.testing.io_gate import IoGate
+from sessionary.testing.loop_thread import GatedMemoryDb as _GatedMemoryDb
+from sessionary.testing.loop_thread import LoopThread
 from sessionary.testing.storage import StorageConformance
 from sessionary.testing.storage_data import BAD_IDS, make_run
 
 __all__ = ["AsyncStorageConformance", "BlockingStore", "LoopThread"]
 
 T = TypeVar("T")
-
-
-class LoopThread:
-    """An event loop running in a daemon thread; :meth:`run` waits for a coroutine on it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="sessionary-test-loop", daemon=True
-        )
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the loop and return its result (or raise its exception)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
-    def stop(self) -> None:
-        """Stop the loop and its thread."""
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
 
 
 class BlockingStore(Store):
@@ -112,8 +90,36 @@ class BlockingStore(Store):
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run(coro)
 
-    def _append_run(self, run: Run, session_type: SessionType) -> SessionInfo:
-        return self._run(self.inner.append_run(run, session_type=session_type))
+    def _append_run(
+        self, run: Run, session_type: SessionType, expected_version: int | None = None
+    ) -> SessionInfo:
+        version = expected_version
+        return self._run(
+            self.inner.append_run(run, session_type=session_type, expected_version=version)
+        )
+
+    def _replace_last_runs(
+        self,
+        session_id: str,
+        user_id: str | None,
+        count: int,
+        runs: tuple[Run, ...],
+        expected_version: int | None,
+    ) -> SessionInfo:
+        return self._run(
+            self.inner.replace_last_runs(
+                session_id, count, runs, user_id=user_id, expected_version=expected_version
+            )
+        )
+
+    def _get_messages(
+        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
+    ) -> list[Message]:
+        return self._run(
+            self.inner.get_messages(
+                session_id, user_id=user_id, last_n=last_n, skip_corrupt=skip_corrupt
+            )
+        )
 
     def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
         return self._run(self.inner.update_run(run, expected_version=expected_version))
@@ -163,10 +169,16 @@ class BlockingStore(Store):
         )
 
     def _get_session(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool = False,
     ) -> Session | None:
         return self._run(
-            self.inner.get_session(session_id, user_id=user_id, last_n_runs=last_n_runs)
+            self.inner.get_session(
+                session_id, user_id=user_id, last_n_runs=last_n_runs, skip_corrupt=skip_corrupt
+            )
         )
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
@@ -211,27 +223,6 @@ class BlockingStore(Store):
         finally:
             if self._own_loop:
                 self.loop.stop()
-
-
-class _GatedMemoryDb(MemoryDb):
-    """A memory store whose backend calls wait at ``gate``: beside a gated async store, a
-    sync call made on the event loop by mistake is caught, however fast it would be."""
-
-    def __init__(self, gate: IoGate) -> None:
-        super().__init__()
-        self._gate = gate
-
-    def __getattribute__(self, name: str) -> Any:
-        value = super().__getattribute__(name)
-        if name in Store.__abstractmethods__ and name.startswith("_"):
-            gate: IoGate = super().__getattribute__("_gate")
-
-            def gated(*args: Any, **kwargs: Any) -> Any:
-                gate.wait()
-                return value(*args, **kwargs)
-
-            return gated
-        return value
 
 
 class AsyncStorageConformance(StorageConformance):

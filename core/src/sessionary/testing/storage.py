@@ -34,9 +34,12 @@ from sessionary.testing.storage_durability import DurabilityClauses
 from sessionary.testing.storage_import import ImportClauses
 from sessionary.testing.storage_input import InputClauses
 from sessionary.testing.storage_races import RaceClauses
+from sessionary.testing.storage_reads import TailReadClauses
 from sessionary.testing.storage_runs import RunClauses
 from sessionary.testing.storage_schema import SchemaClauses
 from sessionary.testing.storage_sessions import SessionClauses
+from sessionary.testing.storage_state import StateClauses
+from sessionary.testing.storage_tail import TailClauses
 
 __all__ = ["BAD_IDS", "HOSTILE_IDS", "StorageConformance", "make_run", "rich_run"]
 
@@ -49,6 +52,9 @@ class StorageConformance(
     ConditionalClauses,
     SchemaClauses,
     InputClauses,
+    StateClauses,
+    TailClauses,
+    TailReadClauses,
     RaceClauses,
     CostClauses,
 ):

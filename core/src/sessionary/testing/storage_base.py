@@ -36,6 +36,14 @@ class SuiteBase:
         """Damage a stored record of the session so that it cannot be decoded."""
         raise NotImplementedError("override corrupt_session to damage one stored record")
 
+    def corrupt_run_record(self, store: Store, session_id: str) -> None:
+        """Damage the stored record of the session's only run so it cannot be decoded.
+
+        The tolerant-read clauses use it; by default it is :meth:`corrupt_session`.
+        Override it when that damages another record (the session's summary, say).
+        """
+        self.corrupt_session(store, session_id)
+
     def stamp_schema(self, store: Store, session_id: str, *, newer: bool) -> None:
         """Mark the stored data (at least that session's) as written by a newer schema.
 

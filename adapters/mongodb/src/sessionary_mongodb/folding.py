@@ -1,0 +1,72 @@
+"""Counting a stored run in its session's summary on MongoDB: one guarded update.
+
+Shared by the sync and async stores through :class:`~sessionary_mongodb.writes.MongoWrites`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pymongo import ReturnDocument
+
+from sessionary.codec import dump_json
+from sessionary.domain.state import StateChanges
+from sessionary.errors import StorageError
+from sessionary_mongodb.calls import SESSIONS, Op
+from sessionary_mongodb.documents import CURRENT, state_of
+
+__all__ = ["summary_update"]
+
+#: How often a run's state merge is redone because other writers changed the state.
+_STATE_RETRIES: Final = 100
+
+
+def summary_update(
+    query: dict[str, Any],
+    seq: int,
+    increments: dict[str, int],
+    latest: dict[str, Any],
+    now: float,
+    expiry: dict[str, Any],
+    where: str,
+    *,
+    strict: bool,
+    changes: StateChanges | None = None,
+) -> Op[dict[str, Any] | None]:
+    """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
+
+    The first attempt is one atomic update guarded on ``last_seq``; when a later run
+    already set the summary it is repeated without ``latest``. With state
+    ``changes``, each update also writes the merged state, guarded on the state text
+    it was merged from; a state another writer changed in between is merged again.
+    """
+    query = {**query, **CURRENT}
+    for _ in range(_STATE_RETRIES):
+        guard: dict[str, Any] = {}
+        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+        fields = {**expiry}
+        if changes:
+            found = yield SESSIONS.find_one(query, {"state": 1})
+            if found is None:
+                return None
+            current = found.get("state", "{}")
+            guard = {"state": current}
+            fields["state"] = dump_json(changes.apply(state_of(query["_id"], current)))
+        order = {"last_seq": seq} if strict else {"last_seq": {"$lt": seq}}
+        doc: dict[str, Any] | None = yield SESSIONS.find_one_and_update(
+            {**query, **guard, **order},
+            {**update, "$set": {**latest, **fields}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            if fields:
+                update["$set"] = fields
+            doc = yield SESSIONS.find_one_and_update(
+                {**query, **guard}, update, return_document=ReturnDocument.AFTER
+            )
+        if doc is not None or not changes:
+            return doc
+    raise StorageError(
+        f"MongoDB {where}: the state of session {query['_id']!r} changed "
+        f"{_STATE_RETRIES} times while a run's state changes were being stored"
+    )
