@@ -55,11 +55,10 @@ def test_reply_prefixes_go_blocked_words_fall_back_to_the_ticket(installed: None
         model=ScriptedModel("On it.", "Re: Fwd: Refund for damaged parcel", "Legal escalation"),
         db="memory://",
     )
-    agent.run("Fwd: my parcel arrived damaged", session_id="s1")
+    agent.run("Fwd: my parcel arrived damaged", session_id="s1", metadata={"zendesk_id": "4711"})
     named = agent.set_session_name(session_id="s1", autogenerate=True)
     assert (named.name, named.name_source) == ("Refund for damaged parcel", "model")
 
-    agent.db.update_session("s1", metadata={"zendesk_id": "4711"})
     named = agent.set_session_name(session_id="s1", autogenerate=True)
     assert (named.name, named.name_source) == ("Ticket 4711", "support-ticket")
 

@@ -15,6 +15,7 @@ server is made slow or gated with. The test helpers of this repository's own ada
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from sessionary.models.scripted import ScriptedModel, ScriptedToolCall, tool_call
@@ -32,6 +33,31 @@ _LAZY = {
     "ProviderHarness": "sessionary.testing.provider_harness",
     "SlowProxy": "sessionary.testing.slow_proxy",
 }
+
+#: The modules whose asserts are the conformance clauses.
+SUITES = (
+    "sessionary.testing.async_models",
+    "sessionary.testing.async_storage",
+    "sessionary.testing.async_store_checks",
+    "sessionary.testing.loop_clients",
+    "sessionary.testing.models",
+    "sessionary.testing.naming",
+    "sessionary.testing.provider_harness",
+    "sessionary.testing.storage",
+    "sessionary.testing.storage_base",
+    "sessionary.testing.storage_conditional",
+    "sessionary.testing.storage_data",
+    "sessionary.testing.storage_durability",
+    "sessionary.testing.storage_import",
+    "sessionary.testing.storage_input",
+    "sessionary.testing.storage_runs",
+    "sessionary.testing.storage_schema",
+    "sessionary.testing.storage_sessions",
+)
+if "pytest" in sys.modules:
+    # Under pytest, a failing clause shows what it got and what it expected, as an
+    # assert in the plugin's own test file would (pytest rewrites only those otherwise).
+    sys.modules["pytest"].register_assert_rewrite(*SUITES)
 
 __all__ = [
     "AsyncModelProviderConformance",
