@@ -197,7 +197,8 @@ def main() -> int:
         ]
     report = "\n".join(lines) + "\n"
     RESULTS.write_text(report)
-    DOCS_PAGE.write_text(report.replace(f"]({CHART.name})", "](assets/cost_per_run.png)"))
+    page = report.replace(f"]({CHART.name})", "](assets/cost_per_run.png)")
+    DOCS_PAGE.write_text(page.replace("](../docs/", "]("))  # links from benchmarks/ into docs/
     if CHART.exists():
         DOCS_CHART.parent.mkdir(exist_ok=True)
         shutil.copyfile(CHART, DOCS_CHART)
