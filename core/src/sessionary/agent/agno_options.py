@@ -112,6 +112,14 @@ AGNO_HINTS: Final[dict[str, str]] = {
     "learning": _MEMORY,
     "add_learnings_to_context": _MEMORY,
     "reasoning": _APP,
+    "reasoning_min_steps": _APP,  # Agno 2
+    "reasoning_max_steps": _APP,  # Agno 2
+    "add_culture_to_context": _MEMORY,  # Agno 2
+    "culture_manager": _MEMORY,  # Agno 2
+    "enable_agentic_culture": _MEMORY,  # Agno 2
+    "update_cultural_knowledge": _MEMORY,  # Agno 2
+    "num_history_sessions": "history comes from the session's own runs: num_history_runs=...",
+    "search_session_history": "list_sessions(...) and get_chat_history(...) in your tools",
     "reasoning_model": _APP,
     "reasoning_agent": _APP,
     "followups": _APP,
