@@ -70,6 +70,15 @@ def sessionary_cache_backends() -> Sequence[type[SessionCache] | LazyClass]:
     raise NotImplementedError
 
 
+# ----------------------------------------------------------------------------- command line
+
+
+@hookspec
+def sessionary_cli_commands() -> Sequence[object]:
+    """Return click commands that the ``sessionary`` command line adds under their names."""
+    raise NotImplementedError
+
+
 # ----------------------------------------------------------------------------- events
 
 

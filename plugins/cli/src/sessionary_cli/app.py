@@ -14,6 +14,7 @@ DB_OPTION_HELP = "Store URL, e.g. sqlite:///tmp/agent.db (default: $SESSIONARY_D
 
 @click.group(
     cls=LazyGroup,
+    plugins=True,
     lazy={
         "plugins": "sessionary_cli.plugins:plugins",
         "sessions": "sessionary_cli.sessions:sessions",
@@ -25,4 +26,7 @@ DB_OPTION_HELP = "Store URL, e.g. sqlite:///tmp/agent.db (default: $SESSIONARY_D
 )
 @click.version_option(__version__, prog_name="sessionary")
 def main() -> None:
-    """Sessionary: sessions for AI agents and teams."""
+    """Sessionary: sessions for AI agents and teams.
+
+    Installed plugins add commands of their own (sessionary-web adds ``serve``).
+    """
