@@ -51,7 +51,7 @@ def list_sessions(request: Request) -> JSONResponse:
     config = config_of(request)
     query = Query.parse(request.query_params, default_limit=config.page_size)
     user = config.user_of(request)
-    page = config.inbox.list(query, user)
+    page = config.inbox.sessions(query, user)
     total = config.inbox.count(query, user)
     return JSONResponse(
         {
@@ -96,7 +96,9 @@ def transcript_page(
     config: WebConfig, session_id: str, user: str | None, *, limit: int, before_run: str | None
 ) -> tuple[list[Any], str | None, SessionInfo]:
     """The runs of one page, the ``before_run`` of the page before it, and the summary."""
-    session = config.inbox.transcript(session_id, user, last_n_runs=limit + 1, before_run=before_run)
+    session = config.inbox.transcript(
+        session_id, user, last_n_runs=limit + 1, before_run=before_run
+    )
     runs = list(session.runs)
     earlier = None
     if len(runs) > limit:
@@ -113,7 +115,7 @@ def approvals_page_data(
     params["paused"] = "1"
     query = Query.parse(params, default_limit=min(config.page_size, 20))
     user = config.user_of(request)
-    page = config.inbox.list(query, user)
+    page = config.inbox.sessions(query, user)
     total = config.inbox.count(query, user)
     found = [(info, config.inbox.paused_runs(info)) for info in page.items]
     return found, page.next_cursor, total

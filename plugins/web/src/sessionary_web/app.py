@@ -19,13 +19,14 @@ from sessionary.errors import SessionaryError
 from sessionary.models.base import Model
 from sessionary.storage.base import Store
 from sessionary_web import api, pages
+from sessionary_web.config import UserScope, WebConfig, config_of
 from sessionary_web.errors import error_code, public_message
 from sessionary_web.guard import Guard
-from sessionary_web.config import UserScope, WebConfig, config_of
 from sessionary_web.source import Inbox
 from sessionary_web.views import environment
 
 __all__ = ["inbox_app"]
+
 
 def inbox_app(
     agent_or_db: RunningOwner | Store | str,
@@ -87,7 +88,7 @@ def inbox_app(
         routes=routes,
         middleware=[
             Middleware(
-                Guard,  # type: ignore[arg-type]
+                Guard,
                 token=token,
                 csrf_token=config.csrf_token,
                 allowed_hosts=allowed_hosts,

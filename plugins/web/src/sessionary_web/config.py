@@ -37,7 +37,6 @@ class WebConfig:
         return self.user
 
 
-
 def config_of(request: Request) -> WebConfig:
     """The app's shared configuration."""
     config: WebConfig = request.app.state.web

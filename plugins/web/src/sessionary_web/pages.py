@@ -25,7 +25,7 @@ def inbox_page(request: Request) -> HTMLResponse:
     config = config_of(request)
     query = Query.parse(request.query_params, default_limit=config.page_size)
     user = config.user_of(request)
-    page = config.inbox.list(query, user)
+    page = config.inbox.sessions(query, user)
     return html(
         request,
         "inbox.html",

@@ -90,7 +90,9 @@ class Query:
             )
         order_by = text("order_by") or "last_run_at"
         if order_by not in ORDERS:
-            raise InvalidInputError(f"order_by must be one of {', '.join(ORDERS)}, got {order_by!r}")
+            raise InvalidInputError(
+                f"order_by must be one of {', '.join(ORDERS)}, got {order_by!r}"
+            )
         raw_limit = text("limit")
         try:
             limit = default_limit if raw_limit is None else int(raw_limit)
@@ -130,10 +132,19 @@ class Query:
 
     def filters(self) -> dict[str, Any]:
         """The keyword arguments of ``list_sessions``/``count_sessions`` that are set."""
-        names = (
-            "user_id agent_id team_id session_type name_contains status has_paused "
-            "active_after active_before created_after created_before"
-        ).split()
+        names = [
+            "user_id",
+            "agent_id",
+            "team_id",
+            "session_type",
+            "name_contains",
+            "status",
+            "has_paused",
+            "active_after",
+            "active_before",
+            "created_after",
+            "created_before",
+        ]
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def without_cursor(self) -> dict[str, str]:

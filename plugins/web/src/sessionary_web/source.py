@@ -15,9 +15,14 @@ from typing import Any
 import attrs
 
 from sessionary.agent.running import RunningOwner
-from sessionary.domain.runs import Requirement, Run
+from sessionary.domain.runs import Requirement, Run, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
-from sessionary.errors import InvalidInputError, RunNotFoundError, SessionNotFoundError
+from sessionary.errors import (
+    InvalidInputError,
+    RunAlreadyContinuedError,
+    RunNotFoundError,
+    SessionNotFoundError,
+)
 from sessionary.models.base import Model
 from sessionary.resolve import open_db
 from sessionary.storage.base import Store
@@ -77,7 +82,7 @@ class Inbox:
 
     # ------------------------------------------------------------------ reads
 
-    def list(self, query: Query, user_id: str | None) -> SessionPage:
+    def sessions(self, query: Query, user_id: str | None) -> SessionPage:
         """One page of sessions, by last activity (never loads runs)."""
         return self.store.list_sessions(
             **self._filters(query, user_id),
@@ -201,6 +206,17 @@ class Inbox:
         stored = self.agent.get_run_output(run_id, session_id, user_id=user)
         if stored is None:
             raise RunNotFoundError(session_id, run_id, user_id)
+        answered_before = {r.id for r in stored.requirements if r.is_resolved}
+        given = (
+            {a.get("id") for a in answers if isinstance(a, Mapping)}
+            if isinstance(answers, list)
+            else set()
+        )
+        if stored.status is not RunStatus.PAUSED or given & answered_before:
+            # Someone continued it first (another tab, another operator): say so plainly.
+            raise RunAlreadyContinuedError(
+                session_id, run_id, stored.status.value, ": someone continued it first"
+            )
         answered = answer(stored.active_requirements, answers)
         return self.agent.continue_run(run_id, session_id, requirements=answered, user_id=user)
 
