@@ -70,9 +70,13 @@ def _pytest(session: nox.Session, *args: str) -> None:
     [nox.param(p, id=p) for p in PYTHONS],
 )
 def tests(session: nox.Session) -> None:
-    """Every test on the oldest and newest Python; core's tests on the others."""
-    _sync(session, "test", "e2e")
+    """Every test on the oldest and newest Python; core's tests on the others.
+
+    The web inbox's browser tests drive Debian's /usr/bin/chromium through Playwright
+    (the ``browser`` group); no browser is downloaded.
+    """
     if session.python in FULL_PYTHONS:
+        _sync(session, "test", "e2e", "browser")
         _pytest(
             session,
             "tests",
@@ -81,6 +85,7 @@ def tests(session: nox.Session) -> None:
             CORE_DOCTESTS,
         )
     else:
+        _sync(session, "test", "e2e")
         _pytest(session, "tests/core", "--doctest-modules", CORE_DOCTESTS)
 
 
@@ -134,7 +139,7 @@ def latest(session: nox.Session) -> None:
     the next ``uv lock --upgrade`` brings. A failure here is a task, not a broken build.
     """
     pyproject = nox.project.load_toml(ROOT / "pyproject.toml")
-    groups = [*nox.project.dependency_groups(pyproject, "test", "e2e")]
+    groups = [*nox.project.dependency_groups(pyproject, "test", "e2e", "browser")]
     editable = [arg for p in _components() for arg in ("-e", str(p.parent))]
     session.install("--upgrade", *editable, *groups)
     _pytest(session, "tests", "--ignore=tests/agno_import")
@@ -152,7 +157,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def types(session: nox.Session) -> None:
     """mypy --strict over every component's source, the tests and the benchmarks."""
-    _sync(session, "types", "test", "e2e")
+    _sync(session, "types", "test", "e2e", "browser")
     sources = [str(p.parent / "src") for p in _components()]
     # benchmarks/ too: the scripts import their helpers (common, *_agno) by plain name.
     env = {

@@ -9,7 +9,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
-PAGES = ["tutorial.md", "guides/session-state.md", "coming-from-agno.md"]
+PAGES = ["tutorial.md", "guides/session-state.md", "coming-from-agno.md", "web.md"]
 
 
 @pytest.mark.parametrize("page", PAGES)
