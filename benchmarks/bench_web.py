@@ -16,6 +16,7 @@ view loads only the paused runs of the sessions on its page (20).
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import socket
 import threading
@@ -124,7 +125,7 @@ def main() -> None:
         ("JSON: GET /api/approvals (20)", "/api/approvals"),
     ):
         size = get(target)
-        stats = measure(lambda target=target: get(target), repeat=REPEAT, warmup=5)
+        stats = measure(functools.partial(get, target), repeat=REPEAT, warmup=5)
         rows.append([label, ms(stats.median), ms(stats.p95), f"{size:,} B"])
         results[target] = stats.as_dict()
     connection.close()

@@ -53,7 +53,7 @@ def test_bad_filters_are_errors_with_the_command_lines_codes(client: TestClient)
         assert response.status_code == 400, params
         error = response.json()["error"]
         assert (error["code"], error["exit_code"]) == ("bad_input", 2)
-        assert list(params)[0] in error["message"]
+        assert next(iter(params)) in error["message"]
     missing = client.get("/api/session", params={"id": "no-such-session"})
     assert missing.status_code == 404
     assert missing.json()["error"]["exit_code"] == 3

@@ -138,7 +138,8 @@ def test_serve_with_an_agent_shows_the_store_and_continues_a_paused_run(tmp_path
             body = {"session_id": ids["paused_a"], "run_id": run_["run_id"], "answers": [answer]}
             done = http.post("/api/continue", json=body, headers=csrf).json()
         assert done["content"] == "Done: refunded 25.00 on C-3003"
-        assert desk_agent(url).get_run_output(run_["run_id"], ids["paused_a"]).status == "completed"
+        stored = desk_agent(url).get_run_output(run_["run_id"], ids["paused_a"])
+        assert stored is not None and stored.status == "completed"
     finally:
         server.terminate()
         server.wait(timeout=30)
