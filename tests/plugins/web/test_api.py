@@ -231,3 +231,14 @@ def test_pages_escape_every_stored_string(client: TestClient, ids: dict[str, str
     transcript = client.get("/session", params={"id": ids["hostile"]}).text
     assert "<script>window.__pwned" not in transcript
     assert "&lt;script&gt;window.__pwned=2&lt;/script&gt;" in transcript
+
+
+def test_any_session_id_links_to_its_transcript(client: TestClient, agent: Agent) -> None:
+    odd = "a/b&c=d#e f+g?ü%20"
+    agent.run("An odd ID", session_id=odd, user_id="olga")
+    agent.set_session_name(session_id=odd, session_name="Odd one", user_id="olga")
+    page = client.get("/", params={"q": "Odd one"}).text
+    href = page.split('class="open" href="')[1].split('"')[0].replace("&amp;", "&")
+    opened = client.get(href)
+    assert opened.status_code == 200
+    assert "Odd one" in opened.text and "An odd ID" in opened.text
