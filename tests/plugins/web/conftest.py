@@ -41,12 +41,9 @@ def _redis_prefix() -> Iterator[str]:
         client.close()
 
 
-@pytest.fixture(params=["sqlite", "redis", "memory"])  # DEV-ONLY memory
+@pytest.fixture(params=["sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store: a SQLite file, or Redis under a fresh prefix."""
-    if request.param == "memory":
-        yield open_db(f"memory://web-{uuid.uuid4().hex}")
-        return
     if request.param == "sqlite":
         with open_db(f"sqlite:///{tmp_path / 'inbox.db'}") as db:
             yield db
