@@ -168,7 +168,11 @@ def test_approve_a_paused_run_and_see_its_result(
     expect(form.locator("legend")).to_contain_text("refund")
     expect(form.locator("pre.args")).to_contain_text('"order_id": "C-3003"')
     shot(page, request, "approvals")
-    form.get_by_role("button", name="Continue run").click()
+    form.get_by_label("Approve").focus()  # the keyboard alone: Tab past the note, Enter
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(form.get_by_role("button", name="Continue run")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(form.locator("output")).to_have_text("completed: Done: refunded 25.00 on C-3003")
     expect(form).to_have_attribute("data-state", "completed")
     shot(page, request, "approved")
