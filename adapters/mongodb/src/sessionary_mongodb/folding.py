@@ -32,6 +32,7 @@ def summary_update(
     *,
     strict: bool,
     changes: StateChanges | None = None,
+    counted: Any = None,
 ) -> Op[dict[str, Any] | None]:
     """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
 
@@ -39,11 +40,14 @@ def summary_update(
     already set the summary it is repeated without ``latest``. With state
     ``changes``, each update also writes the merged state, guarded on the state text
     it was merged from; a state another writer changed in between is merged again.
+    ``counted``: an append's token, taken out of ``inflight`` by the same update.
     """
     query = {**query, **CURRENT}
     for _ in range(_STATE_RETRIES):
         guard: dict[str, Any] = {}
         update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+        if counted is not None:
+            update["$pull"] = {"inflight": counted}
         fields = {**expiry}
         if changes:
             found = yield SESSIONS.find_one(query, {"state": 1})
