@@ -23,7 +23,6 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from sessionary.codec import dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
-from sessionary.domain.state import StateChanges
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
@@ -188,7 +187,8 @@ class MongoWrites(MongoTail):
         preview = preview_of(run)
         if preview is not None:
             latest["last_message_preview"] = preview
-        doc = yield from self._summary_update(
+        doc = yield from summary_update(
+            self,
             {"_id": run.session_id, "key": key},
             seq,
             increments,
@@ -199,23 +199,6 @@ class MongoWrites(MongoTail):
             counted=token,
         )
         return doc
-
-    def _summary_update(
-        self,
-        query: dict[str, Any],
-        seq: int,
-        increments: dict[str, int],
-        latest: dict[str, Any],
-        now: float,
-        *,
-        strict: bool,
-        changes: StateChanges | None = None,
-        counted: ObjectId | None = None,
-    ) -> Op[dict[str, Any] | None]:
-        """:func:`~sessionary_mongodb.folding.summary_update` with this store's expiry."""
-        where, expiry = self._where, self._expiry(now)
-        args = (query, seq, increments, latest, now, expiry, where)
-        return (yield from summary_update(*args, strict=strict, changes=changes, counted=counted))
 
     def _release(self, session_id: str, key: str, token: ObjectId) -> Op[None]:
         """Take back a failed append's ``pending`` mark and its ``inflight`` token (best
@@ -281,7 +264,8 @@ class MongoWrites(MongoTail):
             if preview is not None:
                 latest["last_message_preview"] = preview
             gained = new.state_changes.since(stored_changes(sid, old.get("data")))
-            doc = yield from self._summary_update(
+            doc = yield from summary_update(
+                self,
                 {"_id": sid, "key": key},
                 as_int(old, "seq"),
                 increments,
