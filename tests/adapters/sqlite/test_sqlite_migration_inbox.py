@@ -84,7 +84,7 @@ def test_a_version_2_file_is_migrated_with_activity_and_paused_counts(tmp_path: 
     # Writes after the migration keep the fields exact.
     info = db.append_run(make_run("old", user_id="alice"))
     assert info.paused_runs == 1 and info.last_run_at is not None and info.last_run_at > 900
-    assert [i.session_id for i in db.list_sessions().items][0] == "old"
+    assert db.list_sessions().items[0].session_id == "old"
     fresh = tmp_path / "fresh.db"
     SqliteDb(db_file=fresh).ping()
     assert _schema_of(path) == _schema_of(fresh)  # a migrated file is a fresh file
@@ -132,6 +132,7 @@ def test_listing_and_counting_use_the_inbox_indexes(tmp_path: Path) -> None:
     db.list_sessions(user_id="alice", order_by="created_at")
     db.count_sessions(has_paused=True)
     db.count_sessions(user_id="alice")
+    db.count_sessions(active_after=0.0)
     db._connection().set_trace_callback(None)
     reads = [s for s in statements if "FROM sessions" in s and "session_id =" not in s]
     expected = [
@@ -141,6 +142,7 @@ def test_listing_and_counting_use_the_inbox_indexes(tmp_path: Path) -> None:
         "sessions_by_user_creation",
         "sessions_paused",
         "sessions_by_user",
+        "sessions_by_activity",
     ]
     assert len(reads) == len(expected), reads
     conn = sqlite3.connect(tmp_path / "plan.db")

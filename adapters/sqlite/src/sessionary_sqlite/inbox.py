@@ -38,8 +38,10 @@ def where(filters: ListFilters) -> tuple[list[str], list[Any]]:
         ("team_id = ?", filters.team_id),
         ("session_type = ?", filters.session_type.value if filters.session_type else None),
         ("last_run_status = ?", filters.status.value if filters.status else None),
-        ("last_run_at >= ?", filters.active_after),
-        ("last_run_at < ?", filters.active_before),
+        # On the activity expression, so the activity index answers the range; a session
+        # without runs (last_run_at NULL) never matches.
+        (f"{ACTIVITY} >= ? AND last_run_at IS NOT NULL", filters.active_after),
+        (f"{ACTIVITY} < ? AND last_run_at IS NOT NULL", filters.active_before),
         ("created_at >= ?", filters.created_after),
         ("created_at < ?", filters.created_before),
         ("sessionary_name_contains(name, ?)", filters.name_contains),
