@@ -216,3 +216,21 @@ def test_the_fast_decoder_says_what_is_wrong(fields: dict[str, object], message:
 def test_text_that_is_not_json_is_a_codec_error() -> None:
     with pytest.raises(codec.CodecError, match="not JSON"):
         codec.decode_run_json(b"\x00\xff\x10")
+
+
+def test_runs_without_state_changes_share_one_immutable_empty_instance() -> None:
+    """Decoding builds no StateChanges for a run that changed nothing: every such run
+    holds NO_CHANGES, which refuses to be filled (a change would reach every run)."""
+    from sessionary.domain.state import NO_CHANGES, StateChanges
+
+    run = Run(run_id="r", session_id="s", created_at=1.0, updated_at=1.0)
+    decoded = codec.decode_run_json(codec.dump_run(run))
+    assert run.state_changes is NO_CHANGES
+    assert decoded.state_changes is NO_CHANGES
+    assert codec.decode_run(codec.encode_run(run)).state_changes is NO_CHANGES
+    assert NO_CHANGES == StateChanges() and not NO_CHANGES
+    with pytest.raises(TypeError, match="shared"):
+        NO_CHANGES.set["key"] = 1
+    with pytest.raises(TypeError, match="shared"):
+        NO_CHANGES.set.update(key=1)
+    assert NO_CHANGES.apply({"a": 1}) == {"a": 1}
