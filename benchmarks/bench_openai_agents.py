@@ -7,7 +7,7 @@ At 1,000 items (500 turns of a user and an assistant item, one Sessionary run ea
 files at the same durability (WAL, ``synchronous=FULL``: both defaults) and on the Redis
 server at ``SESSIONARY_REDIS_URL``. Then ``get_session`` of a 10,000-run session on
 SQLite (issue 21's targets). Samples of the two sides are interleaved, so both see the
-same load; the table shows medians.
+same load; the table shows medians, and the machine's load average before and after.
 """
 
 from __future__ import annotations
@@ -128,9 +128,14 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f}"
 
 
+def load() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 async def main() -> None:
     rows: list[list[Any]] = []
-    data: dict[str, Any] = {"items": ITEMS}
+    data: dict[str, Any] = {"items": ITEMS, "load before": load()}
     with tempfile.TemporaryDirectory() as folder:
         ours = SessionarySession("bench", SqliteDb(db_file=Path(folder) / "ours.db"))
         theirs = SQLiteSession("bench", Path(folder) / "theirs.db")
@@ -160,7 +165,11 @@ async def main() -> None:
     rows.append(["SQLite", f"get_session of {RUNS:,} runs (Store)", ms(seconds), "", ""])
     data["get_session big"] = seconds
 
-    print(f"\n{machine()}")
+    data["load after"] = load()
+    print(
+        f"\n{machine()}; load average (1/5/15 min) {data['load before']} before, "
+        f"{data['load after']} after"
+    )
     header = ["store", "operation", "SessionarySession ms", "SDK's session ms", "ratio"]
     print_table("OpenAI Agents SDK sessions (medians)", header, rows)
     save_results("bench_openai_agents", data)
