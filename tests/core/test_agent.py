@@ -379,9 +379,7 @@ def test_history_does_not_replay_stored_instructions_as_current() -> None:
     )
     db.append_run(Run(run_id="r0", session_id="s", messages=written))
     model = ScriptedModel()
-    agent = Agent(
-        model=model, db=db, instructions="Current rules.", add_history_to_context=True
-    )
+    agent = Agent(model=model, db=db, instructions="Current rules.", add_history_to_context=True)
     agent.run("two", session_id="s")
     sent = [(m.role.value, m.content) for m in model.requests[-1].messages]
     assert sent == [

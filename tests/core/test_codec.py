@@ -228,7 +228,7 @@ def test_runs_without_state_changes_share_one_immutable_empty_instance() -> None
     assert run.state_changes is NO_CHANGES
     assert decoded.state_changes is NO_CHANGES
     assert codec.decode_run(codec.encode_run(run)).state_changes is NO_CHANGES
-    assert NO_CHANGES == StateChanges() and not NO_CHANGES
+    assert StateChanges() == NO_CHANGES and not NO_CHANGES
     with pytest.raises(TypeError, match="shared"):
         NO_CHANGES.set["key"] = 1
     with pytest.raises(TypeError, match="shared"):

@@ -311,7 +311,7 @@ def test_get_items_with_a_limit_decodes_only_the_last_messages(store: Store) -> 
     with pytest.MonkeyPatch.context() as patch:
         for module in _decoding_modules():
             patch.setattr(module, "decode_message", counting, raising=False)
-        items = asyncio.run(session.get_items(limit=20))
+        items: list[Any] = asyncio.run(session.get_items(limit=20))
     assert [item["content"] for item in items] == [str(i) for i in range(180, 200)]
     assert len(decoded) == 20
 
@@ -395,7 +395,7 @@ def test_the_compaction_snapshot_replaces_a_suffix_across_runs_atomically(store:
         snapshot = await session._get_compaction_snapshot(3)
         assert snapshot is not None and not snapshot.complete
         assert snapshot.items == ITEMS[1:4]
-        summary = {"role": "assistant", "content": "Sunny in Paris."}
+        summary: Any = {"role": "assistant", "content": "Sunny in Paris."}
         assert await snapshot.replace_suffix(1, [summary])
         assert await session.get_items() == [ITEMS[0], ITEMS[1], summary]
         assert not await snapshot.replace_suffix(1, [summary])  # the session moved on
@@ -440,7 +440,7 @@ def test_the_snapshot_prunes_expired_items_at_the_head_in_the_same_write(store: 
     """``prune_prefix`` (the encrypted session's expiry) drops the leading expired items,
     in the replacement's one write, and stops at the first item that has not expired."""
     session = SessionarySession("s1", store)
-    old = [{"role": "user", "content": f"old {i}"} for i in range(3)]
+    old: list[Any] = [{"role": "user", "content": f"old {i}"} for i in range(3)]
 
     async def scenario() -> None:
         await session.add_items(old[:2])

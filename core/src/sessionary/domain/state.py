@@ -101,7 +101,7 @@ class _NoKeys(dict):  # type: ignore[type-arg]
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("NO_CHANGES is shared by every run: build a StateChanges instead")
 
-    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _refuse
 
 
 #: The changes of a run that changed nothing: one immutable instance, the default of

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, Final
 
@@ -271,7 +271,7 @@ def check_value(value: object, what: str, *, json_only: bool = False) -> None:
     # run is checked on every write, and this walk was a third of an append's CPU time.
     stack: list[tuple[object, int]] = [(value, 0)]
     pop, push = stack.pop, stack.append
-    finite = math.isfinite if json_only else _anything
+    finite: Callable[[Any], bool] = math.isfinite if json_only else _anything
     while stack:
         item, depth = pop()
         kind = type(item)
