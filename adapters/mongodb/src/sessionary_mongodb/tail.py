@@ -295,10 +295,13 @@ class MongoTail(MongoSettings):
         }
         increments = {
             "run_count": new.run_count - info.run_count,
+            "paused_runs": new.paused_runs - info.paused_runs,
             "input_tokens": new.input_tokens - info.input_tokens,
             "output_tokens": new.output_tokens - info.output_tokens,
         }
-        update = {"$inc": increments, "$max": {"updated_at": now}}
+        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+        if new.last_run_at is not None:  # kept, or now for a session that had no run
+            update["$max"].update(last_run_at=new.last_run_at, active_at=new.last_run_at)
         # The summary's "latest" fields are ours unless a run was appended since the claim.
         stored = yield SESSIONS.find_one_and_update(
             {"_id": sid, "key": key, "seq": claim["seq"]},

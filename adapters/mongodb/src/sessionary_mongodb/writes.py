@@ -34,6 +34,7 @@ from sessionary.errors import (
 )
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
+from sessionary.storage.summaries import paused
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import as_int, expired
 from sessionary_mongodb.documents import (
@@ -171,6 +172,7 @@ class MongoWrites(MongoTail):
             "version": 0 if claimed else 1,
             "pending": -1,
             "run_count": 1,
+            "paused_runs": paused(run),
             "input_tokens": run.metrics.input_tokens,
             "output_tokens": run.metrics.output_tokens,
         }
@@ -242,9 +244,16 @@ class MongoWrites(MongoTail):
                         "version": new.version,
                         "input_tokens": new.metrics.input_tokens,
                         "output_tokens": new.metrics.output_tokens,
+                        "paused": bool(paused(new)),
                     }
                 },
-                projection={"seq": 1, "data": 1, "input_tokens": 1, "output_tokens": 1},
+                projection={
+                    "seq": 1,
+                    "data": 1,
+                    "input_tokens": 1,
+                    "output_tokens": 1,
+                    "paused": 1,
+                },
                 return_document=ReturnDocument.BEFORE,
             )
             if old is None:
@@ -259,6 +268,7 @@ class MongoWrites(MongoTail):
                 "version": 1,
                 "input_tokens": new.metrics.input_tokens - as_int(old, "input_tokens"),
                 "output_tokens": new.metrics.output_tokens - as_int(old, "output_tokens"),
+                "paused_runs": paused(new) - (1 if old.get("paused") is True else 0),
             }
             latest: dict[str, Any] = {"last_run_status": new.status.value}
             preview = preview_of(new)
@@ -284,6 +294,7 @@ class MongoWrites(MongoTail):
                             "version": expected_version,
                             "input_tokens": as_int(old, "input_tokens"),
                             "output_tokens": as_int(old, "output_tokens"),
+                            "paused": old.get("paused") is True,
                         }
                     },
                 )
@@ -448,22 +459,25 @@ class MongoWrites(MongoTail):
                         raise SessionNotFoundError(session_id, user_id)
                     stored = now.get("version") if now else None
                     raise stale_delete(session_id, stored, expected_version, done="trimmed")
-            removed = input_tokens = output_tokens = 0
+            removed = input_tokens = output_tokens = paused_runs = 0
             for run in doomed:
                 # One at a time, so a concurrent trim never makes us subtract a run twice.
                 gone = yield RUNS.find_one_and_delete(
-                    {"_id": run["_id"]}, projection={"input_tokens": 1, "output_tokens": 1}
+                    {"_id": run["_id"]},
+                    projection={"input_tokens": 1, "output_tokens": 1, "paused": 1},
                 )
                 if gone is not None:
                     removed += 1
                     input_tokens += as_int(gone, "input_tokens")
                     output_tokens += as_int(gone, "output_tokens")
+                    paused_runs += 1 if gone.get("paused") is True else 0
             if removed:
                 yield SESSIONS.update_one(
                     {"_id": session_id, "key": key},
                     {
                         "$inc": {  # the version was bumped by the claim
                             "run_count": -removed,
+                            "paused_runs": -paused_runs,
                             "input_tokens": -input_tokens,
                             "output_tokens": -output_tokens,
                         },

@@ -15,6 +15,7 @@ the same at run 10 and at run 10,000. Reads are single statements (one snapshot 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import attrs
 import psycopg.errors
 
-from sessionary.domain.runs import Run, RunMetrics
+from sessionary.domain.runs import Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
     ConflictError,
@@ -38,7 +39,6 @@ from sessionary.storage.base import (
     SchemaStatus,
     check_owner,
     check_run_version,
-    encode_cursor,
     new_session_info,
     session_after_update,
     summary_after_append,
@@ -183,6 +183,8 @@ class PostgresOperations(TailOperations, StorageOperations):
         for target in range(version + 1, schema.LATEST + 1):
             for statement in schema.MIGRATIONS[target]():
                 yield Sql(statement)
+            if target in schema.FILLS:
+                yield from _fill_last_run_at()
             steps.append(f"version {target}")
         if steps:
             yield Sql(sql.WRITE_VERSION, (schema.LATEST, _writer(), time.time()))
@@ -356,9 +358,10 @@ class PostgresOperations(TailOperations, StorageOperations):
             Run(
                 run_id=run_id,
                 session_id=session_id,
+                status=RunStatus(status),
                 metrics=RunMetrics(input_tokens=tokens_in, output_tokens=tokens_out),
             )
-            for run_id, tokens_in, tokens_out in doomed
+            for run_id, status, tokens_in, tokens_out in doomed
         ]
         info = summary_after_trim(current.info, removed, keep_last, time.time())
         yield Sql(sql.UPDATE_SUMMARY, _summary(info, current.last_seq))
@@ -381,21 +384,9 @@ class PostgresOperations(TailOperations, StorageOperations):
         return decode_run_row(session_id, rows[0][1], rows[0][2])
 
     def _list_op(self, filters: ListFilters, limit: int, after: tuple[float, str] | None) -> Op:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("user_id", filters.user_id),
-            ("agent_id", filters.agent_id),
-            ("team_id", filters.team_id),
-            ("session_type", filters.session_type.value if filters.session_type else None),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                params.append(value)
-        if filters.name_contains is not None:
-            # Folded by Python on both sides, compared literally: % and _ are plain text.
-            clauses.append("strpos(name_folded, %s) > 0")
-            params.append(filters.name_contains.casefold())
+        clauses, params = _where(filters)
+        key = _ORDER_KEYS[filters.order_by]
+        order = f"{key} DESC, session_id DESC"  # an index of the schema walks it
         infos: list[SessionInfo] = []
         position = after
         wanted = limit + 1  # one row ahead: is there a next page?
@@ -403,18 +394,20 @@ class PostgresOperations(TailOperations, StorageOperations):
             where = list(clauses)
             values = list(params)
             if position is not None:
-                where.append("(updated_at, session_id) < (%s, %s)")
+                where.append(f"({key}, session_id) < (%s, %s)")
                 values += [position[0], position[1]]
             query = (
-                f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions "
+                f"SELECT {SESSION_COLUMNS}, {key} AS sort_key FROM sessionary_sessions "
                 + (f"WHERE {' AND '.join(where)} " if where else "")
-                + f"ORDER BY {_LIST_ORDER} LIMIT %s"
+                + f"ORDER BY {order} LIMIT %s"
             )
-            rows = yield from self._read(query, (*values, wanted), order=_LIST_ORDER)
+            rows = yield from self._read(
+                query, (*values, wanted), order="sort_key DESC, session_id DESC"
+            )
             for row in rows:
-                position = (row[10], row[0])
+                position = (row[-1], row[0])
                 try:
-                    infos.append(session_row(row).info)
+                    infos.append(session_row(row[:-1]).info)
                 except CorruptRecordError:
                     continue  # one bad record must not hide every other session
             if len(infos) > limit or len(rows) < wanted:
@@ -422,11 +415,98 @@ class PostgresOperations(TailOperations, StorageOperations):
             wanted = limit + 1 - len(infos)
         page = infos[:limit]
         more = len(infos) > limit
-        cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
+        cursor = filters.cursor_after(page[-1]) if more else None
         return SessionPage(items=tuple(page), next_cursor=cursor)
 
+    def _count_op(self, filters: ListFilters) -> Op:
+        clauses, params = _where(filters)
+        query = "SELECT count(*) FROM sessionary_sessions" + (
+            f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        )
+        rows = yield from self._read(query, tuple(params))
+        return int(rows[0][0]) if rows else 0
 
-_LIST_ORDER = "updated_at DESC, session_id DESC"
+
+#: The column each listing order sorts by (``active_at`` is ``COALESCE(last_run_at,
+#: created_at)``, stored), each with an index per scope (see :mod:`.schema`).
+_ORDER_KEYS = {"last_run_at": "active_at", "updated_at": "updated_at", "created_at": "created_at"}
+
+
+def _where(filters: ListFilters) -> tuple[list[str], list[Any]]:
+    """The ``WHERE`` clauses (ANDed) and their parameters for every filter of a listing."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("user_id", filters.user_id),
+        ("agent_id", filters.agent_id),
+        ("team_id", filters.team_id),
+        ("session_type", filters.session_type.value if filters.session_type else None),
+        ("last_run_status", filters.status.value if filters.status else None),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    if filters.name_contains is not None:
+        # Folded by Python on both sides, compared literally: % and _ are plain text.
+        clauses.append("strpos(name_folded, %s) > 0")
+        params.append(filters.name_contains.casefold())
+    if filters.has_paused is not None:
+        clauses.append("paused_runs > 0" if filters.has_paused else "paused_runs = 0")
+    for column, bound, operator in (
+        ("last_run_at", filters.active_after, ">="),
+        ("last_run_at", filters.active_before, "<"),
+        ("created_at", filters.created_after, ">="),
+        ("created_at", filters.created_before, "<"),
+    ):
+        if bound is not None:  # NULL (no run) never compares true: never matches
+            clauses.append(f"{column} {operator} %s")
+            params.append(bound)
+    return clauses, params
+
+
+
+
+_NEWEST_RUNS = (
+    "SELECT s.session_id, r.data FROM sessionary_sessions s JOIN LATERAL (SELECT data "
+    "FROM sessionary_runs WHERE session_id = s.session_id ORDER BY seq DESC LIMIT 1) r "
+    "ON true WHERE s.session_id > %s ORDER BY s.session_id LIMIT %s"
+)
+_FILL_BATCH = 1000
+
+
+def _fill_last_run_at() -> Generator[Sql, Reply, None]:
+    """Set ``last_run_at`` to each session's newest run's ``created_at`` (the migration
+    to version 2), in batches of sessions in ID order; sessions without runs keep NULL.
+
+    A newest run whose JSON cannot be read (a damaged row) leaves NULL too: the session
+    then lists by its creation time, and reading it reports the damage as before.
+    """
+    after = ""
+    while True:
+        rows = (yield Sql(_NEWEST_RUNS, (after, _FILL_BATCH))).rows
+        if not rows:
+            return
+        values = []
+        for session_id, data in rows:
+            created = _created_at(data)
+            if created is not None:
+                values.append((created, session_id))
+        if values:
+            yield Sql(
+                "UPDATE sessionary_sessions SET last_run_at = %s WHERE session_id = %s",
+                many=values,
+            )
+        after = rows[-1][0]
+
+
+def _created_at(data: Any) -> float | None:
+    try:
+        value = json.loads(data)["created_at"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _version_of(reply: Reply) -> int:
@@ -447,5 +527,7 @@ def _summary(info: SessionInfo, last_seq: int) -> tuple[Any, ...]:
         info.input_tokens,
         info.output_tokens,
         dump_json(info.state, "state") if info.state else "{}",  # a run's state changes
+        info.last_run_at,
+        info.paused_runs,
         info.session_id,
     )

@@ -43,6 +43,7 @@ SCRIPTS: Final[Mapping[str, str]] = {
     "_trim": scripts.TRIM,
     "_read_messages": scripts.READ_MESSAGES,
     "_replace": scripts.REPLACE,
+    "_migrate_script": scripts.MIGRATE,
 }
 
 
