@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
+from sessionary_mongodb.documents import SCHEMA_VERSION
 
-from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StoreUnavailableError
 
 if TYPE_CHECKING:

@@ -9,8 +9,6 @@ by activity.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from sessionary_postgres import PostgresDb
@@ -80,8 +78,9 @@ VERSION_1_DDL = (
 )
 
 
-def _write_v1(conn: psycopg.Connection, session_id: str, created: float, updated: float,
-              runs: list[Run]) -> None:
+def _write_v1(
+    conn: psycopg.Connection, session_id: str, created: float, updated: float, runs: list[Run]
+) -> None:
     """A session row and its run rows as version 1 wrote them."""
     last = runs[-1] if runs else None
     conn.execute(
@@ -100,13 +99,19 @@ def _write_v1(conn: psycopg.Connection, session_id: str, created: float, updated
     for seq, run in enumerate(runs, start=1):
         conn.execute(
             "INSERT INTO sessionary_runs VALUES (%s, %s, %s, %s, %s, %s, 0, 0)",
-            (session_id, seq, run.run_id, run.status.value, run.version,
-             dump_json(encode_run(run))),
+            (
+                session_id,
+                seq,
+                run.run_id,
+                run.status.value,
+                run.version,
+                dump_json(encode_run(run)),
+            ),
         )
 
 
 @pytest.fixture
-def v1_url(database_url: str) -> Iterator[str]:
+def v1_url(database_url: str) -> str:
     """A database on schema version 1 with three sessions.
 
     ``quiet`` has runs long ago but was renamed last (the newest ``updated_at``);
@@ -129,7 +134,7 @@ def v1_url(database_url: str) -> Iterator[str]:
             ],
         )
         _write_v1(conn, "empty", 150.0, 150.0, [])
-    yield database_url
+    return database_url
 
 
 def test_a_version_1_database_is_refused_until_migrated_then_lists_by_activity(

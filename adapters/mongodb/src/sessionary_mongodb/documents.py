@@ -35,8 +35,8 @@ from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersi
 
 __all__ = [
     "CURRENT",
-    "SCHEMA_VERSION",
     "DEFAULT_MAX_DOCUMENT_BYTES",
+    "SCHEMA_VERSION",
     "DocumentTooLargeError",
     "activity",
     "check_run_size",

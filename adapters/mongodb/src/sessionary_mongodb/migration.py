@@ -75,9 +75,7 @@ class MongoMigration(MongoWrites):
         self._ready = False  # the next operation checks the record again
         if stored == SCHEMA_VERSION and not converted:
             return []
-        return [
-            f"version {SCHEMA_VERSION}: last_run_at and paused_runs of {converted} sessions"
-        ]
+        return [f"version {SCHEMA_VERSION}: last_run_at and paused_runs of {converted} sessions"]
 
     def _migrate_session(self, session_id: Any) -> Op[int]:
         """Convert one session document; 1 if it was converted, 0 if it is gone."""

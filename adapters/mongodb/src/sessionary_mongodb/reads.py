@@ -48,7 +48,11 @@ class MongoOperations(MongoMigration):
                 [("session_key", 1), ("run_id", 1)], unique=True, name="session_run"
             )
             # One index per listing order (``_id`` breaks ties), whole and per owner.
-            for key, suffix in (("updated_at", ""), ("active_at", "_activity"), ("created_at", "_creation")):
+            for key, suffix in (
+                ("updated_at", ""),
+                ("active_at", "_activity"),
+                ("created_at", "_creation"),
+            ):
                 for owner in ("user", "agent", "team"):
                     fields = [(f"{owner}_id", 1), (key, -1)] + ([] if not suffix else [("_id", -1)])
                     yield SESSIONS.create_index(fields, name=owner + suffix)

@@ -464,8 +464,6 @@ def _where(filters: ListFilters) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
-
-
 _NEWEST_RUNS = (
     "SELECT s.session_id, r.data FROM sessionary_sessions s JOIN LATERAL (SELECT data "
     "FROM sessionary_runs WHERE session_id = s.session_id ORDER BY seq DESC LIMIT 1) r "

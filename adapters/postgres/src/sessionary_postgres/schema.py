@@ -13,8 +13,9 @@ Tables (all prefixed ``sessionary_``, so they can share a database with others):
 
 * ``sessionary_sessions``: one row per session, with the summary an inbox lists
   (run count, last status, preview, token totals, time of the last run, paused runs)
-  and ``last_seq``, the sequence of its last run. ``name_folded`` is the name case-folded by Python (``str.casefold``),
-  so name search folds exactly as every other store.
+  and ``last_seq``, the sequence of its last run. ``name_folded`` is the name
+  case-folded by Python (``str.casefold``), so name search folds exactly as every
+  other store.
 * ``sessionary_runs``: one row per run, keyed by ``(session_id, seq)``, unique on
   ``(session_id, run_id)``, the run as the core codec's JSON text.
 
@@ -40,12 +41,17 @@ LATEST = 2
 #: The advisory lock key taken while the schema is created or migrated.
 SCHEMA_LOCK = 0x5E5510_0A7E
 
+
 def _indexes() -> tuple[str, ...]:
     """An index per listing order (``ORDER BY <key> DESC, session_id DESC``), for every
     session and per user, agent and team; and one for the approval queue (sessions with
     a paused run, by activity)."""
     made = []
-    for suffix, key in (("update", "updated_at"), ("activity", "active_at"), ("creation", "created_at")):
+    for suffix, key in (
+        ("update", "updated_at"),
+        ("activity", "active_at"),
+        ("creation", "created_at"),
+    ):
         made.append(
             f"CREATE INDEX IF NOT EXISTS sessionary_sessions_by_{suffix} "
             f"ON sessionary_sessions ({key} DESC, session_id DESC)"

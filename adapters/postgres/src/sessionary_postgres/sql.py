@@ -113,6 +113,16 @@ SELECT_SESSION = (
     "(SELECT " + ", ".join(["NULL"] * 20) + ", seq, data FROM sessionary_runs "
     "WHERE session_id = %s ORDER BY seq DESC LIMIT %s)"
 )
+# As SELECT_SESSION, the runs stored before a run (``before_run``): the session's row
+# carries that run's seq (NULL: the session has no such run) in its seq column.
+SELECT_SESSION_BEFORE = (
+    f"(SELECT {SESSION_COLUMNS}, (SELECT seq FROM sessionary_runs WHERE session_id = %s "
+    "AND run_id = %s) AS seq, NULL::text AS data FROM sessionary_sessions "
+    "WHERE session_id = %s) UNION ALL "
+    "(SELECT " + ", ".join(["NULL"] * 20) + ", seq, data FROM sessionary_runs "
+    "WHERE session_id = %s AND seq < (SELECT seq FROM sessionary_runs WHERE session_id = %s "
+    "AND run_id = %s) ORDER BY seq DESC LIMIT %s)"
+)
 SELECT_RUN = (
     "SELECT s.user_id, r.seq, r.data FROM sessionary_runs r JOIN sessionary_sessions s "
     "ON s.session_id = r.session_id WHERE r.session_id = %s AND r.run_id = %s"

@@ -105,7 +105,7 @@ def list_page(
     db: Indexed, filters: ListFilters, limit: int, after: tuple[float, str] | None
 ) -> Op[SessionPage]:
     """One page of :meth:`RedisDb.list_sessions`."""
-    yield from check_migrated(db)
+    yield from check_migrated(db, "list sessions")
     index, field = _index_for(db, filters)
     now = time.time()
     high, low = _bounds(db, filters, now, after)
@@ -169,7 +169,7 @@ def count_sessions(db: Indexed, filters: ListFilters) -> Op[int]:
     """:meth:`Store.count_sessions`: the size of an index when the filters are a scope
     (and a creation range, counted by score in the creation family); else the sessions
     of the scope's index whose summaries match, read in pipelined batches."""
-    yield from check_migrated(db)
+    yield from check_migrated(db, "count sessions")
     scope, field = _scope_for(db, filters)
     now = time.time()
     if _only_scope(filters):
@@ -204,7 +204,7 @@ def count_sessions(db: Indexed, filters: ListFilters) -> Op[int]:
             return total
 
 
-def check_migrated(db: Indexed) -> Op[None]:
+def check_migrated(db: Indexed, what: str) -> Op[None]:
     """Refuse to list a store not migrated to this schema (once per store object).
 
     The oldest and the newest session by last update are sampled (a store written by
@@ -214,7 +214,7 @@ def check_migrated(db: Indexed) -> Op[None]:
     if getattr(db, "_listing_checked", False):
         return
     ends = yield Request.read(
-        "sample the store's schema",
+        f"{what} (sample the store's schema)",
         Pipeline(
             [
                 Command.of("zrange", db.keys.all_index, 0, 0),

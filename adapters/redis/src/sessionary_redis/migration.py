@@ -130,7 +130,9 @@ class MigrationOperations:
         self._listing_checked = False
         if not converted:
             return []
-        return [f"storage schema {STORE_SCHEMA}: last_run_at and paused_runs of {converted} sessions"]
+        return [
+            f"storage schema {STORE_SCHEMA}: last_run_at and paused_runs of {converted} sessions"
+        ]
 
     def _migrate_session(self, session_id: str) -> Op[int]:
         """Convert one session to this schema; 1 if it was converted, 0 if not needed."""
@@ -184,7 +186,9 @@ class MigrationOperations:
         for index in index_keys:
             active = self.keys.family(index, "a")
             made = self.keys.family(index, "c")
-            commands.append(Command.of("zadd", active, {session_id: created if last is None else last}))
+            commands.append(
+                Command.of("zadd", active, {session_id: created if last is None else last})
+            )
             commands.append(Command.of("zadd", made, {session_id: created}))
             if self.ttl is not None:
                 commands += [Command.of("pexpire", k, int(self._ttl_ms)) for k in (active, made)]

@@ -43,7 +43,7 @@ from sessionary.storage.base import ListFilters, check_run_version, preview_of
 from sessionary.storage.summaries import paused
 from sessionary.storage.tails import stale_version
 from sessionary_redis import scripts
-from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, Script
+from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Request, Script
 from sessionary_redis.connection import RetryPolicy, int_option, number_option
 from sessionary_redis.keys import KeyLayout
 from sessionary_redis.listing import (

@@ -22,9 +22,9 @@ __all__ = [
     "APPEND",
     "DELETE",
     "FORGET_INDEX_ENTRY",
-    "MIGRATE",
     "IMPORT",
     "INFO_FIELDS",
+    "MIGRATE",
     "READ_MESSAGES",
     "READ_RUN",
     "READ_SESSION",
@@ -147,8 +147,9 @@ def _session_script(body: str, *, missing: str | None, read_only: bool = False) 
 
 
 #: KEYS: session hash, runs list, then (single server only) the indexes a new session
-#: joins: its ``x:`` keys, then the same scopes' ``xa:`` keys, then ``xc:`` keys. ARGV: now, run_id, run_json, user, type, agent, team, status, preview
-#: ('' or '=' .. text), input_tokens, output_tokens, ttl_ms ('0' for none), idx (the
+#: joins: its ``x:`` keys, then the same scopes' ``xa:`` keys, then ``xc:`` keys.
+#: ARGV: now, run_id, run_json, user, type, agent, team, status, preview ('' or '=' ..
+#: text), input_tokens, output_tokens, ttl_ms ('0' for none), idx (the
 #: new session's index keys, newline-joined), member (raw session ID), cutoff ('' or
 #: the score at or below which index entries have expired), schema, expected version
 #: ('' for none; '0': the session must not exist).
@@ -332,7 +333,7 @@ redis.call('HINCRBY', h, 'base', cut)
 redis.call('HSET', h, 'runs', redis.call('LLEN', l))
 redis.call('HINCRBY', h, 'in', string.format('%d', -tin))
 redis.call('HINCRBY', h, 'out', string.format('%d', -tout))
-redis.call('HINCRBY', h, 'paused', -tp)
+redis.call('HINCRBY', h, 'paused', string.format('%d', -tp))
 redis.call('HINCRBY', h, 'version', 1)
 bump_updated(h, a[3])
 expire(a[4], h, l)
@@ -464,7 +465,8 @@ return {'ok', fields, picked, len}
 #: KEYS: session hash, runs list. ARGV: user, the version the caller read, count, now,
 #: ttl_ms, run_count, input and output tokens, last status ('' for none), preview (''
 #: or '=' .. text), last_run_at ('' for none), paused runs, the number of removed run
-#: IDs, those IDs, then ID and JSON of each new run. Replaces the last ``count`` runs if the session is still at that version.
+#: IDs, those IDs, then ID and JSON of each new run. Replaces the last ``count`` runs if
+#: the session is still at that version.
 REPLACE = _session_script(
     """
 if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
@@ -508,12 +510,16 @@ return {'ok', info(h)}
 #: ('' for none), paused runs. Fills the schema-2 summary fields of a session written by
 #: schema 1, if it is still at the version (and schema) the values were computed from;
 #: else ``moved`` (read it again). Never touches a session of a newer schema.
-MIGRATE = """#!lua
+MIGRATE = (
+    """#!lua
 local h = KEYS[1]
 if redis.call('TYPE', h)['ok'] ~= 'hash' then return {'gone'} end
 local s = redis.call('HGET', h, 'schema')
 if redis.call('HGET', h, 'version') ~= ARGV[1] or s ~= ARGV[2] then return {'moved'} end
 if ARGV[3] ~= '' then redis.call('HSET', h, 'lra', ARGV[3]) end
-redis.call('HSET', h, 'paused', ARGV[4], 'schema', '""" + str(STORE_SCHEMA) + """')
+redis.call('HSET', h, 'paused', ARGV[4], 'schema', '"""
+    + str(STORE_SCHEMA)
+    + """')
 return {'ok', redis.call('HGET', h, 'created'), redis.call('HGET', h, 'idx') or ''}
 """
+)
