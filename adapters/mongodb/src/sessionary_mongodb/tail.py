@@ -30,6 +30,7 @@ from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
     OwnershipError,
+    RunNotFoundError,
     SessionNotFoundError,
 )
 from sessionary.storage.base import new_session_info, preview_of
@@ -129,6 +130,7 @@ class MongoTail(MongoSettings):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Op[Session | None]:
         yield SETUP
         with self._do(f"reading session {session_id!r}"):
@@ -136,9 +138,14 @@ class MongoTail(MongoSettings):
             if doc is None:
                 return None
             info = info_from_doc(doc)
+            query: dict[str, Any] = {"session_key": self._key_of(doc)}
+            if before_run is not None:  # history paging: the runs before that one
+                mark = yield RUNS.find_one({**query, "run_id": before_run}, {"seq": 1})
+                if mark is None:
+                    raise RunNotFoundError(session_id, before_run)
+                query["seq"] = {"$lt": mark.get("seq")}
             if last_n_runs == 0:
                 return Session.from_info(info, ())
-            query = {"session_key": self._key_of(doc)}
             if last_n_runs is None:
                 docs = yield RUNS.find(query, sort=[("seq", 1)])
             else:
