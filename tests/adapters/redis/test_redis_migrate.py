@@ -30,8 +30,8 @@ def _write_v1(
 ) -> None:
     """A session as sessionary-redis wrote it on storage schema 1."""
     index_keys = [db.keys.all_index, db.keys.user_index("alice"), db.keys.agent_index("agent-1")]
-    fields: dict[str, str | float | int] = {
-        "schema": 1,
+    fields: dict[str, str] = {
+        "schema": "1",
         "type": "agent",
         "name": "null",
         "name_source": "null",
@@ -39,10 +39,10 @@ def _write_v1(
         "metadata": "{}",
         "created": repr(created),
         "updated": repr(updated),
-        "version": len(runs),
-        "runs": len(runs),
-        "in": 0,
-        "out": 0,
+        "version": str(len(runs)),
+        "runs": str(len(runs)),
+        "in": "0",
+        "out": "0",
         "idx": "\n".join(index_keys),
         "user": "alice",
         "agent": "agent-1",
@@ -50,9 +50,10 @@ def _write_v1(
     if runs:
         fields["status"] = runs[-1].status.value
     for position, run in enumerate(runs):
-        fields["r:" + run.run_id] = position
+        fields["r:" + run.run_id] = str(position)
         client.rpush(db.keys.runs(session_id), dump_run(run))
-    client.hset(db.keys.session(session_id), mapping=fields)
+    for field, value in fields.items():
+        client.hset(db.keys.session(session_id), field, value)
     for key in index_keys:
         client.zadd(key, {session_id: updated})
 

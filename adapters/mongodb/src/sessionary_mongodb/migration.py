@@ -46,8 +46,8 @@ def fill_values(runs: list[dict[str, Any]]) -> tuple[float | None, list[Any]]:
             paused.append(doc.get("run_id"))
         if newest:
             created = run.get("created_at")
-            ok = isinstance(created, (int, float)) and not isinstance(created, bool)
-            last = float(created) if ok else None
+            number = isinstance(created, (int, float)) and not isinstance(created, bool)
+            last = float(created) if number and created is not None else None
     return last, paused
 
 

@@ -109,7 +109,7 @@ def list_page(
     index, field = _index_for(db, filters)
     now = time.time()
     high, low = _bounds(db, filters, now, after)
-    trims = db.ttl is not None and filters.order_by == "updated_at"
+    ttl = db.ttl if filters.order_by == "updated_at" else None  # x: entries expire by score
     # One row ahead of the page; more (doubling) only while filters the index cannot
     # apply, or dangling entries, leave the page short: a page reads what it returns.
     batch = min(1000, limit + 1)
@@ -119,10 +119,10 @@ def list_page(
         scan = Command.of(
             "zrevrangebyscore", index, high, low, start=offset, num=batch, withscores=True
         )
-        if not trims or offset:
+        if ttl is None or offset:
             entries = yield Request.read("list sessions", scan)
         else:
-            expired = Command.of("zremrangebyscore", index, "-inf", now - db.ttl)
+            expired = Command.of("zremrangebyscore", index, "-inf", now - ttl)
             replies = yield Request.read("list sessions", Pipeline([expired, scan]))
             entries = replies[1]  # the expired entries went first
         if not entries:

@@ -56,8 +56,8 @@ def fill_values(runs: list[Any]) -> tuple[float | None, int]:
             paused += 1
         created = run.get("created_at")
         if position == len(runs) - 1:
-            ok = isinstance(created, (int, float)) and not isinstance(created, bool)
-            last = float(created) if ok else None
+            number = isinstance(created, (int, float)) and not isinstance(created, bool)
+            last = float(created) if number and created is not None else None
     return last, paused
 
 

@@ -59,6 +59,7 @@ class TailOperations:
     keys: KeyLayout
     ttl: float | None
     _ttl_ms: str
+    _listing_checked: bool
 
     def _pair(self, session_id: str) -> list[str]:
         return [self.keys.session(session_id), self.keys.runs(session_id)]
