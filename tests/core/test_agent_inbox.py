@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield store
 
 
-def _support(db: Store, *answers: object) -> Agent:
+def _support(db: Store, *answers: Any) -> Agent:
     return Agent(model=ScriptedModel(*answers), db=db, id="support", tools=[refund])
 
 

@@ -21,6 +21,7 @@ from sessionary.errors import SchemaVersionError, StorageError
 from sessionary_mongodb.calls import META, RUNS, SESSIONS, Op
 from sessionary_mongodb.connection import SCHEMA_ID
 from sessionary_mongodb.documents import SCHEMA_VERSION
+from sessionary_mongodb.tail import counted_runs
 from sessionary_mongodb.writes import MongoWrites
 
 __all__ = ["MongoMigration", "fill_values"]
@@ -82,7 +83,14 @@ class MongoMigration(MongoWrites):
         for _ in range(_ATTEMPTS):
             doc = yield SESSIONS.find_one(
                 {"_id": session_id},
-                {"key": 1, "version": 1, "last_seq": 1, "schema": 1, "created_at": 1},
+                {
+                    "key": 1,
+                    "version": 1,
+                    "last_seq": 1,
+                    "schema": 1,
+                    "created_at": 1,
+                    "inflight": 1,
+                },
             )
             if doc is None:
                 return 0
@@ -93,8 +101,13 @@ class MongoMigration(MongoWrites):
                     f"{stamp}, newer than {SCHEMA_VERSION}: upgrade sessionary to use it"
                 )
             key, last_seq = doc.get("key"), doc.get("last_seq")
+            # The runs the summary counts: not one in flight, nor one reserved after
+            # the last one counted (an append between its steps is counted by its own
+            # last step, or, if that meets the new stamp, takes its run back).
+            counted = counted_runs(str(key), doc)
+            counted["seq"] = {"$lte": last_seq or 0}
             runs = yield RUNS.find(
-                {"session_key": key, "seq": {"$lte": last_seq or 0}},
+                counted,
                 {"seq": 1, "run_id": 1, "data": 1},
                 sort=[("seq", 1)],
             )

@@ -55,17 +55,24 @@ from sessionary_mongodb.documents import (
     session_doc,
 )
 
-__all__ = ["MongoTail", "claim_seq"]
+__all__ = ["MongoTail", "claim_seq", "counted_runs"]
 
 _BATCH: Final = 64
 _ATTEMPTS: Final = 5
 
 
 def claim_seq(
-    db: MongoSettings, run: Run, session_type: SessionType, now: float, expected_version: int
+    db: MongoSettings,
+    run: Run,
+    session_type: SessionType,
+    now: float,
+    expected_version: int,
+    token: Any,
 ) -> Op[tuple[str, int]]:
     """Reserve the next sequence number and bump the version, if the session is at
-    ``expected_version`` (0: create it, it must not exist); else ConflictError."""
+    ``expected_version`` (0: create it, it must not exist); else ConflictError.
+
+    ``token``, the run document's ``_id``, goes into ``inflight`` until it is counted."""
     sid = run.session_id
     # As _reserve_seq: only its own user's session, at a schema this code writes.
     query = {
@@ -77,6 +84,7 @@ def claim_seq(
     update: dict[str, Any] = {
         "$inc": {"seq": 1, "pending": 1, "version": 1},
         "$set": {"reserved_at": now},
+        "$push": {"inflight": token},
     }
     if expected_version == 0:
         fresh = session_doc(new_session_info(run, session_type, now), uuid.uuid4().hex, 0)
@@ -106,6 +114,24 @@ def claim_seq(
     if not isinstance(seq, int):
         raise CorruptRecordError(sid, f"session sequence is {seq!r}, not an int")
     return db._key_of(doc), seq
+
+
+def counted_runs(key: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """The filter of the runs the session document ``doc`` counts in its summary.
+
+    An append inserts its run before it counts it, so a reader that read ``doc`` first
+    leaves out the runs reserved after it (``seq`` above the document's) and the ones
+    still in flight when it was read (their ``_id`` in ``inflight``): the runs it gets
+    back are the ones ``run_count`` counts, one snapshot without a transaction.
+    """
+    query: dict[str, Any] = {"session_key": key}
+    seq = doc.get("seq")
+    if isinstance(seq, int):
+        query["seq"] = {"$lte": seq}
+    inflight = doc.get("inflight")
+    if isinstance(inflight, list) and inflight:
+        query["_id"] = {"$nin": inflight}
+    return query
 
 
 def _load(session_id: str, doc: dict[str, Any]) -> Any:
@@ -138,12 +164,16 @@ class MongoTail(MongoSettings):
             if doc is None:
                 return None
             info = info_from_doc(doc)
-            query: dict[str, Any] = {"session_key": self._key_of(doc)}
-            if before_run is not None:  # history paging: the runs before that one
-                mark = yield RUNS.find_one({**query, "run_id": before_run}, {"seq": 1})
+            # The runs this document counts (one snapshot), and with ``before_run``
+            # (history paging) only those before that run.
+            query = counted_runs(self._key_of(doc), doc)
+            if before_run is not None:
+                mark = yield RUNS.find_one(
+                    {"session_key": self._key_of(doc), "run_id": before_run}, {"seq": 1}
+                )
                 if mark is None:
                     raise RunNotFoundError(session_id, before_run)
-                query["seq"] = {"$lt": mark.get("seq")}
+                query["seq"] = {**query.get("seq", {}), "$lt": mark.get("seq")}
             if last_n_runs == 0:
                 return Session.from_info(info, ())
             if last_n_runs is None:
@@ -170,7 +200,7 @@ class MongoTail(MongoSettings):
                 doc = yield from self._find_session(session_id, user_id)
                 if doc is None:
                     return []
-                query: dict[str, Any] = {"session_key": self._key_of(doc)}
+                query = counted_runs(self._key_of(doc), doc)
                 docs: list[dict[str, Any]] = []
                 messages: list[Message] = []
                 limit = last_n or 0  # 0: no limit, every run

@@ -16,13 +16,13 @@ import uuid
 from typing import Any, Final
 
 import attrs
+from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from sessionary.codec import dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
-from sessionary.domain.state import StateChanges
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
@@ -80,31 +80,36 @@ class MongoWrites(MongoTail):
         action = f"appending run {rid!r} to session {sid!r}"
         with self._do(action):
             now = time.time()
+            # The run document's _id, listed in the session's ``inflight`` from the
+            # reservation until the run is counted: readers leave those runs out.
+            token = ObjectId()
             if expected_version is None:
-                key, seq = yield from self._reserve_seq(run, session_type, now)
+                key, seq = yield from self._reserve_seq(run, session_type, now, token)
             else:  # the version is claimed with the sequence number, in one update
-                key, seq = yield from claim_seq(self, run, session_type, now, expected_version)
+                key, seq = yield from claim_seq(
+                    self, run, session_type, now, expected_version, token
+                )
             try:
-                yield RUNS.insert_one(run_doc(run, text, key, seq))
+                yield RUNS.insert_one({"_id": token, **run_doc(run, text, key, seq)})
             except DuplicateKeyError:
-                yield from self._release(sid, key)
+                yield from self._release(sid, key, token)
                 yield from self._abandon_empty(sid, key, seq)
                 if (yield RUNS.find_one({"session_key": key, "run_id": rid}, {"_id": 1})):
                     raise ConflictError(f"run {rid!r} already exists in session {sid!r}") from None
                 raise
             except PyMongoError:
-                yield from self._release(sid, key)
+                yield from self._release(sid, key, token)
                 yield from self._abandon_empty(sid, key, seq)
                 raise
             try:
                 doc = yield from self._fold_into_summary(
-                    run, key, seq, now, claimed=expected_version is not None
+                    run, key, seq, now, token, claimed=expected_version is not None
                 )
             except PyMongoError:
                 # Stored whole or not at all: take the uncounted run back if we still can.
                 with contextlib.suppress(PyMongoError):
                     yield RUNS.delete_one({"session_key": key, "seq": seq})
-                yield from self._release(sid, key)
+                yield from self._release(sid, key, token)
                 raise
             if doc is None:
                 yield RUNS.delete_one({"session_key": key, "seq": seq})
@@ -115,7 +120,9 @@ class MongoWrites(MongoTail):
                 )
         return info_from_doc(doc)
 
-    def _reserve_seq(self, run: Run, session_type: SessionType, now: float) -> Op[tuple[str, int]]:
+    def _reserve_seq(
+        self, run: Run, session_type: SessionType, now: float, token: ObjectId
+    ) -> Op[tuple[str, int]]:
         """Take the session's next sequence number, creating the session if it is new."""
         sid = run.session_id
         # A run goes only into its own user's session; one without a user only into a
@@ -133,6 +140,7 @@ class MongoWrites(MongoTail):
                     {
                         "$inc": {"seq": 1, "pending": 1},
                         "$set": {"reserved_at": now},
+                        "$push": {"inflight": token},
                         "$setOnInsert": on_insert,
                     },
                     upsert=True,
@@ -162,10 +170,11 @@ class MongoWrites(MongoTail):
         )
 
     def _fold_into_summary(
-        self, run: Run, key: str, seq: int, now: float, *, claimed: bool = False
+        self, run: Run, key: str, seq: int, now: float, token: ObjectId, *, claimed: bool = False
     ) -> Op[dict[str, Any] | None]:
         """Count the stored run in the session's summary; None if the session is gone.
 
+        The run's ``token`` leaves ``inflight`` in the same update: readers see it from then.
         ``claimed``: the version was bumped already, when the sequence was reserved.
         """
         increments = {
@@ -180,7 +189,8 @@ class MongoWrites(MongoTail):
         preview = preview_of(run)
         if preview is not None:
             latest["last_message_preview"] = preview
-        doc = yield from self._summary_update(
+        doc = yield from summary_update(
+            self,
             {"_id": run.session_id, "key": key},
             seq,
             increments,
@@ -188,29 +198,18 @@ class MongoWrites(MongoTail):
             now,
             strict=False,
             changes=run.state_changes,
+            counted=token,
         )
         return doc
 
-    def _summary_update(
-        self,
-        query: dict[str, Any],
-        seq: int,
-        increments: dict[str, int],
-        latest: dict[str, Any],
-        now: float,
-        *,
-        strict: bool,
-        changes: StateChanges | None = None,
-    ) -> Op[dict[str, Any] | None]:
-        """:func:`~sessionary_mongodb.folding.summary_update` with this store's expiry."""
-        where, expiry = self._where, self._expiry(now)
-        args = (query, seq, increments, latest, now, expiry, where)
-        return (yield from summary_update(*args, strict=strict, changes=changes))
-
-    def _release(self, session_id: str, key: str) -> Op[None]:
-        """Take back a failed append's ``pending`` mark (best effort: it also goes stale)."""
+    def _release(self, session_id: str, key: str, token: ObjectId) -> Op[None]:
+        """Take back a failed append's ``pending`` mark and its ``inflight`` token (best
+        effort: the mark also goes stale, and a token names a run that is not there)."""
         with contextlib.suppress(PyMongoError):
-            yield SESSIONS.update_one({"_id": session_id, "key": key}, {"$inc": {"pending": -1}})
+            yield SESSIONS.update_one(
+                {"_id": session_id, "key": key},
+                {"$inc": {"pending": -1}, "$pull": {"inflight": token}},
+            )
 
     def _abandon_empty(self, session_id: str, key: str, seq: int) -> Op[None]:
         """Remove a session this append created, if nothing else was put in it since."""
@@ -275,7 +274,8 @@ class MongoWrites(MongoTail):
             if preview is not None:
                 latest["last_message_preview"] = preview
             gained = new.state_changes.since(stored_changes(sid, old.get("data")))
-            doc = yield from self._summary_update(
+            doc = yield from summary_update(
+                self,
                 {"_id": sid, "key": key},
                 as_int(old, "seq"),
                 increments,

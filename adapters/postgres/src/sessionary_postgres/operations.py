@@ -461,6 +461,9 @@ def _where(filters: ListFilters) -> tuple[list[str], list[Any]]:
         if bound is not None:  # NULL (no run) never compares true: never matches
             clauses.append(f"{column} {operator} %s")
             params.append(bound)
+            if column == "last_run_at":  # implied (active_at is last_run_at when set):
+                clauses.append(f"active_at {operator} %s")  # the activity index answers it
+                params.append(bound)
     return clauses, params
 
 

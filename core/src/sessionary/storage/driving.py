@@ -260,11 +260,13 @@ class StorageOperations(abc.ABC):
     def _ping_op(self) -> Operation[Any, None]:
         """``Store.ping``."""
 
-    def _session_op(self, *args: Any, before_run: str | None) -> Operation[Any, Session | None]:
+    def _session_op(
+        self, sid: str, user: str | None, last_n: int | None, skip: bool, before_run: str | None
+    ) -> Operation[Any, Session | None]:
         # before_run only when set: an operation written before it still serves the rest
         if before_run is not None:
-            return self._get_session_op(*args, before_run)
-        return self._get_session_op(*args)
+            return self._get_session_op(sid, user, last_n, skip, before_run)
+        return self._get_session_op(sid, user, last_n, skip)
 
     def _migrate_op(self) -> Operation[Any, list[str]]:
         """``Store.migrate`` of a store with one schema version: nothing to upgrade, and a

@@ -18,7 +18,7 @@ from sessionary_cli.errors import handle_errors
 from sessionary_cli.lazy import LazyGroup
 from sessionary_cli.options import create_option, db_option, open_store
 from sessionary_cli.render import inbox_table, print_transcript
-from sessionary_cli.times import TIME
+from sessionary_cli.times import parse_time
 
 __all__ = ["sessions"]
 
@@ -55,10 +55,18 @@ def sessions() -> None:
 @click.option(
     "--paused", "has_paused", is_flag=True, default=None, help="Only sessions with paused runs."
 )
-@click.option("--active-after", type=TIME, help="Last run at or after this time.")
-@click.option("--active-before", type=TIME, help="Last run before this time.")
-@click.option("--created-after", type=TIME, help="Created at or after this time.")
-@click.option("--created-before", type=TIME, help="Created before this time.")
+@click.option(
+    "--active-after", metavar="TIME", callback=parse_time, help="Last run at or after this time."
+)
+@click.option(
+    "--active-before", metavar="TIME", callback=parse_time, help="Last run before this time."
+)
+@click.option(
+    "--created-after", metavar="TIME", callback=parse_time, help="Created at or after this time."
+)
+@click.option(
+    "--created-before", metavar="TIME", callback=parse_time, help="Created before this time."
+)
 @click.option(
     "--order-by",
     type=click.Choice(list(ORDERS)),
