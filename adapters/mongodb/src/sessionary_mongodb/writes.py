@@ -428,64 +428,6 @@ class MongoWrites(MongoTail):
             yield RUNS.delete_many({"session_key": doc.get("key")})
             return not expired(doc)
 
-    def _trim_op(
-        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
-    ) -> Op[int]:
-        yield SETUP
-        with self._do(f"trimming the runs of session {session_id!r}"):
-            doc = yield from self._find_session(session_id, user_id)
-            if doc is None:
-                raise SessionNotFoundError(session_id, user_id)
-            key = self._key_of(doc)
-            runs: dict[str, Any] = {"session_key": key}
-            if expected_version is not None:
-                if doc.get("version") != expected_version:
-                    raise stale_delete(
-                        session_id, doc.get("version"), expected_version, done="trimmed"
-                    )
-                runs["seq"] = {"$lte": doc.get("last_seq", 0)}  # only the runs counted
-            doomed = yield RUNS.find(runs, {"_id": 1}, sort=[("seq", -1)], skip=keep_last)
-            if doomed:
-                # Claim the version before deleting, in one step with the schema check (and
-                # with the version read, if given): a write since the read wins instead.
-                claim: dict[str, Any] = {"_id": session_id, "key": key, **CURRENT}
-                if expected_version is not None:
-                    claim["version"] = expected_version
-                claimed = yield SESSIONS.update_one(claim, {"$inc": {"version": 1}})
-                if not claimed.matched_count:
-                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1, "schema": 1})
-                    refuse_newer(now)
-                    if expected_version is None:
-                        raise SessionNotFoundError(session_id, user_id)
-                    stored = now.get("version") if now else None
-                    raise stale_delete(session_id, stored, expected_version, done="trimmed")
-            removed = input_tokens = output_tokens = paused_runs = 0
-            for run in doomed:
-                # One at a time, so a concurrent trim never makes us subtract a run twice.
-                gone = yield RUNS.find_one_and_delete(
-                    {"_id": run["_id"]},
-                    projection={"input_tokens": 1, "output_tokens": 1, "paused": 1},
-                )
-                if gone is not None:
-                    removed += 1
-                    input_tokens += as_int(gone, "input_tokens")
-                    output_tokens += as_int(gone, "output_tokens")
-                    paused_runs += 1 if gone.get("paused") is True else 0
-            if removed:
-                yield SESSIONS.update_one(
-                    {"_id": session_id, "key": key},
-                    {
-                        "$inc": {  # the version was bumped by the claim
-                            "run_count": -removed,
-                            "paused_runs": -paused_runs,
-                            "input_tokens": -input_tokens,
-                            "output_tokens": -output_tokens,
-                        },
-                        "$max": {"updated_at": time.time()},
-                    },
-                )
-        return removed
-
     def _purge(self, session_id: str, doc: dict[str, Any]) -> Op[None]:
         """Delete an expired session the TTL monitor has not removed yet."""
         gone = yield SESSIONS.find_one_and_delete(

@@ -24,10 +24,9 @@ import attrs
 import psycopg.errors
 
 from sessionary.domain.runs import Run, RunMetrics, RunStatus
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import (
     ConflictError,
-    CorruptRecordError,
     OwnershipError,
     RunNotFoundError,
     SchemaVersionError,
@@ -35,7 +34,6 @@ from sessionary.errors import (
 )
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import (
-    ListFilters,
     SchemaStatus,
     check_owner,
     check_run_version,
@@ -49,8 +47,8 @@ from sessionary.storage.driving import StorageOperations
 from sessionary.storage.tails import check_session_version
 from sessionary_postgres import schema, sql
 from sessionary_postgres.connection import Server
+from sessionary_postgres.listing import ListingOperations
 from sessionary_postgres.rows import (
-    SESSION_COLUMNS,
     SessionRow,
     check_text,
     decode_run_row,
@@ -75,7 +73,7 @@ def _writer() -> str:
     return f"sessionary-postgres {__version__}"
 
 
-class PostgresOperations(TailOperations, StorageOperations):
+class PostgresOperations(ListingOperations, TailOperations, StorageOperations):
     """The operations; a store sets :attr:`server` and runs them (see the module docs)."""
 
     server: Server
@@ -382,89 +380,6 @@ class PostgresOperations(TailOperations, StorageOperations):
         if not rows or (user_id is not None and rows[0][0] != user_id):
             return None
         return decode_run_row(session_id, rows[0][1], rows[0][2])
-
-    def _list_op(self, filters: ListFilters, limit: int, after: tuple[float, str] | None) -> Op:
-        clauses, params = _where(filters)
-        key = _ORDER_KEYS[filters.order_by]
-        order = f"{key} DESC, session_id DESC"  # an index of the schema walks it
-        infos: list[SessionInfo] = []
-        position = after
-        wanted = limit + 1  # one row ahead: is there a next page?
-        while True:
-            where = list(clauses)
-            values = list(params)
-            if position is not None:
-                where.append(f"({key}, session_id) < (%s, %s)")
-                values += [position[0], position[1]]
-            query = (
-                f"SELECT {SESSION_COLUMNS}, {key} AS sort_key FROM sessionary_sessions "
-                + (f"WHERE {' AND '.join(where)} " if where else "")
-                + f"ORDER BY {order} LIMIT %s"
-            )
-            rows = yield from self._read(
-                query, (*values, wanted), order="sort_key DESC, session_id DESC"
-            )
-            for row in rows:
-                position = (row[-1], row[0])
-                try:
-                    infos.append(session_row(row[:-1]).info)
-                except CorruptRecordError:
-                    continue  # one bad record must not hide every other session
-            if len(infos) > limit or len(rows) < wanted:
-                break
-            wanted = limit + 1 - len(infos)
-        page = infos[:limit]
-        more = len(infos) > limit
-        cursor = filters.cursor_after(page[-1]) if more else None
-        return SessionPage(items=tuple(page), next_cursor=cursor)
-
-    def _count_op(self, filters: ListFilters) -> Op:
-        clauses, params = _where(filters)
-        query = "SELECT count(*) FROM sessionary_sessions" + (
-            f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        )
-        rows = yield from self._read(query, tuple(params))
-        return int(rows[0][0]) if rows else 0
-
-
-#: The column each listing order sorts by (``active_at`` is ``COALESCE(last_run_at,
-#: created_at)``, stored), each with an index per scope (see :mod:`.schema`).
-_ORDER_KEYS = {"last_run_at": "active_at", "updated_at": "updated_at", "created_at": "created_at"}
-
-
-def _where(filters: ListFilters) -> tuple[list[str], list[Any]]:
-    """The ``WHERE`` clauses (ANDed) and their parameters for every filter of a listing."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("user_id", filters.user_id),
-        ("agent_id", filters.agent_id),
-        ("team_id", filters.team_id),
-        ("session_type", filters.session_type.value if filters.session_type else None),
-        ("last_run_status", filters.status.value if filters.status else None),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = %s")
-            params.append(value)
-    if filters.name_contains is not None:
-        # Folded by Python on both sides, compared literally: % and _ are plain text.
-        clauses.append("strpos(name_folded, %s) > 0")
-        params.append(filters.name_contains.casefold())
-    if filters.has_paused is not None:
-        clauses.append("paused_runs > 0" if filters.has_paused else "paused_runs = 0")
-    for column, bound, operator in (
-        ("last_run_at", filters.active_after, ">="),
-        ("last_run_at", filters.active_before, "<"),
-        ("created_at", filters.created_after, ">="),
-        ("created_at", filters.created_before, "<"),
-    ):
-        if bound is not None:  # NULL (no run) never compares true: never matches
-            clauses.append(f"{column} {operator} %s")
-            params.append(bound)
-            if column == "last_run_at":  # implied (active_at is last_run_at when set):
-                clauses.append(f"active_at {operator} %s")  # the activity index answers it
-                params.append(bound)
-    return clauses, params
 
 
 _NEWEST_RUNS = (
