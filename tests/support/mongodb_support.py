@@ -27,8 +27,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from sessionary_mongodb.documents import SCHEMA_VERSION
 
-from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StoreUnavailableError
 
 if TYPE_CHECKING:

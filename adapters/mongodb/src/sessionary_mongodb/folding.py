@@ -34,7 +34,9 @@ def summary_update(
     changes: StateChanges | None = None,
     counted: Any = None,
 ) -> Op[dict[str, Any] | None]:
-    """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
+    """Apply counters and mark activity (``last_run_at`` and the listing key
+    ``active_at`` move up to ``now``); also ``latest`` (status, preview) if the run is
+    the session's last.
 
     The first attempt is one atomic update guarded on ``last_seq``; when a later run
     already set the summary it is repeated without ``latest``. With state
@@ -47,7 +49,10 @@ def summary_update(
     query = {**query, **CURRENT}
     for _ in range(_STATE_RETRIES):
         guard: dict[str, Any] = {}
-        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+        update: dict[str, Any] = {
+            "$inc": increments,
+            "$max": {"updated_at": now, "last_run_at": now, "active_at": now},
+        }
         if counted is not None:
             update["$pull"] = {"inflight": counted}
         fields = {**expiry}

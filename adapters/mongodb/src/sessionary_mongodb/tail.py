@@ -6,7 +6,8 @@ the session document (the version in its filter): of two writers that read the s
 version, one claim matches and the other does not, so a stale write writes nothing. A
 replace then inserts the new runs, deletes the old ones and folds the difference into
 the summary, each step atomic on its own document(s); between the steps a reader can
-see the new runs beside the old ones (``docs/storage/mongodb.md`` says so). A message
+see the new runs beside the old ones (``docs/storage/mongodb.md`` says so). A trim claims the
+version, then deletes the oldest runs one by one and subtracts what it deleted. A message
 read reads runs newest first in batches and starts again if the session's version
 moved meanwhile.
 """
@@ -30,8 +31,10 @@ from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
     OwnershipError,
+    RunNotFoundError,
     SessionNotFoundError,
 )
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
 from sessionary.storage.tails import (
     check_session_version,
@@ -43,7 +46,7 @@ from sessionary.storage.tails import (
     too_few_runs,
 )
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
-from sessionary_mongodb.connection import MongoSettings, expired
+from sessionary_mongodb.connection import MongoSettings, as_int, expired
 from sessionary_mongodb.documents import (
     CURRENT,
     check_run_size,
@@ -155,6 +158,7 @@ class MongoTail(MongoSettings):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Op[Session | None]:
         yield SETUP
         with self._do(f"reading session {session_id!r}"):
@@ -162,9 +166,18 @@ class MongoTail(MongoSettings):
             if doc is None:
                 return None
             info = info_from_doc(doc)
+            # The runs this document counts (one snapshot), and with ``before_run``
+            # (history paging) only those before that run.
+            query = counted_runs(self._key_of(doc), doc)
+            if before_run is not None:
+                mark = yield RUNS.find_one(
+                    {"session_key": self._key_of(doc), "run_id": before_run}, {"seq": 1}
+                )
+                if mark is None:
+                    raise RunNotFoundError(session_id, before_run)
+                query["seq"] = {**query.get("seq", {}), "$lt": mark.get("seq")}
             if last_n_runs == 0:
                 return Session.from_info(info, ())
-            query = counted_runs(self._key_of(doc), doc)
             if last_n_runs is None:
                 docs = yield RUNS.find(query, sort=[("seq", 1)])
             else:
@@ -321,10 +334,13 @@ class MongoTail(MongoSettings):
         }
         increments = {
             "run_count": new.run_count - info.run_count,
+            "paused_runs": new.paused_runs - info.paused_runs,
             "input_tokens": new.input_tokens - info.input_tokens,
             "output_tokens": new.output_tokens - info.output_tokens,
         }
-        update = {"$inc": increments, "$max": {"updated_at": now}}
+        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+        if new.last_run_at is not None:  # kept, or now for a session that had no run
+            update["$max"].update(last_run_at=new.last_run_at, active_at=new.last_run_at)
         # The summary's "latest" fields are ours unless a run was appended since the claim.
         stored = yield SESSIONS.find_one_and_update(
             {"_id": sid, "key": key, "seq": claim["seq"]},
@@ -338,6 +354,64 @@ class MongoTail(MongoSettings):
         if stored is None:
             raise ConflictError(f"session {sid!r} was deleted while its runs were replaced")
         return info_from_doc(stored)
+
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Op[int]:
+        yield SETUP
+        with self._do(f"trimming the runs of session {session_id!r}"):
+            doc = yield from self._find_session(session_id, user_id)
+            if doc is None:
+                raise SessionNotFoundError(session_id, user_id)
+            key = self._key_of(doc)
+            runs: dict[str, Any] = {"session_key": key}
+            if expected_version is not None:
+                if doc.get("version") != expected_version:
+                    raise stale_delete(
+                        session_id, doc.get("version"), expected_version, done="trimmed"
+                    )
+                runs["seq"] = {"$lte": doc.get("last_seq", 0)}  # only the runs counted
+            doomed = yield RUNS.find(runs, {"_id": 1}, sort=[("seq", -1)], skip=keep_last)
+            if doomed:
+                # Claim the version before deleting, in one step with the schema check (and
+                # with the version read, if given): a write since the read wins instead.
+                claim: dict[str, Any] = {"_id": session_id, "key": key, **CURRENT}
+                if expected_version is not None:
+                    claim["version"] = expected_version
+                claimed = yield SESSIONS.update_one(claim, {"$inc": {"version": 1}})
+                if not claimed.matched_count:
+                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1, "schema": 1})
+                    refuse_newer(now)
+                    if expected_version is None:
+                        raise SessionNotFoundError(session_id, user_id)
+                    stored = now.get("version") if now else None
+                    raise stale_delete(session_id, stored, expected_version, done="trimmed")
+            removed = input_tokens = output_tokens = paused_runs = 0
+            for run in doomed:
+                # One at a time, so a concurrent trim never makes us subtract a run twice.
+                gone = yield RUNS.find_one_and_delete(
+                    {"_id": run["_id"]},
+                    projection={"input_tokens": 1, "output_tokens": 1, "paused": 1},
+                )
+                if gone is not None:
+                    removed += 1
+                    input_tokens += as_int(gone, "input_tokens")
+                    output_tokens += as_int(gone, "output_tokens")
+                    paused_runs += 1 if gone.get("paused") is True else 0
+            if removed:
+                yield SESSIONS.update_one(
+                    {"_id": session_id, "key": key},
+                    {
+                        "$inc": {  # the version was bumped by the claim
+                            "run_count": -removed,
+                            "paused_runs": -paused_runs,
+                            "input_tokens": -input_tokens,
+                            "output_tokens": -output_tokens,
+                        },
+                        "$max": {"updated_at": time.time()},
+                    },
+                )
+        return removed
 
     def _older_previews(self, session_id: str, key: str, before: Any) -> Op[list[str | None]]:
         """Previews of the runs before seq ``before``, newest first, until one is found."""

@@ -34,6 +34,7 @@ from sessionary.errors import (
 )
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
+from sessionary.storage.summaries import paused
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import as_int, expired
 from sessionary_mongodb.documents import (
@@ -180,6 +181,7 @@ class MongoWrites(MongoTail):
             "version": 0 if claimed else 1,
             "pending": -1,
             "run_count": 1,
+            "paused_runs": paused(run),
             "input_tokens": run.metrics.input_tokens,
             "output_tokens": run.metrics.output_tokens,
         }
@@ -241,9 +243,16 @@ class MongoWrites(MongoTail):
                         "version": new.version,
                         "input_tokens": new.metrics.input_tokens,
                         "output_tokens": new.metrics.output_tokens,
+                        "paused": bool(paused(new)),
                     }
                 },
-                projection={"seq": 1, "data": 1, "input_tokens": 1, "output_tokens": 1},
+                projection={
+                    "seq": 1,
+                    "data": 1,
+                    "input_tokens": 1,
+                    "output_tokens": 1,
+                    "paused": 1,
+                },
                 return_document=ReturnDocument.BEFORE,
             )
             if old is None:
@@ -258,6 +267,7 @@ class MongoWrites(MongoTail):
                 "version": 1,
                 "input_tokens": new.metrics.input_tokens - as_int(old, "input_tokens"),
                 "output_tokens": new.metrics.output_tokens - as_int(old, "output_tokens"),
+                "paused_runs": paused(new) - (1 if old.get("paused") is True else 0),
             }
             latest: dict[str, Any] = {"last_run_status": new.status.value}
             preview = preview_of(new)
@@ -284,6 +294,7 @@ class MongoWrites(MongoTail):
                             "version": expected_version,
                             "input_tokens": as_int(old, "input_tokens"),
                             "output_tokens": as_int(old, "output_tokens"),
+                            "paused": old.get("paused") is True,
                         }
                     },
                 )
@@ -416,61 +427,6 @@ class MongoWrites(MongoTail):
                 return False
             yield RUNS.delete_many({"session_key": doc.get("key")})
             return not expired(doc)
-
-    def _trim_op(
-        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
-    ) -> Op[int]:
-        yield SETUP
-        with self._do(f"trimming the runs of session {session_id!r}"):
-            doc = yield from self._find_session(session_id, user_id)
-            if doc is None:
-                raise SessionNotFoundError(session_id, user_id)
-            key = self._key_of(doc)
-            runs: dict[str, Any] = {"session_key": key}
-            if expected_version is not None:
-                if doc.get("version") != expected_version:
-                    raise stale_delete(
-                        session_id, doc.get("version"), expected_version, done="trimmed"
-                    )
-                runs["seq"] = {"$lte": doc.get("last_seq", 0)}  # only the runs counted
-            doomed = yield RUNS.find(runs, {"_id": 1}, sort=[("seq", -1)], skip=keep_last)
-            if doomed:
-                # Claim the version before deleting, in one step with the schema check (and
-                # with the version read, if given): a write since the read wins instead.
-                claim: dict[str, Any] = {"_id": session_id, "key": key, **CURRENT}
-                if expected_version is not None:
-                    claim["version"] = expected_version
-                claimed = yield SESSIONS.update_one(claim, {"$inc": {"version": 1}})
-                if not claimed.matched_count:
-                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1, "schema": 1})
-                    refuse_newer(now)
-                    if expected_version is None:
-                        raise SessionNotFoundError(session_id, user_id)
-                    stored = now.get("version") if now else None
-                    raise stale_delete(session_id, stored, expected_version, done="trimmed")
-            removed = input_tokens = output_tokens = 0
-            for run in doomed:
-                # One at a time, so a concurrent trim never makes us subtract a run twice.
-                gone = yield RUNS.find_one_and_delete(
-                    {"_id": run["_id"]}, projection={"input_tokens": 1, "output_tokens": 1}
-                )
-                if gone is not None:
-                    removed += 1
-                    input_tokens += as_int(gone, "input_tokens")
-                    output_tokens += as_int(gone, "output_tokens")
-            if removed:
-                yield SESSIONS.update_one(
-                    {"_id": session_id, "key": key},
-                    {
-                        "$inc": {  # the version was bumped by the claim
-                            "run_count": -removed,
-                            "input_tokens": -input_tokens,
-                            "output_tokens": -output_tokens,
-                        },
-                        "$max": {"updated_at": time.time()},
-                    },
-                )
-        return removed
 
     def _purge(self, session_id: str, doc: dict[str, Any]) -> Op[None]:
         """Delete an expired session the TTL monitor has not removed yet."""

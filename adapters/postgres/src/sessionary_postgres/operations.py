@@ -15,6 +15,7 @@ the same at run 10 and at run 10,000. Reads are single statements (one snapshot 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator
 from typing import Any
@@ -22,11 +23,10 @@ from typing import Any
 import attrs
 import psycopg.errors
 
-from sessionary.domain.runs import Run, RunMetrics
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.domain.runs import Run, RunMetrics, RunStatus
+from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import (
     ConflictError,
-    CorruptRecordError,
     OwnershipError,
     RunNotFoundError,
     SchemaVersionError,
@@ -34,11 +34,9 @@ from sessionary.errors import (
 )
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import (
-    ListFilters,
     SchemaStatus,
     check_owner,
     check_run_version,
-    encode_cursor,
     new_session_info,
     session_after_update,
     summary_after_append,
@@ -49,8 +47,8 @@ from sessionary.storage.driving import StorageOperations
 from sessionary.storage.tails import check_session_version
 from sessionary_postgres import schema, sql
 from sessionary_postgres.connection import Server
+from sessionary_postgres.listing import ListingOperations
 from sessionary_postgres.rows import (
-    SESSION_COLUMNS,
     SessionRow,
     check_text,
     decode_run_row,
@@ -75,7 +73,7 @@ def _writer() -> str:
     return f"sessionary-postgres {__version__}"
 
 
-class PostgresOperations(TailOperations, StorageOperations):
+class PostgresOperations(ListingOperations, TailOperations, StorageOperations):
     """The operations; a store sets :attr:`server` and runs them (see the module docs)."""
 
     server: Server
@@ -183,6 +181,8 @@ class PostgresOperations(TailOperations, StorageOperations):
         for target in range(version + 1, schema.LATEST + 1):
             for statement in schema.MIGRATIONS[target]():
                 yield Sql(statement)
+            if target in schema.FILLS:
+                yield from _fill_last_run_at()
             steps.append(f"version {target}")
         if steps:
             yield Sql(sql.WRITE_VERSION, (schema.LATEST, _writer(), time.time()))
@@ -356,9 +356,10 @@ class PostgresOperations(TailOperations, StorageOperations):
             Run(
                 run_id=run_id,
                 session_id=session_id,
+                status=RunStatus(status),
                 metrics=RunMetrics(input_tokens=tokens_in, output_tokens=tokens_out),
             )
-            for run_id, tokens_in, tokens_out in doomed
+            for run_id, status, tokens_in, tokens_out in doomed
         ]
         info = summary_after_trim(current.info, removed, keep_last, time.time())
         yield Sql(sql.UPDATE_SUMMARY, _summary(info, current.last_seq))
@@ -380,53 +381,48 @@ class PostgresOperations(TailOperations, StorageOperations):
             return None
         return decode_run_row(session_id, rows[0][1], rows[0][2])
 
-    def _list_op(self, filters: ListFilters, limit: int, after: tuple[float, str] | None) -> Op:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("user_id", filters.user_id),
-            ("agent_id", filters.agent_id),
-            ("team_id", filters.team_id),
-            ("session_type", filters.session_type.value if filters.session_type else None),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                params.append(value)
-        if filters.name_contains is not None:
-            # Folded by Python on both sides, compared literally: % and _ are plain text.
-            clauses.append("strpos(name_folded, %s) > 0")
-            params.append(filters.name_contains.casefold())
-        infos: list[SessionInfo] = []
-        position = after
-        wanted = limit + 1  # one row ahead: is there a next page?
-        while True:
-            where = list(clauses)
-            values = list(params)
-            if position is not None:
-                where.append("(updated_at, session_id) < (%s, %s)")
-                values += [position[0], position[1]]
-            query = (
-                f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions "
-                + (f"WHERE {' AND '.join(where)} " if where else "")
-                + f"ORDER BY {_LIST_ORDER} LIMIT %s"
+
+_NEWEST_RUNS = (
+    "SELECT s.session_id, r.data FROM sessionary_sessions s JOIN LATERAL (SELECT data "
+    "FROM sessionary_runs WHERE session_id = s.session_id ORDER BY seq DESC LIMIT 1) r "
+    "ON true WHERE s.session_id > %s ORDER BY s.session_id LIMIT %s"
+)
+_FILL_BATCH = 1000
+
+
+def _fill_last_run_at() -> Generator[Sql, Reply, None]:
+    """Set ``last_run_at`` to each session's newest run's ``created_at`` (the migration
+    to version 2), in batches of sessions in ID order; sessions without runs keep NULL.
+
+    A newest run whose JSON cannot be read (a damaged row) leaves NULL too: the session
+    then lists by its creation time, and reading it reports the damage as before.
+    """
+    after = ""
+    while True:
+        rows = (yield Sql(_NEWEST_RUNS, (after, _FILL_BATCH))).rows
+        if not rows:
+            return
+        values = []
+        for session_id, data in rows:
+            created = _created_at(data)
+            if created is not None:
+                values.append((created, session_id))
+        if values:
+            yield Sql(
+                "UPDATE sessionary_sessions SET last_run_at = %s WHERE session_id = %s",
+                many=values,
             )
-            rows = yield from self._read(query, (*values, wanted), order=_LIST_ORDER)
-            for row in rows:
-                position = (row[10], row[0])
-                try:
-                    infos.append(session_row(row).info)
-                except CorruptRecordError:
-                    continue  # one bad record must not hide every other session
-            if len(infos) > limit or len(rows) < wanted:
-                break
-            wanted = limit + 1 - len(infos)
-        page = infos[:limit]
-        more = len(infos) > limit
-        cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
-        return SessionPage(items=tuple(page), next_cursor=cursor)
+        after = rows[-1][0]
 
 
-_LIST_ORDER = "updated_at DESC, session_id DESC"
+def _created_at(data: Any) -> float | None:
+    try:
+        value = json.loads(data)["created_at"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _version_of(reply: Reply) -> int:
@@ -447,5 +443,7 @@ def _summary(info: SessionInfo, last_seq: int) -> tuple[Any, ...]:
         info.input_tokens,
         info.output_tokens,
         dump_json(info.state, "state") if info.state else "{}",  # a run's state changes
+        info.last_run_at,
+        info.paused_runs,
         info.session_id,
     )

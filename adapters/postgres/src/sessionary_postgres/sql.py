@@ -71,8 +71,9 @@ LOCK_SESSION = (
 INSERT_SESSION = (
     "INSERT INTO sessionary_sessions (session_id, session_type, user_id, agent_id, team_id, "
     "name, name_folded, name_source, state, metadata, created_at, updated_at, version, "
-    "run_count, last_seq, last_run_status, last_message_preview, input_tokens, output_tokens) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "run_count, last_seq, last_run_status, last_message_preview, input_tokens, output_tokens, "
+    "last_run_at, paused_runs) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 INSERT_NEW_SESSION = INSERT_SESSION + " ON CONFLICT (session_id) DO NOTHING"
 _RUN_VALUES = "(session_id, seq, run_id, status, version, data, input_tokens, output_tokens)"
@@ -80,7 +81,7 @@ INSERT_RUN = f"INSERT INTO sessionary_runs {_RUN_VALUES} VALUES (%s, %s, %s, %s,
 _SET_SUMMARY = (
     "UPDATE sessionary_sessions SET updated_at = %s, version = %s, run_count = %s, "
     "last_seq = %s, last_run_status = %s, last_message_preview = %s, input_tokens = %s, "
-    "output_tokens = %s, state = %s WHERE session_id = %s"
+    "output_tokens = %s, state = %s, last_run_at = %s, paused_runs = %s WHERE session_id = %s"
 )
 UPDATE_SUMMARY = _SET_SUMMARY
 # The run row and the summary in one statement (one round trip).
@@ -101,7 +102,7 @@ ERASE_USER = "DELETE FROM sessionary_sessions WHERE user_id = %s"
 TRIM_RUNS = (
     "DELETE FROM sessionary_runs WHERE session_id = %s AND seq <= (SELECT seq FROM "
     "sessionary_runs WHERE session_id = %s ORDER BY seq DESC LIMIT 1 OFFSET %s) "
-    "RETURNING run_id, input_tokens, output_tokens"
+    "RETURNING run_id, status, input_tokens, output_tokens"
 )
 SELECT_INFO = f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions WHERE session_id = %s"
 # The session row and its last runs in one statement: one snapshot, one round trip.
@@ -109,8 +110,18 @@ SELECT_INFO = f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions WHERE session_
 SELECT_SESSION = (
     f"(SELECT {SESSION_COLUMNS}, NULL::bigint AS seq, NULL::text AS data "
     "FROM sessionary_sessions WHERE session_id = %s) UNION ALL "
-    "(SELECT " + ", ".join(["NULL"] * 18) + ", seq, data FROM sessionary_runs "
+    "(SELECT " + ", ".join(["NULL"] * 20) + ", seq, data FROM sessionary_runs "
     "WHERE session_id = %s ORDER BY seq DESC LIMIT %s)"
+)
+# As SELECT_SESSION, the runs stored before a run (``before_run``): the session's row
+# carries that run's seq (NULL: the session has no such run) in its seq column.
+SELECT_SESSION_BEFORE = (
+    f"(SELECT {SESSION_COLUMNS}, (SELECT seq FROM sessionary_runs WHERE session_id = %s "
+    "AND run_id = %s) AS seq, NULL::text AS data FROM sessionary_sessions "
+    "WHERE session_id = %s) UNION ALL "
+    "(SELECT " + ", ".join(["NULL"] * 20) + ", seq, data FROM sessionary_runs "
+    "WHERE session_id = %s AND seq < (SELECT seq FROM sessionary_runs WHERE session_id = %s "
+    "AND run_id = %s) ORDER BY seq DESC LIMIT %s)"
 )
 SELECT_RUN = (
     "SELECT s.user_id, r.seq, r.data FROM sessionary_runs r JOIN sessionary_sessions s "
