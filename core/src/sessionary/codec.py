@@ -21,6 +21,18 @@ from typing import Any
 
 import msgspec
 
+from sessionary.codec_fields import (
+    CodecError,
+    _dict,
+    _int,
+    _list,
+    _number,
+    _opt_dict,
+    _opt_float,
+    _opt_str,
+    _require_dict,
+    _str,
+)
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
@@ -50,10 +62,6 @@ __all__ = [
 #: Version of the encoded form. Bump it when the shape changes, and teach ``decode_*``
 #: to read the older shape.
 SCHEMA_VERSION = 1
-
-
-class CodecError(ValueError):
-    """An encoded record is not a valid message, run or session."""
 
 
 # --------------------------------------------------------------------------- messages
@@ -316,6 +324,8 @@ def encode_session_info(info: SessionInfo) -> dict[str, Any]:
         "last_message_preview": info.last_message_preview,
         "input_tokens": info.input_tokens,
         "output_tokens": info.output_tokens,
+        "last_run_at": info.last_run_at,
+        "paused_runs": info.paused_runs,
     }
 
 
@@ -346,6 +356,8 @@ def decode_session_info(data: Any) -> SessionInfo:
         last_message_preview=_opt_str(data, "last_message_preview"),
         input_tokens=_int(data, "input_tokens"),
         output_tokens=_int(data, "output_tokens"),
+        last_run_at=_opt_float(data, "last_run_at"),
+        paused_runs=_int(data, "paused_runs"),
     )
 
 
@@ -404,6 +416,8 @@ SESSION_INFO_COLUMNS = (
     "last_message_preview",
     "input_tokens",
     "output_tokens",
+    "last_run_at",
+    "paused_runs",
 )
 
 
@@ -469,61 +483,3 @@ def loads(text: str | bytes) -> Message | Run | SessionInfo:
     if kind == "message":
         return decode_message(data)
     raise CodecError(f"unknown record kind {kind!r}")
-
-
-# --------------------------------------------------------------------------- field readers
-
-
-def _require_dict(data: Any, what: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise CodecError(f"{what} must be a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _str(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise CodecError(f"field {key!r} must be a string, got {type(value).__name__}")
-    return value
-
-
-def _opt_str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise CodecError(f"field {key!r} must be a string or null, got {type(value).__name__}")
-    return value
-
-
-def _int(data: dict[str, Any], key: str, default: int = 0) -> int:
-    value = data.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise CodecError(f"field {key!r} must be an integer, got {type(value).__name__}")
-    return value
-
-
-def _number(data: dict[str, Any], key: str) -> float:
-    value = data.get(key, 0.0)
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise CodecError(f"field {key!r} must be a number, got {type(value).__name__}")
-    return value
-
-
-def _list(data: dict[str, Any], key: str) -> list[Any]:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise CodecError(f"field {key!r} must be a list, got {type(value).__name__}")
-    return value
-
-
-def _opt_dict(data: dict[str, Any], key: str) -> dict[str, Any] | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, dict):
-        raise CodecError(f"field {key!r} must be an object or null, got {type(value).__name__}")
-    return value
-
-
-def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise CodecError(f"field {key!r} must be an object, got {type(value).__name__}")
-    return value

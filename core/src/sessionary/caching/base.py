@@ -14,15 +14,23 @@ name (``Agent(cache_session=True, session_cache="memory")``) or URL
 from __future__ import annotations
 
 import abc
+import math
 from typing import Any, ClassVar
 
 import attrs
 
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo
-from sessionary.errors import PluginError
+from sessionary.errors import InvalidInputError, PluginError
 
-__all__ = ["CacheStats", "SessionCache", "appended", "is_newer", "same_lifetime"]
+__all__ = [
+    "CacheStats",
+    "SessionCache",
+    "appended",
+    "check_trust_seconds",
+    "is_newer",
+    "same_lifetime",
+]
 
 
 @attrs.frozen
@@ -147,3 +155,17 @@ def appended(cached: Session | None, run: Run, info: SessionInfo) -> Session | N
     ):
         return None
     return Session.from_info(info, (*cached.runs, run))
+
+
+def check_trust_seconds(value: object) -> float:
+    """Validate a trust interval: a finite number of seconds, zero or more."""
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidInputError(
+            f"cache_trust_seconds must be a finite number of seconds >= 0, got {value!r}"
+        )
+    return float(value)

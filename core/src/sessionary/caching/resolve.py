@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sessionary.caching.base import SessionCache
+from sessionary.caching.base import SessionCache, check_trust_seconds
 from sessionary.caching.memory import MemoryCache
-from sessionary.caching.store import CachingStore, check_trust_seconds
+from sessionary.caching.store import CachingStore
 from sessionary.errors import InvalidInputError
 from sessionary.storage.base import Store
 

@@ -25,7 +25,6 @@ wrapped store is called through its ``_`` methods: this store's public ones chec
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from typing import Any, ClassVar
 import attrs
 
 from sessionary.caching import tail_ops
-from sessionary.caching.base import CacheStats, SessionCache, same_lifetime
+from sessionary.caching.base import CacheStats, SessionCache, check_trust_seconds, same_lifetime
 from sessionary.caching.copies import detached, detached_run, is_current
 from sessionary.caching.memory import tail
 from sessionary.domain.messages import Message
@@ -141,7 +140,12 @@ class CachingStore(Store):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
+        if before_run is not None:  # a history page: the store reads only those runs
+            return self.store._get_session(
+                session_id, user_id, last_n_runs, skip_corrupt, before_run
+            )
         if skip_corrupt:  # a cached session has nothing to skip: the store reads
             return self.store._get_session(session_id, user_id, last_n_runs, True)
         if (user_id, session_id) in self._passthrough:
@@ -238,6 +242,9 @@ class CachingStore(Store):
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage:
         return self.store._list_sessions(filters, limit, after)
+
+    def _count_sessions(self, filters: ListFilters) -> int:
+        return self.store._count_sessions(filters)
 
     # ------------------------------------------------------------------ writes
 
@@ -484,17 +491,3 @@ class CachingStore(Store):
 
     def _lock_for(self, session_id: str) -> threading.Lock:
         return self._locks[hash(session_id) % _LOCK_STRIPES]
-
-
-def check_trust_seconds(value: object) -> float:
-    """Validate a trust interval: a finite number of seconds, zero or more."""
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise InvalidInputError(
-            f"cache_trust_seconds must be a finite number of seconds >= 0, got {value!r}"
-        )
-    return float(value)

@@ -112,6 +112,11 @@ class SessionInfo:
     last_message_preview: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    #: When the last run was appended or continued (``None``: no run yet). Renames,
+    #: state updates and trims never move it: it is what an inbox orders by.
+    last_run_at: float | None = None
+    #: How many of the stored runs are paused (waiting for an approval or an input).
+    paused_runs: int = 0
 
     @property
     def summary(self) -> SessionSummary | None:

@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import (
     ConflictError,
     InvalidInputError,
@@ -36,19 +36,17 @@ from sessionary.errors import (
     SessionNotFoundError,
 )
 from sessionary.ids import validate_id, validate_optional_id
+from sessionary.storage.aio_inbox import AsyncInboxMethods, DelegatingInboxMethods
 from sessionary.storage.aio_tail import AsyncTailMethods, DelegatingTailMethods
 from sessionary.storage.backend import Capability, SchemaStatus, StoreBackend
 from sessionary.storage.checks import (
     UNSET,
-    ListFilters,
     _Unset,
     check_count,
-    check_flag,
     check_import,
     check_optional_version,
     check_run,
     check_version,
-    list_arguments,
     session_changes,
 )
 from sessionary.storage.summaries import summary_of_import
@@ -58,7 +56,7 @@ __all__ = ["AsyncStore", "DelegatingAsyncStore", "ThreadedAsyncStore"]
 T = TypeVar("T")
 
 
-class AsyncStore(AsyncTailMethods, abc.ABC):
+class AsyncStore(AsyncInboxMethods, AsyncTailMethods, abc.ABC):
     """Base class of async storage backends: :class:`~sessionary.Store`'s contract as coroutines.
 
     Subclasses set :attr:`name` and :attr:`capabilities` and implement the abstract
@@ -169,26 +167,6 @@ class AsyncStore(AsyncTailMethods, abc.ABC):
 
     # ------------------------------------------------------------------ reads
 
-    async def get_session(
-        self,
-        session_id: str,
-        *,
-        user_id: str | None = None,
-        last_n_runs: int | None = None,
-        skip_corrupt: bool = False,
-    ) -> Session | None:
-        """The session with its runs (the last N with ``last_n_runs``), or ``None``.
-
-        ``skip_corrupt`` as in ``Store.get_session``.
-        """
-        validate_id(session_id, "session_id")
-        validate_optional_id(user_id, "user_id")
-        check_count(last_n_runs, "last_n_runs")
-        check_flag(skip_corrupt, "skip_corrupt")
-        if skip_corrupt:
-            return await self._get_session(session_id, user_id, last_n_runs, True)
-        return await self._get_session(session_id, user_id, last_n_runs)
-
     async def get_session_info(
         self, session_id: str, *, user_id: str | None = None
     ) -> SessionInfo | None:
@@ -219,29 +197,6 @@ class AsyncStore(AsyncTailMethods, abc.ABC):
         validate_id(run_id, "run_id")
         validate_optional_id(user_id, "user_id")
         return await self._get_run(session_id, run_id, user_id)
-
-    async def list_sessions(
-        self,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        team_id: str | None = None,
-        session_type: SessionType | str | None = None,
-        name_contains: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> SessionPage:
-        """One page of sessions, newest update first; see ``Store.list_sessions``."""
-        filters, limit, after = list_arguments(
-            user_id=user_id,
-            agent_id=agent_id,
-            team_id=team_id,
-            session_type=session_type,
-            name_contains=name_contains,
-            limit=limit,
-            cursor=cursor,
-        )
-        return await self._list_sessions(filters, limit, after)
 
     # ------------------------------------------------------------------ admin
 
@@ -310,15 +265,6 @@ class AsyncStore(AsyncTailMethods, abc.ABC):
     ) -> int: ...
 
     @abc.abstractmethod
-    async def _get_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        last_n_runs: int | None,
-        skip_corrupt: bool = False,
-    ) -> Session | None: ...
-
-    @abc.abstractmethod
     async def _get_session_info(
         self, session_id: str, user_id: str | None
     ) -> SessionInfo | None: ...
@@ -326,13 +272,8 @@ class AsyncStore(AsyncTailMethods, abc.ABC):
     @abc.abstractmethod
     async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None: ...
 
-    @abc.abstractmethod
-    async def _list_sessions(
-        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage: ...
 
-
-class DelegatingAsyncStore(DelegatingTailMethods, AsyncStore):
+class DelegatingAsyncStore(DelegatingInboxMethods, DelegatingTailMethods, AsyncStore):
     """An async store that runs a sync :class:`~sessionary.Store`'s ``_`` methods off the loop.
 
     Each ``_`` coroutine hands the same call of the sync store, as a function of that
@@ -394,29 +335,11 @@ class DelegatingAsyncStore(DelegatingTailMethods, AsyncStore):
             lambda db: db._trim_runs(session_id, keep_last, user_id, expected_version)
         )
 
-    async def _get_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        last_n_runs: int | None,
-        skip_corrupt: bool = False,
-    ) -> Session | None:
-        if skip_corrupt:
-            return await self._run_read(
-                lambda db: db._get_session(session_id, user_id, last_n_runs, True)
-            )
-        return await self._run_read(lambda db: db._get_session(session_id, user_id, last_n_runs))
-
     async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         return await self._run_read(lambda db: db._get_session_info(session_id, user_id))
 
     async def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
         return await self._run_read(lambda db: db._get_run(session_id, run_id, user_id))
-
-    async def _list_sessions(
-        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage:
-        return await self._run_read(lambda db: db._list_sessions(filters, limit, after))
 
     async def schema_status(self) -> SchemaStatus:
         """The sync store's :meth:`~sessionary.Store.schema_status`, where writes run."""

@@ -78,6 +78,7 @@ class AsyncTailMethods(abc.ABC):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None: ...
 
     async def _replace_last_runs(

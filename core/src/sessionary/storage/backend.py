@@ -21,9 +21,16 @@ from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import ConflictError, StorageError
-from sessionary.storage.checks import ListFilters
+from sessionary.storage.listing import MAX_LIST_LIMIT, ListFilters
 
-__all__ = ["Capability", "SchemaStatus", "StoreBackend", "messages_by_runs", "stale_delete"]
+__all__ = [
+    "Capability",
+    "SchemaStatus",
+    "StoreBackend",
+    "count_by_listing",
+    "messages_by_runs",
+    "stale_delete",
+]
 
 
 class Capability(str, Enum):
@@ -58,6 +65,19 @@ def stale_delete(
         f"session {session_id!r} is at version {stored}, not {expected}: "
         f"it changed since it was read, so it was not {done}"
     )
+
+
+def count_by_listing(
+    filters: ListFilters, page: Callable[[tuple[float, str] | None], SessionPage]
+) -> int:
+    """The number of sessions a listing holds, counted page by page with ``page(after)``."""
+    total, after = 0, None
+    while True:
+        listed = page(after)
+        total += len(listed.items)
+        if listed.next_cursor is None or not listed.items:
+            return total
+        after = filters.sort_key(listed.items[-1])
 
 
 def messages_by_runs(
@@ -161,7 +181,16 @@ class StoreBackend(abc.ABC):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
-    ) -> Session | None: ...
+        before_run: str | None = None,
+    ) -> Session | None:
+        """The session with its runs, the last ``last_n_runs`` of them (all with ``None``).
+
+        With ``before_run``, only the runs stored before that run count (history
+        paging); a run the session does not hold is
+        :class:`~sessionary.errors.RunNotFoundError`. Callers pass ``skip_corrupt`` and
+        ``before_run`` only when set, so a backend written before them still works
+        for the calls that do not use them.
+        """
 
     def _get_messages(
         self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
@@ -182,4 +211,13 @@ class StoreBackend(abc.ABC):
     @abc.abstractmethod
     def _list_sessions(
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage: ...
+    ) -> SessionPage:
+        """One page in ``filters.order_by`` order, greatest :meth:`ListFilters.sort_key`
+        first, starting after the position ``after`` (``None``: from the start)."""
+
+    def _count_sessions(self, filters: ListFilters) -> int:
+        """How many sessions pass ``filters``. This default pages through
+        :meth:`_list_sessions`; a backend that can count in its index overrides it."""
+        return count_by_listing(
+            filters, lambda after: self._list_sessions(filters, MAX_LIST_LIMIT, after)
+        )

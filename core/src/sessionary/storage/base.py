@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from sessionary.domain.messages import Message
-from sessionary.domain.runs import Run
+from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
     ConflictError,
@@ -42,6 +42,7 @@ from sessionary.storage.checks import (
     check_replacement,
     check_run,
     check_version,
+    count_arguments,
     list_arguments,
     session_changes,
 )
@@ -283,6 +284,7 @@ class Store(StoreBackend):
         user_id: str | None = None,
         last_n_runs: int | None = None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
         """The session with its runs (only the last N with ``last_n_runs``), or ``None``.
 
@@ -290,11 +292,19 @@ class Store(StoreBackend):
         record cannot be decoded raises :class:`~sessionary.errors.CorruptRecordError`;
         with ``skip_corrupt=True`` it is left out instead, logged as a warning and named
         in :attr:`Session.skipped_runs <sessionary.Session.skipped_runs>`.
+
+        With ``before_run`` (a run ID), only the runs stored before that run are read,
+        the last ``last_n_runs`` of them: the previous page of a history. A run the
+        session does not hold raises :class:`~sessionary.errors.RunNotFoundError`. The
+        summary fields (``run_count``...) stay the whole session's.
         """
         validate_id(session_id, "session_id")
         validate_optional_id(user_id, "user_id")
         check_count(last_n_runs, "last_n_runs")
         check_flag(skip_corrupt, "skip_corrupt")
+        validate_optional_id(before_run, "before_run")
+        if before_run is not None:
+            return self._get_session(session_id, user_id, last_n_runs, skip_corrupt, before_run)
         if skip_corrupt:
             return self._get_session(session_id, user_id, last_n_runs, True)
         return self._get_session(session_id, user_id, last_n_runs)
@@ -362,13 +372,26 @@ class Store(StoreBackend):
         team_id: str | None = None,
         session_type: SessionType | str | None = None,
         name_contains: str | None = None,
+        status: RunStatus | str | None = None,
+        has_paused: bool | None = None,
+        active_after: float | None = None,
+        active_before: float | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        order_by: str = "last_run_at",
         limit: int = 50,
         cursor: str | None = None,
     ) -> SessionPage:
-        """One page of sessions, newest update first, never loading runs.
+        """One page of sessions, latest activity first, never loading runs.
 
-        Filters combine with AND; ``name_contains`` matches case-insensitively.
-        Pass the page's ``next_cursor`` back as ``cursor`` for the next page.
+        ``order_by`` is ``"last_run_at"`` (the last run appended or continued; a session
+        without runs by its creation), ``"updated_at"`` (any write) or ``"created_at"``;
+        ties go by session ID, both descending. Filters combine with AND:
+        ``name_contains`` matches case-insensitively, ``status`` is the last run's,
+        ``has_paused`` whether any run waits paused (an approval queue), the
+        ``*_after`` bounds are inclusive and the ``*_before`` ones exclusive (a session
+        without runs matches no ``active_*`` bound). Pass the page's ``next_cursor``
+        back as ``cursor``, with the same ``order_by``, for the next page.
         """
         filters, limit, after = list_arguments(
             user_id=user_id,
@@ -376,10 +399,49 @@ class Store(StoreBackend):
             team_id=team_id,
             session_type=session_type,
             name_contains=name_contains,
+            status=status,
+            has_paused=has_paused,
+            active_after=active_after,
+            active_before=active_before,
+            created_after=created_after,
+            created_before=created_before,
+            order_by=order_by,
             limit=limit,
             cursor=cursor,
         )
         return self._list_sessions(filters, limit, after)
+
+    def count_sessions(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        team_id: str | None = None,
+        session_type: SessionType | str | None = None,
+        name_contains: str | None = None,
+        status: RunStatus | str | None = None,
+        has_paused: bool | None = None,
+        active_after: float | None = None,
+        active_before: float | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+    ) -> int:
+        """How many sessions :meth:`list_sessions` lists with these filters, never
+        loading runs: with ``limit``, the number of pages (page N of M)."""
+        filters = count_arguments(
+            user_id=user_id,
+            agent_id=agent_id,
+            team_id=team_id,
+            session_type=session_type,
+            name_contains=name_contains,
+            status=status,
+            has_paused=has_paused,
+            active_after=active_after,
+            active_before=active_before,
+            created_after=created_after,
+            created_before=created_before,
+        )
+        return self._count_sessions(filters)
 
     # ------------------------------------------------------------------ async
 

@@ -16,10 +16,15 @@ from typing import Any, Final
 import attrs
 
 from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionType
+from sessionary.domain.sessions import Session
 from sessionary.errors import InvalidInputError
 from sessionary.ids import validate_id, validate_optional_id
-from sessionary.storage.summaries import decode_cursor
+from sessionary.storage.listing import (
+    MAX_LIST_LIMIT,
+    ListFilters,
+    count_arguments,
+    list_arguments,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -35,12 +40,11 @@ __all__ = [
     "check_run",
     "check_value",
     "check_version",
+    "count_arguments",
     "list_arguments",
     "session_changes",
 ]
 
-#: Longest page :meth:`Store.list_sessions` returns.
-MAX_LIST_LIMIT: Final = 1000
 #: Deepest nesting of mappings and lists a stored value may have (state, metadata, a run).
 MAX_DEPTH: Final = 64
 
@@ -56,31 +60,6 @@ class _Unset(Enum):
 
 #: "Leave this field as it is" in :meth:`Store.update_session`.
 UNSET: Final = _Unset.UNSET
-
-
-@attrs.frozen
-class ListFilters:
-    """The filters of :meth:`Store.list_sessions`, validated."""
-
-    user_id: str | None
-    agent_id: str | None
-    team_id: str | None
-    session_type: SessionType | None
-    name_contains: str | None
-
-    def matches(self, info: SessionInfo) -> bool:
-        """Whether a session passes every filter (for backends that filter in Python)."""
-        if self.user_id is not None and info.user_id != self.user_id:
-            return False
-        if self.agent_id is not None and info.agent_id != self.agent_id:
-            return False
-        if self.team_id is not None and info.team_id != self.team_id:
-            return False
-        if self.session_type is not None and info.session_type is not self.session_type:
-            return False
-        if self.name_contains is not None:
-            return info.name is not None and self.name_contains.casefold() in info.name.casefold()
-        return True
 
 
 def session_changes(
@@ -151,34 +130,6 @@ def check_optional_version(expected_version: object) -> None:
     """:func:`check_version`, where ``None`` (no compare-and-set) is allowed too."""
     if expected_version is not None:
         check_version(expected_version)
-
-
-def list_arguments(
-    *,
-    user_id: str | None,
-    agent_id: str | None,
-    team_id: str | None,
-    session_type: SessionType | str | None,
-    name_contains: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[ListFilters, int, tuple[float, str] | None]:
-    """Check :meth:`Store.list_sessions`'s arguments: the filters, the limit, the position."""
-    validate_optional_id(user_id, "user_id")
-    validate_optional_id(agent_id, "agent_id")
-    validate_optional_id(team_id, "team_id")
-    try:
-        kind = None if session_type is None else SessionType(session_type)
-    except ValueError:
-        raise InvalidInputError(
-            f"session_type must be 'agent' or 'team', got {session_type!r}"
-        ) from None
-    if name_contains is not None and not isinstance(name_contains, str):
-        raise InvalidInputError("name_contains must be a str")
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
-        raise InvalidInputError(f"limit must be an int from 1 to {MAX_LIST_LIMIT}")
-    after = None if cursor is None else decode_cursor(cursor)
-    return ListFilters(user_id, agent_id, team_id, kind, name_contains), limit, after
 
 
 def check_run(run: Run) -> None:

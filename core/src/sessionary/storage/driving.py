@@ -27,9 +27,7 @@ works as in plain code::
 42
 
 The agent's flows (:mod:`sessionary.flow`) follow the same pattern one level up, with
-drivers of their own: a flow also streams text to its caller, and is told when that
-caller abandons it, so it can store what it has. A storage operation has neither, and
-its driver stays this small.
+drivers of their own (they also stream, and learn when their caller goes away).
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ from sessionary.domain.sessions import Session, SessionInfo, SessionPage, Sessio
 from sessionary.errors import SchemaVersionError, StorageError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.backend import messages_by_runs
-from sessionary.storage.base import ListFilters, SchemaStatus, Store
+from sessionary.storage.base import MAX_LIST_LIMIT, ListFilters, SchemaStatus, Store
 
 __all__ = [
     "AsyncOperationStore",
@@ -222,8 +220,9 @@ class StorageOperations(abc.ABC):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Operation[Any, Session | None]:
-        """``Store._get_session``."""
+        """``Store._get_session`` (``before_run`` is passed only when set)."""
 
     @abc.abstractmethod
     def _get_info_op(
@@ -243,6 +242,16 @@ class StorageOperations(abc.ABC):
     ) -> Operation[Any, SessionPage]:
         """``Store._list_sessions``."""
 
+    def _count_op(self, filters: ListFilters) -> Operation[Any, int]:
+        """``Store._count_sessions``; by default, pages through :meth:`_list_op`."""
+        total, after = 0, None
+        while True:
+            page = yield from self._list_op(filters, MAX_LIST_LIMIT, after)
+            total += len(page.items)
+            if page.next_cursor is None or not page.items:
+                return total
+            after = filters.sort_key(page.items[-1])
+
     @abc.abstractmethod
     def _schema_status_op(self) -> Operation[Any, SchemaStatus]:
         """``Store.schema_status``."""
@@ -250,6 +259,18 @@ class StorageOperations(abc.ABC):
     @abc.abstractmethod
     def _ping_op(self) -> Operation[Any, None]:
         """``Store.ping``."""
+
+    def _session_op(
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool,
+        before_run: str | None,
+    ) -> Operation[Any, Session | None]:
+        if before_run is not None:
+            return self._get_session_op(session_id, user_id, last_n_runs, skip_corrupt, before_run)
+        return self._get_session_op(session_id, user_id, last_n_runs, skip_corrupt)
 
     def _migrate_op(self) -> Operation[Any, list[str]]:
         """``Store.migrate`` of a store with one schema version: nothing to upgrade, and a
@@ -332,8 +353,11 @@ class OperationStore(StorageOperations, Store):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
-        return self._run(self._get_session_op(session_id, user_id, last_n_runs, skip_corrupt))
+        return self._run(
+            self._session_op(session_id, user_id, last_n_runs, skip_corrupt, before_run)
+        )
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         return self._run(self._get_info_op(session_id, user_id))
@@ -345,6 +369,9 @@ class OperationStore(StorageOperations, Store):
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage:
         return self._run(self._list_op(filters, limit, after))
+
+    def _count_sessions(self, filters: ListFilters) -> int:
+        return self._run(self._count_op(filters))
 
     def schema_status(self) -> SchemaStatus:
         """The schema version the store holds against the one this code writes."""
@@ -441,8 +468,11 @@ class AsyncOperationStore(StorageOperations, AsyncStore):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
-        return await self._run(self._get_session_op(session_id, user_id, last_n_runs, skip_corrupt))
+        return await self._run(
+            self._session_op(session_id, user_id, last_n_runs, skip_corrupt, before_run)
+        )
 
     async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
         return await self._run(self._get_info_op(session_id, user_id))
@@ -454,6 +484,9 @@ class AsyncOperationStore(StorageOperations, AsyncStore):
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage:
         return await self._run(self._list_op(filters, limit, after))
+
+    async def _count_sessions(self, filters: ListFilters) -> int:
+        return await self._run(self._count_op(filters))
 
     async def schema_status(self) -> SchemaStatus:
         """The schema version the store holds against the one this code writes."""

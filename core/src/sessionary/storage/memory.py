@@ -45,11 +45,9 @@ from sessionary.storage.base import (
     Store,
     check_owner,
     check_run_version,
-    encode_cursor,
     new_session_info,
     preview_of,
     session_after_update,
-    sort_key,
     summary_after_append,
     summary_after_trim,
     summary_after_update,
@@ -320,11 +318,14 @@ class MemoryDb(Store):
 
     # ------------------------------------------------------------------ reads
 
-    def _labelled(self, session_id: str, start: int) -> list[tuple[str, str]]:
-        """The stored runs from position ``start`` on, each with its run ID."""
+    def _labelled(
+        self, session_id: str, start: int, stop: int | None = None
+    ) -> list[tuple[str, str]]:
+        """The stored runs from position ``start`` to ``stop``, each with its run ID."""
         ids = {position: rid for rid, position in self._positions.get(session_id, {}).items()}
         stored = self._runs.get(session_id, [])
-        return [(ids.get(i, f"#{i + 1}"), stored[i]) for i in range(start, len(stored))]
+        end = len(stored) if stop is None else stop
+        return [(ids.get(i, f"#{i + 1}"), stored[i]) for i in range(start, end)]
 
     def _get_session(
         self,
@@ -332,14 +333,19 @@ class MemoryDb(Store):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
         with self._lock:
             info = self._info(session_id)
             if info is None or not check_owner(info, user_id):
                 return None
             total = len(self._runs.get(session_id, []))
+            if before_run is not None:
+                total = self._positions.get(session_id, {}).get(before_run, -1)
+                if total < 0:
+                    raise RunNotFoundError(session_id, before_run, user_id)
             start = 0 if last_n_runs is None else max(0, total - last_n_runs)
-            records = self._labelled(session_id, start)
+            records = self._labelled(session_id, start, total)
         runs, skipped = decode_each(
             session_id, records, lambda text: self._decode_run(session_id, text), skip_corrupt
         )
@@ -378,13 +384,17 @@ class MemoryDb(Store):
     ) -> SessionPage:
         with self._lock:
             infos = [info for info in self._sessions.values() if filters.matches(info)]
-        infos.sort(key=sort_key, reverse=True)
+        infos.sort(key=filters.sort_key, reverse=True)
         if after is not None:
-            infos = [info for info in infos if sort_key(info) < after]
+            infos = [info for info in infos if filters.sort_key(info) < after]
         page = [_private(info) for info in infos[:limit]]
         more = len(infos) > limit
-        cursor = encode_cursor(*sort_key(page[-1])) if more and page else None
+        cursor = filters.cursor_after(page[-1]) if more and page else None
         return SessionPage(items=tuple(page), next_cursor=cursor)
+
+    def _count_sessions(self, filters: ListFilters) -> int:
+        with self._lock:
+            return sum(1 for info in self._sessions.values() if filters.matches(info))
 
 
 #: Agno's name for the in-memory store (a pure rename).

@@ -5,18 +5,17 @@ summary means the same on every store.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import math
 import time
 from collections.abc import Iterable
 from typing import Any, Final
 
 import attrs
 
-from sessionary.domain.runs import Run
+from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import ConflictError, InvalidInputError, SessionNotFoundError
+from sessionary.storage.listing import decode_cursor, encode_cursor
 
 __all__ = [
     "PREVIEW_LENGTH",
@@ -25,6 +24,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "new_session_info",
+    "paused",
     "preview_of",
     "session_after_update",
     "sort_key",
@@ -38,30 +38,11 @@ __all__ = [
 PREVIEW_LENGTH: Final = 120
 
 
-def encode_cursor(updated_at: float, session_id: str) -> str:
-    """An opaque listing cursor that resumes after ``(updated_at, session_id)``."""
-    raw = json.dumps([updated_at, session_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    """The inverse of :func:`encode_cursor`; a malformed cursor is an InvalidInputError."""
-    if not isinstance(cursor, str):
-        raise InvalidInputError("cursor must be a str")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        updated_at, session_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidInputError(
-            f"cursor {cursor[:40]!r} is not a cursor this store issued"
-        ) from exc
-    if not isinstance(updated_at, (int, float)) or not isinstance(session_id, str):
-        raise InvalidInputError(f"cursor {cursor[:40]!r} is not a cursor this store issued")
-    return float(updated_at), session_id
-
-
 def sort_key(info: SessionInfo) -> tuple[float, str]:
-    """The listing order: newest update first, then session ID descending."""
+    """The ``"updated_at"`` listing order: newest update first, then session ID descending.
+
+    Every order's key is :meth:`~sessionary.storage.listing.ListFilters.sort_key`.
+    """
     return (info.updated_at, info.session_id)
 
 
@@ -89,15 +70,24 @@ def preview_of(run: Run) -> str | None:
     return None
 
 
+def paused(run: Run | None) -> int:
+    """1 for a paused run, else 0: what a run adds to a summary's ``paused_runs``."""
+    return 1 if run is not None and run.status is RunStatus.PAUSED else 0
+
+
 def summary_after_append(info: SessionInfo, run: Run, now: float) -> SessionInfo:
     """The summary once ``run`` is appended: one more run, its status, tokens, preview,
-    and the state with the run's :attr:`~sessionary.Run.state_changes` applied."""
+    the last activity (``last_run_at``), the paused count, and the state with the
+    run's :attr:`~sessionary.Run.state_changes` applied."""
     preview = preview_of(run)
+    when = max(now, info.updated_at)
     return attrs.evolve(
         info,
         state=run.state_changes.apply(info.state) if run.state_changes else info.state,
         version=info.version + 1,
-        updated_at=max(now, info.updated_at),
+        updated_at=when,
+        last_run_at=when,
+        paused_runs=info.paused_runs + paused(run),
         run_count=info.run_count + 1,
         last_run_status=run.status,
         last_message_preview=preview if preview is not None else info.last_message_preview,
@@ -109,7 +99,8 @@ def summary_after_append(info: SessionInfo, run: Run, now: float) -> SessionInfo
 def summary_after_trim(
     info: SessionInfo, removed: Iterable[Run], remaining: int, now: float
 ) -> SessionInfo:
-    """The summary once ``removed`` runs are deleted and ``remaining`` runs are left."""
+    """The summary once ``removed`` runs are deleted and ``remaining`` runs are left;
+    ``last_run_at`` stays (a trim is no activity)."""
     removed = list(removed)
     if not removed:
         return info
@@ -118,6 +109,7 @@ def summary_after_trim(
         version=info.version + 1,
         updated_at=max(now, info.updated_at),
         run_count=remaining,
+        paused_runs=info.paused_runs - sum(paused(r) for r in removed),
         input_tokens=info.input_tokens - sum(r.metrics.input_tokens for r in removed),
         output_tokens=info.output_tokens - sum(r.metrics.output_tokens for r in removed),
     )
@@ -126,12 +118,16 @@ def summary_after_trim(
 def summary_after_update(
     info: SessionInfo, old: Run, new: Run, is_last: bool, now: float
 ) -> SessionInfo:
-    """The summary once ``old`` is replaced by ``new`` in place; the state gets the
-    changes ``new`` carries that ``old`` did not (:meth:`StateChanges.since`)."""
+    """The summary once ``old`` is replaced by ``new`` in place (a run continued): the
+    last activity is now, and the state gets the changes ``new`` carries that ``old``
+    did not (:meth:`StateChanges.since`)."""
     gained = new.state_changes.since(old.state_changes)
+    when = max(now, info.updated_at)
     changes: dict[str, Any] = {
         "version": info.version + 1,
-        "updated_at": max(now, info.updated_at),
+        "updated_at": when,
+        "last_run_at": when,
+        "paused_runs": info.paused_runs + paused(new) - paused(old),
         "input_tokens": info.input_tokens + new.metrics.input_tokens - old.metrics.input_tokens,
         "output_tokens": info.output_tokens + new.metrics.output_tokens - old.metrics.output_tokens,
     }
@@ -201,9 +197,22 @@ def summary_of_import(session: Session, now: float) -> Session:
     An exported line is input, not truth: the run count, the token totals, the last
     run's status and the preview are what the runs make, whatever the line claims, and
     ``updated_at`` lies between ``created_at`` (itself not after ``now``), the last run's
-    update and ``now``. A run ID that appears twice is an
+    update and ``now``. ``last_run_at`` is the given one, else the newest run's
+    ``created_at``; ``paused_runs`` is counted. A run ID that appears twice, or a
+    ``last_run_at`` that is not a finite number, is an
     :class:`~sessionary.errors.InvalidInputError` naming it.
     """
+    active = session.last_run_at
+    if active is not None and (
+        isinstance(active, bool)
+        or not isinstance(active, (int, float))
+        or not math.isfinite(active)
+    ):
+        raise InvalidInputError(
+            f"session {session.session_id!r} has last_run_at {active!r}: not a finite time"
+        )
+    if active is None and session.runs:
+        active = max(run.created_at for run in session.runs)
     seen: set[str] = set()
     for run in session.runs:
         if run.run_id in seen:
@@ -221,6 +230,8 @@ def summary_of_import(session: Session, now: float) -> Session:
         run_count=len(session.runs),
         last_run_status=session.runs[-1].status if session.runs else None,
         last_message_preview=next((p for p in previews if p is not None), None),
+        last_run_at=None if active is None else float(active),
+        paused_runs=sum(paused(run) for run in session.runs),
         input_tokens=sum(run.metrics.input_tokens for run in session.runs),
         output_tokens=sum(run.metrics.output_tokens for run in session.runs),
     )

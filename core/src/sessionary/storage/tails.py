@@ -24,7 +24,7 @@ from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import ConflictError, CorruptRecordError
-from sessionary.storage.summaries import preview_of
+from sessionary.storage.summaries import paused, preview_of
 
 __all__ = [
     "check_session_version",
@@ -116,14 +116,22 @@ def summary_after_replace(
     ``remaining`` is how many stored runs are kept, ``last_status`` the status of the
     newest of them (``None`` if none is kept), ``preview`` what
     :func:`preview_after_replace` gave. ``removed`` need only carry their metrics and
-    status. Nothing removed and nothing added leaves the summary as it is.
+    status. Nothing removed and nothing added leaves the summary as it is. The last
+    activity (``last_run_at``) stays; a session that had none gets ``now`` with the
+    first run added.
     """
     if not removed and not added:
         return info
+    when = max(now, info.updated_at)
+    active = info.last_run_at
     return attrs.evolve(
         info,
         version=info.version + 1,
-        updated_at=max(now, info.updated_at),
+        updated_at=when,
+        last_run_at=active if active is not None or not added else when,
+        paused_runs=info.paused_runs
+        - sum(paused(r) for r in removed)
+        + sum(paused(r) for r in added),
         run_count=remaining + len(added),
         last_run_status=added[-1].status if added else last_status,
         last_message_preview=preview,

@@ -35,17 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import pytest
 
-from sessionary.domain.messages import Message
-from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.domain.sessions import Session, SessionInfo
 from sessionary.errors import InvalidIdError, InvalidInputError
 from sessionary.storage.aio import AsyncStore
-from sessionary.storage.base import Capability, ListFilters, SchemaStatus, Store, encode_cursor
+from sessionary.storage.base import Store
+from sessionary.testing.blocking import BlockingStore
 from sessionary.testing.io_gate import IoGate
 from sessionary.testing.loop_thread import GatedMemoryDb as _GatedMemoryDb
 from sessionary.testing.loop_thread import LoopThread
@@ -55,174 +54,6 @@ from sessionary.testing.storage_data import BAD_IDS, make_run
 __all__ = ["AsyncStorageConformance", "BlockingStore", "LoopThread"]
 
 T = TypeVar("T")
-
-
-class BlockingStore(Store):
-    """A sync :class:`Store` whose every call is a coroutine of ``inner`` on ``loop``.
-
-    It exists so the sync conformance suite can exercise an async store clause for
-    clause; it calls the async store's *public* coroutines, so their checks run too.
-    Attributes it does not have are looked up on the async store.
-    """
-
-    name: ClassVar[str] = "async-bridge"
-
-    def __init__(self, inner: AsyncStore, loop: LoopThread | None = None) -> None:
-        self.inner = inner
-        self._own_loop = loop is None
-        self.loop = loop if loop is not None else LoopThread()
-
-    @property
-    def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
-        """The async store's capabilities."""
-        return self.inner.capabilities
-
-    @classmethod
-    def from_url(cls, url: str) -> Store:
-        """Not openable by URL."""
-        raise InvalidInputError("a BlockingStore wraps an async store; it has no URL")
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("inner", "loop") or name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run(coro)
-
-    def _append_run(
-        self, run: Run, session_type: SessionType, expected_version: int | None = None
-    ) -> SessionInfo:
-        version = expected_version
-        return self._run(
-            self.inner.append_run(run, session_type=session_type, expected_version=version)
-        )
-
-    def _replace_last_runs(
-        self,
-        session_id: str,
-        user_id: str | None,
-        count: int,
-        runs: tuple[Run, ...],
-        expected_version: int | None,
-    ) -> SessionInfo:
-        return self._run(
-            self.inner.replace_last_runs(
-                session_id, count, runs, user_id=user_id, expected_version=expected_version
-            )
-        )
-
-    def _get_messages(
-        self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
-    ) -> list[Message]:
-        return self._run(
-            self.inner.get_messages(
-                session_id, user_id=user_id, last_n=last_n, skip_corrupt=skip_corrupt
-            )
-        )
-
-    def _update_run(self, run: Run, expected_version: int) -> SessionInfo:
-        return self._run(self.inner.update_run(run, expected_version=expected_version))
-
-    def _update_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        expected_version: int | None,
-        changes: dict[str, Any],
-    ) -> SessionInfo:
-        return self._run(
-            self.inner.update_session(
-                session_id, user_id=user_id, expected_version=expected_version, **changes
-            )
-        )
-
-    def _import_session(self, session: Session, replace: bool) -> SessionInfo:
-        return self._run(self.inner.import_session(session, replace=replace))
-
-    def _delete_session(
-        self, session_id: str, user_id: str | None, expected_version: int | None
-    ) -> bool:
-        return self._run(
-            self.inner.delete_session(
-                session_id, user_id=user_id, expected_version=expected_version
-            )
-        )
-
-    def _erase_user(self, user_id: str) -> int:
-        return self._run(self.inner.erase_user(user_id))
-
-    def _trim_runs(
-        self,
-        session_id: str,
-        keep_last: int,
-        user_id: str | None,
-        expected_version: int | None,
-    ) -> int:
-        return self._run(
-            self.inner.trim_runs(
-                session_id,
-                keep_last=keep_last,
-                user_id=user_id,
-                expected_version=expected_version,
-            )
-        )
-
-    def _get_session(
-        self,
-        session_id: str,
-        user_id: str | None,
-        last_n_runs: int | None,
-        skip_corrupt: bool = False,
-    ) -> Session | None:
-        return self._run(
-            self.inner.get_session(
-                session_id, user_id=user_id, last_n_runs=last_n_runs, skip_corrupt=skip_corrupt
-            )
-        )
-
-    def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
-        return self._run(self.inner.get_session_info(session_id, user_id=user_id))
-
-    def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None:
-        return self._run(self.inner.get_run(session_id, run_id, user_id=user_id))
-
-    def _list_sessions(
-        self, filters: ListFilters, limit: int, after: tuple[float, str] | None
-    ) -> SessionPage:
-        return self._run(
-            self.inner.list_sessions(
-                user_id=filters.user_id,
-                agent_id=filters.agent_id,
-                team_id=filters.team_id,
-                session_type=filters.session_type,
-                name_contains=filters.name_contains,
-                limit=limit,
-                cursor=None if after is None else encode_cursor(*after),
-            )
-        )
-
-    def schema_status(self) -> SchemaStatus:
-        """The async store's schema status."""
-        return self._run(self.inner.schema_status())
-
-    def migrate(self) -> list[str]:
-        """Migrate the async store."""
-        return self._run(self.inner.migrate())
-
-    def ping(self) -> None:
-        """Ping the async store."""
-        self._run(self.inner.ping())
-
-    def close(self) -> None:
-        """Close the async store (and the loop, if this bridge made it)."""
-        if self.loop.loop.is_closed():
-            return
-        try:
-            self._run(self.inner.close())
-        finally:
-            if self._own_loop:
-                self.loop.stop()
 
 
 class AsyncStorageConformance(StorageConformance):

@@ -32,6 +32,7 @@ from sessionary.testing.storage_cost import CostClauses
 from sessionary.testing.storage_data import BAD_IDS, HOSTILE_IDS, make_run, rich_run
 from sessionary.testing.storage_durability import DurabilityClauses
 from sessionary.testing.storage_import import ImportClauses
+from sessionary.testing.storage_inbox import InboxClauses
 from sessionary.testing.storage_input import InputClauses
 from sessionary.testing.storage_races import RaceClauses
 from sessionary.testing.storage_reads import TailReadClauses
@@ -57,5 +58,6 @@ class StorageConformance(
     TailReadClauses,
     RaceClauses,
     CostClauses,
+    InboxClauses,
 ):
     """The storage contract as tests. See the module documentation for how to use it."""

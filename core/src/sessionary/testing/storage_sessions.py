@@ -206,8 +206,10 @@ class SessionClauses(SuiteBase):
         def ids(page: SessionPage) -> list[str]:
             return [i.session_id for i in page.items]
 
-        assert ids(store.list_sessions()) == ["s2", "t1", "s3", "s1"]
-        assert ids(store.list_sessions(user_id="alice")) == ["s2", "t1", "s1"]
+        # By activity (the default), a rename moves nothing; by any write, it does.
+        assert ids(store.list_sessions()) == ["t1", "s3", "s2", "s1"]
+        assert ids(store.list_sessions(order_by="updated_at")) == ["s2", "t1", "s3", "s1"]
+        assert ids(store.list_sessions(user_id="alice")) == ["t1", "s2", "s1"]
         assert ids(store.list_sessions(agent_id="support")) == ["s3", "s1"]
         assert ids(store.list_sessions(team_id="crew")) == ["t1"]
         assert ids(store.list_sessions(session_type="team")) == ["t1"]
