@@ -10,7 +10,10 @@ A write is one short transaction on one session: it locks the session's row
 or changes one run row, rewrites the summary columns, and commits. Writers of one
 session queue on the row lock, in this process or another; writers of other sessions
 never wait for each other. Earlier runs are never read or rewritten, so an append costs
-the same at run 10 and at run 10,000. Reads are single statements (one snapshot each).
+the same at run 10 and at run 10,000. An append to a session whose row the store wrote
+last skips the lock: one statement writes the summary computed from that row only if
+the row is unchanged (see :meth:`PostgresOperations._append_unchanged`). Reads are
+single statements (one snapshot each).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ back a :class:`Reply`. Writes yield :data:`BEGIN` and :data:`COMMIT` (or a last 
 with ``commit=True``) themselves; the driver rolls back whatever transaction an
 operation leaves open when it fails. A driver sends ``BEGIN`` with the statement after
 it, and ``COMMIT`` with the statement before it, in one round trip (psycopg's pipeline
-mode): an append is two round trips, not four.
+mode): an append is two round trips, not four, and one when the store still knows the
+session's row (:data:`APPEND_IF_UNCHANGED`).
 """
 
 from __future__ import annotations
