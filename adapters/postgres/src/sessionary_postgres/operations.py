@@ -64,6 +64,7 @@ from sessionary_postgres.rows import (
     session_row,
     storable,
 )
+from sessionary_postgres.seen import SeenRows, twin
 from sessionary_postgres.sql import BEGIN, COMMIT, ROLLBACK, Reply, Sql
 from sessionary_postgres.tail import TailOperations
 
@@ -78,7 +79,7 @@ def _writer() -> str:
     return f"sessionary-postgres {__version__}"
 
 
-class PostgresOperations(TailOperations, StorageOperations):
+class PostgresOperations(TailOperations, SeenRows, StorageOperations):
     """The operations; a store sets :attr:`server` and runs them (see the module docs)."""
 
     server: Server
@@ -234,7 +235,7 @@ class PostgresOperations(TailOperations, StorageOperations):
                 sql.APPEND_RUN, (*run_params(run, seq, data), *_summary(info, seq)), commit=True
             )
         except psycopg.errors.UniqueViolation as exc:
-            raise _twin(run) from exc
+            raise twin(run) from exc
         self._saw(reply.rows[0])
         return info
 
@@ -267,24 +268,11 @@ class PostgresOperations(TailOperations, StorageOperations):
         try:
             reply = yield Sql(sql.APPEND_IF_UNCHANGED, params)
         except psycopg.errors.UniqueViolation as exc:
-            raise _twin(run) from exc
+            raise twin(run) from exc
         if not reply.rows:
             return None
         self._saw(reply.rows[0])
         return info
-
-    def _seen(self) -> dict[str, tuple[Any, ...]]:
-        """The session rows this store last wrote, by session ID (see _append_unchanged)."""
-        seen: dict[str, tuple[Any, ...]] | None = self.__dict__.get("_seen_rows")
-        if seen is None:
-            seen = self.__dict__.setdefault("_seen_rows", {})
-        return seen
-
-    def _saw(self, row: tuple[Any, ...]) -> None:
-        seen = self._seen()
-        if len(seen) >= _SEEN_ROWS:
-            seen.clear()
-        seen[row[0]] = tuple(row)
 
     def _update_run_op(self, run: Run, expected_version: int) -> Op:
         new = attrs.evolve(run, version=expected_version + 1)
@@ -483,12 +471,6 @@ class PostgresOperations(TailOperations, StorageOperations):
 
 
 _LIST_ORDER = "updated_at DESC, session_id DESC"
-#: How many sessions' rows a store keeps for appending without a lock (a few KB each).
-_SEEN_ROWS = 256
-
-
-def _twin(run: Run) -> ConflictError:
-    return ConflictError(f"run {run.run_id!r} already exists in session {run.session_id!r}")
 
 
 def _version_of(reply: Reply) -> int:
