@@ -50,6 +50,7 @@ SCENARIOS: list[tuple[str, str, list[str], list[str]]] = [
     ("Model providers (official SDKs on a local server)", "bench_providers.py", [], []),
     ("Async: 100 concurrent sessions on Redis", "bench_async.py", [], ["--quick"]),
     ("OpenAI Agents SDK sessions", "bench_openai_agents.py", [], ["--quick"]),
+    ("The inbox at 100,000 sessions (SQLite)", "bench_inbox.py", [], ["--sessions", "5000"]),
 ]
 
 

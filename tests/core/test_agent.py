@@ -362,3 +362,29 @@ def test_list_sessions_shows_only_this_agents_sessions() -> None:
     b.run("x", session_id="s2", user_id="u")
     assert [i.session_id for i in a.list_sessions().items] == ["s1"]
     assert [i.session_id for i in b.list_sessions(user_id="u").items] == ["s2"]
+
+
+def test_history_does_not_replay_stored_instructions_as_current() -> None:
+    """A stored ``developer`` (or ``system``) message was the instructions of the run
+    that wrote it, an OpenAI Agents SDK session's say: history leaves it out."""
+    from sessionary import Message, Run
+    from sessionary.storage.memory import MemoryDb
+
+    db = MemoryDb()
+    written = (
+        Message(role="developer", content="Old rules: answer in French.", created_at=1.0),
+        Message(role="system", content="Old system prompt.", created_at=1.0),
+        Message(role="user", content="one", created_at=1.0),
+        Message(role="assistant", content="un", created_at=1.0),
+    )
+    db.append_run(Run(run_id="r0", session_id="s", messages=written))
+    model = ScriptedModel()
+    agent = Agent(model=model, db=db, instructions="Current rules.", add_history_to_context=True)
+    agent.run("two", session_id="s")
+    sent = [(m.role.value, m.content) for m in model.requests[-1].messages]
+    assert sent == [
+        ("system", "Current rules."),
+        ("user", "one"),
+        ("assistant", "un"),
+        ("user", "two"),
+    ]

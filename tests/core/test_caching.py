@@ -37,8 +37,11 @@ class CountingDb(MemoryDb):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
         self.session_reads.append(last_n_runs)
+        if before_run is not None:
+            return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt, before_run)
         return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt)
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:

@@ -216,3 +216,47 @@ def test_the_fast_decoder_says_what_is_wrong(fields: dict[str, object], message:
 def test_text_that_is_not_json_is_a_codec_error() -> None:
     with pytest.raises(codec.CodecError, match="not JSON"):
         codec.decode_run_json(b"\x00\xff\x10")
+
+
+def test_runs_without_state_changes_share_one_immutable_empty_instance() -> None:
+    """Decoding builds no StateChanges for a run that changed nothing: every such run
+    holds NO_CHANGES, which refuses to be filled (a change would reach every run)."""
+    from sessionary.domain.state import NO_CHANGES, StateChanges
+
+    run = Run(run_id="r", session_id="s", created_at=1.0, updated_at=1.0)
+    decoded = codec.decode_run_json(codec.dump_run(run))
+    assert run.state_changes is NO_CHANGES
+    assert decoded.state_changes is NO_CHANGES
+    assert codec.decode_run(codec.encode_run(run)).state_changes is NO_CHANGES
+    assert StateChanges() == NO_CHANGES and not NO_CHANGES
+    with pytest.raises(TypeError, match="shared"):
+        NO_CHANGES.set["key"] = 1
+    with pytest.raises(TypeError, match="shared"):
+        NO_CHANGES.set.update(key=1)
+    assert NO_CHANGES.apply({"a": 1}) == {"a": 1}
+
+
+@settings(max_examples=60, deadline=None)
+@given(runs, st.none() | st.integers(min_value=0, max_value=5))
+def test_messages_from_json_text_are_the_strict_decoders(run: Run, last_n: int | None) -> None:
+    """decode_messages and decode_message on JSON text give what they give on the
+    decoded value (the fast pass is msgspec's, skipping the messages not asked for)."""
+    text = codec.dump_run(run)
+    strict = codec.decode_messages(json.loads(text), last_n)
+    assert codec.decode_messages(text, last_n) == strict
+    assert codec.decode_messages(text.encode(), last_n) == strict
+    for message in run.messages:
+        encoded = codec.dump_json(codec.encode_message(message))
+        assert codec.decode_message(encoded) == message == codec.decode_message(json.loads(encoded))
+
+
+def test_messages_from_json_text_are_checked_as_strictly() -> None:
+    assert codec.decode_message('{"role": "user", "content": "hi"}').created_at == 0.0
+    with pytest.raises(codec.CodecError, match="content"):
+        codec.decode_message('{"role": "user", "content": 3, "created_at": 1.0}')
+    with pytest.raises(codec.CodecError, match="role"):
+        codec.decode_messages('{"messages": [{"role": "robot"}]}')
+    with pytest.raises(codec.CodecError, match="messages"):
+        codec.decode_messages('{"messages": "nope"}')
+    with pytest.raises(codec.CodecError, match="not JSON"):
+        codec.decode_messages("{nope")

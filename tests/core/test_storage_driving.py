@@ -268,6 +268,7 @@ class _RecordingOperations:
         user_id: str | None,
         last_n: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Op:
         return self._op("get_session", session_id, user_id, last_n)
 

@@ -85,8 +85,11 @@ class CountingSqliteDb(SqliteDb):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
         self.session_reads.append(last_n_runs)
+        if before_run is not None:
+            return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt, before_run)
         return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt)
 
 
@@ -101,8 +104,11 @@ class CountingRedisDb(RedisDb):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
         self.session_reads.append(last_n_runs)
+        if before_run is not None:
+            return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt, before_run)
         return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt)
 
 
@@ -395,8 +401,11 @@ class CountingMongoDb(MongoDb):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
         self.session_reads.append(last_n_runs)
+        if before_run is not None:
+            return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt, before_run)
         return super()._get_session(session_id, user_id, last_n_runs, skip_corrupt)
 
 

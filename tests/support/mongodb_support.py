@@ -27,9 +27,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import pytest
+from sessionary_mongodb.documents import SCHEMA_VERSION
 
-from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -251,17 +250,6 @@ class StoreFactory:
             store.close()
         self.stores.clear()
         self.databases.clear()
-
-
-#: The MongoDB store reads a session's summary and its runs in two steps, and an append
-#: inserts its run before it counts it in the summary, so a read between the two sees a
-#: run the summary does not count yet. Found by the suite's snapshot clause (issue 20);
-#: fixing it needs the runs read to be the ones the summary counts (not done yet).
-TORN_READS = pytest.mark.xfail(
-    reason="MongoDb reads the summary and the runs in two steps: a read racing an append "
-    "can see a run the summary does not count yet",
-    strict=False,
-)
 
 
 def damage_session_doc(collection: Any, session_id: str) -> None:

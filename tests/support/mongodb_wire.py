@@ -157,6 +157,11 @@ class MockMongoServer:
         )
         return _cursor(db, command["find"], docs)
 
+    def _aggregate(self, db: str, command: dict[str, Any]) -> dict[str, Any]:
+        """What ``count_documents`` sends (``$match``, ``$group``): mongomock runs it."""
+        docs = list(self._collection(db, command).aggregate(command.get("pipeline") or []))
+        return _cursor(db, command["aggregate"], docs)
+
     def _insert(self, db: str, command: dict[str, Any]) -> dict[str, Any]:
         collection = self._collection(db, command)
         inserted, errors = 0, []
@@ -264,6 +269,7 @@ _COMMANDS: dict[str, Any] = {
     "killcursors": MockMongoServer._ok,
     "buildinfo": MockMongoServer._build_info,
     "find": MockMongoServer._find,
+    "aggregate": MockMongoServer._aggregate,
     "insert": MockMongoServer._insert,
     "update": MockMongoServer._update,
     "delete": MockMongoServer._delete,

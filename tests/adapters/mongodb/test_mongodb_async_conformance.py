@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import pymongo
 import pytest
 from mongodb_support import (
-    TORN_READS,
     damage_session_doc,
     server_like_mongomock,
     stamp_schema,
@@ -145,10 +144,6 @@ class TestAsyncMongoStore(AsyncStorageConformance):
             damage_session_doc(sync.client[sync.db_name]["sessions"], session_id)
         finally:
             sync.close()
-
-    @TORN_READS
-    def test_a_session_is_read_from_one_snapshot_while_appends_race(self, store: Store) -> None:
-        super().test_a_session_is_read_from_one_snapshot_while_appends_race(store)
 
     def make_gated_store(self, gate: IoGate) -> AsyncStore:
         proxy = SlowProxy(_target(self.url), gate=gate.wait).start()

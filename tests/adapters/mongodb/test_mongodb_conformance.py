@@ -16,7 +16,7 @@ import os
 from typing import ClassVar
 
 import pytest
-from mongodb_support import TORN_READS, StoreFactory, damage_session_doc, stamp_schema
+from mongodb_support import StoreFactory, damage_session_doc, stamp_schema
 from sessionary_mongodb import MongoDb
 
 from sessionary.storage.base import Capability, Store
@@ -70,10 +70,6 @@ class TestMongoDb(StorageConformance):
         assert isinstance(store, MongoDb)
         damage_session_doc(store._sessions, session_id)
 
-    @TORN_READS
-    def test_a_session_is_read_from_one_snapshot_while_appends_race(self, store: Store) -> None:
-        super().test_a_session_is_read_from_one_snapshot_while_appends_race(store)
-
     def _require(self, capability: Capability) -> None:
         if not REAL and capability in MONGOMOCK_LACKS:
             pytest.skip(
@@ -120,7 +116,3 @@ class TestMongoDbOverTheWire(StorageConformance):
     def corrupt_session_record(self, store: Store, session_id: str) -> None:
         assert isinstance(store, MongoDb)
         damage_session_doc(store._sessions, session_id)
-
-    @TORN_READS
-    def test_a_session_is_read_from_one_snapshot_while_appends_race(self, store: Store) -> None:
-        super().test_a_session_is_read_from_one_snapshot_while_appends_race(store)

@@ -126,6 +126,7 @@ def test_server_errors_become_storage_errors_and_nothing_is_half_written(
     assert info is not None and (info.run_count, info.version) == (1, 1)
     assert mock.get_session_info("fresh") is None  # the session it would have made is gone
     assert [r.input for r in mock.get_runs("s1")] == ["kept"]
+    _nothing_in_flight(mock, "s1")
 
 
 def test_a_failed_summary_update_takes_the_run_back(
@@ -156,6 +157,13 @@ def test_a_failed_summary_update_takes_the_run_back(
     assert [r.input for r in mock.get_runs("s1")] == ["kept"]
     info = mock.get_session_info("s1")
     assert info is not None and info.run_count == 1
+    _nothing_in_flight(mock, "s1")
+
+
+def _nothing_in_flight(mock: MongoDb, session_id: str) -> None:
+    """A failed append took back its ``pending`` mark and its ``inflight`` token."""
+    doc = mock._sessions.find_one({"_id": session_id})
+    assert doc is not None and (doc["pending"], doc["inflight"]) == (0, [])
 
 
 def test_the_store_recovers_when_the_server_comes_back(

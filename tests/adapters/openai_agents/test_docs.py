@@ -14,7 +14,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 def test_the_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     blocks = BLOCK.findall(PAGE.read_text())
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     namespace: dict[str, object] = {"__name__": "docs_openai_agents"}
     for block in blocks:
         exec(compile(block, PAGE.name, "exec"), namespace)

@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
+import attrs
 import pytest
 import redis
 from agents import Agent, Runner
 from agents.memory import Session as SdkSession
 from agents.testing import ScriptedModel, assistant_message, function_call
-from sessionary_openai_agents import PAYLOAD_KEY, SessionarySession
-from sessionary_openai_agents.items import ItemError
+from sessionary_openai_agents import SessionarySession
+from sessionary_openai_agents.items import ItemError, message_of
 
-from sessionary import Store, codec
-from sessionary.domain.messages import Role
+from sessionary import Message, Run, Store, codec
+from sessionary.domain.messages import Role, ToolCall
 from sessionary.errors import InvalidIdError, InvalidInputError, SessionNotFoundError
 from sessionary.storage.memory import MemoryDb
 
@@ -156,7 +157,9 @@ def test_every_sessionary_tool_reads_what_the_sdk_wrote(store: Store) -> None:
     assert roles[4] == (Role.ASSISTANT, "Sunny in Paris.")
     call = stored.get_messages()[2].tool_calls[0]
     assert (call.id, call.name, call.arguments) == ("call_1", "weather", {"city": "Paris"})
-    assert [m.metadata[PAYLOAD_KEY] for m in stored.get_messages()] == ITEMS
+    assert [m.payload for m in stored.get_messages()] == ITEMS
+    assert all(not m.metadata for m in stored.get_messages())
+    assert stored.get_messages()[5].role is Role.DEVELOPER
     page = store.list_sessions(user_id="alice")
     assert [i.session_id for i in page.items] == ["s1"]
     assert page.items[0].last_message_preview == "Sunny in Paris."
@@ -277,3 +280,179 @@ def test_a_url_opens_a_store_the_session_owns(tmp_path: Path) -> None:
     again = SessionarySession("s1", f"sqlite:///{tmp_path / 'a.db'}")
     assert asyncio.run(again.get_items()) == ITEMS
     asyncio.run(again.aclose())
+
+
+def test_a_session_written_with_the_item_in_metadata_still_reads(store: Store) -> None:
+    """The first version kept each item in ``metadata["openai_agents_item"]``."""
+    messages = tuple(
+        attrs.evolve(message_of(item, 1.0), payload=None, metadata={"openai_agents_item": item})
+        for item in ITEMS
+    )
+    store.append_run(
+        Run(run_id="old", session_id="s1", messages=messages, created_at=1.0, updated_at=1.0)
+    )
+    session = SessionarySession("s1", store)
+    assert asyncio.run(session.get_items()) == ITEMS
+    assert asyncio.run(session.get_items(limit=2)) == ITEMS[-2:]
+    assert asyncio.run(session.pop_item()) == ITEMS[-1]
+    assert asyncio.run(session.get_items()) == ITEMS[:-1]
+
+
+def test_get_items_with_a_limit_decodes_only_the_last_messages(store: Store) -> None:
+    session = SessionarySession("s1", store)
+    asyncio.run(session.add_items([{"role": "user", "content": str(i)} for i in range(200)]))
+    decoded: list[int] = []
+    real = codec.decode_message
+
+    def counting(data: Any) -> Any:
+        decoded.append(1)
+        return real(data)
+
+    with pytest.MonkeyPatch.context() as patch:
+        for module in _decoding_modules():
+            patch.setattr(module, "decode_message", counting, raising=False)
+        items: list[Any] = asyncio.run(session.get_items(limit=20))
+    assert [item["content"] for item in items] == [str(i) for i in range(180, 200)]
+    assert len(decoded) == 20
+
+
+def _decoding_modules() -> list[Any]:
+    """The modules whose ``decode_message`` a message-level tail read calls."""
+    import sys
+
+    return [codec, *(m for n, m in sys.modules.items() if n.startswith("sessionary_") and m)]
+
+
+def test_pop_item_leaves_no_empty_run_and_an_exact_summary(store: Store) -> None:
+    session = SessionarySession("s1", store, user_id="alice")
+
+    async def scenario() -> None:
+        await session.add_items(ITEMS[:1])
+        await session.add_items(ITEMS[4:5])  # "Sunny in Paris."
+        assert await session.pop_item() == ITEMS[4]
+
+    asyncio.run(scenario())
+    stored = store.get_session("s1", user_id="alice")
+    assert stored is not None
+    assert [len(run.messages) for run in stored.runs] == [1]
+    info = store.get_session_info("s1", user_id="alice")
+    assert info is not None and info.run_count == 1
+    assert info.last_message_preview == "What is the weather in Paris?"
+
+
+def test_pop_item_is_version_checked_and_never_removes_a_newer_item(store: Store) -> None:
+    """A pop that read the tail before another writer appended removes nothing stale: it
+    reads again and pops the newest item."""
+    session = SessionarySession("s1", store)
+    other = SessionarySession("s1", store)
+    asyncio.run(session.add_items(ITEMS[:2]))
+    real_get = session.store.get_session
+    raced: list[bool] = []
+
+    async def get_then_race(*args: Any, **kwargs: Any) -> Any:
+        read = await real_get(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            await other.add_items(ITEMS[2:3])
+        return read
+
+    session.store.get_session = get_then_race  # type: ignore[method-assign]
+    assert asyncio.run(session.pop_item()) == ITEMS[2]
+    assert asyncio.run(other.get_items()) == ITEMS[:2]
+
+
+def test_a_refused_validated_pop_leaves_the_item(store: Store) -> None:
+    session = SessionarySession("s1", store)
+    asyncio.run(session.add_items(ITEMS[:2]))
+
+    def refuse(item: dict[str, Any]) -> None:
+        raise ValueError("not this one")
+
+    with pytest.raises(ValueError, match="not this one"):
+        asyncio.run(session._pop_item_with_validation(refuse))
+    assert asyncio.run(session.get_items()) == ITEMS[:2]
+    version = store.get_session_info("s1")
+    assert version is not None and version.version == 1
+
+
+def test_a_foreign_message_of_several_items_pops_one_item_at_a_time(store: Store) -> None:
+    calls = (ToolCall(id="c1", name="a"), ToolCall(id="c2", name="b"))
+    message = Message(role="assistant", content="Both.", tool_calls=calls, created_at=1.0)
+    store.append_run(Run(run_id="r1", session_id="s1", messages=(message,)))
+    session = SessionarySession("s1", store)
+    before = asyncio.run(session.get_items())
+    assert [item.get("call_id") for item in before] == [None, "c1", "c2"]
+    assert asyncio.run(session.pop_item()) == before[2]
+    assert asyncio.run(session.get_items()) == before[:2]
+
+
+def test_the_compaction_snapshot_replaces_a_suffix_across_runs_atomically(store: Store) -> None:
+    session = SessionarySession("s1", store, user_id="alice")
+
+    async def scenario() -> None:
+        for item in ITEMS[:4]:
+            await session.add_items([item])  # four runs of one item
+        snapshot = await session._get_compaction_snapshot(3)
+        assert snapshot is not None and not snapshot.complete
+        assert snapshot.items == ITEMS[1:4]
+        summary: Any = {"role": "assistant", "content": "Sunny in Paris."}
+        assert await snapshot.replace_suffix(1, [summary])
+        assert await session.get_items() == [ITEMS[0], ITEMS[1], summary]
+        assert not await snapshot.replace_suffix(1, [summary])  # the session moved on
+
+    asyncio.run(scenario())
+    info = store.get_session_info("s1", user_id="alice")
+    assert info is not None and info.run_count == 3
+    assert info.last_message_preview == "Sunny in Paris."
+
+
+def test_a_snapshot_replacement_after_another_write_changes_nothing(store: Store) -> None:
+    session = SessionarySession("s1", store)
+
+    async def scenario() -> None:
+        await session.add_items(ITEMS[:2])
+        snapshot = await session._get_compaction_snapshot(10)
+        assert snapshot is not None and snapshot.complete and snapshot.items == ITEMS[:2]
+        await SessionarySession("s1", store).add_items(ITEMS[2:3])
+        assert not await snapshot.replace_suffix(0, [])
+        assert await session.get_items() == ITEMS[:3]
+
+    asyncio.run(scenario())
+
+
+def test_atomic_replace_items_replaces_the_whole_history(store: Store) -> None:
+    session = SessionarySession("s1", store)
+
+    async def scenario() -> None:
+        assert await session._atomic_replace_items(ITEMS[:1])  # no session yet
+        await session.add_items(ITEMS[1:3])
+        assert await session._atomic_replace_items(ITEMS[4:5])
+        assert await session.get_items() == ITEMS[4:5]
+        assert await session._atomic_replace_items([])
+        assert await session.get_items() == []
+
+    asyncio.run(scenario())
+    info = store.get_session_info("s1")
+    assert info is not None and info.run_count == 0
+
+
+def test_the_snapshot_prunes_expired_items_at_the_head_in_the_same_write(store: Store) -> None:
+    """``prune_prefix`` (the encrypted session's expiry) drops the leading expired items,
+    in the replacement's one write, and stops at the first item that has not expired."""
+    session = SessionarySession("s1", store)
+    old: list[Any] = [{"role": "user", "content": f"old {i}"} for i in range(3)]
+
+    async def scenario() -> None:
+        await session.add_items(old[:2])
+        await session.add_items([old[2], *ITEMS[:1]])
+        await session.add_items(ITEMS[1:3])
+        snapshot = await session._get_compaction_snapshot(
+            2, prune_prefix=lambda item: str(item.get("content", "")).startswith("old")
+        )
+        assert snapshot is not None and snapshot.items == ITEMS[1:3]
+        assert await snapshot.replace_suffix(0, ITEMS[4:5])
+        assert await session.get_items() == [ITEMS[0], ITEMS[4]]
+
+    asyncio.run(scenario())
+    info = store.get_session_info("s1")
+    assert info is not None and info.run_count == 2  # the first run held only expired items

@@ -19,8 +19,8 @@ from redis.crc import key_slot
 from redis_support import RedisServer, start_cluster, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
+from sessionary_redis.scripts import STORE_SCHEMA as SCHEMA_VERSION
 
-from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StoreUnavailableError
 from sessionary.storage.aio import AsyncStore
 from sessionary.storage.base import Capability, Store

@@ -21,8 +21,8 @@ import redis.asyncio
 from redis_support import delete_prefix, free_port, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.aio import AsyncRedisStore
+from sessionary_redis.scripts import STORE_SCHEMA as SCHEMA_VERSION
 
-from sessionary.codec import SCHEMA_VERSION
 from sessionary.errors import StorageError, StoreUnavailableError
 from sessionary.storage.aio import AsyncStore, ThreadedAsyncStore
 from sessionary.storage.base import Capability, Store

@@ -10,8 +10,8 @@ import pytest
 import redis
 from redis_support import delete_prefix, free_port, with_params
 from sessionary_redis import RedisDb
+from sessionary_redis.scripts import STORE_SCHEMA as SCHEMA_VERSION
 
-from sessionary.codec import SCHEMA_VERSION
 from sessionary.storage.base import Capability, Store
 from sessionary.testing import SlowProxy, StorageConformance
 

@@ -19,6 +19,7 @@ from redis.crc import key_slot
 from redis_support import RedisServer, with_params
 from sessionary_redis import RedisDb
 from sessionary_redis.keys import KeyLayout, escape_id
+from sessionary_redis.scripts import STORE_SCHEMA
 
 from sessionary import Agent, open_db
 from sessionary.errors import (
@@ -275,13 +276,9 @@ def test_each_write_extends_the_expiry(
     db.update_session("s1", name="Renamed", name_source="manual")
     db.append_run(make_run("s1", user_id="alice"))
     ttls = {k.decode(): redis_client.pttl(k) for k in redis_client.scan_iter(match=f"{prefix}:*")}
-    assert set(ttls) == {
-        db.keys.session("s1"),
-        db.keys.runs("s1"),
-        db.keys.all_index,
-        db.keys.user_index("alice"),
-        db.keys.agent_index("agent-1"),
-    }
+    scopes = [db.keys.all_index, db.keys.user_index("alice"), db.keys.agent_index("agent-1")]
+    families = [db.keys.family(k, f) if f else k for k in scopes for f in ("", "a", "c")]
+    assert set(ttls) == {db.keys.session("s1"), db.keys.runs("s1"), *families}
     assert all(0 < ttl <= 100_000 for ttl in ttls.values()), ttls
 
 
@@ -289,11 +286,16 @@ def test_listing_cleans_a_dangling_entry_it_meets(db: RedisDb, redis_client: red
     db.append_run(make_run("gone", user_id="alice"))
     db.append_run(make_run("kept", user_id="alice"))
     redis_client.delete(db.keys.session("gone"), db.keys.runs("gone"))  # behind its back
-    assert [i.session_id for i in db.list_sessions(user_id="alice").items] == ["kept"]
+    listed = db.list_sessions(user_id="alice", order_by="updated_at").items
+    assert [i.session_id for i in listed] == ["kept"]
     assert redis_client.zscore(db.keys.user_index("alice"), "gone") is None
     assert redis_client.zscore(db.keys.all_index, "gone") is not None  # not met yet
-    assert [i.session_id for i in db.list_sessions().items] == ["kept"]
+    assert [i.session_id for i in db.list_sessions(order_by="updated_at").items] == ["kept"]
     assert redis_client.zscore(db.keys.all_index, "gone") is None
+    activity = db.keys.family(db.keys.all_index, "a")
+    assert redis_client.zscore(activity, "gone") is not None  # another order's index
+    assert [i.session_id for i in db.list_sessions().items] == ["kept"]
+    assert redis_client.zscore(activity, "gone") is None
 
 
 def test_a_member_run_lands_in_its_team_session_index(db: RedisDb) -> None:
@@ -349,7 +351,8 @@ def test_a_record_from_a_newer_schema_is_refused_clearly(
     with pytest.raises(SchemaVersionError, match="schema 99"):
         db.get_session_info("s1")
     status = db.schema_status()
-    assert (status.current, status.latest) == (99, 1) and not status.needs_migration
+    assert (status.current, status.latest) == (99, STORE_SCHEMA)
+    assert not status.needs_migration
 
 
 @pytest.mark.parametrize("tokens", [1.5, 2**41, "3", True])

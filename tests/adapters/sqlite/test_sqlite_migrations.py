@@ -76,7 +76,7 @@ def test_a_version_1_file_is_refused_until_migrated_then_reads_back(tmp_path: Pa
         db.append_run(make_run("s1", user_id="alice"))
 
     steps = db.migrate()
-    assert len(steps) == 1 and "version 2" in steps[0], steps
+    assert len(steps) == 2 and "version 2" in steps[0] and "version 3" in steps[1], steps
     assert db.schema_status() == SchemaStatus(current=schema.LATEST, latest=schema.LATEST)
     assert db.migrate() == []  # nothing left to do
 
@@ -166,7 +166,7 @@ def test_sessionary_migrate_upgrades_a_sqlite_file(tmp_path: Path) -> None:
     url = SqliteDb(db_file=path).url
     check = CliRunner().invoke(main, ["migrate", "--db", url, "--check"])
     assert check.exit_code != 0
-    assert "schema version 1 (latest 2)" in check.stdout
+    assert f"schema version 1 (latest {schema.LATEST})" in check.stdout
     result = CliRunner().invoke(main, ["migrate", "--db", url])
     assert result.exit_code == 0, result.output
     assert "version 2: added token totals to 2 session(s) from 6 run(s)" in result.stdout

@@ -46,9 +46,12 @@ def test_list_prints_the_inbox_newest_first(populated: str) -> None:
     code, out, _ = run("sessions", "list", "--db", populated, "--json")
     assert code == 0
     data = json.loads(out)
-    assert [s["session_id"] for s in data["sessions"]] == ["s-alice", "s-bob"]
-    assert data["sessions"][0]["name"] == "Oslo weather"
-    assert data["next_cursor"] is None
+    # By last activity: the rename of s-alice after bob's run moves nothing.
+    assert [s["session_id"] for s in data["sessions"]] == ["s-bob", "s-alice"]
+    assert data["sessions"][1]["name"] == "Oslo weather"
+    assert data["next_cursor"] is None and data["total"] == 2
+    code, out, _ = run("sessions", "list", "--db", populated, "--order-by", "updated_at", "--json")
+    assert [s["session_id"] for s in json.loads(out)["sessions"]] == ["s-alice", "s-bob"]
     code, out, _ = run("sessions", "list", "--db", populated, "--user", "bob", "--json")
     assert [s["session_id"] for s in json.loads(out)["sessions"]] == ["s-bob"]
     code, out, _ = run("sessions", "list", "--db", populated)
@@ -73,7 +76,7 @@ def test_list_pages_with_a_cursor(populated: str) -> None:
         "--json",
     )
     second = json.loads(out)
-    assert second["sessions"][0]["session_id"] == "s-bob"
+    assert second["sessions"][0]["session_id"] == "s-alice"
 
 
 def test_the_db_defaults_to_sessionary_db(populated: str) -> None:

@@ -101,7 +101,8 @@ def test_import_reports_bad_lines_and_keeps_going(url: str, tmp_path: Path) -> N
 def _age(store: Store, session_id: str, days: float) -> None:
     assert isinstance(store, MemoryDb)
     info = store._sessions[session_id]
-    store._sessions[session_id] = attrs.evolve(info, updated_at=time.time() - days * 86400)
+    old = time.time() - days * 86400
+    store._sessions[session_id] = attrs.evolve(info, updated_at=old, last_run_at=old)
 
 
 def test_prune_older_than_and_keep_last_runs(url: str) -> None:

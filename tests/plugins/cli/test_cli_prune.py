@@ -27,7 +27,8 @@ def test_prune_skips_a_session_that_got_a_run_after_it_was_listed(
     for sid in ("idle", "back"):
         store.append_run(make_run(sid, user_id="alice"))
         info = store._sessions[sid]
-        store._sessions[sid] = attrs.evolve(info, updated_at=time.time() - 40 * 86400)
+        old = time.time() - 40 * 86400
+        store._sessions[sid] = attrs.evolve(info, updated_at=old, last_run_at=old)
     late = make_run("back", user_id="alice", text="I am back")
     listing = iter_infos
 

@@ -52,10 +52,11 @@ class TemplateDb(Store):
         expected_version: int | None,
     ) -> SessionInfo: ...
     # skip_corrupt: decode with sessionary.storage.tails.decode_each, which skips and names
-    # an undecodable run (Session.from_info(info, runs, skipped)).
+    # an undecodable run (Session.from_info(info, runs, skipped)). With before_run, only
+    # the runs stored before that run (RunNotFoundError if the session does not hold it).
     def _get_session(
         self, session_id: str, user_id: str | None, last_n_runs: int | None,
-        skip_corrupt: bool = False,
+        skip_corrupt: bool = False, before_run: str | None = None,
     ) -> Session | None: ...
     # Optional: the last messages without decoding whole runs. The default reads the last
     # last_n runs through _get_session; a store that reads runs newest first overrides it
@@ -65,6 +66,11 @@ class TemplateDb(Store):
     ) -> list[Message]: ...
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None: ...
     def _get_run(self, session_id: str, run_id: str, user_id: str | None) -> Run | None: ...
+    # The sessions filters.matches, by filters.sort_key descending, after `after`;
+    # next_cursor=filters.cursor_after(last) when there are more.
     def _list_sessions(
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage: ...
+    # Optional: how many sessions filters.matches, from an index (the default pages
+    # through _list_sessions).
+    def _count_sessions(self, filters: ListFilters) -> int: ...

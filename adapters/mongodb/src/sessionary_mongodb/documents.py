@@ -23,13 +23,12 @@ import bson
 import bson.errors
 
 from sessionary.codec import (
-    SCHEMA_VERSION,
     CodecError,
     decode_run,
     decode_session_info,
     dump_json,
 )
-from sessionary.domain.runs import Run
+from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import SessionInfo
 from sessionary.domain.state import StateChanges
 from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersionError
@@ -37,7 +36,9 @@ from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersi
 __all__ = [
     "CURRENT",
     "DEFAULT_MAX_DOCUMENT_BYTES",
+    "SCHEMA_VERSION",
     "DocumentTooLargeError",
+    "activity",
     "check_run_size",
     "check_session_size",
     "fold_name",
@@ -49,6 +50,11 @@ __all__ = [
     "state_of",
     "stored_changes",
 ]
+
+#: The schema this code writes: in ``sessionary_meta`` and stamped on each session
+#: document. Version 2 (issue 19) added ``last_run_at``, ``paused_runs`` and
+#: ``active_at`` to sessions and ``paused`` to runs; ``migrate`` fills them.
+SCHEMA_VERSION: Final = 2
 
 #: MongoDB's largest BSON document, 16 MiB.
 DEFAULT_MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
@@ -71,6 +77,8 @@ _NATIVE_INFO_FIELDS: Final = (
     "last_message_preview",
     "input_tokens",
     "output_tokens",
+    "last_run_at",
+    "paused_runs",
 )
 
 
@@ -103,6 +111,8 @@ def run_doc(run: Run, text: str, session_key: str, seq: int) -> dict[str, Any]:
         "version": run.version,
         "input_tokens": run.metrics.input_tokens,
         "output_tokens": run.metrics.output_tokens,
+        # Whether it counts in the session's paused_runs (a trim reads only this).
+        "paused": run.status is RunStatus.PAUSED,
         "data": text,
     }
 
@@ -143,6 +153,9 @@ def session_doc(info: SessionInfo, session_key: str, seq: int) -> dict[str, Any]
     doc: dict[str, Any] = {"_id": info.session_id, "key": session_key, "schema": SCHEMA_VERSION}
     for field in _NATIVE_INFO_FIELDS:
         doc[field] = getattr(info, field)
+    if info.last_run_at is None:
+        del doc["last_run_at"]  # absent, not null: ``$max`` then sets it on the first run
+    doc["active_at"] = activity(info)
     doc["session_type"] = info.session_type.value
     doc["last_run_status"] = info.last_run_status.value if info.last_run_status else None
     doc["name_folded"] = fold_name(info.name)
@@ -177,6 +190,11 @@ def _encode(doc: dict[str, Any], what: str) -> bytes:
         return bson.encode(doc)
     except (OverflowError, ValueError, bson.errors.InvalidDocument) as exc:
         raise InvalidInputError(f"{what} cannot be stored in MongoDB: {exc}") from exc
+
+
+def activity(info: SessionInfo) -> float:
+    """The listing key by activity (``active_at``): the last run's time, else creation."""
+    return info.created_at if info.last_run_at is None else info.last_run_at
 
 
 def fold_name(name: str | None) -> str | None:

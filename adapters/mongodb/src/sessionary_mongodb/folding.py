@@ -13,6 +13,7 @@ from sessionary.codec import dump_json
 from sessionary.domain.state import StateChanges
 from sessionary.errors import StorageError
 from sessionary_mongodb.calls import SESSIONS, Op
+from sessionary_mongodb.connection import MongoSettings
 from sessionary_mongodb.documents import CURRENT, state_of
 
 __all__ = ["summary_update"]
@@ -22,28 +23,38 @@ _STATE_RETRIES: Final = 100
 
 
 def summary_update(
+    db: MongoSettings,
     query: dict[str, Any],
     seq: int,
     increments: dict[str, int],
     latest: dict[str, Any],
     now: float,
-    expiry: dict[str, Any],
-    where: str,
     *,
     strict: bool,
     changes: StateChanges | None = None,
+    counted: Any = None,
 ) -> Op[dict[str, Any] | None]:
-    """Apply counters; also ``latest`` (status, preview) if the run is the session's last.
+    """Apply counters and mark activity (``last_run_at`` and the listing key
+    ``active_at`` move up to ``now``); also ``latest`` (status, preview) if the run is
+    the session's last.
 
     The first attempt is one atomic update guarded on ``last_seq``; when a later run
     already set the summary it is repeated without ``latest``. With state
     ``changes``, each update also writes the merged state, guarded on the state text
     it was merged from; a state another writer changed in between is merged again.
+    ``counted``: an append's token, taken out of ``inflight`` by the same update.
+    The session's expiry (``db``'s TTL) is set with it.
     """
+    expiry = db._expiry(now)
     query = {**query, **CURRENT}
     for _ in range(_STATE_RETRIES):
         guard: dict[str, Any] = {}
-        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+        update: dict[str, Any] = {
+            "$inc": increments,
+            "$max": {"updated_at": now, "last_run_at": now, "active_at": now},
+        }
+        if counted is not None:
+            update["$pull"] = {"inflight": counted}
         fields = {**expiry}
         if changes:
             found = yield SESSIONS.find_one(query, {"state": 1})
@@ -67,6 +78,6 @@ def summary_update(
         if doc is not None or not changes:
             return doc
     raise StorageError(
-        f"MongoDB {where}: the state of session {query['_id']!r} changed "
+        f"MongoDB {db._where}: the state of session {query['_id']!r} changed "
         f"{_STATE_RETRIES} times while a run's state changes were being stored"
     )

@@ -7,7 +7,9 @@ atomic; unique indexes hold across concurrent writers), with no client-side lock
   number of the session (``find_one_and_update`` with ``$inc``, creating the session
   on its first run and refusing another user's session in the same step), insert the
   run document, then fold the run into the session's summary with ``$inc``/``$max``.
-  Runs are ordered by that sequence, totally, under any number of writers.
+  Runs are ordered by that sequence, totally, under any number of writers. The
+  reservation lists the run's ``_id`` in the session's ``inflight`` until the fold, and
+  a read takes only the runs the session document it read counts: one snapshot.
 - A paused run is updated with a conditional ``find_one_and_update`` on its version,
   so two writers continuing the same run cannot both win.
 - Every session document carries a random ``key`` that its runs point to. A session

@@ -6,7 +6,8 @@ the session document (the version in its filter): of two writers that read the s
 version, one claim matches and the other does not, so a stale write writes nothing. A
 replace then inserts the new runs, deletes the old ones and folds the difference into
 the summary, each step atomic on its own document(s); between the steps a reader can
-see the new runs beside the old ones (``docs/storage/mongodb.md`` says so). A message
+see the new runs beside the old ones (``docs/storage/mongodb.md`` says so). A trim claims the
+version, then deletes the oldest runs one by one and subtracts what it deleted. A message
 read reads runs newest first in batches and starts again if the session's version
 moved meanwhile.
 """
@@ -30,8 +31,10 @@ from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
     OwnershipError,
+    RunNotFoundError,
     SessionNotFoundError,
 )
+from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
 from sessionary.storage.tails import (
     check_session_version,
@@ -43,7 +46,7 @@ from sessionary.storage.tails import (
     too_few_runs,
 )
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
-from sessionary_mongodb.connection import MongoSettings, expired
+from sessionary_mongodb.connection import MongoSettings, as_int, expired
 from sessionary_mongodb.documents import (
     CURRENT,
     check_run_size,
@@ -54,17 +57,24 @@ from sessionary_mongodb.documents import (
     session_doc,
 )
 
-__all__ = ["MongoTail", "claim_seq"]
+__all__ = ["MongoTail", "claim_seq", "counted_runs"]
 
 _BATCH: Final = 64
 _ATTEMPTS: Final = 5
 
 
 def claim_seq(
-    db: MongoSettings, run: Run, session_type: SessionType, now: float, expected_version: int
+    db: MongoSettings,
+    run: Run,
+    session_type: SessionType,
+    now: float,
+    expected_version: int,
+    token: Any,
 ) -> Op[tuple[str, int]]:
     """Reserve the next sequence number and bump the version, if the session is at
-    ``expected_version`` (0: create it, it must not exist); else ConflictError."""
+    ``expected_version`` (0: create it, it must not exist); else ConflictError.
+
+    ``token``, the run document's ``_id``, goes into ``inflight`` until it is counted."""
     sid = run.session_id
     # As _reserve_seq: only its own user's session, at a schema this code writes.
     query = {
@@ -76,6 +86,7 @@ def claim_seq(
     update: dict[str, Any] = {
         "$inc": {"seq": 1, "pending": 1, "version": 1},
         "$set": {"reserved_at": now},
+        "$push": {"inflight": token},
     }
     if expected_version == 0:
         fresh = session_doc(new_session_info(run, session_type, now), uuid.uuid4().hex, 0)
@@ -107,6 +118,24 @@ def claim_seq(
     return db._key_of(doc), seq
 
 
+def counted_runs(key: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """The filter of the runs the session document ``doc`` counts in its summary.
+
+    An append inserts its run before it counts it, so a reader that read ``doc`` first
+    leaves out the runs reserved after it (``seq`` above the document's) and the ones
+    still in flight when it was read (their ``_id`` in ``inflight``): the runs it gets
+    back are the ones ``run_count`` counts, one snapshot without a transaction.
+    """
+    query: dict[str, Any] = {"session_key": key}
+    seq = doc.get("seq")
+    if isinstance(seq, int):
+        query["seq"] = {"$lte": seq}
+    inflight = doc.get("inflight")
+    if isinstance(inflight, list) and inflight:
+        query["_id"] = {"$nin": inflight}
+    return query
+
+
 def _load(session_id: str, doc: dict[str, Any]) -> Any:
     try:
         return json.loads(doc.get("data"))  # type: ignore[arg-type]
@@ -129,6 +158,7 @@ class MongoTail(MongoSettings):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Op[Session | None]:
         yield SETUP
         with self._do(f"reading session {session_id!r}"):
@@ -136,9 +166,18 @@ class MongoTail(MongoSettings):
             if doc is None:
                 return None
             info = info_from_doc(doc)
+            # The runs this document counts (one snapshot), and with ``before_run``
+            # (history paging) only those before that run.
+            query = counted_runs(self._key_of(doc), doc)
+            if before_run is not None:
+                mark = yield RUNS.find_one(
+                    {"session_key": self._key_of(doc), "run_id": before_run}, {"seq": 1}
+                )
+                if mark is None:
+                    raise RunNotFoundError(session_id, before_run)
+                query["seq"] = {**query.get("seq", {}), "$lt": mark.get("seq")}
             if last_n_runs == 0:
                 return Session.from_info(info, ())
-            query = {"session_key": self._key_of(doc)}
             if last_n_runs is None:
                 docs = yield RUNS.find(query, sort=[("seq", 1)])
             else:
@@ -163,7 +202,7 @@ class MongoTail(MongoSettings):
                 doc = yield from self._find_session(session_id, user_id)
                 if doc is None:
                     return []
-                query: dict[str, Any] = {"session_key": self._key_of(doc)}
+                query = counted_runs(self._key_of(doc), doc)
                 docs: list[dict[str, Any]] = []
                 messages: list[Message] = []
                 limit = last_n or 0  # 0: no limit, every run
@@ -295,10 +334,13 @@ class MongoTail(MongoSettings):
         }
         increments = {
             "run_count": new.run_count - info.run_count,
+            "paused_runs": new.paused_runs - info.paused_runs,
             "input_tokens": new.input_tokens - info.input_tokens,
             "output_tokens": new.output_tokens - info.output_tokens,
         }
-        update = {"$inc": increments, "$max": {"updated_at": now}}
+        update: dict[str, Any] = {"$inc": increments, "$max": {"updated_at": now}}
+        if new.last_run_at is not None:  # kept, or now for a session that had no run
+            update["$max"].update(last_run_at=new.last_run_at, active_at=new.last_run_at)
         # The summary's "latest" fields are ours unless a run was appended since the claim.
         stored = yield SESSIONS.find_one_and_update(
             {"_id": sid, "key": key, "seq": claim["seq"]},
@@ -312,6 +354,64 @@ class MongoTail(MongoSettings):
         if stored is None:
             raise ConflictError(f"session {sid!r} was deleted while its runs were replaced")
         return info_from_doc(stored)
+
+    def _trim_op(
+        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
+    ) -> Op[int]:
+        yield SETUP
+        with self._do(f"trimming the runs of session {session_id!r}"):
+            doc = yield from self._find_session(session_id, user_id)
+            if doc is None:
+                raise SessionNotFoundError(session_id, user_id)
+            key = self._key_of(doc)
+            runs: dict[str, Any] = {"session_key": key}
+            if expected_version is not None:
+                if doc.get("version") != expected_version:
+                    raise stale_delete(
+                        session_id, doc.get("version"), expected_version, done="trimmed"
+                    )
+                runs["seq"] = {"$lte": doc.get("last_seq", 0)}  # only the runs counted
+            doomed = yield RUNS.find(runs, {"_id": 1}, sort=[("seq", -1)], skip=keep_last)
+            if doomed:
+                # Claim the version before deleting, in one step with the schema check (and
+                # with the version read, if given): a write since the read wins instead.
+                claim: dict[str, Any] = {"_id": session_id, "key": key, **CURRENT}
+                if expected_version is not None:
+                    claim["version"] = expected_version
+                claimed = yield SESSIONS.update_one(claim, {"$inc": {"version": 1}})
+                if not claimed.matched_count:
+                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1, "schema": 1})
+                    refuse_newer(now)
+                    if expected_version is None:
+                        raise SessionNotFoundError(session_id, user_id)
+                    stored = now.get("version") if now else None
+                    raise stale_delete(session_id, stored, expected_version, done="trimmed")
+            removed = input_tokens = output_tokens = paused_runs = 0
+            for run in doomed:
+                # One at a time, so a concurrent trim never makes us subtract a run twice.
+                gone = yield RUNS.find_one_and_delete(
+                    {"_id": run["_id"]},
+                    projection={"input_tokens": 1, "output_tokens": 1, "paused": 1},
+                )
+                if gone is not None:
+                    removed += 1
+                    input_tokens += as_int(gone, "input_tokens")
+                    output_tokens += as_int(gone, "output_tokens")
+                    paused_runs += 1 if gone.get("paused") is True else 0
+            if removed:
+                yield SESSIONS.update_one(
+                    {"_id": session_id, "key": key},
+                    {
+                        "$inc": {  # the version was bumped by the claim
+                            "run_count": -removed,
+                            "paused_runs": -paused_runs,
+                            "input_tokens": -input_tokens,
+                            "output_tokens": -output_tokens,
+                        },
+                        "$max": {"updated_at": time.time()},
+                    },
+                )
+        return removed
 
     def _older_previews(self, session_id: str, key: str, before: Any) -> Op[list[str | None]]:
         """Previews of the runs before seq ``before``, newest first, until one is found."""

@@ -16,13 +16,13 @@ import uuid
 from typing import Any, Final
 
 import attrs
+from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from sessionary.codec import dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
-from sessionary.domain.state import StateChanges
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
@@ -34,6 +34,7 @@ from sessionary.errors import (
 )
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import new_session_info, preview_of
+from sessionary.storage.summaries import paused
 from sessionary_mongodb.calls import RUNS, SESSIONS, SETUP, Op
 from sessionary_mongodb.connection import as_int, expired
 from sessionary_mongodb.documents import (
@@ -79,31 +80,36 @@ class MongoWrites(MongoTail):
         action = f"appending run {rid!r} to session {sid!r}"
         with self._do(action):
             now = time.time()
+            # The run document's _id, listed in the session's ``inflight`` from the
+            # reservation until the run is counted: readers leave those runs out.
+            token = ObjectId()
             if expected_version is None:
-                key, seq = yield from self._reserve_seq(run, session_type, now)
+                key, seq = yield from self._reserve_seq(run, session_type, now, token)
             else:  # the version is claimed with the sequence number, in one update
-                key, seq = yield from claim_seq(self, run, session_type, now, expected_version)
+                key, seq = yield from claim_seq(
+                    self, run, session_type, now, expected_version, token
+                )
             try:
-                yield RUNS.insert_one(run_doc(run, text, key, seq))
+                yield RUNS.insert_one({"_id": token, **run_doc(run, text, key, seq)})
             except DuplicateKeyError:
-                yield from self._release(sid, key)
+                yield from self._release(sid, key, token)
                 yield from self._abandon_empty(sid, key, seq)
                 if (yield RUNS.find_one({"session_key": key, "run_id": rid}, {"_id": 1})):
                     raise ConflictError(f"run {rid!r} already exists in session {sid!r}") from None
                 raise
             except PyMongoError:
-                yield from self._release(sid, key)
+                yield from self._release(sid, key, token)
                 yield from self._abandon_empty(sid, key, seq)
                 raise
             try:
                 doc = yield from self._fold_into_summary(
-                    run, key, seq, now, claimed=expected_version is not None
+                    run, key, seq, now, token, claimed=expected_version is not None
                 )
             except PyMongoError:
                 # Stored whole or not at all: take the uncounted run back if we still can.
                 with contextlib.suppress(PyMongoError):
                     yield RUNS.delete_one({"session_key": key, "seq": seq})
-                yield from self._release(sid, key)
+                yield from self._release(sid, key, token)
                 raise
             if doc is None:
                 yield RUNS.delete_one({"session_key": key, "seq": seq})
@@ -114,7 +120,9 @@ class MongoWrites(MongoTail):
                 )
         return info_from_doc(doc)
 
-    def _reserve_seq(self, run: Run, session_type: SessionType, now: float) -> Op[tuple[str, int]]:
+    def _reserve_seq(
+        self, run: Run, session_type: SessionType, now: float, token: ObjectId
+    ) -> Op[tuple[str, int]]:
         """Take the session's next sequence number, creating the session if it is new."""
         sid = run.session_id
         # A run goes only into its own user's session; one without a user only into a
@@ -132,6 +140,7 @@ class MongoWrites(MongoTail):
                     {
                         "$inc": {"seq": 1, "pending": 1},
                         "$set": {"reserved_at": now},
+                        "$push": {"inflight": token},
                         "$setOnInsert": on_insert,
                     },
                     upsert=True,
@@ -161,16 +170,18 @@ class MongoWrites(MongoTail):
         )
 
     def _fold_into_summary(
-        self, run: Run, key: str, seq: int, now: float, *, claimed: bool = False
+        self, run: Run, key: str, seq: int, now: float, token: ObjectId, *, claimed: bool = False
     ) -> Op[dict[str, Any] | None]:
         """Count the stored run in the session's summary; None if the session is gone.
 
+        The run's ``token`` leaves ``inflight`` in the same update: readers see it from then.
         ``claimed``: the version was bumped already, when the sequence was reserved.
         """
         increments = {
             "version": 0 if claimed else 1,
             "pending": -1,
             "run_count": 1,
+            "paused_runs": paused(run),
             "input_tokens": run.metrics.input_tokens,
             "output_tokens": run.metrics.output_tokens,
         }
@@ -178,7 +189,8 @@ class MongoWrites(MongoTail):
         preview = preview_of(run)
         if preview is not None:
             latest["last_message_preview"] = preview
-        doc = yield from self._summary_update(
+        doc = yield from summary_update(
+            self,
             {"_id": run.session_id, "key": key},
             seq,
             increments,
@@ -186,29 +198,18 @@ class MongoWrites(MongoTail):
             now,
             strict=False,
             changes=run.state_changes,
+            counted=token,
         )
         return doc
 
-    def _summary_update(
-        self,
-        query: dict[str, Any],
-        seq: int,
-        increments: dict[str, int],
-        latest: dict[str, Any],
-        now: float,
-        *,
-        strict: bool,
-        changes: StateChanges | None = None,
-    ) -> Op[dict[str, Any] | None]:
-        """:func:`~sessionary_mongodb.folding.summary_update` with this store's expiry."""
-        where, expiry = self._where, self._expiry(now)
-        args = (query, seq, increments, latest, now, expiry, where)
-        return (yield from summary_update(*args, strict=strict, changes=changes))
-
-    def _release(self, session_id: str, key: str) -> Op[None]:
-        """Take back a failed append's ``pending`` mark (best effort: it also goes stale)."""
+    def _release(self, session_id: str, key: str, token: ObjectId) -> Op[None]:
+        """Take back a failed append's ``pending`` mark and its ``inflight`` token (best
+        effort: the mark also goes stale, and a token names a run that is not there)."""
         with contextlib.suppress(PyMongoError):
-            yield SESSIONS.update_one({"_id": session_id, "key": key}, {"$inc": {"pending": -1}})
+            yield SESSIONS.update_one(
+                {"_id": session_id, "key": key},
+                {"$inc": {"pending": -1}, "$pull": {"inflight": token}},
+            )
 
     def _abandon_empty(self, session_id: str, key: str, seq: int) -> Op[None]:
         """Remove a session this append created, if nothing else was put in it since."""
@@ -242,9 +243,16 @@ class MongoWrites(MongoTail):
                         "version": new.version,
                         "input_tokens": new.metrics.input_tokens,
                         "output_tokens": new.metrics.output_tokens,
+                        "paused": bool(paused(new)),
                     }
                 },
-                projection={"seq": 1, "data": 1, "input_tokens": 1, "output_tokens": 1},
+                projection={
+                    "seq": 1,
+                    "data": 1,
+                    "input_tokens": 1,
+                    "output_tokens": 1,
+                    "paused": 1,
+                },
                 return_document=ReturnDocument.BEFORE,
             )
             if old is None:
@@ -259,13 +267,15 @@ class MongoWrites(MongoTail):
                 "version": 1,
                 "input_tokens": new.metrics.input_tokens - as_int(old, "input_tokens"),
                 "output_tokens": new.metrics.output_tokens - as_int(old, "output_tokens"),
+                "paused_runs": paused(new) - (1 if old.get("paused") is True else 0),
             }
             latest: dict[str, Any] = {"last_run_status": new.status.value}
             preview = preview_of(new)
             if preview is not None:
                 latest["last_message_preview"] = preview
             gained = new.state_changes.since(stored_changes(sid, old.get("data")))
-            doc = yield from self._summary_update(
+            doc = yield from summary_update(
+                self,
                 {"_id": sid, "key": key},
                 as_int(old, "seq"),
                 increments,
@@ -284,6 +294,7 @@ class MongoWrites(MongoTail):
                             "version": expected_version,
                             "input_tokens": as_int(old, "input_tokens"),
                             "output_tokens": as_int(old, "output_tokens"),
+                            "paused": old.get("paused") is True,
                         }
                     },
                 )
@@ -416,61 +427,6 @@ class MongoWrites(MongoTail):
                 return False
             yield RUNS.delete_many({"session_key": doc.get("key")})
             return not expired(doc)
-
-    def _trim_op(
-        self, session_id: str, keep_last: int, user_id: str | None, expected_version: int | None
-    ) -> Op[int]:
-        yield SETUP
-        with self._do(f"trimming the runs of session {session_id!r}"):
-            doc = yield from self._find_session(session_id, user_id)
-            if doc is None:
-                raise SessionNotFoundError(session_id, user_id)
-            key = self._key_of(doc)
-            runs: dict[str, Any] = {"session_key": key}
-            if expected_version is not None:
-                if doc.get("version") != expected_version:
-                    raise stale_delete(
-                        session_id, doc.get("version"), expected_version, done="trimmed"
-                    )
-                runs["seq"] = {"$lte": doc.get("last_seq", 0)}  # only the runs counted
-            doomed = yield RUNS.find(runs, {"_id": 1}, sort=[("seq", -1)], skip=keep_last)
-            if doomed:
-                # Claim the version before deleting, in one step with the schema check (and
-                # with the version read, if given): a write since the read wins instead.
-                claim: dict[str, Any] = {"_id": session_id, "key": key, **CURRENT}
-                if expected_version is not None:
-                    claim["version"] = expected_version
-                claimed = yield SESSIONS.update_one(claim, {"$inc": {"version": 1}})
-                if not claimed.matched_count:
-                    now = yield SESSIONS.find_one({"_id": session_id}, {"version": 1, "schema": 1})
-                    refuse_newer(now)
-                    if expected_version is None:
-                        raise SessionNotFoundError(session_id, user_id)
-                    stored = now.get("version") if now else None
-                    raise stale_delete(session_id, stored, expected_version, done="trimmed")
-            removed = input_tokens = output_tokens = 0
-            for run in doomed:
-                # One at a time, so a concurrent trim never makes us subtract a run twice.
-                gone = yield RUNS.find_one_and_delete(
-                    {"_id": run["_id"]}, projection={"input_tokens": 1, "output_tokens": 1}
-                )
-                if gone is not None:
-                    removed += 1
-                    input_tokens += as_int(gone, "input_tokens")
-                    output_tokens += as_int(gone, "output_tokens")
-            if removed:
-                yield SESSIONS.update_one(
-                    {"_id": session_id, "key": key},
-                    {
-                        "$inc": {  # the version was bumped by the claim
-                            "run_count": -removed,
-                            "input_tokens": -input_tokens,
-                            "output_tokens": -output_tokens,
-                        },
-                        "$max": {"updated_at": time.time()},
-                    },
-                )
-        return removed
 
     def _purge(self, session_id: str, doc: dict[str, Any]) -> Op[None]:
         """Delete an expired session the TTL monitor has not removed yet."""

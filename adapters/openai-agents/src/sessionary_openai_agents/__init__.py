@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from sessionary_openai_agents.items import PAYLOAD_KEY
 from sessionary_openai_agents.session import SessionarySession
 
-__all__ = ["PAYLOAD_KEY", "SessionarySession"]
+__all__ = ["SessionarySession"]

@@ -3,9 +3,13 @@
 An item (``TResponseInputItem``: a JSON object) becomes a :class:`~sessionary.Message`
 that every Sessionary tool understands (its role, text, tool calls and results, for the
 inbox preview, ``sessions show``, export, or a Sessionary ``Agent`` continuing the
-conversation), and that carries the item itself, exactly, in :data:`PAYLOAD_KEY` of its
-metadata. Reading gives that item back; a message written by something else (a
-Sessionary ``Agent``) becomes the item the SDK would have written for it.
+conversation), and that carries the item itself, exactly, in
+:attr:`Message.payload <sessionary.Message.payload>`. Reading gives that item back; a
+message written by something else (a Sessionary ``Agent``) becomes the item the SDK
+would have written for it.
+
+Sessions written by the first version of this package kept the item in the message's
+metadata under ``"openai_agents_item"``; they read back the same.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from sessionary import Message, Role
 from sessionary.domain.messages import ToolCall
 from sessionary.errors import InvalidInputError
 
-__all__ = ["PAYLOAD_KEY", "ItemError", "items_of", "message_of"]
+__all__ = ["ItemError", "items_of", "message_of"]
 
-#: The metadata key of a message that holds the SDK item it came from, exactly.
-PAYLOAD_KEY = "openai_agents_item"
+#: Where the first version of this package kept the item: in the message's metadata.
+LEGACY_KEY = "openai_agents_item"
 
 
 class ItemError(InvalidInputError, TypeError):
@@ -36,7 +40,7 @@ _ROLES = {
     "user": Role.USER,
     "assistant": Role.ASSISTANT,
     "system": Role.SYSTEM,
-    "developer": Role.SYSTEM,
+    "developer": Role.DEVELOPER,
 }
 
 
@@ -54,7 +58,6 @@ def message_of(item: Any, now: float | None = None) -> Message:
         raise ItemError(f"a session item is not JSON-serialisable: {exc}") from exc
     created_at = time.time() if now is None else now
     kind = payload.get("type")
-    metadata = {PAYLOAD_KEY: payload}
     if kind == "function_call":
         call = ToolCall(
             id=str(payload.get("call_id", "")),
@@ -63,7 +66,7 @@ def message_of(item: Any, now: float | None = None) -> Message:
             raw_arguments=_raw(payload.get("arguments")),
         )
         return Message(
-            role=Role.ASSISTANT, tool_calls=(call,), created_at=created_at, metadata=metadata
+            role=Role.ASSISTANT, tool_calls=(call,), created_at=created_at, payload=payload
         )
     if kind == "function_call_output":
         return Message(
@@ -71,32 +74,41 @@ def message_of(item: Any, now: float | None = None) -> Message:
             content=_text(payload.get("output")),
             tool_call_id=str(payload.get("call_id", "")),
             created_at=created_at,
-            metadata=metadata,
+            payload=payload,
         )
     role = _ROLES.get(payload.get("role")) if kind in (None, "message") else None
     if role is None:  # reasoning, built-in tool calls, ...: kept, shown as nothing
-        return Message(role=Role.ASSISTANT, created_at=created_at, metadata=metadata)
+        return Message(role=Role.ASSISTANT, created_at=created_at, payload=payload)
     return Message(
-        role=role, content=_text(payload.get("content")), created_at=created_at, metadata=metadata
+        role=role, content=_text(payload.get("content")), created_at=created_at, payload=payload
     )
+
+
+def item_of(message: Message) -> dict[str, Any] | None:
+    """The item a message stores (``None`` for a message written by something else)."""
+    payload = message.payload
+    if payload is None:
+        legacy = message.metadata.get(LEGACY_KEY) if message.metadata else None
+        return legacy if isinstance(legacy, dict) else None
+    return payload
 
 
 def items_of(messages: Iterable[Message]) -> list[dict[str, Any]]:
     """The items of messages, in order; a foreign assistant message with several tool
-    calls gives one ``function_call`` item per call."""
+    calls gives one ``function_call`` item per call, and one with neither text nor
+    calls gives none."""
     items: list[dict[str, Any]] = []
     for message in messages:
-        payload = message.metadata.get(PAYLOAD_KEY)
-        if isinstance(payload, dict):
-            items.append(payload)
+        item = item_of(message)
+        if item is not None:
+            items.append(item)
         elif message.role is Role.TOOL:
             output = message.content or ""
             call_id = message.tool_call_id or ""
             items.append({"type": "function_call_output", "call_id": call_id, "output": output})
         else:
             if message.content:
-                role = "developer" if message.role is Role.SYSTEM else message.role.value
-                items.append({"role": role, "content": message.content})
+                items.append({"role": message.role.value, "content": message.content})
             items.extend(_call(call) for call in message.tool_calls)
     return items
 

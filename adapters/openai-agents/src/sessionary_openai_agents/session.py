@@ -19,11 +19,17 @@ from agents.memory.session_settings import (
 )
 
 from sessionary import Message, Role, Run, Store
-from sessionary.errors import ConflictError, InvalidInputError, RunNotFoundError
+from sessionary.domain.sessions import Session
+from sessionary.errors import (
+    ConflictError,
+    InvalidInputError,
+    RunNotFoundError,
+    SessionNotFoundError,
+)
 from sessionary.ids import new_id, validate_id, validate_optional_id
 from sessionary.resolve import open_db
 from sessionary.storage.aio import AsyncStore
-from sessionary_openai_agents.items import items_of, message_of
+from sessionary_openai_agents.items import item_of, items_of, message_of
 
 __all__ = ["SessionarySession"]
 
@@ -104,7 +110,8 @@ class SessionarySession:
         """The latest ``limit`` items (all with ``None``), oldest first.
 
         Without ``limit``, ``session_settings.limit`` applies. ``limit=0`` gives none; a
-        negative limit gives all, as the SDK's ``SQLiteSession`` does.
+        negative limit gives all, as the SDK's ``SQLiteSession`` does. A limit of 20
+        reads and decodes about 20 messages, however long the session.
         """
         self._check_open()
         wanted = resolve_session_limit(limit, self.session_settings)
@@ -112,9 +119,19 @@ class SessionarySession:
             return []
         if wanted is not None and wanted < 0:
             wanted = None
-        runs = await self._tail_runs(wanted)
-        items = items_of(m for run in runs for m in run.messages)
-        return cast("list[TResponseInputItem]", items if wanted is None else items[-wanted:])
+        get = self.store.get_messages
+        if wanted is None:
+            return cast(
+                "list[TResponseInputItem]",
+                items_of(await get(self.session_id, user_id=self.user_id)),
+            )
+        count = wanted
+        while True:  # more than one read only for foreign messages that hold no item
+            messages = await get(self.session_id, user_id=self.user_id, last_n=count)
+            items = items_of(messages)
+            if len(items) >= wanted or len(messages) < count:
+                return cast("list[TResponseInputItem]", items[-wanted:])
+            count *= 4
 
     async def add_items(self, items: list[TResponseInputItem], *, wrapper: Any = None) -> None:
         """Append items. Within one ``Runner.run`` they extend that run's record."""
@@ -157,40 +174,55 @@ class SessionarySession:
         """The latest ``limit`` items and a way to replace a suffix of them at once
         (``SQLiteSession``'s hook, which the SDK's compaction looks up by name).
 
-        Given only when those items are in one run (one ``Runner.run``'s), and the
-        replacement happens only while that run is as it was read (else ``False``, and the
-        SDK keeps the history). ``prune_prefix`` is not applied: expired
-        items at the head stay stored (the encrypted session hides them on read).
+        The replacement is one :meth:`~sessionary.Store.replace_last_runs`, made only
+        while the session is at the version read (else ``False``, and the SDK keeps the
+        history): the run holding the suffix's first item keeps the items before it and
+        gets the output in place of the rest; the runs after it go. ``prune_prefix`` is
+        not applied: expired items at the head stay stored (the encrypted session hides
+        them on read).
         """
         self._check_open()
         if not self._own_storage():
             return None
-        runs = await self._tail_runs(limit + 1)
-        pairs = [(run, index) for run in runs for index in range(len(run.messages))]
+        session = await self._tail(limit + 1, first=max(1, limit + 1))
+        runs = session.runs if session is not None else ()
+        pairs = [(at, index) for at, run in enumerate(runs) for index in range(len(run.messages))]
         items = items_of(m for run in runs for m in run.messages)
         if len(items) != len(pairs):  # foreign messages: no one-to-one positions
             return None
         complete = len(items) <= limit
         window = pairs[-limit:] if limit > 0 else []
-        if len({run.run_id for run, _ in window}) > 1:
-            return None  # the SDK then reads and replaces the history its own way
         snapshot = cast("list[TResponseInputItem]", items[-limit:] if limit > 0 else [])
 
         async def replace_suffix(start: int, output: list[TResponseInputItem]) -> bool:
-            suffix = window[start:]
-            if not suffix or {run.run_id for run, _ in suffix} != {suffix[0][0].run_id}:
+            if session is None or not window[start:]:
                 return False
-            run, first = suffix[0]
+            at, first = window[start]
+            base, index = session, at
+            if prune_prefix is not None:  # the head is read only now, at the same version
+                whole = await self.store.get_session(self.session_id, user_id=self.user_id)
+                if whole is None or whole.version != session.version:
+                    return False
+                base, index = whole, len(whole.runs) - len(runs) + at
+            heads = [run.messages for run in base.runs[:index]]
+            heads.append(base.runs[index].messages[:first])
+            begin = index if prune_prefix is None else _unexpired(heads, prune_prefix)
             now = time.time()
-            kept = run.messages[:first] + tuple(message_of(item, now) for item in output)
-            return await _settled(self._replace_in_run(run, kept, now))
+            heads[index] += tuple(message_of(item, now) for item in output)
+            written = tuple(
+                self._rewritten(run, heads[i], now) if heads[i] != run.messages else run
+                for i, run in enumerate(base.runs[begin : index + 1], begin)
+            )
+            kept = tuple(run for run in written if run is not None)
+            return await _settled(self._rewrite(base, begin, kept))
 
         return _CompactionSnapshot(snapshot, complete, replace_suffix)
 
     async def _atomic_replace_items(self, items: list[TResponseInputItem]) -> bool:
-        """Replace the whole history with ``items`` in one conditional write, when it is
-        one run (the SDK's compaction looks this hook up by name); else ``False``, and the
-        SDK replaces it by clearing and adding, with its own recovery."""
+        """Replace the whole history with ``items`` in one version-checked write (the
+        SDK's compaction looks this hook up by name): ``False`` when the session changed
+        since it was read, and the SDK replaces it by clearing and adding, with its own
+        recovery."""
         self._check_open()
         if not self._own_storage():
             return False
@@ -198,10 +230,29 @@ class SessionarySession:
         messages = tuple(message_of(item, now) for item in items)
 
         async def replace() -> bool:
-            runs = await self._tail_runs(None)
-            if len(runs) != 1:
+            info = await self.store.get_session_info(self.session_id, user_id=self.user_id)
+            if info is None:
+                if messages:
+                    try:
+                        await self.store.append_run(
+                            self._new_run(messages, now), expected_version=0
+                        )
+                    except (ConflictError, SessionNotFoundError):
+                        return False
+                return True
+            run = () if not messages else (self._new_run(messages, now),)
+            try:
+                await self.store.replace_last_runs(
+                    self.session_id,
+                    info.run_count,
+                    run,
+                    user_id=self.user_id,
+                    expected_version=info.version,
+                )
+            except (ConflictError, SessionNotFoundError):
                 return False
-            return await self._replace_in_run(runs[0], messages, now)
+            self._open.clear()
+            return True
 
         return await _settled(replace())
 
@@ -235,17 +286,68 @@ class SessionarySession:
         if self._closed:
             raise RuntimeError(f"{type(self).__name__} is closed")
 
-    async def _tail_runs(self, wanted: int | None) -> list[Run]:
-        """The fewest runs from the tail that hold ``wanted`` items (all runs for None)."""
-        get = self.store.get_runs
-        if wanted is None:
-            return await get(self.session_id, user_id=self.user_id)
-        count = wanted
+    async def _tail(self, wanted: int, first: int = 1) -> Session | None:
+        """The session with the fewest last runs that hold ``wanted`` messages (all its
+        runs when it has fewer), read from ``first`` runs on; its version is the one
+        those runs were read at."""
+        count = first
         while True:
-            runs = await get(self.session_id, user_id=self.user_id, last_n=count)
-            if len(runs) < count or sum(len(r.messages) for r in runs) >= wanted:
-                return runs
+            session = await self.store.get_session(
+                self.session_id, user_id=self.user_id, last_n_runs=count
+            )
+            if session is None or len(session.runs) < count:
+                return session
+            if sum(len(run.messages) for run in session.runs) >= wanted:
+                return session
             count *= 4
+
+    def _new_run(self, messages: tuple[Message, ...], now: float) -> Run:
+        return Run(
+            run_id=new_id(),
+            session_id=self.session_id,
+            user_id=self.user_id,
+            agent_id=self.agent_id,
+            input=next((m.content for m in messages if m.role is Role.USER), None),
+            messages=messages,
+            content=_last_text(messages),
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _rewritten(self, run: Run, messages: tuple[Message, ...], now: float) -> Run | None:
+        """``run`` holding ``messages`` instead (``None`` for none: no empty run is kept)."""
+        if not messages:
+            return None
+        return attrs.evolve(
+            run,
+            messages=messages,
+            input=next((m.content for m in messages if m.role is Role.USER), None),
+            content=_last_text(messages),
+            updated_at=now,
+            version=run.version + 1,
+        )
+
+    async def _rewrite(self, session: Session, start: int, runs: tuple[Run, ...]) -> bool:
+        """Replace ``session.runs[start:]`` by ``runs`` in one write, only while the
+        session is at the version read; ``False`` when it changed meanwhile."""
+        try:
+            await self.store.replace_last_runs(
+                self.session_id,
+                len(session.runs) - start,
+                runs,
+                user_id=self.user_id,
+                expected_version=session.version,
+            )
+        except (ConflictError, SessionNotFoundError):
+            return False
+        written = {run.run_id: run for run in runs}
+        removed = {run.run_id for run in session.runs[start:]}
+        for key, open_run in list(self._open.items()):
+            if open_run.run_id in written:
+                self._open[key] = written[open_run.run_id]
+            elif open_run.run_id in removed:
+                del self._open[key]
+        return True
 
     async def _add(self, messages: tuple[Message, ...], wrapper: Any, now: float) -> None:
         key = wrapper if self.grouping == "runner_run" else None
@@ -267,17 +369,7 @@ class SessionarySession:
                 break
             self._remember(attrs.evolve(grown, version=run.version + 1), key)
             return
-        first = Run(
-            run_id=new_id(),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            agent_id=self.agent_id,
-            input=next((m.content for m in messages if m.role is Role.USER), None),
-            messages=messages,
-            content=_last_text(messages),
-            created_at=now,
-            updated_at=now,
-        )
+        first = self._new_run(messages, now)
         await self.store.append_run(first)
         self._remember(first, key)
 
@@ -287,43 +379,42 @@ class SessionarySession:
         with contextlib.suppress(TypeError):  # a context that cannot be weakly referenced
             self._open[key] = run
 
-    async def _replace_in_run(self, run: Run, messages: tuple[Message, ...], now: float) -> bool:
-        """Give a stored run these messages, if it is unchanged since it was read."""
-        changed = attrs.evolve(run, messages=messages, content=_last_text(messages), updated_at=now)
-        try:
-            await self.store.update_run(changed, expected_version=run.version)
-        except (ConflictError, RunNotFoundError):
-            return False
-        self._forget(run.run_id)
-        return True
-
-    def _forget(self, run_id: str) -> None:
-        """Stop extending a run another operation rewrote: the next items start a new one."""
-        for key, open_run in list(self._open.items()):
-            if open_run.run_id == run_id:
-                del self._open[key]
-
     async def _pop(
         self, validate: Callable[[dict[str, Any]], None] | None
     ) -> dict[str, Any] | None:
         while True:
-            runs = await self._tail_runs(1)
-            run = next((r for r in reversed(runs) if r.messages), None)
-            if run is None:
+            session = await self._tail(1)
+            runs = () if session is None else session.runs
+            at = next((i for i in range(len(runs) - 1, -1, -1) if runs[i].messages), None)
+            if session is None or at is None:
                 return None
-            items = items_of(run.messages[-1:])
+            last = runs[at].messages[-1]
+            items = items_of([last])
             if items and validate is not None:
-                validate(items[-1])
-            shorter = attrs.evolve(run, messages=run.messages[:-1], updated_at=time.time())
-            try:
-                await self.store.update_run(shorter, expected_version=run.version)
-            except (ConflictError, RunNotFoundError):
+                validate(items[-1])  # a refusal leaves the item where it was
+            # A foreign message that held several items keeps the others, as items.
+            rest = tuple(message_of(item, last.created_at) for item in items[:-1])
+            shorter = self._rewritten(runs[at], runs[at].messages[:-1] + rest, time.time())
+            if not await self._rewrite(session, at, (shorter,) if shorter else ()):
                 continue  # another writer got there first: look again
-            for key, open_run in list(self._open.items()):
-                if open_run.run_id == run.run_id:
-                    self._open[key] = attrs.evolve(shorter, version=run.version + 1)
             if items:
                 return items[-1]
+
+
+def _unexpired(heads: list[tuple[Message, ...]], expired: Callable[[dict[str, Any]], bool]) -> int:
+    """Drop the leading messages whose items ``expired`` (in place: ``heads`` holds each
+    run's messages). The index of the first run that changed: 0 when any message went,
+    else the last one."""
+    for index, messages in enumerate(heads):
+        for position, message in enumerate(messages):
+            item = item_of(message)
+            if item is None or not expired(item):
+                if index == 0 and position == 0:
+                    return len(heads) - 1
+                heads[index] = messages[position:]
+                return 0
+        heads[index] = ()
+    return 0
 
 
 def _last_text(messages: tuple[Message, ...]) -> str | None:

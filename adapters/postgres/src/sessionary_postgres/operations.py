@@ -10,11 +10,15 @@ A write is one short transaction on one session: it locks the session's row
 or changes one run row, rewrites the summary columns, and commits. Writers of one
 session queue on the row lock, in this process or another; writers of other sessions
 never wait for each other. Earlier runs are never read or rewritten, so an append costs
-the same at run 10 and at run 10,000. Reads are single statements (one snapshot each).
+the same at run 10 and at run 10,000. An append to a session whose row the store wrote
+last skips the lock: one statement writes the summary computed from that row only if
+the row is unchanged (see :meth:`PostgresOperations._append_unchanged`). Reads are
+single statements (one snapshot each).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator
 from typing import Any
@@ -22,8 +26,8 @@ from typing import Any
 import attrs
 import psycopg.errors
 
-from sessionary.domain.runs import Run, RunMetrics
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.domain.runs import Run, RunMetrics, RunStatus
+from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
@@ -34,11 +38,9 @@ from sessionary.errors import (
 )
 from sessionary.storage.backend import stale_delete
 from sessionary.storage.base import (
-    ListFilters,
     SchemaStatus,
     check_owner,
     check_run_version,
-    encode_cursor,
     new_session_info,
     session_after_update,
     summary_after_append,
@@ -49,8 +51,8 @@ from sessionary.storage.driving import StorageOperations
 from sessionary.storage.tails import check_session_version
 from sessionary_postgres import schema, sql
 from sessionary_postgres.connection import Server
+from sessionary_postgres.listing import ListingOperations
 from sessionary_postgres.rows import (
-    SESSION_COLUMNS,
     SessionRow,
     check_text,
     decode_run_row,
@@ -61,6 +63,7 @@ from sessionary_postgres.rows import (
     session_row,
     storable,
 )
+from sessionary_postgres.seen import SeenRows, twin
 from sessionary_postgres.sql import BEGIN, COMMIT, ROLLBACK, Reply, Sql
 from sessionary_postgres.tail import TailOperations
 
@@ -75,7 +78,7 @@ def _writer() -> str:
     return f"sessionary-postgres {__version__}"
 
 
-class PostgresOperations(TailOperations, StorageOperations):
+class PostgresOperations(ListingOperations, TailOperations, SeenRows, StorageOperations):
     """The operations; a store sets :attr:`server` and runs them (see the module docs)."""
 
     server: Server
@@ -120,11 +123,13 @@ class PostgresOperations(TailOperations, StorageOperations):
         else:
             yield BEGIN
             yield Sql(sql.SCHEMA_LOCK, (schema.SCHEMA_LOCK,))
-            # Every statement is IF NOT EXISTS: another process may have made the tables
-            # while this one waited for the lock (and to_regclass may not have seen them).
-            for statement in schema.CREATE_LATEST:
-                yield Sql(statement)
-            yield Sql(sql.CREATE_VERSION, (schema.LATEST, _writer(), time.time()))
+            # Made by another caller while this one waited for the lock? Then leave them:
+            # CREATE INDEX IF NOT EXISTS still locks the table against the writers that
+            # are already using it. Every statement is IF NOT EXISTS all the same.
+            if not (yield Sql(sql.SCHEMA_MADE)).rows[0][0]:
+                for statement in schema.CREATE_LATEST:
+                    yield Sql(statement)
+                yield Sql(sql.CREATE_VERSION, (schema.LATEST, _writer(), time.time()))
             version = _version_of((yield Sql(sql.READ_VERSION)))
             yield COMMIT
         if version == schema.LATEST:
@@ -183,6 +188,8 @@ class PostgresOperations(TailOperations, StorageOperations):
         for target in range(version + 1, schema.LATEST + 1):
             for statement in schema.MIGRATIONS[target]():
                 yield Sql(statement)
+            if target in schema.FILLS:
+                yield from _fill_last_run_at()
             steps.append(f"version {target}")
         if steps:
             yield Sql(sql.WRITE_VERSION, (schema.LATEST, _writer(), time.time()))
@@ -201,6 +208,9 @@ class PostgresOperations(TailOperations, StorageOperations):
     ) -> Op:
         data = encode_run_text(run)
         session_id = run.session_id
+        fast = yield from self._append_unchanged(run, data, expected_version)
+        if fast is not None:
+            return fast
         while True:
             current = yield from self._lock_session(session_id)
             now = time.time()
@@ -213,6 +223,7 @@ class PostgresOperations(TailOperations, StorageOperations):
             created = yield Sql(sql.INSERT_NEW_SESSION, session_params(info, 1))
             if created.rowcount == 1:
                 yield Sql(sql.INSERT_RUN, run_params(run, 1, data), commit=True)
+                self._saw(created.rows[0])
                 return info
             yield ROLLBACK  # another writer created the session first: lock its row
         if current.info.user_id != run.user_id:
@@ -221,13 +232,47 @@ class PostgresOperations(TailOperations, StorageOperations):
         info = storable(summary_after_append(current.info, run, now))
         seq = current.last_seq + 1
         try:
-            yield Sql(
+            reply = yield Sql(
                 sql.APPEND_RUN, (*run_params(run, seq, data), *_summary(info, seq)), commit=True
             )
         except psycopg.errors.UniqueViolation as exc:
-            raise ConflictError(
-                f"run {run.run_id!r} already exists in session {session_id!r}"
-            ) from exc
+            raise twin(run) from exc
+        self._saw(reply.rows[0])
+        return info
+
+    def _append_unchanged(
+        self, run: Run, data: str, expected_version: int | None
+    ) -> Generator[Sql, Reply, SessionInfo | None]:
+        """Append in one statement if the session's row is the one this store saw last
+        (its own last append to the session, typically); ``None`` if it is not.
+
+        The summary is computed from the row seen, and written only if every column of
+        the row is still the same (compared by the server, under the row's lock): the
+        same result as locking the row and reading it, without that round trip.
+        """
+        seen = self._seen().pop(run.session_id, None)
+        if seen is None:
+            return None
+        try:
+            known = session_row(seen)
+        except CorruptRecordError:
+            return None
+        if known.info.user_id != run.user_id or expected_version not in (
+            None,
+            known.info.version,
+        ):
+            return None  # the locking way says why
+        yield from self._ensure_schema()
+        info = storable(summary_after_append(known.info, run, time.time()))
+        seq = known.last_seq + 1
+        params = (*_summary(info, seq), schema.LATEST, *seen, *run_params(run, seq, data))
+        try:
+            reply = yield Sql(sql.APPEND_IF_UNCHANGED, params)
+        except psycopg.errors.UniqueViolation as exc:
+            raise twin(run) from exc
+        if not reply.rows:
+            return None
+        self._saw(reply.rows[0])
         return info
 
     def _update_run_op(self, run: Run, expected_version: int) -> Op:
@@ -356,9 +401,10 @@ class PostgresOperations(TailOperations, StorageOperations):
             Run(
                 run_id=run_id,
                 session_id=session_id,
+                status=RunStatus(status),
                 metrics=RunMetrics(input_tokens=tokens_in, output_tokens=tokens_out),
             )
-            for run_id, tokens_in, tokens_out in doomed
+            for run_id, status, tokens_in, tokens_out in doomed
         ]
         info = summary_after_trim(current.info, removed, keep_last, time.time())
         yield Sql(sql.UPDATE_SUMMARY, _summary(info, current.last_seq))
@@ -380,53 +426,48 @@ class PostgresOperations(TailOperations, StorageOperations):
             return None
         return decode_run_row(session_id, rows[0][1], rows[0][2])
 
-    def _list_op(self, filters: ListFilters, limit: int, after: tuple[float, str] | None) -> Op:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("user_id", filters.user_id),
-            ("agent_id", filters.agent_id),
-            ("team_id", filters.team_id),
-            ("session_type", filters.session_type.value if filters.session_type else None),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                params.append(value)
-        if filters.name_contains is not None:
-            # Folded by Python on both sides, compared literally: % and _ are plain text.
-            clauses.append("strpos(name_folded, %s) > 0")
-            params.append(filters.name_contains.casefold())
-        infos: list[SessionInfo] = []
-        position = after
-        wanted = limit + 1  # one row ahead: is there a next page?
-        while True:
-            where = list(clauses)
-            values = list(params)
-            if position is not None:
-                where.append("(updated_at, session_id) < (%s, %s)")
-                values += [position[0], position[1]]
-            query = (
-                f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions "
-                + (f"WHERE {' AND '.join(where)} " if where else "")
-                + f"ORDER BY {_LIST_ORDER} LIMIT %s"
+
+_NEWEST_RUNS = (
+    "SELECT s.session_id, r.data FROM sessionary_sessions s JOIN LATERAL (SELECT data "
+    "FROM sessionary_runs WHERE session_id = s.session_id ORDER BY seq DESC LIMIT 1) r "
+    "ON true WHERE s.session_id > %s ORDER BY s.session_id LIMIT %s"
+)
+_FILL_BATCH = 1000
+
+
+def _fill_last_run_at() -> Generator[Sql, Reply, None]:
+    """Set ``last_run_at`` to each session's newest run's ``created_at`` (the migration
+    to version 2), in batches of sessions in ID order; sessions without runs keep NULL.
+
+    A newest run whose JSON cannot be read (a damaged row) leaves NULL too: the session
+    then lists by its creation time, and reading it reports the damage as before.
+    """
+    after = ""
+    while True:
+        rows = (yield Sql(_NEWEST_RUNS, (after, _FILL_BATCH))).rows
+        if not rows:
+            return
+        values = []
+        for session_id, data in rows:
+            created = _created_at(data)
+            if created is not None:
+                values.append((created, session_id))
+        if values:
+            yield Sql(
+                "UPDATE sessionary_sessions SET last_run_at = %s WHERE session_id = %s",
+                many=values,
             )
-            rows = yield from self._read(query, (*values, wanted), order=_LIST_ORDER)
-            for row in rows:
-                position = (row[10], row[0])
-                try:
-                    infos.append(session_row(row).info)
-                except CorruptRecordError:
-                    continue  # one bad record must not hide every other session
-            if len(infos) > limit or len(rows) < wanted:
-                break
-            wanted = limit + 1 - len(infos)
-        page = infos[:limit]
-        more = len(infos) > limit
-        cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
-        return SessionPage(items=tuple(page), next_cursor=cursor)
+        after = rows[-1][0]
 
 
-_LIST_ORDER = "updated_at DESC, session_id DESC"
+def _created_at(data: Any) -> float | None:
+    try:
+        value = json.loads(data)["created_at"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _version_of(reply: Reply) -> int:
@@ -447,5 +488,7 @@ def _summary(info: SessionInfo, last_seq: int) -> tuple[Any, ...]:
         info.input_tokens,
         info.output_tokens,
         dump_json(info.state, "state") if info.state else "{}",  # a run's state changes
+        info.last_run_at,
+        info.paused_runs,
         info.session_id,
     )

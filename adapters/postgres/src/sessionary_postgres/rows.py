@@ -36,10 +36,10 @@ __all__ = [
 SESSION_COLUMNS = (
     "session_id, session_type, user_id, agent_id, team_id, name, name_source, state, "
     "metadata, created_at, updated_at, version, run_count, last_run_status, "
-    "last_message_preview, input_tokens, output_tokens, last_seq"
+    "last_message_preview, input_tokens, output_tokens, last_run_at, paused_runs, last_seq"
 )
 #: How many columns :data:`SESSION_COLUMNS` names.
-SESSION_WIDTH = 18
+SESSION_WIDTH = 20
 
 
 @attrs.frozen
@@ -101,8 +101,8 @@ def session_row(row: tuple[Any, ...] | list[Any]) -> SessionRow:
     """Decode a row selected with :data:`SESSION_COLUMNS`."""
     session_id = row[0]
     try:
-        info = decode_session_columns(row[:17])
-        last_seq = row[17]
+        info = decode_session_columns(row[:19])
+        last_seq = row[19]
         if type(last_seq) is not int:
             raise CodecError(f"column 'last_seq' must be an integer, got {last_seq!r}")
     except CodecError as exc:
@@ -132,6 +132,8 @@ def session_params(info: SessionInfo, last_seq: int) -> tuple[Any, ...]:
         info.last_message_preview,
         info.input_tokens,
         info.output_tokens,
+        info.last_run_at,
+        info.paused_runs,
     )
 
 

@@ -25,6 +25,7 @@ from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
     OwnershipError,
+    RunNotFoundError,
     SessionNotFoundError,
 )
 from sessionary.storage.base import check_owner, preview_of
@@ -87,16 +88,37 @@ class TailOperations:
         def _summary_sql(self, info: SessionInfo, last_seq: int) -> Sql: ...
 
     def _session_and_runs(
-        self, session_id: str, user_id: str | None, last_n_runs: int | None
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        before_run: str | None = None,
     ) -> Generator[Sql, Reply, tuple[SessionInfo, list[tuple[int, Any]]] | None]:
-        """The session (if ``user_id`` may see it) and its last runs as ``(seq, data)``."""
-        rows = yield from self._read(sql.SELECT_SESSION, (session_id, session_id, last_n_runs))
+        """The session (if ``user_id`` may see it) and its last runs as ``(seq, data)``;
+        with ``before_run``, the last of the runs stored before it (one statement)."""
+        if before_run is None:
+            rows = yield from self._read(sql.SELECT_SESSION, (session_id, session_id, last_n_runs))
+        else:
+            rows = yield from self._read(
+                sql.SELECT_SESSION_BEFORE,
+                (
+                    session_id,
+                    before_run,
+                    session_id,
+                    session_id,
+                    session_id,
+                    before_run,
+                    last_n_runs,
+                ),
+            )
         heads = [row for row in rows if row[0] is not None]
         if not heads:
             return None
         info = session_row(heads[0][:SESSION_WIDTH]).info
         if not check_owner(info, user_id):
             return None
+        if before_run is not None and heads[0][SESSION_WIDTH] is None:
+            raise RunNotFoundError(session_id, before_run)
         runs = sorted(
             (row[SESSION_WIDTH], row[SESSION_WIDTH + 1]) for row in rows if row[0] is None
         )
@@ -108,8 +130,9 @@ class TailOperations:
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Op:
-        found = yield from self._session_and_runs(session_id, user_id, last_n_runs)
+        found = yield from self._session_and_runs(session_id, user_id, last_n_runs, before_run)
         if found is None:
             return None
         info, rows = found

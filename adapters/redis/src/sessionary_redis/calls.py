@@ -16,7 +16,7 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from sessionary.storage.driving import Operation
-from sessionary_redis import scripts
+from sessionary_redis import index_scripts, scripts
 
 __all__ = [
     "SCRIPTS",
@@ -39,10 +39,11 @@ SCRIPTS: Final[Mapping[str, str]] = {
     "_update_session_script": scripts.UPDATE_SESSION,
     "_delete": scripts.DELETE,
     "_import": scripts.IMPORT,
-    "_forget": scripts.FORGET_INDEX_ENTRY,
+    "_forget": index_scripts.FORGET_INDEX_ENTRY,
     "_trim": scripts.TRIM,
     "_read_messages": scripts.READ_MESSAGES,
     "_replace": scripts.REPLACE,
+    "_migrate_script": index_scripts.MIGRATE,
 }
 
 

@@ -12,12 +12,19 @@ they live in one slot and one script updates both atomically::
     <prefix>:r:{<sid>}      LIST   the session's runs, encoded JSON, in append order
     <prefix>:d:{<sid>}      STRING for a minute after a delete: its token (safe retries)
 
-The listing indexes are sorted sets of raw session IDs scored by last update::
+The listing indexes are sorted sets of raw session IDs, one family per listing order,
+each with the same four scopes::
 
-    <prefix>:x:all          every session
+    <prefix>:x:all          every session, scored by last update (updated_at)
     <prefix>:x:u:<uid>      the sessions of one user
     <prefix>:x:a:<aid>      the sessions of one agent
     <prefix>:x:t:<tid>      the sessions of one team
+    <prefix>:xa:...         the same scopes, scored by last activity
+                            (last_run_at, or created_at for a session without runs)
+    <prefix>:xc:...         the same scopes, scored by creation (created_at)
+
+A session's hash records its ``x:`` index keys (``idx``); the keys of the other
+families follow from them (:meth:`KeyLayout.family`).
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ from urllib.parse import quote
 from sessionary.domain.sessions import SessionType
 from sessionary.errors import InvalidInputError
 
-__all__ = ["KeyLayout", "escape_id", "glob_escape"]
+__all__ = ["FAMILIES", "KeyLayout", "escape_id", "glob_escape"]
+
+#: The index family of each listing order: ``""`` (``x:``), ``"a"`` (``xa:``), ``"c"``.
+FAMILIES = {"updated_at": "", "last_run_at": "a", "created_at": "c"}
 
 MAX_PREFIX_LENGTH = 128
 #: The characters ``quote(..., safe="")`` leaves alone (RFC 3986 "unreserved").
@@ -117,6 +127,17 @@ class KeyLayout:
         elif agent_id is not None:
             found.append(self.agent_index(agent_id))
         return found
+
+    def family(self, index_key: str, family: str) -> str:
+        """The key of the same scope as ``index_key`` (an ``x:`` key) in another family.
+
+        >>> KeyLayout("app").family("app:x:u:bob", "a")
+        'app:xa:u:bob'
+        """
+        head = f"{self.prefix}:x:"
+        if not index_key.startswith(head):
+            raise ValueError(f"{index_key!r} is not an index key of prefix {self.prefix!r}")
+        return f"{self.prefix}:x{family}:{index_key[len(head) :]}"
 
     def pattern(self) -> str:
         """A SCAN pattern for every key under this prefix (cleanup of a test prefix only)."""

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import attrs
 
-from sessionary.codec import SCHEMA_VERSION, dump_json, dump_run
+from sessionary.codec import dump_json, dump_run
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
@@ -39,13 +39,22 @@ from sessionary.errors import (
 )
 from sessionary.ids import new_id
 from sessionary.storage.backend import stale_delete
-from sessionary.storage.base import ListFilters, SchemaStatus, check_run_version, preview_of
+from sessionary.storage.base import ListFilters, check_run_version, preview_of
+from sessionary.storage.summaries import paused
 from sessionary.storage.tails import stale_version
 from sessionary_redis import scripts
-from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request, Script
+from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Request, Script
 from sessionary_redis.connection import RetryPolicy, int_option, number_option
 from sessionary_redis.keys import KeyLayout
-from sessionary_redis.listing import forget_entry, list_page, reindex, unindex
+from sessionary_redis.listing import (
+    activity,
+    count_sessions,
+    forget_entry,
+    list_page,
+    reindex,
+    unindex,
+)
+from sessionary_redis.migration import MigrationOperations
 from sessionary_redis.records import (
     check_tokens,
     decode_info,
@@ -53,6 +62,7 @@ from sessionary_redis.records import (
     info_pairs,
     text,
 )
+from sessionary_redis.scripts import STORE_SCHEMA
 from sessionary_redis.state import guarded, read_guard, state_guard
 from sessionary_redis.tail import TailOperations
 
@@ -63,7 +73,7 @@ _UNCERTAIN_LIMIT: Final = 10_000
 # --------------------------------------------------------------------------- operations
 
 
-class RedisOperations(TailOperations):
+class RedisOperations(MigrationOperations, TailOperations):
     """What :class:`RedisDb` and :class:`AsyncRedisStore` share: settings and every operation.
 
     The stores differ only in their client and in how they send a :class:`Request`.
@@ -78,6 +88,7 @@ class RedisOperations(TailOperations):
     _policy: RetryPolicy
     _uncertain: set[tuple[str, str]]
     _uncertain_lock: threading.Lock
+    _listing_checked: bool = False
     # The registered Lua scripts (named in SCRIPTS); the async store keeps them per client.
     _append: Any
     _read: Any
@@ -90,6 +101,7 @@ class RedisOperations(TailOperations):
     _trim: Any
     _read_messages: Any
     _replace: Any
+    _migrate_script: Any
 
     def _configure(
         self,
@@ -133,6 +145,16 @@ class RedisOperations(TailOperations):
     def _session_keys(self, session_id: str) -> list[str]:
         return [self.keys.session(session_id), self.keys.runs(session_id)]
 
+    def _families(self, index_keys: list[str]) -> list[str]:
+        """The ``x:`` keys, then the same scopes' ``xa:`` and ``xc:`` keys (script order)."""
+        if self.is_cluster:
+            return []  # other slots: a second step indexes them (see ``reindex``)
+        return [
+            *index_keys,
+            *(self.keys.family(key, "a") for key in index_keys),
+            *(self.keys.family(key, "c") for key in index_keys),
+        ]
+
     def _cutoff(self, now: float) -> str:
         return "" if self.ttl is None else repr(now - self.ttl)
 
@@ -155,7 +177,7 @@ class RedisOperations(TailOperations):
         team = run.team_id if is_team else None
         index_keys = self.keys.indexes_of(session_type, run.user_id, agent, team)
         joined = "\n".join(index_keys)
-        keys = self._session_keys(sid) + ([] if self.is_cluster else index_keys)
+        keys = self._session_keys(sid) + self._families(index_keys)
         preview = preview_of(run)
         attempts: list[int] = []
         guard = yield from read_guard(keys[0], sid, run.state_changes)
@@ -182,7 +204,7 @@ class RedisOperations(TailOperations):
                     joined,
                     sid,
                     self._cutoff(now),
-                    SCHEMA_VERSION,
+                    STORE_SCHEMA,
                     "" if expected_version is None else expected_version,
                     *guard,
                 ],
@@ -216,7 +238,7 @@ class RedisOperations(TailOperations):
             raise ConflictError(f"run {run.run_id!r} already exists in session {sid!r}")
         info, stored_keys = self._info(sid, reply[2])
         if not int(reply[1]):
-            yield from reindex(self, stored_keys, info.updated_at, sid)
+            yield from reindex(self, stored_keys, info)
         return info
 
     def _update_run_op(self, run: Run, expected_version: int) -> Op[SessionInfo]:
@@ -252,6 +274,7 @@ class RedisOperations(TailOperations):
             shown = "" if preview is None else "=" + preview
             arguments = [run.user_id or "", run.run_id, found[3], encoded, repr(time.time())]
             arguments += [new.status.value, shown, *delta, self._ttl_ms, op, *guard]
+            arguments.append(paused(new) - paused(old))
             return Request.write_(what, Script("_update_run_script", keys, arguments), sid)
 
         reply = yield from guarded(request, sid, state_guard(sid, found[1][7], gained), gained)
@@ -268,7 +291,7 @@ class RedisOperations(TailOperations):
         if status != "ok":
             raise RunNotFoundError(sid, run.run_id)
         info, index_keys = self._info(sid, reply[1])
-        yield from reindex(self, index_keys, info.updated_at, sid)
+        yield from reindex(self, index_keys, info)
         return info
 
     def _update_session_op(
@@ -309,7 +332,7 @@ class RedisOperations(TailOperations):
         if status == "corrupt":
             raise CorruptRecordError(session_id, str(text(reply[1])))
         info, index_keys = self._info(session_id, reply[1])
-        yield from reindex(self, index_keys, info.updated_at, session_id)
+        yield from reindex(self, index_keys, info)
         return info
 
     def _import_op(self, session: Session, replace: bool) -> Op[SessionInfo]:
@@ -327,7 +350,7 @@ class RedisOperations(TailOperations):
             raise InvalidInputError(f"session {sid!r} is not JSON-serialisable: {exc}") from exc
         for position, run in enumerate(session.runs):
             pairs += ["r:" + run.run_id, str(position)]
-        keys = self._session_keys(sid) + ([] if self.is_cluster else index_keys)
+        keys = self._session_keys(sid) + self._families(index_keys)
         now = time.time()
         reply = yield Request.write_(
             f"import session {sid!r}",
@@ -340,6 +363,8 @@ class RedisOperations(TailOperations):
                     sid,
                     repr(info.updated_at),
                     self._cutoff(now),
+                    repr(activity(info)),
+                    repr(info.created_at),
                     len(pairs) // 2,
                     *pairs,
                     *encoded_runs,
@@ -352,7 +377,7 @@ class RedisOperations(TailOperations):
         old_keys = [k for k in (text(reply[1]) or "").split("\n") if k and k not in index_keys]
         yield from unindex(self, old_keys, sid)
         if self.is_cluster:
-            yield from reindex(self, index_keys, info.updated_at, sid)
+            yield from reindex(self, index_keys, info)
         return info
 
     def _delete_op(
@@ -375,8 +400,11 @@ class RedisOperations(TailOperations):
         if status != "ok":
             return False
         keys = [k for k in (text(reply[1]) or "").split("\n") if k]
-        score = text(reply[2]) if len(reply) > 2 else None
-        yield from unindex(self, keys, session_id, float(score) if score else None)
+        scores = [text(value) for value in reply[2:5]]
+        known = None
+        if len(scores) == 3 and all(scores):
+            known = (float(str(scores[0])), float(str(scores[1])), float(str(scores[2])))
+        yield from unindex(self, keys, session_id, known)
         return True
 
     def _erase_user_op(self, user_id: str) -> Op[int]:
@@ -423,7 +451,7 @@ class RedisOperations(TailOperations):
         removed = int(reply[1])
         if removed:
             info, index_keys = self._info(session_id, reply[2])
-            yield from reindex(self, index_keys, info.updated_at, session_id)
+            yield from reindex(self, index_keys, info)
         return removed
 
     # ------------------------------------------------------------------ reads
@@ -457,32 +485,10 @@ class RedisOperations(TailOperations):
     ) -> Op[SessionPage]:
         return (yield from list_page(self, filters, limit, after))
 
+    def _count_op(self, filters: ListFilters) -> Op[int]:
+        return (yield from count_sessions(self, filters))
+
     # ------------------------------------------------------------------ admin
-
-    def _schema_status_op(self) -> Op[SchemaStatus]:
-        """The storage schema of the most recently written sessions against this code's.
-
-        Every session hash records the schema it was written with; the newest 100
-        sessions are sampled (one pipelined read). A session from a newer schema shows
-        as ``current > latest``, and reading it raises ``SchemaVersionError``.
-        """
-        newest = yield Request.read(
-            "read the newest sessions", Command.of("zrevrange", self.keys.all_index, 0, 99)
-        )
-        found = [SCHEMA_VERSION]
-        if newest:
-            values = yield Request.read(
-                "read session schemas",
-                Pipeline(
-                    [Command.of("hget", self.keys.session(str(text(m))), "schema") for m in newest],
-                    raise_on_error=False,
-                ),
-            )
-            for value in values:
-                raw = None if isinstance(value, Exception) else text(value)
-                if raw is not None and raw.isdigit():
-                    found.append(int(raw))
-        return SchemaStatus(current=max(found), latest=SCHEMA_VERSION)
 
     def _ping_op(self) -> Op[None]:
         yield Request.read("ping", Command.of("ping"))

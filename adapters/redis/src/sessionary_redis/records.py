@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sessionary.codec import SCHEMA_VERSION, CodecError, decode_run_json, dump_json
+from sessionary.codec import CodecError, decode_run_json, dump_json
 from sessionary.domain.runs import Run, RunStatus
 from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import CorruptRecordError, InvalidInputError, SchemaVersionError
-from sessionary_redis.scripts import INFO_FIELDS
+from sessionary_redis.scripts import INFO_FIELDS, STORE_SCHEMA
 
 __all__ = [
     "MAX_TOKENS",
@@ -17,6 +17,7 @@ __all__ = [
     "decode_info",
     "decode_run_text",
     "info_pairs",
+    "older_schema",
     "refuse_newer",
     "text",
 ]
@@ -114,11 +115,13 @@ def decode_info(session_id: str, values: list[Any]) -> tuple[SessionInfo, list[s
         schema = _int(fields, "schema")
     except ValueError as exc:
         raise CorruptRecordError(session_id, f"no schema version: {exc}") from exc
-    if schema > SCHEMA_VERSION:
+    if schema > STORE_SCHEMA:
         raise SchemaVersionError(
             f"session {session_id!r} was written with storage schema {schema}, newer than "
-            f"this sessionary-redis's {SCHEMA_VERSION}; upgrade sessionary to read it"
+            f"this sessionary-redis's {STORE_SCHEMA}; upgrade sessionary to read it"
         )
+    if schema < STORE_SCHEMA:
+        raise older_schema(schema)
     try:
         status = fields["status"]
         info = SessionInfo(
@@ -139,6 +142,8 @@ def decode_info(session_id: str, values: list[Any]) -> tuple[SessionInfo, list[s
             last_message_preview=fields["preview"],
             input_tokens=_int(fields, "in"),
             output_tokens=_int(fields, "out"),
+            last_run_at=None if fields["lra"] is None else _float(fields, "lra"),
+            paused_runs=_int(fields, "paused"),
         )
     except (ValueError, TypeError) as exc:
         raise CorruptRecordError(session_id, f"the session summary is malformed: {exc}") from exc
@@ -150,7 +155,7 @@ def info_pairs(info: SessionInfo, index_keys: list[str]) -> list[str]:
     """The hash fields (flattened field/value pairs) that store ``info`` whole."""
     pairs = [
         "schema",
-        str(SCHEMA_VERSION),
+        str(STORE_SCHEMA),
         "type",
         info.session_type.value,
         "name",
@@ -173,6 +178,8 @@ def info_pairs(info: SessionInfo, index_keys: list[str]) -> list[str]:
         str(info.input_tokens),
         "out",
         str(info.output_tokens),
+        "paused",
+        str(info.paused_runs),
         "idx",
         "\n".join(index_keys),
     ]
@@ -182,22 +189,35 @@ def info_pairs(info: SessionInfo, index_keys: list[str]) -> list[str]:
         ("team", info.team_id),
         ("status", info.last_run_status.value if info.last_run_status else None),
         ("preview", info.last_message_preview),
+        ("lra", None if info.last_run_at is None else repr(info.last_run_at)),
     ):
         if value is not None:
             pairs += [key, value]
     return pairs
 
 
+def older_schema(schema: object) -> SchemaVersionError:
+    """The error for a session of an older storage schema: the store needs migrating."""
+    return SchemaVersionError(
+        f"a session was written with storage schema {schema}, older than this "
+        f"sessionary-redis's {STORE_SCHEMA}; nothing was written or read: upgrade the "
+        "store with 'sessionary migrate --db <url>' (back it up first)"
+    )
+
+
 def refuse_newer(reply: Any) -> Any:
-    """A script's reply, or :class:`SchemaVersionError` if it found a newer schema.
+    """A script's reply, or :class:`SchemaVersionError` if it found another schema.
 
     Every script on a session reads the session's ``schema`` field (one ``HGET``) before
-    anything else and answers ``newer`` without writing when it is past this code's.
+    anything else and answers ``newer`` (past this code's) or ``older`` (not migrated
+    yet) without writing.
     """
     if isinstance(reply, list) and reply and reply[0] in (b"newer", "newer"):
         raise SchemaVersionError(
             f"a session was written with storage schema {text(reply[1])}, newer than this "
-            f"sessionary-redis's {SCHEMA_VERSION}; nothing was written or read: upgrade "
+            f"sessionary-redis's {STORE_SCHEMA}; nothing was written or read: upgrade "
             "sessionary to use it"
         )
+    if isinstance(reply, list) and reply and reply[0] in (b"older", "older"):
+        raise older_schema(text(reply[1]))
     return reply

@@ -13,18 +13,21 @@ in ``docs/storage/redis.md``.
 
 from __future__ import annotations
 
-from sessionary.codec import SCHEMA_VERSION
+#: The storage schema this code writes in each session hash's ``schema`` field (the
+#: Redis layout's own version, not the codec's). Version 2 (issue 19) added ``lra``
+#: and ``paused`` and the ``xa:``/``xc:`` index families; ``migrate`` fills them.
+STORE_SCHEMA = 2
 
 __all__ = [
     "APPEND",
     "DELETE",
-    "FORGET_INDEX_ENTRY",
     "IMPORT",
     "INFO_FIELDS",
     "READ_MESSAGES",
     "READ_RUN",
     "READ_SESSION",
     "REPLACE",
+    "STORE_SCHEMA",
     "TRIM",
     "UPDATE_RUN",
     "UPDATE_SESSION",
@@ -50,6 +53,8 @@ INFO_FIELDS: tuple[str, ...] = (
     "status",
     "preview",
     "idx",
+    "lra",
+    "paused",
 )
 
 _FIELDS_LUA = "{" + ", ".join(f"'{f}'" for f in INFO_FIELDS) + "}"
@@ -57,10 +62,11 @@ _FIELDS_LUA = "{" + ", ".join(f"'{f}'" for f in INFO_FIELDS) + "}"
 # Shared preamble: key type checks and helpers. A wrong key type is reported, not hit.
 _PRELUDE = f"""
 local FIELDS = {_FIELDS_LUA}
-local SCHEMA = {SCHEMA_VERSION}
+local SCHEMA = {STORE_SCHEMA}
 local function newer(h)
   local s = tonumber(redis.call('HGET', h, 'schema') or '')
   if s and s > SCHEMA then return {{'newer', tostring(s)}} end
+  if s and s < SCHEMA then return {{'older', tostring(s)}} end
   return nil
 end
 local function key_types(h, l)
@@ -98,6 +104,16 @@ end
 local function info(h)
   return redis.call('HMGET', h, unpack(FIELDS))
 end
+local function index_all(first, n, scores, member, cutoff, ttl)
+  for i = first, first + 3 * n - 1 do
+    local family = math.floor((i - first) / n) + 1
+    local how = scores[family][1]
+    if how == '' then redis.call('ZADD', KEYS[i], scores[family][2], member)
+    else redis.call('ZADD', KEYS[i], how, scores[family][2], member) end
+    if family == 1 and cutoff ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', cutoff) end
+    expire(ttl, KEYS[i])
+  end
+end
 local function finish(h, l, now, ttl, op)
   bump_updated(h, now)
   redis.call('HSET', h, 'op', op)
@@ -129,8 +145,9 @@ def _session_script(body: str, *, missing: str | None, read_only: bool = False) 
 
 
 #: KEYS: session hash, runs list, then (single server only) the indexes a new session
-#: joins. ARGV: now, run_id, run_json, user, type, agent, team, status, preview
-#: ('' or '=' .. text), input_tokens, output_tokens, ttl_ms ('0' for none), idx (the
+#: joins: its ``x:`` keys, then the same scopes' ``xa:`` keys, then ``xc:`` keys.
+#: ARGV: now, run_id, run_json, user, type, agent, team, status, preview ('' or '=' ..
+#: text), input_tokens, output_tokens, ttl_ms ('0' for none), idx (the
 #: new session's index keys, newline-joined), member (raw session ID), cutoff ('' or
 #: the score at or below which index entries have expired), schema, expected version
 #: ('' for none; '0': the session must not exist).
@@ -161,7 +178,7 @@ else
   redis.call('DEL', l)
   redis.call('HSET', h, 'schema', a[16], 'type', a[5], 'name', 'null', 'name_source', 'null',
     'state', '{}', 'metadata', '{}', 'created', a[1], 'updated', a[1], 'version', 0,
-    'runs', 0, 'in', 0, 'out', 0, 'idx', a[13])
+    'runs', 0, 'in', 0, 'out', 0, 'idx', a[13], 'paused', 0)
   if a[4] ~= '' then redis.call('HSET', h, 'user', a[4]) end
   if a[6] ~= '' then redis.call('HSET', h, 'agent', a[6]) end
   if a[7] ~= '' then redis.call('HSET', h, 'team', a[7]) end
@@ -174,15 +191,15 @@ redis.call('HINCRBY', h, 'runs', 1)
 redis.call('HINCRBY', h, 'in', a[10])
 redis.call('HINCRBY', h, 'out', a[11])
 if a[9] ~= '' then redis.call('HSET', h, 'preview', string.sub(a[9], 2)) end
+if a[8] == 'paused' then redis.call('HINCRBY', h, 'paused', 1) end
 local updated = bump_updated(h, a[1])
+redis.call('HSET', h, 'lra', updated)
 expire(a[12], h, l)
 local indexed = 0
 if #KEYS > 2 and redis.call('HGET', h, 'idx') == a[13] then
-  for i = 3, #KEYS do
-    redis.call('ZADD', KEYS[i], 'GT', updated, a[14])
-    if a[15] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', a[15]) end
-    expire(a[12], KEYS[i])
-  end
+  local created = redis.call('HGET', h, 'created')
+  index_all(3, (#KEYS - 2) / 3, {{'GT', updated}, {'GT', updated}, {'NX', created}},
+    a[14], a[15], a[12])
   indexed = 1
 end
 return {'ok', indexed, info(h)}
@@ -190,16 +207,25 @@ return {'ok', indexed, info(h)}
     missing=None,
 )
 
-#: KEYS: session hash, runs list. ARGV: user, n ('-1' for every run).
+#: KEYS: session hash, runs list. ARGV: user, n ('-1' for every run), before_run (''
+#: for none: the last runs; else the runs stored before that run, ``norun`` if unknown).
+#: Returns the session fields, the runs, and the list position of the first one.
 READ_SESSION = _session_script(
     """
 local fields = info(h)
 if a[1] ~= '' and fields[3] ~= a[1] then return {'missing'} end
 local n = tonumber(a[2])
+local stop = redis.call('LLEN', l)
+if a[3] ~= '' then
+  local pos = redis.call('HGET', h, 'r:' .. a[3])
+  if not pos then return {'norun'} end
+  stop = index_of(h, pos)
+end
+local start = 0
+if n >= 0 then start = math.max(0, stop - n) end
 local runs = {}
-if n < 0 then runs = redis.call('LRANGE', l, 0, -1)
-elseif n > 0 then runs = redis.call('LRANGE', l, -n, -1) end
-return {'ok', fields, runs}
+if stop > start then runs = redis.call('LRANGE', l, start, stop - 1) end
+return {'ok', fields, runs, start}
 """,
     missing="missing",
     read_only=True,
@@ -222,8 +248,9 @@ return {'ok', fields, pos, text, redis.call('LLEN', l)}
 )
 
 #: KEYS: session hash, runs list. ARGV: user, run_id, old_json, new_json, now, status,
-#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token, then the
-#: state text read and the state text to write (as for APPEND).
+#: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token, the
+#: state text read and the state text to write (as for APPEND), then the change in
+#: paused runs (-1, 0 or 1). The run's continuation is activity: ``lra`` moves.
 UPDATE_RUN = _session_script(
     """
 if redis.call('HGET', h, 'op') == a[11] then return {'ok', info(h)} end
@@ -248,6 +275,8 @@ if pos == redis.call('LLEN', l) - 1 then
   redis.call('HSET', h, 'status', a[6])
   if a[7] ~= '' then redis.call('HSET', h, 'preview', string.sub(a[7], 2)) end
 end
+redis.call('HINCRBY', h, 'paused', a[14])
+redis.call('HSET', h, 'lra', bump_updated(h, a[5]))
 return finish(h, l, a[5], a[10], a[11])
 """,
     missing="norun",
@@ -284,7 +313,7 @@ if a[5] ~= '' and version ~= a[5] then return {'conflict', version} end
 local cut = redis.call('LLEN', l) - tonumber(a[2])
 if cut <= 0 then return {'ok', 0, info(h)} end
 local doomed = redis.call('LRANGE', l, 0, cut - 1)
-local ids, tin, tout = {}, 0, 0
+local ids, tin, tout, tp = {}, 0, 0, 0
 for i, raw in ipairs(doomed) do
   local ok, run = pcall(cjson.decode, raw)
   if not ok or type(run) ~= 'table' or type(run['run_id']) ~= 'string'
@@ -294,6 +323,7 @@ for i, raw in ipairs(doomed) do
   ids[#ids + 1] = 'r:' .. run['run_id']
   tin = tin + (tonumber(run['metrics']['input_tokens']) or 0)
   tout = tout + (tonumber(run['metrics']['output_tokens']) or 0)
+  if run['status'] == 'paused' then tp = tp + 1 end
 end
 redis.call('LTRIM', l, cut, -1)
 for i = 1, #ids, 1000 do redis.call('HDEL', h, unpack(ids, i, math.min(i + 999, #ids))) end
@@ -301,6 +331,7 @@ redis.call('HINCRBY', h, 'base', cut)
 redis.call('HSET', h, 'runs', redis.call('LLEN', l))
 redis.call('HINCRBY', h, 'in', string.format('%d', -tin))
 redis.call('HINCRBY', h, 'out', string.format('%d', -tout))
+redis.call('HINCRBY', h, 'paused', string.format('%d', -tp))
 redis.call('HINCRBY', h, 'version', 1)
 bump_updated(h, a[3])
 expire(a[4], h, l)
@@ -310,8 +341,9 @@ return {'ok', cut, info(h)}
 )
 
 #: KEYS: session hash, runs list, delete marker. ARGV: user, op token, expected version
-#: ('' for none). Returns the deleted session's index keys and its last update (its score
-#: in them, so they are cleared only of this session, not of one made again since), or
+#: ('' for none). Returns the deleted session's index keys and its last update, last
+#: activity and creation (its scores in the three index families, so they are cleared
+#: only of this session, not of one made again since), or
 #: ``conflict`` and the stored
 #: version when an expected version is given and not the stored one (nothing deleted).
 #: The marker keeps the token for a minute, so a delete retried after a lost reply still
@@ -327,7 +359,7 @@ if th == 'none' then
   if redis.call('GET', d) == a[2] then return {'ok', ''} end
   return {'missing'}
 end
-local idx, updated = '', ''
+local idx, updated, active, created = '', '', '', ''
 if th == 'hash' then
   if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
   local n = newer(h)
@@ -336,6 +368,8 @@ if th == 'hash' then
   if a[3] ~= '' and version ~= a[3] then return {'conflict', version} end
   idx = redis.call('HGET', h, 'idx') or ''
   updated = redis.call('HGET', h, 'updated') or ''
+  created = redis.call('HGET', h, 'created') or ''
+  active = redis.call('HGET', h, 'lra') or created
 elseif a[1] ~= '' then
   return {'missing'}
 elseif a[3] ~= '' then
@@ -343,13 +377,14 @@ elseif a[3] ~= '' then
 end
 redis.call('DEL', h, l)
 redis.call('SET', d, a[2], 'PX', 60000)
-return {'ok', idx, updated}
+return {'ok', idx, updated, active, created}
 """
 )
 
-#: KEYS: session hash, runs list, then (single server only) the session's index keys.
-#: ARGV: replace ('0'/'1'), ttl_ms, member, updated (score), cutoff, number of
-#: field/value pairs, the pairs, then the runs' JSON in order.
+#: KEYS: session hash, runs list, then (single server only) the session's index keys
+#: (``x:``, then ``xa:``, then ``xc:`` keys, as for APPEND).
+#: ARGV: replace ('0'/'1'), ttl_ms, member, updated, cutoff, activity, created (the
+#: scores), number of field/value pairs, the pairs, then the runs' JSON in order.
 #: Returns the index keys of the session it replaced ('' if none).
 IMPORT = (
     "#!lua\n"
@@ -367,8 +402,8 @@ elseif not th then
   if a[1] ~= '1' then return {'exists'} end
 end
 redis.call('DEL', h, l)
-local npairs = tonumber(a[6])
-local first, last = 7, 6 + 2 * npairs
+local npairs = tonumber(a[8])
+local first, last = 9, 8 + 2 * npairs
 for i = first, last, 1000 do
   redis.call('HSET', h, unpack(a, i, math.min(i + 999, last)))
 end
@@ -376,24 +411,12 @@ for i = last + 1, #a, 1000 do
   redis.call('RPUSH', l, unpack(a, i, math.min(i + 999, #a)))
 end
 expire(a[2], h, l)
-for i = 3, #KEYS do
-  redis.call('ZADD', KEYS[i], a[4], a[3])
-  if a[5] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', a[5]) end
-  expire(a[2], KEYS[i])
+if #KEYS > 2 then
+  index_all(3, (#KEYS - 2) / 3, {{'', a[4]}, {'', a[6]}, {'', a[7]}}, a[3], a[5], a[2])
 end
 return {'ok', old}
 """
 )
-
-#: KEYS: one index. ARGV: member, score. Removes a dangling entry unless it moved since.
-FORGET_INDEX_ENTRY = """#!lua
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) == tonumber(ARGV[2]) then
-  return redis.call('ZREM', KEYS[1], ARGV[1])
-end
-return 0
-"""
-
 
 #: KEYS: session hash, runs list. ARGV: user, last_n ('-1' for every message).
 #: The runs holding the last ``last_n`` messages, newest first (each run's messages are
@@ -429,8 +452,9 @@ return {'ok', fields, picked, len}
 
 #: KEYS: session hash, runs list. ARGV: user, the version the caller read, count, now,
 #: ttl_ms, run_count, input and output tokens, last status ('' for none), preview (''
-#: or '=' .. text), the number of removed run IDs, those IDs, then ID and JSON of each
-#: new run. Replaces the last ``count`` runs if the session is still at that version.
+#: or '=' .. text), last_run_at ('' for none), paused runs, the number of removed run
+#: IDs, those IDs, then ID and JSON of each new run. Replaces the last ``count`` runs if
+#: the session is still at that version.
 REPLACE = _session_script(
     """
 if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
@@ -440,23 +464,24 @@ local version = redis.call('HGET', h, 'version')
 if version ~= a[2] then return {'conflict', version} end
 local count, len = tonumber(a[3]), redis.call('LLEN', l)
 if count > len then return {'conflict', version} end
-local gone, removed = tonumber(a[11]), {}
-for i = 12, 11 + gone do removed[a[i]] = true end
-for i = 12 + gone, #a, 2 do
+local gone, removed = tonumber(a[13]), {}
+for i = 14, 13 + gone do removed[a[i]] = true end
+for i = 14 + gone, #a, 2 do
   if redis.call('HEXISTS', h, 'r:' .. a[i]) == 1 and not removed[a[i]] then
     return {'duplicate', a[i]}
   end
 end
 local cut = len - count
 if cut == 0 then redis.call('DEL', l) else redis.call('LTRIM', l, 0, cut - 1) end
-for i = 12, 11 + gone do redis.call('HDEL', h, 'r:' .. a[i]) end
+for i = 14, 13 + gone do redis.call('HDEL', h, 'r:' .. a[i]) end
 local pos = cut + tonumber(redis.call('HGET', h, 'base') or '0')
-for i = 12 + gone, #a, 2 do
+for i = 14 + gone, #a, 2 do
   redis.call('RPUSH', l, a[i + 1])
   redis.call('HSET', h, 'r:' .. a[i], pos)
   pos = pos + 1
 end
-redis.call('HSET', h, 'runs', a[6], 'in', a[7], 'out', a[8])
+redis.call('HSET', h, 'runs', a[6], 'in', a[7], 'out', a[8], 'paused', a[12])
+if a[11] == '' then redis.call('HDEL', h, 'lra') else redis.call('HSET', h, 'lra', a[11]) end
 if a[9] == '' then redis.call('HDEL', h, 'status') else redis.call('HSET', h, 'status', a[9]) end
 if a[10] == '' then redis.call('HDEL', h, 'preview')
 else redis.call('HSET', h, 'preview', string.sub(a[10], 2)) end

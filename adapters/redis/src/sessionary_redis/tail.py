@@ -23,6 +23,7 @@ from sessionary.errors import (
     ConflictError,
     CorruptRecordError,
     OwnershipError,
+    RunNotFoundError,
     SessionNotFoundError,
 )
 from sessionary.storage.base import preview_of
@@ -58,6 +59,7 @@ class TailOperations:
     keys: KeyLayout
     ttl: float | None
     _ttl_ms: str
+    _listing_checked: bool
 
     def _pair(self, session_id: str) -> list[str]:
         return [self.keys.session(session_id), self.keys.runs(session_id)]
@@ -79,18 +81,22 @@ class TailOperations:
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Op[Session | None]:
         count = -1 if last_n_runs is None else last_n_runs
         reply = yield Request.read(
             f"read session {session_id!r}",
-            Script("_read", self._pair(session_id), [user_id or "", count]),
+            Script("_read", self._pair(session_id), [user_id or "", count, before_run or ""]),
             session_id,
         )
+        if text(reply[0]) == "norun":
+            assert before_run is not None
+            raise RunNotFoundError(session_id, before_run)
         read = self._read_reply(session_id, reply)
         if read is None:
             return None
         info = read[0]
-        first = info.run_count - len(reply[2]) + 1  # the position of the first run read
+        first = int(reply[3]) + 1  # the position (from 1) of the first run read
         runs, skipped = decode_each(
             session_id,
             ((f"#{first + i}", value) for i, value in enumerate(reply[2])),
@@ -135,7 +141,7 @@ class TailOperations:
         while True:
             reply = yield Request.read(
                 f"read session {session_id!r}",
-                Script("_read", self._pair(session_id), [user_id or "", count]),
+                Script("_read", self._pair(session_id), [user_id or "", count, ""]),
                 session_id,
             )
             read = self._read_reply(session_id, reply)
@@ -163,6 +169,7 @@ class TailOperations:
             )
             status = "" if new.last_run_status is None else new.last_run_status.value
             preview = new.last_message_preview
+            active = new.last_run_at
             args: list[Any] = [
                 user_id or "",
                 info.version,
@@ -174,6 +181,8 @@ class TailOperations:
                 new.output_tokens,
                 status,
                 "" if preview is None else "=" + preview,
+                "" if active is None else repr(active),
+                new.paused_runs,
                 len(removed),
                 *(run.run_id for run in removed),
             ]
@@ -188,7 +197,7 @@ class TailOperations:
             if outcome == "ok":
                 stored = self._read_reply(session_id, done)
                 assert stored is not None
-                yield from reindex(self, index_keys, stored[0].updated_at, session_id)
+                yield from reindex(self, index_keys, stored[0])
                 return stored[0]
             if outcome == "missing":
                 raise SessionNotFoundError(session_id, user_id)

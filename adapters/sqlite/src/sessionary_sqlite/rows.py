@@ -34,7 +34,7 @@ __all__ = [
 SESSION_COLUMNS = (
     "session_key, session_id, session_type, user_id, agent_id, team_id, name, name_source, "
     "state, metadata, created_at, updated_at, version, run_count, last_run_status, "
-    "last_message_preview, input_tokens, output_tokens, last_seq"
+    "last_message_preview, input_tokens, output_tokens, last_run_at, paused_runs, last_seq"
 )
 
 
@@ -89,8 +89,8 @@ def session_row(row: tuple[Any, ...]) -> SessionRow:
     """Decode a row selected with :data:`SESSION_COLUMNS`."""
     session_id = row[1]
     try:
-        info = decode_session_columns(row[1:18])
-        key, last_seq = row[0], row[18]
+        info = decode_session_columns(row[1:20])
+        key, last_seq = row[0], row[20]
         if type(last_seq) is not int:
             raise CodecError(f"column 'last_seq' must be an integer, got {last_seq!r}")
     except CodecError as exc:
@@ -118,6 +118,8 @@ def info_params(info: SessionInfo) -> tuple[Any, ...]:
         info.last_message_preview,
         info.input_tokens,
         info.output_tokens,
+        info.last_run_at,
+        info.paused_runs,
     )
 
 

@@ -11,6 +11,10 @@ Version history:
 1. Sessions and runs, one row per run, ordered by a per-session sequence.
 2. Token totals in the session summary (and on each run row), backfilled from the
    stored runs, and an index for "the sessions of a user by last update".
+3. The inbox: ``last_run_at`` (the last run's activity) and ``paused_runs`` in the
+   session summary, backfilled from the stored runs, and the indexes that list and
+   count by activity, by creation and the sessions with paused runs (see
+   :data:`ACTIVITY`).
 
 No released package wrote version 1; it is kept so the migration path is exercised
 from the first release on (see ``docs/storage/sqlite.md``).
@@ -29,13 +33,17 @@ __all__ = [
     "SCHEMA_TABLE",
     "create_latest",
     "create_version_1",
+    "create_version_2",
     "foreign_tables",
     "read_version",
     "write_version",
 ]
 
 #: The schema version this package writes.
-LATEST = 2
+LATEST = 3
+#: A session's place in the inbox: its last activity, its creation without runs. The
+#: listing queries write it exactly so, so SQLite picks the indexes made on it.
+ACTIVITY = "coalesce(last_run_at, created_at)"
 SCHEMA_TABLE = "sessionary_schema"
 
 _SCHEMA_TABLE_DDL = f"""
@@ -96,6 +104,22 @@ _V2_STEPS = (
 )
 
 
+_V3_STEPS = (
+    "ALTER TABLE sessions ADD COLUMN last_run_at REAL",
+    "ALTER TABLE sessions ADD COLUMN paused_runs INTEGER NOT NULL DEFAULT 0",
+    f"CREATE INDEX sessions_by_activity ON sessions ({ACTIVITY} DESC, session_id DESC)",
+    f"CREATE INDEX sessions_by_user_activity ON sessions "
+    f"(user_id, {ACTIVITY} DESC, session_id DESC)",
+    "CREATE INDEX sessions_by_creation ON sessions (created_at DESC, session_id DESC)",
+    "CREATE INDEX sessions_by_user_creation ON sessions "
+    "(user_id, created_at DESC, session_id DESC)",
+    f"CREATE INDEX sessions_paused ON sessions ({ACTIVITY} DESC, session_id DESC) "
+    "WHERE paused_runs > 0",
+    f"CREATE INDEX sessions_paused_by_user ON sessions "
+    f"(user_id, {ACTIVITY} DESC, session_id DESC) WHERE paused_runs > 0",
+)
+
+
 def read_version(conn: sqlite3.Connection) -> int | None:
     """The version the file holds, or ``None`` if it has no Sessionary schema yet."""
     try:
@@ -135,11 +159,16 @@ def create_version_1(conn: sqlite3.Connection, written_by: str) -> None:
     write_version(conn, 1, written_by)
 
 
+def create_version_2(conn: sqlite3.Connection, written_by: str) -> None:
+    """Create the version 2 tables, as the previous release did (for migration tests)."""
+    for statement in (*_V1_DDL, *_V2_STEPS):
+        conn.execute(statement)
+    write_version(conn, 2, written_by)
+
+
 def create_latest(conn: sqlite3.Connection, written_by: str) -> None:
     """Create the latest tables in an empty file (inside the caller's transaction)."""
-    for statement in _V1_DDL:
-        conn.execute(statement)
-    for statement in _V2_STEPS:
+    for statement in (*_V1_DDL, *_V2_STEPS, *_V3_STEPS):
         conn.execute(statement)
     write_version(conn, LATEST, written_by)
 
@@ -181,5 +210,44 @@ def _to_version_2(conn: sqlite3.Connection) -> list[str]:
     return [summary, *notes]
 
 
+def _to_version_3(conn: sqlite3.Connection) -> list[str]:
+    for statement in _V3_STEPS:
+        conn.execute(statement)
+    # The run rows carry their status: the paused count is one grouped scan.
+    conn.execute(
+        "UPDATE sessions SET paused_runs = (SELECT count(*) FROM runs r WHERE "
+        "r.session_key = sessions.session_key AND r.status = 'paused')"
+    )
+    # The newest run's created_at is in its JSON: decode the newest run of each session.
+    newest = conn.execute(
+        "SELECT s.session_key, s.session_id, s.updated_at, r.seq, r.data FROM sessions s "
+        "JOIN runs r ON r.session_key = s.session_key AND r.seq = "
+        "(SELECT max(seq) FROM runs WHERE session_key = s.session_key)"
+    ).fetchall()
+    notes: list[str] = []
+    filled: list[tuple[float, int]] = []
+    for key, session_id, updated_at, seq, data in newest:
+        try:
+            created = json.loads(data)["created_at"]
+            if isinstance(created, bool) or not isinstance(created, (int, float)):
+                raise TypeError(f"created_at is {created!r}")
+        except (ValueError, TypeError, KeyError) as exc:
+            notes.append(
+                f"session {session_id!r}: run #{seq} cannot be decoded ({exc!r}); "
+                "its last activity is taken as its last update"
+            )
+            created = updated_at
+        filled.append((float(created), key))
+    conn.executemany("UPDATE sessions SET last_run_at = ? WHERE session_key = ?", filled)
+    summary = (
+        f"version 3: added the last activity and the paused-run count to the sessions "
+        f"({len(filled)} with runs), and the indexes of the inbox"
+    )
+    return [summary, *notes]
+
+
 #: ``MIGRATIONS[n]`` upgrades a file from version ``n - 1`` to ``n``; returns notes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], list[str]]] = {2: _to_version_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], list[str]]] = {
+    2: _to_version_2,
+    3: _to_version_3,
+}

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from sessionary.domain.messages import Message
-from sessionary.domain.runs import Run, RunMetrics
+from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
 from sessionary.errors import (
     ConflictError,
-    CorruptRecordError,
     InvalidInputError,
     OwnershipError,
     RunNotFoundError,
@@ -35,7 +34,6 @@ from sessionary.storage.base import (
     Store,
     check_owner,
     check_run_version,
-    encode_cursor,
     new_session_info,
     session_after_update,
     summary_after_append,
@@ -43,7 +41,7 @@ from sessionary.storage.base import (
     summary_after_update,
 )
 from sessionary.storage.tails import check_session_version, decode_each
-from sessionary_sqlite import tail
+from sessionary_sqlite import inbox, tail
 from sessionary_sqlite.connection import parse_url, retry_busy, translate
 from sessionary_sqlite.database import SqliteDatabase
 from sessionary_sqlite.rows import INSERT_RUN as _INSERT_RUN
@@ -70,13 +68,13 @@ _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?"
 _INSERT_SESSION = (
     "INSERT INTO sessions (session_id, session_type, user_id, agent_id, team_id, name, "
     "name_source, state, metadata, created_at, updated_at, version, run_count, "
-    "last_run_status, last_message_preview, input_tokens, output_tokens, last_seq) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "last_run_status, last_message_preview, input_tokens, output_tokens, last_run_at, "
+    "paused_runs, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPDATE_SUMMARY = (
     "UPDATE sessions SET updated_at = ?, version = ?, run_count = ?, last_seq = ?, "
     "last_run_status = ?, last_message_preview = ?, input_tokens = ?, output_tokens = ?, "
-    "state = ? WHERE session_key = ?"
+    "state = ?, last_run_at = ?, paused_runs = ? WHERE session_key = ?"
 )
 
 
@@ -308,21 +306,14 @@ class SqliteDb(SqliteDatabase, Store):
             if expected_version is not None and stored != expected_version:
                 raise stale_delete(session_id, stored, expected_version, done="trimmed")
             doomed = conn.execute(
-                "SELECT run_id, input_tokens, output_tokens FROM runs WHERE session_key = ? "
-                "ORDER BY seq DESC LIMIT -1 OFFSET ?",
+                "SELECT run_id, status, input_tokens, output_tokens FROM runs "
+                "WHERE session_key = ? ORDER BY seq DESC LIMIT -1 OFFSET ?",
                 (current.key, keep_last),
             ).fetchall()
             if not doomed:
                 return 0
-            # The token columns stand in for the runs: no need to decode what is deleted.
-            removed = [
-                Run(
-                    run_id=run_id,
-                    session_id=session_id,
-                    metrics=RunMetrics(input_tokens=tokens_in, output_tokens=tokens_out),
-                )
-                for run_id, tokens_in, tokens_out in doomed
-            ]
+            # The columns stand in for the runs: no need to decode what is deleted.
+            removed = [tail.stand_in(session_id, *row) for row in doomed]
             conn.execute(
                 "DELETE FROM runs WHERE session_key = ? AND seq <= "
                 "(SELECT seq FROM runs WHERE session_key = ? ORDER BY seq DESC "
@@ -368,6 +359,7 @@ class SqliteDb(SqliteDatabase, Store):
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool = False,
+        before_run: str | None = None,
     ) -> Session | None:
         with self._reading(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
@@ -376,20 +368,7 @@ class SqliteDb(SqliteDatabase, Store):
             current = session_row(row)
             if not check_owner(current.info, user_id):
                 return None
-            if last_n_runs is None:
-                rows = conn.execute(
-                    "SELECT seq, data, run_id FROM runs WHERE session_key = ? ORDER BY seq",
-                    (current.key,),
-                ).fetchall()
-            elif last_n_runs == 0:
-                rows = []
-            else:
-                rows = conn.execute(
-                    "SELECT seq, data, run_id FROM runs WHERE session_key = ? "
-                    "ORDER BY seq DESC LIMIT ?",
-                    (current.key, last_n_runs),
-                ).fetchall()
-                rows.reverse()
+            rows = inbox.run_rows(conn, current, last_n_runs, before_run, user_id)
         runs, skipped = decode_each(
             session_id,
             ((run_id, (seq, data)) for seq, data, run_id in rows),
@@ -435,41 +414,12 @@ class SqliteDb(SqliteDatabase, Store):
     def _list_sessions(
         self, filters: ListFilters, limit: int, after: tuple[float, str] | None
     ) -> SessionPage:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("user_id", filters.user_id),
-            ("agent_id", filters.agent_id),
-            ("team_id", filters.team_id),
-            ("session_type", filters.session_type.value if filters.session_type else None),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if filters.name_contains is not None:
-            clauses.append("sessionary_name_contains(name, ?)")
-            params.append(filters.name_contains)
-        if after is not None:
-            clauses.append("(updated_at < ? OR (updated_at = ? AND session_id < ?))")
-            params += [after[0], after[0], after[1]]
-        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        sql = (
-            f"SELECT {SESSION_COLUMNS} FROM sessions {where}"
-            "ORDER BY updated_at DESC, session_id DESC"
-        )
-        infos: list[SessionInfo] = []
         with self._reading(None) as conn:
-            for row in conn.execute(sql, params):
-                try:
-                    infos.append(session_row(row).info)
-                except CorruptRecordError:
-                    continue  # one bad record must not hide every other session
-                if len(infos) > limit:
-                    break
-        page = infos[:limit]
-        more = len(infos) > limit
-        cursor = encode_cursor(page[-1].updated_at, page[-1].session_id) if more else None
-        return SessionPage(items=tuple(page), next_cursor=cursor)
+            return inbox.list_page(conn, filters, limit, after)
+
+    def _count_sessions(self, filters: ListFilters) -> int:
+        with self._reading(None) as conn:
+            return inbox.count(conn, filters)
 
 
 def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
@@ -479,7 +429,8 @@ def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
 def _last(info: SessionInfo) -> tuple[Any, ...]:
     status = info.last_run_status.value if info.last_run_status is not None else None
     state = dump_json(info.state, "state")  # with the state changes of the run
-    return (status, info.last_message_preview, info.input_tokens, info.output_tokens, state)
+    tokens = (info.input_tokens, info.output_tokens)
+    return (status, info.last_message_preview, *tokens, state, info.last_run_at, info.paused_runs)
 
 
 def _unstorable(text: str) -> bool:

@@ -38,7 +38,7 @@ from sessionary_sqlite.rows import (
     session_row,
 )
 
-__all__ = ["last_messages", "replace_runs"]
+__all__ = ["last_messages", "replace_runs", "stand_in"]
 
 
 def replace_runs(
@@ -73,7 +73,7 @@ def replace_runs(
     if len(doomed) < count:
         raise too_few_runs(session_id, len(doomed), count)
     cut = doomed[-1][0] if doomed else current.last_seq + 1  # the first seq removed
-    removed = [_stand_in(session_id, *row[1:5]) for row in doomed]
+    removed = [stand_in(session_id, *row[1:5]) for row in doomed]
     decoded = [_decoded(session_id, seq, data) for seq, *_, data in doomed]
     conn.execute("DELETE FROM runs WHERE session_key = ? AND seq >= ?", (key, cut))
     try:
@@ -125,8 +125,9 @@ def last_messages(
     )
 
 
-def _stand_in(session_id: str, run_id: str, status: str, tokens_in: int, tokens_out: int) -> Run:
-    """A removed run as its row's columns tell it: enough for the summary arithmetic."""
+def stand_in(session_id: str, run_id: str, status: str, tokens_in: int, tokens_out: int) -> Run:
+    """A removed run as its row's columns tell it: enough for the summary arithmetic
+    (tokens, status: the paused count)."""
     return Run(
         run_id=run_id,
         session_id=session_id,

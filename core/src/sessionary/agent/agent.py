@@ -9,7 +9,7 @@ import attrs
 
 from sessionary.agent.agno_options import refuse_unknown_options
 from sessionary.agent.base import open_store
-from sessionary.agent.context import RunContext, system_message
+from sessionary.agent.context import RunContext, replayed, system_message
 from sessionary.agent.engine import Engine, tools_by_name
 from sessionary.agent.hitl import RunReference, answer_each, continue_paused
 from sessionary.agent.running import RunningOwner, Start
@@ -80,7 +80,7 @@ class Agent(RunningOwner):
             )
             for past in runs:
                 if past.status is RunStatus.COMPLETED and past.parent_run_id is None:
-                    context.extend(m for m in past.messages if m.role is not Role.SYSTEM)
+                    context.extend(replayed(past.messages))
         return context
 
     def _begin(

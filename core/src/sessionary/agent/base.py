@@ -21,13 +21,13 @@ from sessionary.agent.arguments import (
 from sessionary.agent.background import Background
 from sessionary.agent.naming import NamingMixin
 from sessionary.agent.printing import PrintingMixin
+from sessionary.agent.reads import SessionReads
 from sessionary.agent.state import StateOptions, check_state
 from sessionary.agent.sticky import GeneratedSessions
 from sessionary.agent.summaries import SummaryOptions
 from sessionary.caching import CacheStats, CachingStore, SessionCache, cached_store
-from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
-from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
+from sessionary.domain.sessions import SessionInfo, SessionType
 from sessionary.errors import InvalidIdError, InvalidInputError
 from sessionary.flow import DbCall, Flow, iter_sync, run_async, run_sync, steps_sync
 from sessionary.ids import validate_id
@@ -42,7 +42,7 @@ __all__ = ["SessionOwner", "expiry_seconds", "instructions_text", "open_store", 
 
 
 @attrs.define(eq=False, slots=False)
-class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
+class SessionOwner(SessionReads, NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
     """What :class:`~sessionary.Agent` and :class:`~sessionary.Team` share, declared once.
 
     Every keyword argument below is an attribute of the agent or team, checked when it
@@ -381,120 +381,14 @@ class SessionOwner(NamingMixin, StateOptions, SummaryOptions, PrintingMixin):
 
     # ------------------------------------------------------------------ sessions
 
-    def get_session(
-        self, session_id: str | None = None, *, user_id: str | None = None
-    ) -> Session | None:
-        """The session with all its runs, or ``None`` if there is none (for that user).
-
-        >>> from sessionary import Agent
-        >>> from sessionary.testing import ScriptedModel
-        >>> agent = Agent(model=ScriptedModel("Hi!"), db="memory://")
-        >>> _ = agent.run("Hello", session_id="s1")
-        >>> [m.content for m in agent.get_session(session_id="s1").get_messages()]
-        ['Hello', 'Hi!']
-        """
-        sid = self._session_for_read(session_id, user_id)
-        return self.db.get_session(sid, user_id=self._user(user_id))
-
-    def get_chat_history(
-        self,
-        session_id: str | None = None,
-        *,
-        user_id: str | None = None,
-        last_n_runs: int | None = None,
-    ) -> list[Message]:
-        """The user and assistant messages with content, oldest first (empty if no session)."""
-        session = self.db.get_session(
-            self._session_for_read(session_id, user_id),
-            user_id=self._user(user_id),
-            last_n_runs=last_n_runs,
-        )
-        return [] if session is None else session.get_chat_history()
-
-    def get_messages(
-        self, session_id: str | None = None, *, user_id: str | None = None
-    ) -> list[Message]:
-        """Every message of every run of the session (empty if no session)."""
-        session = self.get_session(session_id, user_id=user_id)
-        return [] if session is None else session.get_messages()
-
-    def list_sessions(
-        self,
-        *,
-        user_id: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-        name_contains: str | None = None,
-    ) -> SessionPage:
-        """This agent's (or team's) sessions, newest first, one page at a time."""
-        return self.db.list_sessions(
-            user_id=self._user(user_id),
-            limit=limit,
-            cursor=cursor,
-            name_contains=name_contains,
-            session_type=self.session_type,
-            **self._owner_filter(),
-        )
-
     def delete_session(self, session_id: str | None = None, *, user_id: str | None = None) -> bool:
         """Delete the session and its runs; returns whether it existed (for that user)."""
         return run_sync(self._delete(session_id, user_id), self.db)
 
     # ------------------------------------------------------------------ sessions, async
 
-    async def aget_session(
-        self, session_id: str | None = None, *, user_id: str | None = None
-    ) -> Session | None:
-        """:meth:`get_session` for the event loop."""
-        sid = self._session_for_read(session_id, user_id)
-        return await self.adb.get_session(sid, user_id=self._user(user_id))
-
-    async def aget_chat_history(
-        self,
-        session_id: str | None = None,
-        *,
-        user_id: str | None = None,
-        last_n_runs: int | None = None,
-    ) -> list[Message]:
-        """:meth:`get_chat_history` for the event loop."""
-        sid = self._session_for_read(session_id, user_id)
-        session = await self.adb.get_session(
-            sid, user_id=self._user(user_id), last_n_runs=last_n_runs
-        )
-        return [] if session is None else session.get_chat_history()
-
-    async def aget_messages(
-        self, session_id: str | None = None, *, user_id: str | None = None
-    ) -> list[Message]:
-        """:meth:`get_messages` for the event loop."""
-        session = await self.aget_session(session_id, user_id=user_id)
-        return [] if session is None else session.get_messages()
-
-    async def alist_sessions(
-        self,
-        *,
-        user_id: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-        name_contains: str | None = None,
-    ) -> SessionPage:
-        """:meth:`list_sessions` for the event loop."""
-        return await self.adb.list_sessions(
-            user_id=self._user(user_id),
-            limit=limit,
-            cursor=cursor,
-            name_contains=name_contains,
-            session_type=self.session_type,
-            **self._owner_filter(),
-        )
-
     async def adelete_session(
         self, session_id: str | None = None, *, user_id: str | None = None
     ) -> bool:
         """:meth:`delete_session` for the event loop."""
         return await run_async(self._delete(session_id, user_id), self.adb)
-
-    def _owner_filter(self) -> dict[str, Any]:
-        if self.session_type is SessionType.TEAM:
-            return {"team_id": self.id}
-        return {"agent_id": self.id}

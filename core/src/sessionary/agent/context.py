@@ -6,13 +6,19 @@ never fills it. ``run_context.session_state`` is a plain dict: change it as you 
 (nested values included). When the run is stored, what changed is compared key by key
 with the state the run started from, and only the keys the run set or removed are
 written, with the run, in one atomic step (see ``docs/guides/session-state.md``).
+
+History (``add_history_to_context``) replays the earlier runs' messages without their
+instructions: a stored ``system`` or ``developer`` message was the instructions of the
+run that wrote it (this agent's earlier ones, another agent's, or the ``developer``
+items an OpenAI Agents SDK session stored), not the current run's, which sends its own
+(:func:`replayed`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -27,6 +33,7 @@ __all__ = [
     "RunContext",
     "has_placeholder",
     "render_placeholders",
+    "replayed",
     "state_block",
     "system_message",
     "with_state",
@@ -88,6 +95,23 @@ class RunContext:
                 f"{type(self.session_state).__name__}"
             )
         return StateChanges.between(self.base_state, self.session_state)
+
+
+#: The roles of instructions, which history never replays (see :func:`replayed`).
+INSTRUCTION_ROLES = frozenset({Role.SYSTEM, Role.DEVELOPER})
+
+
+def replayed(messages: Iterable[Message]) -> list[Message]:
+    """The messages of an earlier run that history sends the model: all but its
+    instructions (``system`` and ``developer`` messages), which were that run's, not
+    the current one's.
+
+    >>> kept = replayed([Message(role="developer", content="Old rules."),
+    ...                  Message(role="user", content="Hi")])
+    >>> [m.content for m in kept]
+    ['Hi']
+    """
+    return [m for m in messages if m.role not in INSTRUCTION_ROLES]
 
 
 def has_placeholder(text: str | None) -> bool:

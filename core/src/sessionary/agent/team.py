@@ -21,7 +21,7 @@ import attrs
 from sessionary.agent.agent import Agent
 from sessionary.agent.agno_options import refuse_unknown_options
 from sessionary.agent.base import open_store
-from sessionary.agent.context import RunContext, system_message
+from sessionary.agent.context import RunContext, replayed, system_message
 from sessionary.agent.engine import (
     Engine,
     PauseRun,
@@ -284,7 +284,7 @@ class Team(RunningOwner):
             if len(own) >= wanted or len(runs) < fetch:
                 break
             fetch *= 2
-        return [m for r in own[-wanted:] for m in r.messages if m.role is not Role.SYSTEM]
+        return [m for r in own[-wanted:] for m in replayed(r.messages)]
 
     # ------------------------------------------------------------------ human in the loop
 

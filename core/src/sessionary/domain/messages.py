@@ -40,7 +40,7 @@ def _to_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return {} if value is None else dict(value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ToolCall:
     """A model's request to call one tool.
 
@@ -63,7 +63,7 @@ def _to_tool_calls(value: Any) -> tuple[ToolCall, ...]:
     return value if type(value) is tuple else tuple(value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Message:
     """One message of a run.
 

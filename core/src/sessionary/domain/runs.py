@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from sessionary.domain.messages import Message, Role, TextEnum, ToolCall, _to_dict
-from sessionary.domain.state import StateChanges
+from sessionary.domain.state import NO_CHANGES, StateChanges
 from sessionary.errors import InvalidInputError
 
 __all__ = [
@@ -219,7 +219,7 @@ class Requirement:
         object.__setattr__(self, "external_result", external_result)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RunMetrics:
     """What a run cost."""
 
@@ -248,7 +248,7 @@ def _to_status(value: RunStatus | str) -> RunStatus:
     return value if isinstance(value, RunStatus) else RunStatus(value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Run:
     """One run of an agent or team in a session: the record stores keep.
 
@@ -278,7 +278,7 @@ class Run:
     version: int = 1
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_to_dict)
     #: What the run changed in its session's state; the store applies it with the run.
-    state_changes: StateChanges = attrs.field(factory=StateChanges)
+    state_changes: StateChanges = NO_CHANGES
     #: The session's state as this run left it (Agno's ``RunOutput.session_state``): set
     #: on the run output ``run`` returns, ``None`` on a run read back from a store.
     session_state: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)

@@ -26,7 +26,7 @@ import attrs
 
 from sessionary.errors import InvalidInputError
 
-__all__ = ["StateChanges", "copy_state"]
+__all__ = ["NO_CHANGES", "StateChanges", "copy_state"]
 
 
 def _to_set(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -90,6 +90,24 @@ class StateChanges:
         return StateChanges(
             set=gained, removed=[k for k in self.removed if k not in earlier.removed]
         )
+
+
+class _NoKeys(dict):  # type: ignore[type-arg]
+    """An empty dict that cannot be filled: the ``set`` of :data:`NO_CHANGES`, which
+    every run without state changes shares."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("NO_CHANGES is shared by every run: build a StateChanges instead")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _refuse
+
+
+#: The changes of a run that changed nothing: one immutable instance, the default of
+#: :attr:`Run.state_changes <sessionary.Run.state_changes>` (decoding a run builds none).
+NO_CHANGES = StateChanges()
+object.__setattr__(NO_CHANGES, "set", _NoKeys())
 
 
 def copy_state(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -261,16 +261,12 @@ class StorageOperations(abc.ABC):
         """``Store.ping``."""
 
     def _session_op(
-        self,
-        session_id: str,
-        user_id: str | None,
-        last_n_runs: int | None,
-        skip_corrupt: bool,
-        before_run: str | None,
+        self, sid: str, user: str | None, last_n: int | None, skip: bool, before_run: str | None
     ) -> Operation[Any, Session | None]:
+        # before_run only when set: an operation written before it still serves the rest
         if before_run is not None:
-            return self._get_session_op(session_id, user_id, last_n_runs, skip_corrupt, before_run)
-        return self._get_session_op(session_id, user_id, last_n_runs, skip_corrupt)
+            return self._get_session_op(sid, user, last_n, skip, before_run)
+        return self._get_session_op(sid, user, last_n, skip)
 
     def _migrate_op(self) -> Operation[Any, list[str]]:
         """``Store.migrate`` of a store with one schema version: nothing to upgrade, and a
@@ -356,7 +352,7 @@ class OperationStore(StorageOperations, Store):
         before_run: str | None = None,
     ) -> Session | None:
         return self._run(
-            self._session_op(session_id, user_id, last_n_runs, skip_corrupt, before_run)
+            self._session_op(session_id, user_id, last_n_runs, skip_corrupt, before_run=before_run)
         )
 
     def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:
@@ -471,7 +467,7 @@ class AsyncOperationStore(StorageOperations, AsyncStore):
         before_run: str | None = None,
     ) -> Session | None:
         return await self._run(
-            self._session_op(session_id, user_id, last_n_runs, skip_corrupt, before_run)
+            self._session_op(session_id, user_id, last_n_runs, skip_corrupt, before_run=before_run)
         )
 
     async def _get_session_info(self, session_id: str, user_id: str | None) -> SessionInfo | None:

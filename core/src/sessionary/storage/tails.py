@@ -184,8 +184,9 @@ def messages_tail(
     """The last ``last_n`` messages (all with ``None``) of runs read newest first.
 
     ``newest_first`` yields ``(label, record)`` of the session's runs, newest first,
-    and is read only as far as needed; ``load`` turns a record into the run's JSON
-    value (raising :class:`~sessionary.errors.CorruptRecordError` if it is not JSON).
+    and is read only as far as needed; a record that is JSON text is decoded as it is,
+    any other is first turned into the run's JSON value by ``load`` (which raises
+    :class:`~sessionary.errors.CorruptRecordError` if it cannot).
     Only the messages returned are decoded, not the rest of their runs.
     """
     if last_n == 0:
@@ -195,7 +196,10 @@ def messages_tail(
     for label, record in newest_first:
         try:
             try:
-                messages = decode_messages(load(record), wanted)
+                # JSON text goes to the codec as it is: it decodes only the messages
+                # wanted, skipping the rest of the run unparsed.
+                text = isinstance(record, (str, bytes))
+                messages = decode_messages(record if text else load(record), wanted)
             except ValueError as exc:  # a CodecError, or what load let through
                 raise CorruptRecordError(session_id, f"run {label}: {exc}") from exc
         except CorruptRecordError as exc:

@@ -35,7 +35,7 @@ def parse_duration(text: str) -> float:
     "--older-than",
     "older_than",
     metavar="DURATION",
-    help="Delete sessions with no activity for this long (30d, 12h, 2w).",
+    help="Delete sessions with no run for this long (30d, 12h, 2w): the last run's time.",
 )
 @click.option(
     "--keep-last-runs",
@@ -78,7 +78,10 @@ def prune(
             for info in infos:
                 progress.advance(task)
                 entry: dict[str, object] = {"session_id": info.session_id, "user_id": info.user_id}
-                if cutoff is not None and info.updated_at < cutoff:
+                # Idle since the last run (renames, names, trims are no activity);
+                # a session without runs since its creation.
+                active = info.created_at if info.last_run_at is None else info.last_run_at
+                if cutoff is not None and active < cutoff:
                     try:
                         # Only if still at the version listed: a run appended since
                         # (a user who came back) keeps the session.

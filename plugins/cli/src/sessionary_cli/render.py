@@ -32,7 +32,7 @@ def _row(info: SessionInfo) -> dict[str, str]:
     owner = info.owner_id or ""
     if info.session_type.value == "team" and owner:
         owner = f"team:{owner}"
-    active: float = getattr(info, "last_run_at", None) or info.updated_at
+    active = info.created_at if info.last_run_at is None else info.last_run_at
     return {
         "session": info.session_id,
         "name": info.name or "(unnamed)",
@@ -67,13 +67,17 @@ def _widths(rows: list[dict[str, str]], width: int) -> dict[str, int]:
 
 
 def inbox_table(
-    sessions: Iterable[SessionInfo], title: str = "Sessions", width: int | None = None
+    sessions: Iterable[SessionInfo],
+    title: str = "Sessions",
+    width: int | None = None,
+    caption: str | None = None,
 ) -> Table:
     """The inbox: one row a session, in the order given, fitted to ``width`` cells (the
-    terminal's by default): columns are dropped rather than wrapped, IDs never cut."""
+    terminal's by default): columns are dropped rather than wrapped, IDs never cut.
+    ``caption`` is printed under it (``"20 of 134"``)."""
     rows = [_row(info) for info in sessions]
     widths = _widths(rows, Console().width if width is None else width)
-    table = Table(title=title)
+    table = Table(title=title, caption=caption)
     for column, cells in widths.items():
         table.add_column(column, no_wrap=True, overflow="ellipsis", width=cells)
     for row in rows:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.console import Console
 
 from sessionary.codec import encode_session, encode_session_info
+from sessionary.domain.runs import RunStatus
 from sessionary.domain.sessions import SessionInfo
 from sessionary.errors import SessionNotFoundError
 from sessionary.storage.base import MAX_LIST_LIMIT
+from sessionary.storage.listing import ORDERS
 from sessionary_cli.errors import handle_errors
 from sessionary_cli.lazy import LazyGroup
 from sessionary_cli.options import create_option, db_option, open_store
 from sessionary_cli.render import inbox_table, print_transcript
+from sessionary_cli.times import parse_time
 
 __all__ = ["sessions"]
 
@@ -44,6 +48,33 @@ def sessions() -> None:
 @click.option("--team", "team_id", help="Only this team's sessions.")
 @click.option("--name", "name_contains", help="Only sessions whose name contains this.")
 @click.option(
+    "--status",
+    type=click.Choice([s.value for s in RunStatus]),
+    help="Only sessions whose last run has this status.",
+)
+@click.option(
+    "--paused", "has_paused", is_flag=True, default=None, help="Only sessions with paused runs."
+)
+@click.option(
+    "--active-after", metavar="TIME", callback=parse_time, help="Last run at or after this time."
+)
+@click.option(
+    "--active-before", metavar="TIME", callback=parse_time, help="Last run before this time."
+)
+@click.option(
+    "--created-after", metavar="TIME", callback=parse_time, help="Created at or after this time."
+)
+@click.option(
+    "--created-before", metavar="TIME", callback=parse_time, help="Created before this time."
+)
+@click.option(
+    "--order-by",
+    type=click.Choice(list(ORDERS)),
+    default="last_run_at",
+    show_default=True,
+    help="Newest first by last activity, by any update, or by creation.",
+)
+@click.option(
     "--limit",
     default=20,
     show_default=True,
@@ -61,21 +92,40 @@ def list_sessions(
     agent_id: str | None,
     team_id: str | None,
     name_contains: str | None,
+    status: str | None,
+    has_paused: bool | None,
+    active_after: float | None,
+    active_before: float | None,
+    created_after: float | None,
+    created_before: float | None,
+    order_by: str,
     limit: int,
     cursor: str | None,
     every: bool,
     create: bool,
     as_json: bool,
 ) -> None:
-    """The inbox: sessions newest first, one page at a time (``--all``: every one)."""
+    """The inbox: sessions by last activity, newest first, one page at a time (``--all``:
+    every one), with the total that match (``--paused``: the approval queue)."""
+    filters: dict[str, Any] = {
+        "user_id": user_id,
+        "agent_id": agent_id,
+        "team_id": team_id,
+        "name_contains": name_contains,
+        "status": status,
+        "has_paused": has_paused,
+        "active_after": active_after,
+        "active_before": active_before,
+        "created_after": created_after,
+        "created_before": created_before,
+    }
     items: list[SessionInfo] = []
     with open_store(db_url, create=create) as store:
+        total = store.count_sessions(**filters)
         while True:
             page = store.list_sessions(
-                user_id=user_id,
-                agent_id=agent_id,
-                team_id=team_id,
-                name_contains=name_contains,
+                **filters,
+                order_by=order_by,
                 limit=MAX_LIST_LIMIT if every else limit,
                 cursor=cursor,
             )
@@ -85,12 +135,11 @@ def list_sessions(
                 break
     if as_json:
         sessions = [encode_session_info(i) for i in items]
-        click.echo(
-            json.dumps({"sessions": sessions, "next_cursor": cursor}, ensure_ascii=False, indent=2)
-        )
+        listing = {"sessions": sessions, "total": total, "next_cursor": cursor}
+        click.echo(json.dumps(listing, ensure_ascii=False, indent=2))
         return
     console = Console()
-    console.print(inbox_table(items, width=console.width))
+    console.print(inbox_table(items, width=console.width, caption=f"{len(items)} of {total}"))
     if cursor:
         console.print(f"more: --cursor {cursor} (or --all)", highlight=False, soft_wrap=True)
 
