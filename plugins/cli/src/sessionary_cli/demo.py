@@ -9,10 +9,10 @@ from rich.console import Console
 
 from sessionary.agent.agent import Agent
 from sessionary.models.scripted import ScriptedModel, tool_call
-from sessionary.tools import tool
 from sessionary.plugins.manager import get_plugin_host
 from sessionary.resolve import open_db
 from sessionary.storage.base import Store
+from sessionary.tools import tool
 from sessionary_cli.errors import handle_errors
 from sessionary_cli.render import inbox_table, print_transcript
 
