@@ -14,13 +14,16 @@ libraries run the same conversation with an instant model.
 What it measures:
 
 1. ``Agent.run`` at run N of a session, N = 10, 1,000 and 10,000: session ``long`` is
-   grown to 10,000 runs and ``n-1000`` to 1,000, then run 10 of a fresh session, the
-   next run of each grown session and a bare transaction are timed in turns (100 rounds;
-   40 for Agno), so server and machine noise falls on all alike.
+   grown to 10,000 runs and ``n-1000`` to 1,000 (Agno's to ``--agno-runs``), then run
+   10 of a fresh session, the next run of each grown session, the bare transaction and
+   the floor are timed in turns, ours and Agno's in the same rounds (100 rounds; Agno
+   in 40 of them, spread evenly), so server and machine noise falls on all alike.
 2. The bare transaction, on the same server with raw psycopg: ``BEGIN``, insert the same
    run row (the same JSON) into the runs table, update one summary row, ``COMMIT``.
-3. ``get_chat_history(last_n_runs=20)`` on the longest session, warm.
-4. Four writer processes running 250 runs each in one session: runs lost, duplicated
+3. The floor: one round trip (``SELECT 1``) and one durable commit (an autocommit
+   ``INSERT`` of one integer), what any write costs on this server and disk.
+4. ``get_chat_history(last_n_runs=20)`` on the longest session, warm.
+5. Four writer processes running 250 runs each in one session: runs lost, duplicated
    run order numbers, and whether the session's token totals equal the sum of its runs.
 """
 
@@ -40,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import postgres_agno
 import psycopg
-from bench_sqlite import interleaved
+from bench_sqlite import _timed
 from common import Stats, machine, measure, ms, print_table, save_results
 from psycopg import sql
 from sessionary_postgres import PostgresDb
@@ -165,39 +168,104 @@ def _ours_stats(url: str) -> dict[str, Any]:
     }
 
 
-def ours(server: str, points: list[int], samples: int) -> dict[str, Any]:
-    with temporary_database(server) as url:
+def floor(url: str) -> dict[str, Any]:
+    """A round trip and a durable commit on raw psycopg, as functions to time."""
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("CREATE TABLE bench_floor (x integer)")
+    return {
+        "round trip": lambda: conn.execute("SELECT 1").fetchall(),
+        "commit": lambda: conn.execute("INSERT INTO bench_floor VALUES (1)"),
+    }
+
+
+def _timed_call(fn: Any) -> float:
+    began = time.perf_counter()
+    fn()
+    return time.perf_counter() - began
+
+
+def _round(run: Any, points: list[int], longest: int, sample: int, costs: dict[str, Any]) -> None:
+    fresh = f"ten-{sample}"
+    _runs_until(run, fresh, 0, 9)
+    costs["10"].append(_timed(run, "message 9", fresh))
+    for point in points:
+        session_id = "long" if point == longest else f"n-{point}"
+        costs[str(point)].append(_timed(run, "one more", session_id))
+
+
+def interleaved_with_agno(
+    mine: Any,
+    theirs: Any,
+    points: list[int],
+    agno_points: list[int],
+    samples: int,
+    agno_samples: int,
+    extra: dict[str, Any],
+) -> tuple[dict[str, Stats], dict[str, Stats]]:
+    """Rounds of ours (and ``extra``: the bare transaction, the floor) with Agno's
+    rounds spread evenly among them; the medians of each."""
+    ours_costs: dict[str, list[float]] = {k: [] for k in ["10", *map(str, points), *extra]}
+    agno_costs: dict[str, list[float]] = {k: [] for k in ["10", *map(str, agno_points)]}
+    step = max(1, samples // max(1, agno_samples))
+    for sample in range(samples):
+        _round(mine, points, max(points), sample, ours_costs)
+        for name, fn in extra.items():
+            ours_costs[name].append(_timed_call(fn))
+        if theirs is not None and sample % step == 0 and sample // step < agno_samples:
+            _round(theirs, agno_points, max(agno_points), sample, agno_costs)
+    return (
+        {k: Stats(v) for k, v in ours_costs.items() if v},
+        {k: Stats(v) for k, v in agno_costs.items() if v},
+    )
+
+
+def compare(
+    server: str, points: list[int], agno_points: list[int] | None, samples: int
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Both sides grown in databases of their own, then timed in the same rounds."""
+    with temporary_database(server) as url, temporary_database(server) as agno_url:
         db = PostgresDb(url)
         agent = Agent(model=ScriptedModel(), db=db)
         grow(agent.run, points)
-        result: dict[str, Any] = {
-            "costs": interleaved(agent.run, points, samples, bare_transaction(url)),
+        theirs_agent = None
+        if agno_points is not None:
+            theirs_agent = postgres_agno.make_agent(agno_url)
+            grow(theirs_agent.run, agno_points)
+        extra = {"bare": bare_transaction(url), **floor(url)}
+        mine_costs, agno_costs = interleaved_with_agno(
+            agent.run,
+            None if theirs_agent is None else theirs_agent.run,
+            points,
+            agno_points or [],
+            samples,
+            min(samples, 40),
+            extra,
+        )
+        mine: dict[str, Any] = {
+            "costs": mine_costs,
             "history_warm": measure(
                 lambda: agent.get_chat_history(session_id="long", last_n_runs=20), repeat=200
             ),
             "long_runs": max(points),
         }
+        theirs: dict[str, Any] | None = None
+        if theirs_agent is not None and agno_points:
+            theirs = {
+                "costs": agno_costs,
+                "history_warm": measure(
+                    lambda: theirs_agent.get_chat_history(session_id="long", last_n_runs=20),
+                    repeat=50,
+                ),
+                "long_runs": max(agno_points),
+            }
+            theirs_agent.db.db_engine.dispose()
         db.close()
     with temporary_database(server) as url:
-        result["writers"] = four_writers("ours", url)
-    return result
-
-
-def agno(server: str, points: list[int], samples: int) -> dict[str, Any]:
-    with temporary_database(server) as url:
-        agent = postgres_agno.make_agent(url)
-        grow(agent.run, points)
-        result: dict[str, Any] = {
-            "costs": interleaved(agent.run, points, samples),
-            "history_warm": measure(
-                lambda: agent.get_chat_history(session_id="long", last_n_runs=20), repeat=50
-            ),
-            "long_runs": max(points),
-        }
-        agent.db.db_engine.dispose()
-    with temporary_database(server) as url:
-        result["writers"] = four_writers("agno", url)
-    return result
+        mine["writers"] = four_writers("ours", url)
+    if theirs is not None:
+        with temporary_database(server) as url:
+            theirs["writers"] = four_writers("agno", url)
+    return mine, theirs
 
 
 def _cost(result: dict[str, Any] | None, n: int | str) -> str:
@@ -210,6 +278,7 @@ def report(mine: dict[str, Any], theirs: dict[str, Any] | None, points: list[int
     with psycopg.connect(os.environ.get("SESSIONARY_POSTGRES_URL", DEFAULT_URL)) as conn:
         server = conn.execute("SHOW server_version").fetchone()
     print(f"machine: {machine()}; PostgreSQL {server[0] if server else '?'} on loopback")
+    print(f"load (uptime) before / after: {mine['load'][0]} / {mine['load'][1]}")
     if theirs is not None:
         print(f"agno: {postgres_agno.version()}")
     print_table(
@@ -225,9 +294,15 @@ def report(mine: dict[str, Any], theirs: dict[str, Any] | None, points: list[int
         f"Agent.run at run {at:,} / bare transaction ({ms(costs['bare'].median)}): "
         f"{costs[str(at)].median / costs['bare'].median:.2f}"
     )
-    if theirs is not None and str(at) in theirs["costs"]:
-        factor = theirs["costs"][str(at)].median / costs[str(at)].median
-        print(f"at run {at:,}: Agno / ours = {factor:.1f}x")
+    if theirs is not None:
+        for n in ("10", *map(str, points)):
+            if n in theirs["costs"]:
+                factor = theirs["costs"][n].median / costs[n].median
+                print(f"at run {int(n):,}: Agno / ours = {factor:.1f}x")
+    print(
+        f"floor on this server: a round trip {ms(costs['round trip'].median)}, "
+        f"a durable commit {ms(costs['commit'].median)}"
+    )
     print_table(
         "get_chat_history(last_n_runs=20), warm (median)",
         ["store", "session length", "time"],
@@ -267,6 +342,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _load() -> str:
+    """The load averages over 1, 5 and 15 minutes, as ``uptime`` shows them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sessions: a smoke test")
@@ -279,11 +359,12 @@ def main() -> None:
     with_agno = not args.skip_agno and postgres_agno.available()
     if not args.skip_agno and not with_agno:
         print("Agno is not installed here: run in the bench environment (nox -s bench)")
-    mine = ours(server, points, samples)
-    theirs = None
+    agno_points = None
     if with_agno:
         agno_points = [p for p in points if p <= args.agno_runs] or [points[0]]
-        theirs = agno(server, agno_points, min(samples, 40))
+    before = _load()
+    mine, theirs = compare(server, points, agno_points, samples)
+    mine["load"] = (before, _load())
     report(mine, theirs, points)
     path = save_results(
         "postgres", {"points": points, "ours": _plain(mine), "agno": _plain(theirs or {})}

@@ -6,7 +6,8 @@ back a :class:`Reply`. Writes yield :data:`BEGIN` and :data:`COMMIT` (or a last 
 with ``commit=True``) themselves; the driver rolls back whatever transaction an
 operation leaves open when it fails. A driver sends ``BEGIN`` with the statement after
 it, and ``COMMIT`` with the statement before it, in one round trip (psycopg's pipeline
-mode): an append is two round trips, not four.
+mode): an append is two round trips, not four, and one when the store still knows the
+session's row (:data:`APPEND_IF_UNCHANGED`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from sessionary_postgres.rows import SESSION_COLUMNS
+from sessionary_postgres.rows import SESSION_COLUMNS, SESSION_WIDTH
 
 __all__ = ["BEGIN", "COMMIT", "ROLLBACK", "Reply", "Sql", "with_version"]
 
@@ -47,6 +48,13 @@ COMMIT = Sql("COMMIT")
 ROLLBACK = Sql("ROLLBACK")
 
 SCHEMA_EXISTS = "SELECT to_regclass('sessionary_schema') IS NOT NULL"
+# The same, read through this statement's snapshot (to_regclass may look through an
+# older one): whether a caller that held the schema lock before us made the tables.
+SCHEMA_MADE = (
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relname = 'sessionary_schema' "
+    "AND relnamespace = (SELECT oid FROM pg_catalog.pg_namespace "
+    "WHERE nspname = current_schema()))"
+)
 READ_VERSION = "SELECT version FROM sessionary_schema WHERE id = 1"
 WRITE_VERSION = (
     "INSERT INTO sessionary_schema (id, version, written_by, updated_at) "
@@ -75,7 +83,9 @@ INSERT_SESSION = (
     "last_run_at, paused_runs) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
-INSERT_NEW_SESSION = INSERT_SESSION + " ON CONFLICT (session_id) DO NOTHING"
+INSERT_NEW_SESSION = (
+    INSERT_SESSION + f" ON CONFLICT (session_id) DO NOTHING RETURNING {SESSION_COLUMNS}"
+)
 _RUN_VALUES = "(session_id, seq, run_id, status, version, data, input_tokens, output_tokens)"
 INSERT_RUN = f"INSERT INTO sessionary_runs {_RUN_VALUES} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 _SET_SUMMARY = (
@@ -84,8 +94,20 @@ _SET_SUMMARY = (
     "output_tokens = %s, state = %s, last_run_at = %s, paused_runs = %s WHERE session_id = %s"
 )
 UPDATE_SUMMARY = _SET_SUMMARY
-# The run row and the summary in one statement (one round trip).
-APPEND_RUN = f"WITH r AS ({INSERT_RUN}) {_SET_SUMMARY}"
+# The run row and the summary in one statement (one round trip); the new session row.
+APPEND_RUN = f"WITH r AS ({INSERT_RUN}) {_SET_SUMMARY} RETURNING {SESSION_COLUMNS}"
+# An append without a lock or a read first: the summary is set only if the session's row
+# (every column) and the schema version are still what the store saw last, and the run
+# row is inserted only if it was; one statement, its own transaction, one round trip.
+# No row back: something changed, and the store appends the locking way.
+APPEND_IF_UNCHANGED = (
+    "WITH v AS MATERIALIZED (SELECT version FROM sessionary_schema WHERE id = 1 "
+    f"FOR KEY SHARE), s AS ({_SET_SUMMARY} AND (SELECT version FROM v) = %s "
+    f"AND ({SESSION_COLUMNS}) IS NOT DISTINCT FROM ("
+    + ", ".join(["%s"] * SESSION_WIDTH)
+    + f") RETURNING {SESSION_COLUMNS}), r AS (INSERT INTO sessionary_runs {_RUN_VALUES} "
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s FROM s) SELECT * FROM s"
+)
 UPDATE_RUN = (
     "WITH r AS (UPDATE sessionary_runs SET status = %s, version = %s, data = %s, "
     "input_tokens = %s, output_tokens = %s WHERE session_id = %s AND seq = %s) "
