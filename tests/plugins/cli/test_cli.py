@@ -129,3 +129,18 @@ def test_demo_runs_offline_and_shows_an_inbox_and_a_transcript() -> None:
     assert again == 0
     sessions = open_db("memory://demo-test").list_sessions().items
     assert sorted(i.run_count for i in sessions) == [2, 2]
+
+
+def test_demo_shows_the_inbox_by_activity_and_the_paused_refund_in_the_approval_queue() -> None:
+    code, out, _ = run("demo", "--db", "memory://demo-inbox")
+    assert code == 0, out
+    inbox, queue = out.split("Inbox, by last activity")[1].split("Approval queue")
+    # bob's session was renamed last, but alice's paused refund is the newest activity
+    assert inbox.index("demo_alice_refund") < inbox.index("demo_bob_trip")
+    table = queue.split("waits for approval")[0]
+    assert "demo_alice_refund" in table and "demo_bob_trip" not in table
+    assert "issue_refund(order_id='A-1001', amount=49.9) waits for approval" in out
+    store = open_db("memory://demo-inbox")
+    assert [i.session_id for i in store.list_sessions(has_paused=True).items] == [
+        "demo_alice_refund"
+    ]
