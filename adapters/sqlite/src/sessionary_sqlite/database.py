@@ -216,9 +216,23 @@ class SqliteDatabase:
             f"'sessionary migrate --db {self.url}' (back it up first)"
         )
 
+    def _check_version(self, version: object) -> None:
+        """:meth:`_check_schema` on a version the caller read inside its transaction
+        (``None``: no schema row)."""
+        if version != schema.LATEST:
+            self._version = version if type(version) is int else 0
+            raise self._version_error(self._version)
+
     @contextlib.contextmanager
-    def _writing(self, session_id: str | None) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from its start."""
+    def _writing(
+        self, session_id: str | None, *, version_read: bool = False
+    ) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding SQLite's write lock from its start.
+
+        With ``version_read`` the caller reads the schema version itself, in its first
+        statement of the transaction, and hands it to :meth:`_check_version` before
+        writing anything (one statement fewer than a read of its own here).
+        """
         with self._lock:
             try:
                 conn = self._checked()
@@ -227,7 +241,8 @@ class SqliteDatabase:
                 raise translate(exc, self.location, session_id) from exc
             self._check_file(conn, session_id)
             try:
-                self._check_schema(conn)
+                if not version_read:
+                    self._check_schema(conn)
                 yield conn
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:

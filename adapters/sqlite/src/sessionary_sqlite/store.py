@@ -65,6 +65,12 @@ __all__ = ["SqliteDb"]
 _ASYNC_TWIN = lazy("sessionary_sqlite.aio:AsyncSqliteStore", name="sqlite")
 
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?"
+#: The schema version and the session row (all NULL if there is none) in one statement.
+_SELECT_VERSION_AND_SESSION = (
+    "SELECT v.version, "
+    + ", ".join(f"s.{column.strip()}" for column in SESSION_COLUMNS.split(","))
+    + " FROM sessionary_schema v LEFT JOIN sessions s ON s.session_id = ? WHERE v.id = 1"
+)
 _INSERT_SESSION = (
     "INSERT INTO sessions (session_id, session_type, user_id, agent_id, team_id, name, "
     "name_source, state, metadata, created_at, updated_at, version, run_count, "
@@ -133,9 +139,13 @@ class SqliteDb(SqliteDatabase, Store):
     ) -> SessionInfo:
         data = encode_run_text(run)
         session_id = run.session_id
-        with self._writing(session_id) as conn:
+        with self._writing(session_id, version_read=True) as conn:
             now = time.time()
-            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
+            found: tuple[Any, ...] | None = conn.execute(
+                _SELECT_VERSION_AND_SESSION, (session_id,)
+            ).fetchone()
+            self._check_version(None if found is None else found[0])
+            row = None if found is None or found[1] is None else found[1:]
             if row is None:
                 check_session_version(None, session_id, expected_version, done="appended")
                 info = summary_after_append(new_session_info(run, session_type, now), run, now)
@@ -349,9 +359,19 @@ class SqliteDb(SqliteDatabase, Store):
     def _get_messages(
         self, session_id: str, user_id: str | None, last_n: int | None, skip_corrupt: bool
     ) -> list[Message]:
-        with self._reading(session_id) as conn:
-            row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
-            return tail.last_messages(conn, row, user_id, last_n, skip_corrupt)
+        with self._lock:
+            conn = self._checked_for(session_id)
+            try:
+                found = (session_id, user_id)
+                fast = tail.read_messages(conn, found, last_n, skip_corrupt, self.location.timeout)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location, session_id) from exc
+            if fast is not None:
+                return fast
+            # Another schema version, or none: the long way says what is wrong.
+            with self._reading(session_id) as reading:
+                row = reading.execute(_SELECT_SESSION, (session_id,)).fetchone()
+                return tail.last_messages(reading, row, user_id, last_n, skip_corrupt)
 
     def _get_session(
         self,

@@ -8,6 +8,7 @@ only to know whether it held the inbox preview.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from sessionary.storage.tails import (
     summary_after_replace,
     too_few_runs,
 )
+from sessionary_sqlite.connection import retry_busy
 from sessionary_sqlite.rows import (
     INSERT_RUN,
     decode_run_row,
@@ -37,8 +39,20 @@ from sessionary_sqlite.rows import (
     run_params,
     session_row,
 )
+from sessionary_sqlite.schema import LATEST
 
-__all__ = ["last_messages", "replace_runs", "stand_in"]
+__all__ = ["TAIL_ROWS", "last_messages", "read_messages", "replace_runs", "stand_in"]
+
+#: A session's tail in one statement, so in one snapshot and without ``BEGIN``: the
+#: file's schema version, the session's key if it exists and ``?2`` (when not NULL) owns
+#: it, then its run rows newest first (read only as far as the caller steps the cursor).
+#: One row of NULLs after the version for a missing (or another user's) session.
+TAIL_ROWS = (
+    "SELECT v.version, s.session_key, r.run_id, r.data FROM sessionary_schema v "
+    "LEFT JOIN sessions s ON s.session_id = ?1 AND (?2 IS NULL OR s.user_id = ?2) "
+    "LEFT JOIN runs r ON r.session_key = s.session_key "
+    "WHERE v.id = 1 ORDER BY r.seq DESC"
+)
 
 
 def replace_runs(
@@ -123,6 +137,50 @@ def last_messages(
     return messages_tail(
         session_id, rows, lambda data: load_run_text(session_id, data), last_n, skip_corrupt
     )
+
+
+def read_messages(
+    conn: sqlite3.Connection,
+    found: tuple[str, str | None],
+    last_n: int | None,
+    skip_corrupt: bool,
+    timeout: float,
+) -> list[Message] | None:
+    """The last ``last_n`` messages of session ``found[0]`` if user ``found[1]`` may see
+    it, by :data:`TAIL_ROWS` alone: one statement, so one snapshot with no ``BEGIN``.
+
+    ``None`` when the file is not at this package's schema version (or has no schema
+    table): the caller then reads the long way, which names what is wrong. Raises
+    ``sqlite3.Error`` for the caller to translate. The statement is reset before this
+    returns, so no read snapshot stays open.
+    """
+    session_id, user_id = found
+
+    def first_row() -> tuple[sqlite3.Cursor, tuple[Any, ...] | None]:
+        cursor = conn.execute(TAIL_ROWS, (session_id, user_id))
+        try:
+            return cursor, cursor.fetchone()  # SQLite takes the snapshot here
+        except BaseException:
+            cursor.close()
+            raise
+
+    try:
+        cursor, first = retry_busy(first_row, timeout)
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc).lower():
+            return None
+        raise
+    try:
+        if first is None or first[0] != LATEST:
+            return None
+        if first[1] is None or last_n == 0:
+            return []  # no such session, or not the caller's
+        rows = ((r[2], r[3]) for r in itertools.chain((first,), cursor) if r[2] is not None)
+        return messages_tail(
+            session_id, rows, lambda data: load_run_text(session_id, data), last_n, skip_corrupt
+        )
+    finally:
+        cursor.close()
 
 
 def stand_in(session_id: str, run_id: str, status: str, tokens_in: int, tokens_out: int) -> Run:
