@@ -158,7 +158,7 @@ def test_autoname_stops_when_the_model_keeps_failing(request: pytest.FixtureRequ
     )  # fmt: skip
     assert code == ExitCode.ERROR
     report = json.loads(out)
-    assert report["not_attempted"] >= 8 and "stopped" in err
+    assert report["not_attempted"] == 10 and "stopped" in err  # exactly: 2 tried, then stop
 
 
 # --------------------------------------------------------------------------- item 11

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import attrs
 
@@ -167,38 +167,50 @@ def autoname_many(
         limit = stop_after_model_failures
         return limit is not None and not report.named[MODEL] and report.model_failures >= limit
 
+    # At most ``concurrency`` sessions in flight, the next started only after a result
+    # was counted: so a stop stops exactly when the limit is reached, however the
+    # threads are scheduled (submitting everything up front let a busy machine start
+    # more sessions before the stop was seen).
+    queue = iter(candidates)
+    running: dict[Future[AutonameOutcome | NamingError], str] = {}
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="autoname") as pool:
-        futures = {pool.submit(name_one, info): info.session_id for info in candidates}
+
+        def fill() -> None:
+            while len(running) < concurrency and not stop():
+                info = next(queue, None)
+                if info is None:
+                    return
+                running[pool.submit(name_one, info)] = info.session_id
+
         try:
-            for future in as_completed(futures):
-                session_id = futures[future]
-                if future.cancelled():
-                    report.not_attempted += 1
-                    continue
-                result: AutonameOutcome | Failure
-                try:
-                    answer = future.result()
-                except Exception as exc:
-                    result = Failure(session_id, _one_line(exc))
-                    report.failures.append(result)
-                else:
-                    if isinstance(answer, NamingError):  # a model's name, kept as it was
-                        report.kept += 1
-                        cause = answer.__cause__ or answer
-                        report.model_failure_reasons[_one_line(cause)[:160]] += 1
-                        result = Failure(session_id, f"kept its name: {_one_line(answer)}")
+            fill()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    session_id = running.pop(future)
+                    result: AutonameOutcome | Failure
+                    try:
+                        answer = future.result()
+                    except Exception as exc:
+                        result = Failure(session_id, _one_line(exc))
+                        report.failures.append(result)
                     else:
-                        result = answer
-                        report.add(result)
-                if on_done is not None:
-                    on_done(session_id, result)
-                if stop():
-                    for other in futures:
-                        other.cancel()
+                        if isinstance(answer, NamingError):  # a model's name, kept as it was
+                            report.kept += 1
+                            cause = answer.__cause__ or answer
+                            report.model_failure_reasons[_one_line(cause)[:160]] += 1
+                            result = Failure(session_id, f"kept its name: {_one_line(answer)}")
+                        else:
+                            result = answer
+                            report.add(result)
+                    if on_done is not None:
+                        on_done(session_id, result)
+                fill()
         except BaseException:
-            for future in futures:
+            for future in running:
                 future.cancel()
             raise
+    report.not_attempted = sum(1 for _ in queue)
     report.failures.sort(key=lambda failure: failure.session_id)
     return report
 
