@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import pickle
 from typing import Any
 
@@ -180,6 +181,7 @@ def test_the_fast_decoder_reads_every_run_as_the_strict_one(run: Run) -> None:
     fast = codec.decode_run_json(text)
     assert fast == run == codec.decode_run(json.loads(text))
     assert codec.decode_run_json(text.encode()) == run
+    assert codec.decode_runs_json([text, text.encode()]) == [run, run]
     assert type(fast.messages) is tuple
     assert all(type(m.metadata) is dict for m in fast.messages)
 
@@ -244,6 +246,16 @@ def test_a_lazily_decoded_run_behaves_as_a_built_one() -> None:
     assert not hasattr(lazy, "no_such_field")
     assert lazy.is_paused is False and lazy.last_assistant_message is None
     assert "_lazy" not in repr(lazy) and repr(lazy) == repr(run)
+
+
+def test_a_batch_the_fast_pass_refuses_is_read_by_the_strict_decoder() -> None:
+    """msgspec refuses NaN, json.loads reads it: the batch answers as the strict decoder."""
+    good, odd = _record(), _record(metadata={"x": float("nan")})
+    runs = codec.decode_runs_json([good, odd])
+    assert runs[0] == codec.decode_run_json(good)
+    assert math.isnan(runs[1].metadata["x"])
+    with pytest.raises(codec.CodecError, match="run_id"):
+        codec.decode_runs_json([good, _record(run_id=5)])
 
 
 def test_text_that_is_not_json_is_a_codec_error() -> None:

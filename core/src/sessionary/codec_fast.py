@@ -15,6 +15,7 @@ decodes it the strict way, which says what is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -33,7 +34,7 @@ from sessionary.domain.runs import (
 from sessionary.domain.state import NO_CHANGES, StateChanges
 from sessionary.errors import CorruptRecordError, InvalidInputError
 
-__all__ = ["fast_message", "fast_run", "message_texts"]
+__all__ = ["fast_message", "fast_run", "fast_runs", "message_texts"]
 
 
 class _ToolCall(msgspec.Struct, gc=False):
@@ -193,6 +194,27 @@ def fast_run(text: str | bytes) -> Run | None:
     except (msgspec.MsgspecError, InvalidInputError):
         return None
     return _built(Run, fields)  # type: ignore[no-any-return]
+
+
+def fast_runs(texts: Iterable[str | bytes]) -> list[Run] | None:
+    """The runs of runs' JSON texts, as :func:`fast_run` decodes each; or ``None`` if it
+    refuses one."""
+    decode = _RUN.decode
+    lazy = LAZY_FIELDS
+    runs: list[Run] = []
+    append = runs.append
+    try:
+        for text in texts:
+            struct = decode(text)
+            run = _new(Run)
+            if struct.requirements or struct.state_changes is not None:
+                _set(run, "__dict__", _run_fields(struct))
+            else:
+                _set(run, "__dict__", {lazy: (_run_fields, struct)})
+            append(run)
+    except (msgspec.MsgspecError, InvalidInputError):
+        return None
+    return runs
 
 
 def fast_message(text: str | bytes | msgspec.Raw) -> Message | None:

@@ -255,6 +255,11 @@ class Run:
     ``Agent.run`` returns this object as its run output (``RunOutput`` is the same
     class). ``version`` counts the updates of this run record; a store updates a run
     only when the stored version is the one the writer read (optimistic check).
+
+    A run a store read is built when first used: its fields when one is read, its
+    ``messages`` when they are (a corrupt stored message is then a
+    :class:`~sessionary.errors.CorruptRecordError`). Reading a session of many runs
+    costs little more than its records' bytes until a run's messages are wanted.
     """
 
     run_id: str
