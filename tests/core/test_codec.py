@@ -256,6 +256,8 @@ def test_a_batch_the_fast_pass_refuses_is_read_by_the_strict_decoder() -> None:
     assert math.isnan(runs[1].metadata["x"])
     with pytest.raises(codec.CodecError, match="run_id"):
         codec.decode_runs_json([good, _record(run_id=5)])
+    with pytest.raises(codec.CodecError, match="not JSON"):
+        codec.decode_runs_json([good, 5])  # type: ignore[list-item]
 
 
 def test_text_that_is_not_json_is_a_codec_error() -> None:

@@ -165,7 +165,7 @@ def decode_messages(data: Any, last_n: int | None = None) -> list[Message]:
 def _loads(text: str | bytes) -> Any:
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # (TypeError: not text at all)
         raise CodecError(f"not JSON: {exc}") from exc
 
 

@@ -191,7 +191,7 @@ def fast_run(text: str | bytes) -> Run | None:
             fields = _run_fields(struct)  # (the changes are checked here)
         else:
             fields = {LAZY_FIELDS: (_run_fields, struct)}
-    except (msgspec.MsgspecError, InvalidInputError):
+    except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
         return None
     return _built(Run, fields)  # type: ignore[no-any-return]
 
@@ -212,7 +212,7 @@ def fast_runs(texts: Iterable[str | bytes]) -> list[Run] | None:
             else:
                 _set(run, "__dict__", {lazy: (_run_fields, struct)})
             append(run)
-    except (msgspec.MsgspecError, InvalidInputError):
+    except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
         return None
     return runs
 
