@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from sessionary.codec_fast import RunReader, fast_message, message_texts
+from sessionary.codec_fast import RunReader, fast_message, fast_messages, message_texts
 from sessionary.codec_fields import (
     CodecError,
     _dict,
@@ -283,9 +283,12 @@ def decode_run(data: Any) -> Run:
     )
 
 
-def _run_messages(run: Run, texts: list[msgspec.Raw]) -> tuple[Message, ...]:
+def _run_messages(run: Run, text: msgspec.Raw) -> tuple[Message, ...]:
+    messages = fast_messages(text)
+    if messages is not None:
+        return messages
     try:
-        return tuple([decode_message(text) for text in texts])
+        return tuple(decode_messages({"messages": _loads(bytes(text))}))
     except CodecError as exc:
         raise CorruptRecordError(run.session_id, f"run {run.run_id!r}: {exc}") from exc
 

@@ -1,27 +1,27 @@
 """The one-pass JSON decoders behind :mod:`sessionary.codec`'s readers of JSON text.
 
-msgspec decodes a record's JSON text into the structs below, checking every field's
-type in C; the domain objects are then built from them without running their
-``__init__`` again (the structs already hold exactly the types the fields need). A
-run's :class:`~sessionary.domain.messages.Message` objects are built only when its
-``messages`` are first read (see :class:`~sessionary.domain.runs.Run`): a read of many
-runs checks every message but builds none it does not use.
+msgspec checks a run's JSON text in C, into the struct below; the run is built from it
+when one of its fields is first read, and its messages (which msgspec builds straight
+into :class:`~sessionary.domain.messages.Message` objects) when they are (see
+:class:`~sessionary.domain.runs.Run`). So a read of many runs costs little more than
+checking their text until a run is used.
 
-The structs' defaults are those of the strict decoders in :mod:`sessionary.codec`
-(a missing ``created_at`` reads as 0, a missing ``status`` is refused). Each function
-here returns ``None`` where msgspec refuses a record; :mod:`sessionary.codec` then
-decodes it the strict way, which says what is wrong.
+The struct's defaults are those of the strict decoders in :mod:`sessionary.codec` (a
+missing ``created_at`` reads as 0, a missing ``status`` is refused). Each function here
+returns ``None`` where msgspec refuses a record, or cannot give the strict decoder's
+answer; :mod:`sessionary.codec` then decodes it the strict way, which says what is
+wrong.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
-from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.domain.messages import Message, ToolCall
 from sessionary.domain.runs import (
     LAZY_FIELDS,
     LAZY_MESSAGES,
@@ -42,19 +42,6 @@ class _ToolCall(msgspec.Struct, gc=False):
     name: str
     arguments: dict[str, Any] = {}
     raw_arguments: str | None = None
-
-
-class _Message(msgspec.Struct, gc=False):
-    # UNSET (not an empty list or dict, which msgspec would copy for every message that
-    # lacks the field, as most do) stands for a field left out; null is still refused.
-    role: Role
-    created_at: float = 0.0
-    content: str | None = None
-    tool_calls: list[_ToolCall] | UnsetType = UNSET
-    tool_call_id: str | None = None
-    name: str | None = None
-    metadata: dict[str, Any] | UnsetType = UNSET
-    payload: dict[str, Any] | None = None
 
 
 class _Requirement(msgspec.Struct, gc=False):
@@ -80,6 +67,11 @@ class _Changes(msgspec.Struct, gc=False):
     removed: list[str] = []
 
 
+_NO_MESSAGES = msgspec.Raw(b"[]")
+_OPEN_LIST = ord("[")
+_view = memoryview
+
+
 class _Run(msgspec.Struct, gc=False, kw_only=True):
     """A run's fields, named as :class:`Run`'s (the built run's ``__dict__`` is these)."""
 
@@ -92,7 +84,7 @@ class _Run(msgspec.Struct, gc=False, kw_only=True):
     parent_run_id: str | None = None
     status: RunStatus
     input: str | None = None
-    messages: list[msgspec.Raw] = []
+    messages: msgspec.Raw = _NO_MESSAGES
     content: str | None = None
     requirements: list[_Requirement] = []
     metrics: _Metrics = msgspec.field(default_factory=_Metrics)
@@ -111,7 +103,8 @@ class _RunMessages(msgspec.Struct, gc=False):
 
 
 _RUN = msgspec.json.Decoder(_Run)
-_MESSAGE = msgspec.json.Decoder(_Message)
+_MESSAGE = msgspec.json.Decoder(Message)
+_MESSAGE_LIST = msgspec.json.Decoder(list[Message])
 _RUN_MESSAGES = msgspec.json.Decoder(_RunMessages)
 _asdict = msgspec.structs.asdict
 _new = object.__new__
@@ -126,33 +119,32 @@ def _built(cls: type[Any], fields: dict[str, Any]) -> Any:
     return obj
 
 
-def _message(struct: _Message) -> Message:
-    fields = _asdict(struct)
-    calls = struct.tool_calls
-    fields["tool_calls"] = (
-        () if calls is UNSET else tuple([_built(ToolCall, _asdict(c)) for c in calls])
-    )
-    if struct.metadata is UNSET:
-        fields["metadata"] = {}
-    return _built(Message, fields)  # type: ignore[no-any-return]
-
-
 def _requirement(struct: _Requirement) -> Requirement:
     fields = _asdict(struct)
     fields["tool_call"] = _built(ToolCall, _asdict(struct.tool_call))
     return Requirement(**fields)
 
 
-#: What builds a run's messages from their JSON texts when they are first read.
-MessagesBuilder = Callable[[Run, list[msgspec.Raw]], tuple[Message, ...]]
+#: What builds a run's messages from their list's JSON text when they are first read.
+MessagesBuilder = Callable[[Run, msgspec.Raw], tuple[Message, ...]]
 
 
-def fast_messages(texts: list[msgspec.Raw]) -> tuple[Message, ...] | None:
-    """The messages of their JSON texts, or ``None`` (decode them the strict way)."""
+def fast_messages(text: msgspec.Raw) -> tuple[Message, ...] | None:
+    """The messages of a JSON list's text, or ``None`` (decode them the strict way).
+
+    msgspec builds the messages itself (faster than through a struct); it fills a
+    missing ``created_at`` with the current time where the strict decoder reads 0, so a
+    message dated from this decode on is left to the strict decoder.
+    """
+    before = time.time()
     try:
-        return tuple([_message(_MESSAGE.decode(text)) for text in texts])
+        messages = _MESSAGE_LIST.decode(text)
     except msgspec.MsgspecError:
         return None
+    for message in messages:
+        if message.created_at >= before:
+            return None
+    return tuple(messages)
 
 
 class RunReader:
@@ -171,13 +163,16 @@ class RunReader:
         # A run's __dict__, from its checked struct; its messages wait under
         # LAZY_MESSAGES for their first read.
         fields = _asdict(struct)
-        texts = struct.messages
-        if texts:
+        text = struct.messages
+        if len(text) > 2:  # (not "[]")
             del fields["messages"]
-            fields[LAZY_MESSAGES] = (self._messages, texts)
+            fields[LAZY_MESSAGES] = (self._messages, text)
         else:
             fields["messages"] = ()
-        fields["requirements"] = tuple([_requirement(r) for r in struct.requirements])
+        requirements = struct.requirements
+        fields["requirements"] = (
+            tuple([_requirement(r) for r in requirements]) if requirements else ()
+        )
         changes = struct.state_changes
         fields["state_changes"] = (
             NO_CHANGES
@@ -189,6 +184,8 @@ class RunReader:
         return fields
 
     def _run(self, struct: _Run) -> Run:
+        if _view(struct.messages)[0] != _OPEN_LIST:
+            raise msgspec.ValidationError("messages must be a list")
         run = _new(Run)
         if struct.requirements or struct.state_changes is not None:
             _set(run, "__dict__", self._fields(struct))  # (the changes are checked here)
@@ -213,11 +210,14 @@ class RunReader:
 
 
 def fast_message(text: str | bytes | msgspec.Raw) -> Message | None:
-    """The message of a message's JSON text, or ``None`` (decode it the strict way)."""
+    """The message of a message's JSON text, or ``None`` (decode it the strict way);
+    built by msgspec, as :func:`fast_messages` builds them."""
+    before = time.time()
     try:
-        return _message(_MESSAGE.decode(text))
+        message = _MESSAGE.decode(text)
     except msgspec.MsgspecError:
         return None
+    return None if message.created_at >= before else message
 
 
 def message_texts(text: str | bytes) -> list[msgspec.Raw] | None:

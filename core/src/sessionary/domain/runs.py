@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -288,28 +288,6 @@ class Run:
     #: on the run output ``run`` returns, ``None`` on a run read back from a store.
     session_state: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
-    if not TYPE_CHECKING:  # (mypy would take any attribute name as valid)
-
-        def __getattr__(self, name: str) -> Any:
-            # Only reached for an attribute the instance lacks: a run a store decoded
-            # has its fields built when one is first read, and its messages when they
-            # are, from what the decoder left under LAZY_FIELDS and LAZY_MESSAGES.
-            fields = self.__dict__
-            lazy = fields.get(LAZY_FIELDS)
-            if lazy is not None:
-                build, record = lazy
-                fields.update(build(record))
-                fields.pop(LAZY_FIELDS, None)
-            if name == "messages":
-                lazy = fields.get(LAZY_MESSAGES)
-                if lazy is not None:
-                    build, record = lazy
-                    fields["messages"] = build(self, record)
-                    fields.pop(LAZY_MESSAGES, None)
-            if name in fields:
-                return fields[name]
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     def __getstate__(self) -> dict[str, Any]:
         # What pickle and copy take: the built fields, never what waits to be built.
         self.messages  # noqa: B018 (builds a lazily decoded run's fields)
@@ -351,6 +329,44 @@ class Run:
 LAZY_FIELDS = "_lazy_fields"
 LAZY_MESSAGES = "_lazy_messages"
 _LAZY = (LAZY_FIELDS, LAZY_MESSAGES)
+
+
+class _Unbuilt:
+    """A field of :class:`Run` as the class holds it: a non-data descriptor, so Python
+    asks it only when a run's ``__dict__`` lacks the field, as a lazily decoded run's
+    does until the field is first read; it then builds the fields (and, for
+    ``messages``, the messages) and returns the one asked for. A built run never calls
+    it."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, run: Run | None, owner: type[Run] | None = None) -> Any:
+        name = self.name
+        if run is None:
+            raise AttributeError(f"type object 'Run' has no attribute {name!r}")
+        fields = run.__dict__
+        lazy = fields.get(LAZY_FIELDS)
+        if lazy is not None:
+            build, record = lazy
+            fields.update(build(record))
+            fields.pop(LAZY_FIELDS, None)
+        if name == "messages":
+            lazy = fields.get(LAZY_MESSAGES)
+            if lazy is not None:
+                build, record = lazy
+                fields["messages"] = build(run, record)
+                fields.pop(LAZY_MESSAGES, None)
+        try:
+            return fields[name]
+        except KeyError:
+            raise AttributeError(f"'Run' object has no attribute {name!r}") from None
+
+
+for _field in attrs.fields(Run):
+    setattr(Run, _field.name, _Unbuilt(_field.name))
 
 #: Key of :attr:`Run.metadata` that holds a paused run's expiry time.
 PAUSE_EXPIRES_AT = "pause_expires_at"
