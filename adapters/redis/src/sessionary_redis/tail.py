@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from functools import partial
+from itertools import accumulate
 from typing import Any
 
 from sessionary.codec import dump_run
@@ -51,6 +53,16 @@ def _load(session_id: str, value: Any) -> Any:
         return json.loads(value)
     except (ValueError, TypeError) as exc:
         raise CorruptRecordError(session_id, f"a run cannot be decoded: {exc}") from exc
+
+
+def _newest_first(start: int, sizes: Any, runs: Any) -> Iterator[tuple[str, bytes]]:
+    """``("#<position>", run)`` of the runs READ_MESSAGES returned, newest first: ``runs``
+    is their concatenation, oldest first, ``sizes`` their byte sizes, comma-joined."""
+    if isinstance(runs, str):  # a client that decodes replies
+        runs = runs.encode("utf-8")
+    ends = list(accumulate(int(size) for size in str(text(sizes)).split(","))) if sizes else []
+    for index in range(len(ends) - 1, -1, -1):
+        yield f"#{start + index + 1}", runs[ends[index - 1] if index else 0 : ends[index]]
 
 
 class TailOperations:
@@ -110,22 +122,36 @@ class TailOperations:
     ) -> Op[list[Message]]:
         if last_n == 0:
             return []
-        reply = yield Request.read(
-            f"read the messages of session {session_id!r}",
-            Script(
-                "_read_messages",
-                self._pair(session_id),
-                [user_id or "", -1 if last_n is None else last_n],
-            ),
-            session_id,
-        )
-        if self._read_reply(session_id, reply) is None:
-            return []
-        length = int(reply[3])
-        newest_first = ((f"#{length - i}", value) for i, value in enumerate(reply[2]))
-        return messages_tail(
-            session_id, newest_first, partial(_load, session_id), last_n, skip_corrupt
-        )
+        exact = False
+        while True:
+            reply = yield Request.read(
+                f"read the messages of session {session_id!r}",
+                Script(
+                    "_read_messages",
+                    self._pair(session_id),
+                    [user_id or "", -1 if last_n is None else last_n, "1" if exact else "0"],
+                ),
+                session_id,
+            )
+            status = text(reply[0])
+            if status == "missing":
+                return []
+            if status == "corrupt":
+                raise CorruptRecordError(session_id, str(text(reply[1])))
+            start = int(reply[1])
+            messages = messages_tail(
+                session_id,
+                _newest_first(start, reply[2], reply[3]),
+                partial(_load, session_id),
+                last_n,
+                skip_corrupt,
+            )
+            if exact or start == 0 or last_n is None or len(messages) >= last_n:
+                return messages
+            # Fewer than asked for, though older runs remain: a recorded message count
+            # was wrong (written by an older sessionary-redis, or a run damaged since),
+            # or a corrupt run was skipped. Count them all this time.
+            exact = True
 
     def _replace_op(
         self,
@@ -187,7 +213,7 @@ class TailOperations:
                 *(run.run_id for run in removed),
             ]
             for run, data in zip(runs, encoded, strict=True):
-                args += [run.run_id, data]
+                args += [run.run_id, data, len(run.messages)]
             done = yield Request.write_(
                 f"replace the last runs of session {session_id!r}",
                 Script("_replace", self._pair(session_id), args),
