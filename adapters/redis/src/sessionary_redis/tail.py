@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from functools import partial
-from itertools import accumulate
 from typing import Any
 
 from sessionary.codec import dump_run
@@ -53,16 +51,6 @@ def _load(session_id: str, value: Any) -> Any:
         return json.loads(value)
     except (ValueError, TypeError) as exc:
         raise CorruptRecordError(session_id, f"a run cannot be decoded: {exc}") from exc
-
-
-def _newest_first(start: int, sizes: Any, runs: Any) -> Iterator[tuple[str, bytes]]:
-    """``("#<position>", run)`` of the runs READ_MESSAGES returned, newest first: ``runs``
-    is their concatenation, oldest first, ``sizes`` their byte sizes, comma-joined."""
-    if isinstance(runs, str):  # a client that decodes replies
-        runs = runs.encode("utf-8")
-    ends = list(accumulate(int(size) for size in str(text(sizes)).split(","))) if sizes else []
-    for index in range(len(ends) - 1, -1, -1):
-        yield f"#{start + index + 1}", runs[ends[index - 1] if index else 0 : ends[index]]
 
 
 class TailOperations:
@@ -138,10 +126,10 @@ class TailOperations:
                 return []
             if status == "corrupt":
                 raise CorruptRecordError(session_id, str(text(reply[1])))
-            start = int(reply[1])
+            start, runs = int(reply[1]), reply[2]
             messages = messages_tail(
                 session_id,
-                _newest_first(start, reply[2], reply[3]),
+                ((f"#{start + i + 1}", runs[i]) for i in range(len(runs) - 1, -1, -1)),
                 partial(_load, session_id),
                 last_n,
                 skip_corrupt,
