@@ -452,7 +452,8 @@ local start = len
 if need < 0 then start = 0 end
 while start > 0 and need > 0 do
   start = start - 1
-  local c = not exact and tonumber(redis.call('HGET', h, 'm:' .. (base + start)) or '')
+  local c = not exact and redis.call('HGET', h, string.format('m:%d', base + start))
+  c = tonumber(c or '')
   if not c then
     local ok, run = pcall(cjson.decode, redis.call('LINDEX', l, start))
     c = 0
