@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import math
+import pickle
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +17,8 @@ from sessionary import codec
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import AgentSession, Session, SessionInfo, TeamSession
+from sessionary.errors import CorruptRecordError
+from sessionary.storage.tails import decode_each
 
 json_scalars = (
     st.none()
@@ -175,6 +181,7 @@ def test_the_fast_decoder_reads_every_run_as_the_strict_one(run: Run) -> None:
     fast = codec.decode_run_json(text)
     assert fast == run == codec.decode_run(json.loads(text))
     assert codec.decode_run_json(text.encode()) == run
+    assert codec.decode_runs_json([text, text.encode()]) == [run, run]
     assert type(fast.messages) is tuple
     assert all(type(m.metadata) is dict for m in fast.messages)
 
@@ -204,13 +211,53 @@ def test_missing_timestamps_read_as_zero_not_as_now() -> None:
         ({"run_id": 5}, "run_id"),
         ({"version": True}, "version"),
         ({"messages": "nope"}, "messages"),
-        ({"messages": [{"role": "user", "content": 3}]}, "content"),
         ({"metrics": {"input_tokens": 1.5}}, "input_tokens"),
     ],
 )
 def test_the_fast_decoder_says_what_is_wrong(fields: dict[str, object], message: str) -> None:
     with pytest.raises(codec.CodecError, match=message):
         codec.decode_run_json(_record(**fields))
+
+
+def test_a_corrupt_message_is_refused_when_the_messages_are_first_read() -> None:
+    """A read checks a run's record; its messages are built (and checked) when first
+    read, and a corrupt one is then a CorruptRecordError naming the session and run."""
+    bad = [{"role": "user", "content": "fine"}, {"role": "user", "content": 3}]
+    run = codec.decode_run_json(_record(messages=bad))
+    assert (run.run_id, run.status, run.updated_at) == ("r", RunStatus.COMPLETED, 2.0)
+    with pytest.raises(CorruptRecordError, match=r"'s'.*'r'.*content") as caught:
+        run.messages  # noqa: B018
+    assert caught.value.session_id == "s"
+    with pytest.raises(CorruptRecordError):
+        run.messages  # noqa: B018 (still refused: nothing half-built is kept)
+    decoded, skipped = decode_each("s", [("r", _record(messages=bad))], codec.decode_run_json, True)
+    assert (decoded, skipped) == ([], ("r",))
+
+
+def test_a_lazily_decoded_run_behaves_as_a_built_one() -> None:
+    message = Message(role="user", content="hi", created_at=1.0, metadata={"k": [1]})
+    run = Run(run_id="r", session_id="s", messages=(message,), created_at=1.0, updated_at=2.0)
+    text = codec.dump_run(run)
+    assert codec.decode_run_json(text) == run
+    assert pickle.loads(pickle.dumps(codec.decode_run_json(text))) == run
+    assert copy.deepcopy(codec.decode_run_json(text)) == run
+    assert attrs.evolve(codec.decode_run_json(text), content="x").messages == (message,)
+    lazy = codec.decode_run_json(text)
+    assert not hasattr(lazy, "no_such_field")
+    assert lazy.is_paused is False and lazy.last_assistant_message is None
+    assert "_lazy" not in repr(lazy) and repr(lazy) == repr(run)
+
+
+def test_a_batch_the_fast_pass_refuses_is_read_by_the_strict_decoder() -> None:
+    """msgspec refuses NaN, json.loads reads it: the batch answers as the strict decoder."""
+    good, odd = _record(), _record(metadata={"x": float("nan")})
+    runs = codec.decode_runs_json([good, odd])
+    assert runs[0] == codec.decode_run_json(good)
+    assert math.isnan(runs[1].metadata["x"])
+    with pytest.raises(codec.CodecError, match="run_id"):
+        codec.decode_runs_json([good, _record(run_id=5)])
+    with pytest.raises(codec.CodecError, match="not JSON"):
+        codec.decode_runs_json([good, 5])  # type: ignore[list-item]
 
 
 def test_text_that_is_not_json_is_a_codec_error() -> None:

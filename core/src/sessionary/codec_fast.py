@@ -1,64 +1,228 @@
 """The one-pass JSON decoders behind :mod:`sessionary.codec`'s readers of JSON text.
 
-msgspec decodes a record's JSON text straight into the domain objects, checking every
-field's type in C: several times faster than :func:`json.loads` and the strict decoders.
-Each function here returns ``None`` where that pass cannot give the strict decoder's
-answer (a record it refuses, or one that lacks a field it would fill with a default:
-a run's ``status``, a ``created_at``); :mod:`sessionary.codec` then decodes the record
-the strict way, which says what is wrong.
+msgspec decodes a record's JSON text into the structs below, checking every field's
+type in C; the domain objects are then built from them without running their
+``__init__`` again (the structs already hold exactly the types the fields need). A
+run's :class:`~sessionary.domain.messages.Message` objects are built only when its
+``messages`` are first read (see :class:`~sessionary.domain.runs.Run`): a read of many
+runs checks every message but builds none it does not use.
+
+The structs' defaults are those of the strict decoders in :mod:`sessionary.codec`
+(a missing ``created_at`` reads as 0, a missing ``status`` is refused). Each function
+here returns ``None`` where msgspec refuses a record; :mod:`sessionary.codec` then
+decodes it the strict way, which says what is wrong.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
+from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
-from sessionary.domain.messages import Message
-from sessionary.domain.runs import Run
+from sessionary.domain.messages import Message, Role, ToolCall
+from sessionary.domain.runs import (
+    LAZY_FIELDS,
+    LAZY_MESSAGES,
+    Requirement,
+    RequirementKind,
+    Run,
+    RunMetrics,
+    RunStatus,
+)
+from sessionary.domain.state import NO_CHANGES, StateChanges
+from sessionary.errors import CorruptRecordError, InvalidInputError
 
-__all__ = ["fast_message", "fast_run", "message_texts"]
+__all__ = ["fast_message", "fast_run", "fast_runs", "message_texts"]
 
 
-class _RunMessages(msgspec.Struct):
+class _ToolCall(msgspec.Struct, gc=False):
+    id: str
+    name: str
+    arguments: dict[str, Any] = {}
+    raw_arguments: str | None = None
+
+
+class _Message(msgspec.Struct, gc=False):
+    # UNSET (not an empty list or dict, which msgspec would copy for every message that
+    # lacks the field, as most do) stands for a field left out; null is still refused.
+    role: Role
+    created_at: float = 0.0
+    content: str | None = None
+    tool_calls: list[_ToolCall] | UnsetType = UNSET
+    tool_call_id: str | None = None
+    name: str | None = None
+    metadata: dict[str, Any] | UnsetType = UNSET
+    payload: dict[str, Any] | None = None
+
+
+class _Requirement(msgspec.Struct, gc=False):
+    id: str
+    kind: RequirementKind
+    tool_call: _ToolCall
+    user_input_fields: list[str] = []
+    resolution: str | None = None
+    note: str | None = None
+    user_input: dict[str, Any] = {}
+    external_result: str | None = None
+
+
+class _Metrics(msgspec.Struct, gc=False):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration: float = 0.0
+    model_calls: int = 0
+
+
+class _Changes(msgspec.Struct, gc=False):
+    set: dict[str, Any] = {}
+    removed: list[str] = []
+
+
+class _Run(msgspec.Struct, gc=False, kw_only=True):
+    """A run's fields, named as :class:`Run`'s (the built run's ``__dict__`` is these)."""
+
+    # In the order encode_run writes them, which msgspec matches fastest.
+    run_id: str
+    session_id: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    team_id: str | None = None
+    parent_run_id: str | None = None
+    status: RunStatus
+    input: str | None = None
+    messages: list[msgspec.Raw] = []
+    content: str | None = None
+    requirements: list[_Requirement] = []
+    metrics: _Metrics = msgspec.field(default_factory=_Metrics)
+    error: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 1
+    metadata: dict[str, Any] = {}
+    state_changes: _Changes | None = None
+
+
+class _RunMessages(msgspec.Struct, gc=False):
     """A run's JSON as a message-level read sees it: its messages, each still JSON text."""
 
     messages: list[msgspec.Raw] = []
 
 
-_RUN = msgspec.json.Decoder(Run)
-_MESSAGE = msgspec.json.Decoder(Message)
+_RUN = msgspec.json.Decoder(_Run)
+_MESSAGE = msgspec.json.Decoder(_Message)
 _RUN_MESSAGES = msgspec.json.Decoder(_RunMessages)
+_asdict = msgspec.structs.asdict
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _built(cls: type[Any], fields: dict[str, Any]) -> Any:
+    # The checked fields of a frozen attrs class (not slotted, no validators), set as
+    # its __init__ would: the structs hold the converted types already.
+    obj = _new(cls)
+    _set(obj, "__dict__", fields)
+    return obj
+
+
+def _message(struct: _Message) -> Message:
+    fields = _asdict(struct)
+    calls = struct.tool_calls
+    fields["tool_calls"] = (
+        () if calls is UNSET else tuple([_built(ToolCall, _asdict(c)) for c in calls])
+    )
+    if struct.metadata is UNSET:
+        fields["metadata"] = {}
+    return _built(Message, fields)  # type: ignore[no-any-return]
+
+
+def _requirement(struct: _Requirement) -> Requirement:
+    fields = _asdict(struct)
+    fields["tool_call"] = _built(ToolCall, _asdict(struct.tool_call))
+    return Requirement(**fields)
+
+
+def _run_messages(run: Run, texts: list[msgspec.Raw]) -> tuple[Message, ...]:
+    """The messages of a run, from their JSON texts; or :class:`CorruptRecordError`."""
+    try:
+        return tuple([_message(_MESSAGE.decode(text)) for text in texts])
+    except msgspec.MsgspecError:
+        pass
+    # The strict decoder says what is wrong (sessionary.codec imports this module).
+    from sessionary.codec import CodecError, decode_message
+
+    try:
+        return tuple([decode_message(text) for text in texts])
+    except CodecError as exc:
+        raise CorruptRecordError(run.session_id, f"run {run.run_id!r}: {exc}") from exc
+
+
+def _run_fields(struct: _Run) -> dict[str, Any]:
+    """A run's ``__dict__``, from its checked struct; its messages are built when first
+    read (:data:`~sessionary.domain.runs.LAZY_MESSAGES`)."""
+    fields = _asdict(struct)
+    texts = struct.messages
+    if texts:
+        del fields["messages"]
+        fields[LAZY_MESSAGES] = (_run_messages, texts)
+    else:
+        fields["messages"] = ()
+    fields["requirements"] = tuple([_requirement(r) for r in struct.requirements])
+    changes = struct.state_changes
+    fields["state_changes"] = (
+        NO_CHANGES if changes is None else StateChanges(set=changes.set, removed=changes.removed)
+    )
+    fields["metrics"] = _built(RunMetrics, _asdict(struct.metrics))
+    fields["session_state"] = None
+    return fields
 
 
 def fast_run(text: str | bytes) -> Run | None:
-    """The run of a run's JSON text, or ``None`` (decode it the strict way)."""
-    before = time.time()
+    """The run of a run's JSON text, or ``None`` (decode it the strict way).
+
+    The whole record is checked here; the run's fields are built when one is first read
+    (:data:`~sessionary.domain.runs.LAZY_FIELDS`), except for a run with requirements
+    or state changes, whose building can still refuse it.
+    """
     try:
-        run = _RUN.decode(text)
-    except msgspec.MsgspecError:
+        struct = _RUN.decode(text)
+        if struct.requirements or struct.state_changes is not None:
+            fields = _run_fields(struct)  # (the changes are checked here)
+        else:
+            fields = {LAZY_FIELDS: (_run_fields, struct)}
+    except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
         return None
-    # The fast pass fills a missing field with the class's default: COMPLETED for the
-    # status and the current time for a timestamp, where decode_run refuses or reads 0.
-    # A stored timestamp is older than this decode; one that is not came from a default
-    # (or a writer whose clock runs ahead: decode_run then reads it, with the same result).
-    if run.created_at >= before or run.updated_at >= before:
+    return _built(Run, fields)  # type: ignore[no-any-return]
+
+
+def fast_runs(texts: Iterable[str | bytes]) -> list[Run] | None:
+    """The runs of runs' JSON texts, as :func:`fast_run` decodes each; or ``None`` if it
+    refuses one."""
+    decode = _RUN.decode
+    lazy = LAZY_FIELDS
+    runs: list[Run] = []
+    append = runs.append
+    try:
+        for text in texts:
+            struct = decode(text)
+            run = _new(Run)
+            if struct.requirements or struct.state_changes is not None:
+                _set(run, "__dict__", _run_fields(struct))
+            else:
+                _set(run, "__dict__", {lazy: (_run_fields, struct)})
+            append(run)
+    except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
         return None
-    for message in run.messages:
-        if message.created_at >= before:
-            return None
-    present = b'"status":' in text if isinstance(text, bytes) else '"status":' in text
-    return run if present else None
+    return runs
 
 
 def fast_message(text: str | bytes | msgspec.Raw) -> Message | None:
     """The message of a message's JSON text, or ``None`` (decode it the strict way)."""
-    before = time.time()
     try:
-        message = _MESSAGE.decode(text)
+        return _message(_MESSAGE.decode(text))
     except msgspec.MsgspecError:
         return None
-    return None if message.created_at >= before else message  # see fast_run
 
 
 def message_texts(text: str | bytes) -> list[msgspec.Raw] | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from sessionary.codec import CodecError, decode_runs_json
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run
 from sessionary.domain.sessions import Session, SessionInfo, SessionPage, SessionType
@@ -389,6 +390,11 @@ class SqliteDb(SqliteDatabase, Store):
             if not check_owner(current.info, user_id):
                 return None
             rows = inbox.run_rows(conn, current, last_n_runs, before_run, user_id)
+        if not skip_corrupt:
+            try:
+                return Session.from_info(current.info, decode_runs_json([r[1] for r in rows]))
+            except CodecError:
+                pass  # one by one, to say which run is corrupt
         runs, skipped = decode_each(
             session_id,
             ((run_id, (seq, data)) for seq, data, run_id in rows),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -255,6 +255,11 @@ class Run:
     ``Agent.run`` returns this object as its run output (``RunOutput`` is the same
     class). ``version`` counts the updates of this run record; a store updates a run
     only when the stored version is the one the writer read (optimistic check).
+
+    A run a store read is built when first used: its fields when one is read, its
+    ``messages`` when they are (a corrupt stored message is then a
+    :class:`~sessionary.errors.CorruptRecordError`). Reading a session of many runs
+    costs little more than its records' bytes until a run's messages are wanted.
     """
 
     run_id: str
@@ -282,6 +287,33 @@ class Run:
     #: The session's state as this run left it (Agno's ``RunOutput.session_state``): set
     #: on the run output ``run`` returns, ``None`` on a run read back from a store.
     session_state: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+
+    if not TYPE_CHECKING:  # (mypy would take any attribute name as valid)
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for an attribute the instance lacks: a run a store decoded
+            # has its fields built when one is first read, and its messages when they
+            # are, from what the decoder left under LAZY_FIELDS and LAZY_MESSAGES.
+            fields = self.__dict__
+            lazy = fields.get(LAZY_FIELDS)
+            if lazy is not None:
+                build, record = lazy
+                fields.update(build(record))
+                fields.pop(LAZY_FIELDS, None)
+            if name == "messages":
+                lazy = fields.get(LAZY_MESSAGES)
+                if lazy is not None:
+                    build, record = lazy
+                    fields["messages"] = build(self, record)
+                    fields.pop(LAZY_MESSAGES, None)
+            if name in fields:
+                return fields[name]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What pickle and copy take: the built fields, never what waits to be built.
+        self.messages  # noqa: B018 (builds a lazily decoded run's fields)
+        return {k: v for k, v in self.__dict__.items() if k not in _LAZY}
 
     @property
     def is_paused(self) -> bool:
@@ -311,6 +343,14 @@ class Run:
                 return message
         return None
 
+
+#: Keys of a decoded run's ``__dict__`` under which its fields and its messages wait to
+#: be built: ``(build, record)`` pairs; ``build(record)`` gives the fields, by name, and
+#: ``build(run, record)`` the messages (or raises
+#: :class:`~sessionary.errors.CorruptRecordError`).
+LAZY_FIELDS = "_lazy_fields"
+LAZY_MESSAGES = "_lazy_messages"
+_LAZY = (LAZY_FIELDS, LAZY_MESSAGES)
 
 #: Key of :attr:`Run.metadata` that holds a paused run's expiry time.
 PAUSE_EXPIRES_AT = "pause_expires_at"

@@ -157,9 +157,11 @@ def decode_each(
     """Decode each ``(label, record)``; with ``skip_corrupt``, leave out the corrupt ones.
 
     ``decode`` raises :class:`~sessionary.errors.CorruptRecordError` for a record it
-    cannot decode. Without ``skip_corrupt`` that error goes to the caller; with it,
-    the record is left out, logged as a warning, and its label (a run ID, or ``"#n"``)
-    is in the labels returned beside the decoded records.
+    cannot decode. Without ``skip_corrupt`` that error goes to the caller (for a run's
+    messages, which the codec builds when first read, at that read); with it, each
+    record is checked whole at once, a corrupt one is left out, logged as a warning, and
+    its label (a run ID, or ``"#n"``) is in the labels returned beside the decoded
+    records.
     """
     if not skip_corrupt:
         return [decode(record) for _, record in records], ()
@@ -167,7 +169,10 @@ def decode_each(
     skipped: list[str] = []
     for label, record in records:
         try:
-            decoded.append(decode(record))
+            item = decode(record)
+            if isinstance(item, Run):
+                item.messages  # noqa: B018 (checks the messages a decoder left for later)
+            decoded.append(item)
         except CorruptRecordError as exc:
             _skipped(session_id, label, exc)
             skipped.append(label)
