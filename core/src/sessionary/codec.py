@@ -9,10 +9,8 @@ Decoding is strict: a record that is not what it claims raises :class:`CodecErro
 (a :class:`ValueError`) that says which field was wrong. Stores turn that into a
 :class:`~sessionary.errors.CorruptRecordError` that names the session.
 
-Runs read from JSON text (:func:`decode_run_json`, :func:`decode_runs_json`) are
-checked at once but built when first read: a run's fields when one of them is read, its
-messages when they are. A message that is not what it claims is then a
-:class:`~sessionary.errors.CorruptRecordError` naming the session and run.
+A run read from JSON text is checked at once but built when first read, its messages
+when they are (a corrupt message is then a ``CorruptRecordError``).
 
 Values in ``metadata`` and ``state`` must be JSON-compatible; tuples come back as lists.
 """
@@ -25,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from sessionary.codec_fast import fast_message, fast_run, fast_runs, message_texts
+from sessionary.codec_fast import RunReader, fast_message, message_texts
 from sessionary.codec_fields import (
     CodecError,
     _dict,
@@ -42,7 +40,7 @@ from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.domain.runs import Requirement, RequirementKind, Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo, SessionType
 from sessionary.domain.state import NO_CHANGES, StateChanges
-from sessionary.errors import InvalidInputError
+from sessionary.errors import CorruptRecordError, InvalidInputError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -138,10 +136,8 @@ def decode_message(data: Any) -> Message:
 def decode_messages(data: Any, last_n: int | None = None) -> list[Message]:
     """The messages of an encoded run (only its last ``last_n``), decoding nothing else.
 
-    What a message-level tail read uses: the rest of the run is neither checked nor
-    built. ``data`` is the run's JSON value, or its JSON text (faster: the other
-    messages and fields are skipped unparsed). Raises :class:`CodecError` for a record
-    that is not a run's shape.
+    A message-level tail read's: ``data`` is the run's JSON value, or its JSON text (the
+    rest of which is skipped unparsed). :class:`CodecError` if it is not a run's shape.
 
     >>> run = {"messages": [{"role": "user", "content": str(i)} for i in range(5)]}
     >>> [m.content for m in decode_messages(run, 2)]
@@ -287,36 +283,38 @@ def decode_run(data: Any) -> Run:
     )
 
 
+def _run_messages(run: Run, texts: list[msgspec.Raw]) -> tuple[Message, ...]:
+    try:
+        return tuple([decode_message(text) for text in texts])
+    except CodecError as exc:
+        raise CorruptRecordError(run.session_id, f"run {run.run_id!r}: {exc}") from exc
+
+
+_READER = RunReader(_run_messages)
+
+
 def decode_run_json(text: str | bytes) -> Run:
     """A run from the JSON text :func:`encode_run` and :func:`dump_json` wrote.
 
-    The same result and the same :class:`CodecError` as ``decode_run(json.loads(text))``,
-    faster: the text is decoded into the domain objects in one pass
-    (:mod:`sessionary.codec_fast`). A record that pass refuses, or that lacks a field it
-    would fill with a default (``status``, a ``created_at``), is decoded again by
+    The result of ``decode_run(json.loads(text))``, faster: msgspec checks the text in
+    one pass (:mod:`sessionary.codec_fast`); a record it refuses is decoded again by
     :func:`decode_run`, which says what is wrong.
 
     >>> run = Run(run_id="r1", session_id="s1", created_at=1.0, updated_at=1.0)
     >>> decode_run_json(dump_run(run)) == run
     True
     """
-    run = fast_run(text)
+    run = _READER.run(text)
     return decode_run(_loads(text)) if run is None else run
 
 
 def decode_runs_json(texts: Iterable[str | bytes]) -> list[Run]:
-    """The runs of JSON texts :func:`dump_run` wrote, as :func:`decode_run_json` decodes
-    each, with less work per run: what a store's read of many runs uses.
-
-    Raises :class:`CodecError` for the first text that is not a run; a store that must
-    say which record was wrong decodes them one by one then.
-
-    >>> runs = [Run(run_id=f"r{i}", session_id="s1", created_at=1.0) for i in range(3)]
-    >>> decode_runs_json([dump_run(run) for run in runs]) == runs
-    True
+    """The runs of JSON texts, as :func:`decode_run_json` decodes each, with less work
+    per run: a store's read of many runs. Raises :class:`CodecError` for the first text
+    that is not a run (a store that must name it decodes the texts one by one then).
     """
-    texts = texts if isinstance(texts, list) else list(texts)
-    runs = fast_runs(texts)
+    texts = list(texts)
+    runs = _READER.runs(texts)
     return [decode_run_json(text) for text in texts] if runs is None else runs
 
 
@@ -479,10 +477,7 @@ def dump_run(run: Run) -> str:
 
 def loads(text: str | bytes) -> Message | Run | SessionInfo:
     """Read what :func:`dumps` wrote. Refuses a newer schema with a clear error."""
-    try:
-        envelope = json.loads(text)
-    except ValueError as exc:
-        raise CodecError(f"not JSON: {exc}") from exc
+    envelope = _loads(text)
     _require_dict(envelope, "envelope")
     schema = envelope.get("schema")
     if not isinstance(schema, int) or isinstance(schema, bool):

@@ -15,7 +15,7 @@ decodes it the strict way, which says what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -32,9 +32,9 @@ from sessionary.domain.runs import (
     RunStatus,
 )
 from sessionary.domain.state import NO_CHANGES, StateChanges
-from sessionary.errors import CorruptRecordError, InvalidInputError
+from sessionary.errors import InvalidInputError
 
-__all__ = ["fast_message", "fast_run", "fast_runs", "message_texts"]
+__all__ = ["MessagesBuilder", "RunReader", "fast_message", "fast_messages", "message_texts"]
 
 
 class _ToolCall(msgspec.Struct, gc=False):
@@ -143,78 +143,73 @@ def _requirement(struct: _Requirement) -> Requirement:
     return Requirement(**fields)
 
 
-def _run_messages(run: Run, texts: list[msgspec.Raw]) -> tuple[Message, ...]:
-    """The messages of a run, from their JSON texts; or :class:`CorruptRecordError`."""
+#: What builds a run's messages from their JSON texts when they are first read.
+MessagesBuilder = Callable[[Run, list[msgspec.Raw]], tuple[Message, ...]]
+
+
+def fast_messages(texts: list[msgspec.Raw]) -> tuple[Message, ...] | None:
+    """The messages of their JSON texts, or ``None`` (decode them the strict way)."""
     try:
         return tuple([_message(_MESSAGE.decode(text)) for text in texts])
     except msgspec.MsgspecError:
-        pass
-    # The strict decoder says what is wrong (sessionary.codec imports this module).
-    from sessionary.codec import CodecError, decode_message
-
-    try:
-        return tuple([decode_message(text) for text in texts])
-    except CodecError as exc:
-        raise CorruptRecordError(run.session_id, f"run {run.run_id!r}: {exc}") from exc
+        return None
 
 
-def _run_fields(struct: _Run) -> dict[str, Any]:
-    """A run's ``__dict__``, from its checked struct; its messages are built when first
-    read (:data:`~sessionary.domain.runs.LAZY_MESSAGES`)."""
-    fields = _asdict(struct)
-    texts = struct.messages
-    if texts:
-        del fields["messages"]
-        fields[LAZY_MESSAGES] = (_run_messages, texts)
-    else:
-        fields["messages"] = ()
-    fields["requirements"] = tuple([_requirement(r) for r in struct.requirements])
-    changes = struct.state_changes
-    fields["state_changes"] = (
-        NO_CHANGES if changes is None else StateChanges(set=changes.set, removed=changes.removed)
-    )
-    fields["metrics"] = _built(RunMetrics, _asdict(struct.metrics))
-    fields["session_state"] = None
-    return fields
+class RunReader:
+    """Decodes runs' JSON text in one pass, each run built when first read and its
+    messages, by ``messages``, when they are.
 
-
-def fast_run(text: str | bytes) -> Run | None:
-    """The run of a run's JSON text, or ``None`` (decode it the strict way).
-
-    The whole record is checked here; the run's fields are built when one is first read
-    (:data:`~sessionary.domain.runs.LAZY_FIELDS`), except for a run with requirements
-    or state changes, whose building can still refuse it.
+    Every method returns ``None`` where msgspec refuses a record (decode it the strict
+    way, which says what is wrong).
     """
-    try:
-        struct = _RUN.decode(text)
-        if struct.requirements or struct.state_changes is not None:
-            fields = _run_fields(struct)  # (the changes are checked here)
+
+    def __init__(self, messages: MessagesBuilder) -> None:
+        self._messages = messages
+        self._build = self._fields  # one bound method, shared by every lazy run
+
+    def _fields(self, struct: _Run) -> dict[str, Any]:
+        # A run's __dict__, from its checked struct; its messages wait under
+        # LAZY_MESSAGES for their first read.
+        fields = _asdict(struct)
+        texts = struct.messages
+        if texts:
+            del fields["messages"]
+            fields[LAZY_MESSAGES] = (self._messages, texts)
         else:
-            fields = {LAZY_FIELDS: (_run_fields, struct)}
-    except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
-        return None
-    return _built(Run, fields)  # type: ignore[no-any-return]
+            fields["messages"] = ()
+        fields["requirements"] = tuple([_requirement(r) for r in struct.requirements])
+        changes = struct.state_changes
+        fields["state_changes"] = (
+            NO_CHANGES
+            if changes is None
+            else StateChanges(set=changes.set, removed=changes.removed)
+        )
+        fields["metrics"] = _built(RunMetrics, _asdict(struct.metrics))
+        fields["session_state"] = None
+        return fields
 
+    def _run(self, struct: _Run) -> Run:
+        run = _new(Run)
+        if struct.requirements or struct.state_changes is not None:
+            _set(run, "__dict__", self._fields(struct))  # (the changes are checked here)
+        else:
+            _set(run, "__dict__", {LAZY_FIELDS: (self._build, struct)})
+        return run
 
-def fast_runs(texts: Iterable[str | bytes]) -> list[Run] | None:
-    """The runs of runs' JSON texts, as :func:`fast_run` decodes each; or ``None`` if it
-    refuses one."""
-    decode = _RUN.decode
-    lazy = LAZY_FIELDS
-    runs: list[Run] = []
-    append = runs.append
-    try:
-        for text in texts:
-            struct = decode(text)
-            run = _new(Run)
-            if struct.requirements or struct.state_changes is not None:
-                _set(run, "__dict__", _run_fields(struct))
-            else:
-                _set(run, "__dict__", {lazy: (_run_fields, struct)})
-            append(run)
-    except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
-        return None
-    return runs
+    def run(self, text: str | bytes) -> Run | None:
+        """The run of a run's JSON text, or ``None``."""
+        try:
+            return self._run(_RUN.decode(text))
+        except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
+            return None
+
+    def runs(self, texts: Iterable[str | bytes]) -> list[Run] | None:
+        """The runs of runs' JSON texts, or ``None`` if one is refused."""
+        decode, build = _RUN.decode, self._run
+        try:
+            return [build(decode(text)) for text in texts]
+        except (msgspec.MsgspecError, InvalidInputError, TypeError):
+            return None
 
 
 def fast_message(text: str | bytes | msgspec.Raw) -> Message | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg.errors
 
+from sessionary.codec import CodecError, decode_runs_json
 from sessionary.domain.messages import Message
 from sessionary.domain.runs import Run, RunMetrics, RunStatus
 from sessionary.domain.sessions import Session, SessionInfo
@@ -136,6 +137,11 @@ class TailOperations:
         if found is None:
             return None
         info, rows = found
+        if not skip_corrupt:
+            try:
+                return Session.from_info(info, decode_runs_json([data for _, data in rows]))
+            except CodecError:
+                pass  # one by one, to say which run is corrupt
         runs, skipped = decode_each(
             session_id,
             ((f"#{seq}", (seq, data)) for seq, data in rows),
