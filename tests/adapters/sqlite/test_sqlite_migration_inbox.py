@@ -58,11 +58,12 @@ def test_a_version_2_file_is_migrated_with_activity_and_paused_counts(tmp_path: 
     path = tmp_path / "v2.db"
     _version_2_file(path)
     db = SqliteDb(db_file=path)
-    assert db.schema_status() == SchemaStatus(current=2, latest=3)
+    assert db.schema_status() == SchemaStatus(current=2, latest=schema.LATEST)
     with pytest.raises(SchemaVersionError, match="sessionary migrate"):
         db.list_sessions()
     steps = db.migrate()
-    assert len(steps) == 1 and "version 3" in steps[0] and "3 with runs" in steps[0], steps
+    assert len(steps) == 2 and "version 3" in steps[0] and "3 with runs" in steps[0], steps
+    assert "version 4" in steps[1], steps
     infos = {s: db.get_session_info(s) for s in SESSIONS}
     got = {s: (i.last_run_at, i.paused_runs) for s, i in infos.items() if i is not None}
     assert got == {

@@ -207,6 +207,7 @@ class RedisOperations(MigrationOperations, TailOperations):
                     STORE_SCHEMA,
                     "" if expected_version is None else expected_version,
                     *guard,
+                    len(run.messages),
                 ],
             )
 
@@ -274,7 +275,7 @@ class RedisOperations(MigrationOperations, TailOperations):
             shown = "" if preview is None else "=" + preview
             arguments = [run.user_id or "", run.run_id, found[3], encoded, repr(time.time())]
             arguments += [new.status.value, shown, *delta, self._ttl_ms, op, *guard]
-            arguments.append(paused(new) - paused(old))
+            arguments += [paused(new) - paused(old), len(new.messages)]
             return Request.write_(what, Script("_update_run_script", keys, arguments), sid)
 
         reply = yield from guarded(request, sid, state_guard(sid, found[1][7], gained), gained)
@@ -349,7 +350,7 @@ class RedisOperations(MigrationOperations, TailOperations):
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"session {sid!r} is not JSON-serialisable: {exc}") from exc
         for position, run in enumerate(session.runs):
-            pairs += ["r:" + run.run_id, str(position)]
+            pairs += ["r:" + run.run_id, str(position), f"m:{position}", str(len(run.messages))]
         keys = self._session_keys(sid) + self._families(index_keys)
         now = time.time()
         reply = yield Request.write_(

@@ -152,7 +152,8 @@ def _session_script(body: str, *, missing: str | None, read_only: bool = False) 
 #: the score at or below which index entries have expired), schema, expected version
 #: ('' for none; '0': the session must not exist).
 #: Then the state text read and the state text to write ('' and '' for a run without
-#: state changes; a state changed since it was read is answered 'state', current text).
+#: state changes; a state changed since it was read is answered 'state', current text),
+#: and the run's number of messages (kept as ``m:<seq>`` for READ_MESSAGES).
 APPEND = _session_script(
     """
 local rf = 'r:' .. a[2]
@@ -185,7 +186,8 @@ else
 end
 local n = redis.call('RPUSH', l, a[3])
 if a[18] ~= '' then redis.call('HSET', h, 'state', a[19]) end
-redis.call('HSET', h, rf, n - 1 + tonumber(redis.call('HGET', h, 'base') or '0'), 'status', a[8])
+local seq = n - 1 + tonumber(redis.call('HGET', h, 'base') or '0')
+redis.call('HSET', h, rf, seq, 'm:' .. seq, a[20], 'status', a[8])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'runs', 1)
 redis.call('HINCRBY', h, 'in', a[10])
@@ -250,15 +252,16 @@ return {'ok', fields, pos, text, redis.call('LLEN', l)}
 #: KEYS: session hash, runs list. ARGV: user, run_id, old_json, new_json, now, status,
 #: preview ('' or '=' .. text), input delta, output delta, ttl_ms, op token, the
 #: state text read and the state text to write (as for APPEND), then the change in
-#: paused runs (-1, 0 or 1). The run's continuation is activity: ``lra`` moves.
+#: paused runs (-1, 0 or 1), then the run's number of messages. The run's continuation
+#: is activity: ``lra`` moves.
 UPDATE_RUN = _session_script(
     """
 if redis.call('HGET', h, 'op') == a[11] then return {'ok', info(h)} end
 local owner = redis.call('HGET', h, 'user')
 if (owner or '') ~= a[1] then return {'owner'} end
-local pos = redis.call('HGET', h, 'r:' .. a[2])
-if not pos then return {'norun'} end
-pos = index_of(h, pos)
+local seq = redis.call('HGET', h, 'r:' .. a[2])
+if not seq then return {'norun'} end
+local pos = index_of(h, seq)
 if redis.call('LINDEX', l, pos) ~= a[3] then return {'conflict'} end
 local bad = counters_ok(h)
 if bad then return {'corrupt', bad} end
@@ -268,6 +271,7 @@ if a[12] ~= '' then
   redis.call('HSET', h, 'state', a[13])
 end
 redis.call('LSET', l, pos, a[4])
+redis.call('HSET', h, 'm:' .. seq, a[15])
 redis.call('HINCRBY', h, 'version', 1)
 redis.call('HINCRBY', h, 'in', a[8])
 redis.call('HINCRBY', h, 'out', a[9])
@@ -313,6 +317,7 @@ if a[5] ~= '' and version ~= a[5] then return {'conflict', version} end
 local cut = redis.call('LLEN', l) - tonumber(a[2])
 if cut <= 0 then return {'ok', 0, info(h)} end
 local doomed = redis.call('LRANGE', l, 0, cut - 1)
+local base = tonumber(redis.call('HGET', h, 'base') or '0')
 local ids, tin, tout, tp = {}, 0, 0, 0
 for i, raw in ipairs(doomed) do
   local ok, run = pcall(cjson.decode, raw)
@@ -321,6 +326,7 @@ for i, raw in ipairs(doomed) do
     return {'corrupt', 'run ' .. (i - 1) .. ' cannot be decoded'}
   end
   ids[#ids + 1] = 'r:' .. run['run_id']
+  ids[#ids + 1] = 'm:' .. (base + i - 1)
   tin = tin + (tonumber(run['metrics']['input_tokens']) or 0)
   tout = tout + (tonumber(run['metrics']['output_tokens']) or 0)
   if run['status'] == 'paused' then tp = tp + 1 end
@@ -418,43 +424,54 @@ return {'ok', old}
 """
 )
 
-#: KEYS: session hash, runs list. ARGV: user, last_n ('-1' for every message).
-#: The runs holding the last ``last_n`` messages, newest first (each run's messages are
-#: counted with cjson; one that cannot be decoded counts none and is returned for the
-#: caller to report), with the list's length and the session fields.
-READ_MESSAGES = _session_script(
-    """
-local fields = info(h)
-if a[1] ~= '' and fields[3] ~= a[1] then return {'missing'} end
+#: KEYS: session hash, runs list. ARGV: user, last_n ('-1' for every message), exact
+#: ('1': count every run's messages with cjson, not trusting the recorded counts).
+#: Returns ``ok``, the list position of the first run returned, and the fewest last
+#: runs that hold the last ``last_n`` messages, oldest first. A run's message count is
+#: its ``m:<seq>`` field, written with the run; where that is missing, the run is
+#: counted with cjson (a run that cannot be decoded counts none, and is returned for
+#: the caller to report). The hottest read of all, so it does only what it must: the
+#: owner and schema checks, one ``HGET`` per run, and the runs; a key of the wrong type
+#: fails the script with Redis's ``WRONGTYPE`` error (a corrupt record of the session).
+READ_MESSAGES = f"""#!lua flags=no-writes
+local h, l, a = KEYS[1], KEYS[2], ARGV
+local owner, schema, base = unpack(redis.call('HMGET', h, 'user', 'schema', 'base'))
+if not schema then
+  if redis.call('EXISTS', h) == 0 then return {{'missing'}} end
+  return {{'corrupt', 'the session has no schema version'}}
+end
+local stamp = tonumber(schema)
+if not stamp then return {{'corrupt', 'the schema version is not a number'}} end
+if stamp > {STORE_SCHEMA} then return {{'newer', schema}} end
+if stamp < {STORE_SCHEMA} then return {{'older', schema}} end
+if a[1] ~= '' and owner ~= a[1] then return {{'missing'}} end
+base = tonumber(base or '0')
 local len = redis.call('LLEN', l)
-local need = tonumber(a[2])
-local picked = {}
-local stop = len - 1
-while stop >= 0 and need ~= 0 do
-  local batch = redis.call('LRANGE', l, math.max(0, stop - 31), stop)
-  for j = #batch, 1, -1 do
-    picked[#picked + 1] = batch[j]
-    if need > 0 then
-      local ok, run = pcall(cjson.decode, batch[j])
-      if ok and type(run) == 'table' and type(run['messages']) == 'table' then
-        need = math.max(0, need - #run['messages'])
-      end
-      if need == 0 then break end
+local need, exact = tonumber(a[2]), a[3] == '1'
+local start = len
+if need < 0 then start = 0 end
+while start > 0 and need > 0 do
+  start = start - 1
+  local c = not exact and redis.call('HGET', h, string.format('m:%d', base + start))
+  c = tonumber(c or '')
+  if not c then
+    local ok, run = pcall(cjson.decode, redis.call('LINDEX', l, start))
+    c = 0
+    if ok and type(run) == 'table' and type(run['messages']) == 'table' then
+      c = #run['messages']
     end
   end
-  stop = stop - 32
+  need = need - c
 end
-return {'ok', fields, picked, len}
-""",
-    missing="missing",
-    read_only=True,
-)
+if start == len then return {{'ok', start, {{}}}} end
+return {{'ok', start, redis.call('LRANGE', l, start, len - 1)}}
+"""
 
 #: KEYS: session hash, runs list. ARGV: user, the version the caller read, count, now,
 #: ttl_ms, run_count, input and output tokens, last status ('' for none), preview (''
 #: or '=' .. text), last_run_at ('' for none), paused runs, the number of removed run
-#: IDs, those IDs, then ID and JSON of each new run. Replaces the last ``count`` runs if
-#: the session is still at that version.
+#: IDs, those IDs, then ID, JSON and number of messages of each new run. Replaces the
+#: last ``count`` runs if the session is still at that version.
 REPLACE = _session_script(
     """
 if a[1] ~= '' and redis.call('HGET', h, 'user') ~= a[1] then return {'missing'} end
@@ -466,7 +483,7 @@ local count, len = tonumber(a[3]), redis.call('LLEN', l)
 if count > len then return {'conflict', version} end
 local gone, removed = tonumber(a[13]), {}
 for i = 14, 13 + gone do removed[a[i]] = true end
-for i = 14 + gone, #a, 2 do
+for i = 14 + gone, #a, 3 do
   if redis.call('HEXISTS', h, 'r:' .. a[i]) == 1 and not removed[a[i]] then
     return {'duplicate', a[i]}
   end
@@ -475,9 +492,10 @@ local cut = len - count
 if cut == 0 then redis.call('DEL', l) else redis.call('LTRIM', l, 0, cut - 1) end
 for i = 14, 13 + gone do redis.call('HDEL', h, 'r:' .. a[i]) end
 local pos = cut + tonumber(redis.call('HGET', h, 'base') or '0')
-for i = 14 + gone, #a, 2 do
+for i = pos, pos + count - 1 do redis.call('HDEL', h, 'm:' .. i) end
+for i = 14 + gone, #a, 3 do
   redis.call('RPUSH', l, a[i + 1])
-  redis.call('HSET', h, 'r:' .. a[i], pos)
+  redis.call('HSET', h, 'r:' .. a[i], pos, 'm:' .. pos, a[i + 2])
   pos = pos + 1
 end
 redis.call('HSET', h, 'runs', a[6], 'in', a[7], 'out', a[8], 'paused', a[12])

@@ -110,22 +110,36 @@ class TailOperations:
     ) -> Op[list[Message]]:
         if last_n == 0:
             return []
-        reply = yield Request.read(
-            f"read the messages of session {session_id!r}",
-            Script(
-                "_read_messages",
-                self._pair(session_id),
-                [user_id or "", -1 if last_n is None else last_n],
-            ),
-            session_id,
-        )
-        if self._read_reply(session_id, reply) is None:
-            return []
-        length = int(reply[3])
-        newest_first = ((f"#{length - i}", value) for i, value in enumerate(reply[2]))
-        return messages_tail(
-            session_id, newest_first, partial(_load, session_id), last_n, skip_corrupt
-        )
+        exact = False
+        while True:
+            reply = yield Request.read(
+                f"read the messages of session {session_id!r}",
+                Script(
+                    "_read_messages",
+                    self._pair(session_id),
+                    [user_id or "", -1 if last_n is None else last_n, "1" if exact else "0"],
+                ),
+                session_id,
+            )
+            status = text(reply[0])
+            if status == "missing":
+                return []
+            if status == "corrupt":
+                raise CorruptRecordError(session_id, str(text(reply[1])))
+            start, runs = int(reply[1]), reply[2]
+            messages = messages_tail(
+                session_id,
+                ((f"#{start + i + 1}", runs[i]) for i in range(len(runs) - 1, -1, -1)),
+                partial(_load, session_id),
+                last_n,
+                skip_corrupt,
+            )
+            if exact or start == 0 or last_n is None or len(messages) >= last_n:
+                return messages
+            # Fewer than asked for, though older runs remain: a recorded message count
+            # was wrong (written by an older sessionary-redis, or a run damaged since),
+            # or a corrupt run was skipped. Count them all this time.
+            exact = True
 
     def _replace_op(
         self,
@@ -187,7 +201,7 @@ class TailOperations:
                 *(run.run_id for run in removed),
             ]
             for run, data in zip(runs, encoded, strict=True):
-                args += [run.run_id, data]
+                args += [run.run_id, data, len(run.messages)]
             done = yield Request.write_(
                 f"replace the last runs of session {session_id!r}",
                 Script("_replace", self._pair(session_id), args),

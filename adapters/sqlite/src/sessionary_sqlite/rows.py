@@ -20,6 +20,7 @@ from sessionary.errors import CorruptRecordError, InvalidInputError
 __all__ = [
     "INSERT_RUN",
     "SESSION_COLUMNS",
+    "STATE_COLUMN",
     "SessionRow",
     "decode_run_row",
     "dump_json",
@@ -36,6 +37,8 @@ SESSION_COLUMNS = (
     "state, metadata, created_at, updated_at, version, run_count, last_run_status, "
     "last_message_preview, input_tokens, output_tokens, last_run_at, paused_runs, last_seq"
 )
+#: Where the state's JSON text is in a row of :data:`SESSION_COLUMNS`.
+STATE_COLUMN = 8
 
 
 #: Inserts one run row; its values are :func:`run_params`.

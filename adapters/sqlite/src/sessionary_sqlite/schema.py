@@ -15,6 +15,10 @@ Version history:
    session summary, backfilled from the stored runs, and the indexes that list and
    count by activity, by creation and the sessions with paused runs (see
    :data:`ACTIVITY`).
+4. The per-user indexes whose keys move with every run (by last update, by last
+   activity) hold only the sessions that have a user (``WHERE user_id IS NOT NULL``):
+   an append to a session without one writes two index pages fewer. The listing and
+   count of a user's sessions (``user_id = ?``) read them as before.
 
 No released package wrote version 1; it is kept so the migration path is exercised
 from the first release on (see ``docs/storage/sqlite.md``).
@@ -34,13 +38,14 @@ __all__ = [
     "create_latest",
     "create_version_1",
     "create_version_2",
+    "create_version_3",
     "foreign_tables",
     "read_version",
     "write_version",
 ]
 
 #: The schema version this package writes.
-LATEST = 3
+LATEST = 4
 #: A session's place in the inbox: its last activity, its creation without runs. The
 #: listing queries write it exactly so, so SQLite picks the indexes made on it.
 ACTIVITY = "coalesce(last_run_at, created_at)"
@@ -120,6 +125,19 @@ _V3_STEPS = (
 )
 
 
+#: Version 4: the per-user indexes that every append moves leave out the sessions
+#: without a user (``user_id = ?`` implies ``user_id IS NOT NULL``, so SQLite still
+#: answers a user's listing and count from them).
+_V4_STEPS = (
+    "DROP INDEX sessions_by_user",
+    "CREATE INDEX sessions_by_user ON sessions (user_id, updated_at DESC, session_id DESC) "
+    "WHERE user_id IS NOT NULL",
+    "DROP INDEX sessions_by_user_activity",
+    f"CREATE INDEX sessions_by_user_activity ON sessions "
+    f"(user_id, {ACTIVITY} DESC, session_id DESC) WHERE user_id IS NOT NULL",
+)
+
+
 def read_version(conn: sqlite3.Connection) -> int | None:
     """The version the file holds, or ``None`` if it has no Sessionary schema yet."""
     try:
@@ -166,9 +184,16 @@ def create_version_2(conn: sqlite3.Connection, written_by: str) -> None:
     write_version(conn, 2, written_by)
 
 
+def create_version_3(conn: sqlite3.Connection, written_by: str) -> None:
+    """Create the version 3 tables, as the previous release did (for migration tests)."""
+    for statement in (*_V1_DDL, *_V2_STEPS, *_V3_STEPS):
+        conn.execute(statement)
+    write_version(conn, 3, written_by)
+
+
 def create_latest(conn: sqlite3.Connection, written_by: str) -> None:
     """Create the latest tables in an empty file (inside the caller's transaction)."""
-    for statement in (*_V1_DDL, *_V2_STEPS, *_V3_STEPS):
+    for statement in (*_V1_DDL, *_V2_STEPS, *_V3_STEPS, *_V4_STEPS):
         conn.execute(statement)
     write_version(conn, LATEST, written_by)
 
@@ -246,8 +271,18 @@ def _to_version_3(conn: sqlite3.Connection) -> list[str]:
     return [summary, *notes]
 
 
+def _to_version_4(conn: sqlite3.Connection) -> list[str]:
+    for statement in _V4_STEPS:
+        conn.execute(statement)
+    return [
+        "version 4: the per-user indexes by last update and by last activity hold only "
+        "the sessions that have a user"
+    ]
+
+
 #: ``MIGRATIONS[n]`` upgrades a file from version ``n - 1`` to ``n``; returns notes.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], list[str]]] = {
     2: _to_version_2,
     3: _to_version_3,
+    4: _to_version_4,
 }

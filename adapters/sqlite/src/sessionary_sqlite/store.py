@@ -48,6 +48,7 @@ from sessionary_sqlite.database import SqliteDatabase
 from sessionary_sqlite.rows import INSERT_RUN as _INSERT_RUN
 from sessionary_sqlite.rows import (
     SESSION_COLUMNS,
+    STATE_COLUMN,
     decode_run_row,
     dump_json,
     encode_run_text,
@@ -160,7 +161,11 @@ class SqliteDb(SqliteDatabase, Store):
                 check_session_version(current.info, session_id, expected_version, done="appended")
                 info = _storable(summary_after_append(current.info, run, now))
                 key, seq = current.key, current.last_seq + 1
-                conn.execute(_UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info), key))
+                # A run without state changes leaves the state text as it is stored.
+                state = None if run.state_changes else row[STATE_COLUMN]
+                conn.execute(
+                    _UPDATE_SUMMARY, (*_summary_params(info), seq, *_last(info, state), key)
+                )
             try:
                 conn.execute(_INSERT_RUN, _run_params(key, seq, run, data))
             except sqlite3.IntegrityError as exc:
@@ -452,9 +457,11 @@ def _summary_params(info: SessionInfo) -> tuple[Any, ...]:
     return (info.updated_at, info.version, info.run_count)
 
 
-def _last(info: SessionInfo) -> tuple[Any, ...]:
+def _last(info: SessionInfo, state: str | None = None) -> tuple[Any, ...]:
+    """The summary's last-run columns; ``state`` is the state's JSON when it is known."""
     status = info.last_run_status.value if info.last_run_status is not None else None
-    state = dump_json(info.state, "state")  # with the state changes of the run
+    if state is None:
+        state = dump_json(info.state, "state")  # with the state changes of the run
     tokens = (info.input_tokens, info.output_tokens)
     return (status, info.last_message_preview, *tokens, state, info.last_run_at, info.paused_runs)
 
