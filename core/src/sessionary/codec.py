@@ -149,7 +149,10 @@ def decode_messages(data: Any, last_n: int | None = None) -> list[Message]:
         texts = message_texts(data)
         if texts is None:
             return decode_messages(_loads(data), last_n)
-        items: list[Any] = texts
+        if last_n is not None:
+            texts = texts[max(0, len(texts) - last_n) :] if last_n else []
+        messages = fast_messages(texts)
+        return [decode_message(text) for text in texts] if messages is None else messages
     else:
         _require_dict(data, "run")
         items = _list(data, "messages")
@@ -286,7 +289,7 @@ def decode_run(data: Any) -> Run:
 def _run_messages(run: Run, text: msgspec.Raw) -> tuple[Message, ...]:
     messages = fast_messages(text)
     if messages is not None:
-        return messages
+        return tuple(messages)
     try:
         return tuple(decode_messages({"messages": _loads(bytes(text))}))
     except CodecError as exc:

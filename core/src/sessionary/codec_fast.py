@@ -129,8 +129,9 @@ def _requirement(struct: _Requirement) -> Requirement:
 MessagesBuilder = Callable[[Run, msgspec.Raw], tuple[Message, ...]]
 
 
-def fast_messages(text: msgspec.Raw) -> tuple[Message, ...] | None:
-    """The messages of a JSON list's text, or ``None`` (decode them the strict way).
+def fast_messages(texts: msgspec.Raw | list[msgspec.Raw]) -> list[Message] | None:
+    """The messages of a JSON list's text, or of each message's text; or ``None``
+    (decode them the strict way).
 
     msgspec builds the messages itself (faster than through a struct); it fills a
     missing ``created_at`` with the current time where the strict decoder reads 0, so a
@@ -138,13 +139,17 @@ def fast_messages(text: msgspec.Raw) -> tuple[Message, ...] | None:
     """
     before = time.time()
     try:
-        messages = _MESSAGE_LIST.decode(text)
+        if isinstance(texts, list):
+            decode = _MESSAGE.decode
+            messages = [decode(text) for text in texts]
+        else:
+            messages = _MESSAGE_LIST.decode(texts)
     except msgspec.MsgspecError:
         return None
     for message in messages:
         if message.created_at >= before:
             return None
-    return tuple(messages)
+    return messages
 
 
 class RunReader:
