@@ -302,15 +302,21 @@ def test_get_items_with_a_limit_decodes_only_the_last_messages(store: Store) -> 
     session = SessionarySession("s1", store)
     asyncio.run(session.add_items([{"role": "user", "content": str(i)} for i in range(200)]))
     decoded: list[int] = []
-    real = codec.decode_message
+    real, real_fast = codec.decode_message, codec.fast_messages
 
     def counting(data: Any) -> Any:
         decoded.append(1)
         return real(data)
 
+    def counting_fast(texts: Any) -> Any:
+        messages = real_fast(texts)
+        decoded.extend([1] * len(messages or ()))
+        return messages
+
     with pytest.MonkeyPatch.context() as patch:
         for module in _decoding_modules():
             patch.setattr(module, "decode_message", counting, raising=False)
+        patch.setattr(codec, "fast_messages", counting_fast)
         items: list[Any] = asyncio.run(session.get_items(limit=20))
     assert [item["content"] for item in items] == [str(i) for i in range(180, 200)]
     assert len(decoded) == 20

@@ -94,10 +94,11 @@ def run_rows(
     last_n_runs: int | None,
     before_run: str | None,
     user_id: str | None,
+    columns: str = "seq, data, run_id",
 ) -> list[tuple[Any, ...]]:
-    """``(seq, data, run_id)`` of the runs a read returns, oldest first: the last
-    ``last_n_runs`` (all with ``None``) of those stored before ``before_run`` (of all
-    with ``None``). A ``before_run`` the session does not hold is
+    """``(seq, data, run_id)`` (or ``columns``) of the runs a read returns, oldest first:
+    the last ``last_n_runs`` (all with ``None``) of those stored before ``before_run``
+    (of all with ``None``). A ``before_run`` the session does not hold is
     :class:`~sessionary.errors.RunNotFoundError`."""
     bound = current.last_seq + 1
     if before_run is not None:
@@ -112,12 +113,11 @@ def run_rows(
         return []
     if last_n_runs is None:
         return conn.execute(
-            "SELECT seq, data, run_id FROM runs WHERE session_key = ? AND seq < ? ORDER BY seq",
+            f"SELECT {columns} FROM runs WHERE session_key = ? AND seq < ? ORDER BY seq",
             (current.key, bound),
         ).fetchall()
     rows = conn.execute(
-        "SELECT seq, data, run_id FROM runs WHERE session_key = ? AND seq < ? "
-        "ORDER BY seq DESC LIMIT ?",
+        f"SELECT {columns} FROM runs WHERE session_key = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
         (current.key, bound, last_n_runs),
     ).fetchall()
     rows.reverse()

@@ -86,6 +86,10 @@ _UPDATE_SUMMARY = (
 )
 
 
+#: A run row's JSON text as bytes: decoded as it is, with no str built for it.
+_BLOB = "CAST(data AS BLOB)"
+
+
 class SqliteDb(SqliteDatabase, Store):
     """Sessions in a SQLite file: the embedded default store.
 
@@ -386,7 +390,11 @@ class SqliteDb(SqliteDatabase, Store):
         last_n_runs: int | None,
         skip_corrupt: bool = False,
         before_run: str | None = None,
+        labelled: bool = False,
     ) -> Session | None:
+        # A strict read decodes the run texts in one pass; a tolerant one (or one that
+        # must name a corrupt run) reads each run's sequence number and ID too.
+        labelled = labelled or skip_corrupt
         with self._reading(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
             if row is None:
@@ -394,12 +402,15 @@ class SqliteDb(SqliteDatabase, Store):
             current = session_row(row)
             if not check_owner(current.info, user_id):
                 return None
-            rows = inbox.run_rows(conn, current, last_n_runs, before_run, user_id)
-        if not skip_corrupt:
+            if not labelled:  # the run texts alone, as bytes: the least to build
+                texts = inbox.run_rows(conn, current, last_n_runs, before_run, user_id, _BLOB)
+            else:
+                rows = inbox.run_rows(conn, current, last_n_runs, before_run, user_id)
+        if not labelled:
             try:
-                return Session.from_info(current.info, decode_runs_json([r[1] for r in rows]))
-            except CodecError:
-                pass  # one by one, to say which run is corrupt
+                return Session.from_info(current.info, decode_runs_json([t for (t,) in texts]))
+            except CodecError:  # read again, to say which run is corrupt
+                return self._get_session(session_id, user_id, last_n_runs, False, before_run, True)
         runs, skipped = decode_each(
             session_id,
             ((run_id, (seq, data)) for seq, data, run_id in rows),
