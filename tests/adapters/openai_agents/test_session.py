@@ -302,7 +302,7 @@ def test_get_items_with_a_limit_decodes_only_the_last_messages(store: Store) -> 
     session = SessionarySession("s1", store)
     asyncio.run(session.add_items([{"role": "user", "content": str(i)} for i in range(200)]))
     decoded: list[int] = []
-    real, real_fast = codec.decode_message, codec.fast_messages
+    real, real_fast = codec.decode_message, codec.fast_messages  # type: ignore[attr-defined]
 
     def counting(data: Any) -> Any:
         decoded.append(1)

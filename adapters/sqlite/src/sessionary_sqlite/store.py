@@ -390,6 +390,16 @@ class SqliteDb(SqliteDatabase, Store):
         last_n_runs: int | None,
         skip_corrupt: bool = False,
         before_run: str | None = None,
+    ) -> Session | None:
+        return self._read_session(session_id, user_id, last_n_runs, skip_corrupt, before_run)
+
+    def _read_session(
+        self,
+        session_id: str,
+        user_id: str | None,
+        last_n_runs: int | None,
+        skip_corrupt: bool,
+        before_run: str | None,
         labelled: bool = False,
     ) -> Session | None:
         # A strict read decodes the run texts in one pass; a tolerant one (or one that
@@ -410,7 +420,7 @@ class SqliteDb(SqliteDatabase, Store):
             try:
                 return Session.from_info(current.info, decode_runs_json([t for (t,) in texts]))
             except CodecError:  # read again, to say which run is corrupt
-                return self._get_session(session_id, user_id, last_n_runs, False, before_run, True)
+                return self._read_session(session_id, user_id, last_n_runs, False, before_run, True)
         runs, skipped = decode_each(
             session_id,
             ((run_id, (seq, data)) for seq, data, run_id in rows),
