@@ -349,10 +349,10 @@ class _Unbuilt:
             raise AttributeError(f"type object 'Run' has no attribute {name!r}")
         fields = run.__dict__
         lazy = fields.get(LAZY_FIELDS)
-        if lazy is not None:
+        if lazy is not None:  # the built fields become the run's __dict__, all at once
             build, record = lazy
-            fields.update(build(record))
-            fields.pop(LAZY_FIELDS, None)
+            fields = build(record)
+            object.__setattr__(run, "__dict__", fields)
         if name == "messages":
             lazy = fields.get(LAZY_MESSAGES)
             if lazy is not None:
