@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import json
 import math
 import pickle
+import threading
 from typing import Any
 
 import attrs
@@ -258,6 +260,25 @@ def test_a_batch_the_fast_pass_refuses_is_read_by_the_strict_decoder() -> None:
         codec.decode_runs_json([good, _record(run_id=5)])
     with pytest.raises(codec.CodecError, match="not JSON"):
         codec.decode_runs_json([good, 5])  # type: ignore[list-item]
+
+
+def test_threads_reading_one_lazy_run_all_see_it_whole() -> None:
+    """A cache hands one decoded run to many threads: each first read builds the fields
+    (perhaps twice, never half), and every thread sees the same values."""
+    message = Message(role="user", content="hi", created_at=1.0)
+    run = Run(run_id="r", session_id="s", messages=(message,), created_at=1.0, updated_at=2.0)
+    for _ in range(20):
+        lazy = codec.decode_run_json(codec.dump_run(run))
+        start = threading.Barrier(8)
+
+        def read(lazy: Run = lazy, start: threading.Barrier = start) -> tuple[Any, ...]:
+            start.wait()
+            return (lazy.messages, lazy.run_id, lazy.updated_at, lazy.metadata)
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            seen = list(pool.map(lambda _: read(), range(8)))
+        assert seen == [((message,), "r", 2.0, {})] * 8
+        assert lazy == run
 
 
 def test_text_that_is_not_json_is_a_codec_error() -> None:
