@@ -145,20 +145,14 @@ def decode_messages(data: Any, last_n: int | None = None) -> list[Message]:
     >>> [m.content for m in decode_messages(dump_json(run), 2)]
     ['3', '4']
     """
-    if isinstance(data, (str, bytes)):
-        texts = message_texts(data)
-        if texts is None:
-            return decode_messages(_loads(data), last_n)
-        if last_n is not None:
-            texts = texts[max(0, len(texts) - last_n) :] if last_n else []
-        messages = fast_messages(texts)
-        return [decode_message(text) for text in texts] if messages is None else messages
-    else:
-        _require_dict(data, "run")
-        items = _list(data, "messages")
+    texts = message_texts(data) if isinstance(data, (str, bytes)) else None
+    if texts is None:  # a decoded run, or text that is not one (the strict way says)
+        data = _loads(data) if isinstance(data, (str, bytes)) else data
+    items: list[Any] = _list(_require_dict(data, "run"), "messages") if texts is None else texts
     if last_n is not None:
         items = items[max(0, len(items) - last_n) :] if last_n else []
-    return [decode_message(item) for item in items]
+    messages = None if texts is None else fast_messages(items)
+    return [decode_message(item) for item in items] if messages is None else messages
 
 
 def _loads(text: str | bytes) -> Any:
@@ -287,11 +281,9 @@ def decode_run(data: Any) -> Run:
 
 
 def _run_messages(run: Run, text: msgspec.Raw) -> tuple[Message, ...]:
-    messages = fast_messages(text)
-    if messages is not None:
-        return tuple(messages)
     try:
-        return tuple(decode_messages({"messages": _loads(bytes(text))}))
+        messages = fast_messages(text) or decode_messages({"messages": _loads(bytes(text))})
+        return tuple(messages)
     except CodecError as exc:
         raise CorruptRecordError(run.session_id, f"run {run.run_id!r}: {exc}") from exc
 

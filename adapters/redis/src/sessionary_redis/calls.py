@@ -41,7 +41,7 @@ SCRIPTS: Final[Mapping[str, str]] = {
     "_import": scripts.IMPORT,
     "_forget": index_scripts.FORGET_INDEX_ENTRY,
     "_trim": scripts.TRIM,
-    "_read_messages": scripts.READ_MESSAGES,
+    "_read_messages": index_scripts.READ_MESSAGES,
     "_replace": scripts.REPLACE,
     "_migrate_script": index_scripts.MIGRATE,
 }

@@ -86,10 +86,6 @@ _UPDATE_SUMMARY = (
 )
 
 
-#: A run row's JSON text as bytes: decoded as it is, with no str built for it.
-_BLOB = "CAST(data AS BLOB)"
-
-
 class SqliteDb(SqliteDatabase, Store):
     """Sessions in a SQLite file: the embedded default store.
 
@@ -391,20 +387,20 @@ class SqliteDb(SqliteDatabase, Store):
         skip_corrupt: bool = False,
         before_run: str | None = None,
     ) -> Session | None:
-        return self._read_session(session_id, user_id, last_n_runs, skip_corrupt, before_run)
+        return self._read(session_id, user_id, last_n_runs, skip_corrupt, before_run, skip_corrupt)
 
-    def _read_session(
+    def _read(
         self,
         session_id: str,
         user_id: str | None,
         last_n_runs: int | None,
         skip_corrupt: bool,
         before_run: str | None,
-        labelled: bool = False,
+        labelled: bool,
     ) -> Session | None:
-        # A strict read decodes the run texts in one pass; a tolerant one (or one that
-        # must name a corrupt run) reads each run's sequence number and ID too.
-        labelled = labelled or skip_corrupt
+        # A strict read decodes the run texts alone, as bytes, in one pass; a tolerant one
+        # (or one that must name a corrupt run) reads each run's sequence and ID too.
+        columns = "seq, data, run_id" if labelled else "CAST(data AS BLOB)"
         with self._reading(session_id) as conn:
             row = conn.execute(_SELECT_SESSION, (session_id,)).fetchone()
             if row is None:
@@ -412,15 +408,12 @@ class SqliteDb(SqliteDatabase, Store):
             current = session_row(row)
             if not check_owner(current.info, user_id):
                 return None
-            if not labelled:  # the run texts alone, as bytes: the least to build
-                texts = inbox.run_rows(conn, current, last_n_runs, before_run, user_id, _BLOB)
-            else:
-                rows = inbox.run_rows(conn, current, last_n_runs, before_run, user_id)
+            rows = inbox.run_rows(conn, current, last_n_runs, before_run, user_id, columns)
         if not labelled:
             try:
-                return Session.from_info(current.info, decode_runs_json([t for (t,) in texts]))
+                return Session.from_info(current.info, decode_runs_json([t for (t,) in rows]))
             except CodecError:  # read again, to say which run is corrupt
-                return self._read_session(session_id, user_id, last_n_runs, False, before_run, True)
+                return self._read(session_id, user_id, last_n_runs, False, before_run, True)
         runs, skipped = decode_each(
             session_id,
             ((run_id, (seq, data)) for seq, data, run_id in rows),
