@@ -129,7 +129,7 @@ def _requirement(struct: _Requirement) -> Requirement:
 MessagesBuilder = Callable[[Run, msgspec.Raw], tuple[Message, ...]]
 
 
-def fast_messages(texts: msgspec.Raw | list[msgspec.Raw]) -> list[Message] | None:
+def fast_messages(texts: msgspec.Raw | list[str | bytes | msgspec.Raw]) -> list[Message] | None:
     """The messages of a JSON list's text, or of each message's text; or ``None``
     (decode them the strict way).
 
@@ -200,29 +200,23 @@ class RunReader:
 
     def run(self, text: str | bytes) -> Run | None:
         """The run of a run's JSON text, or ``None``."""
-        try:
-            return self._run(_RUN.decode(text))
-        except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
-            return None
+        runs = self.runs([text])
+        return None if runs is None else runs[0]
 
     def runs(self, texts: Iterable[str | bytes]) -> list[Run] | None:
         """The runs of runs' JSON texts, or ``None`` if one is refused."""
         decode, build = _RUN.decode, self._run
         try:
             return [build(decode(text)) for text in texts]
-        except (msgspec.MsgspecError, InvalidInputError, TypeError):
+        except (msgspec.MsgspecError, InvalidInputError, TypeError):  # (TypeError: not text)
             return None
 
 
 def fast_message(text: str | bytes | msgspec.Raw) -> Message | None:
     """The message of a message's JSON text, or ``None`` (decode it the strict way);
     built by msgspec, as :func:`fast_messages` builds them."""
-    before = time.time()
-    try:
-        message = _MESSAGE.decode(text)
-    except msgspec.MsgspecError:
-        return None
-    return None if message.created_at >= before else message
+    messages = fast_messages([text])
+    return None if messages is None else messages[0]
 
 
 def message_texts(text: str | bytes) -> list[msgspec.Raw] | None:
