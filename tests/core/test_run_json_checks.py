@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import math
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from sessionary.domain.messages import Message, Role, ToolCall
 from sessionary.errors import InvalidInputError
+from sessionary.storage.checks import MAX_DEPTH
 from sessionary.storage.memory import MemoryDb
 from sessionary.testing.storage_data import make_run, rich_run
 
@@ -67,3 +69,86 @@ def test_every_json_value_still_passes() -> None:
     db.append_run(run)
     stored = db.get_run("s1", run.run_id)
     assert stored is not None and stored.metadata["a"] == run.metadata["a"]
+
+
+class _Plain(enum.Enum):
+    A = 1
+
+
+class _Count(enum.IntEnum):
+    ONE = 1
+
+
+class _Word(str, enum.Enum):
+    HI = "hi"
+
+
+@attrs.frozen
+class _Point:
+    x: int = 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [_Plain.A, _Point(), Message(role=Role.USER, content="hi"), [[_Point()]]],
+    ids=["plain enum", "attrs record", "a message in metadata", "nested record"],
+)
+def test_a_record_or_an_enum_that_json_cannot_write_is_refused_by_the_check(
+    value: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # json.dumps refuses these; an encoder that writes records and enums (msgspec) would
+    # not, so the check refuses them, before any store encodes the run.
+    db = MemoryDb()
+    monkeypatch.setattr(db, "_append_run", _no_io)
+    run = attrs.evolve(make_run("s1"), metadata={"v": value})
+    with pytest.raises(InvalidInputError, match="not JSON-compatible") as caught:
+        db.append_run(run)
+    assert run.run_id in str(caught.value)
+
+
+def test_enums_that_are_text_or_numbers_and_the_records_own_records_pass() -> None:
+    db = MemoryDb()
+    run = attrs.evolve(rich_run("s1"), metadata={"w": _Word.HI, "n": [_Count.ONE]})
+    db.append_run(run)
+    stored = db.get_run("s1", run.run_id)
+    assert stored is not None and stored.metadata == {"w": "hi", "n": [1]}
+    assert stored.messages == run.messages
+
+
+def _nested(levels: int) -> object:
+    value: object = "x"
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_the_depth_limit_counts_every_container_of_a_run_the_same() -> None:
+    # The run's metadata is a container at depth 0, so a value nested MAX_DEPTH - 1
+    # levels in it still passes, and one level more does not, in run and message alike.
+    db = MemoryDb()
+    fits, too_deep = _nested(MAX_DEPTH - 1), _nested(MAX_DEPTH)
+    db.append_run(attrs.evolve(make_run("s1"), metadata={"v": fits}))
+    with pytest.raises(InvalidInputError, match="nested more than"):
+        db.append_run(attrs.evolve(make_run("s1"), metadata={"v": too_deep}))
+    # A message sits in a tuple: one level deeper than the run's own fields.
+    fits_in_message = Message(role=Role.USER, metadata={"v": _nested(MAX_DEPTH - 2)})
+    db.append_run(attrs.evolve(make_run("s1"), messages=(fits_in_message,)))
+    deep_in_message = Message(role=Role.USER, metadata={"v": _nested(MAX_DEPTH - 1)})
+    with pytest.raises(InvalidInputError, match="nested more than"):
+        db.append_run(attrs.evolve(make_run("s1"), messages=(deep_in_message,)))
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"é\ud800": 1}, "surrogate"),
+        ({"é": {"ok": 1, 2: "x"}}, "mapping key 2"),
+        ({"a": [{"b": "é\udfff"}]}, "surrogate"),
+        ({"a": ({"b": math.nan},)}, "float value nan"),
+    ],
+)
+def test_keys_and_values_deep_in_run_data_are_checked(
+    metadata: dict[Any, Any], message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        MemoryDb().append_run(attrs.evolve(make_run("s1"), metadata=metadata))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping
 from enum import Enum
@@ -213,23 +214,28 @@ def check_value(value: object, what: str, *, json_only: bool = False) -> None:
     ``RecursionError`` somewhere. Both raise :class:`~sessionary.errors.InvalidInputError`.
 
     With ``json_only`` (a run, before any store sees it), every other value must be what
-    JSON holds exactly: ``None``, a bool, an int, a finite float, an enum member of the
-    records, and mappings must have string keys; an ``object()`` in a run's metadata is
-    refused here, naming the run, not by the adapter's encoder.
+    JSON holds exactly: ``None``, a bool, an int, a finite float, an enum member that is
+    a ``str``, ``int`` or ``float``, and mappings must have string keys; the records'
+    own records (a run's messages, their tool calls) are walked, but a record or an
+    ``object()`` in a run's metadata is refused here, naming the run, not by the
+    adapter's encoder. So a checked run encodes to the same JSON in every encoder that
+    takes what the standard ``json`` module takes.
     """
+    if json_only:
+        _check_json(value, what)
+        return
     # The common types are told apart by ``type(...) is`` before any isinstance (an
     # ABC check is slow), and text is searched for surrogates only when not ASCII: a
     # run is checked on every write, and this walk was a third of an append's CPU time.
     stack: list[tuple[object, int]] = [(value, 0)]
     pop, push = stack.pop, stack.append
-    finite: Callable[[Any], bool] = math.isfinite if json_only else _anything
     while stack:
         item, depth = pop()
         kind = type(item)
         if kind is str:
             if not item.isascii():  # type: ignore[attr-defined]
                 _check_text(item, what)  # type: ignore[arg-type]
-        elif item is None or kind is int or kind is bool or (kind is float and finite(item)):
+        elif item is None or kind is int or kind is bool or kind is float:
             continue
         elif kind is dict or kind is list or kind is tuple:
             if depth >= MAX_DEPTH:
@@ -242,8 +248,6 @@ def check_value(value: object, what: str, *, json_only: bool = False) -> None:
                         if not key.isascii():
                             _check_text(key, what)
                     else:
-                        if json_only:
-                            _refuse_key(key, what)
                         push((key, depth + 1))
                 for child in item.values():  # type: ignore[attr-defined]
                     push((child, depth + 1))
@@ -260,16 +264,119 @@ def check_value(value: object, what: str, *, json_only: bool = False) -> None:
                 for name in names:
                     push((getattr(item, name), depth))
             else:
-                _check_other(item, depth, what, json_only, push)
+                _check_other(item, depth, what, push)
+
+
+def _check_json(value: object, what: str) -> None:
+    """:func:`check_value` with ``json_only``, a level of nesting at a time.
+
+    What records hold directly (and in their tuples) is their structure, where records
+    are walked; what a dict or a list holds is data, where a record is refused. Each
+    level is a plain loop over a list (a record's fields join the level they are on),
+    and a dict's keys are checked at once by joining them: a run is checked on every
+    write, and this walk was the largest part of an append's CPU time.
+    """
+    structure: list[Any] = [value]
+    data: list[Any] = []
+    depth = 0
+    while structure or data:
+        deeper_structure: list[Any] = []
+        deeper_data: list[Any] = []
+        for in_data, items in ((False, structure), (True, data)):
+            for item in items:  # a record's fields are appended to ``items`` as it goes
+                kind = type(item)
+                if kind is str:
+                    if not item.isascii():
+                        _check_text(item, what)
+                elif item is None or kind is int or kind is bool:
+                    continue
+                elif kind is float:
+                    if not math.isfinite(item):
+                        _refuse_value(item, what)
+                elif kind is dict or kind is list or kind is tuple:
+                    if depth >= MAX_DEPTH:
+                        raise _too_deep(what)
+                    if kind is dict:
+                        _check_keys(item, what)
+                        deeper_data.extend(item.values())
+                    elif kind is list or in_data:
+                        deeper_data.extend(item)
+                    else:
+                        deeper_structure.extend(item)
+                else:
+                    fields = None if in_data else _FIELDS.get(kind)
+                    if fields is None and not in_data and kind not in _FIELDS:
+                        fields = _fields_of(kind)
+                    if fields is not None:
+                        items.extend(fields(item))
+                    elif not (isinstance(item, str) and item.isascii()):
+                        _check_json_other(item, depth, what, deeper_data)
+        structure, data = deeper_structure, deeper_data
+        depth += 1
+
+
+def _check_json_other(item: object, depth: int, what: str, deeper: list[object]) -> None:
+    """:func:`_check_json` for what is not a plain ``str``, scalar, ``dict``, ``list``,
+    ``tuple`` or a record of the structure: subclasses (a ``str`` enum), other mappings,
+    bad values; what it holds is data, one level deeper."""
+    if isinstance(item, str):
+        _check_text(item, what)
+    elif isinstance(item, (Mapping, list, tuple)):
+        if depth >= MAX_DEPTH:
+            raise _too_deep(what)
+        if isinstance(item, Mapping):
+            for key in item:
+                _refuse_key(key, what)
+            deeper.extend(item.keys())
+            deeper.extend(item.values())
+        else:
+            deeper.extend(item)
+    elif not (isinstance(item, int) or (isinstance(item, float) and math.isfinite(item))):
+        _refuse_value(item, what)  # a bool and an int or float enum are ints and floats
+
+
+def _refuse_value(item: object, what: str) -> None:
+    raise InvalidInputError(
+        f"{what} holds {type(item).__name__} value {_short(item)}, which is not "
+        "JSON-compatible (str, int, finite float, bool, None, lists, str-keyed maps)"
+    )
+
+
+def _check_keys(mapping: dict[Any, Any], what: str) -> None:
+    try:
+        keys = "".join(mapping)
+    except TypeError:  # a key that is not text: say which
+        for key in mapping:
+            if isinstance(key, str):
+                _check_text(key, what)
+            else:
+                _refuse_key(key, what)
+        return
+    if not keys.isascii():
+        _check_text(keys, what)
+
+
+def _too_deep(what: str) -> InvalidInputError:
+    return InvalidInputError(f"{what} is nested more than {MAX_DEPTH} levels deep (the limit)")
+
+
+def _fields_of(kind: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    """A function giving the field values of an attrs record class (``None`` for a class
+    that is not one), made once per class."""
+    fields: Callable[[Any], tuple[Any, ...]] | None = None
+    if attrs.has(kind):
+        names = [f.name for f in attrs.fields(kind)]
+        getter = operator.attrgetter(*names)
+        fields = (lambda item: (getter(item),)) if len(names) == 1 else getter
+    _FIELDS[kind] = fields
+    return fields
 
 
 #: The field names of the attrs records :func:`check_value` has met, by class (``None``
 #: for a class that is not one).
 _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
-
-
-def _anything(value: Any) -> bool:
-    return True
+#: The same for :func:`_check_json`: a function giving a record's field values.
+_FIELDS: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
 
 
 def _check_text(text: str, what: str) -> None:
@@ -289,7 +396,7 @@ def _refuse_key(key: object, what: str) -> None:
         )
 
 
-def _check_other(item: object, depth: int, what: str, json_only: bool, push: Any) -> None:
+def _check_other(item: object, depth: int, what: str, push: Any) -> None:
     """:func:`check_value` for what is not a plain ``str``, scalar, ``dict``, ``list``,
     ``tuple`` or attrs record: subclasses (a ``str`` enum), other mappings, bad values."""
     if isinstance(item, str):
@@ -299,23 +406,9 @@ def _check_other(item: object, depth: int, what: str, json_only: bool, push: Any
             raise InvalidInputError(
                 f"{what} is nested more than {MAX_DEPTH} levels deep (the limit)"
             )
-        if json_only and isinstance(item, Mapping):
-            for key in item:
-                _refuse_key(key, what)
         children = [*item.keys(), *item.values()] if isinstance(item, Mapping) else item
         for child in children:
             push((child, depth + 1))
-    elif json_only and not _is_json_scalar(item):
-        raise InvalidInputError(
-            f"{what} holds {type(item).__name__} value {_short(item)}, which is not "
-            "JSON-compatible (str, int, finite float, bool, None, lists, str-keyed maps)"
-        )
-
-
-def _is_json_scalar(item: object) -> bool:
-    if item is None or isinstance(item, (bool, int, Enum)):
-        return True
-    return isinstance(item, float) and math.isfinite(item)
 
 
 def _short(item: object) -> str:
