@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sessionary_openai_agents.items import ItemError, message_of
 
-ITEMS: list[dict[str, Any]] = [
+ITEMS: list[dict[Any, Any]] = [
     {"role": "user", "content": "ünï 🚀 \u2028", "n": [2**70, -0.0, 1e16, 5e-324, True, None]},
     {"type": "function_call", "call_id": "c", "name": "f", "arguments": '{"q": 1}'},
     {"role": "user", "content": "a lone \ud800 surrogate"},  # msgspec refuses its escape
@@ -18,7 +18,7 @@ ITEMS: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("item", ITEMS, ids=["edges", "call", "surrogate", "int key"])
-def test_the_payload_is_the_json_round_trip_of_the_item_and_a_copy(item: dict[str, Any]) -> None:
+def test_the_payload_is_the_json_round_trip_of_the_item_and_a_copy(item: dict[Any, Any]) -> None:
     message = message_of(item, 1.0)
     assert message.payload == json.loads(json.dumps(item))
     assert message.payload is not item
