@@ -318,6 +318,38 @@ def test_messages_from_json_text_are_the_strict_decoders(run: Run, last_n: int |
         assert codec.decode_message(encoded) == message == codec.decode_message(json.loads(encoded))
 
 
+def test_a_long_runs_messages_are_split_and_only_the_last_decoded() -> None:
+    """A run longer than WHOLE_RUN is split: its last messages are decoded, the earlier
+    ones only checked as JSON (a shorter run is decoded whole, in one pass); both give
+    the strict decoder's answer."""
+    from sessionary import codec_fast
+
+    messages = tuple(Message(role="user", content=f"m{i}", created_at=1.0) for i in range(400))
+    text = codec.dump_run(Run(run_id="r", session_id="s", messages=messages))
+    assert len(text) > codec_fast.WHOLE_RUN
+    for last_n in (None, 0, 1, 7, 400, 401):
+        strict = codec.decode_messages(json.loads(text), last_n)
+        assert codec.decode_messages(text, last_n) == strict
+        assert codec.decode_messages(text.encode(), last_n) == strict
+    built: list[int] = []
+    real = codec_fast.fast_messages
+
+    def counting(texts: Any) -> list[Message] | None:
+        built.append(len(texts))
+        return real(texts)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codec_fast, "fast_messages", counting)
+        assert [m.content for m in codec.decode_messages(text, 3)] == ["m397", "m398", "m399"]
+    assert built == [3]
+    # An earlier message that is not a message is outside what a read of the last
+    # three decodes, the long way or the strict one.
+    broken = text.replace('"content":"m1"', '"content":1', 1)
+    assert [m.content for m in codec.decode_messages(broken, 3)] == ["m397", "m398", "m399"]
+    with pytest.raises(codec.CodecError, match="content"):
+        codec.decode_messages(broken)
+
+
 def test_messages_from_json_text_are_checked_as_strictly() -> None:
     assert codec.decode_message('{"role": "user", "content": "hi"}').created_at == 0.0
     with pytest.raises(codec.CodecError, match="content"):

@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from sessionary.codec_fast import RunReader, fast_message, fast_messages, message_texts
+from sessionary.codec_fast import RunReader, fast_message, fast_messages, last_messages
 from sessionary.codec_fields import (
     CodecError,
     _dict,
@@ -145,14 +145,15 @@ def decode_messages(data: Any, last_n: int | None = None) -> list[Message]:
     >>> [m.content for m in decode_messages(dump_json(run), 2)]
     ['3', '4']
     """
-    texts = message_texts(data) if isinstance(data, (str, bytes)) else None
-    if texts is None:  # a decoded run, or text that is not one (the strict way says)
-        data = _loads(data) if isinstance(data, (str, bytes)) else data
-    items: list[Any] = _list(_require_dict(data, "run"), "messages") if texts is None else texts
+    if isinstance(data, (str, bytes)):
+        messages = last_messages(data, last_n)
+        if messages is not None:
+            return messages
+        data = _loads(data)  # not a run's text as msgspec reads it: the strict way says
+    items: list[Any] = _list(_require_dict(data, "run"), "messages")
     if last_n is not None:
         items = items[max(0, len(items) - last_n) :] if last_n else []
-    messages = None if texts is None else fast_messages(items)
-    return [decode_message(item) for item in items] if messages is None else messages
+    return [decode_message(item) for item in items]
 
 
 def _loads(text: str | bytes) -> Any:

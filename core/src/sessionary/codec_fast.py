@@ -34,7 +34,15 @@ from sessionary.domain.runs import (
 from sessionary.domain.state import NO_CHANGES, StateChanges
 from sessionary.errors import InvalidInputError
 
-__all__ = ["MessagesBuilder", "RunReader", "fast_message", "fast_messages", "message_texts"]
+__all__ = [
+    "WHOLE_RUN",
+    "MessagesBuilder",
+    "RunReader",
+    "fast_message",
+    "fast_messages",
+    "last_messages",
+    "whole_messages",
+]
 
 
 class _ToolCall(msgspec.Struct, gc=False):
@@ -102,10 +110,17 @@ class _RunMessages(msgspec.Struct, gc=False):
     messages: list[msgspec.Raw] = []
 
 
+class _RunMessageList(msgspec.Struct, gc=False):
+    """A run's JSON as a message-level read of a short run sees it: its messages."""
+
+    messages: list[Message] = []
+
+
 _RUN = msgspec.json.Decoder(_Run)
 _MESSAGE = msgspec.json.Decoder(Message)
 _MESSAGE_LIST = msgspec.json.Decoder(list[Message])
 _RUN_MESSAGES = msgspec.json.Decoder(_RunMessages)
+_RUN_MESSAGE_LIST = msgspec.json.Decoder(_RunMessageList)
 _asdict = msgspec.structs.asdict
 _new = object.__new__
 _set = object.__setattr__
@@ -219,10 +234,37 @@ def fast_message(text: str | bytes | msgspec.Raw) -> Message | None:
     return None if messages is None else messages[0]
 
 
-def message_texts(text: str | bytes) -> list[msgspec.Raw] | None:
-    """The JSON text of each message of a run's JSON text, the rest skipped unparsed; or
-    ``None`` when the text is not a JSON object with a list of messages."""
+#: A run's JSON text of up to this many characters is decoded whole by a message-level
+#: read: one pass is cheaper than splitting it and decoding the messages wanted one by
+#: one, and decodes at most this much that was not asked for. A longer run is split, so
+#: a read of its last few messages decodes only those.
+WHOLE_RUN = 4096
+
+
+def last_messages(text: str | bytes, last_n: int | None) -> list[Message] | None:
+    """The last ``last_n`` messages (all with ``None``) of a run's JSON text; or ``None``
+    (decode it the strict way). The rest of a long run is checked as JSON, not decoded."""
+    if last_n is None or len(text) <= WHOLE_RUN:
+        messages = whole_messages(text)
+        if messages is None or last_n is None:
+            return messages
+        return messages[max(0, len(messages) - last_n) :] if last_n else []
     try:
-        return _RUN_MESSAGES.decode(text).messages
+        texts = _RUN_MESSAGES.decode(text).messages
     except msgspec.MsgspecError:
         return None
+    return fast_messages(list(texts[max(0, len(texts) - last_n) :] if last_n else ()))
+
+
+def whole_messages(text: str | bytes) -> list[Message] | None:
+    """Every message of a run's JSON text, in one pass; or ``None`` (decode it the strict
+    way). The rest of the run is checked as JSON, not decoded."""
+    before = time.time()
+    try:
+        messages = _RUN_MESSAGE_LIST.decode(text).messages
+    except msgspec.MsgspecError:
+        return None
+    for message in messages:  # (see fast_messages)
+        if message.created_at >= before:
+            return None
+    return messages

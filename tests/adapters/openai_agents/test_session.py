@@ -18,7 +18,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from sessionary_openai_agents import SessionarySession
 from sessionary_openai_agents.items import ItemError, message_of
 
-from sessionary import Message, Run, Store, codec
+from sessionary import Message, Run, Store, codec, codec_fast
 from sessionary.domain.messages import Role, ToolCall
 from sessionary.errors import InvalidIdError, InvalidInputError, SessionNotFoundError
 from sessionary.storage.memory import MemoryDb
@@ -300,9 +300,10 @@ def test_a_session_written_with_the_item_in_metadata_still_reads(store: Store) -
 
 def test_get_items_with_a_limit_decodes_only_the_last_messages(store: Store) -> None:
     session = SessionarySession("s1", store)
-    asyncio.run(session.add_items([{"role": "user", "content": str(i)} for i in range(200)]))
+    # One run of 2,000 items: far longer than codec_fast.WHOLE_RUN, so it is split.
+    asyncio.run(session.add_items([{"role": "user", "content": str(i)} for i in range(2000)]))
     decoded: list[int] = []
-    real, real_fast = codec.decode_message, codec.fast_messages  # type: ignore[attr-defined]
+    real, real_fast = codec.decode_message, codec_fast.fast_messages
 
     def counting(data: Any) -> Any:
         decoded.append(1)
@@ -316,9 +317,9 @@ def test_get_items_with_a_limit_decodes_only_the_last_messages(store: Store) -> 
     with pytest.MonkeyPatch.context() as patch:
         for module in _decoding_modules():
             patch.setattr(module, "decode_message", counting, raising=False)
-        patch.setattr(codec, "fast_messages", counting_fast)
+        patch.setattr(codec_fast, "fast_messages", counting_fast)
         items: list[Any] = asyncio.run(session.get_items(limit=20))
-    assert [item["content"] for item in items] == [str(i) for i in range(180, 200)]
+    assert [item["content"] for item in items] == [str(i) for i in range(1980, 2000)]
     assert len(decoded) == 20
 
 

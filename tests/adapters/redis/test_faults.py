@@ -7,6 +7,7 @@ no application restart.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,6 +142,40 @@ def test_a_timed_out_append_is_reported_and_retrying_the_same_run_is_safe(
     assert db.append_run(stalled) == info  # and after that, the same run again is a no-op
     with pytest.raises(ConflictError):  # another run under a stored run's ID conflicts
         _db(server).append_run(attrs.evolve(first, content="another"))
+
+
+def test_an_async_call_that_overruns_socket_timeout_fails_and_its_late_reply_is_never_read(
+    server: RedisServer,
+) -> None:
+    """The asyncio store bounds each call itself (redis-py's own bound is off on its
+    clients): a stalled read and a stalled write are each reported as timed out, and the
+    connection that waited is dropped, so the next calls read their own replies."""
+    store = _db(server, retries=0, socket_timeout=0.3).to_async()
+    first = make_run("s1", user_id="alice")
+
+    async def scenario() -> None:
+        await store.append_run(first)
+        pauser = redis.Redis(port=server.port)
+        pauser.execute_command("CLIENT", "PAUSE", 1500, "ALL")  # type: ignore[no-untyped-call]
+        try:
+            with pytest.raises(StoreUnavailableError) as read:
+                await store.get_messages("s1", user_id="alice", last_n=1)
+            stalled = make_run("s1", user_id="alice", text="stalled")
+            with pytest.raises(StoreUnavailableError) as write:
+                await store.append_run(stalled)
+        finally:
+            pauser.execute_command("CLIENT", "UNPAUSE")  # type: ignore[no-untyped-call]
+            pauser.close()
+        assert "timed out" in str(read.value) and "read the messages" in str(read.value)
+        assert "timed out" in str(write.value) and "append run" in str(write.value)
+        info = await store.append_run(stalled)  # stored once, whether the first try landed
+        assert info.run_count == 2
+        messages = await store.get_messages("s1", user_id="alice", last_n=1)
+        assert [m.content for m in messages] == ["re: stalled"]
+        assert (await store.get_session_info("s1", user_id="alice")) == info
+        await store.close()
+
+    asyncio.run(scenario())
 
 
 def test_a_server_killed_during_a_burst_of_appends_leaves_only_whole_runs(

@@ -5,6 +5,13 @@ layout, Lua scripts, records, retries and error messages, because both run the s
 operations (:mod:`sessionary_redis.operations`); only the client and the driver that
 awaits each request differ. No call ever waits on a socket in the event loop.
 
+A store bounds each call by ``socket_timeout``: a client it makes of one server (on
+Python 3.11 and newer) is made without redis-py's own per-command bound, and each call
+runs inside ``asyncio.timeout`` instead, a timer where redis-py starts a task per
+command; a call that overruns is cancelled, and redis-py then drops its connection, so
+no late reply is ever read as another call's. A cluster client, and a client an
+application passes in, keep redis-py's own bounds.
+
 A ``redis.asyncio`` client belongs to the event loop it first ran on. A store that
 makes its own clients (from a URL) keeps one per event loop, so it can be used from
 several loops, one after another (``asyncio.run`` twice) or at once in several threads;
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -29,6 +37,7 @@ from sessionary.storage.per_loop import PerLoop
 from sessionary_redis.calls import SCRIPTS, Action, Command, Op, Pipeline, Request
 from sessionary_redis.connection import (
     DEFAULT_URL,
+    TIMEOUT_AROUND_CALLS,
     bool_option,
     client_from_url,
     describe_client,
@@ -48,10 +57,15 @@ AsyncClient = redis.asyncio.Redis | AsyncRedisCluster
 
 
 class _Bound:
-    """One asyncio client (of one event loop) and the scripts registered on it."""
+    """One asyncio client (of one event loop) and the scripts registered on it.
 
-    def __init__(self, client: AsyncClient) -> None:
+    ``timeout`` is the bound the store puts around each call (seconds), or ``None``
+    when the client bounds its calls itself.
+    """
+
+    def __init__(self, client: AsyncClient, timeout: float | None = None) -> None:
         self.client = client
+        self.timeout = timeout
         self.scripts: dict[str, Any] = {
             name: client.register_script(source) for name, source in SCRIPTS.items()
         }
@@ -72,7 +86,11 @@ class _Bound:
                 if name not in self._loaded:
                     await self.client.script_load(SCRIPTS[name])
                     self._loaded.add(name)
-        return await self.scripts[name](keys=keys, args=args)
+        script = self.scripts[name]
+        try:  # EVALSHA itself: redis-py's Script would copy the arguments twice more
+            return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:  # the server lost it (restart, SCRIPT FLUSH)
+            return await script(keys=keys, args=args)  # loads it again, then runs it
 
 
 class AsyncRedisStore(RedisOperations, AsyncOperationStore):
@@ -156,14 +174,23 @@ class AsyncRedisStore(RedisOperations, AsyncOperationStore):
 
     def _new_client(self) -> AsyncClient:
         client: AsyncClient = client_from_url(
-            self._url, cluster=self._cluster, socket_timeout=self._socket_timeout, use_asyncio=True
+            self._url,
+            cluster=self._cluster,
+            socket_timeout=self._socket_timeout,
+            use_asyncio=True,
+            timeout_around_calls=self._timeout_around_calls,
         )
         return client
+
+    @property
+    def _timeout_around_calls(self) -> bool:
+        """Whether this store bounds each call itself (see the module's docstring)."""
+        return TIMEOUT_AROUND_CALLS and not self._cluster
 
     def _bind_client(self) -> _Bound:
         """A client for a loop's first call: the one made at construction, else a new one."""
         fresh, self._spare = self._spare or self._new_client(), None
-        return _Bound(fresh)
+        return _Bound(fresh, self._socket_timeout if self._timeout_around_calls else None)
 
     def _bound_here(self) -> _Bound:
         """The client for the running event loop (made on first use in that loop)."""
@@ -184,6 +211,21 @@ class AsyncRedisStore(RedisOperations, AsyncOperationStore):
 
     @staticmethod
     async def _perform(bound: _Bound, action: Action) -> Any:
+        if sys.version_info >= (3, 11) and bound.timeout is not None:
+            scope = asyncio.timeout(bound.timeout)
+            try:
+                async with scope:
+                    return await AsyncRedisStore._act(bound, action)
+            except TimeoutError as exc:
+                if not scope.expired():
+                    raise
+                raise redis.exceptions.TimeoutError(
+                    f"no reply within {bound.timeout:g} s (socket_timeout)"
+                ) from exc
+        return await AsyncRedisStore._act(bound, action)
+
+    @staticmethod
+    async def _act(bound: _Bound, action: Action) -> Any:
         client: Any = bound.client
         if isinstance(action, Pipeline):
             pipe = client.pipeline(transaction=False)

@@ -346,8 +346,9 @@ class Store(StoreBackend):
         (every run's, members' runs too); only the last ``last_n`` with it.
 
         A message-level tail read: the store reads only the runs that hold those
-        messages, and decodes only those messages, so ``last_n=20`` costs about 20
-        messages however the session is split into runs. Empty if no such session (or
+        messages, and decodes only those messages (a short run's whole, in one pass),
+        so ``last_n=20`` costs about 20 messages however the session is split into
+        runs. Empty if no such session (or
         another user's). ``skip_corrupt`` as in :meth:`get_session`; the skipped runs
         are logged.
         """
