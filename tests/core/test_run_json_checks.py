@@ -152,3 +152,35 @@ def test_keys_and_values_deep_in_run_data_are_checked(
 ) -> None:
     with pytest.raises(InvalidInputError, match=message):
         MemoryDb().append_run(attrs.evolve(make_run("s1"), metadata=metadata))
+
+
+def test_outside_a_run_any_value_passes_but_its_text_and_depth_are_checked() -> None:
+    """Without ``json_only`` (an agent's input, a session's metadata) the same walk takes
+    any value, and still walks records, non-text keys and mappings wherever they are."""
+    from sessionary.storage.checks import check_value
+
+    @attrs.frozen
+    class Note:
+        text: str
+
+    class Odd(dict[str, Any]):
+        pass
+
+    fine = {"obj": object(), 1: math.nan, "note": [Note("ok")], "odd": Odd(a=b"x")}
+    check_value(fine, "input")
+    for bad in (
+        {"k": [Note("\ud800")]},
+        {("t\udc00",): 1},
+        {"odd": Odd(k="\ud800")},
+        {"deep": _nested(MAX_DEPTH + 1)},
+    ):
+        with pytest.raises(InvalidInputError, match="input"):
+            check_value(bad, "input")
+    check_value({"deep": _nested(MAX_DEPTH - 1)}, "input")
+
+
+def _nested(levels: int) -> Any:
+    value: Any = "x"
+    for index in range(levels):
+        value = [value] if index % 2 else {"a": value}
+    return value

@@ -221,61 +221,12 @@ def check_value(value: object, what: str, *, json_only: bool = False) -> None:
     adapter's encoder. So a checked run encodes to the same JSON in every encoder that
     takes what the standard ``json`` module takes.
     """
-    if json_only:
-        _check_json(value, what)
-        return
-    # The common types are told apart by ``type(...) is`` before any isinstance (an
-    # ABC check is slow), and text is searched for surrogates only when not ASCII: a
-    # run is checked on every write, and this walk was a third of an append's CPU time.
-    stack: list[tuple[object, int]] = [(value, 0)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        item, depth = pop()
-        kind = type(item)
-        if kind is str:
-            if not item.isascii():  # type: ignore[attr-defined]
-                _check_text(item, what)  # type: ignore[arg-type]
-        elif item is None or kind is int or kind is bool or kind is float:
-            continue
-        elif kind is dict or kind is list or kind is tuple:
-            if depth >= MAX_DEPTH:
-                raise InvalidInputError(
-                    f"{what} is nested more than {MAX_DEPTH} levels deep (the limit)"
-                )
-            if kind is dict:
-                for key in item:  # type: ignore[attr-defined]
-                    if type(key) is str:
-                        if not key.isascii():
-                            _check_text(key, what)
-                    else:
-                        push((key, depth + 1))
-                for child in item.values():  # type: ignore[attr-defined]
-                    push((child, depth + 1))
-            else:
-                for child in item:  # type: ignore[attr-defined]
-                    push((child, depth + 1))
-        else:
-            names = _FIELD_NAMES.get(kind, ())
-            if names == ():
-                names = _FIELD_NAMES[kind] = (
-                    tuple(f.name for f in attrs.fields(kind)) if attrs.has(kind) else None
-                )
-            if names is not None:
-                for name in names:
-                    push((getattr(item, name), depth))
-            else:
-                _check_other(item, depth, what, push)
-
-
-def _check_json(value: object, what: str) -> None:
-    """:func:`check_value` with ``json_only``, a level of nesting at a time.
-
-    What records hold directly (and in their tuples) is their structure, where records
-    are walked; what a dict or a list holds is data, where a record is refused. Each
-    level is a plain loop over a list (a record's fields join the level they are on),
-    and a dict's keys are checked at once by joining them: a run is checked on every
-    write, and this walk was the largest part of an append's CPU time.
-    """
+    # A level of nesting at a time, each a plain loop over a list: what records hold
+    # directly (and in their tuples) is their structure, where records are walked (a
+    # record's fields join the level they are on); what a dict or a list holds is data.
+    # The common types are told apart by ``type(...) is`` before any isinstance (an ABC
+    # check is slow), and text is searched for surrogates only when not ASCII: a run is
+    # checked on every write, and this walk was the largest part of an append's CPU time.
     structure: list[Any] = [value]
     data: list[Any] = []
     depth = 0
@@ -283,7 +234,7 @@ def _check_json(value: object, what: str) -> None:
         deeper_structure: list[Any] = []
         deeper_data: list[Any] = []
         for in_data, items in ((False, structure), (True, data)):
-            for item in items:  # a record's fields are appended to ``items`` as it goes
+            for item in items:  # (a record's fields are appended to ``items`` as it goes)
                 kind = type(item)
                 if kind is str:
                     if not item.isascii():
@@ -291,48 +242,69 @@ def _check_json(value: object, what: str) -> None:
                 elif item is None or kind is int or kind is bool:
                     continue
                 elif kind is float:
-                    if not math.isfinite(item):
+                    if json_only and not math.isfinite(item):
                         _refuse_value(item, what)
                 elif kind is dict or kind is list or kind is tuple:
                     if depth >= MAX_DEPTH:
                         raise _too_deep(what)
                     if kind is dict:
-                        _check_keys(item, what)
+                        _check_keys(item, what, json_only, deeper_data)
                         deeper_data.extend(item.values())
                     elif kind is list or in_data:
                         deeper_data.extend(item)
                     else:
                         deeper_structure.extend(item)
                 else:
-                    fields = None if in_data else _FIELDS.get(kind)
-                    if fields is None and not in_data and kind not in _FIELDS:
-                        fields = _fields_of(kind)
-                    if fields is not None:
+                    fields = _FIELDS[kind] if kind in _FIELDS else _fields_of(kind)
+                    if fields is not None and not (in_data and json_only):
                         items.extend(fields(item))
-                    elif not (isinstance(item, str) and item.isascii()):
-                        _check_json_other(item, depth, what, deeper_data)
+                    else:
+                        _check_other(item, depth, what, json_only, deeper_data)
         structure, data = deeper_structure, deeper_data
         depth += 1
 
 
-def _check_json_other(item: object, depth: int, what: str, deeper: list[object]) -> None:
-    """:func:`_check_json` for what is not a plain ``str``, scalar, ``dict``, ``list``,
-    ``tuple`` or a record of the structure: subclasses (a ``str`` enum), other mappings,
-    bad values; what it holds is data, one level deeper."""
+def _check_keys(mapping: dict[Any, Any], what: str, json_only: bool, deeper: list[Any]) -> None:
+    """A dict's keys, checked at once by joining them when they are all text; a key that
+    is not text is refused (``json_only``) or walked with the data."""
+    try:
+        keys = "".join(mapping)
+    except TypeError:
+        for key in mapping:
+            if isinstance(key, str):
+                _check_text(key, what)
+            elif json_only:
+                _refuse_key(key, what)
+            else:
+                deeper.append(key)
+        return
+    if not keys.isascii():
+        _check_text(keys, what)
+
+
+def _check_other(
+    item: object, depth: int, what: str, json_only: bool, deeper: list[object]
+) -> None:
+    """:func:`check_value` for what is not a plain ``str``, scalar, ``dict``, ``list``,
+    ``tuple`` or a record it walks: subclasses (a ``str`` enum), other mappings, other
+    values (refused with ``json_only``); what it holds is data, one level deeper."""
     if isinstance(item, str):
         _check_text(item, what)
     elif isinstance(item, (Mapping, list, tuple)):
         if depth >= MAX_DEPTH:
             raise _too_deep(what)
         if isinstance(item, Mapping):
-            for key in item:
-                _refuse_key(key, what)
+            if json_only:
+                for key in item:
+                    _refuse_key(key, what)
             deeper.extend(item.keys())
             deeper.extend(item.values())
         else:
             deeper.extend(item)
-    elif not (isinstance(item, int) or (isinstance(item, float) and math.isfinite(item))):
-        _refuse_value(item, what)  # a bool and an int or float enum are ints and floats
+    elif json_only and not (
+        isinstance(item, int) or (isinstance(item, float) and math.isfinite(item))
+    ):
+        _refuse_value(item, what)  # (a bool and an int or float enum are ints and floats)
 
 
 def _refuse_value(item: object, what: str) -> None:
@@ -340,20 +312,6 @@ def _refuse_value(item: object, what: str) -> None:
         f"{what} holds {type(item).__name__} value {_short(item)}, which is not "
         "JSON-compatible (str, int, finite float, bool, None, lists, str-keyed maps)"
     )
-
-
-def _check_keys(mapping: dict[Any, Any], what: str) -> None:
-    try:
-        keys = "".join(mapping)
-    except TypeError:  # a key that is not text: say which
-        for key in mapping:
-            if isinstance(key, str):
-                _check_text(key, what)
-            else:
-                _refuse_key(key, what)
-        return
-    if not keys.isascii():
-        _check_text(keys, what)
 
 
 def _too_deep(what: str) -> InvalidInputError:
@@ -366,16 +324,21 @@ def _fields_of(kind: type) -> Callable[[Any], tuple[Any, ...]] | None:
     fields: Callable[[Any], tuple[Any, ...]] | None = None
     if attrs.has(kind):
         names = [f.name for f in attrs.fields(kind)]
-        getter = operator.attrgetter(*names)
-        fields = (lambda item: (getter(item),)) if len(names) == 1 else getter
+        if names:
+            getter = operator.attrgetter(*names)
+            fields = (lambda item: (getter(item),)) if len(names) == 1 else getter
+        else:
+            fields = _no_fields
     _FIELDS[kind] = fields
     return fields
 
 
-#: The field names of the attrs records :func:`check_value` has met, by class (``None``
-#: for a class that is not one).
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
-#: The same for :func:`_check_json`: a function giving a record's field values.
+def _no_fields(item: object) -> tuple[Any, ...]:
+    return ()
+
+
+#: What :func:`check_value` has met, by class: a function giving a record's field values
+#: (``None`` for a class that is not an attrs record).
 _FIELDS: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
 
 
@@ -394,21 +357,6 @@ def _refuse_key(key: object, what: str) -> None:
             f"{what} has a mapping key {key!r} ({type(key).__name__}): "
             "JSON keys are strings, so it would not come back as it was"
         )
-
-
-def _check_other(item: object, depth: int, what: str, push: Any) -> None:
-    """:func:`check_value` for what is not a plain ``str``, scalar, ``dict``, ``list``,
-    ``tuple`` or attrs record: subclasses (a ``str`` enum), other mappings, bad values."""
-    if isinstance(item, str):
-        _check_text(item, what)
-    elif isinstance(item, (Mapping, list, tuple)):
-        if depth >= MAX_DEPTH:
-            raise InvalidInputError(
-                f"{what} is nested more than {MAX_DEPTH} levels deep (the limit)"
-            )
-        children = [*item.keys(), *item.values()] if isinstance(item, Mapping) else item
-        for child in children:
-            push((child, depth + 1))
 
 
 def _short(item: object) -> str:
