@@ -177,10 +177,3 @@ def test_outside_a_run_any_value_passes_but_its_text_and_depth_are_checked() -> 
         with pytest.raises(InvalidInputError, match="input"):
             check_value(bad, "input")
     check_value({"deep": _nested(MAX_DEPTH - 1)}, "input")
-
-
-def _nested(levels: int) -> Any:
-    value: Any = "x"
-    for index in range(levels):
-        value = [value] if index % 2 else {"a": value}
-    return value
