@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from sessionary.codec_fast import RunReader, fast_message, fast_messages, last_messages
+from sessionary.codec_fast import RunReader, fast_message, fast_messages, last_messages, last_of
 from sessionary.codec_fields import (
     CodecError,
     _dict,
@@ -150,10 +150,10 @@ def decode_messages(data: Any, last_n: int | None = None) -> list[Message]:
         if messages is not None:
             return messages
         data = _loads(data)  # not a run's text as msgspec reads it: the strict way says
-    items: list[Any] = _list(_require_dict(data, "run"), "messages")
-    if last_n is not None:
-        items = items[max(0, len(items) - last_n) :] if last_n else []
-    return [decode_message(item) for item in items]
+    return [
+        decode_message(item)
+        for item in last_of(_list(_require_dict(data, "run"), "messages"), last_n)
+    ]
 
 
 def _loads(text: str | bytes) -> Any:

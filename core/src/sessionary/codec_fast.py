@@ -16,8 +16,8 @@ wrong.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -41,8 +41,11 @@ __all__ = [
     "fast_message",
     "fast_messages",
     "last_messages",
+    "last_of",
     "whole_messages",
 ]
+
+T = TypeVar("T")
 
 
 class _ToolCall(msgspec.Struct, gc=False):
@@ -144,7 +147,9 @@ def _requirement(struct: _Requirement) -> Requirement:
 MessagesBuilder = Callable[[Run, msgspec.Raw], tuple[Message, ...]]
 
 
-def fast_messages(texts: msgspec.Raw | list[str | bytes | msgspec.Raw]) -> list[Message] | None:
+def fast_messages(
+    texts: msgspec.Raw | Sequence[str | bytes | msgspec.Raw],
+) -> list[Message] | None:
     """The messages of a JSON list's text, or of each message's text; or ``None``
     (decode them the strict way).
 
@@ -154,17 +159,28 @@ def fast_messages(texts: msgspec.Raw | list[str | bytes | msgspec.Raw]) -> list[
     """
     before = time.time()
     try:
-        if isinstance(texts, list):
+        if isinstance(texts, msgspec.Raw):
+            messages = _MESSAGE_LIST.decode(texts)
+        else:
             decode = _MESSAGE.decode
             messages = [decode(text) for text in texts]
-        else:
-            messages = _MESSAGE_LIST.decode(texts)
     except msgspec.MsgspecError:
         return None
+    return _undated(messages, before)
+
+
+def _undated(messages: list[Message], before: float) -> list[Message] | None:
+    """``messages``, or ``None`` if one is dated from ``before`` on: msgspec gave it the
+    clock's time for a missing ``created_at`` (see :func:`fast_messages`)."""
     for message in messages:
         if message.created_at >= before:
             return None
     return messages
+
+
+def last_of(items: list[T], last_n: int | None) -> list[T]:
+    """The last ``last_n`` of ``items`` (all of them with ``None``)."""
+    return items if last_n is None else items[max(0, len(items) - last_n) :]
 
 
 class RunReader:
@@ -246,14 +262,13 @@ def last_messages(text: str | bytes, last_n: int | None) -> list[Message] | None
     (decode it the strict way). The rest of a long run is checked as JSON, not decoded."""
     if last_n is None or len(text) <= WHOLE_RUN:
         messages = whole_messages(text)
-        if messages is None or last_n is None:
-            return messages
-        return messages[max(0, len(messages) - last_n) :] if last_n else []
+        return None if messages is None else last_of(messages, last_n)
     try:
         texts = _RUN_MESSAGES.decode(text).messages
     except msgspec.MsgspecError:
         return None
-    return fast_messages(list(texts[max(0, len(texts) - last_n) :] if last_n else ()))
+    wanted: list[msgspec.Raw] = last_of(texts, last_n)
+    return fast_messages(wanted)
 
 
 def whole_messages(text: str | bytes) -> list[Message] | None:
@@ -264,7 +279,4 @@ def whole_messages(text: str | bytes) -> list[Message] | None:
         messages = _RUN_MESSAGE_LIST.decode(text).messages
     except msgspec.MsgspecError:
         return None
-    for message in messages:  # (see fast_messages)
-        if message.created_at >= before:
-            return None
-    return messages
+    return _undated(messages, before)

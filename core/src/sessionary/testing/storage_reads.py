@@ -83,27 +83,24 @@ class TailReadClauses(SuiteBase):
         store.append_run(_talk("s1", 200, text="last"))
         decoded = [0]
         real = codec.decode_message
-        fast, whole = codec_fast.fast_messages, codec_fast.whole_messages
 
         def counting(data: Any) -> Message:
             decoded[0] += 1
             return real(data)
 
-        def counting_fast(texts: Any) -> list[Message] | None:
-            messages = fast(texts)
-            decoded[0] += len(messages or ())
-            return messages
+        def counted(decode: Any) -> Any:
+            def decoding(text: Any) -> list[Message] | None:
+                messages: list[Message] | None = decode(text)
+                decoded[0] += len(messages or ())
+                return messages
 
-        def counting_whole(text: Any) -> list[Message] | None:
-            messages = whole(text)
-            decoded[0] += len(messages or ())
-            return messages
+            return decoding
 
         # Every way a message is decoded: the strict decoder, msgspec's per message, and
         # msgspec's over a whole (short) run.
         monkeypatch.setattr(codec, "decode_message", counting)
-        monkeypatch.setattr(codec_fast, "fast_messages", counting_fast)
-        monkeypatch.setattr(codec_fast, "whole_messages", counting_whole)
+        for name in ("fast_messages", "whole_messages"):
+            monkeypatch.setattr(codec_fast, name, counted(getattr(codec_fast, name)))
         messages = store.get_messages("s1", last_n=20)
         assert [m.content for m in messages] == [f"last{i}" for i in range(180, 200)]
         assert decoded[0] <= 40, f"get_messages(last_n=20) decoded {decoded[0]} messages"
